@@ -1,0 +1,1 @@
+"""A local stand-in for Entra ID and Azure Resource Manager that the real clients cannot tell apart."""

@@ -1,0 +1,42 @@
+"""`python -m sandbox`: run the local Azure stand-in in the foreground until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import demo
+from .server import make_server
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var" / "sandbox"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", demo.DEFAULT_PORT)))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SANDBOX_DATA_DIR", DEFAULT_DATA_DIR)))
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="sandbox: %(message)s")
+
+    server, app = make_server(args.data_dir, args.port)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    base = f"https://127.0.0.1:{app.port}"
+    print(f"sandbox: Entra ID and ARM at {base} (tenant {demo.TENANT_ID})", flush=True)
+    print(f"sandbox: CA certificate {app.material.ca_path}", flush=True)
+    print(f"sandbox: control API {base}/_sandbox/info", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""Azure Resource Manager as the sandbox plays it: the endpoints the gateway uses, with RBAC and paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from urllib.parse import urlencode
+
+import jwt
+
+from . import demo, jit, rbac
+from .errors import ArmError
+from .fleet import policy_id
+from .http import Request, Response, json_response, route
+from .identity import Identity
+from .state import Sandbox
+from .timeutil import format_time, parse_time
+
+JIT_VERSION = "2020-01-01"
+ACTIVITY_VERSION = "2015-04-01"
+P = "/subscriptions/{sub}"
+JIT_BASE = f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Security/locations/{{loc}}/jitNetworkAccessPolicies"
+_FILTER = re.compile(
+    r"^\s*eventTimestamp\s+ge\s+'(?P<ge>[^']+)'\s+and\s+eventTimestamp\s+le\s+'(?P<le>[^']+)'"
+    r"(?:\s+and\s+(?P<field>resourceGroupName|resourceUri|resourceProvider|correlationId)\s+eq\s+'(?P<value>[^']*)')?\s*$",
+    re.IGNORECASE,
+)
+RETENTION = dt.timedelta(days=90)
+
+
+class Arm:
+    def __init__(self, sandbox: Sandbox, identity: Identity) -> None:
+        self.sandbox = sandbox
+        self.identity = identity
+
+    def routes(self) -> list:
+        net = f"{P}/providers/Microsoft.Network"
+        return [
+            route("GET", "/subscriptions", self.list_subscriptions, "subscriptions.list"),
+            route("GET", f"{P}/providers/Microsoft.Compute/virtualMachines", self.list_vms, "vms.list"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Compute/virtualMachines/{{vm}}/instanceView",
+                  self.instance_view, "vms.instanceView"),
+            route("GET", f"{P}/providers/Microsoft.ClassicCompute/virtualMachines",
+                  self._collection("classic_vms", "Microsoft.ClassicCompute/virtualMachines/read"), "classicVms.list"),
+            route("GET", f"{net}/networkInterfaces",
+                  self._collection("nics", "Microsoft.Network/networkInterfaces/read"), "nics.list"),
+            route("GET", f"{net}/networkSecurityGroups",
+                  self._collection("nsgs", "Microsoft.Network/networkSecurityGroups/read"), "nsgs.list"),
+            route("GET", f"{net}/virtualNetworks",
+                  self._collection("vnets", "Microsoft.Network/virtualNetworks/read"), "vnets.list"),
+            route("GET", f"{net}/publicIPAddresses",
+                  self._collection("pips", "Microsoft.Network/publicIPAddresses/read"), "publicIps.list"),
+            route("GET", f"{net}/azureFirewalls",
+                  self._collection("firewalls", "Microsoft.Network/azureFirewalls/read"), "firewalls.list"),
+            route("GET", f"{P}/providers/Microsoft.Security/pricings", self.list_pricings, "pricings.list"),
+            route("GET", f"{P}/providers/Microsoft.Security/jitNetworkAccessPolicies", self.list_policies, "jit.list"),
+            route("GET", f"{P}/providers/Microsoft.Security/locations/{{loc}}/jitNetworkAccessPolicies",
+                  self.list_policies, "jit.listByRegion"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Security/jitNetworkAccessPolicies",
+                  self.list_policies, "jit.listByResourceGroup"),
+            route("GET", JIT_BASE, self.list_policies, "jit.listByResourceGroupAndRegion"),
+            route("GET", f"{JIT_BASE}/{{name}}", self.get_policy, "jit.get"),
+            route("PUT", f"{JIT_BASE}/{{name}}", self.put_policy, "jit.put"),
+            route("DELETE", f"{JIT_BASE}/{{name}}", self.delete_policy, "jit.delete"),
+            route("POST", f"{JIT_BASE}/{{name}}/{{kind}}", self.initiate, "jit.initiate"),
+            route("GET", f"{P}/providers/Microsoft.Insights/eventtypes/management/values", self.activity_log,
+                  "activityLog.list"),
+        ]
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def caller(self, request: Request) -> dict:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        try:
+            claims = self.identity.decode_arm_token(header[7:].strip())
+        except jwt.InvalidAudienceError:
+            raise ArmError(401, "InvalidAuthenticationTokenAudience",
+                           "The access token has been obtained for wrong audience or resource.") from None
+        except jwt.PyJWTError:
+            raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.") from None
+        now = self.sandbox.clock.now()
+        if claims.get("exp", 0) <= now.timestamp():
+            expired = dt.datetime.fromtimestamp(claims.get("exp", 0), dt.timezone.utc)
+            raise ArmError(401, "ExpiredAuthenticationToken",
+                           f"The access token expiry UTC time '{expired:%m/%d/%Y %I:%M:%S %p}' is earlier than "
+                           f"current UTC time '{now:%m/%d/%Y %I:%M:%S %p}'.")
+        return {"oid": claims["oid"], "upn": claims.get("upn", ""), "name": claims.get("name", ""),
+                "ip": request.client_ip}
+
+    def _require(self, caller: dict, action: str, scope: str) -> None:
+        if not rbac.allowed(self.sandbox.world["role_assignments"], caller["oid"], action, scope):
+            raise ArmError(403, "AuthorizationFailed", rbac.denied_message(caller["upn"], caller["oid"], action, scope))
+
+    def _subscription(self, sub_id: str) -> dict:
+        found = next((s for s in self.sandbox.world["subscriptions"] if s["subscriptionId"].lower() == sub_id.lower()),
+                     None)
+        if found is None:
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub_id}' could not be found.")
+        return found
+
+    def _api_version(self, request: Request, exact: str | None = None) -> None:
+        version = request.query.get("api-version")
+        if not version:
+            raise ArmError(400, "MissingApiVersionParameter",
+                           "The api-version query parameter (?api-version=) is required for all requests.")
+        if exact and version != exact:
+            raise ArmError(400, "InvalidApiVersionParameter",
+                           f"The api-version '{version}' is invalid. The supported versions are '{exact}'.")
+
+    def _visible(self, caller: dict, action: str, sub_id: str, items: list[dict], id_field: str = "id") -> list[dict]:
+        """ARM lists at subscription scope only what the caller may read, and refuses if that is nothing."""
+        assignments = self.sandbox.world["role_assignments"]
+        scope = f"/subscriptions/{sub_id}"
+        if rbac.allowed(assignments, caller["oid"], action, scope):
+            return items
+        readable_groups = {a["scope"].lower() for a in assignments
+                           if a["principalId"] == caller["oid"] and rbac.scope_covers(scope, a["scope"])
+                           and rbac.role_allows(a["role"], action)}
+        if not readable_groups:
+            self._require(caller, action, scope)
+        return [i for i in items if "/".join(i[id_field].split("/")[:5]).lower() in readable_groups]
+
+    def _page(self, request: Request, items: list[dict]) -> Response:
+        size = self.sandbox.knobs.page_size
+        try:
+            start = max(0, int(request.query.get("$skiptoken", "0")))
+        except ValueError:
+            raise ArmError(400, "InvalidSkipToken", "The $skiptoken is invalid.") from None
+        body: dict = {"value": items[start:start + size]}
+        if start + size < len(items):
+            query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+            query["$skiptoken"] = str(start + size)
+            body["nextLink"] = f"{request.base_url}{request.path}?{urlencode(query)}"
+        return json_response(200, body)
+
+    def _in_sub(self, store: str, sub_id: str) -> list[dict]:
+        prefix = f"/subscriptions/{sub_id}/".lower()
+        return [r for key, r in self.sandbox.world[store].items() if key.startswith(prefix)]
+
+    # --- handlers --------------------------------------------------------------------------------
+    def list_subscriptions(self, request: Request) -> Response:
+        self._api_version(request)
+        caller = self.caller(request)
+        mine = [a["scope"].lower() for a in self.sandbox.world["role_assignments"] if a["principalId"] == caller["oid"]]
+        subs = [s for s in self.sandbox.world["subscriptions"]
+                if any(scope.startswith(s["id"].lower()) for scope in mine)]
+        return self._page(request, subs)
+
+    def list_vms(self, request: Request) -> Response:
+        self._api_version(request)
+        caller = self.caller(request)
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        vms = self._visible(caller, "Microsoft.Compute/virtualMachines/read", sub_id, self._in_sub("vms", sub_id))
+        status_only = request.query.get("statusOnly", "").lower() == "true"
+        return self._page(request, [render_vm(vm, status_only) for vm in vms])
+
+    def instance_view(self, request: Request) -> Response:
+        self._api_version(request)
+        caller = self.caller(request)
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        vm_id = f"/subscriptions/{sub_id}/resourceGroups/{request.params['rg']}/providers/Microsoft.Compute/virtualMachines/{request.params['vm']}"
+        self._require(caller, "Microsoft.Compute/virtualMachines/read", vm_id)
+        vm = self.sandbox.world["vms"].get(vm_id.lower())
+        if vm is None:
+            raise ArmError(404, "ResourceNotFound",
+                           f"The Resource 'Microsoft.Compute/virtualMachines/{request.params['vm']}' under resource "
+                           f"group '{request.params['rg']}' was not found.")
+        return json_response(200, _instance_view(vm))
+
+    def _collection(self, store: str, action: str):
+        def handler(request: Request) -> Response:
+            self._api_version(request)
+            caller = self.caller(request)
+            sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+            return self._page(request, self._visible(caller, action, sub_id, self._in_sub(store, sub_id)))
+        return handler
+
+    def list_pricings(self, request: Request) -> Response:
+        self._api_version(request)
+        caller = self.caller(request)
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        self._require(caller, "Microsoft.Security/pricings/read", f"/subscriptions/{sub_id}")
+        return json_response(200, {"value": [self.sandbox.world["pricings"][sub_id.lower()]]})
+
+    def list_policies(self, request: Request) -> Response:
+        self._api_version(request, JIT_VERSION)
+        caller = self.caller(request)
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        rg, loc = request.params.get("rg"), request.params.get("loc")
+        policies = [p for p in self._in_sub("policies", sub_id)
+                    if (rg is None or p["id"].split("/")[4].lower() == rg.lower())
+                    and (loc is None or p["location"].lower() == loc.lower())]
+        action = f"{rbac.JIT}/read"
+        if rg is not None:
+            self._require(caller, action, f"/subscriptions/{sub_id}/resourceGroups/{rg}")
+        else:
+            policies = self._visible(caller, action, sub_id, policies)
+        return self._page(request, [self._render_policy(p) for p in policies])
+
+    def _render_policy(self, policy: dict) -> dict:
+        written = self.sandbox.world["policy_written_at"].get(policy["id"].lower())
+        recent = written and self.sandbox.clock.now() - parse_time(written) < dt.timedelta(seconds=5)
+        properties = dict(policy["properties"], provisioningState="Updating" if recent else "Succeeded",
+                          appendMode=False)
+        return dict(policy, properties=properties)
+
+    def _policy_target(self, request: Request) -> tuple[str, str, str, str, str]:
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        rg, loc, name = request.params["rg"], request.params["loc"], request.params["name"]
+        return policy_id(sub_id, rg, loc, name), sub_id, rg, loc, name
+
+    def get_policy(self, request: Request) -> Response:
+        self._api_version(request, JIT_VERSION)
+        caller = self.caller(request)
+        pid, *_ = self._policy_target(request)
+        self._require(caller, f"{rbac.JIT}/read", pid)
+        policy = self.sandbox.world["policies"].get(pid.lower())
+        if policy is None:
+            raise ArmError(404, "NotFound", f"Jit network access policy '{pid}' was not found.")
+        return json_response(200, self._render_policy(policy))
+
+    def put_policy(self, request: Request) -> Response:
+        self._api_version(request, JIT_VERSION)
+        caller = self.caller(request)
+        pid, sub_id, rg, loc, name = self._policy_target(request)
+        self._require(caller, f"{rbac.JIT}/write", pid)
+        body = request.json()
+        if body is ValueError:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+        now = self.sandbox.clock.now()
+        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        try:
+            policy = jit.put_policy(self.sandbox.world, pid, sub_id, rg, loc, name, body, now)
+        except ArmError:
+            jit.record_event(self.sandbox.world, "write", pid, caller, "Failed", now, correlation, "BadRequest")
+            self.sandbox.save()
+            raise
+        jit.record_event(self.sandbox.world, "write", pid, caller, "Succeeded", now, correlation, "OK")
+        self.sandbox.save()
+        return json_response(200, self._render_policy(policy))
+
+    def delete_policy(self, request: Request) -> Response:
+        self._api_version(request, JIT_VERSION)
+        caller = self.caller(request)
+        pid, *_ = self._policy_target(request)
+        self._require(caller, f"{rbac.JIT}/delete", pid)
+        if not jit.delete_policy(self.sandbox.world, pid):
+            return Response(204)
+        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        jit.record_event(self.sandbox.world, "delete", pid, caller, "Succeeded", self.sandbox.clock.now(),
+                         correlation, "OK")
+        self.sandbox.save()
+        return Response(200, b"", {"Content-Length": "0"})
+
+    def initiate(self, request: Request) -> Response:
+        self._api_version(request, JIT_VERSION)
+        if request.params["kind"] != "initiate":
+            raise ArmError(404, "NotFound", "The requested operation is not supported.")
+        caller = self.caller(request)
+        pid, *_ = self._policy_target(request)
+        self._require(caller, f"{rbac.JIT}/initiate/action", pid)
+        body = request.json()
+        if body is ValueError:
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+        now = self.sandbox.clock.now()
+        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        try:
+            result = jit.initiate(self.sandbox.world, pid, body, caller["upn"], request.client_ip, now)
+        except ArmError as error:
+            if error.status != 404:
+                jit.record_event(self.sandbox.world, "initiate", pid, caller, "Failed", now, correlation, "BadRequest")
+                self.sandbox.save()
+            raise
+        jit.record_event(self.sandbox.world, "initiate", pid, caller, "Succeeded", now, correlation, "Accepted")
+        self.sandbox.save()
+        return json_response(202, result)
+
+    def activity_log(self, request: Request) -> Response:
+        self._api_version(request, ACTIVITY_VERSION)
+        caller = self.caller(request)
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        match = _FILTER.match(request.query.get("$filter", ""))
+        if not match:
+            raise ArmError(400, "BadRequest",
+                           "The $filter is not supported. It must give eventTimestamp ge '…' and eventTimestamp le '…', "
+                           "optionally and one of resourceGroupName, resourceUri, resourceProvider or correlationId eq '…'.")
+        try:
+            start, end = parse_time(match["ge"]), parse_time(match["le"])
+        except ValueError:
+            raise ArmError(400, "BadRequest", "The eventTimestamp values in $filter must be ISO 8601 times.") from None
+        if start < self.sandbox.clock.now() - RETENTION - dt.timedelta(days=1) or start > end:
+            raise ArmError(400, "BadRequest", "The time range in $filter must lie within the last 90 days.")
+        field, value = (match["field"] or "").lower(), (match["value"] or "").lower()
+        events = [e for e in self.sandbox.world["activity"]
+                  if e["subscriptionId"].lower() == sub_id.lower() and start <= parse_time(e["eventTimestamp"]) <= end
+                  and _event_matches(e, field, value)]
+        events.sort(key=lambda e: e["eventTimestamp"], reverse=True)
+        return self._page(request, self._visible(caller, "Microsoft.Insights/eventtypes/values/read", sub_id,
+                                                 events, id_field="resourceId"))
+
+
+def _event_matches(event: dict, field: str, value: str) -> bool:
+    if not field:
+        return True
+    actual = {"resourcegroupname": event["resourceGroupName"], "resourceuri": event["resourceId"],
+              "resourceprovider": event["resourceProviderName"]["value"], "correlationid": event["correlationId"]}[field]
+    return actual.lower() == value
+
+
+def _power_status(vm: dict) -> dict:
+    display = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}[vm["power"]]
+    return {"code": f"PowerState/{vm['power']}", "level": "Info", "displayStatus": display}
+
+
+def _instance_view(vm: dict) -> dict:
+    return {"computerName": vm["name"], "osName": "ubuntu" if vm["os"] == "Linux" else "Windows Server 2022 Datacenter",
+            "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info",
+                          "displayStatus": "Provisioning succeeded"}, _power_status(vm)]}
+
+
+def render_vm(vm: dict, status_only: bool = False) -> dict:
+    base = {"id": vm["id"], "name": vm["name"], "type": "Microsoft.Compute/virtualMachines", "location": vm["location"]}
+    if status_only:
+        return dict(base, properties={"vmId": vm["vmId"], "instanceView": _instance_view(vm)})
+    os_config = ({"linuxConfiguration": {"disablePasswordAuthentication": True}} if vm["os"] == "Linux"
+                 else {"windowsConfiguration": {"provisionVMAgent": True}})
+    return dict(base, properties={
+        "vmId": vm["vmId"],
+        "hardwareProfile": {"vmSize": vm["size"]},
+        "storageProfile": {"osDisk": {"osType": vm["os"], "name": f"{vm['name']}_OsDisk_1", "createOption": "FromImage",
+                                      "caching": "ReadWrite", "managedDisk": {"storageAccountType": "Premium_LRS"}}},
+        "osProfile": {"computerName": vm["name"], "adminUsername": "azureuser", **os_config},
+        "networkProfile": {"networkInterfaces": [{"id": vm["nic"], "properties": {"primary": True}}]},
+        "provisioningState": "Succeeded",
+    })

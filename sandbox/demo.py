@@ -1,0 +1,75 @@
+"""The sandbox's well-known demo tenant, client and people. Safe to import anywhere: no side effects.
+
+The client secret below guards nothing but the local sandbox; a real deployment takes its own from
+the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TENANT_ID = "0c0ffee0-7a11-4e57-9b0c-5a4db0c5e7a1"
+CLIENT_ID = "6a1c0de5-1a7e-4f0a-8c3b-9e2d5f7a4b10"
+CLIENT_SECRET = "sandbox-demo-secret"
+DOMAIN = "contoso.test"
+ARM_AUDIENCE = "https://management.azure.com"
+DEFAULT_PORT = 8443
+
+
+@dataclass(frozen=True)
+class Person:
+    key: str
+    display_name: str
+    object_id: str
+    app_roles: tuple[str, ...]
+    summary: str
+    # (role name, scope) pairs; scope "{sub:KEY}" or "{sub:KEY}/resourceGroups/NAME", resolved by the fleet.
+    assignments: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def username(self) -> str:
+        return f"{self.key}@{DOMAIN}"
+
+
+PEOPLE: tuple[Person, ...] = (
+    Person(
+        "alice", "Alice Archer", "a11ce000-0000-4000-8000-000000000001", ("JIT.Requester",),
+        "Developer: may request access on Production and Development",
+        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}"),
+         ("Reader", "{sub:dev}"), ("JIT VM Access Requester", "{sub:dev}")),
+    ),
+    Person(
+        "bob", "Bob Brennan", "b0b00000-0000-4000-8000-000000000002", ("JIT.Admin",),
+        "Admin: Security Admin and Reader on every subscription",
+        tuple((role, f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")
+              for role in ("Security Admin", "Reader")),
+    ),
+    Person(
+        "carol", "Carol Chen", "ca201000-0000-4000-8000-000000000003", ("JIT.Auditor",),
+        "Auditor: Reader on every subscription",
+        tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")),
+    ),
+    Person(
+        "dave", "Dave Dunn", "da7e0000-0000-4000-8000-000000000004", ("JIT.Requester",),
+        "Developer role in the portal, but no rights in Azure",
+    ),
+    Person(
+        "erin", "Erin Evans", "e2140000-0000-4000-8000-000000000005", (),
+        "Signed in with no portal role (Reader on Shared services)",
+        (("Reader", "{sub:shared}"),),
+    ),
+    Person(
+        "frank", "Frank Fischer", "f2a40000-0000-4000-8000-000000000006", ("JIT.Admin",),
+        "Admin role in the portal, but only Reader in Azure (cannot write)",
+        tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")),
+    ),
+    Person(
+        "grace", "Grace Green", "62ace000-0000-4000-8000-000000000007", ("JIT.Auditor",),
+        "Auditor who cannot read Legacy apps, and only rg-shared in Shared services",
+        (("Reader", "{sub:prod}"), ("Reader", "{sub:dev}"), ("Reader", "{sub:shared}/resourceGroups/rg-shared")),
+    ),
+)
+
+
+def person(key: str) -> Person:
+    return next(p for p in PEOPLE if p.key == key)

@@ -1,0 +1,253 @@
+"""Entra ID as the sandbox plays it: OIDC v2 discovery, an account chooser, tokens, JWKS, sign-out."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+import secrets
+import uuid
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from . import demo
+from .http import Request, Response, html_response, json_response, redirect, route
+from .state import Sandbox
+from .timeutil import format_time, parse_time
+
+_LOOPBACK_REDIRECT = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}(/[^#]*)?$")
+CODE_LIFETIME = dt.timedelta(minutes=10)
+
+
+class Identity:
+    def __init__(self, sandbox: Sandbox, signing_key_path) -> None:
+        self.sandbox = sandbox
+        self.key = serialization.load_pem_private_key(signing_key_path.read_bytes(), password=None)
+        public_pem = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.kid = base64.urlsafe_b64encode(hashlib.sha256(public_pem).digest()[:15]).decode()
+
+    # --- helpers -------------------------------------------------------------------------------
+    def issuer(self, base_url: str) -> str:
+        return f"{base_url}/{demo.TENANT_ID}/v2.0"
+
+    def arm_issuer(self, base_url: str) -> str:
+        return f"{base_url}/{demo.TENANT_ID}/"
+
+    def public_jwk(self) -> dict:
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {**jwk, "kid": self.kid, "use": "sig", "kty": "RSA", "alg": "RS256"}
+
+    def app_roles(self, person: demo.Person) -> list[str]:
+        overrides = self.sandbox.world.setdefault("app_roles", {})
+        return list(overrides.get(person.key, person.app_roles))
+
+    def _sign(self, claims: dict) -> str:
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def decode_arm_token(self, token: str) -> dict:
+        """Check signature and audience; the caller checks expiry against the sandbox clock."""
+        return jwt.decode(token, self.key.public_key(), algorithms=["RS256"], audience=demo.ARM_AUDIENCE,
+                          options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
+
+    # --- endpoints -----------------------------------------------------------------------------
+    def routes(self) -> list:
+        t = "/{tenant}"
+        return [
+            route("GET", f"{t}/v2.0/.well-known/openid-configuration", self.discovery, "entra.discovery"),
+            route("GET", f"{t}/discovery/v2.0/keys", self.keys, "entra.keys"),
+            route("GET", f"{t}/oauth2/v2.0/authorize", self.chooser, "entra.authorize"),
+            route("POST", f"{t}/oauth2/v2.0/authorize", self.choose, "entra.authorize"),
+            route("POST", f"{t}/oauth2/v2.0/token", self.token, "entra.token"),
+            route("GET", f"{t}/oauth2/v2.0/logout", self.logout, "entra.logout"),
+        ]
+
+    def _tenant_error(self, request: Request) -> Response | None:
+        if request.params["tenant"].lower() != demo.TENANT_ID:
+            return json_response(400, _oauth_error("invalid_tenant", 90002,
+                                                   f"Tenant '{request.params['tenant']}' not found."))
+        return None
+
+    def discovery(self, request: Request) -> Response:
+        if (error := self._tenant_error(request)) is not None:
+            return error
+        base = f"{request.base_url}/{demo.TENANT_ID}"
+        return json_response(200, {
+            "issuer": self.issuer(request.base_url),
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "name", "preferred_username", "oid",
+                                 "tid", "roles", "nonce"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "sandbox.local",
+        })
+
+    def keys(self, request: Request) -> Response:
+        return self._tenant_error(request) or json_response(200, {"keys": [self.public_jwk()]})
+
+    def _authorize_problem(self, query: dict[str, str]) -> str | None:
+        if query.get("client_id") != demo.CLIENT_ID:
+            return f"AADSTS700016: Application with identifier '{query.get('client_id')}' was not found."
+        if not _LOOPBACK_REDIRECT.match(query.get("redirect_uri", "")):
+            return ("AADSTS50011: The redirect URI specified in the request does not match the redirect URIs "
+                    "configured for the application.")
+        if query.get("response_type") != "code":
+            return "AADSTS700054: response_type must be 'code'."
+        if query.get("code_challenge_method", "S256") != "S256" or not query.get("code_challenge"):
+            return "AADSTS9002325: Proof Key for Code Exchange (S256) is required."
+        return None
+
+    def chooser(self, request: Request) -> Response:
+        if (error := self._tenant_error(request)) is not None:
+            return error
+        problem = self._authorize_problem(request.query)
+        if problem:
+            return html_response(400, _page("Sign-in failed", f"<p role='alert'>{html.escape(problem)}</p>"))
+        carried = html.escape(urlencode(request.query))
+        rows = "".join(
+            f"<li><button type='submit' name='user' value='{p.key}'>{html.escape(p.display_name)}</button>"
+            f" <span class='who'>{html.escape(p.username)} · roles: "
+            f"{html.escape(', '.join(self.app_roles(p)) or 'none')} · {html.escape(p.summary)}</span></li>"
+            for p in demo.PEOPLE)
+        body = (f"<h1>Pick an account</h1><p>jitportal sandbox — demo tenant {demo.TENANT_ID}</p>"
+                f"<form method='post'><input type='hidden' name='request' value='{carried}'>"
+                f"<ul>{rows}</ul><button type='submit' name='cancel' value='1'>Cancel</button></form>")
+        return html_response(200, _page("Sign in", body))
+
+    def choose(self, request: Request) -> Response:
+        if (error := self._tenant_error(request)) is not None:
+            return error
+        form = request.form()
+        query = {k: v[-1] for k, v in parse_qs(form.get("request", "")).items()}
+        problem = self._authorize_problem(query)
+        if problem:
+            return html_response(400, _page("Sign-in failed", f"<p role='alert'>{html.escape(problem)}</p>"))
+        target = query["redirect_uri"]
+        joiner = "&" if "?" in target else "?"
+        if form.get("cancel") or form.get("user") not in {p.key for p in demo.PEOPLE}:
+            return redirect(target + joiner + urlencode({
+                "error": "access_denied", "state": query.get("state", ""),
+                "error_description": "AADSTS65004: User declined to consent to access the app."}))
+        code = secrets.token_urlsafe(32)
+        with self.sandbox.lock:
+            self.sandbox.codes[code] = {
+                "user": form["user"], "redirect_uri": target, "challenge": query["code_challenge"],
+                "nonce": query.get("nonce"), "scope": query.get("scope", ""),
+                "expires": format_time(self.sandbox.clock.now() + CODE_LIFETIME), "used": False}
+        return redirect(target + joiner + urlencode({"code": code, "state": query.get("state", ""),
+                                                     "session_state": str(uuid.uuid4())}))
+
+    def token(self, request: Request) -> Response:
+        if (error := self._tenant_error(request)) is not None:
+            return error
+        form = request.form()
+        if form.get("client_id") != demo.CLIENT_ID:
+            return json_response(400, _oauth_error("unauthorized_client", 700016,
+                                                   f"Application with identifier '{form.get('client_id')}' was not found."))
+        if not secrets.compare_digest(form.get("client_secret", ""), demo.CLIENT_SECRET):
+            return json_response(401, _oauth_error("invalid_client", 7000215, "Invalid client secret provided."))
+        scope = form.get("scope", "")
+        other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)]
+        if other:
+            return json_response(400, _oauth_error("invalid_scope", 70011,
+                                                   f"The provided value for scope {other[0]} is not valid."))
+        grant = form.get("grant_type")
+        with self.sandbox.lock:
+            if grant == "authorization_code":
+                return self._redeem_code(request, form)
+            if grant == "refresh_token":
+                return self._redeem_refresh(request, form)
+        return json_response(400, _oauth_error("unsupported_grant_type", 70003,
+                                               f"The grant type '{grant}' is not supported."))
+
+    def _redeem_code(self, request: Request, form: dict[str, str]) -> Response:
+        entry = self.sandbox.codes.get(form.get("code", ""))
+        now = self.sandbox.clock.now()
+        if entry is None:
+            return json_response(400, _oauth_error("invalid_grant", 9002313, "Invalid request. The code is malformed or unknown."))
+        if entry["used"]:
+            return json_response(400, _oauth_error("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."))
+        if parse_time(entry["expires"]) <= now:
+            return json_response(400, _oauth_error("invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity."))
+        if form.get("redirect_uri") != entry["redirect_uri"]:
+            return json_response(400, _oauth_error("invalid_grant", 50148, "The redirect_uri does not match the one used in the authorization request."))
+        verifier = form.get("code_verifier", "")
+        digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if not secrets.compare_digest(digest, entry["challenge"]):
+            return json_response(400, _oauth_error("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."))
+        entry["used"] = True
+        return self._tokens(request, demo.person(entry["user"]), entry["nonce"], now)
+
+    def _redeem_refresh(self, request: Request, form: dict[str, str]) -> Response:
+        entry = self.sandbox.world["refresh_tokens"].get(_digest(form.get("refresh_token", "")))
+        now = self.sandbox.clock.now()
+        if entry is None or parse_time(entry["expires"]) <= now:
+            return json_response(400, _oauth_error("invalid_grant", 700082, "The refresh token has expired due to inactivity."))
+        return self._tokens(request, demo.person(entry["user"]), None, now)
+
+    def _tokens(self, request: Request, person: demo.Person, nonce: str | None, now: dt.datetime) -> Response:
+        knobs = self.sandbox.knobs
+        issued = int(now.timestamp())
+        common = {"tid": demo.TENANT_ID, "oid": person.object_id, "name": person.display_name,
+                  "iat": issued, "nbf": issued}
+        id_claims = {**common, "iss": self.issuer(request.base_url), "aud": demo.CLIENT_ID, "ver": "2.0",
+                     "sub": _digest(f"{person.object_id}:{demo.CLIENT_ID}")[:43],
+                     "preferred_username": person.username, "roles": self.app_roles(person),
+                     "exp": issued + 3600}
+        if nonce:
+            id_claims["nonce"] = nonce
+        access_claims = {**common, "iss": self.arm_issuer(request.base_url), "aud": demo.ARM_AUDIENCE,
+                         "scp": "user_impersonation", "upn": person.username, "unique_name": person.username,
+                         "appid": demo.CLIENT_ID, "ipaddr": request.client_ip, "ver": "1.0",
+                         "exp": issued + knobs.access_token_lifetime_s}
+        refresh_token = secrets.token_urlsafe(48)
+        self.sandbox.world["refresh_tokens"][_digest(refresh_token)] = {
+            "user": person.key,
+            "expires": format_time(now + dt.timedelta(seconds=knobs.refresh_token_lifetime_s))}
+        self.sandbox.save()
+        client_info = base64.urlsafe_b64encode(json.dumps(
+            {"uid": person.object_id, "utid": demo.TENANT_ID}).encode()).rstrip(b"=").decode()
+        return json_response(200, {
+            "token_type": "Bearer", "scope": f"{demo.ARM_AUDIENCE}/user_impersonation",
+            "expires_in": knobs.access_token_lifetime_s, "ext_expires_in": knobs.access_token_lifetime_s,
+            "access_token": self._sign(access_claims), "refresh_token": refresh_token,
+            "id_token": self._sign(id_claims), "client_info": client_info,
+        }, {"Cache-Control": "no-store"})
+
+    def logout(self, request: Request) -> Response:
+        target = request.query.get("post_logout_redirect_uri", "")
+        if _LOOPBACK_REDIRECT.match(target):
+            return redirect(target)
+        return html_response(200, _page("Signed out", "<h1>You have signed out of the sandbox tenant.</h1>"))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _oauth_error(error: str, code: int, description: str) -> dict:
+    return {"error": error, "error_description": f"AADSTS{code}: {description}", "error_codes": [code],
+            "timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
+            "trace_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)} · sandbox"
+            "</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}"
+            "li{list-style:none;margin:.6rem 0}button{font-size:1rem;padding:.4rem .9rem;min-width:10rem}"
+            ".who{color:#555;font-size:.9rem}</style></head>"
+            f"<body>{body}</body></html>")

@@ -1,0 +1,164 @@
+"""The HTTPS server: one port for Entra ID, ARM and the control API."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from . import certs, control
+from .arm import Arm
+from .errors import ArmError
+from .http import Request, Response, json_response, match
+from .identity import Identity
+from .state import Sandbox
+
+log = logging.getLogger("sandbox")
+
+
+class App:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.material = certs.ensure(data_dir)
+        self.sandbox = Sandbox(data_dir)
+        self.identity = Identity(self.sandbox, self.material.signing_key_path)
+        self.arm = Arm(self.sandbox, self.identity)
+        self.port = port
+        self.control_routes = control.routes(self)
+        self.identity_routes = self.identity.routes()
+        self.arm_routes = self.arm.routes()
+
+    def handle(self, request: Request) -> Response | None:
+        """Return the response, or None to drop the connection (an injected fault)."""
+        if request.path.startswith("/_sandbox/"):
+            if not ipaddress.ip_address(request.client_ip).is_loopback:
+                return json_response(403, {"error": "the control API answers loopback only"})
+            return self._dispatch(self.control_routes, request, lambda: json_response(404, {"error": "no such control"}))
+        if request.path.lower().startswith("/subscriptions"):
+            return self._arm(request)
+        return self._dispatch(self.identity_routes, request, lambda: json_response(404, {"error": "not_found"}))
+
+    def _dispatch(self, routes, request: Request, not_found) -> Response:
+        found, params, _ = match(routes, request.method, request.path)
+        if found is None:
+            return not_found()
+        request.params = params
+        return found.handler(request)
+
+    def _arm(self, request: Request) -> Response | None:
+        found, params, other_method = match(self.arm_routes, request.method, request.path)
+        if found is None:
+            if other_method:
+                return _arm_error(ArmError(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed."))
+            return _arm_error(ArmError(404, "InvalidResourceType",
+                                       f"The resource type for '{request.path}' could not be found."))
+        request.params = params
+        with self.sandbox.lock:
+            self.sandbox.stats[found.operation] += 1
+            delay = self.sandbox.knobs.latency_ms.get(found.operation, self.sandbox.knobs.latency_ms.get("*", 0))
+        if delay:
+            time.sleep(delay / 1000)
+        fault = self.sandbox.take_fault(found.operation, request.path)
+        if fault is not None:
+            return _fault_response(fault)
+        self.sandbox.tick()
+        try:
+            with self.sandbox.lock:
+                response = found.handler(request)
+        except ArmError as error:
+            response = _arm_error(error)
+        response.headers.setdefault("x-ms-request-id", request.headers.get("x-ms-client-request-id", ""))
+        response.headers["x-ms-correlation-request-id"] = request.headers.get("x-ms-correlation-request-id", "")
+        return response
+
+
+def _arm_error(error: ArmError) -> Response:
+    return json_response(error.status, error.body(), error.headers)
+
+
+def _fault_response(fault) -> Response | None:
+    if fault.kind == "drop":
+        return None
+    status = int(fault.kind)
+    messages = {429: ("TooManyRequests", "The request is being throttled."),
+                500: ("InternalServerError", "The server encountered an internal error."),
+                503: ("ServiceUnavailable", "The service is temporarily unavailable.")}
+    code, message = messages.get(status, ("Failed", "Injected fault."))
+    headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
+    return json_response(status, {"error": {"code": code, "message": message}}, headers)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "jitportal-sandbox"
+    app: App
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        host = self.headers.get("Host") or f"127.0.0.1:{self.app.port}"
+        request = Request(
+            method=self.command, path=split.path, query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+            client_ip=self.client_address[0], base_url=f"https://{host}")
+        try:
+            response = self.app.handle(request)
+        except Exception:  # a bug in the sandbox must look like a 500 from Azure, not a hang
+            log.exception("sandbox error on %s %s", self.command, split.path)
+            response = json_response(500, {"error": {"code": "InternalServerError", "message": "Sandbox bug."}})
+        if response is None:
+            self.close_connection = True
+            return
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def make_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, App]:
+    server = ThreadingHTTPServer((host, port), _Handler)
+    app = App(data_dir, server.server_address[1])
+    handler = type("Handler", (_Handler,), {"app": app})
+    server.RequestHandlerClass = handler
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(app.material.cert_path, app.material.key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    return server, app
+
+
+def serve_in_thread(data_dir: Path, port: int = 0) -> tuple[ThreadingHTTPServer, App, threading.Thread]:
+    server, app = make_server(data_dir, port)
+    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
+    thread.start()
+    return server, app, thread
+
+
+def info(app: App, base_url: str) -> dict:
+    from . import demo
+
+    return json.loads(json.dumps({
+        "tenant_id": demo.TENANT_ID, "client_id": demo.CLIENT_ID, "client_secret": demo.CLIENT_SECRET,
+        "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(app.material.ca_path),
+        "redirect_uris": "any http://127.0.0.1:<port>/… or http://localhost:<port>/… (loopback only)",
+        "people": [{"username": p.username, "display_name": p.display_name, "object_id": p.object_id,
+                    "app_roles": app.identity.app_roles(p), "summary": p.summary,
+                    "role_assignments": [a for a in app.sandbox.world["role_assignments"]
+                                         if a["principalId"] == p.object_id]} for p in demo.PEOPLE],
+        "subscriptions": [{"id": s["subscriptionId"], "name": s["displayName"]}
+                          for s in app.sandbox.world["subscriptions"]],
+    }))

@@ -1,0 +1,96 @@
+"""The sandbox's state: the world (persisted), the clock, and the knobs for latency and faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import fleet, jit
+from .timeutil import Clock
+
+
+@dataclass
+class Fault:
+    operation: str  # an operation name or "*"
+    kind: str  # "429", "500", "503" or "drop"
+    count: int | None = None  # how many times; None with rate for "at random"
+    rate: float = 1.0
+    retry_after: int = 1
+    path_contains: str = ""
+
+    def applies(self, operation: str, path: str) -> bool:
+        if self.operation not in ("*", operation) or self.path_contains.lower() not in path.lower():
+            return False
+        if self.count is not None:
+            return self.count > 0
+        return random.random() < self.rate
+
+
+@dataclass
+class Knobs:
+    latency_ms: dict[str, int] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    page_size: int = 200
+    access_token_lifetime_s: int = 3600
+    refresh_token_lifetime_s: int = 86400
+
+
+class Sandbox:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.state_path = data_dir / "state.json"
+        self.lock = threading.RLock()
+        self.knobs = Knobs()
+        self.stats: Counter[str] = Counter()
+        self.codes: dict[str, dict] = {}
+        if self.state_path.exists():
+            self.world = json.loads(self.state_path.read_text())
+        else:
+            self.world = fleet.empty_world()
+            self.reset()
+        self.clock = Clock(self.world.get("clock_offset_seconds", 0.0))
+
+    def reset(self) -> None:
+        with self.lock:
+            offset = self.world.get("clock_offset_seconds", 0.0)
+            self.world.clear()
+            self.world.update(fleet.empty_world())
+            self.world["clock_offset_seconds"] = offset
+            self.clock = Clock(offset)
+            fleet.seed(self.world, self.clock.now())
+            self.knobs = Knobs()
+            self.codes.clear()
+            self.save()
+
+    def generate(self, vm_count: int, subscription_count: int) -> None:
+        with self.lock:
+            fleet.generate(self.world, vm_count, subscription_count, self.clock.now())
+            self.save()
+
+    def tick(self) -> None:
+        """Apply what time has done since the last call: expire ports whose end has passed."""
+        with self.lock:
+            if jit.expire(self.world, self.clock.now()):
+                self.save()
+
+    def save(self) -> None:
+        with self.lock:
+            self.world["clock_offset_seconds"] = self.clock.offset_seconds if hasattr(self, "clock") else 0.0
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.world))
+            os.replace(tmp, self.state_path)
+
+    def take_fault(self, operation: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.knobs.faults:
+                if fault.applies(operation, path):
+                    if fault.count is not None:
+                        fault.count -= 1
+                    return fault
+        return None
