@@ -1,0 +1,30 @@
+# The two commands: `make serve` (sandbox + portal with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: serve test sandbox bench clean
+
+# pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
+$(VENV)/.installed-%: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@mkdir -p var
+	@$(PY) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		extra = p["optional-dependencies"]["dev"] if sys.argv[1] == "dev" else []; \
+		print("\n".join(p["dependencies"] + extra))' $* > var/requirements-$*.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r var/requirements-$*.txt -c constraints.txt
+	@touch $@
+
+serve: $(VENV)/.installed-run
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py serve --port $(PORT)
+
+sandbox: $(VENV)/.installed-run
+	$(PY) -m sandbox
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var

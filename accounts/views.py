@@ -1,0 +1,67 @@
+"""Sign-in and sign-out with the authority (Entra ID or the sandbox), through the gateway."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from jitportal import gateway
+
+from .actions import do_sign_in
+
+NEXT_KEY = "accounts.next"
+
+
+def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+    """Keep `next` only when it is a path on this portal."""
+    if (candidate and candidate.startswith("/") and not candidate.startswith(("//", "/\\"))
+            and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
+                                                require_https=request.is_secure())):
+        return candidate
+    return reverse("home")
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    return settings.AZURE_REDIRECT_URI or request.build_absolute_uri(reverse("accounts-callback"))
+
+
+@require_GET
+def sign_in(request: HttpRequest) -> HttpResponse:
+    next_url = _safe_next(request, request.GET.get("next"))
+    if request.user.is_authenticated and not request.GET.get("expired"):
+        return HttpResponseRedirect(next_url)
+    try:
+        auth_uri = gateway.begin_sign_in(request.session, _redirect_uri(request))
+    except gateway.SignInFailed as exc:
+        return render(request, "accounts/sign_in_failed.html", {"reason": exc.message, "next": next_url}, status=502)
+    request.session[NEXT_KEY] = next_url
+    return HttpResponseRedirect(auth_uri)
+
+
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    next_url = request.session.get(NEXT_KEY) or reverse("home")
+    try:
+        user = do_sign_in(request.session, request.GET.dict())
+    except gateway.SignInFailed as exc:
+        return render(request, "accounts/sign_in_failed.html", {"reason": exc.message, "next": next_url}, status=400)
+    cache = {k: request.session[k] for k in request.session.keys() if k.startswith("gateway.")}
+    login(request, user)
+    request.session.update(cache)  # login() may flush the session when another user was signed in here
+    return HttpResponseRedirect(next_url)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return HttpResponseRedirect(gateway.sign_out_url(request.build_absolute_uri(reverse("accounts-signed-out"))))
+
+
+@require_GET
+def signed_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signed_out.html")

@@ -1,0 +1,26 @@
+"""The Azure gateway: the only code that imports `azure.*` or `msal`.
+
+Functions take the signed-in person's session (where their token cache lives) and plain values,
+return frozen dataclasses, and raise GatewayError subclasses.
+"""
+
+from .auth import begin_sign_in, complete_sign_in, sign_out_url
+from .errors import (
+    AccessDenied,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    SignInFailed,
+    SignInRequired,
+    Throttled,
+    Unavailable,
+)
+from .subscriptions import list_subscriptions
+from .types import SignedIn, Subscription
+
+__all__ = [
+    "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "SignInFailed", "SignInRequired",
+    "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
+    "list_subscriptions", "sign_out_url",
+]

@@ -1,0 +1,141 @@
+"""Sign-in with MSAL (authorization code + PKCE, confidential client) and the user's token cache.
+
+The cache lives in the server-side session, under one key. A `UserCredential` is an azure-core
+TokenCredential built from it: it refreshes silently and raises SignInRequired when it cannot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import msal
+import requests
+from azure.core.credentials import AccessToken
+from django.conf import settings
+
+from .errors import SignInFailed, SignInRequired
+from .types import SignedIn
+
+CACHE_KEY = "gateway.msal_cache"
+FLOW_KEY = "gateway.auth_flow"
+_http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
+_http_cache_lock = threading.Lock()
+
+
+def _http_client() -> requests.Session:
+    session = requests.Session()
+    # REQUESTS_CA_BUNDLE in the environment would override `verify`; the configured CA must win.
+    session.trust_env = False
+    session.verify = settings.AZURE_CA_BUNDLE or True
+    return session
+
+
+def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
+    try:
+        with _http_cache_lock:
+            return msal.ConfidentialClientApplication(
+                settings.AZURE_CLIENT_ID,
+                client_credential=settings.AZURE_CLIENT_SECRET,
+                authority=settings.AZURE_AUTHORITY,
+                token_cache=cache,
+                http_client=_http_client(),
+                http_cache=_http_cache,
+                instance_discovery=not settings.AZURE_USE_SANDBOX,
+                timeout=settings.AZURE_TIMEOUT_SECONDS,
+            )
+    except (requests.RequestException, ValueError, OSError) as exc:
+        raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__}).") from exc
+
+
+def _scopes() -> list[str]:
+    return [settings.AZURE_ARM_SCOPE]
+
+
+def begin_sign_in(session: MutableMapping[str, Any], redirect_uri: str) -> str:
+    """Start the auth-code flow; return the authority URL to send the browser to."""
+    try:
+        flow = _app().initiate_auth_code_flow(_scopes(), redirect_uri=redirect_uri)
+    except (requests.RequestException, ValueError, OSError) as exc:
+        raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached "
+                           f"({type(exc).__name__}).") from exc
+    session[FLOW_KEY] = flow
+    return flow["auth_uri"]
+
+
+def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -> SignedIn:
+    """Redeem the code the authority sent back; keep the tokens in the session's cache."""
+    flow = session.pop(FLOW_KEY, None)
+    if not flow:
+        raise SignInFailed("This sign-in link was already used or has expired.")
+    if query.get("error"):
+        description = query.get("error_description") or query["error"]
+        raise SignInFailed(f"The sign-in service said: {description}")
+    cache = msal.SerializableTokenCache()
+    try:
+        result = _app(cache).acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
+    except ValueError:
+        raise SignInFailed("The sign-in response did not match the request (state mismatch). Please try again.") from None
+    except requests.RequestException as exc:
+        raise SignInFailed(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+    if "error" in result:
+        raise SignInFailed(f"The sign-in service said: {result.get('error_description') or result['error']}")
+    claims = result.get("id_token_claims") or {}
+    if not claims.get("oid") or not claims.get("tid"):
+        raise SignInFailed("The sign-in service returned no user identity.")
+    session[CACHE_KEY] = cache.serialize()
+    return SignedIn(
+        tenant_id=claims["tid"], object_id=claims["oid"],
+        username=claims.get("preferred_username", ""), display_name=claims.get("name", ""),
+        app_roles=tuple(str(r) for r in claims.get("roles", [])),
+    )
+
+
+def sign_out_url(post_logout_redirect_uri: str) -> str:
+    """The authority's end-session URL, without a network call (same path as Entra ID)."""
+    from urllib.parse import urlencode
+
+    return (f"{settings.AZURE_AUTHORITY}/oauth2/v2.0/logout?"
+            + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
+
+
+class UserCredential:
+    """An azure-core TokenCredential acting as the signed-in person, from their session's cache."""
+
+    def __init__(self, session: MutableMapping[str, Any]) -> None:
+        self._session = session
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        with self._lock:
+            if self._token is None or self._token.expires_on - 60 < time.time():
+                self._token = self._acquire(force_refresh=False)
+            return self._token
+
+    def force_refresh(self) -> None:
+        """Azure said the token is no longer good (expired, revoked): get a new one or ask to sign in."""
+        with self._lock:
+            self._token = self._acquire(force_refresh=True)
+
+    def _acquire(self, force_refresh: bool) -> AccessToken:
+        serialized = self._session.get(CACHE_KEY)
+        if not serialized:
+            raise SignInRequired("Please sign in.")
+        cache = msal.SerializableTokenCache()
+        cache.deserialize(serialized)
+        app = _app(cache)
+        accounts = app.get_accounts()
+        result = None
+        if accounts:
+            try:
+                result = app.acquire_token_silent(_scopes(), account=accounts[0], force_refresh=force_refresh)
+            except requests.RequestException as exc:
+                raise SignInRequired(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+        if not result or "access_token" not in result:
+            raise SignInRequired("Your sign-in has expired. Please sign in again.")
+        if cache.has_state_changed:
+            self._session[CACHE_KEY] = cache.serialize()
+        return AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 300)))

@@ -1,0 +1,47 @@
+"""The one family of errors the gateway raises; each message is something a person can act on."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Azure (or the authority) said no, or could not be reached."""
+
+    def __init__(self, message: str, *, correlation_id: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.correlation_id = correlation_id
+
+
+class SignInRequired(GatewayError):
+    """No token can be had silently; the person must sign in again."""
+
+
+class AccessDenied(GatewayError):
+    def __init__(self, message: str, *, action: str = "", scope: str = "", correlation_id: str = "") -> None:
+        super().__init__(message, correlation_id=correlation_id)
+        self.action = action
+        self.scope = scope
+
+
+class NotFound(GatewayError):
+    pass
+
+
+class Conflict(GatewayError):
+    pass
+
+
+class InvalidRequest(GatewayError):
+    """Azure refused the content of a request (HTTP 400)."""
+
+
+class Throttled(GatewayError):
+    pass
+
+
+class Unavailable(GatewayError):
+    pass
+
+
+class SignInFailed(GatewayError):
+    """The authority refused or failed a sign-in (denied consent, bad state, unreachable)."""

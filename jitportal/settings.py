@@ -1,0 +1,178 @@
+"""jitportal settings: one file, configured by environment variables through small typed helpers.
+
+With no AZURE_* variables set, the portal uses the local sandbox (the embedded default). Setting
+AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE) points it at
+real Azure; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from sandbox import demo
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """A string from NAME, or from the file NAME_FILE names (for secrets mounted as files)."""
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path} cannot be read: {exc}") from exc
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
+
+
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    return [item.strip() for item in value.split(",") if item.strip()] if value else default
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE); DJANGO_DEBUG=1 allows a dev key.")
+    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-" + "x" * 16
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# --- Azure: the sandbox unless AZURE_TENANT_ID is set ---------------------------------------------
+SANDBOX_PORT = env_int("SANDBOX_PORT", demo.DEFAULT_PORT, minimum=1)
+AZURE_USE_SANDBOX = not os.environ.get("AZURE_TENANT_ID")
+if AZURE_USE_SANDBOX:
+    _sandbox_url = os.environ.get("SANDBOX_URL", f"https://127.0.0.1:{SANDBOX_PORT}")
+    AZURE_TENANT_ID = demo.TENANT_ID
+    AZURE_CLIENT_ID = demo.CLIENT_ID
+    AZURE_CLIENT_SECRET = demo.CLIENT_SECRET
+    AZURE_AUTHORITY = f"{_sandbox_url}/{demo.TENANT_ID}"
+    AZURE_ARM_URL = _sandbox_url
+    AZURE_CA_BUNDLE = env_str("SANDBOX_CA_BUNDLE", str(BASE_DIR / "var" / "sandbox" / "ca.pem"))
+else:
+    AZURE_TENANT_ID = os.environ["AZURE_TENANT_ID"]
+    AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID") or ""
+    AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
+    if not AZURE_CLIENT_ID or not AZURE_CLIENT_SECRET:
+        raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE).")
+    AZURE_AUTHORITY = env_str("AZURE_AUTHORITY", f"https://login.microsoftonline.com/{AZURE_TENANT_ID}")
+    AZURE_ARM_URL = env_str("AZURE_ARM_URL", "https://management.azure.com")
+    AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")  # None: the system's trust store
+AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_impersonation")
+AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
+AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
+AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
+
+# --- Django ----------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tables2",
+    "jitportal",
+    "accounts",
+    "vms",
+    "requests_app",
+    "audit",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "jitportal.middleware.content_security_policy",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.SignInRequiredMiddleware",
+]
+ROOT_URLCONF = "jitportal.urls"
+WSGI_APPLICATION = "jitportal.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.portal_roles",
+            ],
+        },
+    },
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("DATABASE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
+    }
+}
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts-sign-in"
+SESSION_ENGINE = "django.contrib.sessions.backends.db"  # Entra tokens are too large for cookies
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"  # the OIDC redirect back from the authority is a top-level GET
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "static"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # MSAL and azure-core log request details at DEBUG; keep them quiet so no token can reach a log.
+    "loggers": {
+        "msal": {"level": "WARNING"},
+        "azure": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

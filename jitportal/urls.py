@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("vms/", include("vms.urls")),
+    path("access/", include("requests_app.urls")),
+    path("audit/", include("audit.urls")),
+]
