@@ -53,6 +53,12 @@ class Arm:
                   self._collection("pips", "Microsoft.Network/publicIPAddresses/read"), "publicIps.list"),
             route("GET", f"{net}/azureFirewalls",
                   self._collection("firewalls", "Microsoft.Network/azureFirewalls/read"), "firewalls.list"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkSecurityGroups/{{name}}",
+                  self._single("nsgs", "Microsoft.Network/networkSecurityGroups"), "nsgs.get"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkInterfaces/{{name}}",
+                  self._single("nics", "Microsoft.Network/networkInterfaces"), "nics.get"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/publicIPAddresses/{{name}}",
+                  self._single("pips", "Microsoft.Network/publicIPAddresses"), "publicIps.get"),
             route("GET", f"{P}/providers/Microsoft.Security/pricings", self.list_pricings, "pricings.list"),
             route("GET", f"{P}/providers/Microsoft.Security/jitNetworkAccessPolicies", self.list_policies, "jit.list"),
             route("GET", f"{P}/providers/Microsoft.Security/locations/{{loc}}/jitNetworkAccessPolicies",
@@ -175,6 +181,21 @@ class Arm:
             caller = self.caller(request)
             sub_id = self._subscription(request.params["sub"])["subscriptionId"]
             return self._page(request, self._visible(caller, action, sub_id, self._in_sub(store, sub_id)))
+        return handler
+
+    def _single(self, store: str, resource_type: str):
+        def handler(request: Request) -> Response:
+            self._api_version(request)
+            caller = self.caller(request)
+            sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+            rg, name = request.params["rg"], request.params["name"]
+            resource_id = f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{resource_type}/{name}"
+            self._require(caller, f"{resource_type}/read", resource_id)
+            found = self.sandbox.world[store].get(resource_id.lower())
+            if found is None:
+                raise ArmError(404, "ResourceNotFound", f"The Resource '{resource_type}/{name}' under resource group "
+                                                        f"'{rg}' was not found.")
+            return json_response(200, found)
         return handler
 
     def list_pricings(self, request: Request) -> Response:

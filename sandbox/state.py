@@ -57,11 +57,9 @@ class Sandbox:
 
     def reset(self) -> None:
         with self.lock:
-            offset = self.world.get("clock_offset_seconds", 0.0)
             self.world.clear()
             self.world.update(fleet.empty_world())
-            self.world["clock_offset_seconds"] = offset
-            self.clock = Clock(offset)
+            self.clock = Clock(0.0)
             fleet.seed(self.world, self.clock.now())
             self.knobs = Knobs()
             self.codes.clear()

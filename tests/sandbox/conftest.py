@@ -51,8 +51,8 @@ def auth_code_result(sandbox: SandboxProcess, user_key: str, app: msal.Confident
 def token_for(sandbox):
     cache: dict[str, str] = {}
 
-    def get(user_key: str) -> str:
-        if user_key not in cache:
+    def get(user_key: str, fresh: bool = False) -> str:
+        if fresh or user_key not in cache:
             result, _, _ = auth_code_result(sandbox, user_key)
             cache[user_key] = result["access_token"]
         return cache[user_key]
@@ -83,7 +83,7 @@ class Clients:
 
 @pytest.fixture
 def clients_for(sandbox, token_for):
-    return lambda user_key: Clients(sandbox, token_for(user_key))
+    return lambda user_key, fresh=False: Clients(sandbox, token_for(user_key, fresh))
 
 
 @pytest.fixture

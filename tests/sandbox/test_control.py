@@ -1,0 +1,87 @@
+"""The sandbox as a process: certificates and state survive a restart, reset restores the seed,
+and the control API generates fleets and counts what ARM served."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.sandbox.conftest import Clients, auth_code_result
+from tests.sandbox_client import start
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(sandbox) -> None:
+    sandbox.process.terminate()
+    assert sandbox.process.wait(timeout=10) == 0
+
+
+def test_a_restart_keeps_the_certificate_and_the_state_and_reset_restores_the_seed(tmp_path):
+    first = start(_free_port(), tmp_path)
+    ca = first.ca_path.read_bytes()
+    first.control("POST", "people/alice/roles", {"roles": ["JIT.Admin"]})
+    first.control("POST", "clock", {"advance": "PT5H"})
+    _stop(first)
+
+    second = start(_free_port(), tmp_path)
+    try:
+        assert second.ca_path.read_bytes() == ca
+        alice = next(p for p in second.info()["people"] if p["username"] == "alice@contoso.test")
+        assert alice["app_roles"] == ["JIT.Admin"]
+        assert second.control("GET", "clock")["offset_seconds"] >= 5 * 3600
+        second.control("POST", "reset")
+        alice = next(p for p in second.info()["people"] if p["username"] == "alice@contoso.test")
+        assert alice["app_roles"] == ["JIT.Requester"]
+        assert second.control("GET", "clock")["offset_seconds"] == 0
+    finally:
+        _stop(second)
+
+
+def test_info_describes_what_a_client_needs(sandbox):
+    info = sandbox.info()
+    assert info["authority"] == f"{sandbox.base_url}/{info['tenant_id']}" and info["arm_url"] == sandbox.base_url
+    assert {p["username"] for p in info["people"]} >= {f"{k}@contoso.test" for k in ("alice", "bob", "carol", "dave", "erin")}
+    assert "loopback" in info["redirect_uris"]
+
+
+def test_the_seed_populates_every_tab_and_reason(sandbox, clients_for, subs):
+    carol = clients_for("carol")
+    vm_count = sum(len(list(carol.compute(s).virtual_machines.list_all())) for s in subs.values())
+    policies = [p for s in subs.values() for p in carol.security(s).jit_network_access_policies.list()]
+    configured = {vm.id for p in policies for vm in p.virtual_machines}
+    requestors = {r.requestor for p in policies for r in p.requests}
+    statuses = {port.status for p in policies for r in p.requests for vm in r.virtual_machines for port in vm.ports}
+    assert vm_count + 1 >= 40 and len(configured) >= 8  # + the classic VM
+    assert requestors == {"alice@contoso.test", "bob@contoso.test"} and statuses == {"Initiated", "Revoked"}
+    regions = {v.location for s in subs.values() for v in carol.compute(s).virtual_machines.list_all()}
+    assert len(regions) == 4
+
+
+def test_a_generated_fleet_spreads_vms_over_subscriptions_and_stats_count_calls(sandbox):
+    sandbox.control("POST", "fleet", {"vms": 1000, "subscriptions": 20})
+    result, _, _ = auth_code_result(sandbox, "carol")
+    carol = Clients(sandbox, result["access_token"])
+    sandbox.control("POST", "stats")
+    subscriptions = list(carol.subscriptions.subscriptions.list())
+    assert len(subscriptions) == 20
+    total = sum(len(list(carol.compute(s.subscription_id).virtual_machines.list_all())) for s in subscriptions)
+    assert total == 1000
+    calls = sandbox.control("GET", "stats")["calls"]
+    assert calls["subscriptions.list"] == 1
+    assert calls["vms.list"] == 20  # one page of up to 200 per subscription of 50 VMs
+
+
+def test_the_control_api_refuses_nonsense(sandbox):
+    http = sandbox.http()
+    assert http.post(f"{sandbox.base_url}/_sandbox/clock", json={"advance": "two hours"}).status_code == 400
+    assert http.post(f"{sandbox.base_url}/_sandbox/faults", json={"kind": "418"}).status_code == 400
+    assert http.post(f"{sandbox.base_url}/_sandbox/fleet", json={"vms": -1, "subscriptions": 2}).status_code == 400
+    assert http.post(f"{sandbox.base_url}/_sandbox/people/mallory/roles", json={"roles": []}).status_code == 400
