@@ -18,6 +18,7 @@ def list_subscriptions(session: MutableMapping[str, Any]) -> list[Subscription]:
     client = SubscriptionClient(**client_options(credential))
     items = call(credential, lambda: list(client.subscriptions.list()), "your subscriptions")
     return sorted(
-        (Subscription(s.subscription_id, s.display_name or s.subscription_id, str(s.state or "")) for s in items),
+        (Subscription(s.subscription_id, s.display_name or s.subscription_id, str(getattr(s.state, "value", s.state) or ""))
+         for s in items),
         key=lambda s: s.display_name.lower(),
     )

@@ -1,0 +1,47 @@
+"""Every page refuses whoever its roles do not include; the outsider (no portal role) is refused everywhere."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+CAST = {"requester": ["JIT.Requester"], "admin": ["JIT.Admin"], "auditor": ["JIT.Auditor"], "outsider": []}
+PAGES = {
+    "/vms/": {"requester", "admin", "auditor"},
+    "/access/": {"requester"},
+    "/audit/": {"admin", "auditor"},
+}
+
+
+@pytest.fixture
+def as_member(client):
+    def login(kind: str):
+        user = User.objects.create(username=f"t/{kind}", tenant_id="t", object_id=kind, upn=f"{kind}@contoso.test")
+        for name in CAST[kind]:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        client.force_login(user)
+        return client
+    return login
+
+
+@pytest.mark.parametrize("kind", sorted(CAST))
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_each_page_admits_exactly_its_roles(as_member, kind, path):
+    response = as_member(kind).get(path)
+    assert response.status_code == (200 if kind in PAGES[path] else 403)
+
+
+@pytest.mark.parametrize("path", sorted(PAGES) + ["/"])
+def test_an_anonymous_visitor_is_sent_to_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/sign-in")
+
+
+def test_pages_carry_a_strict_content_security_policy(as_member):
+    response = as_member("auditor").get("/vms/")
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy

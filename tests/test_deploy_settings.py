@@ -1,0 +1,43 @@
+"""Production settings pass Django's deployment checks, and refuse to start without a secret key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AZURE_", "SANDBOX_"))}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING",
+                     DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="jit.example.com",
+                     DJANGO_SETTINGS_MODULE="jitportal.settings")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_it_refuses_to_start_in_production_without_a_secret_key():
+    result = _manage("check", DJANGO_SETTINGS_MODULE="jitportal.settings")
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_real_azure_mode_is_configuration_only(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("s3cret\n")
+    probe = ("from django.conf import settings as s; "
+             "print(s.AZURE_USE_SANDBOX, s.AZURE_AUTHORITY, s.AZURE_ARM_URL, s.AZURE_CLIENT_SECRET, s.AZURE_CA_BUNDLE)")
+    result = _manage("shell", "-c", probe, DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="jitportal.settings",
+                     AZURE_TENANT_ID="11111111-2222-3333-4444-555555555555", AZURE_CLIENT_ID="app",
+                     AZURE_CLIENT_SECRET_FILE=str(secret_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "False", "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
+        "https://management.azure.com", "s3cret", "None"]
