@@ -17,7 +17,7 @@ from .actions import do_sign_in
 NEXT_KEY = "accounts.next"
 
 
-def _safe_next(request: HttpRequest, candidate: str | None) -> str:
+def safe_next(request: HttpRequest, candidate: str | None) -> str:
     """Keep `next` only when it is a path on this portal."""
     if (candidate and candidate.startswith("/") and not candidate.startswith(("//", "/\\"))
             and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
@@ -32,7 +32,7 @@ def _redirect_uri(request: HttpRequest) -> str:
 
 @require_GET
 def sign_in(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request, request.GET.get("next"))
+    next_url = safe_next(request, request.GET.get("next"))
     if request.user.is_authenticated and not request.GET.get("expired"):
         return HttpResponseRedirect(next_url)
     try:

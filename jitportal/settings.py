@@ -90,6 +90,8 @@ AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_
 AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
 AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
+AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
+INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
 
 # --- Django ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -139,6 +141,7 @@ DATABASES = {
         "NAME": env_str("DATABASE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
     }
 }
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}}
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts-sign-in"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # Entra tokens are too large for cookies
@@ -163,7 +166,7 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from email.utils import formatdate
 import json
 import logging
 import ssl
@@ -124,6 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # ARM's Date header tells clients Azure's time; here that is the sandbox clock.
+        return formatdate(self.app.sandbox.clock.now().timestamp(), usegmt=True)
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
         log.info("%s %s", self.address_string(), format % args)

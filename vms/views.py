@@ -1,15 +1,69 @@
+"""The VM tabs, one VM's page, and the Refresh button."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_tables2 import RequestConfig
 
 from accounts.roles import require_role
+from accounts.views import safe_next
+
+from .forms import TABS, FleetFilterForm
+from .inventory import CONFIGURED, forget, get_inventory
+from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
+
+TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "unsupported": UnsupportedTable}
 
 
 @require_GET
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
-    return render(request, "vms/index.html")
+    inventory = get_inventory(request.session, request.user.pk)
+    filters = FleetFilterForm(request.GET, inventory.rows)
+    chosen = filters.selected()
+    for name, errors in filters.errors.items():
+        messages.warning(request, f"Ignored the {filters.fields[name].label or name} filter: {errors[0]}")
+    rows = filters.apply(inventory.rows)
+    tab = chosen.get("tab", CONFIGURED)
+    counts = {key: sum(1 for r in rows if r.tab == key) for key, _ in TABS}
+    table = TABLES[tab]([r for r in rows if r.tab == tab], request=request)
+    RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
+    return render(request, "vms/index.html", {
+        "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts,
+        "tabs": [(key, label, counts[key]) for key, label in TABS], "tab_query": _query_without(request, "tab"),
+    })
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in (*names, "page", "sort", *[k for k, v in request.GET.items() if not v]):
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
+    require_role(request.user)
+    inventory = get_inventory(request.session, request.user.pk)
+    row = next((r for r in inventory.rows if r.subscription_id.lower() == subscription_id.lower()
+                and r.resource_group.lower() == resource_group.lower() and r.name.lower() == name.lower()), None)
+    if row is None:
+        raise Http404("No such VM, or Azure does not let you see it.")
+    return render(request, "vms/detail.html", {
+        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
+        "recent": row.history[:20]})
+
+
+@require_POST
+@login_required
+def refresh(request: HttpRequest) -> HttpResponse:
+    require_role(request.user)
+    forget(request.user.pk)
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("vms-index")))

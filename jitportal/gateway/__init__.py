@@ -16,11 +16,23 @@ from .errors import (
     Throttled,
     Unavailable,
 )
+from .fleet import load_fleet
 from .subscriptions import list_subscriptions
-from .types import SignedIn, Subscription
+from .types import (
+    Fleet,
+    FleetFailure,
+    JitPolicy,
+    JitRequest,
+    PortRule,
+    SignedIn,
+    Subscription,
+    SubscriptionFleet,
+    VmFacts,
+)
 
 __all__ = [
     "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "SignInFailed", "SignInRequired",
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
-    "list_subscriptions", "sign_out_url",
+    "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
+    "PortRule", "SubscriptionFleet", "VmFacts",
 ]

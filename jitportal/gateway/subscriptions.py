@@ -14,7 +14,10 @@ from .types import Subscription
 
 def list_subscriptions(session: MutableMapping[str, Any]) -> list[Subscription]:
     """ARM: GET /subscriptions (Subscriptions - List)."""
-    credential = UserCredential(session)
+    return list_subscriptions_with(UserCredential(session))
+
+
+def list_subscriptions_with(credential: UserCredential) -> list[Subscription]:
     client = SubscriptionClient(**client_options(credential))
     items = call(credential, lambda: list(client.subscriptions.list()), "your subscriptions")
     return sorted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,108 @@ class Subscription:
     subscription_id: str
     display_name: str
     state: str
+
+
+@dataclass(frozen=True)
+class PortRule:
+    number: int
+    protocol: str  # "TCP", "UDP" or "*"
+    allowed_prefixes: tuple[str, ...]  # ("*",) means "per request"
+    max_duration: timedelta
+
+
+@dataclass(frozen=True)
+class PolicyVm:
+    vm_id: str
+    ports: tuple[PortRule, ...]
+
+
+@dataclass(frozen=True)
+class RequestPort:
+    number: int
+    source: str
+    end: datetime
+    status: str  # "Initiated" or "Revoked"
+    reason: str  # "UserRequested", "Expired", "NewerRequestInitiated"
+
+
+@dataclass(frozen=True)
+class RequestVm:
+    vm_id: str
+    ports: tuple[RequestPort, ...]
+
+
+@dataclass(frozen=True)
+class JitRequest:
+    start: datetime
+    requestor: str
+    justification: str
+    vms: tuple[RequestVm, ...]
+
+
+@dataclass(frozen=True)
+class JitPolicy:
+    policy_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    vms: tuple[PolicyVm, ...]
+    requests: tuple[JitRequest, ...]
+
+
+@dataclass(frozen=True)
+class VmFacts:
+    vm_id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    os_type: str
+    power_state: str  # "running", "stopped", "deallocated", … or "unknown"
+    nic_ids: tuple[str, ...]
+    classic: bool = False
+
+
+@dataclass(frozen=True)
+class NicFacts:
+    nic_id: str
+    private_ip: str
+    public_ip_id: str
+    subnet_id: str
+    nsg_id: str
+
+
+@dataclass(frozen=True)
+class FirewallFacts:
+    firewall_id: str
+    name: str
+    vnet_id: str
+    managed_by_firewall_manager: bool
+
+
+@dataclass(frozen=True)
+class SubscriptionFleet:
+    """What one subscription holds, as far as the signed-in person may read it."""
+
+    subscription: Subscription
+    vms: tuple[VmFacts, ...]
+    nics: dict[str, NicFacts]  # by lower-case id
+    subnet_nsgs: dict[str, str]  # subnet id (lower) → NSG id
+    public_ips: dict[str, str]  # public IP id (lower) → address
+    firewalls: tuple[FirewallFacts, ...]
+    jit_plan_available: bool
+    policies: tuple[JitPolicy, ...]
+
+
+@dataclass(frozen=True)
+class FleetFailure:
+    subscription: Subscription
+    message: str
+
+
+@dataclass(frozen=True)
+class Fleet:
+    subscriptions: tuple[SubscriptionFleet, ...]
+    failures: tuple[FleetFailure, ...]
+    azure_now: datetime  # Azure's clock (its Date header), for "last 7 days" and time left

@@ -1,0 +1,101 @@
+"""The fleet as Azure shows it to the signed-in person: VMs, their network, and JIT policies.
+
+Cost: one paged list per subscription for each kind of resource, all in parallel; nothing per VM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from azure.mgmt.compute import ComputeManagementClient
+from django.conf import settings
+
+from .auth import UserCredential
+from .clients import call, client_options
+from .errors import GatewayError, SignInRequired
+from .raw import Pages
+from .subscriptions import list_subscriptions_with
+from .parse import classic_vm, firewall, nic, policy, vm_facts
+from .types import Fleet, FleetFailure, Subscription, SubscriptionFleet
+
+COMPUTE_VERSION = "2024-07-01"
+NETWORK_VERSION = "2024-05-01"
+CLASSIC_VERSION = "2017-04-01"
+PRICING_VERSION = "2024-01-01"
+JIT_VERSION = "2020-01-01"
+# (key, path below the subscription, api-version, extra query, required for the tab to be right)
+LISTS = (
+    ("vms", "providers/Microsoft.Compute/virtualMachines", COMPUTE_VERSION, {}, True),
+    ("power", "providers/Microsoft.Compute/virtualMachines", COMPUTE_VERSION, {"statusOnly": "true"}, False),
+    ("nics", "providers/Microsoft.Network/networkInterfaces", NETWORK_VERSION, {}, True),
+    ("vnets", "providers/Microsoft.Network/virtualNetworks", NETWORK_VERSION, {}, True),
+    ("pips", "providers/Microsoft.Network/publicIPAddresses", NETWORK_VERSION, {}, False),
+    ("firewalls", "providers/Microsoft.Network/azureFirewalls", NETWORK_VERSION, {}, False),
+    ("classic", "providers/Microsoft.ClassicCompute/virtualMachines", CLASSIC_VERSION, {}, False),
+    ("pricings", "providers/Microsoft.Security/pricings", PRICING_VERSION, {}, False),
+    ("policies", "providers/Microsoft.Security/jitNetworkAccessPolicies", JIT_VERSION, {}, True),
+)
+
+
+def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
+    """ARM, per subscription: VMs (twice: model and power state), NICs, virtual networks, public IPs,
+    Azure Firewalls, classic VMs, Defender pricings, JIT policies (jitNetworkAccessPolicies - List)."""
+    credential = UserCredential(session)
+    subscriptions = list_subscriptions_with(credential)
+    if not subscriptions:
+        return Fleet((), (), datetime.now(timezone.utc))
+    clients = {s.subscription_id: ComputeManagementClient(subscription_id=s.subscription_id,
+                                                          **client_options(credential)) for s in subscriptions}
+    workers = min(settings.AZURE_PARALLEL_CALLS, len(subscriptions) * len(LISTS))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="arm") as pool:
+        futures = {(s.subscription_id, key): pool.submit(_fetch, credential, clients[s.subscription_id], s, path,
+                                                          version, extra)
+                   for s in subscriptions for key, path, version, extra, _ in LISTS}
+        results = {k: f.result() for k, f in futures.items()}
+    fleets, failures, times = [], [], []
+    for sub in subscriptions:
+        lists = {key: results[(sub.subscription_id, key)] for key, *_ in LISTS}
+        problem = next((lists[key] for key, *_, required in LISTS
+                        if required and isinstance(lists[key], GatewayError)), None)
+        if problem is not None:
+            failures.append(FleetFailure(sub, problem.message))
+            continue
+        times += [t for items, t in (v for v in lists.values() if not isinstance(v, GatewayError)) if t]
+        fleets.append(_assemble(sub, {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in lists.items()}))
+    return Fleet(tuple(fleets), tuple(failures), min(times) if times else datetime.now(timezone.utc))
+
+
+def _fetch(credential: UserCredential, client, sub: Subscription, path: str, version: str,
+           extra: dict[str, str]) -> tuple[list[dict], datetime | None] | GatewayError:
+    pages = Pages(client, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra})
+    try:
+        items = call(credential, lambda: list(pages), f"{path.rsplit('/', 1)[-1]} in {sub.display_name}")
+    except GatewayError as error:
+        if isinstance(error, SignInRequired):
+            raise
+        return error
+    return items, pages.server_time
+
+
+def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFleet:
+    power = {item["id"].lower(): item for item in lists["power"]}
+    subnet_nsgs = {s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
+                   for v in lists["vnets"] for s in (v.get("properties") or {}).get("subnets", [])}
+    pricing = next((p for p in lists["pricings"] if p.get("name") == "VirtualMachines"), None)
+    plan = (pricing or {}).get("properties", {})
+    jit_available = pricing is None or (plan.get("pricingTier") == "Standard" and plan.get("subPlan", "P2") == "P2")
+    nics = [nic(n) for n in lists["nics"]]
+    return SubscriptionFleet(
+        subscription=sub,
+        vms=tuple([vm_facts(v, power.get(v["id"].lower()), sub.subscription_id) for v in lists["vms"]]
+                  + [classic_vm(v, sub.subscription_id) for v in lists["classic"]]),
+        nics={n.nic_id.lower(): n for n in nics},
+        subnet_nsgs={k: v for k, v in subnet_nsgs.items() if v},
+        public_ips={p["id"].lower(): (p.get("properties") or {}).get("ipAddress", "") for p in lists["pips"]},
+        firewalls=tuple(f for f in (firewall(x) for x in lists["firewalls"]) if f is not None),
+        jit_plan_available=jit_available,
+        policies=tuple(policy(p, sub.subscription_id) for p in lists["policies"]),
+    )

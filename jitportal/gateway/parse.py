@@ -1,0 +1,110 @@
+"""ARM JSON → our dataclasses. Lenient about missing fields: Azure omits what is empty."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import isodate
+
+from .types import (
+    FirewallFacts,
+    JitPolicy,
+    JitRequest,
+    NicFacts,
+    PolicyVm,
+    PortRule,
+    RequestPort,
+    RequestVm,
+    VmFacts,
+)
+
+
+def _props(item: dict) -> dict:
+    return item.get("properties") or {}
+
+
+def _rg(resource_id: str) -> str:
+    parts = resource_id.split("/")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def parse_time(value: str) -> datetime:
+    parsed = isodate.parse_datetime(value)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def parse_duration(value: str) -> timedelta:
+    duration = isodate.parse_duration(value)
+    return duration if isinstance(duration, timedelta) else duration.totimedelta(start=datetime.now(timezone.utc))
+
+
+def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
+    props = _props(item)
+    codes = [s.get("code", "") for s in (_props(status or {}).get("instanceView") or {}).get("statuses", [])]
+    power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), "unknown")
+    return VmFacts(
+        vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=_rg(item["id"]),
+        location=item.get("location", ""),
+        os_type=((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType", "") or "Unknown",
+        power_state=power,
+        nic_ids=tuple(n["id"] for n in (props.get("networkProfile") or {}).get("networkInterfaces", [])),
+    )
+
+
+def classic_vm(item: dict, subscription_id: str) -> VmFacts:
+    props = _props(item)
+    state = (props.get("instanceView") or {}).get("powerState", "")
+    os_type = ((props.get("storageProfile") or {}).get("operatingSystemDisk") or {}).get("operatingSystem", "")
+    return VmFacts(vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=_rg(item["id"]),
+                   location=item.get("location", ""), os_type=os_type or "Unknown",
+                   power_state={"Started": "running", "Stopped": "stopped"}.get(state, state.lower() or "unknown"),
+                   nic_ids=(), classic=True)
+
+
+def nic(item: dict) -> NicFacts:
+    configs = _props(item).get("ipConfigurations", [])
+    primary = next((c for c in configs if _props(c).get("primary")), configs[0] if configs else {})
+    config = _props(primary)
+    return NicFacts(
+        nic_id=item["id"], private_ip=config.get("privateIPAddress", ""),
+        public_ip_id=(config.get("publicIPAddress") or {}).get("id", ""),
+        subnet_id=(config.get("subnet") or {}).get("id", ""),
+        nsg_id=(_props(item).get("networkSecurityGroup") or {}).get("id", ""),
+    )
+
+
+def firewall(item: dict) -> FirewallFacts | None:
+    configs = _props(item).get("ipConfigurations", [])
+    subnet = ((_props(configs[0]).get("subnet") or {}).get("id", "")) if configs else ""
+    if "/subnets/" not in subnet:
+        return None
+    return FirewallFacts(firewall_id=item["id"], name=item.get("name", ""), vnet_id=subnet.rsplit("/subnets/", 1)[0],
+                         managed_by_firewall_manager=bool(_props(item).get("firewallPolicy")))
+
+
+def _port_rule(port: dict) -> PortRule:
+    prefixes = port.get("allowedSourceAddressPrefixes") or [port.get("allowedSourceAddressPrefix") or "*"]
+    return PortRule(number=int(port["number"]), protocol=port.get("protocol", "*"), allowed_prefixes=tuple(prefixes),
+                    max_duration=parse_duration(port.get("maxRequestAccessDuration", "PT3H")))
+
+
+def _request(item: dict) -> JitRequest:
+    return JitRequest(
+        start=parse_time(item["startTimeUtc"]), requestor=item.get("requestor", ""),
+        justification=item.get("justification") or "",
+        vms=tuple(RequestVm(vm["id"], tuple(
+            RequestPort(number=int(p["number"]), source=p.get("allowedSourceAddressPrefix", ""),
+                        end=parse_time(p["endTimeUtc"]), status=p.get("status", ""), reason=p.get("statusReason", ""))
+            for p in vm.get("ports", []))) for vm in item.get("virtualMachines", [])),
+    )
+
+
+def policy(item: dict, subscription_id: str) -> JitPolicy:
+    props = _props(item)
+    return JitPolicy(
+        policy_id=item["id"], name=item.get("name", "default"), subscription_id=subscription_id,
+        resource_group=_rg(item["id"]), location=item.get("location", ""),
+        vms=tuple(PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])))
+                  for vm in props.get("virtualMachines", [])),
+        requests=tuple(_request(r) for r in props.get("requests", [])),
+    )

@@ -1,0 +1,147 @@
+"""The three tabs against the sandbox: who sees what, in which tab, for which reason, at what cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import sign_in
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+SEEDED = {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 8, "Contoso Legacy Apps": 3}
+
+
+def _all_rows(client) -> list:
+    return list(client.get("/vms/").context["inventory"].rows)
+
+
+@pytest.mark.parametrize("person, expected", [
+    ("carol", SEEDED),
+    ("bob", SEEDED),
+    ("alice", {"Contoso Production": 13, "Contoso Development": 16}),
+    ("grace", {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 3}),
+])
+def test_each_person_sees_exactly_the_vms_azure_allows(portal, sandbox, person, expected):
+    sign_in(portal, sandbox, person)
+    rows = _all_rows(portal)
+    counted: dict[str, int] = {}
+    for row in rows:
+        counted[row.subscription_name] = counted.get(row.subscription_name, 0) + 1
+    assert counted == expected
+    if person == "grace":
+        assert {r.resource_group for r in rows if r.subscription_name == "Contoso Shared Services"} == {"rg-shared"}
+
+
+def test_dave_is_told_plainly_that_there_is_nothing_to_show(portal, sandbox):
+    sign_in(portal, sandbox, "dave")
+    page = portal.get("/vms/")
+    assert page.status_code == 200
+    assert "Azure gives you no subscriptions" in page.content.decode()
+
+
+def test_each_vm_is_in_the_right_tab_with_the_azure_portal_reason(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    page = portal.get("/vms/")
+    assert page.context["counts"] == {"configured": 10, "not-configured": 22, "unsupported": 8}
+    assert "Configured (10)" in page.content.decode() and "Unsupported (8)" in page.content.decode()
+    reasons = {r.name: r.reason for r in page.context["inventory"].rows if r.tab == "unsupported"}
+    assert reasons == {
+        "legacy-01": "Missing network security group (NSG) or Azure Firewall",
+        "legacy-02": "Missing network security group (NSG) or Azure Firewall",
+        "classic-01": "Classic VM",
+        "old-01": "Other", "old-02": "Other", "old-03": "Other",
+        "fw-01": "Azure Firewall managed by Azure Firewall Manager",
+        "fw-02": "Azure Firewall managed by Azure Firewall Manager",
+    }
+    jump = next(r for r in page.context["inventory"].rows if r.name == "jump-01")
+    assert jump.tab == "not-configured" and jump.protection == "Azure Firewall afw-rg-jump"
+
+
+def _configured(client) -> dict:
+    return {r.name: r for r in client.get("/vms/").context["inventory"].rows if r.tab == "configured"}
+
+
+def test_seven_day_figures_last_access_and_last_user_follow_the_history_and_the_clock(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    rows = _configured(portal)
+    assert (rows["web-01"].approved_7d, rows["web-01"].last_user) == (2, "alice@contoso.test")
+    assert (rows["dev-02"].approved_7d, rows["dev-02"].last_user) == (1, "bob@contoso.test")
+    assert (rows["web-03"].approved_7d, rows["web-03"].last_user) == (0, "alice@contoso.test")  # 10 days ago
+    assert (rows["web-04"].approved_7d, rows["web-04"].last_access) == (0, None)
+    last_access = rows["web-01"].last_access
+    sandbox.advance("P5D")  # bob's web-01 request (74 h ago) and dev-02's (50 h ago) now fall outside 7 days
+    portal.post("/accounts/sign-out")
+    sign_in(portal, sandbox, "carol")  # the refresh token has expired by the sandbox clock too
+    portal.post("/vms/refresh")
+    later = _configured(portal)
+    assert (later["web-01"].approved_7d, later["web-01"].last_access) == (1, last_access)
+    assert later["dev-02"].approved_7d == 0 and later["sql-01"].approved_7d == 1
+
+
+def _calls_for_one_page(portal, sandbox, vms: int) -> int:
+    sandbox.control("POST", "fleet", {"vms": vms, "subscriptions": 20})
+    portal.post("/vms/refresh")
+    sandbox.control("POST", "stats")
+    page = portal.get("/vms/")
+    assert len(page.context["inventory"].rows) == vms
+    return sandbox.control("GET", "stats")["total"]
+
+
+def test_a_page_costs_arm_calls_per_subscription_never_per_vm(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    small = _calls_for_one_page(portal, sandbox, 100)
+    large = _calls_for_one_page(portal, sandbox, 1000)
+    assert small == large == 1 + 20 * 9  # subscriptions, then nine lists per subscription
+
+
+def test_the_inventory_is_cached_per_user_until_refresh_or_a_write(portal, sandbox):
+    from vms.inventory import invalidate
+
+    sign_in(portal, sandbox, "carol")
+    portal.get("/vms/")
+    sandbox.control("POST", "stats")
+    portal.get("/vms/?tab=unsupported")
+    assert sandbox.control("GET", "stats")["total"] == 0
+    invalidate(portal.get("/vms/").context["inventory"].rows[0].subscription_id)
+    portal.get("/vms/")
+    assert sandbox.control("GET", "stats")["total"] > 0
+    response = portal.post("/vms/refresh", {"next": "/vms/?tab=unsupported"})
+    assert response["Location"] == "/vms/?tab=unsupported"
+
+
+def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    legacy = next(s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Legacy Apps")
+    sandbox.control("POST", "faults", {"operation": "vms.list", "kind": "503", "count": 50, "retry_after": 0,
+                                       "path_contains": legacy})
+    page = portal.get("/vms/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Contoso Legacy Apps</strong> could not be shown" in text and "HTTP 503" in text
+    assert len(page.context["inventory"].rows) == 40 - 3
+
+
+@pytest.mark.parametrize("query, warning", [
+    ("subscription=not-a-subscription", "Ignored the subscription filter"),
+    ("power=exploded", "Ignored the Power state filter"),
+    ("tab=everything", "Ignored the tab filter"),
+    ("q=" + "x" * 5000, "Ignored the Search by name filter"),
+    ("per_page=100000", "Ignored the Per page filter"),
+    ("page=99999", None),
+    ("page=-3&sort=no_such_column", None),
+    ("sort=%00%ff&region=%ff", "Ignored the region filter"),
+])
+def test_bad_query_strings_are_ignored_with_a_message_never_a_500(portal, sandbox, query, warning):
+    sign_in(portal, sandbox, "carol")
+    page = portal.get("/vms/?" + query)
+    assert page.status_code == 200
+    if warning:
+        assert warning in page.content.decode()
+
+
+def test_filters_search_and_sorting_narrow_the_table(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    page = portal.get("/vms/?tab=not-configured&q=BUILD&power=running&sort=-name")
+    assert [r.name for r in page.context["table"].paginated_rows.data] == ["build-04", "build-02", "build-01"]
+    by_region = portal.get("/vms/?tab=configured&region=northeurope")
+    assert {r.record.name for r in by_region.context["table"].paginated_rows} == {"sql-01", "sql-02", "ad-01"}

@@ -1,0 +1,183 @@
+"""The fleet as rows for the three tabs, classified the way the Azure portal does, and cached per user.
+
+The cache is per person because Azure RBAC differs per person. A write anywhere in the portal calls
+`invalidate(subscription_id)`, which makes every cached inventory that includes that subscription stale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+
+from jitportal import gateway
+from jitportal.gateway import JitPolicy, PortRule, SubscriptionFleet, VmFacts
+
+CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
+REASONS = {
+    "nsg": ("Missing network security group (NSG) or Azure Firewall",
+            "Attach an NSG to the VM's network interface or subnet, or route it through an Azure Firewall."),
+    "classic": ("Classic VM", "Migrate the VM to Azure Resource Manager; JIT protects only Resource Manager VMs."),
+    "other": ("Other", "JIT is off in this subscription's security policy: enable Microsoft Defender for Servers "
+                       "Plan 2 on it."),
+    "firewall-manager": ("Azure Firewall managed by Azure Firewall Manager",
+                         "JIT cannot add rules to a Firewall Manager policy; protect the VM with an NSG instead."),
+}
+RECENT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RequestLine:
+    start: datetime
+    requestor: str
+    justification: str
+    port: int
+    source: str
+    end: datetime
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class VmRow:
+    vm_id: str
+    name: str
+    subscription_id: str
+    subscription_name: str
+    resource_group: str
+    location: str
+    os_type: str
+    power_state: str
+    tab: str
+    reason: str = ""
+    fix: str = ""
+    policy_id: str = ""
+    ports: tuple[PortRule, ...] = ()
+    protection: str = ""
+    private_ip: str = ""
+    public_ip: str = ""
+    approved_7d: int = 0
+    last_access: datetime | None = None
+    last_user: str = ""
+    history: tuple[RequestLine, ...] = field(default=())
+
+    @property
+    def ports_text(self) -> str:
+        return ", ".join(f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} ≤{_hours(p.max_duration)}"
+                         for p in self.ports)
+
+    def open_now(self, now: datetime) -> list[RequestLine]:
+        return [line for line in self.history if line.status == "Initiated" and line.end > now]
+
+
+@dataclass(frozen=True)
+class Inventory:
+    rows: tuple[VmRow, ...]
+    failures: tuple[gateway.FleetFailure, ...]
+    subscription_count: int
+    azure_now: datetime
+    fetched_at: float
+    epochs: dict[str, int]
+
+    def age_seconds(self) -> int:
+        return int(time.time() - self.fetched_at)
+
+
+def _hours(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _epoch_key(subscription_id: str) -> str:
+    return f"inventory-epoch:{subscription_id.lower()}"
+
+
+def _user_key(user_pk: int) -> str:
+    return f"inventory:{user_pk}"
+
+
+def invalidate(subscription_id: str) -> None:
+    """Make every cached inventory holding this subscription stale (after a write to it)."""
+    key = _epoch_key(subscription_id)
+    cache.add(key, 0, timeout=None)
+    cache.incr(key)
+
+
+def forget(user_pk: int) -> None:
+    cache.delete(_user_key(user_pk))
+
+
+def get_inventory(session, user_pk: int) -> Inventory:
+    cached: Inventory | None = cache.get(_user_key(user_pk))
+    if cached is not None and cached.epochs == _epochs(list(cached.epochs)):
+        return cached
+    fleet = gateway.load_fleet(session)
+    subscription_ids = [s.subscription.subscription_id for s in fleet.subscriptions]
+    inventory = Inventory(
+        rows=tuple(row for sub in fleet.subscriptions for row in rows_of(sub, fleet.azure_now)),
+        failures=fleet.failures, subscription_count=len(fleet.subscriptions) + len(fleet.failures),
+        azure_now=fleet.azure_now, fetched_at=time.time(), epochs=_epochs(subscription_ids),
+    )
+    cache.set(_user_key(user_pk), inventory, timeout=settings.INVENTORY_CACHE_SECONDS)
+    return inventory
+
+
+def _epochs(subscription_ids: list[str]) -> dict[str, int]:
+    found = cache.get_many([_epoch_key(s) for s in subscription_ids])
+    return {s: found.get(_epoch_key(s), 0) for s in subscription_ids}
+
+
+def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
+    policies = {vm.vm_id.lower(): (policy, vm.ports) for policy in sub.policies for vm in policy.vms}
+    return [_row(sub, vm, policies.get(vm.vm_id.lower()), now) for vm in sub.vms]
+
+
+def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, tuple[PortRule, ...]] | None,
+         now: datetime) -> VmRow:
+    nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
+    nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
+    vnet = nic.subnet_id.rsplit("/subnets/", 1)[0].lower() if nic else ""
+    wall = next((f for f in sub.firewalls if f.vnet_id.lower() == vnet), None)
+    protection = (f"NSG {nsg.rsplit('/', 1)[-1]}" if nsg else f"Azure Firewall {wall.name}" if wall else "")
+    base = dict(vm_id=vm.vm_id, name=vm.name, subscription_id=vm.subscription_id,
+                subscription_name=sub.subscription.display_name, resource_group=vm.resource_group,
+                location=vm.location, os_type=vm.os_type, power_state=vm.power_state, protection=protection,
+                private_ip=nic.private_ip if nic else "",
+                public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "")
+    unsupported = _unsupported_reason(sub, vm, nsg, wall)
+    if configured is not None and not vm.classic:
+        policy, ports = configured
+        history = _history(policy, vm.vm_id)
+        recent = [line for line in history if line.start >= now - RECENT]
+        latest = history[0] if history else None
+        return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=ports,
+                     approved_7d=len({line.start for line in recent}),
+                     last_access=latest.start if latest else None, last_user=latest.requestor if latest else "",
+                     history=tuple(history))
+    if unsupported:
+        reason, fix = REASONS[unsupported]
+        return VmRow(**base, tab=UNSUPPORTED, reason=reason, fix=fix)
+    return VmRow(**base, tab=NOT_CONFIGURED)
+
+
+def _unsupported_reason(sub: SubscriptionFleet, vm: VmFacts, nsg: str, wall) -> str:
+    if vm.classic:
+        return "classic"
+    if not sub.jit_plan_available:
+        return "other"
+    if wall is not None and wall.managed_by_firewall_manager:
+        return "firewall-manager"
+    if not nsg and wall is None:
+        return "nsg"
+    return ""
+
+
+def _history(policy: JitPolicy, vm_id: str) -> list[RequestLine]:
+    lines = [RequestLine(request.start, request.requestor, request.justification, port.number, port.source, port.end,
+                         port.status, port.reason)
+             for request in policy.requests for vm in request.vms if vm.vm_id.lower() == vm_id.lower()
+             for port in vm.ports]
+    return sorted(lines, key=lambda line: line.start, reverse=True)

@@ -1,0 +1,75 @@
+"""The three tabs' tables (django-tables2), with shared column types."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .inventory import VmRow
+
+
+def detail_url(row: VmRow) -> str:
+    return reverse("vms-detail", args=[row.subscription_id, row.resource_group, row.name])
+
+
+class NameColumn(tables.Column):
+    def render(self, value, record: VmRow):
+        return format_html('<a href="{}">{}</a>', detail_url(record), value)
+
+
+class SelectColumn(tables.Column):
+    """A checkbox per row; static/js/selection.js keeps the selection across pages."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(accessor="vm_id", verbose_name="Select", orderable=False, **kwargs)
+
+    def render(self, value, record: VmRow):
+        return format_html('<input type="checkbox" class="pick" name="vm" value="{}" aria-label="Select {}">',
+                           value, record.name)
+
+
+class PowerColumn(tables.Column):
+    def render(self, value):
+        return format_html('<span class="power {}">{}</span>', value, value.capitalize())
+
+
+class _Base(tables.Table):
+    name = NameColumn(verbose_name="VM")
+    subscription_name = tables.Column(verbose_name="Subscription")
+    resource_group = tables.Column(verbose_name="Resource group")
+    location = tables.Column(verbose_name="Region")
+
+    class Meta:
+        attrs = {"class": "fleet"}
+        order_by = ("name",)
+        per_page_field = "table_per_page"  # FleetFilterForm validates `per_page`; tables2 must not take it raw
+        template_name = "django_tables2/table.html"
+
+
+class ConfiguredTable(_Base):
+    select = SelectColumn()
+    os_type = tables.Column(verbose_name="OS")
+    power_state = PowerColumn(verbose_name="Power state")
+    ports_text = tables.Column(verbose_name="Protected ports", orderable=False)
+    approved_7d = tables.Column(verbose_name="Approved requests (7 days)")
+    last_access = tables.DateTimeColumn(verbose_name="Last access", format="Y-m-d H:i e", default="—")
+    last_user = tables.Column(verbose_name="Last user", default="—")
+    protection = tables.Column(verbose_name="Connection details")
+
+    class Meta(_Base.Meta):
+        sequence = ("select", "name", "...")
+
+
+class NotConfiguredTable(_Base):
+    select = SelectColumn()
+    os_type = tables.Column(verbose_name="OS")
+    power_state = PowerColumn(verbose_name="Power state")
+
+    class Meta(_Base.Meta):
+        sequence = ("select", "name", "...")
+
+
+class UnsupportedTable(_Base):
+    reason = tables.Column(verbose_name="Reason")
+    fix = tables.Column(verbose_name="How to fix", orderable=False)
