@@ -28,3 +28,6 @@ test: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) var
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
