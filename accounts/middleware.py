@@ -1,4 +1,5 @@
-"""Send the person to sign in again (and back to the same page) when Azure wants a fresh sign-in."""
+"""Send the person to sign in again (and back to the same page) when Azure wants a fresh sign-in,
+and show any other Azure refusal a view let through as a page in words."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
-from jitportal.gateway import SignInRequired
+from jitportal.gateway import AccessDenied, GatewayError, SignInRequired
 
 
 class SignInRequiredMiddleware:
@@ -19,6 +21,10 @@ class SignInRequiredMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, GatewayError) and not isinstance(exception, SignInRequired):
+            # A view that did not handle Azure's refusal itself still says it in words, never a 500.
+            status = 403 if isinstance(exception, AccessDenied) else 502
+            return render(request, "azure_error.html", {"message": exception.message}, status=status)
         if not isinstance(exception, SignInRequired):
             return None
         # Only a GET can be replayed safely after signing in; a POST returns to the page it came from.

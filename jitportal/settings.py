@@ -139,6 +139,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("DATABASE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
+        # IMMEDIATE: a transaction takes SQLite's write lock when it begins, so the policy lock and
+        # the audit chain (select_for_update elsewhere) serialize writers here too.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
     }
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}}

@@ -71,7 +71,9 @@ DEMO_GROUPS = [
               configured=("ad-01",)),
     GroupSpec("shared", "rg-monitor", "eastus", "subnet-nsg",
               [(f"mon-{i:02d}", "Linux", p) for i, p in enumerate(
-                  ["running", "running", "running", "deallocated", "running"], 1)]),
+                  ["running", "running", "running", "deallocated", "running"], 1)]
+              # 50 characters: with the policy name "default" it exceeds Azure's limit of 56
+              + [("mon-telemetry-ingest-worker-westeurope-blue-000001", "Linux", "running")]),
     GroupSpec("legacy", "rg-old", "westeurope", "nic-nsg",
               [("old-01", "Windows", "running"), ("old-02", "Linux", "running"), ("old-03", "Linux", "stopped")]),
 ]

@@ -27,4 +27,6 @@ os.environ.update({
 from jitportal.settings import *  # noqa: E402,F401,F403
 
 DATABASES["default"]["NAME"] = str(SANDBOX_DATA_DIR / "portal.sqlite3")  # noqa: F405
+# A file, not shared-cache memory, so that concurrent writers meet SQLite's real (IMMEDIATE) locking.
+DATABASES["default"]["TEST"] = {"NAME": str(SANDBOX_DATA_DIR / "test-portal.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

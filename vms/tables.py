@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from .inventory import VmRow
 
@@ -29,12 +29,31 @@ class SelectColumn(tables.Column):
                            value, record.name)
 
 
+class ActionsColumn(tables.Column):
+    """Row actions by portal role; the table is given the person's roles when it is made."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(accessor="vm_id", verbose_name="Actions", orderable=False, **kwargs)
+
+    def render(self, value, record: VmRow, table):
+        args = [record.subscription_id, record.resource_group, record.name]
+        links = []
+        if "JIT.Admin" in table.roles:
+            links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
+        return format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
+                                ((url, label, record.name, label) for url, label in links))
+
+
 class PowerColumn(tables.Column):
     def render(self, value):
         return format_html('<span class="power {}">{}</span>', value, value.capitalize())
 
 
 class _Base(tables.Table):
+    def __init__(self, *args, roles: frozenset[str] = frozenset(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.roles = roles
+
     name = NameColumn(verbose_name="VM")
     subscription_name = tables.Column(verbose_name="Subscription")
     resource_group = tables.Column(verbose_name="Resource group")
@@ -56,6 +75,7 @@ class ConfiguredTable(_Base):
     last_access = tables.DateTimeColumn(verbose_name="Last access", format="Y-m-d H:i e", default="—")
     last_user = tables.Column(verbose_name="Last user", default="—")
     protection = tables.Column(verbose_name="Connection details")
+    actions = ActionsColumn(attrs={"td": {"class": "row-actions"}})
 
     class Meta(_Base.Meta):
         sequence = ("select", "name", "...")

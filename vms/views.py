@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from accounts.roles import require_role
+from accounts.roles import require_role, roles_of
 from accounts.views import safe_next
 
 from .forms import TABS, FleetFilterForm
@@ -32,7 +32,7 @@ def index(request: HttpRequest) -> HttpResponse:
     rows = filters.apply(inventory.rows)
     tab = chosen.get("tab", CONFIGURED)
     counts = {key: sum(1 for r in rows if r.tab == key) for key, _ in TABS}
-    table = TABLES[tab]([r for r in rows if r.tab == tab], request=request)
+    table = TABLES[tab]([r for r in rows if r.tab == tab], request=request, roles=frozenset(roles_of(request.user)))
     RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
     return render(request, "vms/index.html", {
         "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts,

@@ -17,12 +17,15 @@ from .errors import (
     Unavailable,
 )
 from .fleet import load_fleet
+from .ids import PolicyRef, parse_policy_id, parse_vm_id
+from .policies import delete_policy, list_policies_at, put_policy
 from .subscriptions import list_subscriptions
 from .types import (
     Fleet,
     FleetFailure,
     JitPolicy,
     JitRequest,
+    PolicyVm,
     PortRule,
     SignedIn,
     Subscription,
@@ -34,5 +37,6 @@ __all__ = [
     "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "SignInFailed", "SignInRequired",
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
-    "PortRule", "SubscriptionFleet", "VmFacts",
+    "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
+    "delete_policy", "list_policies_at", "put_policy",
 ]

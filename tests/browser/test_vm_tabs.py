@@ -24,7 +24,7 @@ def test_carol_walks_the_tabs_and_opens_a_vm(page):
     expect(page.get_by_role("table")).to_contain_text("Missing network security group (NSG) or Azure Firewall")
     expect(page.get_by_role("table")).to_contain_text("Classic VM")
 
-    page.get_by_role("link", name="Not configured (22)").click()
+    page.get_by_role("link", name="Not configured (23)").click()
     page.get_by_label("Per page").select_option("10")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("table").locator("tbody tr")).to_have_count(10)

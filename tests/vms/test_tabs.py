@@ -8,7 +8,7 @@ from tests.conftest import sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
-SEEDED = {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 8, "Contoso Legacy Apps": 3}
+SEEDED = {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 9, "Contoso Legacy Apps": 3}
 
 
 def _all_rows(client) -> list:
@@ -42,7 +42,7 @@ def test_dave_is_told_plainly_that_there_is_nothing_to_show(portal, sandbox):
 def test_each_vm_is_in_the_right_tab_with_the_azure_portal_reason(portal, sandbox):
     sign_in(portal, sandbox, "carol")
     page = portal.get("/vms/")
-    assert page.context["counts"] == {"configured": 10, "not-configured": 22, "unsupported": 8}
+    assert page.context["counts"] == {"configured": 10, "not-configured": 23, "unsupported": 8}
     assert "Configured (10)" in page.content.decode() and "Unsupported (8)" in page.content.decode()
     reasons = {r.name: r.reason for r in page.context["inventory"].rows if r.tab == "unsupported"}
     assert reasons == {
@@ -118,7 +118,7 @@ def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(portal,
     text = page.content.decode()
     assert page.status_code == 200
     assert "Contoso Legacy Apps</strong> could not be shown" in text and "HTTP 503" in text
-    assert len(page.context["inventory"].rows) == 40 - 3
+    assert len(page.context["inventory"].rows) == 41 - 3
 
 
 @pytest.mark.parametrize("query, warning", [

@@ -1,0 +1,37 @@
+"""Strict ARM resource id patterns: nothing else may reach an ARM URL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SUB = r"(?P<sub>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+_RG = r"(?P<rg>[-\w._()]{1,90})"
+VM_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Compute/virtualMachines/"
+                   r"(?P<name>[-\w.]{1,64})$", re.IGNORECASE)
+POLICY_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Security/locations/"
+                       r"(?P<location>[a-z0-9]{1,40})/jitNetworkAccessPolicies/(?P<name>[-\w.]{1,56})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    subscription_id: str
+    resource_group: str
+    location: str
+    name: str
+
+    @property
+    def policy_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.Security/locations/{self.location}/jitNetworkAccessPolicies/{self.name}")
+
+
+def parse_vm_id(value: str) -> tuple[str, str, str] | None:
+    """(subscription id, resource group, VM name), or None when `value` is not a VM id."""
+    match = VM_ID.match(value or "")
+    return (match["sub"].lower(), match["rg"], match["name"]) if match else None
+
+
+def parse_policy_id(value: str) -> PolicyRef | None:
+    match = POLICY_ID.match(value or "")
+    return PolicyRef(match["sub"].lower(), match["rg"], match["location"].lower(), match["name"]) if match else None

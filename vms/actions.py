@@ -1,0 +1,179 @@
+"""Enabling, editing and removing JIT: read-modify-write of Azure's per-group `default` policies.
+
+Azure keeps one policy per resource group and region holding many VMs, and PUT replaces it whole.
+So every change here: takes the portal's lock for that group, re-reads the group's policies, refuses if
+they changed since the person opened the form (showing what changed), changes only the VMs at hand,
+and puts (or deletes) each affected policy once. Each write is an AuditEvent with before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from audit.trail import record
+from jitportal import gateway
+from jitportal.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
+
+from .inventory import VmRow, invalidate
+from .models import PolicyLock
+
+DEFAULT_POLICY = "default"
+MAX_NAME = 56
+RECOMMENDED_PORTS = tuple(PortRule(n, "*", ("*",), timedelta(hours=3)) for n in (22, 3389, 5985, 5986))
+
+
+@dataclass(frozen=True)
+class Group:
+    subscription_id: str
+    resource_group: str
+    location: str
+
+    @property
+    def key(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/locations/{self.location}".lower()
+
+    def default_ref(self) -> PolicyRef:
+        return PolicyRef(self.subscription_id, self.resource_group, self.location, DEFAULT_POLICY)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    vm_name: str
+    ok: bool
+    message: str
+
+
+def group_of(row: VmRow) -> Group:
+    return Group(row.subscription_id.lower(), row.resource_group, row.location.lower())
+
+
+def describe_ports(ports: tuple[PortRule, ...]) -> str:
+    def one(p: PortRule) -> str:
+        sources = "per request" if p.allowed_prefixes == ("*",) else "+".join(p.allowed_prefixes)
+        return f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} from {sources} up to {p.max_duration}"
+    return "; ".join(one(p) for p in sorted(ports, key=lambda p: p.number))
+
+
+def snapshot(policies: list[JitPolicy]) -> dict[str, str]:
+    """What the group's policies say, VM by VM: the basis for noticing a concurrent change."""
+    return {vm.vm_id.lower(): f"{p.name}: {describe_ports(vm.ports)}" for p in policies for vm in p.vms}
+
+
+def open_snapshots(request: HttpRequest, rows: list[VmRow]) -> dict[str, dict[str, str]]:
+    """Read each group's policies now (one call per group) for the form to carry."""
+    groups = {group_of(r) for r in rows}
+    return {g.key: snapshot(gateway.list_policies_at(request.session, g.subscription_id, g.resource_group,
+                                                     g.location)) for g in groups}
+
+
+def name_too_long(row: VmRow) -> bool:
+    return len(DEFAULT_POLICY) + len(row.name) > MAX_NAME
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> str:
+    lines = []
+    for vm in sorted(set(before) | set(after)):
+        name = vm.rsplit("/", 1)[-1]
+        if vm not in after:
+            lines.append(f"{name} was removed from JIT")
+        elif vm not in before:
+            lines.append(f"{name} was added: {after[vm]}")
+        elif before[vm] != after[vm]:
+            lines.append(f"{name} changed from {before[vm]} to {after[vm]}")
+    return "; ".join(lines)
+
+
+def do_set_ports(request: HttpRequest, rows: list[VmRow], ports: dict[str, tuple[PortRule, ...] | None],
+                 opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
+    """Give each VM in `rows` the ports in `ports[vm_id.lower()]` (None removes it from JIT).
+
+    `opened` holds the snapshots taken when the form was shown; None means "take them now" (the
+    one-click path, where the person saw no form)."""
+    outcomes: list[Outcome] = []
+    by_group: dict[Group, list[VmRow]] = {}
+    for row in rows:
+        by_group.setdefault(group_of(row), []).append(row)
+    for group, members in by_group.items():
+        outcomes += _apply_to_group(request, group, members, ports, (opened or {}).get(group.key))
+    return outcomes
+
+
+def _apply_to_group(request: HttpRequest, group: Group, members: list[VmRow],
+                    ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
+    with transaction.atomic():
+        lock, _ = PolicyLock.objects.select_for_update().get_or_create(policy_id=group.key)
+        try:
+            current = gateway.list_policies_at(request.session, group.subscription_id, group.resource_group,
+                                               group.location)
+        except gateway.GatewayError as error:
+            return [Outcome(m.name, False, error.message) for m in members]
+        now = snapshot(current)
+        if opened is not None and now != opened:
+            message = ("Nothing was saved: the JIT policy of this resource group and region changed since you "
+                       f"opened the form ({_changes(opened, now)}). Review it and save again.")
+            return [Outcome(m.name, False, message) for m in members]
+        outcomes = [o for policy, wanted in _plan(group, current, members, ports)
+                    for o in _write(request, group, policy, wanted, members)]
+        lock.writes += 1
+        lock.save(update_fields=["writes"])
+    invalidate(group.subscription_id)
+    return outcomes
+
+
+def _plan(group: Group, current: list[JitPolicy], members: list[VmRow],
+          ports: dict[str, tuple[PortRule, ...] | None]) -> list[tuple[JitPolicy | None, tuple[PolicyVm, ...]]]:
+    """For each policy to write: its VMs afterwards. A VM stays in the policy that already holds it."""
+    home = {vm.vm_id.lower(): p for p in current for vm in p.vms}
+    default = next((p for p in current if p.name.lower() == DEFAULT_POLICY), None)
+    touched: dict[str, tuple[JitPolicy | None, list[PolicyVm]]] = {}
+    for policy in current:
+        touched[policy.policy_id.lower()] = (policy, [vm for vm in policy.vms])
+    default_key = default.policy_id.lower() if default else group.default_ref().policy_id.lower()
+    touched.setdefault(default_key, (None, []))
+    for row in members:
+        key = home[row.vm_id.lower()].policy_id.lower() if row.vm_id.lower() in home else default_key
+        policy, vms = touched[key]
+        vms[:] = [vm for vm in vms if vm.vm_id.lower() != row.vm_id.lower()]
+        if ports[row.vm_id.lower()] is not None:
+            vms.append(PolicyVm(row.vm_id, ports[row.vm_id.lower()]))
+    changed_keys = {(home[m.vm_id.lower()].policy_id.lower() if m.vm_id.lower() in home else default_key)
+                    for m in members}
+    return [(touched[k][0], tuple(touched[k][1])) for k in changed_keys]
+
+
+def _write(request: HttpRequest, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
+           members: list[VmRow]) -> list[Outcome]:
+    ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
+    mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
+            or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
+    before = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in (policy.vms if policy else ())}
+    after = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}
+    action = "jit.remove" if not vms else ("jit.enable" if policy is None else "jit.edit")
+    try:
+        if vms:
+            gateway.put_policy(request.session, ref, vms)
+        elif policy is not None:
+            gateway.delete_policy(request.session, ref)
+    except gateway.GatewayError as error:
+        record(request, action, ref.policy_id, "failed", correlation_id=error.correlation_id,
+               details={"before": before, "after": after, "error": error.message})
+        return [Outcome(m.name, False, error.message) for m in mine]
+    record(request, action, ref.policy_id, "succeeded", details={"before": before, "after": after})
+    return [Outcome(m.name, True, _done(m, after)) for m in mine]
+
+
+def _done(row: VmRow, after: dict[str, str]) -> str:
+    ports = after.get(row.vm_id.lower())
+    return f"JIT protects {ports}." if ports else "JIT removed. Access that is open now stays open until it expires."
+
+
+def snapshot_ports(request: HttpRequest, row: VmRow) -> tuple[dict[str, dict[str, str]], tuple[PortRule, ...]]:
+    """The group's snapshot for the form, and the VM's ports as Azure has them now."""
+    group = group_of(row)
+    policies = gateway.list_policies_at(request.session, group.subscription_id, group.resource_group, group.location)
+    ports = next((vm.ports for p in policies for vm in p.vms if vm.vm_id.lower() == row.vm_id.lower()), row.ports)
+    return {group.key: snapshot(policies)}, ports
