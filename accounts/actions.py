@@ -16,14 +16,17 @@ from .roles import sync_roles
 def do_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -> User:
     signed_in = gateway.complete_sign_in(session, query)
     with transaction.atomic():
-        user, _ = User.objects.get_or_create(
+        user, created = User.objects.get_or_create(
             tenant_id=signed_in.tenant_id, object_id=signed_in.object_id,
             defaults={"username": f"{signed_in.tenant_id}/{signed_in.object_id}"},
         )
         user.upn = signed_in.username
         user.display_name = signed_in.display_name
         user.email = signed_in.username if "@" in signed_in.username else ""
-        user.set_unusable_password()
+        if created:
+            # Only once: a new unusable password would change the session hash and sign the person
+            # out of every other browser.
+            user.set_unusable_password()
         user.save()
         sync_roles(user, signed_in.app_roles)
     return user

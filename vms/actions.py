@@ -87,10 +87,11 @@ def _changes(before: dict[str, str], after: dict[str, str]) -> str:
     return "; ".join(lines)
 
 
-def do_set_ports(request: HttpRequest, rows: list[VmRow], ports: dict[str, tuple[PortRule, ...] | None],
-                 opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
+def do_set_ports(request: HttpRequest, action: str, rows: list[VmRow],
+                 ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
     """Give each VM in `rows` the ports in `ports[vm_id.lower()]` (None removes it from JIT).
 
+    `action` names what the person did, for the audit trail: "jit.enable", "jit.edit" or "jit.remove".
     `opened` holds the snapshots taken when the form was shown; None means "take them now" (the
     one-click path, where the person saw no form)."""
     outcomes: list[Outcome] = []
@@ -98,11 +99,11 @@ def do_set_ports(request: HttpRequest, rows: list[VmRow], ports: dict[str, tuple
     for row in rows:
         by_group.setdefault(group_of(row), []).append(row)
     for group, members in by_group.items():
-        outcomes += _apply_to_group(request, group, members, ports, (opened or {}).get(group.key))
+        outcomes += _apply_to_group(request, action, group, members, ports, (opened or {}).get(group.key))
     return outcomes
 
 
-def _apply_to_group(request: HttpRequest, group: Group, members: list[VmRow],
+def _apply_to_group(request: HttpRequest, action: str, group: Group, members: list[VmRow],
                     ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
     with transaction.atomic():
         lock, _ = PolicyLock.objects.select_for_update().get_or_create(policy_id=group.key)
@@ -117,7 +118,7 @@ def _apply_to_group(request: HttpRequest, group: Group, members: list[VmRow],
                        f"opened the form ({_changes(opened, now)}). Review it and save again.")
             return [Outcome(m.name, False, message) for m in members]
         outcomes = [o for policy, wanted in _plan(group, current, members, ports)
-                    for o in _write(request, group, policy, wanted, members)]
+                    for o in _write(request, action, group, policy, wanted, members)]
         lock.writes += 1
         lock.save(update_fields=["writes"])
     invalidate(group.subscription_id)
@@ -145,14 +146,13 @@ def _plan(group: Group, current: list[JitPolicy], members: list[VmRow],
     return [(touched[k][0], tuple(touched[k][1])) for k in changed_keys]
 
 
-def _write(request: HttpRequest, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
+def _write(request: HttpRequest, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
            members: list[VmRow]) -> list[Outcome]:
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
             or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
     before = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in (policy.vms if policy else ())}
     after = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}
-    action = "jit.remove" if not vms else ("jit.enable" if policy is None else "jit.edit")
     try:
         if vms:
             gateway.put_policy(request.session, ref, vms)

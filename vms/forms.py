@@ -105,6 +105,10 @@ class PortForm(forms.Form):
 
 
 class BasePortFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove"
     def clean(self) -> None:
         if any(self.errors):
             return

@@ -60,7 +60,7 @@ def enable(request: HttpRequest) -> HttpResponse:
     if opened is None:
         notes.append("This form was open too long or was altered; it has been reloaded. Please check and save again.")
     elif formset.is_valid() and rows:
-        outcomes = do_set_ports(request, rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
+        outcomes = do_set_ports(request, "jit.enable", rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
         return render(request, "vms/outcome.html", {"title": "Enable JIT", "outcomes": refused + outcomes})
     return _form_page(request, "vms/enable.html", rows, formset, request.POST.get("opened", ""), notes)
 
@@ -71,7 +71,7 @@ def enable_defaults(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN)
     rows, notes = selected_vms(request, request.POST.getlist("vm"))
     rows, refused = _eligible(rows, NOT_CONFIGURED)
-    outcomes = do_set_ports(request, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
+    outcomes = do_set_ports(request, "jit.enable", rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
     return render(request, "vms/outcome.html", {"title": "Enable JIT with defaults", "notes": notes,
                                                 "outcomes": refused + outcomes})
 
@@ -90,7 +90,7 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
         return _form_page(request, "vms/edit.html", rows, formset, signing.dumps(opened, salt=SALT), [], vm=row)
     formset, opened = PortFormSet(request.POST), _opened(request)
     if opened is not None and formset.is_valid():
-        outcomes = do_set_ports(request, rows, {row.vm_id.lower(): formset.rules}, opened)
+        outcomes = do_set_ports(request, "jit.edit", rows, {row.vm_id.lower(): formset.rules}, opened)
         return render(request, "vms/outcome.html", {"title": f"Edit JIT on {row.name}", "outcomes": outcomes})
     notes = [] if opened is not None else ["This form was open too long or was altered; please open it again."]
     return _form_page(request, "vms/edit.html", rows, formset, request.POST.get("opened", ""), notes, vm=row)
@@ -111,5 +111,5 @@ def remove(request: HttpRequest, subscription_id: str, resource_group: str, name
     if opened is None:
         return render(request, "vms/remove.html", {"vm": row, "opened": signing.dumps(snapshot_ports(request, row)[0],
                       salt=SALT), "notes": ["The confirmation expired; confirm again."]})
-    outcomes = do_set_ports(request, rows, {row.vm_id.lower(): None}, opened)
+    outcomes = do_set_ports(request, "jit.remove", rows, {row.vm_id.lower(): None}, opened)
     return render(request, "vms/outcome.html", {"title": f"Remove JIT from {row.name}", "outcomes": outcomes})

@@ -143,3 +143,10 @@ def test_sign_out_needs_post_with_csrf_and_ends_at_the_authority(sandbox, db):
     assert response["Location"].startswith(f"{sandbox.base_url}/")
     assert "/oauth2/v2.0/logout?post_logout_redirect_uri=" in response["Location"]
     assert client.get("/").status_code == 302  # signed out here too
+
+
+def test_signing_in_on_a_second_browser_keeps_the_first_signed_in(sandbox, db):
+    first, second = Client(HTTP_HOST=PORTAL_HOST), Client(HTTP_HOST=PORTAL_HOST)
+    sign_in(first, sandbox, "carol")
+    sign_in(second, sandbox, "carol")
+    assert first.get("/").status_code == 200 and second.get("/").status_code == 200

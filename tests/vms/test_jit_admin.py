@@ -1,0 +1,231 @@
+"""Admins enable, edit and remove JIT; the sandbox afterwards holds exactly what the form said."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from audit.models import AuditEvent
+from tests.azure_view import AzureView
+from tests.conftest import PORTAL_HOST, sign_in
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+PER_REQUEST_3H = ("*", "PT3H")
+
+
+def vm_id(view: AzureView, subscription: str, rg: str, name: str) -> str:
+    return f"/subscriptions/{view.sub(subscription)}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+
+
+def formset(ports: list[dict], extra: int = 0, **fields) -> dict:
+    data = {"form-TOTAL_FORMS": str(len(ports) + extra), "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0",
+            "form-MAX_NUM_FORMS": "1000", **fields}
+    for i, port in enumerate(ports):
+        values = {"protocol": "*", "source": "per-request", "addresses": "", "max_value": "3", "max_unit": "hours",
+                  **port}
+        data.update({f"form-{i}-{k}": str(v) for k, v in values.items()})
+    return data
+
+
+def open_form(client: Client, url: str, **query) -> dict:
+    page = client.get(url, query)
+    assert page.status_code == 200, page.content.decode()[:2000]
+    return {"opened": page.context["opened"]}
+
+
+@pytest.fixture
+def bob(portal, sandbox) -> Client:
+    sign_in(portal, sandbox, "bob")
+    return portal
+
+
+@pytest.fixture
+def view(sandbox) -> AzureView:
+    return AzureView(sandbox)
+
+
+def test_enable_with_defaults_puts_the_recommended_ports_and_adds_deny_rules(bob, sandbox, view):
+    ids = [vm_id(view, "Contoso Development", "rg-build", n) for n in ("build-01", "build-02")]
+    sandbox.control("POST", "stats")
+    page = bob.post("/vms/enable/defaults", {"vm": ids})
+    assert [(o.vm_name, o.ok) for o in page.context["outcomes"]] == [("build-01", True), ("build-02", True)]
+    assert sandbox.control("GET", "stats")["calls"]["jit.put"] == 1  # one PUT for the one policy
+    ports = view.ports("Contoso Development", "rg-build", "westus2")
+    assert ports == {name: [(n, "*", "*", "PT3H") for n in (22, 3389, 5985, 5986)] for name in ("build-01", "build-02")}
+    denies = view.deny_rules("Contoso Development", "rg-build", "nsg-rg-build-default")
+    assert len(denies) == 2 and set(denies[0].destination_port_ranges) == {"22", "3389", "5985", "5986"}
+    event = AuditEvent.objects.get(action="jit.enable")
+    assert event.outcome == "succeeded" and event.details["before"] == {} and len(event.details["after"]) == 2
+
+
+def test_enable_with_custom_ports_through_the_form(bob, view):
+    target = vm_id(view, "Contoso Development", "rg-build", "build-03")
+    opened = open_form(bob, "/vms/enable", vm=target)
+    data = formset([{"number": 22, "max_value": 2},
+                    {"number": 2222, "protocol": "TCP", "source": "list", "addresses": "10.0.0.0/24, 203.0.113.7",
+                     "max_value": 90, "max_unit": "minutes"}], vm=target, **opened)
+    page = bob.post("/vms/enable", data)
+    assert [o.ok for o in page.context["outcomes"]] == [True], page.context["outcomes"]
+    assert view.ports("Contoso Development", "rg-build", "westus2")["build-03"] == [
+        (22, "*", "*", "PT2H"), (2222, "TCP", ("10.0.0.0/24", "203.0.113.7"), "PT1H30M")]
+
+
+def test_bulk_enable_across_regions_and_subscriptions_makes_one_put_per_policy(bob, sandbox, view):
+    ids = [vm_id(view, "Contoso Development", "rg-build", "build-04"),
+           vm_id(view, "Contoso Development", "rg-dev", "dev-04"),
+           vm_id(view, "Contoso Shared Services", "rg-monitor", "mon-01")]
+    history_before = len(view.policies("Contoso Development", "rg-dev", "eastus")[0].requests)
+    sandbox.control("POST", "stats")
+    page = bob.post("/vms/enable/defaults", {"vm": ids})
+    assert all(o.ok for o in page.context["outcomes"]) and len(page.context["outcomes"]) == 3
+    assert sandbox.control("GET", "stats")["calls"]["jit.put"] == 3
+    dev = view.ports("Contoso Development", "rg-dev", "eastus")
+    assert set(dev) == {"dev-01", "dev-02", "dev-03", "dev-04"}  # the existing VMs are kept
+    assert len(view.policies("Contoso Development", "rg-dev", "eastus")[0].requests) == history_before
+    assert set(view.ports("Contoso Shared Services", "rg-monitor", "eastus")) == {"mon-01"}
+
+
+def test_a_failure_in_one_policy_leaves_the_others_done_and_says_which(bob, sandbox, view):
+    sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "500", "count": 10, "path_contains": "rg-monitor"})
+    ids = [vm_id(view, "Contoso Development", "rg-build", "build-05"),
+           vm_id(view, "Contoso Shared Services", "rg-monitor", "mon-02")]
+    outcomes = {o.vm_name: o for o in bob.post("/vms/enable/defaults", {"vm": ids}).context["outcomes"]}
+    assert outcomes["build-05"].ok and not outcomes["mon-02"].ok
+    assert "HTTP 500" in outcomes["mon-02"].message
+    assert "mon-02" not in view.ports("Contoso Shared Services", "rg-monitor", "eastus")
+    assert AuditEvent.objects.filter(action="jit.enable", outcome="failed").count() == 1
+
+
+def test_edit_changes_one_vm_and_keeps_the_others_and_the_history(bob, view):
+    before = view.ports("Contoso Production", "rg-web", "westeurope")
+    history = len(view.policies("Contoso Production", "rg-web", "westeurope")[0].requests)
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/jit/edit"
+    opened = open_form(bob, url)
+    page = bob.post(url, formset([{"number": 22}, {"number": 3389, "DELETE": "on"}, {"number": 8443, "max_value": 1}],
+                                 **opened))
+    assert [o.ok for o in page.context["outcomes"]] == [True]
+    after = view.ports("Contoso Production", "rg-web", "westeurope")
+    assert after["web-02"] == [(22, "*", "*", "PT3H"), (8443, "*", "*", "PT1H")]
+    assert {k: v for k, v in after.items() if k != "web-02"} == {k: v for k, v in before.items() if k != "web-02"}
+    assert len(view.policies("Contoso Production", "rg-web", "westeurope")[0].requests) == history
+    event = AuditEvent.objects.get(action="jit.edit")
+    web02 = next(k for k in event.details["after"] if k.endswith("/web-02"))
+    assert "8443" in event.details["after"][web02] and "3389" in event.details["before"][web02]
+
+
+def test_remove_takes_one_vm_out_and_deletes_a_policy_left_empty(bob, view):
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-04/jit/remove"
+    confirm = bob.get(url)
+    assert "Access that is open now stays open until it expires" in confirm.content.decode()
+    bob.post(url, {"opened": confirm.context["opened"]})
+    assert set(view.ports("Contoso Production", "rg-web", "westeurope")) == {"web-01", "web-02", "web-03"}
+    url = f"/vms/{view.sub('Contoso Shared Services')}/rg-shared/ad-01/jit/remove"
+    page = bob.post(url, {"opened": bob.get(url).context["opened"]})
+    assert [o.ok for o in page.context["outcomes"]] == [True]
+    assert view.policies("Contoso Shared Services", "rg-shared", "northeurope") == []
+    assert AuditEvent.objects.filter(action="jit.remove", outcome="succeeded").count() == 2
+
+
+def test_a_stale_form_is_refused_with_what_changed_and_nothing_is_written(bob, view):
+    sub = view.sub("Contoso Production")
+    first = open_form(bob, f"/vms/{sub}/rg-web/web-01/jit/edit")
+    second = open_form(bob, f"/vms/{sub}/rg-web/web-02/jit/edit")
+    bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", formset([{"number": 22, "max_value": 1}], **first))
+    saved = view.ports("Contoso Production", "rg-web", "westeurope")
+    page = bob.post(f"/vms/{sub}/rg-web/web-02/jit/edit", formset([{"number": 3389}], **second))
+    outcome = page.context["outcomes"][0]
+    assert not outcome.ok and "changed since you opened the form" in outcome.message
+    assert "web-01 changed from" in outcome.message and "up to 1:00:00" in outcome.message
+    assert view.ports("Contoso Production", "rg-web", "westeurope") == saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
+    sub = view.sub("Contoso Production")
+    admins = [Client(HTTP_HOST=PORTAL_HOST), Client(HTTP_HOST=PORTAL_HOST)]
+    for admin in admins:
+        sign_in(admin, sandbox, "bob")
+    forms = [open_form(admins[0], f"/vms/{sub}/rg-web/web-01/jit/edit"),
+             open_form(admins[1], f"/vms/{sub}/rg-web/web-02/jit/edit")]
+    sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 300})  # widen the window for a race
+    results: dict[str, object] = {}
+
+    def save(i: int, vm: str, port: int) -> None:
+        try:
+            page = admins[i].post(f"/vms/{sub}/rg-web/{vm}/jit/edit", formset([{"number": port}], **forms[i]))
+            results[vm] = page.content.decode()  # not page.context: template signals mix across threads
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(0, "web-01", 2201)),
+               threading.Thread(target=save, args=(1, "web-02", 2202))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    final = view.ports("Contoso Production", "rg-web", "westeurope")
+    told_saved = {vm: f"<td>{vm}</td><td>Done</td>" in html for vm, html in results.items()}
+    for vm, port in (("web-01", 2201), ("web-02", 2202)):
+        saved = final[vm] == [(port, "*", "*", "PT3H")]
+        assert saved == told_saved[vm], (vm, final[vm])  # saved, or told so: never silently lost
+        if not saved:
+            assert "Review it and save again" in results[vm]
+    assert any(told_saved.values())
+
+
+@pytest.mark.parametrize("ports, error", [
+    ([{"number": 70000}], "A port is between 1 and 65535."),
+    ([{"number": 0}], "A port is between 1 and 65535."),
+    ([{"number": 22}, {"number": 22}], "Port 22 is listed more than once."),
+    ([{"number": 22, "source": "list", "addresses": "10.0.0.300"}], "is not an IP address or CIDR range"),
+    ([{"number": 22, "source": "list", "addresses": ""}], "List at least one IP or CIDR"),
+    ([{"number": 22, "max_value": 25}], "Whole hours from 1 to 24."),
+    ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 minutes to 24 hours."),
+    ([{"number": 22, "DELETE": "on"}], "Keep or add at least one port"),
+])
+def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sandbox, view, ports, error):
+    target = vm_id(view, "Contoso Development", "rg-build", "build-01")
+    opened = open_form(bob, "/vms/enable", vm=target)
+    sandbox.control("POST", "stats")
+    page = bob.post("/vms/enable", formset(ports, vm=target, **opened))
+    assert page.status_code == 200 and error in page.content.decode()
+    assert "jit.put" not in sandbox.control("GET", "stats")["calls"]
+
+
+def test_a_vm_name_too_long_for_the_policy_is_refused_in_words(bob, view):
+    long_name = "mon-telemetry-ingest-worker-westeurope-blue-000001"
+    page = bob.get("/vms/enable", {"vm": vm_id(view, "Contoso Shared Services", "rg-monitor", long_name)})
+    assert "exceed Azure&#x27;s 56 characters" in page.content.decode()
+
+
+def test_an_admin_without_azure_write_rights_gets_azures_refusal_in_words(portal, sandbox, view):
+    sign_in(portal, sandbox, "frank")
+    page = portal.post("/vms/enable/defaults", {"vm": [vm_id(view, "Contoso Development", "rg-build", "build-01")]})
+    outcome = page.context["outcomes"][0]
+    assert not outcome.ok
+    assert outcome.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/write on ")
+    assert "build-01" not in view.ports("Contoso Development", "rg-build", "westus2")
+    assert AuditEvent.objects.get(action="jit.enable").outcome == "failed"
+
+
+@pytest.mark.parametrize("person", ["alice", "carol", "dave"])
+def test_people_without_the_admin_role_are_refused_by_the_portal(portal, sandbox, view, person):
+    sign_in(portal, sandbox, person)
+    sub = view.sub("Contoso Production")
+    target = vm_id(view, "Contoso Development", "rg-build", "build-01")
+    assert portal.get("/vms/enable", {"vm": target}).status_code == 403
+    assert portal.post("/vms/enable/defaults", {"vm": [target]}).status_code == 403
+    assert portal.get(f"/vms/{sub}/rg-web/web-01/jit/edit").status_code == 403
+    assert portal.post(f"/vms/{sub}/rg-web/web-01/jit/remove").status_code == 403
+    assert "build-01" not in view.ports("Contoso Development", "rg-build", "westus2")
+
+
+def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
+    page = bob.get("/vms/enable", {"vm": ["/subscriptions/x/../../evil", vm_id(view, "Contoso Development", "rg-build",
+                                                                             "no-such-vm")]})
+    text = page.content.decode()
+    assert page.status_code == 200 and "is not a virtual machine you can see" in text and "No VM to enable" in text
