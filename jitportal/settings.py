@@ -92,6 +92,9 @@ AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
 AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
+# Access requests: is a justification required, and which proxies may tell us the client's IP.
+JIT_REQUIRE_JUSTIFICATION = env_bool("JIT_REQUIRE_JUSTIFICATION", True)
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])  # IPs or CIDRs whose X-Forwarded-For is believed
 
 # --- Django ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [

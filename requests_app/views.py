@@ -1,15 +1,92 @@
+"""Request access, see one request's outcome, My access, and the .rdp connect helper."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import REQUESTER, require_role
+from jitportal import gateway
+from vms.access import selected_vms
+from vms.inventory import CONFIGURED, get_inventory
+
+from .access import own_item, own_request
+from .actions import do_request_access
+from .forms import OTHER, RequestAccessForm, new_request_key
+from .network import client_ip
+from .status import history, open_now
+
+def _again(request: HttpRequest) -> tuple[list[str], dict, set[str]]:
+    """VMs, ports and answers of an earlier request of the same person, for "Request again"."""
+    earlier = own_request(request.user, int(request.GET["again"]))
+    initial = {"source": OTHER, "other_source": earlier.source_prefix, "justification": earlier.justification,
+               "duration_value": earlier.duration_minutes, "duration_unit": "minutes"}
+    items = earlier.items.all()
+    return [i.vm_id for i in items], initial, {f"port-{i.vm_id.lower()}-{i.port}" for i in items}
+
+
+def _configured(request: HttpRequest, vm_ids: list[str]):
+    rows, notes = selected_vms(request, list(dict.fromkeys(vm_ids)))
+    notes += [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED]
+    return [r for r in rows if r.tab == CONFIGURED], notes
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def new(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, REQUESTER)
+    if request.method == "GET" and request.GET.get("again", "").isdigit():
+        vm_ids, initial, picked = _again(request)
+    else:
+        vm_ids, initial, picked = (request.POST or request.GET).getlist("vm"), {}, None
+    rows, notes = _configured(request, vm_ids)
+    form = RequestAccessForm(rows, client_ip(request), request.POST or None, picked=picked,
+                             initial={"request_key": new_request_key(), **initial})
+    if request.method == "POST" and rows and form.is_valid():
+        data = form.cleaned_data
+        access = do_request_access(request, data["request_key"], data["chosen"], data["source_prefix"],
+                                   data["window"], data.get("justification", ""))
+        return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
+    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes})
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, REQUESTER)
+    return render(request, "requests_app/detail.html", {"access": own_request(request.user, pk)})
 
 
 @require_GET
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
     require_role(request.user, REQUESTER)
-    return render(request, "requests_app/my_access.html")
+    inventory, problem = None, ""
+    try:
+        inventory = get_inventory(request.session, request.user.pk)
+    except gateway.SignInRequired:
+        raise
+    except gateway.GatewayError as error:
+        problem = error.message
+    return render(request, "requests_app/my_access.html", {
+        "open": open_now(request.user, inventory), "history": history(request.user), "problem": problem,
+        "inventory": inventory})
+
+
+@require_GET
+@login_required
+def rdp_file(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, REQUESTER)
+    item = own_item(request.user, pk)
+    found = [a for a in open_now(request.user, get_inventory(request.session, request.user.pk)) if a.item.pk == pk]
+    if not found or item.port != 3389 or not found[0].address:
+        return render(request, "requests_app/no_rdp.html", {"item": item}, status=404)
+    access = found[0]
+    user = (access.vm.admin_username if access.vm else "") or "azureuser"
+    body = f"full address:s:{access.address}:3389\r\nusername:s:{user}\r\nprompt for credentials:i:1\r\n"
+    response = HttpResponse(body, content_type="application/x-rdp")
+    response["Content-Disposition"] = f'attachment; filename="{item.vm_name}.rdp"'
+    return response

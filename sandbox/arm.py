@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from urllib.parse import urlencode
 
 import jwt
@@ -251,7 +250,7 @@ class Arm:
         if body is ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
         now = self.sandbox.clock.now()
-        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        correlation = request.headers["x-ms-correlation-request-id"]
         try:
             policy = jit.put_policy(self.sandbox.world, pid, sub_id, rg, loc, name, body, now)
         except ArmError:
@@ -269,7 +268,7 @@ class Arm:
         self._require(caller, f"{rbac.JIT}/delete", pid)
         if not jit.delete_policy(self.sandbox.world, pid):
             return Response(204)
-        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        correlation = request.headers["x-ms-correlation-request-id"]
         jit.record_event(self.sandbox.world, "delete", pid, caller, "Succeeded", self.sandbox.clock.now(),
                          correlation, "OK")
         self.sandbox.save()
@@ -286,7 +285,7 @@ class Arm:
         if body is ValueError:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
         now = self.sandbox.clock.now()
-        correlation = request.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        correlation = request.headers["x-ms-correlation-request-id"]
         try:
             result = jit.initiate(self.sandbox.world, pid, body, caller["upn"], request.client_ip, now)
         except ArmError as error:

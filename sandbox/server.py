@@ -8,6 +8,7 @@ import json
 import logging
 import ssl
 import threading
+import uuid
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +60,9 @@ class App:
             return _arm_error(ArmError(404, "InvalidResourceType",
                                        f"The resource type for '{request.path}' could not be found."))
         request.params = params
+        # ARM makes a correlation id when the client sends none; handlers put it on Activity Log events.
+        request.headers["x-ms-correlation-request-id"] = (request.headers.get("x-ms-correlation-request-id")
+                                                          or str(uuid.uuid4()))
         with self.sandbox.lock:
             self.sandbox.stats[found.operation] += 1
             delay = self.sandbox.knobs.latency_ms.get(found.operation, self.sandbox.knobs.latency_ms.get("*", 0))
@@ -74,7 +78,7 @@ class App:
         except ArmError as error:
             response = _arm_error(error)
         response.headers.setdefault("x-ms-request-id", request.headers.get("x-ms-client-request-id", ""))
-        response.headers["x-ms-correlation-request-id"] = request.headers.get("x-ms-correlation-request-id", "")
+        response.headers["x-ms-correlation-request-id"] = request.headers["x-ms-correlation-request-id"]
         return response
 
 

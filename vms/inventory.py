@@ -63,6 +63,7 @@ class VmRow:
     last_access: datetime | None = None
     last_user: str = ""
     history: tuple[RequestLine, ...] = field(default=())
+    admin_username: str = ""
 
     @property
     def ports_text(self) -> str:
@@ -145,6 +146,7 @@ def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, tuple
     base = dict(vm_id=vm.vm_id, name=vm.name, subscription_id=vm.subscription_id,
                 subscription_name=sub.subscription.display_name, resource_group=vm.resource_group,
                 location=vm.location, os_type=vm.os_type, power_state=vm.power_state, protection=protection,
+                admin_username=vm.admin_username,
                 private_ip=nic.private_ip if nic else "",
                 public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "")
     unsupported = _unsupported_reason(sub, vm, nsg, wall)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from urllib.parse import quote
+
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -38,6 +40,8 @@ class ActionsColumn(tables.Column):
     def render(self, value, record: VmRow, table):
         args = [record.subscription_id, record.resource_group, record.name]
         links = []
+        if "JIT.Requester" in table.roles:
+            links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
         if "JIT.Admin" in table.roles:
             links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
         return format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',

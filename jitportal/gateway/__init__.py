@@ -4,6 +4,7 @@ Functions take the signed-in person's session (where their token cache lives) an
 return frozen dataclasses, and raise GatewayError subclasses.
 """
 
+from .access import initiate
 from .auth import begin_sign_in, complete_sign_in, sign_out_url
 from .errors import (
     AccessDenied,
@@ -23,6 +24,8 @@ from .subscriptions import list_subscriptions
 from .types import (
     Fleet,
     FleetFailure,
+    GrantPort,
+    GrantResult,
     JitPolicy,
     JitRequest,
     PolicyVm,
@@ -38,5 +41,5 @@ __all__ = [
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
-    "delete_policy", "list_policies_at", "put_policy",
+    "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
 ]

@@ -48,6 +48,7 @@ def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
         os_type=((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType", "") or "Unknown",
         power_state=power,
         nic_ids=tuple(n["id"] for n in (props.get("networkProfile") or {}).get("networkInterfaces", [])),
+        admin_username=(props.get("osProfile") or {}).get("adminUsername", ""),
     )
 
 

@@ -17,7 +17,7 @@ from .parse import policy as parse_policy
 from .types import JitPolicy, PolicyVm, PortRule
 
 
-def _client(credential: UserCredential, subscription_id: str) -> SecurityCenter:
+def security_client(credential: UserCredential, subscription_id: str) -> SecurityCenter:
     return SecurityCenter(subscription_id=subscription_id, **client_options(credential))
 
 
@@ -25,7 +25,7 @@ def list_policies_at(session: MutableMapping[str, Any], subscription_id: str, re
                      location: str) -> list[JitPolicy]:
     """ARM: JitNetworkAccessPolicies - List By Resource Group And Region."""
     credential = UserCredential(session)
-    operations = _client(credential, subscription_id).jit_network_access_policies
+    operations = security_client(credential, subscription_id).jit_network_access_policies
     found = call(credential, lambda: list(operations.list_by_resource_group_and_region(resource_group, location)),
                  f"the JIT policies of {resource_group} in {location}")
     return [parse_policy(p.serialize(keep_readonly=True), subscription_id) for p in found]
@@ -52,7 +52,7 @@ def put_policy(session: MutableMapping[str, Any], ref: PolicyRef, vms: tuple[Pol
     body = models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[
         models.JitNetworkAccessPolicyVirtualMachine(id=vm.vm_id, ports=[_port_model(p) for p in vm.ports])
         for vm in vms])
-    operations = _client(credential, ref.subscription_id).jit_network_access_policies
+    operations = security_client(credential, ref.subscription_id).jit_network_access_policies
     result = call(credential, lambda: operations.create_or_update(ref.resource_group, ref.location, ref.name, body),
                   f"JIT policy '{ref.name}' of {ref.resource_group} in {ref.location}")
     return parse_policy(result.serialize(keep_readonly=True), ref.subscription_id)
@@ -61,6 +61,6 @@ def put_policy(session: MutableMapping[str, Any], ref: PolicyRef, vms: tuple[Pol
 def delete_policy(session: MutableMapping[str, Any], ref: PolicyRef) -> None:
     """ARM: JitNetworkAccessPolicies - Delete."""
     credential = UserCredential(session)
-    operations = _client(credential, ref.subscription_id).jit_network_access_policies
+    operations = security_client(credential, ref.subscription_id).jit_network_access_policies
     call(credential, lambda: operations.delete(ref.resource_group, ref.location, ref.name),
          f"JIT policy '{ref.name}' of {ref.resource_group} in {ref.location}")

@@ -81,6 +81,7 @@ class VmFacts:
     power_state: str  # "running", "stopped", "deallocated", … or "unknown"
     nic_ids: tuple[str, ...]
     classic: bool = False
+    admin_username: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,3 +126,20 @@ class Fleet:
     subscriptions: tuple[SubscriptionFleet, ...]
     failures: tuple[FleetFailure, ...]
     azure_now: datetime  # Azure's clock (its Date header), for "last 7 days" and time left
+
+
+@dataclass(frozen=True)
+class GrantPort:
+    """One port of an access request as sent to Azure."""
+
+    number: int
+    source: str
+    end: datetime
+
+
+@dataclass(frozen=True)
+class GrantResult:
+    """What Azure answered to one initiate call."""
+
+    opened: dict[str, tuple[tuple[int, datetime], ...]]  # VM id (lower) → (port, end) pairs Azure accepted
+    correlation_id: str

@@ -1,0 +1,39 @@
+"""Access requests as people submitted them: saved before Azure is called, updated after."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AccessRequest(models.Model):
+    PENDING, OPENED, PARTIAL, FAILED = "pending", "opened", "partial", "failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests")
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    justification = models.TextField(blank=True)
+    source_prefix = models.CharField(max_length=64)
+    duration_minutes = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, default=PENDING)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+
+class AccessRequestItem(models.Model):
+    PENDING, OPENED, FAILED = "pending", "opened", "failed"
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="items")
+    vm_id = models.CharField(max_length=400)
+    vm_name = models.CharField(max_length=64)
+    policy_id = models.CharField(max_length=400)
+    port = models.PositiveIntegerField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, default=PENDING)
+    message = models.TextField(blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["vm_name", "port"]

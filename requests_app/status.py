@@ -1,0 +1,50 @@
+"""My access: the portal's own records, checked against what Azure says now (its statuses, its clock)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from vms.inventory import Inventory, VmRow
+
+from .models import AccessRequest, AccessRequestItem
+
+
+@dataclass(frozen=True)
+class OpenAccess:
+    item: AccessRequestItem
+    vm: VmRow | None
+    azure_now: datetime
+
+    @property
+    def address(self) -> str:
+        return (self.vm.public_ip or self.vm.private_ip) if self.vm else ""
+
+    @property
+    def private_only(self) -> bool:
+        return bool(self.vm and not self.vm.public_ip and self.vm.private_ip)
+
+    @property
+    def ssh_command(self) -> str:
+        user = (self.vm.admin_username if self.vm else "") or "azureuser"
+        return f"ssh {user}@{self.address} -p {self.item.port}"
+
+
+def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
+    now = inventory.azure_now if inventory else timezone.now()
+    rows = {r.vm_id.lower(): r for r in inventory.rows} if inventory else {}
+    azure = {(r.vm_id.lower(), line.port, int(line.end.timestamp())): line for r in rows.values() for line in r.history}
+    found = []
+    items = AccessRequestItem.objects.filter(request__user=user, status=AccessRequestItem.OPENED, end__gt=now)
+    for item in items.select_related("request").order_by("end"):
+        line = azure.get((item.vm_id.lower(), item.port, int(item.end.timestamp())))
+        still_open = line.status == "Initiated" if line else True  # Azure silent: trust our own end time
+        if still_open and item.end > now:
+            found.append(OpenAccess(item, rows.get(item.vm_id.lower()), now))
+    return found
+
+
+def history(user, limit: int = 50) -> list[AccessRequest]:
+    return list(AccessRequest.objects.filter(user=user).prefetch_related("items")[:limit])

@@ -1,0 +1,20 @@
+// Live countdowns and local times. Time left is measured against Azure's clock as the page was
+// rendered (data-azure-now), so a wrong clock on this computer does not skew it.
+(function () {
+  "use strict";
+  var table = document.querySelector("[data-azure-now]");
+  var offset = table ? Date.parse(table.dataset.azureNow) - Date.now() : 0;
+  document.querySelectorAll("time.local").forEach(function (el) {
+    var when = new Date(el.getAttribute("datetime"));
+    el.textContent = when.toLocaleString(undefined, {dateStyle: "medium", timeStyle: "short"}) + " (your time)";
+  });
+  var timers = document.querySelectorAll(".countdown");
+  function tick() {
+    timers.forEach(function (el) {
+      var left = Math.max(0, Math.round((Date.parse(el.dataset.end) - (Date.now() + offset)) / 1000));
+      var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
+      el.textContent = left === 0 ? "expired" : (h ? h + " h " : "") + m + " min " + (h ? "" : s + " s");
+    });
+  }
+  if (timers.length) { tick(); setInterval(tick, 1000); }
+})();
