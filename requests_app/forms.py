@@ -55,9 +55,10 @@ class RequestAccessForm(forms.Form):
         self.my_ip = my_ip
         self.choices = [Choice(row, port) for row in rows for port in row.ports]
         for choice in self.choices:
+            label = f"{choice.row.name} port {choice.port.number}"
             self.fields[choice.field_name] = forms.BooleanField(
-                required=False, initial=picked is None or choice.field_name in picked,
-                label=f"{choice.row.name} port {choice.port.number}")
+                required=False, initial=picked is None or choice.field_name in picked, label=label,
+                widget=forms.CheckboxInput(attrs={"aria-label": label}))
         listed = sorted({p for c in self.choices for p in c.port.allowed_prefixes if p != "*"})
         self.fields["source"].choices = ([(MY_IP, f"My IP ({my_ip})")] + [(p, p) for p in listed]
                                          + [(OTHER, "Another IP or CIDR")])

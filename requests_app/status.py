@@ -46,5 +46,25 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     return found
 
 
-def history(user, limit: int = 50) -> list[AccessRequest]:
-    return list(AccessRequest.objects.filter(user=user).prefetch_related("items")[:limit])
+@dataclass(frozen=True)
+class PastRequest:
+    request: AccessRequest
+    state: str
+
+
+def history(user, open_items: list[OpenAccess], limit: int = 50) -> list[PastRequest]:
+    """My requests, newest first, each with what became of it: open now, expired, refused…"""
+    open_ids = {a.item.pk for a in open_items}
+    found = []
+    for access in AccessRequest.objects.filter(user=user).prefetch_related("items")[:limit]:
+        items = list(access.items.all())
+        if any(i.pk in open_ids for i in items):
+            state = "Open now"
+        elif access.status == AccessRequest.FAILED:
+            state = "Refused"
+        elif access.status == AccessRequest.PENDING:
+            state = "Waiting for Azure"
+        else:
+            state = "Expired" + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
+        found.append(PastRequest(access, state))
+    return found

@@ -71,9 +71,9 @@ def my_access(request: HttpRequest) -> HttpResponse:
         raise
     except gateway.GatewayError as error:
         problem = error.message
+    opened = open_now(request.user, inventory)
     return render(request, "requests_app/my_access.html", {
-        "open": open_now(request.user, inventory), "history": history(request.user), "problem": problem,
-        "inventory": inventory})
+        "open": opened, "history": history(request.user, opened), "problem": problem})
 
 
 @require_GET

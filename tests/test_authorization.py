@@ -14,6 +14,8 @@ PAGES = {
     "/vms/": {"requester", "admin", "auditor"},
     "/vms/00000000-0000-0000-0000-000000000000/rg/vm/": {"requester", "admin", "auditor"},
     "/access/": {"requester"},
+    "/access/new": {"requester"},
+    "/vms/enable": {"admin"},
     "/audit/": {"admin", "auditor"},
 }
 

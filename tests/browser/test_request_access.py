@@ -1,0 +1,43 @@
+"""Alice selects two VMs, uses My IP, asks for one hour, says why, opens ports, sees the countdown and
+downloads the .rdp file."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_vm_tabs import sign_in_as
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def test_alice_requests_access_and_connects(page):
+    sign_in_as(page, "Alice Archer")
+    page.goto("/vms/?tab=configured")
+    page.get_by_role("checkbox", name="Select web-02").check()
+    page.get_by_role("checkbox", name="Select sql-02").check()
+    page.get_by_role("button", name="Request access").click()
+
+    expect(page.get_by_role("heading", name="Request access")).to_be_visible()
+    page.get_by_label("web-02 port 3389").uncheck()
+    page.get_by_label("web-02 port 5985").uncheck()
+    page.get_by_label("web-02 port 5986").uncheck()
+    page.get_by_role("radio", name=re.compile(r"My IP")).check()
+    page.get_by_label("For").fill("1")
+    page.get_by_label("Why do you need access?").fill("Rotating the SQL certificates")
+    page.get_by_role("button", name="Open ports").click()
+
+    results = page.get_by_role("table")
+    expect(results).to_contain_text("Open until")
+    expect(results).not_to_contain_text("Refused")
+    page.get_by_role("link", name="My access").last.click()
+    countdown = page.get_by_role("timer").first
+    expect(countdown).to_have_text(re.compile(r"^(59|60) min"))
+    expect(page.get_by_text(re.compile(r"^ssh azureuser@20\."))).to_have_count(2)  # web-02 and sql-02
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download sql-02.rdp").click()
+    download = download_info.value
+    assert download.suggested_filename == "sql-02.rdp"
+    assert open(download.path()).read().startswith("full address:s:20.")
