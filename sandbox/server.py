@@ -139,15 +139,21 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
+class _Server(ThreadingHTTPServer):
+    # The portal opens a few dozen connections at once (one list per subscription and kind); with the
+    # default backlog of 5 the kernel drops SYNs and each dropped client waits a 1 s retransmission.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def make_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, App]:
-    server = ThreadingHTTPServer((host, port), _Handler)
+    server = _Server((host, port), _Handler)
     app = App(data_dir, server.server_address[1])
     handler = type("Handler", (_Handler,), {"app": app})
     server.RequestHandlerClass = handler
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(app.material.cert_path, app.material.key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.daemon_threads = True
     return server, app
 
 
