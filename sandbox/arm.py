@@ -32,6 +32,8 @@ class Arm:
     def __init__(self, sandbox: Sandbox, identity: Identity) -> None:
         self.sandbox = sandbox
         self.identity = identity
+        self._index: dict[tuple[str, str], list[dict]] = {}
+        self._index_generation = -1
 
     def routes(self) -> list:
         net = f"{P}/providers/Microsoft.Network"
@@ -141,8 +143,20 @@ class Arm:
         return json_response(200, body)
 
     def _in_sub(self, store: str, sub_id: str) -> list[dict]:
-        prefix = f"/subscriptions/{sub_id}/".lower()
-        return [r for key, r in self.sandbox.world[store].items() if key.startswith(prefix)]
+        """The store's resources in one subscription; indexed, since generated fleets are large."""
+        if store == "policies":  # written by requests; small
+            prefix = f"/subscriptions/{sub_id}/".lower()
+            return [r for key, r in self.sandbox.world[store].items() if key.startswith(prefix)]
+        if self._index_generation != self.sandbox.generation:
+            self._index, self._index_generation = {}, self.sandbox.generation
+        key = (store, sub_id.lower())
+        if key not in self._index:
+            by_sub: dict[tuple[str, str], list[dict]] = {}
+            for resource_key, resource in self.sandbox.world[store].items():
+                by_sub.setdefault((store, resource_key.split("/")[2]), []).append(resource)
+            for sub in self.sandbox.world["subscriptions"]:
+                self._index[(store, sub["subscriptionId"].lower())] = by_sub.get((store, sub["subscriptionId"].lower()), [])
+        return self._index.get(key, [])
 
     # --- handlers --------------------------------------------------------------------------------
     def list_subscriptions(self, request: Request) -> Response:

@@ -48,6 +48,7 @@ class Sandbox:
         self.knobs = Knobs()
         self.stats: Counter[str] = Counter()
         self.codes: dict[str, dict] = {}
+        self.generation = 0  # bumped whenever the fleet is replaced, so indexes over it are rebuilt
         if self.state_path.exists():
             self.world = json.loads(self.state_path.read_text())
         else:
@@ -61,6 +62,7 @@ class Sandbox:
             self.world.update(fleet.empty_world())
             self.clock = Clock(0.0)
             fleet.seed(self.world, self.clock.now())
+            self.generation += 1
             self.knobs = Knobs()
             self.codes.clear()
             self.save()
@@ -68,6 +70,7 @@ class Sandbox:
     def generate(self, vm_count: int, subscription_count: int) -> None:
         with self.lock:
             fleet.generate(self.world, vm_count, subscription_count, self.clock.now())
+            self.generation += 1
             self.save()
 
     def tick(self) -> None:

@@ -6,6 +6,7 @@ The generated clients' models cost several times more CPU than the JSON itself o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -26,7 +27,9 @@ class Pages:
     def __iter__(self) -> Iterator[dict]:
         request = HttpRequest("GET", self.path, params=self.params)
         while True:
-            response = self.client.send_request(request)
+            # stream=True skips azure-core's own decoding of the body; we parse it once, below.
+            response = self.client.send_request(request, stream=True)
+            response.read()
             if response.status_code == 401:
                 raise ClientAuthenticationError(response=response)
             if response.status_code == 404:
@@ -35,7 +38,7 @@ class Pages:
                 raise HttpResponseError(response=response)
             if self.server_time is None:
                 self.server_time = _parse_date(response.headers.get("Date"))
-            body = response.json()
+            body = json.loads(response.content)
             yield from body.get("value", [])
             next_link = body.get("nextLink")
             if not next_link:
