@@ -65,8 +65,10 @@ PEOPLE: tuple[Person, ...] = (
     ),
     Person(
         "grace", "Grace Green", "62ace000-0000-4000-8000-000000000007", ("JIT.Auditor",),
-        "Auditor who cannot read Legacy apps, and only rg-shared in Shared services",
-        (("Reader", "{sub:prod}"), ("Reader", "{sub:dev}"), ("Reader", "{sub:shared}/resourceGroups/rg-shared")),
+        "Auditor: Reader on Production and Development and on rg-shared of Shared services; on Legacy apps only "
+        "JIT VM Access Requester (no Activity Log, no virtual networks)",
+        (("Reader", "{sub:prod}"), ("Reader", "{sub:dev}"), ("Reader", "{sub:shared}/resourceGroups/rg-shared"),
+         ("JIT VM Access Requester", "{sub:legacy}")),
     ),
 )
 

@@ -269,10 +269,16 @@ def seed(world: dict, now: dt.datetime) -> None:
             world["role_assignments"].append({
                 "principalId": person.object_id, "role": role,
                 "scope": f"/subscriptions/{builder.sub_ids[sub_key]}{rest}"})
+    from .jit import record_event
+
+    bob = demo.person("bob")
     for (sub_id, rg, location), vm_ids in vm_ids_by_group.items():
         pid = policy_id(sub_id, rg, location)
         vms = [{"id": vm_id, "ports": default_ports()} for vm_id in vm_ids]
         world["policies"][pid.lower()] = new_policy(pid, location, vms)
+        record_event(world, "write", pid, {"upn": bob.username, "name": bob.display_name, "oid": bob.object_id,
+                                           "ip": "198.51.100.20"}, "Succeeded", now - dt.timedelta(days=20),
+                     stable_uuid("seed-write", pid), "OK")
     _seed_history(world, now)
 
 

@@ -44,6 +44,8 @@ class ActionsColumn(tables.Column):
             links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
         if "JIT.Admin" in table.roles:
             links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
+        if table.roles & {"JIT.Admin", "JIT.Auditor"}:
+            links.append((reverse("audit-vm", args=args), "Activity"))
         return format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
                                 ((url, label, record.name, label) for url, label in links))
 

@@ -5,6 +5,7 @@ return frozen dataclasses, and raise GatewayError subclasses.
 """
 
 from .access import initiate
+from .activity import list_jit_activity
 from .auth import begin_sign_in, complete_sign_in, sign_out_url
 from .errors import (
     AccessDenied,
@@ -22,6 +23,8 @@ from .ids import PolicyRef, parse_policy_id, parse_vm_id
 from .policies import delete_policy, list_policies_at, put_policy
 from .subscriptions import list_subscriptions
 from .types import (
+    ActivityEvent,
+    ActivityPage,
     Fleet,
     FleetFailure,
     GrantPort,
@@ -42,4 +45,5 @@ __all__ = [
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
     "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
+    "list_jit_activity", "ActivityEvent", "ActivityPage",
 ]

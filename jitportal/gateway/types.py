@@ -143,3 +143,28 @@ class GrantResult:
 
     opened: dict[str, tuple[tuple[int, datetime], ...]]  # VM id (lower) → (port, end) pairs Azure accepted
     correlation_id: str
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    """One JIT operation from Azure's Activity Log (its EndRequest event)."""
+
+    event_id: str
+    correlation_id: str
+    operation: str  # e.g. Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action
+    operation_name: str  # as Azure words it: "Initiate JIT Network Access Policy"
+    status: str
+    category: str
+    level: str
+    time: datetime
+    subscription_id: str
+    caller: str
+    resource_type: str
+    resource_group: str
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    events: tuple[ActivityEvent, ...]
+    failures: tuple[FleetFailure, ...]

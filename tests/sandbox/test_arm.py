@@ -68,7 +68,7 @@ RBAC = {
     "carol": (True, False, False, True),
     "dave": (False, False, False, False),
     "frank": (True, False, False, True),
-    "grace": (True, False, False, False),
+    "grace": (True, False, False, True),  # on Legacy apps only the requester role, which reads VMs
 }
 
 

@@ -1,0 +1,58 @@
+"""Filters of the audit views: a date range within Azure's 90-day retention, and narrowing fields."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from django import forms
+from django.utils import timezone as dj_timezone
+
+from .report import Filters
+
+RETENTION = timedelta(days=90)
+DEFAULT_SPAN = timedelta(days=7)
+
+
+class AuditFilterForm(forms.Form):
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    subscription = forms.CharField(required=False, max_length=36)
+    resource_group = forms.CharField(label="Resource group", required=False, max_length=90)
+    vm = forms.CharField(label="VM", required=False, max_length=64)
+    person = forms.CharField(required=False, max_length=254)
+    operation = forms.ChoiceField(required=False, choices=[("", "All"), ("initiate", "Initiate (request access)"),
+                                                            ("write", "Create or update policy"),
+                                                            ("delete", "Delete policy")])
+
+    def clean(self):
+        data = super().clean()
+        today = dj_timezone.now().date()
+        end = data.get("end") or today
+        start = data.get("start") or end - DEFAULT_SPAN
+        if start > end:
+            self.add_error("start", "From must not be after To.")
+        if start < today - RETENTION:
+            self.add_error("start", "Azure keeps the Activity Log for 90 days; pick a later date.")
+        if end > today:
+            end = today
+        data["start"], data["end"] = start, end
+        return data
+
+    def filters(self) -> Filters:
+        """The valid filters; invalid ones fall back to the defaults (their errors say why)."""
+        self.is_valid()
+        data = self.cleaned_data
+        today = dj_timezone.now().date()
+        start = data.get("start") if "start" not in self.errors and data.get("start") else today - DEFAULT_SPAN
+        end = data.get("end") if "end" not in self.errors and data.get("end") else today
+        if start > end:
+            start = end - DEFAULT_SPAN
+        return Filters(
+            start=datetime.combine(start, time.min, timezone.utc), end=datetime.combine(end, time.max, timezone.utc),
+            **{k: data.get(k, "") or "" for k in ("subscription", "resource_group", "vm", "person", "operation")
+               if k not in self.errors})
+
+    def range_label(self) -> str:
+        f = self.filters()
+        return f"{f.start:%Y-%m-%d}_to_{f.end:%Y-%m-%d}"
+

@@ -1,0 +1,111 @@
+"""Auditors see Azure's JIT operations joined with the portal's records, on screen and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from audit.models import AuditEvent
+from tests.azure_view import AzureView
+from tests.conftest import sign_in
+from tests.requests_app.test_request_access import fill, submit
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def csv_rows(response) -> list[dict]:
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture
+def view(sandbox) -> AzureView:
+    return AzureView(sandbox, "bob")
+
+
+@pytest.fixture
+def history(portal, sandbox, view):
+    """Bob enables JIT on build-01 and Alice requests access to it, both through the portal."""
+    sub = view.sub("Contoso Development")
+    target = f"/subscriptions/{sub}/resourceGroups/rg-build/providers/Microsoft.Compute/virtualMachines/build-01"
+    sign_in(portal, sandbox, "bob")
+    assert portal.post("/vms/enable/defaults", {"vm": [target]}).context["outcomes"][0].ok
+    portal.post("/accounts/sign-out")
+    sign_in(portal, sandbox, "alice")
+    assert submit(portal, fill(portal, [target], justification='=HYPERLINK("http://x")')).status_code == 302
+    portal.post("/accounts/sign-out")
+    return sub
+
+
+def test_carol_sees_the_enable_and_the_request_with_the_justification_joined(portal, sandbox, history):
+    sign_in(portal, sandbox, "carol")
+    report = portal.get("/audit/", {"resource_group": "rg-build"})
+    assert report.status_code == 200 and not report.context["failures"]
+    rows = list(report.context["page"].object_list)
+    assert [(r.event.operation_name, r.event.caller) for r in rows] == [
+        ("Initiate JIT Network Access Policy", "alice@contoso.test"),
+        ("Create or Update JIT Network Access Policy", "bob@contoso.test")]
+    assert (rows[0].vms, rows[0].ports, rows[0].source, rows[0].joined_from) == ("build-01", "22",
+                                                                                  "203.0.113.50", "portal")
+    assert rows[0].justification == '=HYPERLINK("http://x")'
+
+    vm_page = portal.get(f"/audit/vm/{history}/rg-build/build-01/")
+    assert [r.event.caller for r in vm_page.context["page"].object_list] == ["alice@contoso.test", "bob@contoso.test"]
+
+    lines = csv_rows(portal.get("/audit/report.csv", {"resource_group": "rg-build"}))
+    assert [(l["Operation name"], l["Event initiated by"], l["VM"]) for l in lines] == [
+        ("Initiate JIT Network Access Policy", "alice@contoso.test", "build-01"),
+        ("Create or Update JIT Network Access Policy", "bob@contoso.test", "")]
+    assert lines[0]["Justification"] == "'=HYPERLINK(\"http://x\")"  # neutralised for spreadsheets
+    assert lines[0]["Correlation id"] == rows[0].event.correlation_id and lines[0]["Time"].endswith("Z")
+    assert list(lines[0])[:11] == ["Correlation id", "Operation name", "Status", "Event category", "Level", "Time",
+                                   "Subscription", "Event initiated by", "Resource type", "Resource group", "Resource"]
+    vm_csv = portal.get(f"/audit/vm/{history}/rg-build/build-01/", {"format": "csv"})
+    assert 'filename="jit-activity_build-01_' in vm_csv["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="csv.download", actor__upn="carol@contoso.test").count() == 2
+
+
+def test_the_seeded_history_is_joined_from_azures_policy_requests(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    rows = portal.get("/audit/", {"vm": "sql-01", "operation": "initiate"}).context["page"].object_list
+    assert [(r.vms, r.justification, r.joined_from) for r in rows] == [
+        ("sql-01", "Index maintenance", "Azure policy history")]
+
+
+def test_filters_narrow_by_person_operation_and_range(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    bob_writes = portal.get("/audit/", {"person": "bob", "operation": "write", "start": "2026-01-01"})
+    assert "Azure keeps the Activity Log for 90 days" in bob_writes.content.decode()
+    month = portal.get("/audit/", {"person": "bob", "operation": "write"})
+    assert month.context["count"] == 0  # the policies were written 20 days ago, outside the default 7 days
+    from django.utils import timezone
+    start = (timezone.now() - timezone.timedelta(days=30)).date().isoformat()
+    wider = portal.get("/audit/", {"person": "bob", "operation": "write", "start": start})
+    assert wider.context["count"] == 4 and all(r.event.caller == "bob@contoso.test"
+                                               for r in wider.context["page"].object_list)
+
+
+@pytest.mark.parametrize("query", ["start=not-a-date", "start=2026-12-31&end=2026-01-01", "operation=drop-tables",
+                                   "page=999999", "subscription=" + "x" * 500])
+def test_bad_filters_give_a_message_never_a_500(portal, sandbox, query):
+    sign_in(portal, sandbox, "carol")
+    assert portal.get("/audit/?" + query).status_code == 200
+
+
+def test_an_auditor_without_read_on_a_subscription_gets_a_banner_and_the_rest(portal, sandbox):
+    sign_in(portal, sandbox, "grace")
+    report = portal.get("/audit/")
+    assert [f.subscription.display_name for f in report.context["failures"]] == ["Contoso Legacy Apps"]
+    assert "Contoso Legacy Apps</strong> could not be read" in report.content.decode()
+    assert report.context["count"] > 0
+
+
+@pytest.mark.parametrize("person, allowed", [("alice", False), ("dave", False), ("erin", False),
+                                             ("carol", True), ("bob", True)])
+def test_only_auditors_and_admins_read_the_audit_views(portal, sandbox, person, allowed):
+    sign_in(portal, sandbox, person)
+    for path in ("/audit/", "/audit/report.csv", "/audit/trail", "/audit/trail.csv"):
+        assert portal.get(path).status_code == (200 if allowed else 403), path
+    assert portal.post("/audit/").status_code in (403, 405)
