@@ -17,6 +17,7 @@ PAGES = {
     "/access/new": {"requester"},
     "/vms/enable": {"admin"},
     "/audit/": {"admin", "auditor"},
+    "/audit/trail": {"admin", "auditor"},
 }
 
 
@@ -31,6 +32,8 @@ def no_azure(monkeypatch):
     empty = gateway.Fleet((), (), datetime.now(timezone.utc))
     monkeypatch.setattr("vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet,
                                                                                  return_value=empty))
+    monkeypatch.setattr("audit.report.gateway.list_subscriptions",
+                        mock.create_autospec(gateway.list_subscriptions, return_value=[]))
 
 
 @pytest.fixture

@@ -44,4 +44,4 @@ def test_bob_enables_edits_and_removes_jit(page):
     page.get_by_role("button", name="Remove JIT").click()
     expect(page.get_by_role("table")).to_contain_text("JIT removed")
     page.goto("/vms/?tab=not-configured&q=build-01")
-    expect(page.get_by_role("link", name="build-01")).to_be_visible()
+    expect(page.get_by_role("link", name="build-01", exact=True)).to_be_visible()

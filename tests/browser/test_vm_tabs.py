@@ -49,7 +49,7 @@ def test_carol_walks_the_tabs_and_opens_a_vm(page):
     page.get_by_role("link", name="Configured (0)").click()
     page.get_by_label("Search by name").fill("sql-01")
     page.get_by_role("button", name="Filter").click()
-    page.get_by_role("link", name="sql-01").click()
+    page.get_by_role("link", name="sql-01", exact=True).click()
     expect(page.get_by_role("heading", name="sql-01")).to_be_visible()
     expect(page.get_by_text("Port 3389 from 198.51.100.20 for bob@contoso.test")).to_be_visible()
     expect(page.get_by_role("heading", name="Last requests")).to_be_visible()
