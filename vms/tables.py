@@ -76,7 +76,7 @@ class ConfiguredTable(_Base):
     select = SelectColumn()
     os_type = tables.Column(verbose_name="OS")
     power_state = PowerColumn(verbose_name="Power state")
-    ports_text = tables.Column(verbose_name="Protected ports", orderable=False)
+    ports_text = tables.Column(verbose_name="Protected ports")
     approved_7d = tables.Column(verbose_name="Approved requests (7 days)")
     last_access = tables.DateTimeColumn(verbose_name="Last access", format="Y-m-d H:i e", default="—")
     last_user = tables.Column(verbose_name="Last user", default="—")
@@ -98,4 +98,4 @@ class NotConfiguredTable(_Base):
 
 class UnsupportedTable(_Base):
     reason = tables.Column(verbose_name="Reason")
-    fix = tables.Column(verbose_name="How to fix", orderable=False)
+    fix = tables.Column(verbose_name="How to fix")

@@ -229,3 +229,19 @@ def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
                                                                              "no-such-vm")]})
     text = page.content.decode()
     assert page.status_code == 200 and "is not a virtual machine you can see" in text and "No VM to enable" in text
+
+
+def test_a_vm_already_in_another_policy_is_edited_there_not_duplicated(bob, view):
+    security = view.clients.security(view.sub("Contoso Development"))
+    target = vm_id(view, "Contoso Development", "rg-build", "build-02")
+    security.jit_network_access_policies.create_or_update("rg-build", "westus2", "team-policy", {"properties": {
+        "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*",
+                                                      "maxRequestAccessDuration": "PT1H"}]}]}})
+    bob.post("/vms/refresh")
+    url = f"/vms/{view.sub('Contoso Development')}/rg-build/build-02/jit/edit"
+    page = bob.post(url, formset([{"number": 22}, {"number": 3389}], **open_form(bob, url)))
+    assert [o.ok for o in page.context["outcomes"]] == [True]
+    policies = {p.name: [vm.id.rsplit("/", 1)[-1] for vm in p.virtual_machines]
+                for p in view.policies("Contoso Development", "rg-build", "westus2")}
+    assert policies == {"team-policy": ["build-02"]}
+    assert [p[0] for p in view.ports("Contoso Development", "rg-build", "westus2")["build-02"]] == [22, 3389]
