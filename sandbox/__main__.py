@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import demo
+from .lifecycle import exit_with_parent
 from .server import make_server
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var" / "sandbox"
@@ -20,11 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", demo.DEFAULT_PORT)))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SANDBOX_DATA_DIR", DEFAULT_DATA_DIR)))
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it ends")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="sandbox: %(message)s")
 
     server, app = make_server(args.data_dir, args.port)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    if args.exit_with_parent:
+        exit_with_parent()
     base = f"https://127.0.0.1:{app.port}"
     print(f"sandbox: Entra ID and ARM at {base} (tenant {demo.TENANT_ID})", flush=True)
     print(f"sandbox: CA certificate {app.material.ca_path}", flush=True)

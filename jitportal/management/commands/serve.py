@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox import demo
+from sandbox.lifecycle import exit_with_parent
 
 
 def _sandbox_answers(url: str, ca: str) -> bool:
@@ -37,6 +38,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, port: int, **options) -> None:
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        exit_with_parent()
         sandbox = self._start_sandbox() if settings.AZURE_USE_SANDBOX else None
         try:
             call_command("migrate", interactive=False, verbosity=0)
@@ -58,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Using the sandbox already running at {url}")
             return None
         process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(settings.SANDBOX_PORT), "--quiet"],
+            [sys.executable, "-m", "sandbox", "--port", str(settings.SANDBOX_PORT), "--quiet", "--exit-with-parent"],
             cwd=settings.BASE_DIR)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
