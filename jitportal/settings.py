@@ -81,11 +81,14 @@ else:
     AZURE_TENANT_ID = os.environ["AZURE_TENANT_ID"]
     AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID") or ""
     AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
-    if not AZURE_CLIENT_ID or not AZURE_CLIENT_SECRET:
-        raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE).")
+    if not AZURE_CLIENT_ID or not (AZURE_CLIENT_SECRET or os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH")):
+        raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
+                                   "or AZURE_CLIENT_CERTIFICATE_PATH.")
     AZURE_AUTHORITY = env_str("AZURE_AUTHORITY", f"https://login.microsoftonline.com/{AZURE_TENANT_ID}")
     AZURE_ARM_URL = env_str("AZURE_ARM_URL", "https://management.azure.com")
     AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")  # None: the system's trust store
+# A PEM file holding the app's certificate and its private key; used instead of a client secret.
+AZURE_CLIENT_CERTIFICATE_PATH = os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH", "") if not AZURE_USE_SANDBOX else ""
 AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_impersonation")
 AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
 AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -33,12 +34,30 @@ def _http_client() -> requests.Session:
     return session
 
 
+def client_credential() -> str | dict:
+    """The client secret, or MSAL's certificate credential when a certificate file is configured."""
+    if not settings.AZURE_CLIENT_CERTIFICATE_PATH:
+        return settings.AZURE_CLIENT_SECRET
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    pem = Path(settings.AZURE_CLIENT_CERTIFICATE_PATH).read_bytes()
+    certificate = x509.load_pem_x509_certificate(pem)
+    key = serialization.load_pem_private_key(pem, password=None)
+    return {
+        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode(),
+        "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t is SHA-1
+        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    }
+
+
 def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
     try:
         with _http_cache_lock:
             return msal.ConfidentialClientApplication(
                 settings.AZURE_CLIENT_ID,
-                client_credential=settings.AZURE_CLIENT_SECRET,
+                client_credential=client_credential(),
                 authority=settings.AZURE_AUTHORITY,
                 token_cache=cache,
                 http_client=_http_client(),
