@@ -28,6 +28,8 @@ class FleetFilterForm(forms.Form):
                                       choices=[(n, n) for n in (10, 25, 50, 100)])
 
     def __init__(self, data, rows: tuple[VmRow, ...]) -> None:
+        data = data.copy()
+        data.setdefault("per_page", "25")  # so that the select shows the size the table uses
         super().__init__(data)
         def choices(values) -> list[tuple[str, str]]:
             return [("", "All")] + sorted(set(values), key=lambda c: c[1].lower())

@@ -67,8 +67,12 @@ class VmRow:
 
     @property
     def ports_text(self) -> str:
-        return ", ".join(f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} ≤{_hours(p.max_duration)}"
-                         for p in self.ports)
+        def protocol(p: PortRule) -> str:
+            return "Any" if p.protocol == "*" else p.protocol
+        if len({(protocol(p), p.max_duration) for p in self.ports}) == 1:
+            first = self.ports[0]
+            return f"{', '.join(str(p.number) for p in self.ports)} ({protocol(first)}, ≤{_hours(first.max_duration)})"
+        return ", ".join(f"{p.number} ({protocol(p)}, ≤{_hours(p.max_duration)})" for p in self.ports)
 
     def open_now(self, now: datetime) -> list[RequestLine]:
         return [line for line in self.history if line.status == "Initiated" and line.end > now]

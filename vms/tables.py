@@ -60,7 +60,7 @@ class _Base(tables.Table):
         super().__init__(*args, **kwargs)
         self.roles = roles
 
-    name = NameColumn(verbose_name="VM")
+    name = NameColumn(verbose_name="VM", attrs={"td": {"class": "nowrap"}})
     subscription_name = tables.Column(verbose_name="Subscription")
     resource_group = tables.Column(verbose_name="Resource group")
     location = tables.Column(verbose_name="Region")
