@@ -127,23 +127,23 @@ def _apply_to_group(request: HttpRequest, action: str, group: Group, members: li
 
 def _plan(group: Group, current: list[JitPolicy], members: list[VmRow],
           ports: dict[str, tuple[PortRule, ...] | None]) -> list[tuple[JitPolicy | None, tuple[PolicyVm, ...]]]:
-    """For each policy to write: its VMs afterwards. A VM stays in the policy that already holds it."""
-    home = {vm.vm_id.lower(): p for p in current for vm in p.vms}
-    default = next((p for p in current if p.name.lower() == DEFAULT_POLICY), None)
-    touched: dict[str, tuple[JitPolicy | None, list[PolicyVm]]] = {}
-    for policy in current:
-        touched[policy.policy_id.lower()] = (policy, [vm for vm in policy.vms])
-    default_key = default.policy_id.lower() if default else group.default_ref().policy_id.lower()
-    touched.setdefault(default_key, (None, []))
+    """For each policy to write: its VMs afterwards. A VM stays in the policy that already holds it;
+    a VM in none goes to the group's `default` policy (made when missing)."""
+    policies: dict[str, tuple[JitPolicy | None, list[PolicyVm]]] = {
+        p.policy_id.lower(): (p, list(p.vms)) for p in current}
+    home = {vm.vm_id.lower(): p.policy_id.lower() for p in current for vm in p.vms}
+    default = next((p.policy_id.lower() for p in current if p.name.lower() == DEFAULT_POLICY),
+                   group.default_ref().policy_id.lower())
+    policies.setdefault(default, (None, []))
+    changed = set()
     for row in members:
-        key = home[row.vm_id.lower()].policy_id.lower() if row.vm_id.lower() in home else default_key
-        policy, vms = touched[key]
-        vms[:] = [vm for vm in vms if vm.vm_id.lower() != row.vm_id.lower()]
+        key = home.get(row.vm_id.lower(), default)
+        changed.add(key)
+        vms = [vm for vm in policies[key][1] if vm.vm_id.lower() != row.vm_id.lower()]
         if ports[row.vm_id.lower()] is not None:
             vms.append(PolicyVm(row.vm_id, ports[row.vm_id.lower()]))
-    changed_keys = {(home[m.vm_id.lower()].policy_id.lower() if m.vm_id.lower() in home else default_key)
-                    for m in members}
-    return [(touched[k][0], tuple(touched[k][1])) for k in changed_keys]
+        policies[key] = (policies[key][0], vms)
+    return [(policies[key][0], tuple(policies[key][1])) for key in sorted(changed)]
 
 
 def _write(request: HttpRequest, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
