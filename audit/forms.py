@@ -24,6 +24,13 @@ class AuditFilterForm(forms.Form):
                                                             ("write", "Create or update policy"),
                                                             ("delete", "Delete policy")])
 
+    def __init__(self, data, *args, **kwargs) -> None:
+        data = data.copy()
+        today = dj_timezone.now().date()
+        data.setdefault("end", today.isoformat())  # so that the inputs show the range the report uses
+        data.setdefault("start", (today - DEFAULT_SPAN).isoformat())
+        super().__init__(data, *args, **kwargs)
+
     def clean(self):
         data = super().clean()
         today = dj_timezone.now().date()

@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 
+from jitportal.durations import human
 from jitportal.gateway import PortRule
 from vms.inventory import VmRow
 
@@ -95,7 +96,8 @@ class RequestAccessForm(forms.Form):
         if not 5 <= minutes <= 1440:
             self.add_error("duration_value", "Ask for 5 minutes to 24 hours.")
             return data
-        problems = [f"{c.row.name} port {c.port.number} allows at most {c.port.max_duration}; ask for less or untick it."
+        problems = [f"{c.row.name} port {c.port.number} allows at most {human(c.port.max_duration)}; ask for less or "
+                    "untick it."
                     for c in chosen if window > c.port.max_duration]
         problems += [f"{c.row.name} port {c.port.number} accepts only {', '.join(c.port.allowed_prefixes)} as the "
                      "source (Azure matches it exactly); choose it above or untick the port."

@@ -28,7 +28,7 @@ def test_bob_enables_edits_and_removes_jit(page):
     page.get_by_role("button", name="Save").click()
     results = page.get_by_role("table")
     expect(results).to_contain_text("build-01")
-    expect(results).to_contain_text("8443/TCP from 10.0.0.0/24 up to 1:00:00")
+    expect(results).to_contain_text("8443/TCP from 10.0.0.0/24 up to 1 h")
     expect(results.get_by_text("Not done")).to_have_count(0)
 
     page.goto("/vms/?tab=configured&q=build-01")

@@ -139,7 +139,7 @@ def test_a_stale_form_is_refused_with_what_changed_and_nothing_is_written(bob, v
     page = bob.post(f"/vms/{sub}/rg-web/web-02/jit/edit", formset([{"number": 3389}], **second))
     outcome = page.context["outcomes"][0]
     assert not outcome.ok and "changed since you opened the form" in outcome.message
-    assert "web-01 changed from" in outcome.message and "up to 1:00:00" in outcome.message
+    assert "web-01 changed from" in outcome.message and "up to 1 h" in outcome.message
     assert view.ports("Contoso Production", "rg-web", "westeurope") == saved
 
 
