@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test sandbox bench clean
+.PHONY: serve test sandbox bench lint clean
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -31,3 +31,6 @@ clean:
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .

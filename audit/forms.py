@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone as dj_timezone
@@ -55,7 +55,7 @@ class AuditFilterForm(forms.Form):
         if start > end:
             start = end - DEFAULT_SPAN
         return Filters(
-            start=datetime.combine(start, time.min, timezone.utc), end=datetime.combine(end, time.max, timezone.utc),
+            start=datetime.combine(start, time.min, UTC), end=datetime.combine(end, time.max, UTC),
             **{k: data.get(k, "") or "" for k in ("subscription", "resource_group", "vm", "person", "operation")
                if k not in self.errors})
 

@@ -62,9 +62,9 @@ def join(events: tuple[ActivityEvent, ...], inventory: Inventory | None, names: 
         if lines and event.operation.endswith("/initiate/action"):
             first = lines[0][1]
             rows.append(ReportRow(**base, vms=", ".join(sorted({n for n, _ in lines})),
-                                  ports=", ".join(sorted({str(l.port) for _, l in lines}, key=int)),
+                                  ports=", ".join(sorted({str(ln.port) for _, ln in lines}, key=int)),
                                   source=first.source, justification=first.justification,
-                                  window=_window(first.start, max(l.end for _, l in lines)),
+                                  window=_window(first.start, max(ln.end for _, ln in lines)),
                                   joined_from="Azure policy history"))
         else:
             rows.append(ReportRow(**base))

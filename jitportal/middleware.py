@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
@@ -13,8 +13,9 @@ POLICY = (
 
 
 def content_security_policy(get_response: Callable[[HttpRequest], HttpResponse]):
-    from django.conf import settings
     from urllib.parse import urlsplit
+
+    from django.conf import settings
 
     authority = urlsplit(settings.AZURE_AUTHORITY)
     policy = POLICY.format(authority=f"{authority.scheme}://{authority.netloc}")

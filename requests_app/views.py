@@ -19,6 +19,7 @@ from .forms import OTHER, RequestAccessForm, new_request_key
 from .network import client_ip
 from .status import history, open_now
 
+
 def _again(request: HttpRequest) -> tuple[list[str], dict, set[str]]:
     """VMs, ports and answers of an earlier request of the same person, for "Request again"."""
     earlier = own_request(request.user, int(request.GET["again"]))

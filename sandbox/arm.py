@@ -8,13 +8,13 @@ from urllib.parse import urlencode
 
 import jwt
 
-from . import demo, jit, rbac
+from . import jit, rbac
 from .errors import ArmError
 from .fleet import policy_id
 from .http import Request, Response, json_response, route
 from .identity import Identity
 from .state import Sandbox
-from .timeutil import format_time, parse_time
+from .timeutil import parse_time
 
 JIT_VERSION = "2020-01-01"
 ACTIVITY_VERSION = "2015-04-01"
@@ -89,7 +89,7 @@ class Arm:
             raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.") from None
         now = self.sandbox.clock.now()
         if claims.get("exp", 0) <= now.timestamp():
-            expired = dt.datetime.fromtimestamp(claims.get("exp", 0), dt.timezone.utc)
+            expired = dt.datetime.fromtimestamp(claims.get("exp", 0), dt.UTC)
             raise ArmError(401, "ExpiredAuthenticationToken",
                            f"The access token expiry UTC time '{expired:%m/%d/%Y %I:%M:%S %p}' is earlier than "
                            f"current UTC time '{now:%m/%d/%Y %I:%M:%S %p}'.")

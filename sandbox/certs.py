@@ -57,7 +57,7 @@ def ensure(directory: Path) -> Material:
     if all(p.exists() for p in (material.ca_path, material.cert_path, material.key_path, material.signing_key_path)):
         return material
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = _new_key()
     ca_name = _name("jitportal sandbox CA")
     ca_cert = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from . import demo
@@ -18,7 +17,7 @@ def _bad(message: str) -> Response:
     return json_response(400, {"error": message})
 
 
-def routes(app: "App") -> list:
+def routes(app: App) -> list:
     sandbox = app.sandbox
 
     def info(request: Request) -> Response:

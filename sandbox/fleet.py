@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass
 
 from . import demo
-from .timeutil import format_time
 
 _NS = uuid.UUID("5a4db0c5-0000-4000-8000-00000000f1ee")
 JIT_TYPE = "Microsoft.Security/locations/jitNetworkAccessPolicies"

@@ -10,7 +10,7 @@ import json
 import re
 import secrets
 import uuid
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, urlencode
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -241,7 +241,7 @@ def _digest(value: str) -> str:
 
 def _oauth_error(error: str, code: int, description: str) -> dict:
     return {"error": error, "error_description": f"AADSTS{code}: {description}", "error_codes": [code],
-            "timestamp": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ"),
+            "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
             "trace_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
 
 

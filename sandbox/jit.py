@@ -324,7 +324,7 @@ def record_event(world: dict, kind: str, pid: str, caller: dict, status: str, no
     for event_name, event_status, when in (("BeginRequest", "Started", now),
                                            ("EndRequest", status, now + dt.timedelta(milliseconds=350))):
         event_id = str(uuid.uuid4())
-        ticks = int((when - dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)).total_seconds() * 10_000_000)
+        ticks = int((when - dt.datetime(1, 1, 1, tzinfo=dt.UTC)).total_seconds() * 10_000_000)
         world["activity"].append({
             "authorization": {"action": action, "scope": pid},
             "caller": caller.get("upn", ""),

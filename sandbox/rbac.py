@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 JIT = "Microsoft.Security/locations/jitNetworkAccessPolicies"
 
@@ -29,7 +29,7 @@ ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(action_pattern: str) -> re.Pattern[str]:
     # "/*/" also matches a single "/", so "…/policies/*/read" covers "…/policies/read" as in Azure.
     escaped = re.escape(action_pattern).replace("/\\*/", "(?:/.*)?/").replace("\\*", ".*")

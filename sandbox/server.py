@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from email.utils import formatdate
 import json
 import logging
 import ssl
 import threading
-import uuid
 import time
+import uuid
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit

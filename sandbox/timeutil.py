@@ -30,7 +30,7 @@ def format_duration(value: dt.timedelta) -> str:
 
 def format_time(value: dt.datetime) -> str:
     """Azure writes seven fractional digits and a Z."""
-    value = value.astimezone(dt.timezone.utc)
+    value = value.astimezone(dt.UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond:06d}0Z"
 
 
@@ -42,8 +42,8 @@ def parse_time(text: str) -> dt.datetime:
         cleaned = match.group(1) + "." + match.group(2)[1:7].ljust(6, "0") + match.group(3)
     value = dt.datetime.fromisoformat(cleaned)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 class Clock:
@@ -53,7 +53,7 @@ class Clock:
         self.offset_seconds = offset_seconds
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.offset_seconds)
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset_seconds)
 
     def advance(self, by: dt.timedelta) -> None:
         self.offset_seconds += by.total_seconds()

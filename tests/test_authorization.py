@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -24,12 +26,12 @@ PAGES = {
 @pytest.fixture(autouse=True)
 def no_azure(monkeypatch):
     """These tests are about the portal's roles; the fleet is empty rather than fetched."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from unittest import mock
 
     from jitportal import gateway
 
-    empty = gateway.Fleet((), (), datetime.now(timezone.utc))
+    empty = gateway.Fleet((), (), datetime.now(UTC))
     monkeypatch.setattr("vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet,
                                                                                  return_value=empty))
     monkeypatch.setattr("audit.report.gateway.list_subscriptions",

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.trail import record
-from jitportal.durations import human
 from jitportal import gateway
+from jitportal.durations import human
 from jitportal.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
 
 from .inventory import VmRow, invalidate

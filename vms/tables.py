@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import django_tables2 as tables
 from urllib.parse import quote
 
+import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 

@@ -70,5 +70,6 @@ def list_jit_activity(session: MutableMapping[str, Any], subscriptions: list[Sub
     with ThreadPoolExecutor(max_workers=min(settings.AZURE_PARALLEL_CALLS, len(subscriptions))) as pool:
         results = list(pool.map(lambda s: _fetch(credential, s, start, end, narrow), subscriptions))
     events = [e for r in results if not isinstance(r, GatewayError) for e in r]
-    failures = [FleetFailure(s, r.message) for s, r in zip(subscriptions, results) if isinstance(r, GatewayError)]
+    failures = [FleetFailure(s, r.message) for s, r in zip(subscriptions, results, strict=True)
+                if isinstance(r, GatewayError)]
     return ActivityPage(tuple(sorted(events, key=lambda e: e.time, reverse=True)), tuple(failures))

@@ -17,7 +17,16 @@ from azure.core.exceptions import (
 from django.conf import settings
 
 from .auth import UserCredential
-from .errors import AccessDenied, Conflict, GatewayError, InvalidRequest, NotFound, SignInRequired, Throttled, Unavailable
+from .errors import (
+    AccessDenied,
+    Conflict,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    SignInRequired,
+    Throttled,
+    Unavailable,
+)
 
 T = TypeVar("T")
 _DENIED = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.mgmt.compute import ComputeManagementClient
@@ -16,9 +16,9 @@ from django.conf import settings
 from .auth import UserCredential
 from .clients import call, client_options
 from .errors import GatewayError, SignInRequired
+from .parse import classic_vm, firewall, nic, policy, vm_facts
 from .raw import Pages
 from .subscriptions import list_subscriptions_with
-from .parse import classic_vm, firewall, nic, policy, vm_facts
 from .types import Fleet, FleetFailure, Subscription, SubscriptionFleet
 
 COMPUTE_VERSION = "2024-07-01"
@@ -46,7 +46,7 @@ def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
     credential = UserCredential(session)
     subscriptions = list_subscriptions_with(credential)
     if not subscriptions:
-        return Fleet((), (), datetime.now(timezone.utc))
+        return Fleet((), (), datetime.now(UTC))
     clients = {s.subscription_id: ComputeManagementClient(subscription_id=s.subscription_id,
                                                           **client_options(credential)) for s in subscriptions}
     workers = min(settings.AZURE_PARALLEL_CALLS, len(subscriptions) * len(LISTS))
@@ -65,7 +65,7 @@ def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
             continue
         times += [t for items, t in (v for v in lists.values() if not isinstance(v, GatewayError)) if t]
         fleets.append(_assemble(sub, {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in lists.items()}))
-    return Fleet(tuple(fleets), tuple(failures), min(times) if times else datetime.now(timezone.utc))
+    return Fleet(tuple(fleets), tuple(failures), min(times) if times else datetime.now(UTC))
 
 
 def _fetch(credential: UserCredential, client, sub: Subscription, path: str, version: str,

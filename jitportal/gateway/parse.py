@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import isodate
 
@@ -30,12 +30,12 @@ def _rg(resource_id: str) -> str:
 
 def parse_time(value: str) -> datetime:
     parsed = isodate.parse_datetime(value)
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_duration(value: str) -> timedelta:
     duration = isodate.parse_duration(value)
-    return duration if isinstance(duration, timedelta) else duration.totimedelta(start=datetime.now(timezone.utc))
+    return duration if isinstance(duration, timedelta) else duration.totimedelta(start=datetime.now(UTC))
 
 
 def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:

@@ -55,7 +55,7 @@ def test_carol_sees_the_enable_and_the_request_with_the_justification_joined(por
     assert [r.event.caller for r in vm_page.context["page"].object_list] == ["alice@contoso.test", "bob@contoso.test"]
 
     lines = csv_rows(portal.get("/audit/report.csv", {"resource_group": "rg-build"}))
-    assert [(l["Operation name"], l["Event initiated by"], l["VM"]) for l in lines] == [
+    assert [(line["Operation name"], line["Event initiated by"], line["VM"]) for line in lines] == [
         ("Initiate JIT Network Access Policy", "alice@contoso.test", "build-01"),
         ("Create or Update JIT Network Access Policy", "bob@contoso.test", "")]
     assert lines[0]["Justification"] == "'=HYPERLINK(\"http://x\")"  # neutralised for spreadsheets

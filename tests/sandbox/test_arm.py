@@ -8,7 +8,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from sandbox.timeutil import format_time
-from tests.sandbox.conftest import Clients, StaticToken
+from tests.sandbox.conftest import Clients
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ def _outcome(call) -> bool:
 def test_rbac_allows_and_refuses_as_azure_would(clients_for, subs, person):
     clients = clients_for(person)
     security = clients.security(subs["prod"])
-    end = format_time(dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=30))
+    end = format_time(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=30))
     vm = f"/subscriptions/{subs['prod']}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/web-01"
     policy = security.jit_network_access_policies.get("rg-web", "westeurope", "default") if person == "bob" else None
     outcome = (
@@ -128,7 +128,7 @@ def _jit_rules(clients, subs):
 
 
 def _request(clients, subs, number=22, hours=1.0, prefix="203.0.113.5"):
-    end = format_time(dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours))
+    end = format_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours))
     return clients.security(subs["dev"]).jit_network_access_policies.initiate("rg-build", "westus2", "default", {
         "virtualMachines": [{"id": _policy_vm(subs), "ports": [
             {"number": number, "endTimeUtc": end, "allowedSourceAddressPrefix": prefix}]}],
@@ -235,7 +235,7 @@ def test_the_activity_log_records_jit_operations_and_accepts_only_arm_filters(cl
     bob = clients_for("bob")
     _enable(bob, subs)
     _request(clients_for("alice"), subs)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     window = f"eventTimestamp ge '{format_time(now - dt.timedelta(days=7))}' and eventTimestamp le '{format_time(now + dt.timedelta(hours=1))}'"
     monitor = clients_for("carol").monitor(subs["dev"])
     events = list(monitor.activity_logs.list(window + " and resourceGroupName eq 'rg-build'"))

@@ -94,7 +94,7 @@ def test_create_answers_like_the_example_and_the_live_service(clients_for, subs,
 def _initiate_body(example) -> dict:
     initiate = example("InitiateJitNetworkAccessPolicy_example.json")
     body = initiate["parameters"]["body"]
-    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     body["virtualMachines"][0]["ports"][0]["endTimeUtc"] = format_time(end)
     return initiate
 
