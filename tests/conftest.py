@@ -9,6 +9,19 @@ from tests.sandbox_client import SandboxProcess, query_of, start
 PORTAL_HOST = "127.0.0.1:8000"  # the sandbox accepts any loopback redirect URI
 
 
+@pytest.fixture(autouse=True)
+def no_cached_inventories():
+    """Each test starts with no cached inventory (user ids repeat across tests)."""
+    from django.core.cache import cache
+
+    from vms.inventory import forget
+
+    cache.clear()
+    forget()
+    yield
+    forget()
+
+
 @pytest.fixture(scope="session")
 def sandbox_process() -> SandboxProcess:
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)

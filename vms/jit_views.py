@@ -57,12 +57,15 @@ def enable(request: HttpRequest) -> HttpResponse:
         formset = PortFormSet(initial=port_initial(RECOMMENDED_PORTS))
         return _form_page(request, "vms/enable.html", rows, formset, token, notes + [o.message for o in refused])
     formset, opened = PortFormSet(request.POST), _opened(request)
+    token = request.POST.get("opened", "")
     if opened is None:
-        notes.append("This form was open too long or was altered; it has been reloaded. Please check and save again.")
+        notes.append("This form was open too long or was altered; it now compares with Azure's policies as they are. "
+                     "Check and save again.")
+        token = signing.dumps(open_snapshots(request, rows), salt=SALT)
     elif formset.is_valid() and rows:
         outcomes = do_set_ports(request, "jit.enable", rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
         return render(request, "vms/outcome.html", {"title": "Enable JIT", "outcomes": refused + outcomes})
-    return _form_page(request, "vms/enable.html", rows, formset, request.POST.get("opened", ""), notes)
+    return _form_page(request, "vms/enable.html", rows, formset, token, notes)
 
 
 @require_POST
@@ -76,40 +79,48 @@ def enable_defaults(request: HttpRequest) -> HttpResponse:
                                                 "outcomes": refused + outcomes})
 
 
+def _configured_vm(request: HttpRequest, subscription_id: str, resource_group: str, name: str,
+                   title: str) -> tuple[VmRow, HttpResponse | None]:
+    """The admin's VM with JIT, or the page that says why it cannot be changed here."""
+    require_role(request.user, ADMIN)
+    row = vm_for(request, subscription_id, resource_group, name)
+    _, refused = _eligible([row], CONFIGURED)
+    return row, (render(request, "vms/outcome.html", {"title": title, "outcomes": refused}) if refused else None)
+
+
+def _fresh_token(request: HttpRequest, row: VmRow) -> tuple[str, tuple]:
+    opened, ports = snapshot_ports(request, row)
+    return signing.dumps(opened, salt=SALT), ports
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
-    require_role(request.user, ADMIN)
-    row = vm_for(request, subscription_id, resource_group, name)
-    rows, refused = _eligible([row], CONFIGURED)
-    if refused:
-        return render(request, "vms/outcome.html", {"title": f"Edit JIT on {row.name}", "outcomes": refused})
+    row, refusal = _configured_vm(request, subscription_id, resource_group, name, f"Edit JIT on {name}")
+    if refusal:
+        return refusal
     if request.method == "GET":
-        opened, ports = snapshot_ports(request, row)
-        formset = PortFormSet(initial=port_initial(ports))
-        return _form_page(request, "vms/edit.html", rows, formset, signing.dumps(opened, salt=SALT), [], vm=row)
+        token, ports = _fresh_token(request, row)
+        return _form_page(request, "vms/edit.html", [row], PortFormSet(initial=port_initial(ports)), token, [], vm=row)
     formset, opened = PortFormSet(request.POST), _opened(request)
-    if opened is not None and formset.is_valid():
-        outcomes = do_set_ports(request, "jit.edit", rows, {row.vm_id.lower(): formset.rules}, opened)
+    if opened is None:
+        notes = ["This form was open too long or was altered; it now shows Azure's policy as it is. Check and save."]
+        return _form_page(request, "vms/edit.html", [row], formset, _fresh_token(request, row)[0], notes, vm=row)
+    if formset.is_valid():
+        outcomes = do_set_ports(request, "jit.edit", [row], {row.vm_id.lower(): formset.rules}, opened)
         return render(request, "vms/outcome.html", {"title": f"Edit JIT on {row.name}", "outcomes": outcomes})
-    notes = [] if opened is not None else ["This form was open too long or was altered; please open it again."]
-    return _form_page(request, "vms/edit.html", rows, formset, request.POST.get("opened", ""), notes, vm=row)
+    return _form_page(request, "vms/edit.html", [row], formset, request.POST.get("opened", ""), [], vm=row)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def remove(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
-    require_role(request.user, ADMIN)
-    row = vm_for(request, subscription_id, resource_group, name)
-    rows, refused = _eligible([row], CONFIGURED)
-    if refused:
-        return render(request, "vms/outcome.html", {"title": f"Remove JIT from {row.name}", "outcomes": refused})
-    if request.method == "GET":
-        opened, _ = snapshot_ports(request, row)
-        return render(request, "vms/remove.html", {"vm": row, "opened": signing.dumps(opened, salt=SALT)})
-    opened = _opened(request)
+    row, refusal = _configured_vm(request, subscription_id, resource_group, name, f"Remove JIT from {name}")
+    if refusal:
+        return refusal
+    opened = _opened(request) if request.method == "POST" else None
     if opened is None:
-        return render(request, "vms/remove.html", {"vm": row, "opened": signing.dumps(snapshot_ports(request, row)[0],
-                      salt=SALT), "notes": ["The confirmation expired; confirm again."]})
-    outcomes = do_set_ports(request, "jit.remove", rows, {row.vm_id.lower(): None}, opened)
+        notes = ["The confirmation expired; confirm again."] if request.method == "POST" else []
+        return render(request, "vms/remove.html", {"vm": row, "opened": _fresh_token(request, row)[0], "notes": notes})
+    outcomes = do_set_ports(request, "jit.remove", [row], {row.vm_id.lower(): None}, opened)
     return render(request, "vms/outcome.html", {"title": f"Remove JIT from {row.name}", "outcomes": outcomes})

@@ -245,3 +245,12 @@ def test_a_vm_already_in_another_policy_is_edited_there_not_duplicated(bob, view
                 for p in view.policies("Contoso Development", "rg-build", "westus2")}
     assert policies == {"team-policy": ["build-02"]}
     assert [p[0] for p in view.ports("Contoso Development", "rg-build", "westus2")["build-02"]] == [22, 3389]
+
+
+def test_an_expired_or_altered_form_is_shown_again_with_azures_policy_and_can_then_be_saved(bob, view):
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-03/jit/edit"
+    page = bob.post(url, formset([{"number": 2222}], opened="forged"))
+    assert "it now shows Azure&#x27;s policy as it is" in page.content.decode()
+    saved = bob.post(url, formset([{"number": 2222}], opened=page.context["opened"]))
+    assert [o.ok for o in saved.context["outcomes"]] == [True]
+    assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == [2222]
