@@ -11,7 +11,7 @@ import jwt
 from . import jit, rbac
 from .errors import ArmError
 from .fleet import policy_id
-from .http import Request, Response, json_response, route
+from .http import INVALID, Request, Response, json_response, route
 from .identity import Identity
 from .state import Sandbox
 from .timeutil import parse_time
@@ -261,7 +261,7 @@ class Arm:
         pid, sub_id, rg, loc, name = self._policy_target(request)
         self._require(caller, f"{rbac.JIT}/write", pid)
         body = request.json()
-        if body is ValueError:
+        if body is INVALID:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
         now = self.sandbox.clock.now()
         correlation = request.headers["x-ms-correlation-request-id"]
@@ -296,7 +296,7 @@ class Arm:
         pid, *_ = self._policy_target(request)
         self._require(caller, f"{rbac.JIT}/initiate/action", pid)
         body = request.json()
-        if body is ValueError:
+        if body is INVALID:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
         now = self.sandbox.clock.now()
         correlation = request.headers["x-ms-correlation-request-id"]

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+INVALID = object()
+
 
 @dataclass
 class Request:
@@ -21,10 +23,11 @@ class Request:
     params: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> object:
+        """The body as JSON; INVALID when it is not JSON (null is a valid body)."""
         try:
             return json.loads(self.body or b"null")
         except ValueError:
-            return ValueError
+            return INVALID
 
     def form(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(self.body.decode("utf-8", "replace")).items()}

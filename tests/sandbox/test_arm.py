@@ -29,7 +29,7 @@ def test_the_real_clients_list_the_fleet(clients_for, subs):
         assert list(network.network_security_groups.list_all()) and list(network.virtual_networks.list_all())
         list(network.public_ip_addresses.list_all())
         list(network.azure_firewalls.list_all())
-    assert total >= 40 - 1  # the classic VM is listed by Microsoft.ClassicCompute, not here
+    assert total == 41 - 1  # the classic VM is listed by Microsoft.ClassicCompute, not here
 
 
 def test_power_states_come_from_status_only_and_instance_view(clients_for, subs):

@@ -59,7 +59,7 @@ def test_the_seed_populates_every_tab_and_reason(sandbox, clients_for, subs):
     configured = {vm.id for p in policies for vm in p.virtual_machines}
     requestors = {r.requestor for p in policies for r in p.requests}
     statuses = {port.status for p in policies for r in p.requests for vm in r.virtual_machines for port in vm.ports}
-    assert vm_count + 1 >= 40 and len(configured) >= 8  # + the classic VM
+    assert vm_count + 1 == 41 and len(configured) == 10  # + the classic VM
     assert requestors == {"alice@contoso.test", "bob@contoso.test"} and statuses == {"Initiated", "Revoked"}
     regions = {v.location for s in subs.values() for v in carol.compute(s).virtual_machines.list_all()}
     assert len(regions) == 4
