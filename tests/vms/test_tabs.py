@@ -109,15 +109,16 @@ def test_the_inventory_is_cached_per_user_until_refresh_or_a_write(portal, sandb
     assert response["Location"] == "/vms/?tab=unsupported"
 
 
-def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(portal, sandbox):
+@pytest.mark.parametrize("kind, words", [("503", "HTTP 503"), ("429", "Azure is throttling requests")])
+def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(portal, sandbox, kind, words):
     sign_in(portal, sandbox, "carol")
     legacy = next(s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Legacy Apps")
-    sandbox.control("POST", "faults", {"operation": "vms.list", "kind": "503", "count": 50, "retry_after": 0,
+    sandbox.control("POST", "faults", {"operation": "vms.list", "kind": kind, "count": 50, "retry_after": 0,
                                        "path_contains": legacy})
     page = portal.get("/vms/")
     text = page.content.decode()
     assert page.status_code == 200
-    assert "Contoso Legacy Apps</strong> could not be shown" in text and "HTTP 503" in text
+    assert "Contoso Legacy Apps</strong> could not be shown" in text and words in text
     assert len(page.context["inventory"].rows) == 41 - 3
 
 
