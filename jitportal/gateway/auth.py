@@ -127,6 +127,7 @@ class UserCredential:
         self._session = session
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
+        self._refreshed_at = 0.0
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         with self._lock:
@@ -135,9 +136,14 @@ class UserCredential:
             return self._token
 
     def force_refresh(self) -> None:
-        """Azure said the token is no longer good (expired, revoked): get a new one or ask to sign in."""
+        """Azure said the token is no longer good (expired, revoked): get a new one or ask to sign in.
+
+        Parallel calls that failed together refresh once: a token refreshed moments ago is kept."""
         with self._lock:
+            if self._token is not None and time.monotonic() - self._refreshed_at < 30:
+                return
             self._token = self._acquire(force_refresh=True)
+            self._refreshed_at = time.monotonic()
 
     def _acquire(self, force_refresh: bool) -> AccessToken:
         serialized = self._session.get(CACHE_KEY)

@@ -34,3 +34,13 @@ def test_it_sends_the_person_to_sign_in_and_back_when_the_refresh_token_expired(
     landed = portal.get("/accounts/callback", query_of(callback))
     assert landed["Location"] == "/?view=mine"
     assert portal.get("/?view=mine").status_code == 200
+
+
+def test_many_parallel_calls_with_an_expired_token_all_refresh_and_succeed(portal, sandbox):
+    sign_in(portal, sandbox, "carol")
+    assert len(portal.get("/vms/").context["inventory"].rows) == 41
+    sandbox.advance("PT2H")
+    portal.post("/vms/refresh")
+    page = portal.get("/vms/")
+    assert page.status_code == 200
+    assert len(page.context["inventory"].rows) == 41 and not page.context["inventory"].failures
