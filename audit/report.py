@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from jitportal import gateway
 from jitportal.gateway import ActivityEvent
 from requests_app.models import AccessRequestItem
-from vms.inventory import Inventory
+from vms.inventory import Inventory, RequestLine
 
 MATCH_WINDOW = timedelta(seconds=10)
 OPERATIONS = {"initiate": "/initiate/action", "write": "/write", "delete": "/delete"}
@@ -44,8 +44,9 @@ def join(events: tuple[ActivityEvent, ...], inventory: Inventory | None, names: 
     portal: dict[str, list[AccessRequestItem]] = {}
     for item in AccessRequestItem.objects.filter(correlation_id__in=initiate_ids).select_related("request"):
         portal.setdefault(item.correlation_id, []).append(item)
-    history = [(row.policy_id.lower(), row.name, line) for row in (inventory.rows if inventory else ())
-               for line in row.history]
+    history: dict[str, list[tuple[str, RequestLine]]] = {}
+    for row in inventory.rows if inventory else ():
+        history.setdefault(row.policy_id.lower(), []).extend((row.name, line) for line in row.history)
     rows = []
     for event in events:
         base = {"event": event, "subscription_name": names.get(event.subscription_id.lower(), event.subscription_id)}
@@ -57,8 +58,8 @@ def join(events: tuple[ActivityEvent, ...], inventory: Inventory | None, names: 
                                   source=request.source_prefix, justification=request.justification,
                                   window=_window(request.created, max(i.end for i in items)), joined_from="portal"))
             continue
-        lines = [(name, line) for policy, name, line in history if policy == event.resource_id.lower()
-                 and line.requestor.lower() == event.caller.lower() and abs(line.start - event.time) <= MATCH_WINDOW]
+        lines = [(name, line) for name, line in history.get(event.resource_id.lower(), [])
+                 if line.requestor.lower() == event.caller.lower() and abs(line.start - event.time) <= MATCH_WINDOW]
         if lines and event.operation.endswith("/initiate/action"):
             first = lines[0][1]
             rows.append(ReportRow(**base, vms=", ".join(sorted({n for n, _ in lines})),
@@ -91,7 +92,7 @@ def keep(row: ReportRow, f: Filters) -> bool:
             and (not f.operation or e.operation.endswith(OPERATIONS[f.operation])))
 
 
-def fleet_rows(session, user_pk: int, f: Filters, inventory: Inventory | None):
+def fleet_rows(session, f: Filters, inventory: Inventory | None):
     subscriptions = gateway.list_subscriptions(session)
     if f.subscription:
         subscriptions = [s for s in subscriptions if s.subscription_id.lower() == f.subscription.lower()]

@@ -46,7 +46,7 @@ def _inventory(request: HttpRequest):
 def report(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, failures, subscriptions = fleet_rows(request.session, request.user.pk, form.filters(), _inventory(request))
+    rows, failures, subscriptions = fleet_rows(request.session, form.filters(), _inventory(request))
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {"form": form, "page": page, "failures": failures,
                                                  "subscriptions": subscriptions, "count": len(rows),
@@ -65,7 +65,7 @@ def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
 def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, _, _ = fleet_rows(request.session, request.user.pk, form.filters(), _inventory(request))
+    rows, _, _ = fleet_rows(request.session, form.filters(), _inventory(request))
     return _report_csv(request, rows, f"jit-activity_{form.range_label()}.csv")
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from jitportal import gateway
+from jitportal.durations import human
 from jitportal.gateway import JitPolicy, PortRule, SubscriptionFleet, VmFacts
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
@@ -74,8 +75,8 @@ class VmRow:
             return "Any" if p.protocol == "*" else p.protocol
         if len({(protocol(p), p.max_duration) for p in self.ports}) == 1:
             first = self.ports[0]
-            return f"{', '.join(str(p.number) for p in self.ports)} ({protocol(first)}, ≤{_hours(first.max_duration)})"
-        return ", ".join(f"{p.number} ({protocol(p)}, ≤{_hours(p.max_duration)})" for p in self.ports)
+            return f"{', '.join(str(p.number) for p in self.ports)} ({protocol(first)}, ≤{human(first.max_duration)})"
+        return ", ".join(f"{p.number} ({protocol(p)}, ≤{human(p.max_duration)})" for p in self.ports)
 
     def open_now(self, now: datetime) -> list[RequestLine]:
         return [line for line in self.history if line.status == "Initiated" and line.end > now]
@@ -92,11 +93,6 @@ class Inventory:
 
     def age_seconds(self) -> int:
         return int(time.time() - self.fetched_at)
-
-
-def _hours(value: timedelta) -> str:
-    minutes = int(value.total_seconds() // 60)
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
 def _epoch_key(subscription_id: str) -> str:

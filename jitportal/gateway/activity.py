@@ -11,10 +11,10 @@ from azure.mgmt.compute import ComputeManagementClient
 from django.conf import settings
 
 from .auth import UserCredential
-from .clients import call, client_options
-from .errors import GatewayError, SignInRequired
+from .clients import client_options
+from .errors import GatewayError
 from .parse import parse_time
-from .raw import Pages
+from .raw import fetch_list
 from .types import ActivityEvent, ActivityPage, FleetFailure, Subscription
 
 JIT_OPERATIONS = "Microsoft.Security/locations/jitNetworkAccessPolicies/"
@@ -40,20 +40,18 @@ def _event(item: dict) -> ActivityEvent:
         resource_group=item.get("resourceGroupName", ""), resource_id=item.get("resourceId", ""))
 
 
-def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime, narrow: str):
+def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime,
+           narrow: str) -> list[ActivityEvent] | GatewayError:
     # Any generated client's public send_request runs the same ARM pipeline (auth, retries, timeouts);
     # MonitorManagementClient only has a private one.
     client = ComputeManagementClient(subscription_id=sub.subscription_id, **client_options(credential))
     query = f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' and {narrow}"
-    pages = Pages(client, f"/subscriptions/{sub.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
-                  {"api-version": ACTIVITY_VERSION, "$filter": query})
-    try:
-        items = call(credential, lambda: list(pages), f"the Activity Log of {sub.display_name}")
-    except SignInRequired:
-        raise
-    except GatewayError as error:
-        return error
-    return [_event(i) for i in items
+    found = fetch_list(credential, client,
+                       f"/subscriptions/{sub.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
+                       {"api-version": ACTIVITY_VERSION, "$filter": query}, f"the Activity Log of {sub.display_name}")
+    if isinstance(found, GatewayError):
+        return found
+    return [_event(i) for i in found[0]
             if (i.get("operationName") or {}).get("value", "").startswith(JIT_OPERATIONS)
             and (i.get("eventName") or {}).get("value") == "EndRequest"]
 

@@ -14,10 +14,10 @@ from azure.mgmt.compute import ComputeManagementClient
 from django.conf import settings
 
 from .auth import UserCredential
-from .clients import call, client_options
-from .errors import GatewayError, SignInRequired
+from .clients import client_options
+from .errors import GatewayError
 from .parse import classic_vm, firewall, nic, policy, vm_facts
-from .raw import Pages
+from .raw import fetch_list
 from .subscriptions import list_subscriptions_with
 from .types import Fleet, FleetFailure, Subscription, SubscriptionFleet
 
@@ -70,14 +70,8 @@ def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
 
 def _fetch(credential: UserCredential, client, sub: Subscription, path: str, version: str,
            extra: dict[str, str]) -> tuple[list[dict], datetime | None] | GatewayError:
-    pages = Pages(client, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra})
-    try:
-        items = call(credential, lambda: list(pages), f"{path.rsplit('/', 1)[-1]} in {sub.display_name}")
-    except GatewayError as error:
-        if isinstance(error, SignInRequired):
-            raise
-        return error
-    return items, pages.server_time
+    return fetch_list(credential, client, f"/subscriptions/{sub.subscription_id}/{path}",
+                      {"api-version": version, **extra}, f"{path.rsplit('/', 1)[-1]} in {sub.display_name}")
 
 
 def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFleet:

@@ -14,6 +14,9 @@ from email.utils import parsedate_to_datetime
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
+from .clients import call
+from .errors import GatewayError, SignInRequired
+
 
 class Pages:
     """Iterate the items of a paged list; remembers the Date header of the first answer."""
@@ -44,6 +47,20 @@ class Pages:
             if not next_link:
                 return
             request = HttpRequest("GET", next_link)
+
+
+def fetch_list(credential, client, path: str, params: dict[str, str],
+               what: str) -> tuple[list[dict], datetime | None] | GatewayError:
+    """All items of one paged list and Azure's time, or the GatewayError that refused it, so that one
+    failing list can degrade its part of a page. SignInRequired is raised: nothing else can go on."""
+    pages = Pages(client, path, params)
+    try:
+        items = call(credential, lambda: list(pages), what)
+    except SignInRequired:
+        raise
+    except GatewayError as error:
+        return error
+    return items, pages.server_time
 
 
 def _parse_date(value: str | None) -> datetime | None:
