@@ -16,11 +16,11 @@ DEFAULT_SPAN = timedelta(days=7)
 class AuditFilterForm(forms.Form):
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    subscription = forms.CharField(required=False, max_length=36)
+    subscription = forms.CharField(label="Subscription", required=False, max_length=36)
     resource_group = forms.CharField(label="Resource group", required=False, max_length=90)
     vm = forms.CharField(label="VM", required=False, max_length=64)
-    person = forms.CharField(required=False, max_length=254)
-    operation = forms.ChoiceField(required=False, choices=[("", "All"), ("initiate", "Initiate (request access)"),
+    person = forms.CharField(label="Person", required=False, max_length=254)
+    operation = forms.ChoiceField(label="Operation", required=False, choices=[("", "All"), ("initiate", "Initiate (request access)"),
                                                             ("write", "Create or update policy"),
                                                             ("delete", "Delete policy")])
 
@@ -50,10 +50,9 @@ class AuditFilterForm(forms.Form):
         self.is_valid()
         data = self.cleaned_data
         today = dj_timezone.now().date()
-        start = data.get("start") if "start" not in self.errors and data.get("start") else today - DEFAULT_SPAN
-        end = data.get("end") if "end" not in self.errors and data.get("end") else today
-        if start > end:
-            start = end - DEFAULT_SPAN
+        start, end = data.get("start"), data.get("end")
+        if "start" in self.errors or "end" in self.errors or not start or not end:
+            start, end = today - DEFAULT_SPAN, today  # a bad range falls back to the default, whole
         return Filters(
             start=datetime.combine(start, time.min, UTC), end=datetime.combine(end, time.max, UTC),
             **{k: data.get(k, "") or "" for k in ("subscription", "resource_group", "vm", "person", "operation")
