@@ -21,7 +21,7 @@ class SignInRequiredMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, GatewayError) and not isinstance(exception, SignInRequired):
+        if isinstance(exception, GatewayError):
             # A view that did not handle Azure's refusal itself still says it in words, never a 500.
             status = 403 if isinstance(exception, AccessDenied) else 502
             return render(request, "azure_error.html", {"message": exception.message}, status=status)

@@ -7,24 +7,16 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.trail import record
 from jitportal import gateway
+from jitportal.actor import actor_of
+from jitportal.navigation import safe_next
 
 from .actions import do_sign_in
 
 NEXT_KEY = "accounts.next"
-
-
-def safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """Keep `next` only when it is a path on this portal."""
-    if (candidate and candidate.startswith("/") and not candidate.startswith(("//", "/\\"))
-            and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
-                                                require_https=request.is_secure())):
-        return candidate
-    return reverse("home")
 
 
 def _redirect_uri(request: HttpRequest) -> str:
@@ -50,18 +42,19 @@ def callback(request: HttpRequest) -> HttpResponse:
     try:
         user = do_sign_in(request.session, request.GET.dict())
     except gateway.SignInFailed as exc:
-        record(request, "sign-in", "", "failed", details={"reason": exc.message})
+        record(actor_of(request), "sign-in", "", "failed", details={"reason": exc.message})
         return render(request, "accounts/sign_in_failed.html", {"reason": exc.message, "next": next_url}, status=400)
     cache = {k: request.session[k] for k in request.session.keys() if k.startswith("gateway.")}
     login(request, user)
     request.session.update(cache)  # login() may flush the session when another user was signed in here
-    record(request, "sign-in", user.upn, "succeeded", details={"roles": sorted(user.groups.values_list("name", flat=True))})
+    record(actor_of(request), "sign-in", user.upn, "succeeded",
+           details={"roles": sorted(user.groups.values_list("name", flat=True))})
     return HttpResponseRedirect(next_url)
 
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    record(request, "sign-out", getattr(request.user, "upn", ""), "succeeded")
+    record(actor_of(request), "sign-out", getattr(request.user, "upn", ""), "succeeded")
     logout(request)
     return HttpResponseRedirect(gateway.sign_out_url(request.build_absolute_uri(reverse("accounts-signed-out"))))
 

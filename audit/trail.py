@@ -1,26 +1,33 @@
-"""Appending to the audit trail, and checking its hash chain."""
+"""Appending to the audit trail, and checking its hash chain: the ground floor every app writes to."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.db import transaction
-from django.http import HttpRequest
+
+from jitportal.actor import Actor
 
 from .models import AuditEvent
 
 GENESIS = "0" * 64
 
 
-def record(request: HttpRequest | None, action: str, target: str, outcome: str, *, details: dict | None = None,
-           correlation_id: str = "", actor=None) -> AuditEvent:
+def _ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def record(actor: Actor, action: str, target: str, outcome: str, *, details: dict | None = None,
+           correlation_id: str = "") -> AuditEvent:
     """Append one event; the chain is extended under the database's write lock."""
-    user = actor if actor is not None else (getattr(request, "user", None) if request is not None else None)
-    user = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         last = AuditEvent.objects.select_for_update().order_by("-id").only("hash").first()
         event = AuditEvent(
-            actor=user, actor_name=getattr(user, "upn", "") or "", action=action, target=target, outcome=outcome,
-            source_ip=(request.META.get("REMOTE_ADDR") or None) if request is not None else None,
-            correlation_id=correlation_id, details=details or {},
+            actor=actor.user, actor_name=getattr(actor.user, "upn", "") or "", action=action, target=target,
+            outcome=outcome, source_ip=_ip(actor.ip), correlation_id=correlation_id, details=details or {},
             previous_hash=last.hash if last else GENESIS,
         )
         event.hash = event.compute_hash()

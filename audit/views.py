@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.roles import ADMIN, AUDITOR, require_role
-from jitportal import gateway
+from jitportal.actor import actor_of
 from vms.access import vm_for
 from vms.inventory import get_inventory
 
@@ -32,21 +32,12 @@ def _filters(request: HttpRequest) -> AuditFilterForm:
     return form
 
 
-def _inventory(request: HttpRequest):
-    try:
-        return get_inventory(request.session, request.user.pk)
-    except gateway.SignInRequired:
-        raise
-    except gateway.GatewayError:
-        return None  # the join loses Azure's policy history; the report itself still stands
-
-
 @require_GET
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, failures, subscriptions = fleet_rows(request.session, form.filters(), _inventory(request))
+    rows, failures, subscriptions = fleet_rows(request.session, form.filters())
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {"form": form, "page": page, "failures": failures,
                                                  "subscriptions": subscriptions, "count": len(rows),
@@ -55,7 +46,7 @@ def report(request: HttpRequest) -> HttpResponse:
 
 def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
     """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
-    record(request, "csv.download", filename, "succeeded", details={"rows": len(rows), "filters": request.GET.dict()})
+    record(actor_of(request), "csv.download", filename, "succeeded", details={"rows": len(rows), "filters": request.GET.dict()})
     return csv_export.response(csv_export.stream(csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
                                                  (csv_export.report_line(r) for r in rows)), filename)
 
@@ -65,7 +56,7 @@ def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
 def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, _, _ = fleet_rows(request.session, form.filters(), _inventory(request))
+    rows, _, _ = fleet_rows(request.session, form.filters())
     return _report_csv(request, rows, f"jit-activity_{form.range_label()}.csv")
 
 
@@ -73,9 +64,9 @@ def report_csv(request: HttpRequest) -> HttpResponse:
 @login_required
 def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    vm = vm_for(request, subscription_id, resource_group, name)
+    vm = vm_for(get_inventory(request.session, request.user.pk), subscription_id, resource_group, name)
     form = _filters(request)
-    rows, failures = vm_rows(request.session, vm, form.filters(), _inventory(request)) if vm.policy_id else ([], ())
+    rows, failures = vm_rows(request.session, vm, form.filters()) if vm.policy_id else ([], ())
     if request.GET.get("format") == "csv":
         return _report_csv(request, rows, f"jit-activity_{vm.name}_{form.range_label()}.csv")
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
@@ -105,7 +96,7 @@ def trail(request: HttpRequest) -> HttpResponse:
 @login_required
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    record(request, "csv.download", "portal-audit-trail.csv", "succeeded", details={"filters": request.GET.dict()})
+    record(actor_of(request), "csv.download", "portal-audit-trail.csv", "succeeded", details={"filters": request.GET.dict()})
     rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
              e.correlation_id, e.details, e.hash] for e in _trail_events(request).iterator(chunk_size=2000))
     return csv_export.response(csv_export.stream(csv_export.TRAIL_COLUMNS, rows), "portal-audit-trail.csv")

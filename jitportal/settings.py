@@ -12,8 +12,6 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from sandbox import demo
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -66,29 +64,22 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
-# --- Azure: the sandbox unless AZURE_TENANT_ID is set ---------------------------------------------
-SANDBOX_PORT = env_int("SANDBOX_PORT", demo.DEFAULT_PORT, minimum=1)
-AZURE_USE_SANDBOX = not os.environ.get("AZURE_TENANT_ID")
-if AZURE_USE_SANDBOX:
-    _sandbox_url = os.environ.get("SANDBOX_URL", f"https://127.0.0.1:{SANDBOX_PORT}")
-    AZURE_TENANT_ID = demo.TENANT_ID
-    AZURE_CLIENT_ID = demo.CLIENT_ID
-    AZURE_CLIENT_SECRET = demo.CLIENT_SECRET
-    AZURE_AUTHORITY = f"{_sandbox_url}/{demo.TENANT_ID}"
-    AZURE_ARM_URL = _sandbox_url
-    AZURE_CA_BUNDLE = env_str("SANDBOX_CA_BUNDLE", str(BASE_DIR / "var" / "sandbox" / "ca.pem"))
-else:
-    AZURE_TENANT_ID = os.environ["AZURE_TENANT_ID"]
-    AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID") or ""
-    AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
-    if not AZURE_CLIENT_ID or not (AZURE_CLIENT_SECRET or os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH")):
-        raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
-                                   "or AZURE_CLIENT_CERTIFICATE_PATH.")
-    AZURE_AUTHORITY = env_str("AZURE_AUTHORITY", f"https://login.microsoftonline.com/{AZURE_TENANT_ID}")
-    AZURE_ARM_URL = env_str("AZURE_ARM_URL", "https://management.azure.com")
-    AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")  # None: the system's trust store
+# --- Azure: configuration only, the same for real Azure and for the local sandbox ------------------
+# `make serve` and the tests start the sandbox and pass the settings it publishes (var/sandbox/
+# connection.env) in the environment, as a real deployment does with its tenant's.
+AZURE_TENANT_ID = env_str("AZURE_TENANT_ID") or ""
+AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID") or ""
+AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
 # A PEM file holding the app's certificate and its private key; used instead of a client secret.
-AZURE_CLIENT_CERTIFICATE_PATH = os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH", "") if not AZURE_USE_SANDBOX else ""
+AZURE_CLIENT_CERTIFICATE_PATH = os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH", "")
+if AZURE_TENANT_ID and not (AZURE_CLIENT_ID and (AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)):
+    raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
+                               "or AZURE_CLIENT_CERTIFICATE_PATH.")
+AZURE_AUTHORITY = env_str("AZURE_AUTHORITY") or f"https://login.microsoftonline.com/{AZURE_TENANT_ID}"
+AZURE_ARM_URL = env_str("AZURE_ARM_URL") or "https://management.azure.com"
+AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")  # None: the system's trust store
+# MSAL checks an authority it does not know with login.microsoftonline.com; off for a private authority.
+AZURE_INSTANCE_DISCOVERY = env_bool("AZURE_INSTANCE_DISCOVERY", True)
 AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_impersonation")
 AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
 AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)

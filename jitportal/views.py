@@ -20,8 +20,6 @@ def home(request: HttpRequest) -> HttpResponse:
     subscriptions, problem = [], ""
     try:
         subscriptions = gateway.list_subscriptions(request.session)
-    except gateway.SignInRequired:
-        raise
     except gateway.GatewayError as exc:
         problem = exc.message
     return render(request, "home.html", {"subscriptions": subscriptions, "problem": problem})

@@ -8,34 +8,40 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.trail import record
 from jitportal import gateway
-from vms.inventory import invalidate
+from jitportal.actor import Actor
+from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from .forms import Choice
 from .models import AccessRequest, AccessRequestItem
 
 
-def do_request_access(request: HttpRequest, key: str, chosen: list[Choice], source: str, window: timedelta,
+def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
+    """The rows access can be requested to (they have JIT), and why each other one cannot."""
+    return ([r for r in rows if r.tab == CONFIGURED],
+            [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
+
+
+def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta,
                       justification: str) -> AccessRequest:
-    access, created = _save(request, key, chosen, source, window, justification)
+    access, created = _save(actor, key, chosen, source, window, justification)
     if not created:
-        if access.user_id != request.user.pk:
+        if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
         return access
     by_policy: dict[str, list[AccessRequestItem]] = defaultdict(list)
     for item in access.items.all():
         by_policy[item.policy_id].append(item)
     for policy_id, items in by_policy.items():
-        _initiate(request, policy_id, items, source, justification)
+        _initiate(actor, policy_id, items, source, justification)
     outcomes = {item.status for item in access.items.all()}
     access.status = (AccessRequest.OPENED if outcomes == {AccessRequestItem.OPENED} else
                      AccessRequest.FAILED if AccessRequestItem.OPENED not in outcomes else AccessRequest.PARTIAL)
     access.save(update_fields=["status"])
-    record(request, "access.request", ", ".join(sorted(by_policy)), access.status, details={
+    record(actor, "access.request", ", ".join(sorted(by_policy)), access.status, details={
         "request": access.pk, "source": source, "justification": justification, "minutes": access.duration_minutes,
         "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "status": i.status, "message": i.message,
                    "correlation_id": i.correlation_id} for i in access.items.all()],
@@ -45,11 +51,11 @@ def do_request_access(request: HttpRequest, key: str, chosen: list[Choice], sour
     return access
 
 
-def _save(request: HttpRequest, key: str, chosen: list[Choice], source: str, window: timedelta,
+def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta,
           justification: str) -> tuple[AccessRequest, bool]:
     with transaction.atomic():
         access, created = AccessRequest.objects.get_or_create(idempotency_key=key, defaults={
-            "user": request.user, "justification": justification, "source_prefix": source,
+            "user": actor.user, "justification": justification, "source_prefix": source,
             "duration_minutes": int(window.total_seconds() // 60)})
         if created:
             end = timezone.now() + window
@@ -59,7 +65,7 @@ def _save(request: HttpRequest, key: str, chosen: list[Choice], source: str, win
     return access, created
 
 
-def _initiate(request: HttpRequest, policy_id: str, items: list[AccessRequestItem], source: str,
+def _initiate(actor: Actor, policy_id: str, items: list[AccessRequestItem], source: str,
               justification: str) -> None:
     ref = gateway.parse_policy_id(policy_id)
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
@@ -68,7 +74,7 @@ def _initiate(request: HttpRequest, policy_id: str, items: list[AccessRequestIte
     try:
         if ref is None:
             raise gateway.InvalidRequest(f"'{policy_id}' is not a JIT policy id.")
-        result = gateway.initiate(request.session, ref, {k: tuple(v) for k, v in vms.items()}, justification)
+        result = gateway.initiate(actor.session, ref, {k: tuple(v) for k, v in vms.items()}, justification)
     except gateway.GatewayError as error:
         for item in items:
             item.status, item.message, item.correlation_id = AccessRequestItem.FAILED, error.message, error.correlation_id

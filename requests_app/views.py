@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -10,48 +12,49 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import REQUESTER, require_role
 from jitportal import gateway
+from jitportal.actor import actor_of
 from vms.access import selected_vms
-from vms.inventory import CONFIGURED, get_inventory
+from vms.inventory import get_inventory
 
 from .access import own_item, own_request
-from .actions import do_request_access
-from .forms import OTHER, RequestAccessForm, new_request_key
-from .network import client_ip
+from .actions import do_request_access, requestable
+from .forms import OTHER, RequestAccessForm
 from .status import history, open_now
 
 
-def _again(request: HttpRequest) -> tuple[list[str], dict, set[str]]:
+def _again(user, earlier_pk: int) -> tuple[list[str], dict, set[str]]:
     """VMs, ports and answers of an earlier request of the same person, for "Request again"."""
-    earlier = own_request(request.user, int(request.GET["again"]))
+    earlier = own_request(user, earlier_pk)
     initial = {"source": OTHER, "other_source": earlier.source_prefix, "justification": earlier.justification,
-               "duration_value": earlier.duration_minutes, "duration_unit": "minutes"}
+               "duration": timedelta(minutes=earlier.duration_minutes)}
     items = earlier.items.all()
     return [i.vm_id for i in items], initial, {f"port-{i.vm_id.lower()}-{i.port}" for i in items}
 
 
-def _configured(request: HttpRequest, vm_ids: list[str]):
-    rows, notes = selected_vms(request, list(dict.fromkeys(vm_ids)))
-    notes += [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED]
-    return [r for r in rows if r.tab == CONFIGURED], notes
+def _pk(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
     require_role(request.user, REQUESTER)
-    if request.method == "GET" and request.GET.get("again", "").isdigit():
-        vm_ids, initial, picked = _again(request)
+    actor = actor_of(request)
+    again = _pk(request.GET.get("again", "")) if request.method == "GET" else None
+    if again is not None:
+        vm_ids, initial, picked = _again(request.user, again)
     else:
         vm_ids, initial, picked = (request.POST or request.GET).getlist("vm"), {}, None
-    rows, notes = _configured(request, vm_ids)
-    form = RequestAccessForm(rows, client_ip(request), request.POST or None, picked=picked,
-                             initial={"request_key": new_request_key(), **initial})
+    rows, notes = selected_vms(get_inventory(actor.session, actor.user_pk), list(dict.fromkeys(vm_ids)))
+    rows, refused = requestable(rows)
+    form = RequestAccessForm(rows, actor.ip, request.POST or None, picked=picked,
+                             initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_request_access(request, data["request_key"], data["chosen"], data["source_prefix"],
+        access = do_request_access(actor, data["request_key"], data["chosen"], data["source_prefix"],
                                    data["window"], data.get("justification", ""))
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
-    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes})
+    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused})
 
 
 @require_GET
@@ -68,8 +71,6 @@ def my_access(request: HttpRequest) -> HttpResponse:
     inventory, problem = None, ""
     try:
         inventory = get_inventory(request.session, request.user.pk)
-    except gateway.SignInRequired:
-        raise
     except gateway.GatewayError as error:
         problem = error.message
     opened = open_now(request.user, inventory)

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from . import demo
+from . import demo, publish
 from .lifecycle import exit_with_parent
 from .server import make_server
 
@@ -25,14 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="sandbox: %(message)s")
 
+    args.data_dir = args.data_dir.resolve()  # the published CA path must work from any directory
     server, app = make_server(args.data_dir, args.port)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     if args.exit_with_parent:
         exit_with_parent()
     base = f"https://127.0.0.1:{app.port}"
+    # Only now is the port known (--port 0 picks one), and clients that read the file can connect.
+    publish.write_env_file(args.data_dir / "connection.env", publish.environment(base, app.material.ca_path))
     print(f"sandbox: Entra ID and ARM at {base} (tenant {demo.TENANT_ID})", flush=True)
     print(f"sandbox: CA certificate {app.material.ca_path}", flush=True)
     print(f"sandbox: control API {base}/_sandbox/info", flush=True)
+    print(f"sandbox: connection settings {args.data_dir / 'connection.env'}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import jwt
 
-from . import jit, rbac
+from . import activity, jit, rbac
 from .errors import ArmError
 from .fleet import policy_id
 from .http import INVALID, Request, Response, json_response, route
@@ -268,10 +268,10 @@ class Arm:
         try:
             policy = jit.put_policy(self.sandbox.world, pid, sub_id, rg, loc, name, body, now)
         except ArmError:
-            jit.record_event(self.sandbox.world, "write", pid, caller, "Failed", now, correlation, "BadRequest")
+            activity.record(self.sandbox.world, "write", pid, caller, "Failed", now, correlation, "BadRequest")
             self.sandbox.save()
             raise
-        jit.record_event(self.sandbox.world, "write", pid, caller, "Succeeded", now, correlation, "OK")
+        activity.record(self.sandbox.world, "write", pid, caller, "Succeeded", now, correlation, "OK")
         self.sandbox.save()
         return json_response(200, self._render_policy(policy))
 
@@ -283,8 +283,8 @@ class Arm:
         if not jit.delete_policy(self.sandbox.world, pid):
             return Response(204)
         correlation = request.headers["x-ms-correlation-request-id"]
-        jit.record_event(self.sandbox.world, "delete", pid, caller, "Succeeded", self.sandbox.clock.now(),
-                         correlation, "OK")
+        activity.record(self.sandbox.world, "delete", pid, caller, "Succeeded", self.sandbox.clock.now(),
+                        correlation, "OK")
         self.sandbox.save()
         return Response(200, b"", {"Content-Length": "0"})
 
@@ -304,10 +304,10 @@ class Arm:
             result = jit.initiate(self.sandbox.world, pid, body, caller["upn"], request.client_ip, now)
         except ArmError as error:
             if error.status != 404:
-                jit.record_event(self.sandbox.world, "initiate", pid, caller, "Failed", now, correlation, "BadRequest")
+                activity.record(self.sandbox.world, "initiate", pid, caller, "Failed", now, correlation, "BadRequest")
                 self.sandbox.save()
             raise
-        jit.record_event(self.sandbox.world, "initiate", pid, caller, "Succeeded", now, correlation, "Accepted")
+        activity.record(self.sandbox.world, "initiate", pid, caller, "Succeeded", now, correlation, "Accepted")
         self.sandbox.save()
         return json_response(202, result)
 

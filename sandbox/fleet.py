@@ -1,12 +1,11 @@
-"""The seeded demo fleet, and generated fleets of any size for benchmarks.
+"""The demo fleet, and generated fleets of any size for benchmarks.
 
 A fleet is plain data in ARM's own JSON shapes (plus a small internal record per VM), so that the
-ARM handlers can serve it as it is. Request history is placed relative to the clock's `now`.
+ARM handlers can serve it as it is. What happened to it (requests, Activity Log) is `seed`'s part.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass
@@ -235,63 +234,28 @@ def new_policy(pid: str, location: str, vms: list[dict], requests: list[dict] | 
             "properties": {"virtualMachines": vms, "requests": requests or [], "provisioningState": "Succeeded"}}
 
 
-# (vm, port, requestor key, started hours ago, lasting hours, justification, source)
-DEMO_HISTORY = [
-    ("web-01", 22, "alice", 0.5, 2.0, "Deploying hotfix 4.2.1", "203.0.113.7"),
-    ("web-02", 22, "alice", 30.0, 1.0, "Investigating disk alert", "203.0.113.7"),
-    ("web-01", 22, "bob", 74.0, 3.0, "Kernel patching", "198.51.100.20"),
-    ("web-03", 3389, "alice", 240.0, 1.0, "Old troubleshooting session", "203.0.113.7"),
-    ("sql-01", 3389, "bob", 1.0, 3.0, "Index maintenance", "198.51.100.20"),
-    ("sql-02", 3389, "alice", 200.0, 2.0, "Query tuning", "203.0.113.9"),
-    ("dev-01", 22, "alice", 5.0, 1.0, "Debugging build agent", "203.0.113.7"),
-    ("dev-02", 3389, "bob", 50.0, 1.0, "Installing IIS role", "198.51.100.20"),
-    ("ad-01", 3389, "bob", 12.0, 1.0, "Group policy update", "198.51.100.20"),
-]
-
-
-def seed(world: dict, now: dt.datetime) -> None:
-    """Fill an empty world with the demo fleet, people, policies and request history."""
+def build_demo(world: dict) -> None:
+    """Fill an empty world with the demo subscriptions, network, VMs, role assignments and policies."""
     builder = _Builder(world)
     for key, (name, plan) in SUBSCRIPTIONS.items():
         builder.subscription(key, name, plan)
-    vm_ids_by_group: dict[tuple[str, str, str], list[str]] = {}
     for spec in DEMO_GROUPS:
         sub_id = builder.sub_ids[spec.sub]
         builder.group(spec, sub_id)
         if spec.configured:
-            vm_ids_by_group[(sub_id, spec.rg, spec.location)] = [
-                f"/subscriptions/{sub_id}/resourceGroups/{spec.rg}/providers/Microsoft.Compute/virtualMachines/{n}"
-                for n in spec.configured]
+            pid = policy_id(sub_id, spec.rg, spec.location)
+            base = f"/subscriptions/{sub_id}/resourceGroups/{spec.rg}/providers/Microsoft.Compute/virtualMachines"
+            vms = [{"id": f"{base}/{vm_name}", "ports": default_ports()} for vm_name in spec.configured]
+            world["policies"][pid.lower()] = new_policy(pid, spec.location, vms)
     for person in demo.PEOPLE:
         for role, scope in person.assignments:
             sub_key, _, rest = scope.removeprefix("{sub:").partition("}")
             world["role_assignments"].append({
                 "principalId": person.object_id, "role": role,
                 "scope": f"/subscriptions/{builder.sub_ids[sub_key]}{rest}"})
-    from .jit import record_event
-
-    bob = demo.person("bob")
-    for (sub_id, rg, location), vm_ids in vm_ids_by_group.items():
-        pid = policy_id(sub_id, rg, location)
-        vms = [{"id": vm_id, "ports": default_ports()} for vm_id in vm_ids]
-        world["policies"][pid.lower()] = new_policy(pid, location, vms)
-        record_event(world, "write", pid, {"upn": bob.username, "name": bob.display_name, "oid": bob.object_id,
-                                           "ip": "198.51.100.20"}, "Succeeded", now - dt.timedelta(days=20),
-                     stable_uuid("seed-write", pid), "OK")
-    _seed_history(world, now)
 
 
-def _seed_history(world: dict, now: dt.datetime) -> None:
-    from .jit import add_seeded_request  # the JIT rules place NSG rules and Activity Log events
-
-    for vm_name, port, who, ago, hours, why, source in sorted(DEMO_HISTORY, key=lambda h: -h[3]):
-        vm = next(v for v in world["vms"].values() if v["name"] == vm_name)
-        start = now - dt.timedelta(hours=ago)
-        add_seeded_request(world, vm["id"], port, demo.person(who), start, start + dt.timedelta(hours=hours),
-                           why, source, now)
-
-
-def generate(world: dict, vm_count: int, subscription_count: int, now: dt.datetime, seed_value: int = 7) -> None:
+def generate(world: dict, vm_count: int, subscription_count: int, seed_value: int = 7) -> None:
     """Replace the fleet with `vm_count` VMs spread over `subscription_count` subscriptions.
 
     Every demo person keeps the same kind of rights over the new subscriptions; half the VMs sit in

@@ -1,6 +1,7 @@
-"""JIT network access policy semantics as Azure applies them (DESIGN §3).
+"""JIT network access policy semantics as Azure applies them (DESIGN §3): what a PUT accepts, what an
+initiate grants, when a grant ends. The NSG rules that enforce them are `nsg`'s.
 
-Functions take the world (plain dicts) and return (status, body) or raise ArmError. The caller
+Functions change the world (plain dicts) in place and raise ArmError where Azure refuses. The caller
 holds the world's lock.
 """
 
@@ -9,12 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-import uuid
-import zlib
 
-from . import demo
+from . import nsg
 from .errors import ArmError
-from .fleet import JIT_TYPE, new_policy
+from .fleet import new_policy
 from .timeutil import format_time, parse_duration, parse_time
 
 VM_ID = re.compile(
@@ -25,13 +24,6 @@ VM_ID = re.compile(
 MIN_DURATION = dt.timedelta(minutes=5)
 MAX_DURATION = dt.timedelta(days=1)
 REQUEST_GRACE = dt.timedelta(minutes=1)
-OPERATIONS = {
-    "write": ("Microsoft.Security/locations/jitNetworkAccessPolicies/write",
-              "Create or Update JIT Network Access Policy"),
-    "delete": ("Microsoft.Security/locations/jitNetworkAccessPolicies/delete", "Delete JIT Network Access Policy"),
-    "initiate": ("Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action",
-                 "Initiate JIT Network Access Policy"),
-}
 
 
 def _bad(message: str, code: str = "BadRequest") -> ArmError:
@@ -74,27 +66,6 @@ def _validate_port(vm_id: str, port: object) -> dict:
                                  "allowedSourceAddressPrefixes", "maxRequestAccessDuration") if k in port}
 
 
-def _vm_protection(world: dict, vm: dict) -> tuple[str | None, str | None]:
-    """Return (nsg id or None, why JIT cannot protect the VM or None)."""
-    nic = world["nics"].get(vm["nic"].lower(), {})
-    nsg = (nic.get("properties", {}).get("networkSecurityGroup") or {}).get("id")
-    ip_config = nic["properties"]["ipConfigurations"][0]["properties"]
-    subnet_id = ip_config["subnet"]["id"]
-    vnet_id = subnet_id.rsplit("/subnets/", 1)[0]
-    vnet = world["vnets"].get(vnet_id.lower(), {})
-    for subnet in vnet.get("properties", {}).get("subnets", []):
-        if subnet["id"].lower() == subnet_id.lower() and not nsg:
-            nsg = (subnet["properties"].get("networkSecurityGroup") or {}).get("id")
-    firewall = next((f for f in world["firewalls"].values()
-                     if f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
-                     .startswith(vnet_id.lower() + "/")), None)
-    if firewall and firewall["properties"].get("firewallPolicy"):
-        return nsg, "The virtual machine is protected by an Azure Firewall managed by Azure Firewall Manager."
-    if not nsg and not firewall:
-        return None, "The virtual machine has no network security group (NSG) or Azure Firewall."
-    return nsg, None
-
-
 def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name: str, body: object,
                now: dt.datetime) -> dict:
     if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
@@ -120,7 +91,7 @@ def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name:
             raise _bad(f"The policy name and virtual machine name '{vm['name']}' together exceed 56 characters.")
         if any(v["id"].lower() == vm_id.lower() for v in vms):
             raise _bad(f"Virtual machine '{vm_id}' is listed twice.")
-        _, unsupported = _vm_protection(world, vm)
+        _, unsupported = nsg.protection(world, vm)
         if unsupported:
             raise _bad(unsupported, "JitNetworkAccessNotSupported")
         ports_in = vm_in.get("ports")
@@ -136,12 +107,12 @@ def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name:
 
     old = world["policies"].get(pid.lower())
     for vm in (old or {}).get("properties", {}).get("virtualMachines", []):
-        _set_deny_rule(world, vm["id"], [])
+        nsg.set_deny_rule(world, vm["id"], [])
     policy = new_policy(pid, location, vms, (old or {}).get("properties", {}).get("requests", []))
     world["policies"][pid.lower()] = policy
     world["policy_written_at"][pid.lower()] = format_time(now)
     for vm in vms:
-        _set_deny_rule(world, vm["id"], [p["number"] for p in vm["ports"]])
+        nsg.set_deny_rule(world, vm["id"], [p["number"] for p in vm["ports"]])
     return policy
 
 
@@ -150,11 +121,11 @@ def delete_policy(world: dict, pid: str) -> bool:
     if policy is None:
         return False
     for vm in policy["properties"]["virtualMachines"]:
-        _set_deny_rule(world, vm["id"], [])
+        nsg.set_deny_rule(world, vm["id"], [])
     for request in policy["properties"]["requests"]:
         for vm in request["virtualMachines"]:
             for port in vm["ports"]:
-                _remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
+                nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
     return True
 
 
@@ -188,15 +159,10 @@ def initiate(world: dict, pid: str, body: object, requestor: str, caller_ip: str
             ports.append(_granted_port(pid, policy_vm, port_in, caller_ip, now))
         granted.append({"id": policy_vm["id"], "ports": ports})
 
-    start = format_time(now)
-    for vm in granted:
-        for port in vm["ports"]:
-            _revoke_older(world, policy, vm["id"], port["number"])
-            _add_allow_rule(world, vm["id"], start, port["number"], port["allowedSourceAddressPrefix"])
-    record = {"virtualMachines": granted, "startTimeUtc": start, "requestor": requestor}
+    record = {"virtualMachines": granted, "startTimeUtc": format_time(now), "requestor": requestor}
     if justification:
         record["justification"] = justification
-    policy["properties"]["requests"].append(record)
+    add_request(world, policy, record)
     response_vms = [{"id": vm["id"], "ports": [dict(p, status="Initiating") for p in vm["ports"]]} for vm in granted]
     return dict(record, virtualMachines=response_vms)
 
@@ -225,6 +191,17 @@ def _granted_port(pid: str, policy_vm: dict, port_in: object, caller_ip: str, no
             "status": "Initiated", "statusReason": "UserRequested"}
 
 
+def add_request(world: dict, policy: dict, record: dict) -> None:
+    """Keep an access request on its policy: it supersedes older grants of its ports and opens those Initiated."""
+    for vm in record["virtualMachines"]:
+        for port in vm["ports"]:
+            _revoke_older(world, policy, vm["id"], port["number"])
+            if port["status"] == "Initiated":
+                nsg.add_allow_rule(world, vm["id"], record["startTimeUtc"], port["number"],
+                                   port["allowedSourceAddressPrefix"])
+    policy["properties"]["requests"].append(record)
+
+
 def _revoke_older(world: dict, policy: dict, vm_id: str, number: int) -> None:
     for request in policy["properties"]["requests"]:
         for vm in request["virtualMachines"]:
@@ -233,7 +210,7 @@ def _revoke_older(world: dict, policy: dict, vm_id: str, number: int) -> None:
             for port in vm["ports"]:
                 if port["number"] == number and port["status"] == "Initiated":
                     port["status"], port["statusReason"] = "Revoked", "NewerRequestInitiated"
-                    _remove_allow_rule(world, vm["id"], request["startTimeUtc"], number)
+                    nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], number)
 
 
 def expire(world: dict, now: dt.datetime) -> bool:
@@ -245,130 +222,6 @@ def expire(world: dict, now: dt.datetime) -> bool:
                 for port in vm["ports"]:
                     if port["status"] == "Initiated" and parse_time(port["endTimeUtc"]) <= now:
                         port["status"], port["statusReason"] = "Revoked", "Expired"
-                        _remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
+                        nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
                         changed = True
     return changed
-
-
-# --- NSG effects -------------------------------------------------------------------------------
-
-def _nsg_for(world: dict, vm_id: str) -> tuple[dict | None, str]:
-    vm = world["vms"].get(vm_id.lower())
-    if vm is None:
-        return None, ""
-    nsg_id, _ = _vm_protection(world, vm)
-    nic = world["nics"][vm["nic"].lower()]
-    private_ip = nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"]
-    return (world["nsgs"].get(nsg_id.lower()) if nsg_id else None), private_ip
-
-
-def _signed_crc(text: str) -> int:
-    value = zlib.crc32(text.lower().encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
-
-
-def _rule(nsg: dict, name: str, access: str, priority: int, source: str, destination: str,
-          ports: list[int]) -> dict:
-    port_fields = ({"destinationPortRange": str(ports[0]), "destinationPortRanges": []} if len(ports) == 1 else
-                   {"destinationPortRange": "", "destinationPortRanges": [str(p) for p in ports]})
-    return {"id": f"{nsg['id']}/securityRules/{name}", "name": name,
-            "properties": {"protocol": "*", "sourcePortRange": "*", **port_fields, "sourceAddressPrefix": source,
-                           "destinationAddressPrefix": destination, "access": access, "priority": priority,
-                           "direction": "Inbound", "provisioningState": "Succeeded"}}
-
-
-def _set_deny_rule(world: dict, vm_id: str, ports: list[int]) -> None:
-    nsg, private_ip = _nsg_for(world, vm_id)
-    if nsg is None:
-        return
-    name = f"SecurityCenter-JITRule_{_signed_crc(vm_id)}_{uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower()).hex.upper()}"
-    rules = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
-    if ports:
-        others = [r["properties"]["priority"] for r in rules if not r["name"].startswith("SecurityCenter-JITRule")]
-        deny_priorities = [r["properties"]["priority"] for r in rules if r["name"].startswith("SecurityCenter-JITRule_")]
-        priority = max([4096 - 1000, *others, *deny_priorities]) + 1
-        rules.append(_rule(nsg, name, "Deny", min(priority, 4096), "*", private_ip, ports))
-    nsg["properties"]["securityRules"] = rules
-
-
-def _allow_rule_name(vm_id: str, start: str, number: int) -> str:
-    return f"SecurityCenter-JITRule-{_signed_crc(vm_id + start)}-{number}"
-
-
-def _add_allow_rule(world: dict, vm_id: str, start: str, number: int, source: str) -> None:
-    nsg, private_ip = _nsg_for(world, vm_id)
-    if nsg is None:
-        return
-    used = {r["properties"]["priority"] for r in nsg["properties"]["securityRules"]}
-    priority = next(p for p in range(100, 4096) if p not in used)
-    nsg["properties"]["securityRules"].append(
-        _rule(nsg, _allow_rule_name(vm_id, start, number), "Allow", priority, source, private_ip, [number]))
-
-
-def _remove_allow_rule(world: dict, vm_id: str, start: str, number: int) -> None:
-    nsg, _ = _nsg_for(world, vm_id)
-    if nsg is not None:
-        name = _allow_rule_name(vm_id, start, number)
-        nsg["properties"]["securityRules"] = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
-
-
-# --- Activity Log ------------------------------------------------------------------------------
-
-def record_event(world: dict, kind: str, pid: str, caller: dict, status: str, now: dt.datetime,
-                 correlation_id: str, sub_status: str = "") -> None:
-    """Append the BeginRequest and EndRequest events Azure writes for one JIT operation."""
-    action, localized = OPERATIONS[kind]
-    sub_id = pid.split("/")[2]
-    rg = pid.split("/")[4]
-    operation_id = str(uuid.uuid4())
-    for event_name, event_status, when in (("BeginRequest", "Started", now),
-                                           ("EndRequest", status, now + dt.timedelta(milliseconds=350))):
-        event_id = str(uuid.uuid4())
-        ticks = int((when - dt.datetime(1, 1, 1, tzinfo=dt.UTC)).total_seconds() * 10_000_000)
-        world["activity"].append({
-            "authorization": {"action": action, "scope": pid},
-            "caller": caller.get("upn", ""),
-            "channels": "Operation",
-            "claims": {"name": caller.get("name", ""), "http://schemas.microsoft.com/identity/claims/objectidentifier":
-                       caller.get("oid", ""), "ipaddr": caller.get("ip", "")},
-            "correlationId": correlation_id,
-            "description": "",
-            "eventDataId": event_id,
-            "eventName": {"value": event_name, "localizedValue": "Begin request" if event_name == "BeginRequest"
-                          else "End request"},
-            "category": {"value": "Administrative", "localizedValue": "Administrative"},
-            "id": f"{pid}/events/{event_id}/ticks/{ticks}",
-            "level": "Informational" if event_status != "Failed" else "Error",
-            "resourceGroupName": rg,
-            "resourceProviderName": {"value": "Microsoft.Security", "localizedValue": "Microsoft.Security"},
-            "resourceId": pid,
-            "resourceType": {"value": JIT_TYPE, "localizedValue": JIT_TYPE},
-            "operationId": operation_id,
-            "operationName": {"value": action, "localizedValue": localized},
-            "properties": {"eventCategory": "Administrative", "entity": pid, "message": action,
-                           "hierarchy": f"{demo.TENANT_ID}/{sub_id}", **({"statusCode": sub_status} if sub_status else {})},
-            "status": {"value": event_status, "localizedValue": event_status},
-            "subStatus": {"value": sub_status, "localizedValue": sub_status},
-            "eventTimestamp": format_time(when),
-            "submissionTimestamp": format_time(when + dt.timedelta(seconds=12)),
-            "subscriptionId": sub_id,
-            "tenantId": demo.TENANT_ID,
-        })
-
-
-def add_seeded_request(world: dict, vm_id: str, number: int, person: demo.Person, start: dt.datetime,
-                       end: dt.datetime, justification: str, source: str, now: dt.datetime) -> None:
-    policy = next(p for p in world["policies"].values()
-                  if any(v["id"].lower() == vm_id.lower() for v in p["properties"]["virtualMachines"]))
-    _revoke_older(world, policy, vm_id, number)
-    start_text = format_time(start)
-    active = end > now
-    policy["properties"]["requests"].append({
-        "virtualMachines": [{"id": vm_id, "ports": [{
-            "number": number, "allowedSourceAddressPrefix": source, "endTimeUtc": format_time(end),
-            "status": "Initiated" if active else "Revoked", "statusReason": "UserRequested" if active else "Expired"}]}],
-        "startTimeUtc": start_text, "requestor": person.username, "justification": justification})
-    if active:
-        _add_allow_rule(world, vm_id, start_text, number, source)
-    caller = {"upn": person.username, "name": person.display_name, "oid": person.object_id, "ip": source}
-    record_event(world, "initiate", policy["id"], caller, "Succeeded", start, str(uuid.uuid4()), "Accepted")

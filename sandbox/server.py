@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import ssl
-import threading
 import time
 import uuid
 from email.utils import formatdate
@@ -14,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from . import certs, control
+from . import certs
 from .arm import Arm
+from .control import Control
 from .errors import ArmError
 from .http import Request, Response, json_response, match
 from .identity import Identity
@@ -30,8 +29,9 @@ class App:
         self.sandbox = Sandbox(data_dir)
         self.identity = Identity(self.sandbox, self.material.signing_key_path)
         self.arm = Arm(self.sandbox, self.identity)
+        self.control = Control(self.sandbox, self.identity, self.material.ca_path)
         self.port = port
-        self.control_routes = control.routes(self)
+        self.control_routes = self.control.routes()
         self.identity_routes = self.identity.routes()
         self.arm_routes = self.arm.routes()
 
@@ -156,25 +156,3 @@ def make_server(data_dir: Path, port: int, host: str = "127.0.0.1") -> tuple[Thr
     server.socket = context.wrap_socket(server.socket, server_side=True)
     return server, app
 
-
-def serve_in_thread(data_dir: Path, port: int = 0) -> tuple[ThreadingHTTPServer, App, threading.Thread]:
-    server, app = make_server(data_dir, port)
-    thread = threading.Thread(target=server.serve_forever, name="sandbox", daemon=True)
-    thread.start()
-    return server, app, thread
-
-
-def info(app: App, base_url: str) -> dict:
-    from . import demo
-
-    return json.loads(json.dumps({
-        "tenant_id": demo.TENANT_ID, "client_id": demo.CLIENT_ID, "client_secret": demo.CLIENT_SECRET,
-        "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(app.material.ca_path),
-        "redirect_uris": "any http://127.0.0.1:<port>/… or http://localhost:<port>/… (loopback only)",
-        "people": [{"username": p.username, "display_name": p.display_name, "object_id": p.object_id,
-                    "app_roles": app.identity.app_roles(p), "summary": p.summary,
-                    "role_assignments": [a for a in app.sandbox.world["role_assignments"]
-                                         if a["principalId"] == p.object_id]} for p in demo.PEOPLE],
-        "subscriptions": [{"id": s["subscriptionId"], "name": s["displayName"]}
-                          for s in app.sandbox.world["subscriptions"]],
-    }))

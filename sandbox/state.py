@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import fleet, jit
+from .seed import seed
 from .timeutil import Clock
 
 
@@ -61,7 +62,7 @@ class Sandbox:
             self.world.clear()
             self.world.update(fleet.empty_world())
             self.clock = Clock(0.0)
-            fleet.seed(self.world, self.clock.now())
+            seed(self.world, self.clock.now())
             self.generation += 1
             self.knobs = Knobs()
             self.codes.clear()
@@ -69,7 +70,7 @@ class Sandbox:
 
     def generate(self, vm_count: int, subscription_count: int) -> None:
         with self.lock:
-            fleet.generate(self.world, vm_count, subscription_count, self.clock.now())
+            fleet.generate(self.world, vm_count, subscription_count)
             self.generation += 1
             self.save()
 

@@ -35,12 +35,8 @@ def format_time(value: dt.datetime) -> str:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """Parse an ISO 8601 timestamp with up to seven fractional digits; naive means UTC."""
-    cleaned = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", cleaned)
-    if match and match.group(2):
-        cleaned = match.group(1) + "." + match.group(2)[1:7].ljust(6, "0") + match.group(3)
-    value = dt.datetime.fromisoformat(cleaned)
+    """Parse an ISO 8601 timestamp (Azure's seven fractional digits and Z included); naive means UTC."""
+    value = dt.datetime.fromisoformat(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)

@@ -1,9 +1,15 @@
-"""Test settings: the portal's own settings, pointed at a sandbox that conftest starts on a free port."""
+"""Test settings: the portal's own settings, configured with what the test sandbox publishes.
+
+conftest starts that sandbox on the port picked here; the portal gets its connection settings from
+the environment, exactly as in a deployment (tests may import `sandbox`; the portal never does).
+"""
 
 import os
 import socket
 import tempfile
 from pathlib import Path
+
+from sandbox.publish import environment
 
 
 def _free_port() -> int:
@@ -14,14 +20,12 @@ def _free_port() -> int:
 
 SANDBOX_DATA_DIR = Path(tempfile.mkdtemp(prefix="jitportal-sandbox-"))
 TEST_SANDBOX_PORT = _free_port()
-for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "DJANGO_SECRET_KEY"):
-    os.environ.pop(name, None)
+for name in [n for n in os.environ if n.startswith("AZURE_") or n in ("DJANGO_SECRET_KEY", "DATABASE_PATH")]:
+    os.environ.pop(name)
 os.environ.update({
     "DJANGO_DEBUG": "1",
-    "SANDBOX_PORT": str(TEST_SANDBOX_PORT),
-    "SANDBOX_URL": f"https://127.0.0.1:{TEST_SANDBOX_PORT}",
-    "SANDBOX_CA_BUNDLE": str(SANDBOX_DATA_DIR / "ca.pem"),
     "AZURE_RETRIES": "2",
+    **environment(f"https://127.0.0.1:{TEST_SANDBOX_PORT}", SANDBOX_DATA_DIR / "ca.pem"),
 })
 
 from jitportal.settings import *  # noqa: E402,F401,F403

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+AZURE = {"AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_ID": "app",
+         "AZURE_CLIENT_SECRET": "s3cret"}
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -20,8 +22,14 @@ def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_check_deploy_passes_with_production_settings():
     result = _manage("check", "--deploy", "--fail-level", "WARNING",
                      DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="jit.example.com",
-                     DJANGO_SETTINGS_MODULE="jitportal.settings")
+                     DJANGO_SETTINGS_MODULE="jitportal.settings", **AZURE)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_names_missing_azure_settings():
+    result = _manage("check", DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="jitportal.settings")
+    assert result.returncode == 1
+    assert "jitportal.E001" in result.stderr and "AZURE_TENANT_ID" in result.stderr, result.stderr
 
 
 def test_it_refuses_to_start_in_production_without_a_secret_key():
@@ -33,11 +41,11 @@ def test_real_azure_mode_is_configuration_only(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("s3cret\n")
     probe = ("from django.conf import settings as s; "
-             "print(s.AZURE_USE_SANDBOX, s.AZURE_AUTHORITY, s.AZURE_ARM_URL, s.AZURE_CLIENT_SECRET, s.AZURE_CA_BUNDLE)")
+             "print(s.AZURE_INSTANCE_DISCOVERY, s.AZURE_AUTHORITY, s.AZURE_ARM_URL, s.AZURE_CLIENT_SECRET, s.AZURE_CA_BUNDLE)")
     result = _manage("shell", "-c", probe, DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="jitportal.settings",
                      AZURE_TENANT_ID="11111111-2222-3333-4444-555555555555", AZURE_CLIENT_ID="app",
                      AZURE_CLIENT_SECRET_FILE=str(secret_file))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == [
-        "False", "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
+        "True", "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
         "https://management.azure.com", "s3cret", "None"]

@@ -3,18 +3,18 @@ the VM must be in the signed-in person's own inventory (what Azure lets them rea
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest
+from django.http import Http404
 
 from jitportal.gateway import parse_vm_id
 
-from .inventory import VmRow, get_inventory
+from .inventory import Inventory, VmRow
 
 MAX_SELECTION = 500
 
 
-def selected_vms(request: HttpRequest, raw_ids: list[str]) -> tuple[list[VmRow], list[str]]:
+def selected_vms(inventory: Inventory, raw_ids: list[str]) -> tuple[list[VmRow], list[str]]:
     """The visible VMs among `raw_ids`, and a message for each id that is not one."""
-    by_id = {r.vm_id.lower(): r for r in get_inventory(request.session, request.user.pk).rows}
+    by_id = {r.vm_id.lower(): r for r in inventory.rows}
     rows: dict[str, VmRow] = {}
     problems = [f"Only the first {MAX_SELECTION} selected VMs are taken."] if len(raw_ids) > MAX_SELECTION else []
     for raw in raw_ids[:MAX_SELECTION]:
@@ -26,9 +26,9 @@ def selected_vms(request: HttpRequest, raw_ids: list[str]) -> tuple[list[VmRow],
     return list(rows.values()), problems
 
 
-def vm_for(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> VmRow:
-    rows, _ = selected_vms(request, [f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
-                                     f"Microsoft.Compute/virtualMachines/{name}"])
-    if not rows:
+def vm_for(inventory: Inventory, subscription_id: str, resource_group: str, name: str) -> VmRow:
+    row = next((r for r in inventory.rows if r.subscription_id.lower() == subscription_id.lower()
+                and r.resource_group.lower() == resource_group.lower() and r.name.lower() == name.lower()), None)
+    if row is None:
         raise Http404("No such VM, or Azure does not let you see it.")
-    return rows[0]
+    return row

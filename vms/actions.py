@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from audit.trail import record
 from jitportal import gateway
+from jitportal.actor import Actor
 from jitportal.durations import human
 from jitportal.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
 
-from .inventory import VmRow, invalidate
+from .inventory import CONFIGURED, VmRow, invalidate
 from .models import PolicyLock
 
 DEFAULT_POLICY = "default"
@@ -64,15 +64,31 @@ def snapshot(policies: list[JitPolicy]) -> dict[str, str]:
     return {vm.vm_id.lower(): f"{p.name}: {describe_ports(vm.ports)}" for p in policies for vm in p.vms}
 
 
-def open_snapshots(request: HttpRequest, rows: list[VmRow]) -> dict[str, dict[str, str]]:
+def open_snapshots(actor: Actor, rows: list[VmRow]) -> dict[str, dict[str, str]]:
     """Read each group's policies now (one call per group) for the form to carry."""
     groups = {group_of(r) for r in rows}
-    return {g.key: snapshot(gateway.list_policies_at(request.session, g.subscription_id, g.resource_group,
+    return {g.key: snapshot(gateway.list_policies_at(actor.session, g.subscription_id, g.resource_group,
                                                      g.location)) for g in groups}
 
 
 def name_too_long(row: VmRow) -> bool:
     return len(DEFAULT_POLICY) + len(row.name) > MAX_NAME
+
+
+def eligible(rows: list[VmRow], tab: str) -> tuple[list[VmRow], list[Outcome]]:
+    """The rows an action for `tab` may change (enable: Not configured; edit, remove: Configured), and
+    an outcome saying why each other row was left out."""
+    ok, refused = [], []
+    for row in rows:
+        if row.tab != tab:
+            why = row.reason or ("it already has JIT: use Edit" if row.tab == CONFIGURED else "it has no JIT yet")
+            refused.append(Outcome(row.name, False, f"Left out: {why}."))
+        elif name_too_long(row):
+            refused.append(Outcome(row.name, False, "Left out: the policy name 'default' and this VM's name together "
+                                                    "exceed Azure's 56 characters."))
+        else:
+            ok.append(row)
+    return ok, refused
 
 
 def _changes(before: dict[str, str], after: dict[str, str]) -> str:
@@ -88,7 +104,7 @@ def _changes(before: dict[str, str], after: dict[str, str]) -> str:
     return "; ".join(lines)
 
 
-def do_set_ports(request: HttpRequest, action: str, rows: list[VmRow],
+def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
     """Give each VM in `rows` the ports in `ports[vm_id.lower()]` (None removes it from JIT).
 
@@ -100,16 +116,16 @@ def do_set_ports(request: HttpRequest, action: str, rows: list[VmRow],
     for row in rows:
         by_group.setdefault(group_of(row), []).append(row)
     for group, members in by_group.items():
-        outcomes += _apply_to_group(request, action, group, members, ports, (opened or {}).get(group.key))
+        outcomes += _apply_to_group(actor, action, group, members, ports, (opened or {}).get(group.key))
     return outcomes
 
 
-def _apply_to_group(request: HttpRequest, action: str, group: Group, members: list[VmRow],
+def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                     ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
     with transaction.atomic():
         lock, _ = PolicyLock.objects.select_for_update().get_or_create(policy_id=group.key)
         try:
-            current = gateway.list_policies_at(request.session, group.subscription_id, group.resource_group,
+            current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group,
                                                group.location)
         except gateway.GatewayError as error:
             return [Outcome(m.name, False, error.message) for m in members]
@@ -118,15 +134,15 @@ def _apply_to_group(request: HttpRequest, action: str, group: Group, members: li
             message = ("Nothing was saved: the JIT policy of this resource group and region changed since you "
                        f"opened the form ({_changes(opened, now)}). Review it and save again.")
             return [Outcome(m.name, False, message) for m in members]
-        outcomes = [o for policy, wanted in _plan(group, current, members, ports)
-                    for o in _write(request, action, group, policy, wanted, members)]
+        outcomes = [o for policy, wanted in plan(group, current, members, ports)
+                    for o in _write(actor, action, group, policy, wanted, members)]
         lock.writes += 1
         lock.save(update_fields=["writes"])
     invalidate(group.subscription_id)
     return outcomes
 
 
-def _plan(group: Group, current: list[JitPolicy], members: list[VmRow],
+def plan(group: Group, current: list[JitPolicy], members: list[VmRow],
           ports: dict[str, tuple[PortRule, ...] | None]) -> list[tuple[JitPolicy | None, tuple[PolicyVm, ...]]]:
     """For each policy to write: its VMs afterwards. A VM stays in the policy that already holds it;
     a VM in none goes to the group's `default` policy (made when missing)."""
@@ -147,7 +163,7 @@ def _plan(group: Group, current: list[JitPolicy], members: list[VmRow],
     return [(policies[key][0], tuple(policies[key][1])) for key in sorted(changed)]
 
 
-def _write(request: HttpRequest, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
+def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
            members: list[VmRow]) -> list[Outcome]:
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
@@ -156,14 +172,14 @@ def _write(request: HttpRequest, action: str, group: Group, policy: JitPolicy | 
     after = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}
     try:
         if vms:
-            gateway.put_policy(request.session, ref, vms)
+            gateway.put_policy(actor.session, ref, vms)
         elif policy is not None:
-            gateway.delete_policy(request.session, ref)
+            gateway.delete_policy(actor.session, ref)
     except gateway.GatewayError as error:
-        record(request, action, ref.policy_id, "failed", correlation_id=error.correlation_id,
+        record(actor, action, ref.policy_id, "failed", correlation_id=error.correlation_id,
                details={"before": before, "after": after, "error": error.message})
         return [Outcome(m.name, False, error.message) for m in mine]
-    record(request, action, ref.policy_id, "succeeded", details={"before": before, "after": after})
+    record(actor, action, ref.policy_id, "succeeded", details={"before": before, "after": after})
     return [Outcome(m.name, True, _done(m, after)) for m in mine]
 
 
@@ -172,9 +188,9 @@ def _done(row: VmRow, after: dict[str, str]) -> str:
     return f"JIT protects {ports}." if ports else "JIT removed. Access that is open now stays open until it expires."
 
 
-def snapshot_ports(request: HttpRequest, row: VmRow) -> tuple[dict[str, dict[str, str]], tuple[PortRule, ...]]:
+def snapshot_ports(actor: Actor, row: VmRow) -> tuple[dict[str, dict[str, str]], tuple[PortRule, ...]]:
     """The group's snapshot for the form, and the VM's ports as Azure has them now."""
     group = group_of(row)
-    policies = gateway.list_policies_at(request.session, group.subscription_id, group.resource_group, group.location)
+    policies = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)
     ports = next((vm.ports for p in policies for vm in p.vms if vm.vm_id.lower() == row.vm_id.lower()), row.ports)
     return {group.key: snapshot(policies)}, ports

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from datetime import timedelta
 
 from django import forms
 
+from jitportal.fields import DurationField, SignedField, SourcePrefixListField, prefix_text
 from jitportal.gateway import PortRule
 
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, VmRow
@@ -68,10 +67,9 @@ class PortForm(forms.Form):
     protocol = forms.ChoiceField(choices=[("*", "Any"), ("TCP", "TCP"), ("UDP", "UDP")], initial="*")
     source = forms.ChoiceField(label="Allowed source IPs", initial="per-request",
                                choices=[("per-request", "Per request"), ("list", "These IPs/CIDRs")])
-    addresses = forms.CharField(label="IPs or CIDRs", required=False, max_length=2000,
-                                help_text="Separated by commas or spaces, e.g. 10.0.0.0/24, 203.0.113.7")
-    max_value = forms.IntegerField(label="Maximum request time", min_value=1, max_value=1440, initial=3)
-    max_unit = forms.ChoiceField(label="Unit", choices=[("hours", "hours"), ("minutes", "minutes")], initial="hours")
+    addresses = SourcePrefixListField(label="IPs or CIDRs", required=False, max_length=2000,
+                                      help_text="Separated by commas or spaces, e.g. 10.0.0.0/24, 203.0.113.7")
+    max = DurationField(label="Maximum request time", initial=timedelta(hours=3))
 
     def clean(self):
         data = super().clean()
@@ -79,31 +77,13 @@ class PortForm(forms.Form):
             return data
         if data["source"] == "per-request":
             prefixes: tuple[str, ...] = ("*",)
-        else:
-            prefixes = tuple(self._prefixes(data.get("addresses", "")))
-        minutes = data["max_value"] * (60 if data["max_unit"] == "hours" else 1)
-        if data["max_unit"] == "hours" and not 1 <= data["max_value"] <= 24:
-            self.add_error("max_value", "Whole hours from 1 to 24.")
-        elif not 5 <= minutes <= 1440:
-            self.add_error("max_value", "From 5 minutes to 24 hours.")
-        if not self.errors:
-            data["rule"] = PortRule(data["number"], data["protocol"], prefixes, timedelta(minutes=minutes))
-        return data
-
-    def _prefixes(self, text: str) -> list[str]:
-        items = [item for item in re.split(r"[\s,;]+", text.strip()) if item]
-        if not items:
+        elif not data["addresses"]:
             self.add_error("addresses", "List at least one IP or CIDR, or choose Per request.")
-        prefixes = []
-        for item in items:
-            try:
-                network = ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                self.add_error("addresses", f"'{item[:60]}' is not an IP address or CIDR range.")
-                continue
-            prefixes.append(str(network.network_address) if network.num_addresses == 1 and "/" not in item
-                            else str(network))
-        return prefixes
+            return data
+        else:
+            prefixes = tuple(dict.fromkeys(prefix_text(n) for n in data["addresses"]))
+        data["rule"] = PortRule(data["number"], data["protocol"], prefixes, data["max"])
+        return data
 
 
 class BasePortFormSet(forms.BaseFormSet):
@@ -134,7 +114,20 @@ def port_initial(rules) -> list[dict]:
         "number": r.number, "protocol": r.protocol,
         "source": "per-request" if r.allowed_prefixes == ("*",) else "list",
         "addresses": "" if r.allowed_prefixes == ("*",) else ", ".join(r.allowed_prefixes),
-        "max_value": int(r.max_duration.total_seconds() // 3600) if r.max_duration.total_seconds() % 3600 == 0
-        else int(r.max_duration.total_seconds() // 60),
-        "max_unit": "hours" if r.max_duration.total_seconds() % 3600 == 0 else "minutes",
+        "max": r.max_duration,
     } for r in rules]
+
+
+class SnapshotForm(forms.Form):
+    """What the group's policies said when the form was shown, signed, so a save can tell what changed since."""
+
+    opened = SignedField(salt="vms.jit-form", max_age=3600,
+                         expired="This form was open too long or was altered; it now shows Azure's policies "
+                                 "as they are. Check and save again.")
+
+    @classmethod
+    def token(cls, snapshots: dict[str, dict[str, str]]) -> str:
+        return cls.base_fields["opened"].sign(snapshots)
+
+    def snapshots(self) -> dict[str, dict[str, str]] | None:
+        return self.cleaned_data["opened"] if self.is_valid() else None

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from accounts.roles import require_role, roles_of
-from accounts.views import safe_next
+from jitportal.navigation import safe_next
 
+from .access import vm_for
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, forget, get_inventory
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
@@ -52,10 +53,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 def detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user)
     inventory = get_inventory(request.session, request.user.pk)
-    row = next((r for r in inventory.rows if r.subscription_id.lower() == subscription_id.lower()
-                and r.resource_group.lower() == resource_group.lower() and r.name.lower() == name.lower()), None)
-    if row is None:
-        raise Http404("No such VM, or Azure does not let you see it.")
+    row = vm_for(inventory, subscription_id, resource_group, name)
     return render(request, "vms/detail.html", {
         "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
         "recent": row.history[:20]})

@@ -1,7 +1,7 @@
 """The Azure gateway: the only code that imports `azure.*` or `msal`.
 
 Functions take the signed-in person's session (where their token cache lives) and plain values,
-return frozen dataclasses, and raise GatewayError subclasses.
+return frozen dataclasses, and raise GatewayError subclasses — or SignInRequired, which is not one.
 """
 
 from .access import initiate
@@ -20,7 +20,7 @@ from .errors import (
 )
 from .fleet import load_fleet
 from .ids import PolicyRef, parse_policy_id, parse_vm_id
-from .policies import delete_policy, list_policies_at, put_policy
+from .policies import delete_policy, list_policies, list_policies_at, put_policy
 from .subscriptions import list_subscriptions
 from .types import (
     ActivityEvent,
@@ -44,6 +44,6 @@ __all__ = [
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
-    "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
+    "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "list_jit_activity", "ActivityEvent", "ActivityPage",
 ]

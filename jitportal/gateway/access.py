@@ -8,10 +8,9 @@ from typing import Any
 from azure.mgmt.security.v2020_01_01 import models
 
 from .auth import UserCredential
-from .clients import call
+from .clients import call, raw_answer, security
 from .ids import PolicyRef
-from .parse import parse_time
-from .policies import security_client
+from .parse import grant
 from .types import GrantPort, GrantResult
 
 
@@ -25,13 +24,8 @@ def initiate(session: MutableMapping[str, Any], ref: PolicyRef, vms: dict[str, t
                                                       end_time_utc=p.end) for p in ports])
             for vm_id, ports in vms.items()],
         justification=justification or None)
-    operations = security_client(credential, ref.subscription_id).jit_network_access_policies
+    operations = security(credential, ref.subscription_id).jit_network_access_policies
     answer, correlation = call(
-        credential,
-        lambda: operations.initiate(ref.resource_group, ref.location, ref.name, body, cls=lambda response, result, _: (
-            result, response.http_response.headers.get("x-ms-correlation-request-id", ""))),
-        f"JIT policy '{ref.name}' of {ref.resource_group} in {ref.location}")
-    opened = {vm.id.lower(): tuple((p.number, parse_time(p.end_time_utc) if isinstance(p.end_time_utc, str)
-                                    else p.end_time_utc) for p in vm.ports)
-              for vm in answer.virtual_machines}
-    return GrantResult(opened=opened, correlation_id=correlation)
+        credential, lambda: operations.initiate(ref.resource_group, ref.location, ref.name, body, cls=raw_answer),
+        ref.label)
+    return grant(answer, correlation)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from azure.mgmt.compute import ComputeManagementClient
-from django.conf import settings
-
 from .auth import UserCredential
-from .clients import client_options
+from .clients import parallel
 from .errors import GatewayError
 from .parse import parse_time
-from .raw import fetch_list
+from .raw import try_list
 from .types import ActivityEvent, ActivityPage, FleetFailure, Subscription
 
 JIT_OPERATIONS = "Microsoft.Security/locations/jitNetworkAccessPolicies/"
@@ -42,13 +38,10 @@ def _event(item: dict) -> ActivityEvent:
 
 def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime,
            narrow: str) -> list[ActivityEvent] | GatewayError:
-    # Any generated client's public send_request runs the same ARM pipeline (auth, retries, timeouts);
-    # MonitorManagementClient only has a private one.
-    client = ComputeManagementClient(subscription_id=sub.subscription_id, **client_options(credential))
     query = f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' and {narrow}"
-    found = fetch_list(credential, client,
-                       f"/subscriptions/{sub.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
-                       {"api-version": ACTIVITY_VERSION, "$filter": query}, f"the Activity Log of {sub.display_name}")
+    found = try_list(credential, f"/subscriptions/{sub.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
+                     {"api-version": ACTIVITY_VERSION, "$filter": query}, f"the Activity Log of {sub.display_name}",
+                     sub.subscription_id)
     if isinstance(found, GatewayError):
         return found
     return [_event(i) for i in found[0]
@@ -63,10 +56,7 @@ def list_jit_activity(session: MutableMapping[str, Any], subscriptions: list[Sub
     ARM accepts one narrowing clause: `resourceUri eq` for one policy, else `resourceProvider eq`."""
     credential = UserCredential(session)
     narrow = f"resourceUri eq '{resource_id}'" if resource_id else "resourceProvider eq 'Microsoft.Security'"
-    if not subscriptions:
-        return ActivityPage((), ())
-    with ThreadPoolExecutor(max_workers=min(settings.AZURE_PARALLEL_CALLS, len(subscriptions))) as pool:
-        results = list(pool.map(lambda s: _fetch(credential, s, start, end, narrow), subscriptions))
+    results = parallel(lambda s: _fetch(credential, s, start, end, narrow), subscriptions)
     events = [e for r in results if not isinstance(r, GatewayError) for e in r]
     failures = [FleetFailure(s, r.message) for s, r in zip(subscriptions, results, strict=True)
                 if isinstance(r, GatewayError)]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, Hashable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msal
 import requests
@@ -20,6 +20,7 @@ from django.conf import settings
 from .errors import SignInFailed, SignInRequired
 from .types import SignedIn
 
+T = TypeVar("T")
 CACHE_KEY = "gateway.msal_cache"
 FLOW_KEY = "gateway.auth_flow"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
@@ -62,7 +63,7 @@ def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialC
                 token_cache=cache,
                 http_client=_http_client(),
                 http_cache=_http_cache,
-                instance_discovery=not settings.AZURE_USE_SANDBOX,
+                instance_discovery=settings.AZURE_INSTANCE_DISCOVERY,
                 timeout=settings.AZURE_TIMEOUT_SECONDS,
             )
     except (requests.RequestException, ValueError, OSError) as exc:
@@ -128,6 +129,14 @@ class UserCredential:
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._refreshed_at = 0.0
+        self._kept: dict[Hashable, Any] = {}
+
+    def keep(self, key: Hashable, make: Callable[[], T]) -> T:
+        """Something made once for this credential's life (an SDK client and its connections)."""
+        with self._lock:
+            if key not in self._kept:
+                self._kept[key] = make()
+            return self._kept[key]
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         with self._lock:

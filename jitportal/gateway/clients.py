@@ -1,19 +1,22 @@
-"""The one place SDK clients are built (endpoint, CA bundle, timeouts, retries) and Azure errors translated."""
+"""The one place SDK clients are built (endpoint, CA bundle, timeouts, retries), calls run as the
+person, and Azure's refusals become our errors."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.security import SecurityCenter
 from django.conf import settings
 
 from .auth import UserCredential
@@ -29,71 +32,94 @@ from .errors import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 _DENIED = re.compile(r"perform action '(?P<action>[^']+)' over scope '(?P<scope>[^']+)'")
 
 
-def client_options(credential: UserCredential) -> dict:
-    scope = settings.AZURE_ARM_SCOPE
-    return {
-        "credential": credential,
-        "base_url": settings.AZURE_ARM_URL,
-        "credential_scopes": [scope],
-        "connection_verify": settings.AZURE_CA_BUNDLE or True,
-        "connection_timeout": 10,
-        "read_timeout": settings.AZURE_TIMEOUT_SECONDS,
-        "retry_total": settings.AZURE_RETRIES,
-        "retry_backoff_factor": 0.3,
-        "retry_backoff_max": 10,
-        "logging_enable": False,
-    }
+class TokenRejected(Exception):
+    """ARM answered 401: the access token expired early or was revoked."""
+
+
+def _build(kind: type[T], credential: UserCredential, subscription_id: str) -> T:
+    return kind(
+        subscription_id=subscription_id, credential=credential, base_url=settings.AZURE_ARM_URL,
+        credential_scopes=[settings.AZURE_ARM_SCOPE], connection_verify=settings.AZURE_CA_BUNDLE or True,
+        connection_timeout=10, read_timeout=settings.AZURE_TIMEOUT_SECONDS, retry_total=settings.AZURE_RETRIES,
+        retry_backoff_factor=0.3, retry_backoff_max=10, logging_enable=False)
+
+
+def reader(credential: UserCredential, subscription_id: str = "") -> ComputeManagementClient:
+    """A client whose public `send_request` reads any ARM path as plain JSON through the SDK pipeline;
+    one per person and subscription, so that a page's lists reuse their connections."""
+    return credential.keep(("reader", subscription_id), lambda: _build(ComputeManagementClient, credential,
+                                                                        subscription_id))
+
+
+def security(credential: UserCredential, subscription_id: str) -> SecurityCenter:
+    """The JIT operations that change Azure (the SDK's models shape their bodies)."""
+    return _build(SecurityCenter, credential, subscription_id)
+
+
+def raw_answer(pipeline_response, _deserialized, _headers) -> tuple[dict, str]:
+    """The SDK's `cls` hook: Azure's answer as JSON (for our one parser) and its correlation id."""
+    answer = pipeline_response.http_response
+    return json.loads(answer.text() or "{}"), answer.headers.get("x-ms-correlation-request-id", "")
 
 
 def call(credential: UserCredential, operation: Callable[[], T], what: str) -> T:
-    """Run one SDK operation as the user; on 401 refresh the token once and retry."""
+    """Run one ARM operation as the person; on 401 refresh the token once and retry."""
     try:
         try:
             return operation()
-        except ClientAuthenticationError:
+        except (TokenRejected, ClientAuthenticationError):
             credential.force_refresh()
             return operation()
-    except GatewayError:
-        raise
-    except ClientAuthenticationError as exc:
+    except (TokenRejected, ClientAuthenticationError) as exc:
         raise SignInRequired("Azure no longer accepts your sign-in. Please sign in again.") from exc
-    except ResourceNotFoundError as exc:
-        raise NotFound(f"Azure could not find {what}: {_message(exc)}", correlation_id=_correlation(exc)) from exc
-    except ResourceExistsError as exc:
-        raise Conflict(f"Azure reported a conflict on {what}: {_message(exc)}", correlation_id=_correlation(exc)) from exc
     except HttpResponseError as exc:
-        raise translate(exc, what) from exc
+        answer = exc.response
+        raise refusal(exc.status_code or 0, answer.text() if answer is not None else "",
+                      answer.headers if answer is not None else {}, what) from exc
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise Unavailable(f"Azure could not be reached for {what}; please try again shortly.") from exc
 
 
-def translate(exc: HttpResponseError, what: str) -> GatewayError:
-    status = exc.status_code or 0
-    correlation = _correlation(exc)
+def refusal(status: int, body: str | bytes, headers, what: str) -> GatewayError:
+    """ARM's error answer (status, `{"error": {"code", "message"}}` envelope) in words."""
+    message, correlation = _message(body), headers.get("x-ms-correlation-request-id", "")
     if status == 403:
-        found = _DENIED.search(_message(exc))
+        found = _DENIED.search(message)
         if found:
             return AccessDenied(f"Azure refused: you lack {found['action']} on {found['scope']}.",
                                 action=found["action"], scope=found["scope"], correlation_id=correlation)
-        return AccessDenied(f"Azure refused {what}: {_message(exc)}", correlation_id=correlation)
+        return AccessDenied(f"Azure refused {what}: {message}", correlation_id=correlation)
+    if status == 404:
+        return NotFound(f"Azure could not find {what}: {message}", correlation_id=correlation)
     if status == 429:
         return Throttled(f"Azure is throttling requests for {what}; please try again in a minute.",
                          correlation_id=correlation)
     if status == 400:
-        return InvalidRequest(f"Azure refused {what}: {_message(exc)}", correlation_id=correlation)
+        return InvalidRequest(f"Azure refused {what}: {message}", correlation_id=correlation)
     if status == 409:
-        return Conflict(f"Azure reported a conflict on {what}: {_message(exc)}", correlation_id=correlation)
+        return Conflict(f"Azure reported a conflict on {what}: {message}", correlation_id=correlation)
     return Unavailable(f"Azure failed on {what} (HTTP {status}); please try again shortly.", correlation_id=correlation)
 
 
-def _message(exc: HttpResponseError) -> str:
-    error = getattr(exc, "error", None)
-    return getattr(error, "message", None) or str(exc.message or exc).splitlines()[0]
+def _message(body: str | bytes) -> str:
+    try:
+        error = json.loads(body or b"{}").get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    text = error.get("message") if isinstance(error, dict) else None
+    if not text:
+        text = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body or "no details").strip()
+    return text.splitlines()[0][:500] if text else "no details"
 
 
-def _correlation(exc: HttpResponseError) -> str:
-    response = getattr(exc, "response", None)
-    return response.headers.get("x-ms-correlation-request-id", "") if response is not None else ""
+def parallel(work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`work` on every item at once (up to AZURE_PARALLEL_CALLS), results in the items' order."""
+    items = list(items)
+    if len(items) <= 1:
+        return [work(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(settings.AZURE_PARALLEL_CALLS, len(items)), thread_name_prefix="arm") as pool:
+        return list(pool.map(work, items))

@@ -1,6 +1,18 @@
-"""The one family of errors the gateway raises; each message is something a person can act on."""
+"""What the gateway raises; each message is something a person can act on.
+
+`SignInRequired` stands apart from the `GatewayError` family on purpose: a refusal or an outage can
+degrade one part of a page, but an expired sign-in must always end in a trip to sign in.
+"""
 
 from __future__ import annotations
+
+
+class SignInRequired(Exception):
+    """No token can be had silently; the person must sign in again."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class GatewayError(Exception):
@@ -10,10 +22,6 @@ class GatewayError(Exception):
         super().__init__(message)
         self.message = message
         self.correlation_id = correlation_id
-
-
-class SignInRequired(GatewayError):
-    """No token can be had silently; the person must sign in again."""
 
 
 class AccessDenied(GatewayError):

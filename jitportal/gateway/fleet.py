@@ -6,18 +6,14 @@ Cost: one paged list per subscription for each kind of resource, all in parallel
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.mgmt.compute import ComputeManagementClient
-from django.conf import settings
-
 from .auth import UserCredential
-from .clients import client_options
+from .clients import parallel
 from .errors import GatewayError
 from .parse import classic_vm, firewall, nic, policy, vm_facts
-from .raw import fetch_list
+from .raw import try_list
 from .subscriptions import list_subscriptions_with
 from .types import Fleet, FleetFailure, Subscription, SubscriptionFleet
 
@@ -47,14 +43,9 @@ def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
     subscriptions = list_subscriptions_with(credential)
     if not subscriptions:
         return Fleet((), (), datetime.now(UTC))
-    clients = {s.subscription_id: ComputeManagementClient(subscription_id=s.subscription_id,
-                                                          **client_options(credential)) for s in subscriptions}
-    workers = min(settings.AZURE_PARALLEL_CALLS, len(subscriptions) * len(LISTS))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="arm") as pool:
-        futures = {(s.subscription_id, key): pool.submit(_fetch, credential, clients[s.subscription_id], s, path,
-                                                          version, extra)
-                   for s in subscriptions for key, path, version, extra, _ in LISTS}
-        results = {k: f.result() for k, f in futures.items()}
+    work = [(s, key, path, version, extra) for s in subscriptions for key, path, version, extra, _ in LISTS]
+    answers = parallel(lambda w: _fetch(credential, w[0], w[2], w[3], w[4]), work)
+    results = {(w[0].subscription_id, w[1]): answer for w, answer in zip(work, answers, strict=True)}
     fleets, failures, times = [], [], []
     for sub in subscriptions:
         lists = {key: results[(sub.subscription_id, key)] for key, *_ in LISTS}
@@ -68,10 +59,10 @@ def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
     return Fleet(tuple(fleets), tuple(failures), min(times) if times else datetime.now(UTC))
 
 
-def _fetch(credential: UserCredential, client, sub: Subscription, path: str, version: str,
+def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str,
            extra: dict[str, str]) -> tuple[list[dict], datetime | None] | GatewayError:
-    return fetch_list(credential, client, f"/subscriptions/{sub.subscription_id}/{path}",
-                      {"api-version": version, **extra}, f"{path.rsplit('/', 1)[-1]} in {sub.display_name}")
+    return try_list(credential, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra},
+                    f"{path.rsplit('/', 1)[-1]} in {sub.display_name}", sub.subscription_id)
 
 
 def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFleet:

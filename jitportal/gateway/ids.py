@@ -25,6 +25,10 @@ class PolicyRef:
         return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
                 f"Microsoft.Security/locations/{self.location}/jitNetworkAccessPolicies/{self.name}")
 
+    @property
+    def label(self) -> str:
+        return f"JIT policy '{self.name}' of {self.resource_group} in {self.location}"
+
 
 def parse_vm_id(value: str) -> tuple[str, str, str] | None:
     """(subscription id, resource group, VM name), or None when `value` is not a VM id."""

@@ -1,13 +1,15 @@
-"""ARM JSON → our dataclasses. Lenient about missing fields: Azure omits what is empty."""
+"""ARM JSON → our dataclasses: the one way every answer from Azure is read. Lenient about missing
+fields: Azure omits what is empty."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import isodate
+from jitportal.durations import parse_iso
 
 from .types import (
     FirewallFacts,
+    GrantResult,
     JitPolicy,
     JitRequest,
     NicFacts,
@@ -15,6 +17,7 @@ from .types import (
     PortRule,
     RequestPort,
     RequestVm,
+    Subscription,
     VmFacts,
 )
 
@@ -29,13 +32,17 @@ def _rg(resource_id: str) -> str:
 
 
 def parse_time(value: str) -> datetime:
-    parsed = isodate.parse_datetime(value)
+    """Azure's timestamps (seven fractional digits, a Z); a time without a zone is UTC."""
+    parsed = datetime.fromisoformat(value)
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def parse_duration(value: str) -> timedelta:
-    duration = isodate.parse_duration(value)
-    return duration if isinstance(duration, timedelta) else duration.totimedelta(start=datetime.now(UTC))
+    return parse_iso(value)
+
+
+def subscription(item: dict) -> Subscription:
+    return Subscription(item["subscriptionId"], item.get("displayName") or item["subscriptionId"], item.get("state") or "")
 
 
 def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
@@ -109,3 +116,11 @@ def policy(item: dict, subscription_id: str) -> JitPolicy:
                   for vm in props.get("virtualMachines", [])),
         requests=tuple(_request(r) for r in props.get("requests", [])),
     )
+
+
+def grant(answer: dict, correlation_id: str) -> GrantResult:
+    """An initiate answer: per VM, the ports Azure opened and until when."""
+    return GrantResult(
+        opened={vm["id"].lower(): tuple((int(p["number"]), parse_time(p["endTimeUtc"])) for p in vm.get("ports", []))
+                for vm in answer.get("virtualMachines", [])},
+        correlation_id=correlation_id)

@@ -3,36 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from datetime import timedelta
 from typing import Any
 
-import isodate
-from azure.mgmt.security import SecurityCenter
 from azure.mgmt.security.v2020_01_01 import models
 
+from jitportal.durations import iso
+
 from .auth import UserCredential
-from .clients import call, client_options
+from .clients import call, parallel, raw_answer, security
+from .errors import GatewayError
 from .ids import PolicyRef
 from .parse import policy as parse_policy
+from .raw import read_list, try_list
 from .types import JitPolicy, PolicyVm, PortRule
 
-
-def security_client(credential: UserCredential, subscription_id: str) -> SecurityCenter:
-    return SecurityCenter(subscription_id=subscription_id, **client_options(credential))
+JIT_VERSION = "2020-01-01"
 
 
 def list_policies_at(session: MutableMapping[str, Any], subscription_id: str, resource_group: str,
                      location: str) -> list[JitPolicy]:
     """ARM: JitNetworkAccessPolicies - List By Resource Group And Region."""
+    items, _ = read_list(UserCredential(session),
+                         f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Security/"
+                         f"locations/{location}/jitNetworkAccessPolicies", {"api-version": JIT_VERSION},
+                         f"the JIT policies of {resource_group} in {location}", subscription_id)
+    return [parse_policy(p, subscription_id) for p in items]
+
+
+def list_policies(session: MutableMapping[str, Any],
+                  subscription_ids: list[str]) -> tuple[list[JitPolicy], dict[str, GatewayError]]:
+    """ARM: JitNetworkAccessPolicies - List, per subscription in parallel; the refusals by subscription."""
     credential = UserCredential(session)
-    operations = security_client(credential, subscription_id).jit_network_access_policies
-    found = call(credential, lambda: list(operations.list_by_resource_group_and_region(resource_group, location)),
-                 f"the JIT policies of {resource_group} in {location}")
-    return [parse_policy(p.serialize(keep_readonly=True), subscription_id) for p in found]
 
-
-def _duration(value: timedelta) -> str:
-    return isodate.duration_isoformat(value)
+    def one(subscription_id: str) -> list[JitPolicy] | GatewayError:
+        found = try_list(credential, f"/subscriptions/{subscription_id}/providers/Microsoft.Security/"
+                         "jitNetworkAccessPolicies", {"api-version": JIT_VERSION},
+                         f"the JIT policies of subscription {subscription_id}", subscription_id)
+        return found if isinstance(found, GatewayError) else [parse_policy(p, subscription_id) for p in found[0]]
+    results = parallel(one, subscription_ids)
+    return ([p for r in results if not isinstance(r, GatewayError) for p in r],
+            {s: r for s, r in zip(subscription_ids, results, strict=True) if isinstance(r, GatewayError)})
 
 
 def _port_model(port: PortRule) -> models.JitNetworkAccessPortRule:
@@ -42,7 +52,7 @@ def _port_model(port: PortRule) -> models.JitNetworkAccessPortRule:
         number=port.number, protocol=port.protocol,
         allowed_source_address_prefix=port.allowed_prefixes[0] if per_request or single else None,
         allowed_source_address_prefixes=None if per_request or single else list(port.allowed_prefixes),
-        max_request_access_duration=_duration(port.max_duration),
+        max_request_access_duration=iso(port.max_duration),
     )
 
 
@@ -52,15 +62,14 @@ def put_policy(session: MutableMapping[str, Any], ref: PolicyRef, vms: tuple[Pol
     body = models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[
         models.JitNetworkAccessPolicyVirtualMachine(id=vm.vm_id, ports=[_port_model(p) for p in vm.ports])
         for vm in vms])
-    operations = security_client(credential, ref.subscription_id).jit_network_access_policies
-    result = call(credential, lambda: operations.create_or_update(ref.resource_group, ref.location, ref.name, body),
-                  f"JIT policy '{ref.name}' of {ref.resource_group} in {ref.location}")
-    return parse_policy(result.serialize(keep_readonly=True), ref.subscription_id)
+    operations = security(credential, ref.subscription_id).jit_network_access_policies
+    answer, _ = call(credential, lambda: operations.create_or_update(ref.resource_group, ref.location, ref.name, body,
+                                                                     cls=raw_answer), ref.label)
+    return parse_policy(answer, ref.subscription_id)
 
 
 def delete_policy(session: MutableMapping[str, Any], ref: PolicyRef) -> None:
     """ARM: JitNetworkAccessPolicies - Delete."""
     credential = UserCredential(session)
-    operations = security_client(credential, ref.subscription_id).jit_network_access_policies
-    call(credential, lambda: operations.delete(ref.resource_group, ref.location, ref.name),
-         f"JIT policy '{ref.name}' of {ref.resource_group} in {ref.location}")
+    operations = security(credential, ref.subscription_id).jit_network_access_policies
+    call(credential, lambda: operations.delete(ref.resource_group, ref.location, ref.name), ref.label)

@@ -1,7 +1,7 @@
-"""Paged ARM lists read as plain JSON through an SDK client's pipeline (auth, retries, timeouts).
+"""ARM answers read as plain JSON through an SDK client's pipeline (auth, retries, timeouts).
 
 The generated clients' models cost several times more CPU than the JSON itself on large lists
-(DESIGN §4), so inventory-sized lists are read here and turned into our own small dataclasses.
+(DESIGN §4), so every answer is read here and turned into our own small dataclasses by `parse`.
 """
 
 from __future__ import annotations
@@ -11,20 +11,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 
-from .clients import call
-from .errors import GatewayError, SignInRequired
+from .auth import UserCredential
+from .clients import TokenRejected, call, reader, refusal
+from .errors import GatewayError
 
 
 class Pages:
-    """Iterate the items of a paged list; remembers the Date header of the first answer."""
+    """Iterate the items of a paged list; remembers the Date header of the first answer (Azure's clock)."""
 
-    def __init__(self, client, path: str, params: dict[str, str]) -> None:
+    def __init__(self, client, path: str, params: dict[str, str], what: str) -> None:
         self.client = client
         self.path = path
         self.params = params
+        self.what = what
         self.server_time: datetime | None = None
 
     def __iter__(self) -> Iterator[dict]:
@@ -34,11 +35,9 @@ class Pages:
             response = self.client.send_request(request, stream=True)
             response.read()
             if response.status_code == 401:
-                raise ClientAuthenticationError(response=response)
-            if response.status_code == 404:
-                raise ResourceNotFoundError(response=response)
+                raise TokenRejected()
             if response.status_code >= 400:
-                raise HttpResponseError(response=response)
+                raise refusal(response.status_code, response.content, response.headers, self.what)
             if self.server_time is None:
                 self.server_time = _parse_date(response.headers.get("Date"))
             body = json.loads(response.content)
@@ -49,18 +48,21 @@ class Pages:
             request = HttpRequest("GET", next_link)
 
 
-def fetch_list(credential, client, path: str, params: dict[str, str],
-               what: str) -> tuple[list[dict], datetime | None] | GatewayError:
-    """All items of one paged list and Azure's time, or the GatewayError that refused it, so that one
-    failing list can degrade its part of a page. SignInRequired is raised: nothing else can go on."""
-    pages = Pages(client, path, params)
+def read_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
+              subscription_id: str = "") -> tuple[list[dict], datetime | None]:
+    """All items of one paged list, and Azure's time; raises the GatewayError that refused it."""
+    pages = Pages(reader(credential, subscription_id), path, params, what)
+    return call(credential, lambda: list(pages), what), pages.server_time
+
+
+def try_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
+             subscription_id: str = "") -> tuple[list[dict], datetime | None] | GatewayError:
+    """`read_list`, or the GatewayError that refused it, so that one failing list can degrade its part
+    of a page. SignInRequired is raised: nothing else can go on."""
     try:
-        items = call(credential, lambda: list(pages), what)
-    except SignInRequired:
-        raise
+        return read_list(credential, path, params, what, subscription_id)
     except GatewayError as error:
         return error
-    return items, pages.server_time
 
 
 def _parse_date(value: str | None) -> datetime | None:

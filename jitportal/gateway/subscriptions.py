@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from azure.mgmt.resource.subscriptions import SubscriptionClient
-
 from .auth import UserCredential
-from .clients import call, client_options
+from .parse import subscription
+from .raw import read_list
 from .types import Subscription
+
+RESOURCES_VERSION = "2022-12-01"
 
 
 def list_subscriptions(session: MutableMapping[str, Any]) -> list[Subscription]:
@@ -18,10 +19,5 @@ def list_subscriptions(session: MutableMapping[str, Any]) -> list[Subscription]:
 
 
 def list_subscriptions_with(credential: UserCredential) -> list[Subscription]:
-    client = SubscriptionClient(**client_options(credential))
-    items = call(credential, lambda: list(client.subscriptions.list()), "your subscriptions")
-    return sorted(
-        (Subscription(s.subscription_id, s.display_name or s.subscription_id, str(getattr(s.state, "value", s.state) or ""))
-         for s in items),
-        key=lambda s: s.display_name.lower(),
-    )
+    items, _ = read_list(credential, "/subscriptions", {"api-version": RESOURCES_VERSION}, "your subscriptions")
+    return sorted((subscription(s) for s in items), key=lambda s: s.display_name.lower())

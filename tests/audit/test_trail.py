@@ -12,12 +12,13 @@ from django.http import StreamingHttpResponse
 from audit import csv_export
 from audit.models import AppendOnly, AuditEvent
 from audit.trail import first_broken_link, record
+from jitportal.actor import PORTAL
 
 pytestmark = pytest.mark.django_db
 
 
 def _three_events():
-    return [record(None, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1})
+    return [record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1})
             for i in range(3)]
 
 

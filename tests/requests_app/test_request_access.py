@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import override_settings
 
@@ -164,7 +166,7 @@ def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
     submit(alice, fill(alice, [target], ports=(3389,), duration_value="45", duration_unit="minutes"))
     access = AccessRequest.objects.get()
     again = alice.get(f"/access/new?again={access.pk}").context["form"]
-    assert (again["other_source"].value(), again["duration_value"].value()) == (MY_IP, 45)
+    assert (again["other_source"].value(), again["duration"].value()) == (MY_IP, timedelta(minutes=45))
     assert {c.port.number: again[c.field_name].value() for c in again.choices} == {22: False, 3389: True, 5985: False,
                                                                                    5986: False}
     item = access.items.get()

@@ -4,9 +4,12 @@ and the control API generates fleets and counts what ARM served."""
 from __future__ import annotations
 
 import socket
+import stat
+from pathlib import Path
 
 import pytest
 
+from sandbox import demo
 from tests.sandbox.conftest import Clients, auth_code_result
 from tests.sandbox_client import start
 
@@ -50,6 +53,33 @@ def test_info_describes_what_a_client_needs(sandbox):
     assert info["authority"] == f"{sandbox.base_url}/{info['tenant_id']}" and info["arm_url"] == sandbox.base_url
     assert {p["username"] for p in info["people"]} >= {f"{k}@contoso.test" for k in ("alice", "bob", "carol", "dave", "erin")}
     assert "loopback" in info["redirect_uris"]
+
+
+def _environment(base_url: str, ca_path: Path) -> dict[str, str]:
+    return {"AZURE_TENANT_ID": demo.TENANT_ID, "AZURE_CLIENT_ID": demo.CLIENT_ID,
+            "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET, "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
+            "AZURE_ARM_URL": base_url, "AZURE_CA_BUNDLE": str(ca_path), "AZURE_INSTANCE_DISCOVERY": "false"}
+
+
+def test_it_publishes_the_connection_settings_in_a_file_only_its_owner_reads(tmp_path):
+    sandbox = start(_free_port(), tmp_path)
+    try:
+        path = tmp_path / "connection.env"
+        first, *lines = path.read_text().splitlines()
+        assert first.startswith("# ") and "sandbox" in first
+        values = dict(line.split("=", 1) for line in lines)
+        assert values == _environment(sandbox.base_url, sandbox.ca_path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert [p.name for p in tmp_path.iterdir() if "connection" in p.name] == ["connection.env"]  # no temp file left
+        discovery = sandbox.http().get(f"{values['AZURE_AUTHORITY']}/v2.0/.well-known/openid-configuration",
+                                       verify=values["AZURE_CA_BUNDLE"], timeout=10)
+        assert discovery.json()["issuer"] == f"{values['AZURE_AUTHORITY']}/v2.0"
+    finally:
+        _stop(sandbox)
+
+
+def test_info_carries_the_same_connection_settings(sandbox):
+    assert sandbox.info()["environment"] == _environment(sandbox.base_url, sandbox.ca_path)
 
 
 def test_the_seed_populates_every_tab_and_reason(sandbox, clients_for, subs):

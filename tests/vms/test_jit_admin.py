@@ -183,8 +183,9 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
     ([{"number": 22}, {"number": 22}], "Port 22 is listed more than once."),
     ([{"number": 22, "source": "list", "addresses": "10.0.0.300"}], "is not an IP address or CIDR range"),
     ([{"number": 22, "source": "list", "addresses": ""}], "List at least one IP or CIDR"),
-    ([{"number": 22, "max_value": 25}], "Whole hours from 1 to 24."),
-    ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 minutes to 24 hours."),
+    ([{"number": 22, "max_value": 25}], "From 5 min to 24 h."),
+    ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 min to 24 h."),
+    ([{"number": 22, "max_value": "x"}], "Give the time as a whole number."),
     ([{"number": 22, "DELETE": "on"}], "Keep or add at least one port"),
 ])
 def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sandbox, view, ports, error):
@@ -250,7 +251,7 @@ def test_a_vm_already_in_another_policy_is_edited_there_not_duplicated(bob, view
 def test_an_expired_or_altered_form_is_shown_again_with_azures_policy_and_can_then_be_saved(bob, view):
     url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-03/jit/edit"
     page = bob.post(url, formset([{"number": 2222}], opened="forged"))
-    assert "it now shows Azure&#x27;s policy as it is" in page.content.decode()
+    assert "it now shows Azure&#x27;s policies as they are" in page.content.decode()
     saved = bob.post(url, formset([{"number": 2222}], opened=page.context["opened"]))
     assert [o.ok for o in saved.context["outcomes"]] == [True]
     assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == [2222]

@@ -1,10 +1,15 @@
-"""`manage.py serve`: the sandbox and the portal together in the foreground (what `make serve` runs).
+"""`manage.py serve` (what `make serve` runs): the portal in the foreground, with the local Azure
+sandbox when no Azure is configured.
 
-Ctrl-C or SIGTERM stops both. With AZURE_TENANT_ID set (real Azure), no sandbox is started.
+Without AZURE_TENANT_ID it starts the sandbox (`python -m sandbox`, its own program), reads the
+connection settings the sandbox publishes (`<data dir>/connection.env`), and runs the portal as a
+child process with them in its environment, as a deployment passes its tenant's. Ctrl-C or SIGTERM
+stops everything, and so does the death of the process that started it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,69 +22,103 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import demo
-from sandbox.lifecycle import exit_with_parent
+PR_SET_PDEATHSIG = 1
 
 
-def _sandbox_answers(url: str, ca: str) -> bool:
+def die_with_parent() -> None:
+    """Ask Linux for SIGTERM when our parent dies: `make serve` may be sent SIGTERM alone, and make
+    does not pass it on."""
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
+
+
+def _sandbox_info(environment: dict[str, str]) -> dict | None:
     session = requests.Session()
-    session.trust_env = False
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override the sandbox's own CA
     try:
-        return session.get(f"{url}/_sandbox/info", verify=ca, timeout=1).ok
-    except (requests.RequestException, OSError):
-        return False
+        answer = session.get(f"{environment['AZURE_ARM_URL']}/_sandbox/info", verify=environment["AZURE_CA_BUNDLE"],
+                             timeout=2)
+        return answer.json() if answer.ok else None
+    except (requests.RequestException, OSError, KeyError, ValueError):
+        return None
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 class Command(BaseCommand):
-    help = "Run the sandbox (unless real Azure is configured) and the portal until Ctrl-C."
+    help = "Run the portal until Ctrl-C; with no Azure configured, start the local sandbox for it."
+    requires_system_checks = []  # the portal this starts runs the checks, with its Azure settings
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args, port: int, **options) -> None:
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-        exit_with_parent()
-        sandbox = self._start_sandbox() if settings.AZURE_USE_SANDBOX else None
+        die_with_parent()
+        children: list[subprocess.Popen] = []
         try:
-            call_command("migrate", interactive=False, verbosity=0)
-            self._announce(port)
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
+            if settings.AZURE_TENANT_ID:
+                self._run_portal(port)
+                return
+            environment = self._sandbox(children)
+            children.append(subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)],
+                                             cwd=settings.BASE_DIR, env={**os.environ, **environment}))
+            children[-1].wait()
         except KeyboardInterrupt:
             pass
         finally:
-            if sandbox is not None and sandbox.poll() is None:
-                sandbox.terminate()
-                try:
-                    sandbox.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    sandbox.kill()
+            for child in reversed(children):
+                _stop(child)
 
-    def _start_sandbox(self) -> subprocess.Popen | None:
-        url, ca = settings.AZURE_ARM_URL, settings.AZURE_CA_BUNDLE
-        if Path(ca).exists() and _sandbox_answers(url, ca):
-            self.stdout.write(f"Using the sandbox already running at {url}")
-            return None
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--port", str(settings.SANDBOX_PORT), "--quiet", "--exit-with-parent"],
-            cwd=settings.BASE_DIR)
+    def _run_portal(self, port: int) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(self.style.SUCCESS(f"\njitportal is at http://127.0.0.1:{port}/"))
+        self.stdout.write(f"Azure: tenant {settings.AZURE_TENANT_ID} via {settings.AZURE_AUTHORITY}. "
+                          "Press Ctrl-C to stop.\n")
+        call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
+
+    def _sandbox(self, children: list[subprocess.Popen]) -> dict[str, str]:
+        """The published settings of a sandbox answering on SANDBOX_PORT: the running one, or a new child."""
+        data_dir = Path(os.environ.get("SANDBOX_DATA_DIR") or settings.BASE_DIR / "var" / "sandbox")
+        sandbox_port = os.environ.get("SANDBOX_PORT", "8443")
+        published = data_dir / "connection.env"
+        if published.exists() and read_env_file(published).get("AZURE_ARM_URL", "").endswith(f":{sandbox_port}"):
+            environment = read_env_file(published)
+            if (info := _sandbox_info(environment)) is not None:
+                self.stdout.write(f"Using the sandbox already running at {environment['AZURE_ARM_URL']}")
+                self._announce(info)
+                return environment
+        published.unlink(missing_ok=True)
+        process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", sandbox_port, "--data-dir", str(data_dir),
+                                    "--quiet", "--exit-with-parent"], cwd=settings.BASE_DIR)
+        children.append(process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise CommandError(f"The sandbox stopped (exit {process.returncode}); is port {settings.SANDBOX_PORT} "
-                                   "taken? Set SANDBOX_PORT to another port.")
-            if Path(ca).exists() and _sandbox_answers(url, ca):
-                return process
+                raise CommandError(f"The sandbox stopped (exit {process.returncode}); is port {sandbox_port} taken? "
+                                   "Set SANDBOX_PORT to another port.")
+            if published.exists() and (info := _sandbox_info(environment := read_env_file(published))) is not None:
+                self._announce(info)
+                return environment
             time.sleep(0.2)
-        process.terminate()
         raise CommandError("The sandbox did not answer within 30 seconds.")
 
-    def _announce(self, port: int) -> None:
-        self.stdout.write(self.style.SUCCESS(f"\njitportal is at http://127.0.0.1:{port}/"))
-        if settings.AZURE_USE_SANDBOX:
-            self.stdout.write(f"Azure: the local sandbox at {settings.AZURE_ARM_URL}. Demo accounts (pick one at sign-in):")
-            for person in demo.PEOPLE:
-                roles = ", ".join(person.app_roles) or "no portal role"
-                self.stdout.write(f"  {person.display_name:<14} {person.username:<22} {roles:<14} {person.summary}")
-        else:
-            self.stdout.write(f"Azure: tenant {settings.AZURE_TENANT_ID} via {settings.AZURE_AUTHORITY}")
-        self.stdout.write("Press Ctrl-C to stop.\n")
+    def _announce(self, info: dict) -> None:
+        self.stdout.write(f"Azure: the local sandbox at {info.get('arm_url')}. Demo accounts (pick one at sign-in):")
+        for person in info.get("people", []):
+            roles = ", ".join(person.get("app_roles", [])) or "no portal role"
+            self.stdout.write(f"  {person['display_name']:<14} {person['username']:<22} {roles:<14} {person['summary']}")
