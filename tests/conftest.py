@@ -1,12 +1,17 @@
+"""Fixtures and steps every test folder shares: the sandbox process, the portal's test client, signing a
+demo person in, Azure's own view of the sandbox, and the request form filled as a person would."""
+
 from __future__ import annotations
 
 import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.azure_view import AzureView, Clients, auth_code_result
 from tests.sandbox_client import SandboxProcess, query_of, start
 
 PORTAL_HOST = "127.0.0.1:8000"  # the sandbox accepts any loopback redirect URI
+MY_IP = "203.0.113.50"  # where the requester's browser comes from in request tests
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +63,57 @@ def signed_in(portal: Client, sandbox: SandboxProcess, db):
         assert response.status_code == 302, response.content
         return portal
     return as_person
+
+
+@pytest.fixture
+def alice(signed_in) -> Client:
+    return signed_in("alice")
+
+
+@pytest.fixture
+def bob(signed_in) -> Client:
+    return signed_in("bob")
+
+
+@pytest.fixture
+def view(sandbox) -> AzureView:
+    """Azure as Bob sees it (he may read everything), through Azure's own clients."""
+    return AzureView(sandbox, "bob")
+
+
+def fill(client: Client, ids: list[str], ports=(22,), **answers) -> dict:
+    """The request form for `ids`, answered: `ports` ticked, My IP, one hour, a justification."""
+    form = client.get("/access/new", {"vm": ids}).context["form"]
+    data = {"vm": ids, "request_key": form["request_key"].value(), "source": "my-ip", "duration_value": "1",
+            "duration_unit": "hours", "justification": "Deploying hotfix 4.2.2", **answers}
+    data.update({c.field_name: "on" for c in form.choices if c.port.number in ports})
+    return data
+
+
+def submit(client: Client, data: dict):
+    return client.post("/access/new", data, REMOTE_ADDR=MY_IP)
+
+
+@pytest.fixture
+def token_for(sandbox):
+    cache: dict[str, str] = {}
+
+    def get(user_key: str, fresh: bool = False) -> str:
+        if fresh or user_key not in cache:
+            result, _, _ = auth_code_result(sandbox, user_key)
+            cache[user_key] = result["access_token"]
+        return cache[user_key]
+    return get
+
+
+@pytest.fixture
+def clients_for(sandbox, token_for):
+    return lambda user_key, fresh=False: Clients(sandbox, token_for(user_key, fresh))
+
+
+@pytest.fixture
+def subs(sandbox) -> dict[str, str]:
+    """Subscription ids by display name's last word: prod, dev, shared, legacy."""
+    names = {"Contoso Production": "prod", "Contoso Development": "dev", "Contoso Shared Services": "shared",
+             "Contoso Legacy Apps": "legacy"}
+    return {names[s["name"]]: s["id"] for s in sandbox.info()["subscriptions"]}

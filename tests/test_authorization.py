@@ -19,7 +19,9 @@ PAGES = {
     "/access/new": {"requester"},
     "/vms/enable": {"admin"},
     "/audit/": {"admin", "auditor"},
+    "/audit/report.csv": {"admin", "auditor"},
     "/audit/trail": {"admin", "auditor"},
+    "/audit/trail.csv": {"admin", "auditor"},
 }
 
 
@@ -58,9 +60,9 @@ def test_each_page_admits_exactly_its_roles(as_member, kind, path):
 
 
 @pytest.mark.parametrize("path", sorted(PAGES) + ["/"])
-def test_an_anonymous_visitor_is_sent_to_sign_in(client, path):
+def test_an_anonymous_visitor_is_sent_to_sign_in_and_back(client, path):
     response = client.get(path)
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/sign-in")
+    assert response.status_code == 302 and response["Location"] == f"/accounts/sign-in?next={path}"
 
 
 def test_pages_carry_a_strict_content_security_policy(as_member):
@@ -74,3 +76,8 @@ def test_refresh_needs_a_role_and_a_post(as_member, kind):
     client = as_member(kind)
     assert client.get("/vms/refresh").status_code == 405
     assert client.post("/vms/refresh").status_code == (302 if CAST[kind] else 403)
+
+
+@pytest.mark.parametrize("kind", sorted(CAST))
+def test_read_only_pages_refuse_a_post(as_member, kind):
+    assert as_member(kind).post("/audit/").status_code == 405

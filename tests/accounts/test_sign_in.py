@@ -87,12 +87,6 @@ def test_it_refuses_to_redirect_off_the_portal(portal, sandbox, evil):
     assert response["Location"] == "/"
 
 
-def test_it_sends_an_anonymous_visitor_to_sign_in(portal, db):
-    response = portal.get("/vms/")
-    assert response.status_code == 302
-    assert response["Location"].startswith("/accounts/sign-in?next=/vms/")
-
-
 def test_it_shows_a_clear_page_for_a_tampered_state(portal, sandbox):
     start = portal.get("/accounts/sign-in")
     callback = sandbox.choose_account(start["Location"], "alice")

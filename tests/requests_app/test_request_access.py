@@ -10,49 +10,13 @@ from django.test import override_settings
 from audit.models import AuditEvent
 from requests_app.models import AccessRequest, AccessRequestItem
 from tests.azure_view import AzureView
-from tests.conftest import sign_in
+from tests.conftest import MY_IP, fill, sign_in, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-MY_IP = "203.0.113.50"
-
-
-@pytest.fixture
-def view(sandbox) -> AzureView:
-    return AzureView(sandbox, "bob")
-
-
-@pytest.fixture
-def alice(portal, sandbox):
-    sign_in(portal, sandbox, "alice")
-    return portal
-
-
-def vm(view, subscription, rg, name):
-    return f"/subscriptions/{view.sub(subscription)}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
-
-
-def fill(client, ids, ports=(22,), **answers):
-    page = client.get("/access/new", {"vm": ids})
-    form = page.context["form"]
-    data = {"vm": ids, "request_key": form["request_key"].value(), "source": "my-ip", "duration_value": "1",
-            "duration_unit": "hours", "justification": "Deploying hotfix 4.2.2", **answers}
-    data.update({c.field_name: "on" for c in form.choices if c.port.number in ports})
-    return data
-
-
-def submit(client, data):
-    return client.post("/access/new", data, REMOTE_ADDR=MY_IP)
-
-
-def allow_rules(view, subscription, rg, nsg):
-    network = view.clients.network(view.sub(subscription))
-    return [(r.source_address_prefix, r.destination_port_range) for r in
-            network.network_security_groups.get(rg, nsg).security_rules
-            if r.name.startswith("SecurityCenter-JITRule-")]
 
 
 def test_alice_opens_ssh_on_two_vms_in_two_policies(alice, sandbox, view):
-    ids = [vm(view, "Contoso Production", "rg-web", "web-02"), vm(view, "Contoso Production", "rg-sql", "sql-02")]
+    ids = [view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-02")]
     sandbox.control("POST", "stats")
     response = submit(alice, fill(alice, ids))
     assert response.status_code == 302
@@ -63,8 +27,8 @@ def test_alice_opens_ssh_on_two_vms_in_two_policies(alice, sandbox, view):
         last = view.policies("Contoso Production", rg, location)[0].requests[-1]
         assert (last.requestor, last.justification) == ("alice@contoso.test", "Deploying hotfix 4.2.2")
         assert last.virtual_machines[0].ports[0].allowed_source_address_prefix == MY_IP
-    assert (MY_IP, "22") in allow_rules(view, "Contoso Production", "rg-web", "nsg-rg-web-default")
-    assert (MY_IP, "22") in allow_rules(view, "Contoso Production", "rg-sql", "sql-02-nsg")
+    assert (MY_IP, "22") in view.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
+    assert (MY_IP, "22") in view.allow_rules("Contoso Production", "rg-sql", "sql-02-nsg")
     mine = alice.get("/access/")
     assert {(a.item.vm_name, a.item.port) for a in mine.context["open"]} == {("web-02", 22), ("sql-02", 22)}
     assert [p.state for p in mine.context["history"]] == ["Open now"]
@@ -75,14 +39,14 @@ def test_alice_opens_ssh_on_two_vms_in_two_policies(alice, sandbox, view):
     later = alice.get("/access/")
     assert later.context["open"] == []
     assert [p.state for p in later.context["history"]] == ["Expired"]
-    assert (MY_IP, "22") not in allow_rules(AzureView(sandbox, "bob"), "Contoso Production", "rg-web",
-                                            "nsg-rg-web-default")
+    fresh = AzureView(sandbox, "bob")  # the first view's token expired with the clock
+    assert (MY_IP, "22") not in fresh.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
     event = AuditEvent.objects.get(action="access.request")
     assert event.outcome == "opened" and event.correlation_id and event.details["justification"] == "Deploying hotfix 4.2.2"
 
 
 def test_a_double_submit_makes_one_request_and_one_initiate_per_policy(alice, sandbox, view):
-    data = fill(alice, [vm(view, "Contoso Production", "rg-web", "web-02")])
+    data = fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")])
     sandbox.control("POST", "stats")
     first, second = submit(alice, data), submit(alice, data)
     assert first["Location"] == second["Location"]
@@ -92,14 +56,14 @@ def test_a_double_submit_makes_one_request_and_one_initiate_per_policy(alice, sa
 
 def test_a_window_over_the_maximum_is_refused_in_the_form(alice, sandbox, view):
     sandbox.control("POST", "stats")
-    page = submit(alice, fill(alice, [vm(view, "Contoso Production", "rg-web", "web-02")], duration_value="4"))
+    page = submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], duration_value="4"))
     assert page.status_code == 200 and "web-02 port 22 allows at most 3 h" in page.content.decode()
     assert AccessRequest.objects.count() == 0 and "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
 
 
 def test_only_a_listed_source_prefix_may_be_asked_for(alice, sandbox, view):
     security = view.clients.security(view.sub("Contoso Development"))
-    target = vm(view, "Contoso Development", "rg-build", "build-01")
+    target = view.vm_id("Contoso Development", "rg-build", "build-01")
     security.jit_network_access_policies.create_or_update("rg-build", "westus2", "default", {"properties": {
         "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "TCP", "maxRequestAccessDuration": "PT2H",
                                                       "allowedSourceAddressPrefixes": ["10.0.0.0/24", "10.0.1.0/24"]}]}]}})
@@ -116,7 +80,7 @@ def test_only_a_listed_source_prefix_may_be_asked_for(alice, sandbox, view):
 
 
 def test_a_port_azure_no_longer_has_is_refused_in_azures_words_and_kept(alice, sandbox, view):
-    target = vm(view, "Contoso Production", "rg-web", "web-02")
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
     data = fill(alice, [target], ports=(3389,))
     security = view.clients.security(view.sub("Contoso Production"))
     policy = security.jit_network_access_policies.get("rg-web", "westeurope", "default")
@@ -134,7 +98,7 @@ def test_a_port_azure_no_longer_has_is_refused_in_azures_words_and_kept(alice, s
 def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(alice, sandbox, view):
     sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "500", "count": 10,
                                        "path_contains": "rg-sql"})
-    ids = [vm(view, "Contoso Production", "rg-web", "web-02"), vm(view, "Contoso Production", "rg-sql", "sql-02")]
+    ids = [view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-02")]
     response = submit(alice, fill(alice, ids))
     statuses = {i.vm_name: i.status for i in AccessRequestItem.objects.all()}
     assert statuses == {"web-02": "opened", "sql-02": "failed"}
@@ -145,7 +109,7 @@ def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(al
 def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, view):
     sandbox.control("POST", "people/carol/roles", {"roles": ["JIT.Requester"]})  # Reader in Azure: cannot initiate
     sign_in(portal, sandbox, "carol")
-    response = submit(portal, fill(portal, [vm(view, "Contoso Production", "rg-web", "web-02")]))
+    response = submit(portal, fill(portal, [view.vm_id("Contoso Production", "rg-web", "web-02")]))
     item = AccessRequestItem.objects.get()
     assert item.status == "failed"
     assert item.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/"
@@ -156,13 +120,13 @@ def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, v
 def test_dave_without_azure_rights_cannot_pick_a_vm_and_nothing_is_sent(portal, sandbox, view):
     sign_in(portal, sandbox, "dave")
     sandbox.control("POST", "stats")
-    page = portal.get("/access/new", {"vm": [vm(view, "Contoso Production", "rg-web", "web-02")]})
+    page = portal.get("/access/new", {"vm": [view.vm_id("Contoso Production", "rg-web", "web-02")]})
     assert "is not a virtual machine you can see" in page.content.decode()
     assert "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
 
 
 def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
-    target = vm(view, "Contoso Production", "rg-sql", "sql-02")
+    target = view.vm_id("Contoso Production", "rg-sql", "sql-02")
     submit(alice, fill(alice, [target], ports=(3389,), duration_value="45", duration_unit="minutes"))
     access = AccessRequest.objects.get()
     again = alice.get(f"/access/new?again={access.pk}").context["form"]
@@ -176,7 +140,7 @@ def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
 
 
 def test_justification_is_required_unless_the_setting_makes_it_optional(alice, view):
-    target = vm(view, "Contoso Production", "rg-web", "web-02")
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
     page = submit(alice, fill(alice, [target], justification=""))
     assert page.status_code == 200 and "This field is required" in page.content.decode()
     with override_settings(JIT_REQUIRE_JUSTIFICATION=False):
@@ -184,7 +148,7 @@ def test_justification_is_required_unless_the_setting_makes_it_optional(alice, v
 
 
 def test_people_see_only_their_own_requests_and_other_roles_are_refused(alice, portal, sandbox, view):
-    submit(alice, fill(alice, [vm(view, "Contoso Production", "rg-web", "web-02")]))
+    submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")]))
     access = AccessRequest.objects.get()
     portal.post("/accounts/sign-out")
     sandbox.control("POST", "people/bob/roles", {"roles": ["JIT.Requester"]})

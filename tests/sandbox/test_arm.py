@@ -8,7 +8,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
 from sandbox.timeutil import format_time
-from tests.sandbox.conftest import Clients
+from tests.azure_view import Clients
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import demo
-from tests.sandbox.conftest import Clients, auth_code_result
+from tests.azure_view import Clients, auth_code_result
 from tests.sandbox_client import start
 
 pytestmark = pytest.mark.integration

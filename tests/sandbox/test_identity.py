@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from sandbox import demo
-from tests.sandbox.conftest import REDIRECT_URI, SCOPES, auth_code_result, msal_app
+from tests.azure_view import REDIRECT_URI, SCOPES, auth_code_result, msal_app
 from tests.sandbox_client import query_of
 
 pytestmark = pytest.mark.integration

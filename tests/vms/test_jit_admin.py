@@ -9,16 +9,11 @@ from django.db import connection
 from django.test import Client
 
 from audit.models import AuditEvent
-from tests.azure_view import AzureView
 from tests.conftest import PORTAL_HOST, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 PER_REQUEST_3H = ("*", "PT3H")
-
-
-def vm_id(view: AzureView, subscription: str, rg: str, name: str) -> str:
-    return f"/subscriptions/{view.sub(subscription)}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
 
 
 def formset(ports: list[dict], extra: int = 0, **fields) -> dict:
@@ -37,19 +32,8 @@ def open_form(client: Client, url: str, **query) -> dict:
     return {"opened": page.context["opened"]}
 
 
-@pytest.fixture
-def bob(portal, sandbox) -> Client:
-    sign_in(portal, sandbox, "bob")
-    return portal
-
-
-@pytest.fixture
-def view(sandbox) -> AzureView:
-    return AzureView(sandbox)
-
-
 def test_enable_with_defaults_puts_the_recommended_ports_and_adds_deny_rules(bob, sandbox, view):
-    ids = [vm_id(view, "Contoso Development", "rg-build", n) for n in ("build-01", "build-02")]
+    ids = [view.vm_id("Contoso Development", "rg-build", n) for n in ("build-01", "build-02")]
     sandbox.control("POST", "stats")
     page = bob.post("/vms/enable/defaults", {"vm": ids})
     assert [(o.vm_name, o.ok) for o in page.context["outcomes"]] == [("build-01", True), ("build-02", True)]
@@ -63,7 +47,7 @@ def test_enable_with_defaults_puts_the_recommended_ports_and_adds_deny_rules(bob
 
 
 def test_enable_with_custom_ports_through_the_form(bob, view):
-    target = vm_id(view, "Contoso Development", "rg-build", "build-03")
+    target = view.vm_id("Contoso Development", "rg-build", "build-03")
     opened = open_form(bob, "/vms/enable", vm=target)
     data = formset([{"number": 22, "max_value": 2},
                     {"number": 2222, "protocol": "TCP", "source": "list", "addresses": "10.0.0.0/24, 203.0.113.7",
@@ -75,9 +59,9 @@ def test_enable_with_custom_ports_through_the_form(bob, view):
 
 
 def test_bulk_enable_across_regions_and_subscriptions_makes_one_put_per_policy(bob, sandbox, view):
-    ids = [vm_id(view, "Contoso Development", "rg-build", "build-04"),
-           vm_id(view, "Contoso Development", "rg-dev", "dev-04"),
-           vm_id(view, "Contoso Shared Services", "rg-monitor", "mon-01")]
+    ids = [view.vm_id("Contoso Development", "rg-build", "build-04"),
+           view.vm_id("Contoso Development", "rg-dev", "dev-04"),
+           view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")]
     history_before = len(view.policies("Contoso Development", "rg-dev", "eastus")[0].requests)
     sandbox.control("POST", "stats")
     page = bob.post("/vms/enable/defaults", {"vm": ids})
@@ -91,8 +75,8 @@ def test_bulk_enable_across_regions_and_subscriptions_makes_one_put_per_policy(b
 
 def test_a_failure_in_one_policy_leaves_the_others_done_and_says_which(bob, sandbox, view):
     sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "500", "count": 10, "path_contains": "rg-monitor"})
-    ids = [vm_id(view, "Contoso Development", "rg-build", "build-05"),
-           vm_id(view, "Contoso Shared Services", "rg-monitor", "mon-02")]
+    ids = [view.vm_id("Contoso Development", "rg-build", "build-05"),
+           view.vm_id("Contoso Shared Services", "rg-monitor", "mon-02")]
     outcomes = {o.vm_name: o for o in bob.post("/vms/enable/defaults", {"vm": ids}).context["outcomes"]}
     assert outcomes["build-05"].ok and not outcomes["mon-02"].ok
     assert "HTTP 500" in outcomes["mon-02"].message
@@ -189,7 +173,7 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
     ([{"number": 22, "DELETE": "on"}], "Keep or add at least one port"),
 ])
 def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sandbox, view, ports, error):
-    target = vm_id(view, "Contoso Development", "rg-build", "build-01")
+    target = view.vm_id("Contoso Development", "rg-build", "build-01")
     opened = open_form(bob, "/vms/enable", vm=target)
     sandbox.control("POST", "stats")
     page = bob.post("/vms/enable", formset(ports, vm=target, **opened))
@@ -199,13 +183,13 @@ def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sand
 
 def test_a_vm_name_too_long_for_the_policy_is_refused_in_words(bob, view):
     long_name = "mon-telemetry-ingest-worker-westeurope-blue-000001"
-    page = bob.get("/vms/enable", {"vm": vm_id(view, "Contoso Shared Services", "rg-monitor", long_name)})
+    page = bob.get("/vms/enable", {"vm": view.vm_id("Contoso Shared Services", "rg-monitor", long_name)})
     assert "exceed Azure&#x27;s 56 characters" in page.content.decode()
 
 
 def test_an_admin_without_azure_write_rights_gets_azures_refusal_in_words(portal, sandbox, view):
     sign_in(portal, sandbox, "frank")
-    page = portal.post("/vms/enable/defaults", {"vm": [vm_id(view, "Contoso Development", "rg-build", "build-01")]})
+    page = portal.post("/vms/enable/defaults", {"vm": [view.vm_id("Contoso Development", "rg-build", "build-01")]})
     outcome = page.context["outcomes"][0]
     assert not outcome.ok
     assert outcome.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/write on ")
@@ -217,7 +201,7 @@ def test_an_admin_without_azure_write_rights_gets_azures_refusal_in_words(portal
 def test_people_without_the_admin_role_are_refused_by_the_portal(portal, sandbox, view, person):
     sign_in(portal, sandbox, person)
     sub = view.sub("Contoso Production")
-    target = vm_id(view, "Contoso Development", "rg-build", "build-01")
+    target = view.vm_id("Contoso Development", "rg-build", "build-01")
     assert portal.get("/vms/enable", {"vm": target}).status_code == 403
     assert portal.post("/vms/enable/defaults", {"vm": [target]}).status_code == 403
     assert portal.get(f"/vms/{sub}/rg-web/web-01/jit/edit").status_code == 403
@@ -226,7 +210,7 @@ def test_people_without_the_admin_role_are_refused_by_the_portal(portal, sandbox
 
 
 def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
-    page = bob.get("/vms/enable", {"vm": ["/subscriptions/x/../../evil", vm_id(view, "Contoso Development", "rg-build",
+    page = bob.get("/vms/enable", {"vm": ["/subscriptions/x/../../evil", view.vm_id("Contoso Development", "rg-build",
                                                                              "no-such-vm")]})
     text = page.content.decode()
     assert page.status_code == 200 and "is not a virtual machine you can see" in text and "No VM to enable" in text
@@ -234,7 +218,7 @@ def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
 
 def test_a_vm_already_in_another_policy_is_edited_there_not_duplicated(bob, view):
     security = view.clients.security(view.sub("Contoso Development"))
-    target = vm_id(view, "Contoso Development", "rg-build", "build-02")
+    target = view.vm_id("Contoso Development", "rg-build", "build-02")
     security.jit_network_access_policies.create_or_update("rg-build", "westus2", "team-policy", {"properties": {
         "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*",
                                                       "maxRequestAccessDuration": "PT1H"}]}]}})
