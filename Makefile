@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test sandbox bench lint clean
+.PHONY: serve test unit sandbox bench lint clean
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -25,6 +25,10 @@ sandbox: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit layer alone: pure functions and forms, no sandbox, a few seconds.
+unit: $(VENV)/.installed-dev
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

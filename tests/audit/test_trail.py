@@ -13,6 +13,7 @@ from audit import csv_export
 from audit.models import AppendOnly, AuditEvent
 from audit.trail import first_broken_link, record
 from jitportal.actor import PORTAL
+from tests.sandbox_client import query_of
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +102,14 @@ def test_the_trail_csv_streams_from_the_database(client, django_user_model):
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert text.splitlines()[0] == ",".join(csv_export.TRAIL_COLUMNS) and text.count("jit.edit") == 3
     assert AuditEvent.objects.filter(action="csv.download").count() == 1
+
+
+@pytest.mark.integration
+def test_the_trail_records_the_client_behind_a_trusted_proxy_not_the_proxy(portal, sandbox, settings):
+    settings.TRUSTED_PROXIES = ["10.9.0.0/24"]
+    start = portal.get("/accounts/sign-in", REMOTE_ADDR="10.9.0.2", HTTP_X_FORWARDED_FOR="198.51.100.23")
+    callback = sandbox.choose_account(start["Location"], "alice")
+    portal.get("/accounts/callback", query_of(callback), REMOTE_ADDR="10.9.0.2",
+               HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.23")
+    event = AuditEvent.objects.get(action="sign-in")
+    assert (event.outcome, event.source_ip) == ("succeeded", "198.51.100.23")

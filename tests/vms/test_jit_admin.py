@@ -239,3 +239,14 @@ def test_an_expired_or_altered_form_is_shown_again_with_azures_policy_and_can_th
     saved = bob.post(url, formset([{"number": 2222}], opened=page.context["opened"]))
     assert [o.ok for o in saved.context["outcomes"]] == [True]
     assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == [2222]
+
+
+def test_a_sign_in_that_expired_before_the_save_is_a_trip_to_sign_in_not_an_outcome(bob, sandbox, view):
+    target = view.vm_id("Contoso Development", "rg-build", "build-01")
+    assert bob.get("/vms/", {"tab": "not-configured"}).status_code == 200  # the list is cached, tokens are not
+    sandbox.advance("P2D")  # past the one-day refresh token
+    sandbox.control("POST", "stats")
+    page = bob.post("/vms/enable/defaults", {"vm": [target]}, HTTP_REFERER="http://127.0.0.1:8000/vms/")
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/sign-in?next=")
+    assert "jit.put" not in sandbox.control("GET", "stats")["calls"]
+    assert not AuditEvent.objects.filter(action="jit.enable").exists()

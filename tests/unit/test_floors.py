@@ -1,0 +1,105 @@
+"""The house stands in floors: imports only point down, the portal never imports the sandbox, only the
+gateway imports Azure's SDK or MSAL, and domain actions take values, never a request. Read from the
+source with `ast`, counting imports hidden inside functions."""
+
+from __future__ import annotations
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTAL = ("jitportal", "accounts", "vms", "requests_app", "audit")
+# Lowest first. A module belongs to the first floor one of whose prefixes it starts with.
+FLOORS = (
+    ("gateway and settings", ("jitportal.gateway", "jitportal.settings", "jitportal.durations", "jitportal.actor",
+                              "jitportal.fields", "jitportal.navigation", "jitportal.checks", "jitportal.apps",
+                              "jitportal.middleware", "jitportal.templatetags")),
+    ("the trail", ("audit.models", "audit.trail", "audit.apps", "audit.migrations",
+                   "audit.management.commands.verify_audit")),
+    ("accounts", ("accounts",)),
+    ("vms", ("vms",)),
+    ("requests", ("requests_app",)),
+    ("audit report and views", ("audit",)),
+    ("the project's entry points", ("jitportal",)),
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every dotted name an import in `path` may bind, relative imports made absolute; TYPE_CHECKING-only
+    imports are not counted, so they are not allowed either."""
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(filter(None, [*anchor, node.module]))
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _modules(*packages: str) -> dict[str, set[str]]:
+    return {_module_name(p): _imports(p) for package in packages for p in (ROOT / package).rglob("*.py")}
+
+
+def _graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Module → the project modules it imports: each imported name is the longest module it names or is in."""
+    def resolve(name: str) -> str | None:
+        parts = name.split(".")
+        return next((m for k in range(len(parts), 0, -1) if (m := ".".join(parts[:k])) in modules), None)
+    return {name: {t for t in map(resolve, imported) if t and t != name} for name, imported in modules.items()}
+
+
+def _floor(module: str) -> int:
+    return next(i for i, (_, prefixes) in enumerate(FLOORS)
+                if any(module == p or module.startswith(p + ".") for p in prefixes))
+
+
+def test_every_import_points_to_the_same_floor_or_below():
+    graph = _graph(_modules(*PORTAL))
+    assert "audit.trail" in graph["vms.actions"] and "vms.inventory" in graph["audit.report"]  # really read
+    upward = sorted(f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
+                    for m, targets in graph.items() for t in targets if _floor(t) > _floor(m))
+    assert upward == []
+
+
+@pytest.mark.parametrize("packages", [PORTAL, ("sandbox",)])
+def test_no_import_cycle(packages):
+    try:
+        TopologicalSorter(_graph(_modules(*packages))).prepare()
+    except CycleError as error:
+        pytest.fail(f"import cycle: {' -> '.join(error.args[1])}")
+
+
+def test_the_portal_never_imports_the_sandbox():
+    offenders = sorted(m for m, imported in _modules(*PORTAL).items()
+                       if any(i == "sandbox" or i.startswith("sandbox.") for i in imported))
+    assert offenders == []
+
+
+def test_only_the_gateway_imports_azure_or_msal():
+    offenders = sorted(m for m, imported in _modules(*PORTAL).items() if not m.startswith("jitportal.gateway")
+                       and any(i.split(".")[0] in ("azure", "msal") for i in imported))
+    assert offenders == []
+
+
+def test_domain_actions_take_values_not_requests():
+    actions = [p for package in PORTAL for p in (ROOT / package).rglob("actions.py")]
+    assert len(actions) >= 3
+    offenders = [f"{p.relative_to(ROOT)}: {node.name}({arg.arg})"
+                 for p in actions for node in ast.walk(ast.parse(p.read_text()))
+                 if isinstance(node, ast.FunctionDef)
+                 for arg in node.args.args + node.args.kwonlyargs
+                 if arg.arg == "request" or "HttpRequest" in ast.unparse(arg.annotation or ast.Constant(""))]
+    assert offenders == []

@@ -1,0 +1,105 @@
+"""The shared form fields, and the admin's port form and the request form that use them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django import forms
+
+from jitportal.fields import DurationField, SignedField, SourcePrefixField, SourcePrefixListField
+from requests_app.forms import RequestAccessForm
+from tests.unit.builders import SUB, port, vm_id
+from vms.forms import PortForm
+from vms.inventory import CONFIGURED, VmRow
+
+
+class _Duration(forms.Form):
+    window = DurationField()
+
+
+@pytest.mark.parametrize("value, unit, expected", [("3", "hours", timedelta(hours=3)), ("90", "minutes",
+                                                                                         timedelta(minutes=90)),
+                                                   ("24", "hours", timedelta(hours=24))])
+def test_a_duration_is_a_number_and_a_unit(value, unit, expected):
+    form = _Duration({"window_value": value, "window_unit": unit})
+    assert form.is_valid() and form.cleaned_data["window"] == expected
+
+
+@pytest.mark.parametrize("value, unit, error", [("25", "hours", "From 5 min to 24 h."),
+                                                ("4", "minutes", "From 5 min to 24 h."),
+                                                ("0", "hours", "From 5 min to 24 h."),
+                                                ("x", "hours", "Give the time as a whole number."),
+                                                ("3", "days", "Select a valid choice. days is not one of the "
+                                                              "available choices.")])
+def test_a_duration_out_of_range_says_so_with_units(value, unit, error):
+    form = _Duration({"window_value": value, "window_unit": unit})
+    assert not form.is_valid() and form.errors["window"] == [error]
+
+
+def test_a_source_prefix_is_an_ipaddress_network():
+    assert str(SourcePrefixField().clean("10.1.2.3/24")) == "10.1.2.0/24"
+    assert str(SourcePrefixField().clean("2001:db8::1")) == "2001:db8::1/128"
+    with pytest.raises(forms.ValidationError, match="is not an IP address or CIDR range"):
+        SourcePrefixField().clean("10.0.0.300")
+    networks = SourcePrefixListField().clean("10.0.0.0/24, 203.0.113.7;2001:db8::/64")
+    assert [str(n) for n in networks] == ["10.0.0.0/24", "203.0.113.7/32", "2001:db8::/64"]
+
+
+def test_a_signed_value_comes_back_only_unchanged():
+    field = SignedField(salt="test", max_age=60, expired="expired")
+    token = field.sign({"a": 1})
+    assert field.clean(token) == {"a": 1}
+    with pytest.raises(forms.ValidationError, match="expired"):
+        field.clean(token[:-2] + "xx")
+    with pytest.raises(forms.ValidationError, match="expired"):
+        SignedField(salt="other", max_age=60, expired="expired").clean(token)
+
+
+def test_the_port_form_gives_a_port_rule():
+    form = PortForm({"number": "2222", "protocol": "TCP", "source": "list", "addresses": "10.0.0.9/24 10.0.0.0/24",
+                     "max_value": "90", "max_unit": "minutes"})
+    assert form.is_valid(), form.errors
+    rule = form.cleaned_data["rule"]
+    assert (rule.number, rule.protocol, rule.allowed_prefixes, rule.max_duration) == (
+        2222, "TCP", ("10.0.0.0/24",), timedelta(minutes=90))
+
+
+def _row(name: str, *ports) -> VmRow:
+    return VmRow(vm_id(name), name, SUB, "Test", "rg-web", "westeurope", "Linux", "running", CONFIGURED, ports=ports)
+
+
+def _request_form(rows, **answers) -> RequestAccessForm:
+    data = {"request_key": RequestAccessForm.new_key(), "source": "my-ip", "duration_value": "2",
+            "duration_unit": "hours", "justification": "patching", **answers}
+    return RequestAccessForm(rows, "203.0.113.50", data)
+
+
+def test_the_request_form_gives_the_ports_source_and_window():
+    rows = [_row("a", port(22), port(3389, hours=1))]
+    form = _request_form(rows, **{f"port-{vm_id('a').lower()}-22": "on"})
+    assert form.is_valid(), form.errors
+    data = form.cleaned_data
+    assert ([c.port.number for c in data["chosen"]], data["source_prefix"], data["window"]) == (
+        [22], "203.0.113.50", timedelta(hours=2))
+
+
+def test_the_request_form_refuses_what_the_policy_does_not_allow_one_message_each():
+    rows = [_row("a", port(22), port(3389, hours=1, prefixes=("10.0.0.0/24",)))]
+    ticked = {f"port-{vm_id('a').lower()}-{n}": "on" for n in (22, 3389)}
+    form = _request_form(rows, **ticked)
+    assert not form.is_valid()
+    assert form.non_field_errors() == [
+        "a port 3389 allows at most 1 h; ask for less or untick it.",
+        "a port 3389 accepts only 10.0.0.0/24 as the source (Azure matches it exactly); choose it above or untick "
+        "the port."]
+    assert not _request_form(rows).is_valid() and _request_form(rows).non_field_errors() == [
+        "Choose at least one port to open."]
+
+
+def test_an_altered_request_key_is_refused_and_replaced_so_the_form_can_be_sent_again():
+    rows = [_row("a", port(22))]
+    form = _request_form(rows, request_key="forged", **{f"port-{vm_id('a').lower()}-22": "on"})
+    assert not form.is_valid() and form.errors["request_key"] == [
+        "This form expired or was altered; check it and submit again."]
+    assert RequestAccessForm.base_fields["request_key"].clean(form.data["request_key"])
