@@ -30,6 +30,10 @@ test: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+# Hypothesis with many more examples than `make test` runs: about 10,000 inputs, none may get a 500.
+fuzz: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_no_server_errors.py -q -s $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var
 

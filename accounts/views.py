@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from audit.trail import record
 from jitportal import gateway
@@ -15,6 +17,7 @@ from jitportal.actor import actor_of
 from jitportal.navigation import safe_next
 
 from .actions import do_sign_in
+from .middleware import SIGNED_IN_AT
 
 NEXT_KEY = "accounts.next"
 
@@ -23,7 +26,7 @@ def _redirect_uri(request: HttpRequest) -> str:
     return settings.AZURE_REDIRECT_URI or request.build_absolute_uri(reverse("accounts-callback"))
 
 
-@require_GET
+@require_safe
 def sign_in(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.GET.get("next"))
     if request.user.is_authenticated and not request.GET.get("expired"):
@@ -36,7 +39,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(auth_uri)
 
 
-@require_GET
+@require_safe
 def callback(request: HttpRequest) -> HttpResponse:
     next_url = request.session.get(NEXT_KEY) or reverse("home")
     try:
@@ -47,6 +50,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     cache = {k: request.session[k] for k in request.session.keys() if k.startswith("gateway.")}
     login(request, user)
     request.session.update(cache)  # login() may flush the session when another user was signed in here
+    request.session[SIGNED_IN_AT] = time.time()
     record(actor_of(request), "sign-in", user.upn, "succeeded",
            details={"roles": sorted(user.groups.values_list("name", flat=True))})
     return HttpResponseRedirect(next_url)
@@ -59,6 +63,6 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(gateway.sign_out_url(request.build_absolute_uri(reverse("accounts-signed-out"))))
 
 
-@require_GET
+@require_safe
 def signed_out(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signed_out.html")

@@ -34,14 +34,16 @@ class AuditFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
         today = dj_timezone.now().date()
-        end = data.get("end") or today
+        end = min(data.get("end") or today, today)
+        if end < today - RETENTION:
+            # Checked before any arithmetic: a date near year 1 minus the default span overflows.
+            self.add_error("end", "Azure keeps the Activity Log for 90 days; pick a later date.")
+            end = today
         start = data.get("start") or end - DEFAULT_SPAN
         if start > end:
             self.add_error("start", "From must not be after To.")
         if start < today - RETENTION:
             self.add_error("start", "Azure keeps the Activity Log for 90 days; pick a later date.")
-        if end > today:
-            end = today
         data["start"], data["end"] = start, end
         return data
 

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, AUDITOR, require_role
 from jitportal.actor import actor_of
@@ -32,7 +32,7 @@ def _filters(request: HttpRequest) -> AuditFilterForm:
     return form
 
 
-@require_GET
+@require_safe
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
@@ -51,7 +51,7 @@ def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
                                                  (csv_export.report_line(r) for r in rows)), filename)
 
 
-@require_GET
+@require_safe
 @login_required
 def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
@@ -60,7 +60,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     return _report_csv(request, rows, f"jit-activity_{form.range_label()}.csv")
 
 
-@require_GET
+@require_safe
 @login_required
 def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
@@ -83,7 +83,7 @@ def _trail_events(request: HttpRequest):
     return events
 
 
-@require_GET
+@require_safe
 @login_required
 def trail(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
@@ -92,7 +92,7 @@ def trail(request: HttpRequest) -> HttpResponse:
     return render(request, "audit/trail.html", {"page": page, "actions": sorted(actions), "query": _query(request)})
 
 
-@require_GET
+@require_safe
 @login_required
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)

@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core import signing
 
 from .durations import human
 
 UNITS = (("hours", "hours"), ("minutes", "minutes"))
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 class DurationWidget(forms.MultiWidget):
@@ -61,9 +63,26 @@ class DurationField(forms.MultiValueField):
             raise forms.ValidationError(self._range_message(), code="range")
 
 
+class ZoneScoped(ValueError):
+    """An IPv6 address with a %zone: it names an interface of the machine that typed it."""
+
+
 def parse_prefix(text: str) -> IPNetwork:
     """One IP address or CIDR range → its network (a host bits set in a range are dropped, as Azure does)."""
-    return ipaddress.ip_network(text.strip(), strict=False)
+    network = ipaddress.ip_network(text.strip(), strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.scope_id:
+        # An NSG rule cannot mean anything by another machine's interface.
+        raise ZoneScoped(text)
+    return network
+
+
+def too_broad(network: IPNetwork) -> bool:
+    """Wider than the settings allow a requester to open a port to (JIT_MAX_SOURCE_PREFIX_V4/_V6)."""
+    if isinstance(network, ipaddress.IPv6Network) and network.overlaps(IPV4_MAPPED):
+        # IPv4 addresses written as IPv6 (::ffff:a.b.c.d): judge the IPv4 range they stand for.
+        return max(network.prefixlen - 96, 0) < settings.JIT_MAX_SOURCE_PREFIX_V4
+    limit = settings.JIT_MAX_SOURCE_PREFIX_V4 if network.version == 4 else settings.JIT_MAX_SOURCE_PREFIX_V6
+    return network.prefixlen < limit
 
 
 def prefix_text(network: IPNetwork, typed: str = "") -> str:
@@ -84,6 +103,9 @@ class SourcePrefixField(forms.CharField):
             return None
         try:
             return parse_prefix(text)
+        except ZoneScoped:
+            raise forms.ValidationError(f"'{text[:64]}' names a local network interface (%zone); give the address "
+                                        "without it.", code="zone") from None
         except ValueError:
             raise forms.ValidationError(f"'{text[:64]}' is not an IP address or CIDR range.", code="invalid") from None
 

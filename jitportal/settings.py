@@ -61,6 +61,10 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE); DJANGO_DEBUG=1 allows a dev key.")
     SECRET_KEY = "dev-only-insecure-key-never-used-in-production-" + "x" * 16
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+    # Django's own definition of weak (security.W009), made fatal: sessions and signed forms rest on it.
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is weak: use at least 50 characters, 5 or more of them different, "
+                               "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(50))'")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -86,9 +90,16 @@ AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
 AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
+# A policy write holds a lease (not a database lock) over its Azure calls: a read, one write per policy
+# and, after a lost answer, a read back; it expires on its own if its holder dies.
+POLICY_LEASE_SECONDS = env_int("POLICY_LEASE_SECONDS", 4 * AZURE_TIMEOUT_SECONDS + 30, minimum=10)
+POLICY_LEASE_WAIT_SECONDS = env_int("POLICY_LEASE_WAIT_SECONDS", 15)
 # Access requests: is a justification required, and which proxies may tell us the client's IP.
 JIT_REQUIRE_JUSTIFICATION = env_bool("JIT_REQUIRE_JUSTIFICATION", True)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])  # IPs or CIDRs whose X-Forwarded-For is believed
+# The broadest source a requester may type (a policy that lists a broader prefix verbatim still allows it).
+JIT_MAX_SOURCE_PREFIX_V4 = env_int("JIT_MAX_SOURCE_PREFIX_V4", 24)
+JIT_MAX_SOURCE_PREFIX_V6 = env_int("JIT_MAX_SOURCE_PREFIX_V6", 64)
 
 # --- Django ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -111,6 +122,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "jitportal.middleware.no_store_when_signed_in",
+    "accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SignInRequiredMiddleware",
@@ -146,6 +159,8 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts-sign-in"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # Entra tokens are too large for cookies
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+# However active a session is, it ends this long after its sign-in (the cookie age above slides).
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"  # the OIDC redirect back from the authority is a top-level GET
 SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
@@ -154,7 +169,9 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Preloading is a promise to browsers that is slow to take back: only when the operator asks for it.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]  # "SECURE_HSTS_PRELOAD is not True": deliberately opt-in
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -170,10 +187,14 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"forbidden_in_one_line": {"()": "jitportal.logfilters.forbidden_in_one_line"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # MSAL and azure-core log request details at DEBUG; keep them quiet so no token can reach a log.
     "loggers": {
+        # Django's own console handler (DEBUG only) would print each of its records a second time.
+        "django": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO"), "propagate": False},
+        "django.request": {"filters": ["forbidden_in_one_line"]},
         "msal": {"level": "WARNING"},
         "azure": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

@@ -3,12 +3,12 @@ outcome of every VM and port is written back. A second submit of the same form o
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.utils import timezone
 
 from audit.trail import record
 from jitportal import gateway
@@ -18,6 +18,10 @@ from vms.inventory import CONFIGURED, VmRow, invalidate
 from .forms import Choice
 from .models import AccessRequest, AccessRequestItem
 
+# Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
+REFUSALS = (gateway.AccessDenied, gateway.InvalidRequest, gateway.NotFound, gateway.Conflict)
+MATCH_END = timedelta(seconds=2)  # Azure may round the end time it was sent
+
 
 def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
     """The rows access can be requested to (they have JIT), and why each other one cannot."""
@@ -26,8 +30,9 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
 
 
 def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta,
-                      justification: str) -> AccessRequest:
-    access, created = _save(actor, key, chosen, source, window, justification)
+                      justification: str, azure_now: datetime) -> AccessRequest:
+    """Open `chosen` for `window` from `azure_now` (Azure's clock: it judges the end against its own)."""
+    access, created = _save(actor, key, chosen, source, window, azure_now + window, justification)
     if not created:
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
@@ -51,14 +56,14 @@ def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str,
     return access
 
 
-def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta,
+def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta, end: datetime,
           justification: str) -> tuple[AccessRequest, bool]:
+    """Commit the request before any Azure call: nothing a person submitted is ever lost."""
     with transaction.atomic():
         access, created = AccessRequest.objects.get_or_create(idempotency_key=key, defaults={
             "user": actor.user, "justification": justification, "source_prefix": source,
             "duration_minutes": int(window.total_seconds() // 60)})
         if created:
-            end = timezone.now() + window
             AccessRequestItem.objects.bulk_create([AccessRequestItem(
                 request=access, vm_id=c.row.vm_id, vm_name=c.row.name, policy_id=c.row.policy_id, port=c.port.number,
                 end=end) for c in chosen])
@@ -68,24 +73,57 @@ def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: tim
 def _initiate(actor: Actor, policy_id: str, items: list[AccessRequestItem], source: str,
               justification: str) -> None:
     ref = gateway.parse_policy_id(policy_id)
+    correlation = str(uuid.uuid4())  # saved before the call, so the request can be found again in Azure
+    AccessRequestItem.objects.filter(pk__in=[i.pk for i in items]).update(correlation_id=correlation)
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
     for item in items:
+        item.correlation_id = correlation
         vms[item.vm_id].append(gateway.GrantPort(item.port, source, item.end))
     try:
         if ref is None:
             raise gateway.InvalidRequest(f"'{policy_id}' is not a JIT policy id.")
-        result = gateway.initiate(actor.session, ref, {k: tuple(v) for k, v in vms.items()}, justification)
+        result = gateway.initiate(actor.session, ref, {k: tuple(v) for k, v in vms.items()}, justification, correlation)
+    except gateway.OutcomeUnknown as lost:
+        _read_back(actor, ref, items, justification, lost.message)
+        return
     except gateway.GatewayError as error:
-        for item in items:
-            item.status, item.message, item.correlation_id = AccessRequestItem.FAILED, error.message, error.correlation_id
-            item.save(update_fields=["status", "message", "correlation_id"])
+        status = AccessRequestItem.REFUSED if isinstance(error, REFUSALS) else AccessRequestItem.FAILED
+        _settle(items, status, error.message)
         return
     for item in items:
         granted = dict(result.opened.get(item.vm_id.lower(), ()))
-        item.correlation_id = result.correlation_id
         if item.port in granted:
-            item.status, item.end = AccessRequestItem.OPENED, granted[item.port]
-            item.message = "Opened."
+            item.end = granted[item.port]
+            item.mapped_port = result.mapped.get(item.vm_id.lower(), {}).get(item.port)
+            _settle([item], AccessRequestItem.OPENED, "Opened.")
         else:
-            item.status, item.message = AccessRequestItem.FAILED, "Azure's answer did not include this port."
-        item.save(update_fields=["status", "message", "correlation_id", "end"])
+            _settle([item], AccessRequestItem.REFUSED, "Azure's answer did not include this port.")
+
+
+def _read_back(actor: Actor, ref: gateway.PolicyRef, items: list[AccessRequestItem], justification: str,
+               why: str) -> None:
+    """Initiate's answer was lost, so Azure may have opened the ports: look for this request among the
+    policy's requests (same VM, port, end and justification) instead of guessing."""
+    try:
+        policies = gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group, ref.location)
+    except gateway.GatewayError:
+        _settle(items, AccessRequestItem.UNKNOWN, f"{why} The portal could not check whether your ports opened: "
+                                                  "look at My access in a minute.")
+        return
+    granted = {(vm.vm_id.lower(), port.number): port
+               for p in policies if p.policy_id.lower() == ref.policy_id.lower()
+               for request in p.requests if (request.justification or "") == (justification or "")
+               for vm in request.vms for port in vm.ports if port.status == "Initiated"}
+    for item in items:
+        port = granted.get((item.vm_id.lower(), item.port))
+        if port is not None and abs(port.end - item.end) <= MATCH_END:
+            item.end, item.mapped_port = port.end, port.mapped_port
+            _settle([item], AccessRequestItem.OPENED, f"{why} The portal checked: it is open.")
+        else:
+            _settle([item], AccessRequestItem.FAILED, f"{why} The portal checked: it was not opened. Request again.")
+
+
+def _settle(items: list[AccessRequestItem], status: str, message: str) -> None:
+    for item in items:
+        item.status, item.message = status, message
+        item.save(update_fields=["status", "message", "end", "mapped_port"])

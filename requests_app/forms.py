@@ -1,7 +1,8 @@
 """The access-request form: per VM its JIT ports, one source, one window, a justification.
 
-Only what the policy allows can be asked for: `clean()` refuses ports over their maximum time and
-sources the policy does not list verbatim, before Azure is asked.
+Only what the policy allows can be asked for: `clean()` refuses ports over their maximum time, sources
+the policy does not list verbatim, and (for ports open to any source) sources broader than the settings
+allow, before Azure is asked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django import forms
 from django.conf import settings
 
 from jitportal.durations import human
-from jitportal.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text
+from jitportal.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
 from jitportal.gateway import PortRule
 from vms.inventory import VmRow
 
@@ -83,6 +84,12 @@ class RequestAccessForm(forms.Form):
                      "source (Azure matches it exactly); choose it above or untick the port."
                      for c in chosen if source and c.port.allowed_prefixes != ("*",)
                      and source not in c.port.allowed_prefixes]
+        wide = [f"{c.row.name} port {c.port.number}" for c in chosen
+                if source and c.port.allowed_prefixes == ("*",) and too_broad(parse_prefix(source))]
+        if wide:
+            problems.append(f"{source} is too broad a source for {', '.join(wide)}: at most /"
+                            f"{settings.JIT_MAX_SOURCE_PREFIX_V4} for IPv4 and /{settings.JIT_MAX_SOURCE_PREFIX_V6} "
+                            "for IPv6, unless the policy lists the range itself.")
         if problems:
             raise forms.ValidationError(problems)
         data.update(chosen=chosen, source_prefix=source, window=window)

@@ -23,7 +23,8 @@ class AccessRequest(models.Model):
 
 
 class AccessRequestItem(models.Model):
-    PENDING, OPENED, FAILED = "pending", "opened", "failed"
+    # refused: Azure said no; failed: not applied, worth trying again; unknown: no answer and no way to check.
+    PENDING, OPENED, REFUSED, FAILED, UNKNOWN = "pending", "opened", "refused", "failed", "unknown"
 
     request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="items")
     vm_id = models.CharField(max_length=400)
@@ -34,6 +35,19 @@ class AccessRequestItem(models.Model):
     status = models.CharField(max_length=10, default=PENDING)
     message = models.TextField(blank=True)
     correlation_id = models.CharField(max_length=64, blank=True)
+    # Behind an Azure Firewall, Azure maps the port to one of the firewall's: the port to connect to.
+    mapped_port = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["vm_name", "port"]
+
+    @property
+    def connect_port(self) -> int:
+        return self.mapped_port or self.port
+
+    LABELS = {PENDING: "Waiting for Azure", OPENED: "Opened", REFUSED: "Refused by Azure",
+              FAILED: "Not opened (try again)", UNKNOWN: "Not confirmed"}
+
+    @property
+    def label(self) -> str:
+        return self.LABELS.get(self.status, self.status)

@@ -17,19 +17,20 @@ class OpenAccess:
     item: AccessRequestItem
     vm: VmRow | None
     azure_now: datetime
+    port: int  # where to connect: the VM's port, or the firewall's port Azure mapped to it
 
     @property
     def address(self) -> str:
-        return (self.vm.public_ip or self.vm.private_ip) if self.vm else ""
+        return self.vm.connect_address if self.vm else ""
 
     @property
     def private_only(self) -> bool:
-        return bool(self.vm and not self.vm.public_ip and self.vm.private_ip)
+        return bool(self.vm and self.address == self.vm.private_ip)
 
     @property
     def ssh_command(self) -> str:
         user = (self.vm.admin_username if self.vm else "") or "azureuser"
-        return f"ssh {user}@{self.address} -p {self.item.port}"
+        return f"ssh {user}@{self.address} -p {self.port}"
 
 
 def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
@@ -37,13 +38,25 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     rows = {r.vm_id.lower(): r for r in inventory.rows} if inventory else {}
     azure = {(r.vm_id.lower(), line.port, int(line.end.timestamp())): line for r in rows.values() for line in r.history}
     found = []
-    items = AccessRequestItem.objects.filter(request__user=user, status=AccessRequestItem.OPENED, end__gt=now)
+    # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
+    # own request history decides for those.
+    items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=[
+        AccessRequestItem.OPENED, AccessRequestItem.FAILED, AccessRequestItem.UNKNOWN])
     for item in items.select_related("request").order_by("end"):
         line = azure.get((item.vm_id.lower(), item.port, int(item.end.timestamp())))
-        still_open = line.status == "Initiated" if line else True  # Azure silent: trust our own end time
+        # Azure silent about an opened port (its list could not be read): trust our own end time.
+        still_open = line.status == "Initiated" if line else item.status == AccessRequestItem.OPENED
         if still_open and item.end > now:
-            found.append(OpenAccess(item, rows.get(item.vm_id.lower()), now))
+            port = item.mapped_port or (line.mapped_port if line else None) or item.port
+            found.append(OpenAccess(item, rows.get(item.vm_id.lower()), now, port))
     return found
+
+
+def _not_opened(statuses: set[str]) -> str:
+    """Why nothing opened, in the words of the worst case: a refusal is final, a failure is worth retrying."""
+    if statuses == {AccessRequestItem.REFUSED}:
+        return "Refused"
+    return "Not confirmed" if AccessRequestItem.UNKNOWN in statuses else "Not opened (try again)"
 
 
 @dataclass(frozen=True)
@@ -61,7 +74,7 @@ def history(user, open_items: list[OpenAccess], limit: int = 50) -> list[PastReq
         if any(i.pk in open_ids for i in items):
             state = "Open now"
         elif access.status == AccessRequest.FAILED:
-            state = "Refused"
+            state = _not_opened({i.status for i in items})
         elif access.status == AccessRequest.PENDING:
             state = "Waiting for Azure"
         else:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.roles import REQUESTER, require_role
 from jitportal import gateway
@@ -19,7 +20,10 @@ from vms.inventory import get_inventory
 from .access import own_item, own_request
 from .actions import do_request_access, requestable
 from .forms import OTHER, RequestAccessForm
+from .models import AccessRequest
 from .status import history, open_now
+
+HISTORY_PER_PAGE = 50
 
 
 def _again(user, earlier_pk: int) -> tuple[list[str], dict, set[str]]:
@@ -45,26 +49,27 @@ def new(request: HttpRequest) -> HttpResponse:
         vm_ids, initial, picked = _again(request.user, again)
     else:
         vm_ids, initial, picked = (request.POST or request.GET).getlist("vm"), {}, None
-    rows, notes = selected_vms(get_inventory(actor.session, actor.user_pk), list(dict.fromkeys(vm_ids)))
+    inventory = get_inventory(actor.session, actor.user_pk)
+    rows, notes = selected_vms(inventory, list(dict.fromkeys(vm_ids)))
     rows, refused = requestable(rows)
     form = RequestAccessForm(rows, actor.ip, request.POST or None, picked=picked,
                              initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
         access = do_request_access(actor, data["request_key"], data["chosen"], data["source_prefix"],
-                                   data["window"], data.get("justification", ""))
+                                   data["window"], data.get("justification", ""), inventory.azure_clock())
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused})
 
 
-@require_GET
+@require_safe
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, REQUESTER)
     return render(request, "requests_app/detail.html", {"access": own_request(request.user, pk)})
 
 
-@require_GET
+@require_safe
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
     require_role(request.user, REQUESTER)
@@ -74,11 +79,14 @@ def my_access(request: HttpRequest) -> HttpResponse:
     except gateway.GatewayError as error:
         problem = error.message
     opened = open_now(request.user, inventory)
+    page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
+    # history() reads from the newest on: this page is the tail of the newest end_index() requests.
+    past = history(request.user, opened, limit=page.end_index())[page.start_index() - 1:]
     return render(request, "requests_app/my_access.html", {
-        "open": opened, "history": history(request.user, opened), "problem": problem})
+        "open": opened, "history": past, "history_page": page, "problem": problem})
 
 
-@require_GET
+@require_safe
 @login_required
 def rdp_file(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, REQUESTER)
@@ -88,7 +96,7 @@ def rdp_file(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "requests_app/no_rdp.html", {"item": item}, status=404)
     access = found[0]
     user = (access.vm.admin_username if access.vm else "") or "azureuser"
-    body = f"full address:s:{access.address}:3389\r\nusername:s:{user}\r\nprompt for credentials:i:1\r\n"
+    body = f"full address:s:{access.address}:{access.port}\r\nusername:s:{user}\r\nprompt for credentials:i:1\r\n"
     response = HttpResponse(body, content_type="application/x-rdp")
     response["Content-Disposition"] = f'attachment; filename="{item.vm_name}.rdp"'
     return response

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from dataclasses import dataclass
 
 from . import demo
+from .errors import ArmError
 from .fleet import JIT_TYPE
-from .timeutil import format_time
+from .timeutil import format_time, parse_time
 
 OPERATIONS = {
     "write": ("Microsoft.Security/locations/jitNetworkAccessPolicies/write",
@@ -16,6 +19,78 @@ OPERATIONS = {
     "initiate": ("Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action",
                  "Initiate JIT Network Access Policy"),
 }
+METHODS = {"write": "PUT", "delete": "DELETE", "initiate": "POST"}
+# subStatus as the Activity Log words it: the HTTP status's name, then its number.
+SUB_STATUS = {"OK": "OK (HTTP Status Code: 200)", "Created": "Created (HTTP Status Code: 201)",
+              "Accepted": "Accepted (HTTP Status Code: 202)", "BadRequest": "Bad Request (HTTP Status Code: 400)"}
+# The one condition a filter may add to its time range, by the name ARM takes, and the event field it reads.
+FIELDS = {"resourcegroupname": lambda e: e["resourceGroupName"], "resourceuri": lambda e: e["resourceId"],
+          "resourceprovider": lambda e: e["resourceProviderName"]["value"], "correlationid": lambda e: e["correlationId"]}
+_CLAUSE = re.compile(r"^(?P<name>\w+)\s+(?P<op>\w+)\s+(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))$", re.IGNORECASE)
+_AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)  # an "and" outside quotes
+
+
+@dataclass(frozen=True)
+class Query:
+    start: dt.datetime
+    end: dt.datetime
+    field: str = ""  # a FIELDS key, or "" for the whole subscription
+    value: str = ""
+
+    def matches(self, event: dict) -> bool:
+        if not self.start <= parse_time(event["eventTimestamp"]) <= self.end:
+            return False
+        return not self.field or FIELDS[self.field](event).lower() == self.value.lower()
+
+
+def parse_filter(text: str, now: dt.datetime) -> Query:
+    """The $filter forms the Activity Log accepts: `eventTimestamp ge` (required), then optionally
+    `eventTimestamp le` (else now), then optionally one of FIELDS `eq`; values quoted or bare, as in
+    Microsoft's samples. Anything else is refused as ARM refuses it."""
+    clauses = [c.strip() for c in _AND.split(text.strip())] if text.strip() else []
+    parsed = []
+    for clause in clauses:
+        found = _CLAUSE.match(clause)
+        if not found:
+            raise _unsupported(clause)
+        parsed.append((found["name"].lower(), found["op"].lower(), found["quoted"] or found["bare"] or "", clause))
+    if not parsed or parsed[0][:2] != ("eventtimestamp", "ge"):
+        raise ArmError(400, "BadRequest", "The $filter is required and must start with the start time: "
+                                          "eventTimestamp ge '<start>'.")
+    start, end = _time(parsed[0][2]), now
+    rest = parsed[1:]
+    if rest and rest[0][:2] == ("eventtimestamp", "le"):
+        end, rest = _time(rest[0][2]), rest[1:]
+    if start > end:
+        raise ArmError(400, "BadRequest", f"The start time '{parsed[0][2]}' must be earlier than the end time "
+                                          f"'{format_time(end)}'.")
+    if not rest:
+        return Query(start, end)
+    name, op, value, clause = rest[0]
+    if name not in FIELDS or op != "eq":
+        raise _unsupported(clause)
+    if len(rest) > 1:  # one condition besides the time range, no more
+        raise _unsupported(rest[1][3])
+    return Query(start, end, name, value)
+
+
+def _time(text: str) -> dt.datetime:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise ArmError(400, "BadRequest", f"The eventTimestamp '{text}' in $filter is not an ISO 8601 time.") from None
+
+
+def _unsupported(clause: str) -> ArmError:
+    return ArmError(400, "BadRequest", f"$filter={clause} is not supported.")
+
+
+def select(events: list[dict], fields: str) -> list[dict]:
+    """$select: keep only the named top-level properties (all of them when none is named)."""
+    wanted = {f.strip().lower() for f in fields.split(",") if f.strip()}
+    if not wanted:
+        return events
+    return [{k: v for k, v in e.items() if k.lower() in wanted} for e in events]
 
 
 def record(world: dict, kind: str, pid: str, caller: dict, status: str, now: dt.datetime,
@@ -30,16 +105,17 @@ def record(world: dict, kind: str, pid: str, caller: dict, status: str, now: dt.
         event_id = str(uuid.uuid4())
         ticks = int((when - dt.datetime(1, 1, 1, tzinfo=dt.UTC)).total_seconds() * 10_000_000)
         world["activity"].append({
-            "authorization": {"action": action, "scope": pid},
+            "authorization": {"action": action, "role": caller.get("role", ""), "scope": pid},
             "caller": caller.get("upn", ""),
             "channels": "Operation",
-            "claims": {"name": caller.get("name", ""), "http://schemas.microsoft.com/identity/claims/objectidentifier":
-                       caller.get("oid", ""), "ipaddr": caller.get("ip", "")},
+            "claims": _claims(caller, when),
             "correlationId": correlation_id,
             "description": "",
             "eventDataId": event_id,
             "eventName": {"value": event_name, "localizedValue": "Begin request" if event_name == "BeginRequest"
                           else "End request"},
+            "httpRequest": {"clientRequestId": caller.get("client_request_id", ""),
+                            "clientIpAddress": caller.get("ip", ""), "method": METHODS[kind]},
             "category": {"value": "Administrative", "localizedValue": "Administrative"},
             "id": f"{pid}/events/{event_id}/ticks/{ticks}",
             "level": "Informational" if event_status != "Failed" else "Error",
@@ -52,9 +128,26 @@ def record(world: dict, kind: str, pid: str, caller: dict, status: str, now: dt.
             "properties": {"eventCategory": "Administrative", "entity": pid, "message": action,
                            "hierarchy": f"{demo.TENANT_ID}/{sub_id}", **({"statusCode": sub_status} if sub_status else {})},
             "status": {"value": event_status, "localizedValue": event_status},
-            "subStatus": {"value": sub_status, "localizedValue": sub_status},
+            "subStatus": {"value": sub_status, "localizedValue": SUB_STATUS.get(sub_status, sub_status)},
             "eventTimestamp": format_time(when),
             "submissionTimestamp": format_time(when + dt.timedelta(seconds=12)),
             "subscriptionId": sub_id,
             "tenantId": demo.TENANT_ID,
         })
+
+
+def _claims(caller: dict, when: dt.datetime) -> dict[str, str]:
+    """The caller's token claims as the Activity Log lists them (strings, long names for the standard ones)."""
+    issued = int(caller.get("iat", when.timestamp()))
+    return {
+        "aud": demo.ARM_AUDIENCE, "iss": f"https://sts.windows.net/{demo.TENANT_ID}/", "iat": str(issued),
+        "nbf": str(issued), "exp": str(int(caller.get("exp", issued + 3600))), "ver": "1.0",
+        "http://schemas.microsoft.com/identity/claims/tenantid": demo.TENANT_ID,
+        "http://schemas.microsoft.com/claims/authnmethodsreferences": "pwd",
+        "http://schemas.microsoft.com/identity/claims/objectidentifier": caller.get("oid", ""),
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn": caller.get("upn", ""),
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name": caller.get("upn", ""),
+        "name": caller.get("name", ""), "appid": caller.get("appid", demo.CLIENT_ID),
+        "http://schemas.microsoft.com/identity/claims/scope": "user_impersonation",
+        "ipaddr": caller.get("ip", ""),
+    }

@@ -16,15 +16,28 @@ from .identity import Identity
 from .state import Sandbox
 from .timeutil import parse_time
 
-JIT_VERSION = "2020-01-01"
-ACTIVITY_VERSION = "2015-04-01"
+_NETWORK_VERSIONS = ("2023-09-01", "2023-11-01", "2024-01-01", "2024-03-01", "2024-05-01", "2024-07-01",
+                     "2024-10-01", "2025-01-01", "2026-03-01")
+# Operation family → (namespace, resource type, api-versions served). Each list holds the version the portal
+# pins, the one the installed SDK sends by default, and published versions whose shapes match what the
+# sandbox answers; JIT and the Activity Log only the versions whose shapes the sandbox plays.
+API_VERSIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "subscriptions": ("Microsoft.Resources", "subscriptions",
+                      ("2016-06-01", "2020-01-01", "2021-01-01", "2022-12-01")),
+    "vms": ("Microsoft.Compute", "virtualMachines",
+            ("2023-09-01", "2024-03-01", "2024-07-01", "2024-11-01", "2025-04-01", "2026-04-01")),
+    "classicVms": ("Microsoft.ClassicCompute", "virtualMachines", ("2015-06-01", "2016-04-01", "2017-04-01")),
+    "nics": ("Microsoft.Network", "networkInterfaces", _NETWORK_VERSIONS),
+    "nsgs": ("Microsoft.Network", "networkSecurityGroups", _NETWORK_VERSIONS),
+    "vnets": ("Microsoft.Network", "virtualNetworks", _NETWORK_VERSIONS),
+    "publicIps": ("Microsoft.Network", "publicIPAddresses", _NETWORK_VERSIONS),
+    "firewalls": ("Microsoft.Network", "azureFirewalls", _NETWORK_VERSIONS),
+    "pricings": ("Microsoft.Security", "pricings", ("2018-06-01", "2022-03-01", "2023-01-01", "2024-01-01")),
+    "jit": ("Microsoft.Security", "locations/jitNetworkAccessPolicies", ("2020-01-01",)),
+    "activityLog": ("Microsoft.Insights", "eventtypes", ("2015-04-01",)),
+}
 P = "/subscriptions/{sub}"
 JIT_BASE = f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Security/locations/{{loc}}/jitNetworkAccessPolicies"
-_FILTER = re.compile(
-    r"^\s*eventTimestamp\s+ge\s+'(?P<ge>[^']+)'\s+and\s+eventTimestamp\s+le\s+'(?P<le>[^']+)'"
-    r"(?:\s+and\s+(?P<field>resourceGroupName|resourceUri|resourceProvider|correlationId)\s+eq\s+'(?P<value>[^']*)')?\s*$",
-    re.IGNORECASE,
-)
 RETENTION = dt.timedelta(days=90)
 
 
@@ -34,6 +47,8 @@ class Arm:
         self.identity = identity
         self._index: dict[tuple[str, str], list[dict]] = {}
         self._index_generation = -1
+        self._groups: set[str] = set()  # "/subscriptions/…/resourcegroups/…", lower case
+        self._groups_generation = -1
 
     def routes(self) -> list:
         net = f"{P}/providers/Microsoft.Network"
@@ -93,12 +108,17 @@ class Arm:
             raise ArmError(401, "ExpiredAuthenticationToken",
                            f"The access token expiry UTC time '{expired:%m/%d/%Y %I:%M:%S %p}' is earlier than "
                            f"current UTC time '{now:%m/%d/%Y %I:%M:%S %p}'.")
-        return {"oid": claims["oid"], "upn": claims.get("upn", ""), "name": claims.get("name", ""),
-                "ip": request.client_ip}
+        # An app-only token has no upn; ARM then names the client by its application id.
+        return {"oid": claims["oid"], "upn": claims.get("upn") or claims.get("appid", ""), "name": claims.get("name", ""),
+                "ip": request.client_ip, "appid": claims.get("appid", ""), "iat": claims.get("iat", 0),
+                "exp": claims.get("exp", 0), "client_request_id": request.headers.get("x-ms-client-request-id", "")}
 
-    def _require(self, caller: dict, action: str, scope: str) -> None:
-        if not rbac.allowed(self.sandbox.world["role_assignments"], caller["oid"], action, scope):
+    def _require(self, caller: dict, action: str, scope: str) -> str:
+        """Refuse unless a role of the caller allows the action at the scope; return that role's name."""
+        role = rbac.granting_role(self.sandbox.world["role_assignments"], caller["oid"], action, scope)
+        if not role:
             raise ArmError(403, "AuthorizationFailed", rbac.denied_message(caller["upn"], caller["oid"], action, scope))
+        return role
 
     def _subscription(self, sub_id: str) -> dict:
         found = next((s for s in self.sandbox.world["subscriptions"] if s["subscriptionId"].lower() == sub_id.lower()),
@@ -107,14 +127,42 @@ class Arm:
             raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub_id}' could not be found.")
         return found
 
-    def _api_version(self, request: Request, exact: str | None = None) -> None:
+    def check_api_version(self, operation: str, request: Request) -> None:
+        """ARM refuses a missing or unserved api-version before the resource provider sees the call."""
         version = request.query.get("api-version")
         if not version:
             raise ArmError(400, "MissingApiVersionParameter",
                            "The api-version query parameter (?api-version=) is required for all requests.")
-        if exact and version != exact:
+        namespace, resource_type, supported = API_VERSIONS[operation.split(".")[0]]
+        if version in supported:
+            return
+        listed = ", ".join(supported)
+        if namespace == "Microsoft.Resources":  # ARM's own routes, not a resource provider's
             raise ArmError(400, "InvalidApiVersionParameter",
-                           f"The api-version '{version}' is invalid. The supported versions are '{exact}'.")
+                           f"The api-version '{version}' is invalid. The supported versions are '{listed}'.")
+        location = request.params.get("loc", "global")
+        raise ArmError(400, "NoRegisteredProviderFound",
+                       f"No registered resource provider found for location '{location}' and API version "
+                       f"'{version}' for type '{resource_type}'. The supported api-versions are '{listed}'. "
+                       f"The supported locations are '{', '.join(self._locations())}'.")
+
+    def unknown_route(self, request: Request) -> ArmError:
+        namespace = re.search(r"/providers/([^/]+)", request.path, re.IGNORECASE)
+        if namespace and namespace[1].lower() not in {n.lower() for n, _, _ in API_VERSIONS.values()}:
+            return ArmError(400, "InvalidResourceNamespace", f"The resource namespace '{namespace[1]}' is invalid.")
+        return ArmError(404, "InvalidResourceType", f"The resource type for '{request.path}' could not be found.")
+
+    def _locations(self) -> list[str]:
+        return sorted({vm["location"] for vm in self.sandbox.world["vms"].values()})
+
+    def _resource_group(self, sub_id: str, rg: str) -> None:
+        if self._groups_generation != self.sandbox.generation:
+            self._groups_generation = self.sandbox.generation
+            self._groups = {"/".join(key.split("/")[:5]) for store in ("vms", "nics", "nsgs", "vnets", "pips",
+                                                                       "firewalls")
+                            for key in self.sandbox.world[store]}
+        if f"/subscriptions/{sub_id}/resourcegroups/{rg}".lower() not in self._groups:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
 
     def _visible(self, caller: dict, action: str, sub_id: str, items: list[dict], id_field: str = "id") -> list[dict]:
         """ARM lists at subscription scope only what the caller may read, and refuses if that is nothing."""
@@ -160,7 +208,6 @@ class Arm:
 
     # --- handlers --------------------------------------------------------------------------------
     def list_subscriptions(self, request: Request) -> Response:
-        self._api_version(request)
         caller = self.caller(request)
         mine = [a["scope"].lower() for a in self.sandbox.world["role_assignments"] if a["principalId"] == caller["oid"]]
         subs = [s for s in self.sandbox.world["subscriptions"]
@@ -168,7 +215,6 @@ class Arm:
         return self._page(request, subs)
 
     def list_vms(self, request: Request) -> Response:
-        self._api_version(request)
         caller = self.caller(request)
         sub_id = self._subscription(request.params["sub"])["subscriptionId"]
         vms = self._visible(caller, "Microsoft.Compute/virtualMachines/read", sub_id, self._in_sub("vms", sub_id))
@@ -176,11 +222,11 @@ class Arm:
         return self._page(request, [render_vm(vm, status_only) for vm in vms])
 
     def instance_view(self, request: Request) -> Response:
-        self._api_version(request)
         caller = self.caller(request)
         sub_id = self._subscription(request.params["sub"])["subscriptionId"]
         vm_id = f"/subscriptions/{sub_id}/resourceGroups/{request.params['rg']}/providers/Microsoft.Compute/virtualMachines/{request.params['vm']}"
         self._require(caller, "Microsoft.Compute/virtualMachines/read", vm_id)
+        self._resource_group(sub_id, request.params["rg"])
         vm = self.sandbox.world["vms"].get(vm_id.lower())
         if vm is None:
             raise ArmError(404, "ResourceNotFound",
@@ -190,7 +236,6 @@ class Arm:
 
     def _collection(self, store: str, action: str):
         def handler(request: Request) -> Response:
-            self._api_version(request)
             caller = self.caller(request)
             sub_id = self._subscription(request.params["sub"])["subscriptionId"]
             return self._page(request, self._visible(caller, action, sub_id, self._in_sub(store, sub_id)))
@@ -198,12 +243,12 @@ class Arm:
 
     def _single(self, store: str, resource_type: str):
         def handler(request: Request) -> Response:
-            self._api_version(request)
             caller = self.caller(request)
             sub_id = self._subscription(request.params["sub"])["subscriptionId"]
             rg, name = request.params["rg"], request.params["name"]
             resource_id = f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{resource_type}/{name}"
             self._require(caller, f"{resource_type}/read", resource_id)
+            self._resource_group(sub_id, rg)
             found = self.sandbox.world[store].get(resource_id.lower())
             if found is None:
                 raise ArmError(404, "ResourceNotFound", f"The Resource '{resource_type}/{name}' under resource group "
@@ -212,14 +257,12 @@ class Arm:
         return handler
 
     def list_pricings(self, request: Request) -> Response:
-        self._api_version(request)
         caller = self.caller(request)
         sub_id = self._subscription(request.params["sub"])["subscriptionId"]
         self._require(caller, "Microsoft.Security/pricings/read", f"/subscriptions/{sub_id}")
         return json_response(200, {"value": [self.sandbox.world["pricings"][sub_id.lower()]]})
 
     def list_policies(self, request: Request) -> Response:
-        self._api_version(request, JIT_VERSION)
         caller = self.caller(request)
         sub_id = self._subscription(request.params["sub"])["subscriptionId"]
         rg, loc = request.params.get("rg"), request.params.get("loc")
@@ -229,6 +272,7 @@ class Arm:
         action = f"{rbac.JIT}/read"
         if rg is not None:
             self._require(caller, action, f"/subscriptions/{sub_id}/resourceGroups/{rg}")
+            self._resource_group(sub_id, rg)
         else:
             policies = self._visible(caller, action, sub_id, policies)
         return self._page(request, [self._render_policy(p) for p in policies])
@@ -246,20 +290,20 @@ class Arm:
         return policy_id(sub_id, rg, loc, name), sub_id, rg, loc, name
 
     def get_policy(self, request: Request) -> Response:
-        self._api_version(request, JIT_VERSION)
         caller = self.caller(request)
-        pid, *_ = self._policy_target(request)
+        pid, sub_id, rg, *_ = self._policy_target(request)
         self._require(caller, f"{rbac.JIT}/read", pid)
+        self._resource_group(sub_id, rg)
         policy = self.sandbox.world["policies"].get(pid.lower())
         if policy is None:
             raise ArmError(404, "NotFound", f"Jit network access policy '{pid}' was not found.")
         return json_response(200, self._render_policy(policy))
 
     def put_policy(self, request: Request) -> Response:
-        self._api_version(request, JIT_VERSION)
         caller = self.caller(request)
         pid, sub_id, rg, loc, name = self._policy_target(request)
-        self._require(caller, f"{rbac.JIT}/write", pid)
+        caller["role"] = self._require(caller, f"{rbac.JIT}/write", pid)
+        self._resource_group(sub_id, rg)
         body = request.json()
         if body is INVALID:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
@@ -276,25 +320,25 @@ class Arm:
         return json_response(200, self._render_policy(policy))
 
     def delete_policy(self, request: Request) -> Response:
-        self._api_version(request, JIT_VERSION)
         caller = self.caller(request)
-        pid, *_ = self._policy_target(request)
-        self._require(caller, f"{rbac.JIT}/delete", pid)
+        pid, sub_id, rg, *_ = self._policy_target(request)
+        caller["role"] = self._require(caller, f"{rbac.JIT}/delete", pid)
+        self._resource_group(sub_id, rg)
         if not jit.delete_policy(self.sandbox.world, pid):
             return Response(204)
         correlation = request.headers["x-ms-correlation-request-id"]
         activity.record(self.sandbox.world, "delete", pid, caller, "Succeeded", self.sandbox.clock.now(),
                         correlation, "OK")
         self.sandbox.save()
-        return Response(200, b"", {"Content-Length": "0"})
+        return Response(200)
 
     def initiate(self, request: Request) -> Response:
-        self._api_version(request, JIT_VERSION)
         if request.params["kind"] != "initiate":
             raise ArmError(404, "NotFound", "The requested operation is not supported.")
         caller = self.caller(request)
-        pid, *_ = self._policy_target(request)
-        self._require(caller, f"{rbac.JIT}/initiate/action", pid)
+        pid, sub_id, rg, *_ = self._policy_target(request)
+        caller["role"] = self._require(caller, f"{rbac.JIT}/initiate/action", pid)
+        self._resource_group(sub_id, rg)
         body = request.json()
         if body is INVALID:
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
@@ -312,35 +356,18 @@ class Arm:
         return json_response(202, result)
 
     def activity_log(self, request: Request) -> Response:
-        self._api_version(request, ACTIVITY_VERSION)
         caller = self.caller(request)
         sub_id = self._subscription(request.params["sub"])["subscriptionId"]
-        match = _FILTER.match(request.query.get("$filter", ""))
-        if not match:
-            raise ArmError(400, "BadRequest",
-                           "The $filter is not supported. It must give eventTimestamp ge '…' and eventTimestamp le '…', "
-                           "optionally and one of resourceGroupName, resourceUri, resourceProvider or correlationId eq '…'.")
-        try:
-            start, end = parse_time(match["ge"]), parse_time(match["le"])
-        except ValueError:
-            raise ArmError(400, "BadRequest", "The eventTimestamp values in $filter must be ISO 8601 times.") from None
-        if start < self.sandbox.clock.now() - RETENTION - dt.timedelta(days=1) or start > end:
+        now = self.sandbox.clock.now()
+        query = activity.parse_filter(request.query.get("$filter", ""), now)
+        if query.start < now - RETENTION - dt.timedelta(days=1):
             raise ArmError(400, "BadRequest", "The time range in $filter must lie within the last 90 days.")
-        field, value = (match["field"] or "").lower(), (match["value"] or "").lower()
         events = [e for e in self.sandbox.world["activity"]
-                  if e["subscriptionId"].lower() == sub_id.lower() and start <= parse_time(e["eventTimestamp"]) <= end
-                  and _event_matches(e, field, value)]
+                  if e["subscriptionId"].lower() == sub_id.lower() and query.matches(e)]
         events.sort(key=lambda e: e["eventTimestamp"], reverse=True)
-        return self._page(request, self._visible(caller, "Microsoft.Insights/eventtypes/values/read", sub_id,
-                                                 events, id_field="resourceId"))
-
-
-def _event_matches(event: dict, field: str, value: str) -> bool:
-    if not field:
-        return True
-    actual = {"resourcegroupname": event["resourceGroupName"], "resourceuri": event["resourceId"],
-              "resourceprovider": event["resourceProviderName"]["value"], "correlationid": event["correlationId"]}[field]
-    return actual.lower() == value
+        visible = self._visible(caller, "Microsoft.Insights/eventtypes/values/read", sub_id, events,
+                                id_field="resourceId")
+        return self._page(request, activity.select(visible, request.query.get("$select", "")))
 
 
 def _power_status(vm: dict) -> dict:

@@ -19,6 +19,7 @@ class Material:
     cert_path: Path
     key_path: Path
     signing_key_path: Path
+    client_certificate_path: Path  # the demo client's certificate and key, as AZURE_CLIENT_CERTIFICATE_PATH takes
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -53,7 +54,10 @@ def ensure(directory: Path) -> Material:
         cert_path=directory / "server.pem",
         key_path=directory / "server-key.pem",
         signing_key_path=directory / "signing-key.pem",
+        client_certificate_path=directory / "demo-client.pem",
     )
+    if not material.client_certificate_path.exists():
+        _client_certificate(material.client_certificate_path)
     if all(p.exists() for p in (material.ca_path, material.cert_path, material.key_path, material.signing_key_path)):
         return material
 
@@ -111,3 +115,15 @@ def ensure(directory: Path) -> Material:
     _write_key(server_key, material.key_path)
     _write_key(_new_key(), material.signing_key_path)
     return material
+
+
+def _client_certificate(path: Path) -> None:
+    """A self-signed certificate registered for the demo client, as an app registration holds one."""
+    key = _new_key()
+    name = _name("jitportal demo client")
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=3650)).sign(key, hashes.SHA256()))
+    _write_key(key, path)
+    path.write_bytes(path.read_bytes() + cert.public_bytes(serialization.Encoding.PEM))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import demo, publish
+from .certs import Material
 from .http import Request, Response, json_response, route
 from .identity import Identity
-from .state import Fault, Knobs, Sandbox
+from .state import FAULT_KINDS, STALL_AFTER_APPLY, Fault, Knobs, Sandbox
 from .timeutil import format_time, parse_duration, parse_time
 
 
@@ -16,10 +15,11 @@ def _bad(message: str) -> Response:
 
 
 class Control:
-    def __init__(self, sandbox: Sandbox, identity: Identity, ca_path: Path) -> None:
+    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material) -> None:
         self.sandbox = sandbox
         self.identity = identity
-        self.ca_path = ca_path
+        self.ca_path = material.ca_path
+        self.client_certificate_path = material.client_certificate_path
 
     def routes(self) -> list:
         return [
@@ -45,6 +45,11 @@ class Control:
                 "tenant_id": demo.TENANT_ID, "client_id": demo.CLIENT_ID, "client_secret": demo.CLIENT_SECRET,
                 "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(self.ca_path),
                 "environment": publish.environment(base_url, self.ca_path),
+                "client_certificate_path": str(self.client_certificate_path),
+                "apps": [{"client_id": a.client_id, "client_secret": a.secret, "object_id": a.object_id,
+                          "display_name": a.display_name, "summary": a.summary,
+                          "role_assignments": [r for r in world["role_assignments"] if r["principalId"] == a.object_id]}
+                         for a in demo.APPS],
                 "redirect_uris": "any http://127.0.0.1:<port>/… or http://localhost:<port>/… (loopback only)",
                 "people": [{"username": p.username, "display_name": p.display_name, "object_id": p.object_id,
                             "app_roles": self.identity.app_roles(p), "summary": p.summary,
@@ -93,12 +98,15 @@ class Control:
 
     def add_fault(self, request: Request) -> Response:
         body = request.json()
-        if not isinstance(body, dict) or str(body.get("kind")) not in ("429", "500", "503", "drop"):
+        if not isinstance(body, dict) or str(body.get("kind")) not in FAULT_KINDS or (
+                body.get("kind") == STALL_AFTER_APPLY and not isinstance(body.get("seconds"), int | float)):
             return _bad('send {"operation": "jit.initiate", "kind": "429"|"500"|"503"|"drop", "count": 1} '
-                        '(or "rate": 0.5; optional "retry_after", "path_contains")')
+                        '(or "rate": 0.5; optional "retry_after", "path_contains"), or {"operation": "jit.put", '
+                        '"kind": "stall-after-apply", "seconds": 40, "count": 1} (optional "drop_after": true)')
         fault = Fault(operation=str(body.get("operation", "*")), kind=str(body["kind"]),
                       count=body.get("count") if "rate" not in body else None, rate=float(body.get("rate", 1.0)),
-                      retry_after=int(body.get("retry_after", 1)), path_contains=str(body.get("path_contains", "")))
+                      retry_after=int(body.get("retry_after", 1)), path_contains=str(body.get("path_contains", "")),
+                      seconds=float(body.get("seconds", 0)), drop_after=bool(body.get("drop_after", False)))
         if fault.count is None and "rate" not in body:
             fault.count = 1
         with self.sandbox.lock:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 TENANT_ID = "0c0ffee0-7a11-4e57-9b0c-5a4db0c5e7a1"
 CLIENT_ID = "6a1c0de5-1a7e-4f0a-8c3b-9e2d5f7a4b10"
 CLIENT_SECRET = "sandbox-demo-secret"
+CLIENT_OBJECT_ID = "5e2c1a00-0000-4000-8000-0000000000c1"  # the portal's service principal: no Azure roles
 DOMAIN = "contoso.test"
 ARM_AUDIENCE = "https://management.azure.com"
 DEFAULT_PORT = 8443
@@ -75,3 +76,29 @@ PEOPLE: tuple[Person, ...] = (
 
 def person(key: str) -> Person:
     return next(p for p in PEOPLE if p.key == key)
+
+
+@dataclass(frozen=True)
+class App:
+    """A service principal that signs in as itself (client credentials), with its own role assignments."""
+    key: str
+    display_name: str
+    client_id: str
+    object_id: str
+    secret: str
+    summary: str
+    assignments: tuple[tuple[str, str], ...] = field(default=())
+
+
+APPS: tuple[App, ...] = (
+    App("portal", "jitportal", CLIENT_ID, CLIENT_OBJECT_ID, CLIENT_SECRET,
+        "The portal itself (also signs in with the demo certificate); no Azure roles"),
+    App("audit-reader", "jitportal audit reader", "7eade200-5a7e-4b1d-9c0f-3d4e5f6a7b20",
+        "7eade200-0000-4000-8000-0000000000a2", "sandbox-audit-reader-secret",
+        "Read-only identity for the audit archive: Reader on every subscription",
+        tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy"))),
+)
+
+
+def app(client_id: str) -> App | None:
+    return next((a for a in APPS if a.client_id == client_id), None)

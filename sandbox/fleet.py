@@ -157,10 +157,19 @@ class _Builder:
 
     def _firewall(self, base: str, spec: GroupSpec, fw_subnet: str, octet: int) -> None:
         fw_id = f"{base}/providers/Microsoft.Network/azureFirewalls/afw-{spec.rg}"
+        # Its public IP is where JIT's DNAT rules listen: what a requester connects to.
+        pip_id = f"{base}/providers/Microsoft.Network/publicIPAddresses/afw-{spec.rg}-pip"
+        self.world["pips"][pip_id.lower()] = {
+            "id": pip_id, "name": f"afw-{spec.rg}-pip", "type": "Microsoft.Network/publicIPAddresses",
+            "location": spec.location, "sku": {"name": "Standard"},
+            "properties": {"ipAddress": f"52.{160 + octet // 250}.{octet % 250}.10", "publicIPAllocationMethod": "Static",
+                           "publicIPAddressVersion": "IPv4", "provisioningState": "Succeeded",
+                           "ipConfiguration": {"id": f"{fw_id}/azureFirewallIpConfigurations/afw-ipconfig"}}}
         properties: dict = {
             "sku": {"name": "AZFW_VNet", "tier": "Standard"},
             "ipConfigurations": [{"name": "afw-ipconfig", "id": f"{fw_id}/azureFirewallIpConfigurations/afw-ipconfig",
-                                  "properties": {"subnet": {"id": fw_subnet}, "privateIPAddress": f"10.{octet}.0.4"}}],
+                                  "properties": {"subnet": {"id": fw_subnet}, "privateIPAddress": f"10.{octet}.0.4",
+                                                 "publicIPAddress": {"id": pip_id}}}],
             "natRuleCollections": [], "networkRuleCollections": [], "applicationRuleCollections": [],
             "provisioningState": "Succeeded",
         }
@@ -247,11 +256,11 @@ def build_demo(world: dict) -> None:
             base = f"/subscriptions/{sub_id}/resourceGroups/{spec.rg}/providers/Microsoft.Compute/virtualMachines"
             vms = [{"id": f"{base}/{vm_name}", "ports": default_ports()} for vm_name in spec.configured]
             world["policies"][pid.lower()] = new_policy(pid, spec.location, vms)
-    for person in demo.PEOPLE:
-        for role, scope in person.assignments:
+    for principal in (*demo.PEOPLE, *demo.APPS):
+        for role, scope in principal.assignments:
             sub_key, _, rest = scope.removeprefix("{sub:").partition("}")
             world["role_assignments"].append({
-                "principalId": person.object_id, "role": role,
+                "principalId": principal.object_id, "role": role,
                 "scope": f"/subscriptions/{builder.sub_ids[sub_key]}{rest}"})
 
 
@@ -270,10 +279,10 @@ def generate(world: dict, vm_count: int, subscription_count: int, seed_value: in
     made = 0
     for s in range(subscription_count):
         sub_id = builder.subscription(f"gen-{s}", f"Generated {s:03d}", "P2")
-        for person in demo.PEOPLE:
-            for role, _ in person.assignments[:2]:
+        for principal in (*demo.PEOPLE, *demo.APPS):
+            for role, _ in principal.assignments[:2]:
                 fresh["role_assignments"].append(
-                    {"principalId": person.object_id, "role": role, "scope": f"/subscriptions/{sub_id}"})
+                    {"principalId": principal.object_id, "role": role, "scope": f"/subscriptions/{sub_id}"})
         count = per_sub if s < subscription_count - 1 else vm_count - made
         group_size = 50
         for g in range(0, count, group_size):

@@ -10,10 +10,12 @@ import json
 import re
 import secrets
 import uuid
-from urllib.parse import parse_qs, urlencode
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlencode
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from . import demo
 from .http import Request, Response, html_response, json_response, redirect, route
@@ -22,12 +24,17 @@ from .timeutil import format_time, parse_time
 
 _LOOPBACK_REDIRECT = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}(/[^#]*)?$")
 CODE_LIFETIME = dt.timedelta(minutes=10)
+# Tenant segments Entra takes besides a tenant id: any work account ("organizations"), any account ("common").
+MULTI_TENANT = ("common", "organizations")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class Identity:
-    def __init__(self, sandbox: Sandbox, signing_key_path) -> None:
+    def __init__(self, sandbox: Sandbox, signing_key_path: Path, client_certificate_path: Path) -> None:
         self.sandbox = sandbox
         self.key = serialization.load_pem_private_key(signing_key_path.read_bytes(), password=None)
+        # The certificate registered for the demo client; a client assertion must be signed with its key.
+        self.client_certificate = x509.load_pem_x509_certificate(client_certificate_path.read_bytes())
         public_pem = self.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.kid = base64.urlsafe_b64encode(hashlib.sha256(public_pem).digest()[:15]).decode()
@@ -68,7 +75,7 @@ class Identity:
         ]
 
     def _tenant_error(self, request: Request) -> Response | None:
-        if request.params["tenant"].lower() != demo.TENANT_ID:
+        if request.params["tenant"].lower() not in (demo.TENANT_ID, *MULTI_TENANT):
             return json_response(400, _oauth_error("invalid_tenant", 90002,
                                                    f"Tenant '{request.params['tenant']}' not found."))
         return None
@@ -76,9 +83,12 @@ class Identity:
     def discovery(self, request: Request) -> Response:
         if (error := self._tenant_error(request)) is not None:
             return error
-        base = f"{request.base_url}/{demo.TENANT_ID}"
+        segment = request.params["tenant"].lower()
+        base = f"{request.base_url}/{segment}"
+        # A multi-tenant authority names no issuer: Entra publishes a template, the tokens name the real tenant.
+        issuer = self.issuer(request.base_url) if segment == demo.TENANT_ID else f"{request.base_url}/{{tenantid}}/v2.0"
         return json_response(200, {
-            "issuer": self.issuer(request.base_url),
+            "issuer": issuer,
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
@@ -88,7 +98,7 @@ class Identity:
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "name", "preferred_username", "oid",
                                  "tid", "roles", "nonce"],
@@ -155,17 +165,20 @@ class Identity:
         if (error := self._tenant_error(request)) is not None:
             return error
         form = request.form()
-        if form.get("client_id") != demo.CLIENT_ID:
-            return json_response(400, _oauth_error("unauthorized_client", 700016,
-                                                   f"Application with identifier '{form.get('client_id')}' was not found."))
-        if not secrets.compare_digest(form.get("client_secret", ""), demo.CLIENT_SECRET):
-            return json_response(401, _oauth_error("invalid_client", 7000215, "Invalid client secret provided."))
+        client = self._authenticate_client(request, form)
+        if isinstance(client, Response):
+            return client
         scope = form.get("scope", "")
         other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)]
         if other:
             return json_response(400, _oauth_error("invalid_scope", 70011,
                                                    f"The provided value for scope {other[0]} is not valid."))
         grant = form.get("grant_type")
+        if grant == "client_credentials":
+            return self._app_token(request, client, scope)
+        if client.client_id != demo.CLIENT_ID:  # only the portal's registration has a redirect URI
+            return json_response(400, _oauth_error("unauthorized_client", 700016,
+                                                   f"Application '{client.client_id}' may not sign people in."))
         with self.sandbox.lock:
             if grant == "authorization_code":
                 return self._redeem_code(request, form)
@@ -173,6 +186,80 @@ class Identity:
                 return self._redeem_refresh(request, form)
         return json_response(400, _oauth_error("unsupported_grant_type", 70003,
                                                f"The grant type '{grant}' is not supported."))
+
+    def _authenticate_client(self, request: Request, form: dict[str, str]) -> demo.App | Response:
+        """The methods discovery advertises: a secret in the body or in HTTP Basic, or a client assertion
+        signed with the demo client's certificate (what MSAL sends for a certificate credential)."""
+        client_id, secret = form.get("client_id", ""), form.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                pair = base64.b64decode(header[6:].strip(), validate=True).decode()
+            except ValueError:
+                return json_response(401, _oauth_error("invalid_client", 7000216, "The Basic credentials are malformed."))
+            basic_id, _, basic_secret = pair.partition(":")
+            client_id, secret = client_id or unquote(basic_id), unquote(basic_secret)  # RFC 6749 2.3.1 encodes both
+        client = demo.app(client_id)
+        if client is None:
+            return json_response(400, _oauth_error("unauthorized_client", 700016,
+                                                   f"Application with identifier '{client_id}' was not found."))
+        if form.get("client_assertion_type") == JWT_BEARER:
+            problem = self._assertion_problem(request, client, form.get("client_assertion", ""))
+            if problem:
+                return json_response(401, _oauth_error("invalid_client", 700027, problem))
+            return client
+        if secret is None:
+            return json_response(401, _oauth_error(
+                "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the "
+                                           f"'{form.get('grant_type')}' grant type."))
+        if not secrets.compare_digest(secret, client.secret):
+            return json_response(401, _oauth_error("invalid_client", 7000215, "Invalid client secret provided. "
+                                                   "Ensure the secret being sent in the request is the client secret "
+                                                   "value, not the client secret ID."))
+        return client
+
+    def _assertion_problem(self, request: Request, client: demo.App, assertion: str) -> str | None:
+        if client.client_id != demo.CLIENT_ID:
+            return f"Client assertion contains an invalid signature. No certificate is registered for '{client.client_id}'."
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.PyJWTError:
+            return "Client assertion failed signature validation."
+        thumbprints = {"x5t": hashes.SHA1(), "x5t#S256": hashes.SHA256()}  # noqa: S303 - Entra's x5t is SHA-1
+        named = [k for k in thumbprints if k in header]
+        if not named or any(header[k].rstrip("=") != _b64(self.client_certificate.fingerprint(thumbprints[k]))
+                            for k in named):
+            return (f"Client assertion failed signature validation. The key was not found. Thumbprint of key used by "
+                    f"client: '{header.get('x5t#S256') or header.get('x5t')}'.")
+        audience = f"{request.base_url}/{request.params['tenant']}/oauth2/v2.0/token"
+        try:
+            claims = jwt.decode(assertion, self.client_certificate.public_key(), algorithms=["RS256", "PS256"],
+                                audience=audience, options={"verify_exp": False, "verify_nbf": False,
+                                                            "verify_iat": False, "require": ["exp", "iss", "sub"]})
+        except jwt.InvalidAudienceError:
+            return f"The audience claim must be '{audience}'."
+        except jwt.PyJWTError:
+            return "Client assertion failed signature validation."
+        if claims["iss"] != client.client_id or claims["sub"] != client.client_id:
+            return "The issuer and subject of the client assertion must be the client id."
+        if claims["exp"] <= self.sandbox.clock.now().timestamp():
+            return "Client assertion is not within its valid time range."
+        return None
+
+    def _app_token(self, request: Request, client: demo.App, scope: str) -> Response:
+        """Client credentials: an app-only ARM token for the client's own service principal."""
+        if scope.split() != [f"{demo.ARM_AUDIENCE}/.default"]:
+            return json_response(400, _oauth_error(
+                "invalid_scope", 1002012, f"The provided value for scope {scope} is not valid. Client credential "
+                "flows must have a scope value with /.default suffixed to the resource identifier (application ID "
+                "URI)."))
+        now = int(self.sandbox.clock.now().timestamp())
+        lifetime = self.sandbox.knobs.access_token_lifetime_s
+        claims = {"aud": demo.ARM_AUDIENCE, "iss": self.arm_issuer(request.base_url), "iat": now, "nbf": now,
+                  "exp": now + lifetime, "tid": demo.TENANT_ID, "oid": client.object_id, "sub": client.object_id,
+                  "appid": client.client_id, "idtyp": "app", "ver": "1.0", "uti": _uti()}
+        return json_response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
+                                   "access_token": self._sign(claims)}, {"Cache-Control": "no-store"})
 
     def _redeem_code(self, request: Request, form: dict[str, str]) -> Response:
         entry = self.sandbox.codes.get(form.get("code", ""))
@@ -207,13 +294,13 @@ class Identity:
         id_claims = {**common, "iss": self.issuer(request.base_url), "aud": demo.CLIENT_ID, "ver": "2.0",
                      "sub": _digest(f"{person.object_id}:{demo.CLIENT_ID}")[:43],
                      "preferred_username": person.username, "roles": self.app_roles(person),
-                     "exp": issued + 3600}
+                     "exp": issued + 3600, "uti": _uti()}
         if nonce:
             id_claims["nonce"] = nonce
         access_claims = {**common, "iss": self.arm_issuer(request.base_url), "aud": demo.ARM_AUDIENCE,
                          "scp": "user_impersonation", "upn": person.username, "unique_name": person.username,
                          "appid": demo.CLIENT_ID, "ipaddr": request.client_ip, "ver": "1.0",
-                         "exp": issued + knobs.access_token_lifetime_s}
+                         "exp": issued + knobs.access_token_lifetime_s, "uti": _uti()}
         refresh_token = secrets.token_urlsafe(48)
         self.sandbox.world["refresh_tokens"][_digest(refresh_token)] = {
             "user": person.key,
@@ -239,10 +326,23 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _uti() -> str:
+    """Entra's unique token identifier: 16 random bytes, base64url."""
+    return _b64(secrets.token_bytes(16))
+
+
 def _oauth_error(error: str, code: int, description: str) -> dict:
-    return {"error": error, "error_description": f"AADSTS{code}: {description}", "error_codes": [code],
-            "timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
-            "trace_id": str(uuid.uuid4()), "correlation_id": str(uuid.uuid4())}
+    trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
+    timestamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return {"error": error, "error_codes": [code], "timestamp": timestamp, "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            # Entra ends every description with the ids a support case asks for.
+            "error_description": f"AADSTS{code}: {description} Trace ID: {trace_id} Correlation ID: "
+                                 f"{correlation_id} Timestamp: {timestamp}"}
 
 
 def _page(title: str, body: str) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 import ipaddress
 import re
 
-from . import nsg
+from . import firewall, nsg
 from .errors import ArmError
 from .fleet import new_policy
 from .timeutil import format_time, parse_duration, parse_time
@@ -101,8 +101,9 @@ def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name:
         if len({p["number"] for p in ports}) != len(ports):
             raise _bad(f"Virtual machine '{vm_id}' lists a port more than once.")
         vm_out = {"id": vm["id"], "ports": ports}
-        if isinstance(vm_in.get("publicIpAddress"), str):
-            vm_out["publicIpAddress"] = vm_in["publicIpAddress"]
+        wall = firewall.firewall_for(world, vm["id"])
+        if wall is not None:  # Azure fills this in itself: where requesters reach the VM
+            vm_out["publicIpAddress"] = firewall.public_ip(world, wall)
         vms.append(vm_out)
 
     old = world["policies"].get(pid.lower())
@@ -125,7 +126,7 @@ def delete_policy(world: dict, pid: str) -> bool:
     for request in policy["properties"]["requests"]:
         for vm in request["virtualMachines"]:
             for port in vm["ports"]:
-                nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
+                _close(world, vm["id"], request["startTimeUtc"], port["number"])
     return True
 
 
@@ -199,6 +200,7 @@ def add_request(world: dict, policy: dict, record: dict) -> None:
             if port["status"] == "Initiated":
                 nsg.add_allow_rule(world, vm["id"], record["startTimeUtc"], port["number"],
                                    port["allowedSourceAddressPrefix"])
+                firewall.add_nat_rule(world, vm["id"], record["startTimeUtc"], port)
     policy["properties"]["requests"].append(record)
 
 
@@ -210,7 +212,7 @@ def _revoke_older(world: dict, policy: dict, vm_id: str, number: int) -> None:
             for port in vm["ports"]:
                 if port["number"] == number and port["status"] == "Initiated":
                     port["status"], port["statusReason"] = "Revoked", "NewerRequestInitiated"
-                    nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], number)
+                    _close(world, vm["id"], request["startTimeUtc"], number)
 
 
 def expire(world: dict, now: dt.datetime) -> bool:
@@ -222,6 +224,12 @@ def expire(world: dict, now: dt.datetime) -> bool:
                 for port in vm["ports"]:
                     if port["status"] == "Initiated" and parse_time(port["endTimeUtc"]) <= now:
                         port["status"], port["statusReason"] = "Revoked", "Expired"
-                        nsg.remove_allow_rule(world, vm["id"], request["startTimeUtc"], port["number"])
+                        _close(world, vm["id"], request["startTimeUtc"], port["number"])
                         changed = True
     return changed
+
+
+def _close(world: dict, vm_id: str, start: str, number: int) -> None:
+    """Take away what a grant opened: the NSG's allow rule, or the firewall's DNAT rule."""
+    nsg.remove_allow_rule(world, vm_id, start, number)
+    firewall.remove_nat_rule(world, vm_id, start, number)

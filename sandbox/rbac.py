@@ -52,6 +52,12 @@ def allowed(assignments: list[dict], principal: str, action: str, scope: str) ->
     )
 
 
+def granting_role(assignments: list[dict], principal: str, action: str, scope: str) -> str:
+    """The first role assigned to the principal that allows the action at the scope ("" when none does)."""
+    return next((a["role"] for a in assignments if a["principalId"] == principal
+                 and scope_covers(a["scope"], scope) and role_allows(a["role"], action)), "")
+
+
 def denied_message(username: str, principal: str, action: str, scope: str) -> str:
     return (
         f"The client '{username}' with object id '{principal}' does not have authorization to perform "

@@ -29,7 +29,7 @@ DEMO_HISTORY = [
 def seed(world: dict, now: dt.datetime) -> None:
     """Fill an empty world with the demo fleet, people, policies and request history."""
     fleet.build_demo(world)
-    bob = _caller(demo.person("bob"), "198.51.100.20")
+    bob = _caller(demo.person("bob"), "198.51.100.20", "Security Admin")
     for policy in world["policies"].values():
         activity.record(world, "write", policy["id"], bob, "Succeeded", now - dt.timedelta(days=20),
                         fleet.stable_uuid("seed-write", policy["id"]), "OK")
@@ -40,8 +40,9 @@ def seed(world: dict, now: dt.datetime) -> None:
                      why, source, now)
 
 
-def _caller(person: demo.Person, ip: str) -> dict:
-    return {"upn": person.username, "name": person.display_name, "oid": person.object_id, "ip": ip}
+def _caller(person: demo.Person, ip: str, role: str) -> dict:
+    return {"upn": person.username, "name": person.display_name, "oid": person.object_id, "ip": ip, "role": role,
+            "client_request_id": str(uuid.uuid4())}
 
 
 def _add_request(world: dict, vm_id: str, number: int, person: demo.Person, start: dt.datetime,
@@ -54,5 +55,6 @@ def _add_request(world: dict, vm_id: str, number: int, person: demo.Person, star
             "number": number, "allowedSourceAddressPrefix": source, "endTimeUtc": format_time(end),
             "status": "Initiated" if active else "Revoked", "statusReason": "UserRequested" if active else "Expired"}]}],
         "startTimeUtc": format_time(start), "requestor": person.username, "justification": justification})
-    activity.record(world, "initiate", policy["id"], _caller(person, source), "Succeeded", start, str(uuid.uuid4()),
-                    "Accepted")
+    role = "Security Admin" if person.key == "bob" else "JIT VM Access Requester"
+    activity.record(world, "initiate", policy["id"], _caller(person, source, role), "Succeeded", start,
+                    str(uuid.uuid4()), "Accepted")

@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from . import certs
+from . import certs, demo
 from .arm import Arm
 from .control import Control
 from .errors import ArmError
 from .http import Request, Response, json_response, match
 from .identity import Identity
-from .state import Sandbox
+from .state import STALL_AFTER_APPLY, Fault, Sandbox
 
 log = logging.getLogger("sandbox")
 
@@ -27,9 +27,9 @@ class App:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.material = certs.ensure(data_dir)
         self.sandbox = Sandbox(data_dir)
-        self.identity = Identity(self.sandbox, self.material.signing_key_path)
+        self.identity = Identity(self.sandbox, self.material.signing_key_path, self.material.client_certificate_path)
         self.arm = Arm(self.sandbox, self.identity)
-        self.control = Control(self.sandbox, self.identity, self.material.ca_path)
+        self.control = Control(self.sandbox, self.identity, self.material)
         self.port = port
         self.control_routes = self.control.routes()
         self.identity_routes = self.identity.routes()
@@ -53,47 +53,76 @@ class App:
         return found.handler(request)
 
     def _arm(self, request: Request) -> Response | None:
+        # ARM makes a correlation id when the client sends none; handlers put it on Activity Log events.
+        request.headers["x-ms-correlation-request-id"] = (request.headers.get("x-ms-correlation-request-id")
+                                                          or str(uuid.uuid4()))
+        response = self._arm_answer(request)
+        if response is not None:
+            _arm_headers(request, response)
+        return response
+
+    def _arm_answer(self, request: Request) -> Response | None:
         found, params, other_method = match(self.arm_routes, request.method, request.path)
         if found is None:
             if other_method:
                 return _arm_error(ArmError(405, "MethodNotAllowed", f"The method '{request.method}' is not allowed."))
-            return _arm_error(ArmError(404, "InvalidResourceType",
-                                       f"The resource type for '{request.path}' could not be found."))
+            return _arm_error(self.arm.unknown_route(request))
         request.params = params
-        # ARM makes a correlation id when the client sends none; handlers put it on Activity Log events.
-        request.headers["x-ms-correlation-request-id"] = (request.headers.get("x-ms-correlation-request-id")
-                                                          or str(uuid.uuid4()))
         with self.sandbox.lock:
             self.sandbox.stats[found.operation] += 1
             delay = self.sandbox.knobs.latency_ms.get(found.operation, self.sandbox.knobs.latency_ms.get("*", 0))
         if delay:
             time.sleep(delay / 1000)
         fault = self.sandbox.take_fault(found.operation, request.path)
-        if fault is not None:
-            return _fault_response(fault)
+        if fault is not None and fault.kind != STALL_AFTER_APPLY:
+            return _fault_response(fault, request)
         self.sandbox.tick()
         try:
+            self.arm.check_api_version(found.operation, request)
             with self.sandbox.lock:
                 response = found.handler(request)
         except ArmError as error:
             response = _arm_error(error)
-        response.headers.setdefault("x-ms-request-id", request.headers.get("x-ms-client-request-id", ""))
-        response.headers["x-ms-correlation-request-id"] = request.headers["x-ms-correlation-request-id"]
+        if fault is not None:  # the write is done; the answer comes late, or never
+            time.sleep(fault.seconds)
+            if fault.drop_after:
+                return None
         return response
+
+
+def _arm_headers(request: Request, response: Response) -> None:
+    """What ARM adds to every answer, errors and throttling included."""
+    write = request.method not in ("GET", "HEAD")
+    response.headers["x-ms-request-id"] = str(uuid.uuid4())
+    response.headers["x-ms-correlation-request-id"] = request.headers["x-ms-correlation-request-id"]
+    # The sandbox does not count a budget: the headers say how much is left of a fresh one.
+    response.headers[f"x-ms-ratelimit-remaining-subscription-{'writes' if write else 'reads'}"] = (
+        "1199" if write else "11999")
+    if response.status == 401:
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer authorization_uri="{request.base_url}/{demo.TENANT_ID}", error="invalid_token", '
+            'error_description="The authentication failed because of missing or invalid \'Authorization\' header."')
 
 
 def _arm_error(error: ArmError) -> Response:
     return json_response(error.status, error.body(), error.headers)
 
 
-def _fault_response(fault) -> Response | None:
+def _fault_response(fault: Fault, request: Request) -> Response | None:
     if fault.kind == "drop":
         return None
     status = int(fault.kind)
-    messages = {429: ("TooManyRequests", "The request is being throttled."),
-                500: ("InternalServerError", "The server encountered an internal error."),
-                503: ("ServiceUnavailable", "The service is temporarily unavailable.")}
-    code, message = messages.get(status, ("Failed", "Injected fault."))
+    if status == 429:
+        kind = "read" if request.method in ("GET", "HEAD") else "write"
+        sub_id = request.params.get("sub", "")
+        code, message = ("SubscriptionRequestsThrottled",
+                         f"Number of '{kind}' requests for subscription '{sub_id}' exceeded. Please try again after "
+                         f"'{fault.retry_after}' seconds after additional tokens are available. Refer to "
+                         "https://aka.ms/arm-throttling")
+    else:
+        code, message = {500: ("InternalServerError", "The server encountered an internal error."),
+                         503: ("ServiceUnavailable", "The service is temporarily unavailable.")}.get(
+                             status, ("Failed", "Injected fault."))
     headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
@@ -123,7 +152,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(response.status)
         for name, value in response.headers.items():
-            self.send_header(name, value)
+            if name.lower() != "content-length":  # sent once, below, from the body itself
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":

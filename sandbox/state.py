@@ -14,15 +14,20 @@ from . import fleet, jit
 from .seed import seed
 from .timeutil import Clock
 
+STALL_AFTER_APPLY = "stall-after-apply"
+FAULT_KINDS = ("429", "500", "503", "drop", STALL_AFTER_APPLY)
+
 
 @dataclass
 class Fault:
     operation: str  # an operation name or "*"
-    kind: str  # "429", "500", "503" or "drop"
+    kind: str  # one of FAULT_KINDS; all but STALL_AFTER_APPLY answer instead of the handler
     count: int | None = None  # how many times; None with rate for "at random"
     rate: float = 1.0
     retry_after: int = 1
     path_contains: str = ""
+    seconds: float = 0.0  # STALL_AFTER_APPLY: how long the answer is held after the handler ran
+    drop_after: bool = False  # STALL_AFTER_APPLY: then close the connection instead of answering
 
     def applies(self, operation: str, path: str) -> bool:
         if self.operation not in ("*", operation) or self.path_contains.lower() not in path.lower():

@@ -49,3 +49,20 @@ def test_real_azure_mode_is_configuration_only(tmp_path):
     assert result.stdout.strip().splitlines()[-1].split() == [
         "True", "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
         "https://management.azure.com", "s3cret", "None"]
+
+
+def test_it_refuses_to_start_in_production_with_a_weak_secret_key():
+    for weak in ("short-but-varied-key", "ab" * 40):
+        result = _manage("check", DJANGO_SECRET_KEY=weak, DJANGO_ALLOWED_HOSTS="jit.example.com",
+                         DJANGO_SETTINGS_MODULE="jitportal.settings", **AZURE)
+        assert result.returncode != 0 and "DJANGO_SECRET_KEY is weak" in result.stderr, result.stderr[-500:]
+    debug = _manage("check", DJANGO_DEBUG="1", DJANGO_SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="jitportal.settings",
+                    **AZURE)
+    assert debug.returncode == 0, debug.stderr
+
+
+def test_hsts_preload_only_when_the_setting_asks_for_it():
+    probe = "from django.conf import settings as s; print(s.SECURE_HSTS_PRELOAD)"
+    env = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SETTINGS_MODULE": "jitportal.settings", **AZURE}
+    assert _manage("shell", "-c", probe, **env).stdout.split()[-1] == "False"
+    assert _manage("shell", "-c", probe, SECURE_HSTS_PRELOAD="1", **env).stdout.split()[-1] == "True"

@@ -1,17 +1,18 @@
 """Enabling, editing and removing JIT: read-modify-write of Azure's per-group `default` policies.
 
 Azure keeps one policy per resource group and region holding many VMs, and PUT replaces it whole.
-So every change here: takes the portal's lock for that group, re-reads the group's policies, refuses if
-they changed since the person opened the form (showing what changed), changes only the VMs at hand,
-and puts (or deletes) each affected policy once. Each write is an AuditEvent with before and after.
+So every change here: takes the portal's lease for that group (never a database lock across Azure
+calls), re-reads the group's policies, refuses if they differ from what the person was shown (the
+form's snapshot; for enable, a VM that gained JIT meanwhile), changes only the VMs at hand, and puts
+(or deletes) each affected policy once. A lost answer is read back, not guessed. Each write is an
+AuditEvent with before and after.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-
-from django.db import transaction
 
 from audit.trail import record
 from jitportal import gateway
@@ -20,8 +21,9 @@ from jitportal.durations import human
 from jitportal.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
 
 from .inventory import CONFIGURED, VmRow, invalidate
-from .models import PolicyLock
+from .lease import Busy, policy_lease
 
+ENABLE, EDIT, REMOVE = "jit.enable", "jit.edit", "jit.remove"
 DEFAULT_POLICY = "default"
 MAX_NAME = 56
 RECOMMENDED_PORTS = tuple(PortRule(n, "*", ("*",), timedelta(hours=3)) for n in (22, 3389, 5985, 5986))
@@ -108,7 +110,7 @@ def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
     """Give each VM in `rows` the ports in `ports[vm_id.lower()]` (None removes it from JIT).
 
-    `action` names what the person did, for the audit trail: "jit.enable", "jit.edit" or "jit.remove".
+    `action` names what the person did, for the audit trail: ENABLE, EDIT or REMOVE.
     `opened` holds the snapshots taken when the form was shown; None means "take them now" (the
     one-click path, where the person saw no form)."""
     outcomes: list[Outcome] = []
@@ -122,24 +124,38 @@ def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
 
 def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                     ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
-    with transaction.atomic():
-        lock, _ = PolicyLock.objects.select_for_update().get_or_create(policy_id=group.key)
-        try:
-            current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group,
-                                               group.location)
-        except gateway.GatewayError as error:
-            return [Outcome(m.name, False, error.message) for m in members]
-        now = snapshot(current)
-        if opened is not None and now != opened:
-            message = ("Nothing was saved: the JIT policy of this resource group and region changed since you "
-                       f"opened the form ({_changes(opened, now)}). Review it and save again.")
-            return [Outcome(m.name, False, message) for m in members]
-        outcomes = [o for policy, wanted in plan(group, current, members, ports)
-                    for o in _write(actor, action, group, policy, wanted, members)]
-        lock.writes += 1
-        lock.save(update_fields=["writes"])
+    try:
+        with policy_lease(group.key, getattr(actor.user, "upn", "") or "someone"):
+            outcomes = _change_group(actor, action, group, members, ports, opened)
+    except Busy as busy:
+        return [Outcome(m.name, False, f"Not saved: {busy.holder_name} is saving a change to the JIT policy of "
+                                       f"{group.resource_group} in {group.location} right now. Try again in a moment.")
+                for m in members]
     invalidate(group.subscription_id)
     return outcomes
+
+
+def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
+                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
+    """Read Azure's policies now, check them against what the person was shown, then write."""
+    try:
+        current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)
+    except gateway.GatewayError as error:
+        record(actor, action, group.key, "failed", correlation_id=error.correlation_id,
+               details={"step": "reading the policies before the change", "error": error.message})
+        return [Outcome(m.name, False, error.message) for m in members]
+    now = snapshot(current)
+    if opened is not None and now != opened:
+        message = ("Nothing was saved: the JIT policy of this resource group and region changed since you "
+                   f"opened the form ({_changes(opened, now)}). Review it and save again.")
+        return [Outcome(m.name, False, message) for m in members]
+    refused = []
+    if action == ENABLE:  # the person saw these VMs without JIT: one that gained it meanwhile is not overwritten
+        refused = [Outcome(m.name, False, f"Not enabled: it was configured in Azure since you loaded the list "
+                                          f"({now[m.vm_id.lower()]}). Use Edit.") for m in members if m.vm_id.lower() in now]
+        members = [m for m in members if m.vm_id.lower() not in now]
+    return refused + [o for policy, wanted in plan(group, current, members, ports)
+                      for o in _write(actor, action, group, policy, wanted, members)]
 
 
 def plan(group: Group, current: list[JitPolicy], members: list[VmRow],
@@ -168,19 +184,45 @@ def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vm
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
             or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
-    before = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in (policy.vms if policy else ())}
-    after = {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}
+    change = {"before": {vm.vm_id.lower(): describe_ports(vm.ports) for vm in (policy.vms if policy else ())},
+              "after": {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}}
+    correlation = str(uuid.uuid4())
     try:
         if vms:
-            gateway.put_policy(actor.session, ref, vms)
+            gateway.put_policy(actor.session, ref, vms, correlation)
         elif policy is not None:
-            gateway.delete_policy(actor.session, ref)
+            gateway.delete_policy(actor.session, ref, correlation)
+    except gateway.OutcomeUnknown as lost:
+        return _read_back(actor, action, ref, change, mine, correlation, lost.message)
     except gateway.GatewayError as error:
         record(actor, action, ref.policy_id, "failed", correlation_id=error.correlation_id,
-               details={"before": before, "after": after, "error": error.message})
+               details={**change, "error": error.message})
         return [Outcome(m.name, False, error.message) for m in mine]
-    record(actor, action, ref.policy_id, "succeeded", details={"before": before, "after": after})
-    return [Outcome(m.name, True, _done(m, after)) for m in mine]
+    record(actor, action, ref.policy_id, "succeeded", correlation_id=correlation, details=change)
+    return [Outcome(m.name, True, _done(m, change["after"])) for m in mine]
+
+
+def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: list[VmRow], correlation: str,
+               why: str) -> list[Outcome]:
+    """The answer to a change was lost, so Azure may or may not have applied it: read the policy and say
+    what it holds, rather than guess."""
+    try:
+        found = [p for p in gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group,
+                                                     ref.location) if p.policy_id.lower() == ref.policy_id.lower()]
+    except gateway.GatewayError as error:
+        record(actor, action, ref.policy_id, "unknown", correlation_id=correlation,
+               details={**change, "error": f"{why} Reading it back failed: {error.message}"})
+        return [Outcome(m.name, False, f"{why} The portal could not check whether the change was applied: look at "
+                                       "the VM's page before trying again.") for m in mine]
+    holds = {vm.vm_id.lower(): describe_ports(vm.ports) for p in found for vm in p.vms}
+    applied = all(holds.get(m.vm_id.lower()) == change["after"].get(m.vm_id.lower()) for m in mine)
+    record(actor, action, ref.policy_id, "succeeded" if applied else "failed", correlation_id=correlation,
+           details={**change, "resolved": f"{why} The portal read the policy back."})
+    if applied:
+        return [Outcome(m.name, True, f"{why} The portal checked: {_done(m, change['after'])}") for m in mine]
+    # Azure may still apply a change it received late; say what the read showed, not more.
+    return [Outcome(m.name, False, f"{why} The portal checked: the change has not been applied so far. Look at the "
+                                   "VM's page in a minute before trying again.") for m in mine]
 
 
 def _done(row: VmRow, after: dict[str, str]) -> str:

@@ -18,7 +18,7 @@ from django.core.cache import cache
 
 from jitportal import gateway
 from jitportal.durations import human
-from jitportal.gateway import JitPolicy, PortRule, SubscriptionFleet, VmFacts
+from jitportal.gateway import JitPolicy, PolicyVm, PortRule, SubscriptionFleet, VmFacts
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 REASONS = {
@@ -43,6 +43,7 @@ class RequestLine:
     end: datetime
     status: str
     reason: str
+    mapped_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class VmRow:
     last_user: str = ""
     history: tuple[RequestLine, ...] = field(default=())
     admin_username: str = ""
+    jit_address: str = ""  # the Azure Firewall's public IP when JIT reaches the VM through one
+
+    @property
+    def connect_address(self) -> str:
+        """Where a requester connects: through the firewall, else the VM's public, else its private IP."""
+        return self.jit_address or self.public_ip or self.private_ip
 
     @property
     def ports_text(self) -> str:
@@ -93,6 +100,10 @@ class Inventory:
 
     def age_seconds(self) -> int:
         return int(time.time() - self.fetched_at)
+
+    def azure_clock(self) -> datetime:
+        """Azure's time now: its Date header when the inventory was read, moved on by the time since."""
+        return self.azure_now + timedelta(seconds=time.time() - self.fetched_at)
 
 
 def _epoch_key(subscription_id: str) -> str:
@@ -159,11 +170,11 @@ def _epochs(subscription_ids: list[str]) -> dict[str, int]:
 
 
 def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
-    policies = {vm.vm_id.lower(): (policy, vm.ports) for policy in sub.policies for vm in policy.vms}
+    policies = {vm.vm_id.lower(): (policy, vm) for policy in sub.policies for vm in policy.vms}
     return [_row(sub, vm, policies.get(vm.vm_id.lower()), now) for vm in sub.vms]
 
 
-def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, tuple[PortRule, ...]] | None,
+def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, PolicyVm] | None,
          now: datetime) -> VmRow:
     nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
     nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
@@ -178,11 +189,11 @@ def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, tuple
                 public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "")
     unsupported = _unsupported_reason(sub, vm, nsg, wall)
     if configured is not None and not vm.classic:
-        policy, ports = configured
+        policy, entry = configured
         history = _history(policy, vm.vm_id)
         recent = [line for line in history if line.start >= now - RECENT]
         latest = history[0] if history else None
-        return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=ports,
+        return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
                      approved_7d=len({line.start for line in recent}),
                      last_access=latest.start if latest else None, last_user=latest.requestor if latest else "",
                      history=tuple(history))
@@ -206,7 +217,7 @@ def _unsupported_reason(sub: SubscriptionFleet, vm: VmFacts, nsg: str, wall) -> 
 
 def _history(policy: JitPolicy, vm_id: str) -> list[RequestLine]:
     lines = [RequestLine(request.start, request.requestor, request.justification, port.number, port.source, port.end,
-                         port.status, port.reason)
+                         port.status, port.reason, port.mapped_port)
              for request in policy.requests for vm in request.vms if vm.vm_id.lower() == vm_id.lower()
              for port in vm.ports]
     return sorted(lines, key=lambda line: line.start, reverse=True)

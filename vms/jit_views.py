@@ -11,7 +11,7 @@ from accounts.roles import ADMIN, require_role
 from jitportal.actor import Actor, actor_of
 
 from .access import selected_vms, vm_for
-from .actions import RECOMMENDED_PORTS, do_set_ports, eligible, open_snapshots, snapshot_ports
+from .actions import EDIT, ENABLE, RECOMMENDED_PORTS, REMOVE, do_set_ports, eligible, open_snapshots, snapshot_ports
 from .forms import PortFormSet, SnapshotForm, port_initial
 from .inventory import CONFIGURED, NOT_CONFIGURED, VmRow, get_inventory
 
@@ -43,7 +43,7 @@ def enable(request: HttpRequest) -> HttpResponse:
         notes += snapshot.errors["opened"]
         token = SnapshotForm.token(open_snapshots(actor, rows))
     elif formset.is_valid() and rows:
-        outcomes = do_set_ports(actor, "jit.enable", rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
+        outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
         return render(request, "vms/outcome.html", {"title": "Enable JIT", "outcomes": refused + outcomes})
     else:
         token = request.POST.get("opened", "")
@@ -56,7 +56,7 @@ def enable_defaults(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN)
     actor = actor_of(request)
     rows, refused, notes = _selected(actor, request.POST)
-    outcomes = do_set_ports(actor, "jit.enable", rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
+    outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
     return render(request, "vms/outcome.html", {"title": "Enable JIT with defaults", "notes": notes,
                                                 "outcomes": refused + outcomes})
 
@@ -91,7 +91,7 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
         return _form_page(request, "vms/edit.html", [row], formset, _fresh_token(actor, row)[0],
                           snapshot.errors["opened"], vm=row)
     if formset.is_valid():
-        outcomes = do_set_ports(actor, "jit.edit", [row], {row.vm_id.lower(): formset.rules}, opened)
+        outcomes = do_set_ports(actor, EDIT, [row], {row.vm_id.lower(): formset.rules}, opened)
         return render(request, "vms/outcome.html", {"title": f"Edit JIT on {row.name}", "outcomes": outcomes})
     return _form_page(request, "vms/edit.html", [row], formset, request.POST.get("opened", ""), [], vm=row)
 
@@ -106,5 +106,5 @@ def remove(request: HttpRequest, subscription_id: str, resource_group: str, name
     if opened is None:
         notes = ["The confirmation expired; confirm again."] if request.method == "POST" else []
         return render(request, "vms/remove.html", {"vm": row, "opened": _fresh_token(actor, row)[0], "notes": notes})
-    outcomes = do_set_ports(actor, "jit.remove", [row], {row.vm_id.lower(): None}, opened)
+    outcomes = do_set_ports(actor, REMOVE, [row], {row.vm_id.lower(): None}, opened)
     return render(request, "vms/outcome.html", {"title": f"Remove JIT from {row.name}", "outcomes": outcomes})

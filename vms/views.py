@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import RequestConfig
 
 from accounts.roles import require_role, roles_of
@@ -21,7 +21,7 @@ from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "unsupported": UnsupportedTable}
 
 
-@require_GET
+@require_safe
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
@@ -48,7 +48,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-@require_GET
+@require_safe
 @login_required
 def detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user)

@@ -13,6 +13,7 @@ from .errors import (
     GatewayError,
     InvalidRequest,
     NotFound,
+    OutcomeUnknown,
     SignInFailed,
     SignInRequired,
     Throttled,
@@ -40,7 +41,7 @@ from .types import (
 )
 
 __all__ = [
-    "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "SignInFailed", "SignInRequired",
+    "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "OutcomeUnknown", "SignInFailed", "SignInRequired",
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",

@@ -8,15 +8,16 @@ from typing import Any
 from azure.mgmt.security.v2020_01_01 import models
 
 from .auth import UserCredential
-from .clients import call, raw_answer, security
+from .clients import call, raw_answer, security, write_options
 from .ids import PolicyRef
 from .parse import grant
 from .types import GrantPort, GrantResult
 
 
 def initiate(session: MutableMapping[str, Any], ref: PolicyRef, vms: dict[str, tuple[GrantPort, ...]],
-             justification: str) -> GrantResult:
-    """ARM: JitNetworkAccessPolicies - Initiate, once for all the VMs of one policy."""
+             justification: str, correlation_id: str) -> GrantResult:
+    """ARM: JitNetworkAccessPolicies - Initiate, once for all the VMs of one policy. Never retried: a
+    lost answer raises OutcomeUnknown, and the caller reads the policy's requests to learn the truth."""
     credential = UserCredential(session)
     body = models.JitNetworkAccessPolicyInitiateRequest(
         virtual_machines=[models.JitNetworkAccessPolicyInitiateVirtualMachine(id=vm_id, ports=[
@@ -26,6 +27,7 @@ def initiate(session: MutableMapping[str, Any], ref: PolicyRef, vms: dict[str, t
         justification=justification or None)
     operations = security(credential, ref.subscription_id).jit_network_access_policies
     answer, correlation = call(
-        credential, lambda: operations.initiate(ref.resource_group, ref.location, ref.name, body, cls=raw_answer),
-        ref.label)
+        credential, lambda: operations.initiate(ref.resource_group, ref.location, ref.name, body, cls=raw_answer,
+                                                **write_options(correlation_id)),
+        ref.label, change=True)
     return grant(answer, correlation)

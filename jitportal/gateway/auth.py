@@ -23,6 +23,8 @@ from .types import SignedIn
 T = TypeVar("T")
 CACHE_KEY = "gateway.msal_cache"
 FLOW_KEY = "gateway.auth_flow"
+# The app roles of the latest ID token (sign-in or refresh); accounts keeps the person's groups equal to them.
+ROLES_KEY = "gateway.app_roles"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
 _http_cache_lock = threading.Lock()
 
@@ -106,11 +108,23 @@ def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -
     if not claims.get("oid") or not claims.get("tid"):
         raise SignInFailed("The sign-in service returned no user identity.")
     session[CACHE_KEY] = cache.serialize()
+    session[ROLES_KEY] = _roles(claims)
     return SignedIn(
         tenant_id=claims["tid"], object_id=claims["oid"],
         username=claims.get("preferred_username", ""), display_name=claims.get("name", ""),
-        app_roles=tuple(str(r) for r in claims.get("roles", [])),
+        app_roles=tuple(_roles(claims)),
     )
+
+
+def latest_app_roles(session: MutableMapping[str, Any]) -> set[str] | None:
+    """The app roles of the person's latest ID token, or None before any was read."""
+    roles = session.get(ROLES_KEY)
+    return set(roles) if roles is not None else None
+
+
+def _roles(claims: dict[str, Any]) -> list[str]:
+    roles = claims.get("roles")
+    return sorted(str(r) for r in roles) if isinstance(roles, list) else []
 
 
 def sign_out_url(post_logout_redirect_uri: str) -> str:
@@ -172,4 +186,6 @@ class UserCredential:
             raise SignInRequired("Your sign-in has expired. Please sign in again.")
         if cache.has_state_changed:
             self._session[CACHE_KEY] = cache.serialize()
+        if result.get("id_token_claims"):  # only when the authority answered (a refresh), not from the cache
+            self._session[ROLES_KEY] = _roles(result["id_token_claims"])
         return AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 300)))

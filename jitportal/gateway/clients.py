@@ -26,6 +26,7 @@ from .errors import (
     GatewayError,
     InvalidRequest,
     NotFound,
+    OutcomeUnknown,
     SignInRequired,
     Throttled,
     Unavailable,
@@ -66,8 +67,18 @@ def raw_answer(pipeline_response, _deserialized, _headers) -> tuple[dict, str]:
     return json.loads(answer.text() or "{}"), answer.headers.get("x-ms-correlation-request-id", "")
 
 
-def call(credential: UserCredential, operation: Callable[[], T], what: str) -> T:
-    """Run one ARM operation as the person; on 401 refresh the token once and retry."""
+def write_options(correlation_id: str) -> dict:
+    """Per-call options of a change: our own correlation id, so that the change can be found again in
+    Azure and its Activity Log; and no blind retry — azure-core would repeat a POST on 500/503 or
+    Retry-After, and a change whose answer was lost may already be applied."""
+    return {"retry_total": 0, "headers": {"x-ms-correlation-request-id": correlation_id}}
+
+
+def call(credential: UserCredential, operation: Callable[[], T], what: str, *, change: bool = False) -> T:
+    """Run one ARM operation as the person; on 401 refresh the token once and retry.
+
+    For a `change`, a lost answer (timeout, dropped connection, 500/502/503/504) is OutcomeUnknown:
+    the request reached Azure, which may have applied it."""
     try:
         try:
             return operation()
@@ -78,9 +89,16 @@ def call(credential: UserCredential, operation: Callable[[], T], what: str) -> T
         raise SignInRequired("Azure no longer accepts your sign-in. Please sign in again.") from exc
     except HttpResponseError as exc:
         answer = exc.response
+        if change and exc.status_code in (500, 502, 503, 504):
+            raise OutcomeUnknown(f"Azure failed to answer on {what} (HTTP {exc.status_code}).",
+                                 correlation_id=answer.headers.get("x-ms-correlation-request-id", "")) from exc
         raise refusal(exc.status_code or 0, answer.text() if answer is not None else "",
                       answer.headers if answer is not None else {}, what) from exc
-    except (ServiceRequestError, ServiceResponseError) as exc:
+    except ServiceResponseError as exc:
+        if change:
+            raise OutcomeUnknown(f"Azure did not answer in time on {what}.") from exc
+        raise Unavailable(f"Azure did not answer in time for {what}; please try again shortly.") from exc
+    except ServiceRequestError as exc:
         raise Unavailable(f"Azure could not be reached for {what}; please try again shortly.") from exc
 
 

@@ -48,7 +48,12 @@ class Throttled(GatewayError):
 
 
 class Unavailable(GatewayError):
-    pass
+    """Azure could not be reached or failed before acting: nothing was changed, trying again may work."""
+
+
+class OutcomeUnknown(GatewayError):
+    """A change was sent but no answer came (timeout, dropped connection, 5xx): Azure may have applied it.
+    The caller reads Azure back to learn what happened."""
 
 
 class SignInFailed(GatewayError):

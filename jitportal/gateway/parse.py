@@ -102,7 +102,8 @@ def _request(item: dict) -> JitRequest:
         justification=item.get("justification") or "",
         vms=tuple(RequestVm(vm["id"], tuple(
             RequestPort(number=int(p["number"]), source=p.get("allowedSourceAddressPrefix", ""),
-                        end=parse_time(p["endTimeUtc"]), status=p.get("status", ""), reason=p.get("statusReason", ""))
+                        end=parse_time(p["endTimeUtc"]), status=p.get("status", ""), reason=p.get("statusReason", ""),
+                        mapped_port=p.get("mappedPort"))
             for p in vm.get("ports", []))) for vm in item.get("virtualMachines", [])),
     )
 
@@ -112,7 +113,7 @@ def policy(item: dict, subscription_id: str) -> JitPolicy:
     return JitPolicy(
         policy_id=item["id"], name=item.get("name", "default"), subscription_id=subscription_id,
         resource_group=_rg(item["id"]), location=item.get("location", ""),
-        vms=tuple(PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])))
+        vms=tuple(PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])), vm.get("publicIpAddress") or "")
                   for vm in props.get("virtualMachines", [])),
         requests=tuple(_request(r) for r in props.get("requests", [])),
     )
@@ -123,4 +124,6 @@ def grant(answer: dict, correlation_id: str) -> GrantResult:
     return GrantResult(
         opened={vm["id"].lower(): tuple((int(p["number"]), parse_time(p["endTimeUtc"])) for p in vm.get("ports", []))
                 for vm in answer.get("virtualMachines", [])},
-        correlation_id=correlation_id)
+        correlation_id=correlation_id,
+        mapped={vm["id"].lower(): {int(p["number"]): int(p["mappedPort"]) for p in vm.get("ports", [])
+                                   if p.get("mappedPort")} for vm in answer.get("virtualMachines", [])})

@@ -10,7 +10,7 @@ from azure.mgmt.security.v2020_01_01 import models
 from jitportal.durations import iso
 
 from .auth import UserCredential
-from .clients import call, parallel, raw_answer, security
+from .clients import call, parallel, raw_answer, security, write_options
 from .errors import GatewayError
 from .ids import PolicyRef
 from .parse import policy as parse_policy
@@ -56,20 +56,24 @@ def _port_model(port: PortRule) -> models.JitNetworkAccessPortRule:
     )
 
 
-def put_policy(session: MutableMapping[str, Any], ref: PolicyRef, vms: tuple[PolicyVm, ...]) -> JitPolicy:
-    """ARM: JitNetworkAccessPolicies - Create Or Update (PUT replaces the policy's VM list)."""
+def put_policy(session: MutableMapping[str, Any], ref: PolicyRef, vms: tuple[PolicyVm, ...],
+               correlation_id: str) -> JitPolicy:
+    """ARM: JitNetworkAccessPolicies - Create Or Update (PUT replaces the policy's VM list).
+    Raises OutcomeUnknown when the answer is lost."""
     credential = UserCredential(session)
     body = models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[
         models.JitNetworkAccessPolicyVirtualMachine(id=vm.vm_id, ports=[_port_model(p) for p in vm.ports])
         for vm in vms])
     operations = security(credential, ref.subscription_id).jit_network_access_policies
-    answer, _ = call(credential, lambda: operations.create_or_update(ref.resource_group, ref.location, ref.name, body,
-                                                                     cls=raw_answer), ref.label)
+    answer, _ = call(credential, lambda: operations.create_or_update(
+        ref.resource_group, ref.location, ref.name, body, cls=raw_answer, **write_options(correlation_id)),
+        ref.label, change=True)
     return parse_policy(answer, ref.subscription_id)
 
 
-def delete_policy(session: MutableMapping[str, Any], ref: PolicyRef) -> None:
-    """ARM: JitNetworkAccessPolicies - Delete."""
+def delete_policy(session: MutableMapping[str, Any], ref: PolicyRef, correlation_id: str) -> None:
+    """ARM: JitNetworkAccessPolicies - Delete. Raises OutcomeUnknown when the answer is lost."""
     credential = UserCredential(session)
     operations = security(credential, ref.subscription_id).jit_network_access_policies
-    call(credential, lambda: operations.delete(ref.resource_group, ref.location, ref.name), ref.label)
+    call(credential, lambda: operations.delete(ref.resource_group, ref.location, ref.name,
+                                               **write_options(correlation_id)), ref.label, change=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 
@@ -34,6 +34,7 @@ class PortRule:
 class PolicyVm:
     vm_id: str
     ports: tuple[PortRule, ...]
+    public_ip: str = ""  # the Azure Firewall's address, when JIT reaches this VM through one
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class RequestPort:
     end: datetime
     status: str  # "Initiated" or "Revoked"
     reason: str  # "UserRequested", "Expired", "NewerRequestInitiated"
+    mapped_port: int | None = None  # the firewall's port that leads to `number`, behind an Azure Firewall
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class GrantResult:
 
     opened: dict[str, tuple[tuple[int, datetime], ...]]  # VM id (lower) → (port, end) pairs Azure accepted
     correlation_id: str
+    mapped: dict[str, dict[int, int]] = field(default_factory=dict)  # VM id (lower) → port → firewall port
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,42 @@ def test_many_parallel_calls_with_an_expired_token_all_refresh_and_succeed(porta
     page = portal.get("/vms/")
     assert page.status_code == 200
     assert len(page.context["inventory"].rows) == 41 and not page.context["inventory"].failures
+
+
+def test_a_role_removed_in_entra_id_is_lost_at_the_next_token_refresh_without_signing_in_again(portal, sandbox):
+    sign_in(portal, sandbox, "alice")
+    assert portal.get("/access/").status_code == 200
+    sandbox.control("POST", "people/alice/roles", {"roles": []})
+    assert portal.get("/access/").status_code == 200  # the access token still holds: nothing re-read yet
+    sandbox.advance("PT2H")  # past the access token: the next call to Azure refreshes it, with a new ID token
+    page = portal.get("/", follow=True)
+    assert page.status_code == 403 and "no role in this portal" in page.content.decode()
+    assert portal.get("/access/").status_code == 403
+    assert "_auth_user_id" in portal.session, "still signed in: only the role went"
+
+
+def test_a_role_added_in_entra_id_arrives_at_the_next_token_refresh(portal, sandbox):
+    sign_in(portal, sandbox, "alice")
+    sandbox.control("POST", "people/alice/roles", {"roles": ["JIT.Requester", "JIT.Auditor"]})
+    sandbox.advance("PT2H")
+    assert portal.get("/").status_code == 200
+    assert portal.get("/audit/trail").status_code == 200
+
+
+def test_a_session_older_than_its_absolute_lifetime_is_sent_to_sign_in(portal, sandbox, settings):
+    sign_in(portal, sandbox, "alice")
+    session = portal.session
+    session["accounts.signed_in_at"] -= settings.SESSION_ABSOLUTE_SECONDS + 1
+    session.save()
+    response = portal.get("/access/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/sign-in?")
+    assert "next=%2Faccess%2F" in response["Location"] and "_auth_user_id" not in portal.session
+    assert settings.SESSION_ABSOLUTE_SECONDS == 12 * 3600
+
+
+def test_a_session_within_its_absolute_lifetime_goes_on(portal, sandbox, settings):
+    sign_in(portal, sandbox, "alice")
+    session = portal.session
+    session["accounts.signed_in_at"] -= settings.SESSION_ABSOLUTE_SECONDS - 60
+    session.save()
+    assert portal.get("/access/").status_code == 200

@@ -101,3 +101,13 @@ def test_an_auditor_without_read_on_a_subscription_gets_a_banner_and_the_rest(po
     assert [f.subscription.display_name for f in report.context["failures"]] == ["Contoso Legacy Apps"]
     assert "Contoso Legacy Apps</strong> could not be read" in report.content.decode()
     assert report.context["count"] > 0
+
+
+@pytest.mark.parametrize("query", ["start=&end=0001-01-01", "end=0001-01-01", "start=0001-01-01&end=0001-01-02"])
+def test_a_date_near_year_one_is_refused_in_words_on_every_audit_view(portal, sandbox, view, query):
+    sign_in(portal, sandbox, "carol")
+    vm_page = f"/audit/vm/{view.sub('Contoso Production')}/rg-sql/sql-01/"
+    for url in ("/audit/", "/audit/report.csv", vm_page, vm_page + "?format=csv"):
+        page = portal.get(url + ("&" if "?" in url else "?") + query)
+        assert page.status_code == 200, (url, page.status_code)
+    assert "Azure keeps the Activity Log for 90 days" in portal.get("/audit/?" + query).content.decode()

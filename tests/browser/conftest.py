@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses that unless told.
@@ -38,3 +40,10 @@ def page(browser, sandbox, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def sign_in_as(page, name: str) -> None:
+    """Open the portal and pick `name` in the sandbox's account chooser."""
+    page.goto("/")
+    page.get_by_role("button", name=name).click()
+    expect(page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()

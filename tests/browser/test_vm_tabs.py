@@ -7,13 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import sign_in_as
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-
-def sign_in_as(page, name: str) -> None:
-    page.goto("/")
-    page.get_by_role("button", name=name).click()
-    expect(page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
 
 
 def test_carol_walks_the_tabs_and_opens_a_vm(page):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.timeutil import format_time
+from tests.contract.shapes import assert_has_shape, shape
 
 pytestmark = pytest.mark.integration
 
@@ -32,29 +33,6 @@ def example(subs):
             text = text.replace(old, new)
         return json.loads(text)
     return load
-
-
-def shape(value):
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__
-
-
-def assert_has_shape(actual, expected, path="$"):
-    """Every key the example has is there, with the same kind of value (extra keys are allowed)."""
-    if isinstance(expected, dict):
-        assert isinstance(actual, dict), f"{path}: expected an object"
-        for key, sub in expected.items():
-            assert key in actual, f"{path}.{key} missing"
-            assert_has_shape(actual[key], sub, f"{path}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(actual, list), f"{path}: expected a list"
-        if expected and actual:
-            assert_has_shape(actual[0], expected[0], f"{path}[0]")
-    else:
-        assert type(actual).__name__ == expected, f"{path}: {type(actual).__name__} is not {expected}"
 
 
 def raw(**kwargs):

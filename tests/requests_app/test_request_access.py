@@ -90,9 +90,9 @@ def test_a_port_azure_no_longer_has_is_refused_in_azures_words_and_kept(alice, s
     security.jit_network_access_policies.create_or_update("rg-web", "westeurope", "default", policy)
     response = submit(alice, data)
     detail = alice.get(response["Location"]).content.decode()
-    assert "is not a subset of policy" in detail and "Refused" in detail
+    assert "is not a subset of policy" in detail and "Refused by Azure" in detail
     item = AccessRequestItem.objects.get()
-    assert item.status == "failed" and item.request.justification == "Deploying hotfix 4.2.2"
+    assert item.status == "refused" and item.request.justification == "Deploying hotfix 4.2.2"
 
 
 def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(alice, sandbox, view):
@@ -103,7 +103,8 @@ def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(al
     statuses = {i.vm_name: i.status for i in AccessRequestItem.objects.all()}
     assert statuses == {"web-02": "opened", "sql-02": "failed"}
     assert AccessRequest.objects.get().status == "partial"
-    assert "HTTP 500" in alice.get(response["Location"]).content.decode()
+    page = alice.get(response["Location"]).content.decode()
+    assert "HTTP 500" in page and "The portal checked: it was not opened. Request again." in page
 
 
 def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, view):
@@ -111,7 +112,7 @@ def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, v
     sign_in(portal, sandbox, "carol")
     response = submit(portal, fill(portal, [view.vm_id("Contoso Production", "rg-web", "web-02")]))
     item = AccessRequestItem.objects.get()
-    assert item.status == "failed"
+    assert item.status == "refused"
     assert item.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/"
                                    "initiate/action on /subscriptions/")
     assert "Azure refused" in portal.get(response["Location"]).content.decode()
@@ -158,3 +159,62 @@ def test_people_see_only_their_own_requests_and_other_roles_are_refused(alice, p
     portal.post("/accounts/sign-out")
     sign_in(portal, sandbox, "carol")
     assert portal.get("/access/new").status_code == 403 and portal.get("/access/").status_code == 403
+
+
+@pytest.mark.parametrize("again", ["²", "٣", "1" * 30, "-1", ""])
+def test_request_again_with_an_id_that_is_not_a_number_shows_the_empty_form(alice, again):
+    page = alice.get("/access/new", {"again": again})
+    assert page.status_code == 200 and not page.context["rows"]
+
+
+@pytest.mark.parametrize("source, error", [
+    ("0.0.0.0/0", "0.0.0.0/0 is too broad a source for web-02 port 22"),
+    ("::/0", "::/0 is too broad a source"),
+    ("1.2.3.4/0", "0.0.0.0/0 is too broad a source"),
+    ("10.0.0.0/23", "10.0.0.0/23 is too broad a source"),
+    ("2001:db8::/63", "2001:db8::/63 is too broad a source"),
+    ("::ffff:0:0/96", "::ffff:0:0/96 is too broad a source"),
+    ("::fffe:0:0/95", "::fffe:0:0/95 is too broad a source"),
+    ("::ffff:10.0.0.0/119", "::ffff:a00:0/119 is too broad a source"),
+    ("fe80::1%eth0", "names a local network interface"),
+])
+def test_a_requester_cannot_open_a_port_to_a_broad_range_or_a_zone(alice, sandbox, view, source, error):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    page = submit(alice, fill(alice, [target], source="other", other_source=source))
+    assert page.status_code == 200 and error in page.content.decode()
+    assert AccessRequest.objects.count() == 0 and "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
+
+
+def test_a_range_as_broad_as_the_settings_allow_or_listed_by_the_policy_is_accepted(alice, view):
+    target = view.vm_id("Contoso Development", "rg-build", "build-01")
+    for source in ("10.0.0.0/24", "2001:db8::/64", "::ffff:10.0.0.0/120"):
+        page = submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], source="other",
+                                  other_source=source))
+        assert page.status_code == 302, page.content.decode()
+    security = view.clients.security(view.sub("Contoso Development"))
+    security.jit_network_access_policies.create_or_update("rg-build", "westus2", "default", {"properties": {
+        "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "TCP", "maxRequestAccessDuration": "PT2H",
+                                                      "allowedSourceAddressPrefixes": ["0.0.0.0/0"]}]}]}})
+    alice.post("/vms/refresh")
+    assert submit(alice, fill(alice, [target], source="0.0.0.0/0")).status_code == 302
+    with override_settings(JIT_MAX_SOURCE_PREFIX_V4=16):
+        assert submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-sql", "sql-02")], source="other",
+                                  other_source="10.1.0.0/16")).status_code == 302
+
+
+def test_my_requests_pages_past_the_newest_fifty(alice):
+    from django.utils import timezone
+
+    from accounts.models import User
+    user = User.objects.get(upn="alice@contoso.test")
+    now = timezone.now()
+    AccessRequest.objects.bulk_create(
+        AccessRequest(user=user, created=now - timedelta(minutes=n), idempotency_key=f"k{n}", source_prefix="10.0.0.1",
+                      duration_minutes=n + 1, status=AccessRequest.FAILED) for n in range(120))
+    first = alice.get("/access/")
+    assert [p.request.duration_minutes for p in first.context["history"]] == list(range(1, 51))
+    assert first.context["history_page"].has_next()
+    last = alice.get("/access/", {"page": "3"})
+    assert [p.request.duration_minutes for p in last.context["history"]] == list(range(101, 121))
+    for page in ("0", "x", "99"):  # Django's Paginator.get_page: the first or the last page, never an error
+        assert alice.get("/access/", {"page": page}).status_code == 200

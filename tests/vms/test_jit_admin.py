@@ -167,6 +167,7 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
     ([{"number": 22}, {"number": 22}], "Port 22 is listed more than once."),
     ([{"number": 22, "source": "list", "addresses": "10.0.0.300"}], "is not an IP address or CIDR range"),
     ([{"number": 22, "source": "list", "addresses": ""}], "List at least one IP or CIDR"),
+    ([{"number": 22, "source": "list", "addresses": "10.0.0.1, fe80::1%eth0"}], "names a local network interface"),
     ([{"number": 22, "max_value": 25}], "From 5 min to 24 h."),
     ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 min to 24 h."),
     ([{"number": 22, "max_value": "x"}], "Give the time as a whole number."),

@@ -1,0 +1,41 @@
+"""What every answer carries whatever the page: no caching of anything signed in, HEAD wherever GET is
+allowed, and a refusal logged as one line."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from tests.conftest import sign_in
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def test_signed_in_pages_and_csv_are_never_stored(portal, sandbox):
+    assert "no-store" not in portal.get("/accounts/signed-out").get("Cache-Control", "")
+    sign_in(portal, sandbox, "carol")
+    for url in ("/", "/vms/", "/audit/", "/audit/report.csv", "/audit/trail.csv"):
+        assert "no-store" in portal.get(url)["Cache-Control"], url
+
+
+def test_get_pages_answer_head(portal, sandbox):
+    sign_in(portal, sandbox, "bob")
+    for url in ("/", "/vms/", "/audit/", "/audit/trail", "/accounts/signed-out"):
+        response = portal.head(url)
+        assert response.status_code == 200 and response.content == b"", url
+
+
+def test_a_refusal_is_logged_as_one_line_without_a_traceback(portal, sandbox):
+    sign_in(portal, sandbox, "alice")
+    stream = io.StringIO()
+    handlers = {h for name in ("", "django", "django.request") for h in logging.getLogger(name).handlers
+                if type(h) is logging.StreamHandler}  # not pytest's own capturing handlers
+    previous = {h: h.setStream(stream) for h in handlers}
+    try:
+        assert portal.get("/audit/").status_code == 403
+    finally:
+        for handler, old in previous.items():
+            handler.setStream(old)
+    assert stream.getvalue() == "Forbidden (Permission denied): /audit/\n"
