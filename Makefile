@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test unit sandbox bench lint clean
+.PHONY: serve test unit sandbox bench lint clean prod worker loadtest verify-audit
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -39,6 +39,28 @@ clean:
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
+	$(PY) -m tests.bench_audit $(BENCH_AUDIT_ARGS)
+
+# The audit trail's keyed chain, against the environment's AUDIT_KEY (or DJANGO_SECRET_KEY) and database;
+# CHECKPOINT=<count>:<mac> (from the log or a CSV's first line) also catches removed newest events.
+verify-audit: $(VENV)/.installed-run
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_audit $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
+
+# Production, one instance (README: Deploying for a team): migrations, static files, then gunicorn with
+# jitportal/gunicorn.conf.py. Needs the production environment (DJANGO_SECRET_KEY, Azure, DATABASE_URL...).
+prod: $(VENV)/.installed-run
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(VENV)/bin/gunicorn --config jitportal/gunicorn.conf.py jitportal.wsgi
+
+# A background worker; run one or more beside the instances, on the same database.
+worker: $(VENV)/.installed-run
+	$(PY) manage.py schedule_housekeeping
+	$(PY) manage.py db_worker --no-reload
+
+# 50 signed-in people on two gunicorn instances (PostgreSQL, Redis, sandbox; loopback only) for 60 s.
+loadtest: $(VENV)/.installed-dev
+	$(PY) -m tests.team.loadtest $(LOADTEST_ARGS)

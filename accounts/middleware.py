@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
+from jitportal import gateway
 from jitportal.gateway import AccessDenied, GatewayError, SignInRequired
-from jitportal.gateway.auth import latest_app_roles
 
 from . import roles
 
@@ -70,7 +70,7 @@ class SessionPolicyMiddleware:
 
 def _sync_roles(request: HttpRequest) -> bool:
     """Make the groups the latest token's roles; True when a role was taken away."""
-    fresh = latest_app_roles(request.session)
+    fresh = gateway.latest_app_roles(request.session)
     held = roles.roles_of(request.user)
     if fresh is None or held == fresh & set(roles.ALL):
         return False

@@ -1,15 +1,16 @@
-"""Filters of the audit views: a date range within Azure's 90-day retention, and narrowing fields."""
+"""Filters of the audit views: a date range within the archive's retention, and narrowing fields."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone as dj_timezone
 
 from .report import Filters
 
-RETENTION = timedelta(days=90)
+RETENTION = timedelta(days=settings.AUDIT_RETENTION_DAYS)  # the archive's, which reaches past Azure's 90 days
 DEFAULT_SPAN = timedelta(days=7)
 
 
@@ -37,13 +38,13 @@ class AuditFilterForm(forms.Form):
         end = min(data.get("end") or today, today)
         if end < today - RETENTION:
             # Checked before any arithmetic: a date near year 1 minus the default span overflows.
-            self.add_error("end", "Azure keeps the Activity Log for 90 days; pick a later date.")
+            self.add_error("end", f"The archive keeps JIT history for {RETENTION.days} days; pick a later date.")
             end = today
         start = data.get("start") or end - DEFAULT_SPAN
         if start > end:
             self.add_error("start", "From must not be after To.")
         if start < today - RETENTION:
-            self.add_error("start", "Azure keeps the Activity Log for 90 days; pick a later date.")
+            self.add_error("start", f"The archive keeps JIT history for {RETENTION.days} days; pick a later date.")
         data["start"], data["end"] = start, end
         return data
 

@@ -1,8 +1,12 @@
-"""The portal's own audit trail: append-only, each event chained to the one before by a hash."""
+"""The portal's own audit trail: append-only, numbered, each event chained to the one before by a keyed MAC.
+
+The MAC's key is not in the database (see `trail.py`): whoever can write the database but does not hold
+the key cannot rewrite an event and recompute the later links."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 from django.conf import settings
@@ -23,6 +27,7 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
+    seq = models.PositiveBigIntegerField(unique=True)  # 1, 2, 3…: a gap or a shorter trail shows a removal
     created = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                               related_name="+")
@@ -31,25 +36,27 @@ class AuditEvent(models.Model):
     target = models.CharField(max_length=400, blank=True, db_index=True)
     outcome = models.CharField(max_length=20)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
-    correlation_id = models.CharField(max_length=64, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the archive looks events up by it
     details = models.JSONField(default=dict, blank=True)
-    previous_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=16)  # which AUDIT_KEY sealed it, so that keys can rotate
+    previous_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-id"]
+        ordering = ["-seq"]
 
     def canonical(self) -> str:
         return json.dumps({
-            "created": self.created.isoformat(), "actor": self.actor_id, "actor_name": self.actor_name,
-            "action": self.action, "target": self.target, "outcome": self.outcome, "source_ip": self.source_ip,
-            "correlation_id": self.correlation_id, "details": self.details, "previous_hash": self.previous_hash,
+            "seq": self.seq, "created": self.created.isoformat(), "actor": self.actor_id,
+            "actor_name": self.actor_name, "action": self.action, "target": self.target, "outcome": self.outcome,
+            "source_ip": self.source_ip, "correlation_id": self.correlation_id, "details": self.details,
+            "key_id": self.key_id, "previous_mac": self.previous_mac,
         }, sort_keys=True, separators=(",", ":"), default=str)
 
-    def compute_hash(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+    def compute_mac(self, key: bytes) -> str:
+        return hmac.new(key, self.canonical().encode(), hashlib.sha256).hexdigest()
 
     def save(self, *args, **kwargs) -> None:
         if self.pk is not None:
@@ -59,3 +66,110 @@ class AuditEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise AppendOnly("Audit events are never deleted.")
 
+
+class AuditScope(models.Model):
+    """A subscription + resource group an event is about (read from its MAC-covered target), so that a
+    viewer is shown only events within their Azure read scope. It decides visibility, never integrity."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="scopes")
+    subscription_id = models.CharField(max_length=36)
+    resource_group = models.CharField(max_length=90)
+
+    class Meta:
+        indexes = [models.Index(fields=["subscription_id", "resource_group"])]
+
+
+# --- The archive: the portal's own copy of Azure's JIT history ------------------------------------------------
+# Filled from every auditor's and admin's reads and from the optional read-only app identity (audit.archive), so
+# that history survives the removal of a policy or a VM and reaches past Azure's 90 days. Rows are keyed by
+# Azure's own ids: collecting twice stores once.
+
+
+class ArchivedEvent(models.Model):
+    """One JIT operation from Azure's Activity Log (its EndRequest event), and which VMs it touched."""
+
+    event_id = models.CharField(max_length=64, unique=True)  # Azure's eventDataId
+    correlation_id = models.CharField(max_length=64, db_index=True)
+    operation = models.CharField(max_length=120)
+    operation_name = models.CharField(max_length=120)
+    status = models.CharField(max_length=40)
+    category = models.CharField(max_length=40)
+    level = models.CharField(max_length=40)
+    time = models.DateTimeField()
+    subscription_id = models.CharField(max_length=36)
+    caller = models.CharField(max_length=254)
+    resource_type = models.CharField(max_length=120)
+    resource_group = models.CharField(max_length=90)
+    resource_id = models.CharField(max_length=400)
+    client_ip = models.CharField(max_length=64, blank=True)
+    # Lower case, for read scope and filters (Azure's names are case-insensitive).
+    scope_subscription = models.CharField(max_length=36)
+    scope_group = models.CharField(max_length=90)
+    # How its VMs and details were found: "portal" (the trail event `trail_seq`), "Azure request history",
+    # "archived configurations", or "" while unexplained (retried at the next collection).
+    explained_by = models.CharField(max_length=30, blank=True)
+    trail_seq = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        indexes = [models.Index(fields=["-time", "-id"]),
+                   models.Index(fields=["scope_subscription", "scope_group", "-time"])]
+
+
+class ArchivedRequest(models.Model):
+    """One VM + port line of a policy's request history in Azure, with its latest status."""
+
+    policy_id = models.CharField(max_length=400)  # lower case
+    vm_id = models.CharField(max_length=400)  # lower case
+    vm_name = models.CharField(max_length=64)
+    port = models.PositiveIntegerField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    requestor = models.CharField(max_length=254)
+    source = models.CharField(max_length=64)
+    justification = models.TextField(blank=True)
+    status = models.CharField(max_length=20)  # Azure's: Initiated, Revoked
+    reason = models.CharField(max_length=40)  # Azure's: UserRequested, Expired, NewerRequestInitiated
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy_id", "vm_id", "port", "start"], name="one_request_line")]
+        indexes = [models.Index(fields=["policy_id", "start"])]
+
+
+class ArchivedConfiguration(models.Model):
+    """A policy's VMs and ports as seen at one moment; a new row only when it differs from the one before."""
+
+    policy_id = models.CharField(max_length=400)  # lower case
+    seen = models.DateTimeField()  # Azure's clock when it was read
+    vms = models.JSONField(default=dict)  # VM id (lower) → its ports in words
+    requests_digest = models.CharField(max_length=64, blank=True)  # so that unchanged history is not rewritten
+
+    class Meta:
+        indexes = [models.Index(fields=["policy_id", "seen"])]
+
+
+class ArchivedTouch(models.Model):
+    """One VM an archived event touched, and what it did to it ("enabled on …", "22, 3389"…)."""
+
+    event = models.ForeignKey(ArchivedEvent, on_delete=models.CASCADE, related_name="touches")
+    vm_id = models.CharField(max_length=400)  # lower case
+    vm_name = models.CharField(max_length=64)
+    line = models.TextField(blank=True)
+    request = models.ForeignKey(ArchivedRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["vm_id"]), models.Index(fields=["vm_name"])]
+
+
+class ArchiveCursor(models.Model):
+    """Up to when one collector (a person, or the app identity) has read a subscription's Activity Log.
+
+    Per collector, not per subscription: a person who reads only part of a subscription must not move on
+    the point from which someone who reads all of it collects."""
+
+    collector = models.CharField(max_length=200)
+    subscription_id = models.CharField(max_length=36)  # lower case
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collector", "subscription_id"], name="one_cursor")]

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, AUDITOR, require_role
+from jitportal import gateway
 from jitportal.actor import actor_of
 from vms.access import vm_for
 from vms.inventory import get_inventory
 
-from . import csv_export
+from . import archive, csv_export
+from .difference import difference
 from .forms import AuditFilterForm
 from .models import AuditEvent
-from .report import fleet_rows, vm_rows
-from .trail import record
+from .report import chunks, explain, matching
+from .scope import ReadScope, scope_of
+from .trail import log_checkpoint, record
 
 PER_PAGE = 50
+
+
+def _scope(request: HttpRequest) -> ReadScope:
+    return scope_of(get_inventory(request.session, request.user.pk))
+
+
+def _collect(request: HttpRequest, subscriptions: list[gateway.Subscription]) -> archive.Collected:
+    """Every auditor's read fills the archive with the new tail of what they may read."""
+    return archive.collect(gateway.person_reader(request.session), f"user:{request.user.pk}", subscriptions)
 
 
 def _filters(request: HttpRequest) -> AuditFilterForm:
@@ -32,23 +48,66 @@ def _filters(request: HttpRequest) -> AuditFilterForm:
     return form
 
 
+@dataclass(frozen=True)
+class _Fleet:
+    """What the fleet report and its CSV read: the selected events within the viewer's scope, and around them."""
+
+    subscriptions: list[gateway.Subscription]
+    events: QuerySet
+    hidden: int  # rows the viewer's Azure read scope hides
+    scope: ReadScope
+    collected: archive.Collected
+    names: dict[str, str]  # subscription id (lower case) → its name
+    fresh: dict  # subscription id → up to when its Activity Log is archived
+
+
+def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
+    subscriptions = gateway.list_subscriptions(request.session)
+    collected = _collect(request, subscriptions)
+    scope = _scope(request)
+    events, hidden = matching(form.filters(), scope)
+    names = {s.subscription_id.lower(): s.display_name for s in subscriptions}
+    return _Fleet(subscriptions, events, hidden, scope, collected, names, archive.freshness(list(names)))
+
+
 @require_safe
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, failures, subscriptions = fleet_rows(request.session, form.filters())
-    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/report.html", {"form": form, "page": page, "failures": failures,
-                                                 "subscriptions": subscriptions, "count": len(rows),
-                                                 "query": _query(request)})
+    fleet = _fleet(request, form)
+    page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "audit/report.html", {
+        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope),
+        "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
+        "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
+        "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})
 
 
-def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
+def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
+    """(subscription name, up to when its Activity Log is archived, or None): shown, since without the app
+    identity the archive is only as fresh as the last auditor's or admin's read."""
+    return sorted(((names.get(sub, sub), until) for sub, until in fresh.items()), key=lambda x: x[0].lower())
+
+
+def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: list[tuple[str, object]]) -> str:
+    """The CSV's first line; the checkpoint is taken after the download went on the trail, so it covers it."""
+    head = log_checkpoint()
+    missing = "; ".join(f"{name} ({why})" for name, why in unread) or "none"
+    archived = "; ".join(f"{name} up to {until:%Y-%m-%dT%H:%M:%SZ}" if until else f"{name} never"
+                         for name, until in fresh) or "none"
+    return (f"Coverage of {filename}: subscriptions included: {', '.join(included) or 'none'}. "
+            f"Could not be read: {missing}. Archive collected: {archived}. "
+            f"Rows hidden by your Azure read scope: {hidden}. Audit trail checkpoint: {head}")
+
+
+def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
+                vm_id: str = "") -> HttpResponse:
     """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
-    record(actor_of(request), "csv.download", filename, "succeeded", details={"rows": len(rows), "filters": request.GET.dict()})
-    return csv_export.response(csv_export.stream(csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
-                                                 (csv_export.report_line(r) for r in rows)), filename)
+    record(actor_of(request), "csv.download", filename, "succeeded", details={"filters": request.GET.dict()})
+    rows = (csv_export.report_line(r) for r in chunks(events, names, scope, vm_id))
+    return csv_export.response(csv_export.stream(coverage(), csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
+                                                 rows), filename)
 
 
 @require_safe
@@ -56,40 +115,57 @@ def _report_csv(request: HttpRequest, rows, filename: str) -> HttpResponse:
 def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form = _filters(request)
-    rows, _, _ = fleet_rows(request.session, form.filters())
-    return _report_csv(request, rows, f"jit-activity_{form.range_label()}.csv")
+    fleet = _fleet(request, form)
+    unread = {name for name, _ in fleet.collected.unread}
+    filename = f"jit-activity_{form.range_label()}.csv"
+    return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
+        [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
+        _freshness(fleet.fresh, fleet.names)))
 
 
 @require_safe
 @login_required
 def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    vm = vm_for(get_inventory(request.session, request.user.pk), subscription_id, resource_group, name)
+    inventory = get_inventory(request.session, request.user.pk)
+    vm = vm_for(inventory, subscription_id, resource_group, name)
     form = _filters(request)
-    rows, failures = vm_rows(request.session, vm, form.filters()) if vm.policy_id else ([], ())
+    collected = _collect(request, [gateway.Subscription(vm.subscription_id, vm.subscription_name, "")])
+    scope = scope_of(inventory)
+    events, _ = matching(form.filters(), scope, vm_id=vm.vm_id)
+    names = {vm.subscription_id.lower(): vm.subscription_name}
+    fresh = _freshness(archive.freshness(list(names)), names)
     if request.GET.get("format") == "csv":
-        return _report_csv(request, rows, f"jit-activity_{vm.name}_{form.range_label()}.csv")
-    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "failures": failures,
-                                             "count": len(rows), "query": _query(request)})
+        filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
+        return _report_csv(request, events, names, scope, filename, lambda: _coverage(
+            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh), vm.vm_id)
+    page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id),
+                                             "unread": collected.unread, "count": page.paginator.count,
+                                             "query": _query(request), "freshness": fresh,
+                                             "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})
 
 
 def _trail_events(request: HttpRequest):
-    events = AuditEvent.objects.select_related("actor").order_by("-id")
+    """The filtered events within the viewer's Azure read scope, and how many the scope hides."""
+    events = AuditEvent.objects.select_related("actor").order_by("-seq")
     if request.GET.get("action"):
         events = events.filter(action=request.GET["action"][:40])
     if request.GET.get("actor"):
         events = events.filter(actor_name__icontains=request.GET["actor"][:254])
-    return events
+    return _scope(request).visible(events)
 
 
 @require_safe
 @login_required
 def trail(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    page = Paginator(_trail_events(request), PER_PAGE).get_page(request.GET.get("page"))
+    events, hidden = _trail_events(request)
+    page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     actions = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
-    return render(request, "audit/trail.html", {"page": page, "actions": sorted(actions), "query": _query(request)})
+    changes = [(e, difference(e.details)) for e in page.object_list]
+    return render(request, "audit/trail.html", {"page": page, "changes": changes, "actions": sorted(actions),
+                                                "hidden": hidden, "query": _query(request)})
 
 
 @require_safe
@@ -97,9 +173,11 @@ def trail(request: HttpRequest) -> HttpResponse:
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     record(actor_of(request), "csv.download", "portal-audit-trail.csv", "succeeded", details={"filters": request.GET.dict()})
+    events, hidden = _trail_events(request)
     rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, e.details, e.hash] for e in _trail_events(request).iterator(chunk_size=2000))
-    return csv_export.response(csv_export.stream(csv_export.TRAIL_COLUMNS, rows), "portal-audit-trail.csv")
+             e.correlation_id, e.details, e.seq, e.mac] for e in events.iterator(chunk_size=2000))
+    coverage = _coverage(["the portal's own trail"], (), hidden, "portal-audit-trail.csv", [])
+    return csv_export.response(csv_export.stream(coverage, csv_export.TRAIL_COLUMNS, rows), "portal-audit-trail.csv")
 
 
 def _query(request: HttpRequest) -> str:

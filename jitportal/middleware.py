@@ -41,3 +41,30 @@ def no_store_when_signed_in(get_response: Callable[[HttpRequest], HttpResponse])
         return response
 
     return middleware
+
+
+
+def nul_as_replacement_character(get_response: Callable[[HttpRequest], HttpResponse]):
+    """PostgreSQL cannot store a NUL character (in text or JSON), so a query or form value carrying one failed
+    deep in a view (a filter, the trail's details) with a 500. No one types one: it becomes U+FFFD, as Django
+    already decodes bytes that are not UTF-8, and the views ignore it with a message like any other bad value."""
+    from django.http import QueryDict
+
+    def cleaned(data: QueryDict) -> QueryDict:
+        fixed = QueryDict(mutable=True)
+        for key, values in data.lists():
+            fixed.setlist(key.replace("\x00", "\ufffd"), [value.replace("\x00", "\ufffd") for value in values])
+        fixed._mutable = False
+        return fixed
+
+    def has_nul(data: QueryDict) -> bool:
+        return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if has_nul(request.GET):
+            request.GET = cleaned(request.GET)
+        if request.method == "POST" and has_nul(request.POST):
+            request.POST = cleaned(request.POST)
+        return get_response(request)
+
+    return middleware

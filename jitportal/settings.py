@@ -7,9 +7,12 @@ real Azure; nothing else changes.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +53,16 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return number
 
 
+def env_pattern(name: str) -> str:
+    """A regular expression from NAME ("" for none), checked now so that a typo stops the start, not a form."""
+    value = os.environ.get(name, "")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ImproperlyConfigured(f"{name} is not a regular expression: {exc}") from None
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     return [item.strip() for item in value.split(",") if item.strip()] if value else default
@@ -61,7 +74,7 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE); DJANGO_DEBUG=1 allows a dev key.")
     SECRET_KEY = "dev-only-insecure-key-never-used-in-production-" + "x" * 16
-if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")):
     # Django's own definition of weak (security.W009), made fatal: sessions and signed forms rest on it.
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is weak: use at least 50 characters, 5 or more of them different, "
                                "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(50))'")
@@ -96,6 +109,10 @@ POLICY_LEASE_SECONDS = env_int("POLICY_LEASE_SECONDS", 4 * AZURE_TIMEOUT_SECONDS
 POLICY_LEASE_WAIT_SECONDS = env_int("POLICY_LEASE_WAIT_SECONDS", 15)
 # Access requests: is a justification required, and which proxies may tell us the client's IP.
 JIT_REQUIRE_JUSTIFICATION = env_bool("JIT_REQUIRE_JUSTIFICATION", True)
+# What a justification should hold, shown in the form (e.g. "Start with the ticket number: OPS-123"), and a
+# pattern it must match (re.search, e.g. ^[A-Z]+-\d+); both empty by default.
+JIT_JUSTIFICATION_HINT = env_str("JIT_JUSTIFICATION_HINT", "") or ""
+JIT_JUSTIFICATION_PATTERN = env_pattern("JIT_JUSTIFICATION_PATTERN")
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])  # IPs or CIDRs whose X-Forwarded-For is believed
 # The broadest source a requester may type (a policy that lists a broader prefix verbatim still allows it).
 JIT_MAX_SOURCE_PREFIX_V4 = env_int("JIT_MAX_SOURCE_PREFIX_V4", 24)
@@ -109,6 +126,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tables2",
+    "django_tasks",
+    "django_tasks_db",
     "jitportal",
     "accounts",
     "vms",
@@ -116,7 +135,12 @@ INSTALLED_APPS = [
     "audit",
 ]
 MIDDLEWARE = [
+    "jitportal.logs.request_log",
+    "jitportal.health.probes",
+    "jitportal.middleware.nul_as_replacement_character",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the portal itself (gunicorn), compressed and cached forever by their hashed names.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "jitportal.middleware.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,16 +169,34 @@ TEMPLATES = [
         },
     },
 ]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env_str("DATABASE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
-        # IMMEDIATE: a transaction takes SQLite's write lock when it begins, so the policy lock and
-        # the audit chain (select_for_update elsewhere) serialize writers here too.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+# PostgreSQL for a team (several instances, one database) when DATABASE_URL is set; else SQLite, one process.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    # Connections are kept a minute (per gunicorn thread) and checked before reuse, so a database restart
+    # costs one retried connection, not an error page.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("DATABASE_PATH", str(BASE_DIR / "var" / "db.sqlite3")),
+            # IMMEDIATE: a transaction takes SQLite's write lock when it begins, so the policy lock and
+            # the audit chain (select_for_update elsewhere) serialize writers here too.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+        }
     }
-}
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}}
+# Redis when REDIS_URL is set: every instance sees the inventory's invalidation epochs (vms/inventory.py).
+# Without it, this process's memory, which is all one process needs.
+REDIS_URL = env_str("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      # another portal (staging, say) may share the Redis under a prefix of its own
+                      "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "jitportal")} if REDIS_URL else
+          {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}}
+# Background work: Django's tasks framework (the django-tasks backport) with its database backend, so that
+# any number of `manage.py db_worker` processes share one queue in the portal's own database.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often the worker runs the periodic clean-ups (jitportal/tasks.py).
+HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 3600, minimum=10)
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts-sign-in"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # Entra tokens are too large for cookies
@@ -183,20 +225,45 @@ TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# Production serves what `collectstatic` gathered, under hashed names; DEBUG serves the sources as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else
+                    "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
+# One JSON object per line on stdout (jitportal/logs.py), for a log collector; every request gets one line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"forbidden_in_one_line": {"()": "jitportal.logfilters.forbidden_in_one_line"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "jitportal.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # MSAL and azure-core log request details at DEBUG; keep them quiet so no token can reach a log.
     "loggers": {
         # Django's own console handler (DEBUG only) would print each of its records a second time.
         "django": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO"), "propagate": False},
         "django.request": {"filters": ["forbidden_in_one_line"]},
+        # runserver's own line per request repeats the portal's (jitportal.request), without the person.
+        "django.server": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
         "azure": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
     },
 }
+logging.captureWarnings(True)  # Python's warnings become log records, so JSON lines too
+
+# --- Audit trail: the key of its MACs lives outside the database ----------------------------------
+# AUDIT_KEY (or AUDIT_KEY_FILE) seals new events; AUDIT_PREVIOUS_KEYS (comma-separated, or
+# AUDIT_PREVIOUS_KEYS_FILE, one a line) verifies events sealed before a rotation. Unset, the key is
+# derived from DJANGO_SECRET_KEY (docs/architecture.md, "The audit trail's seal").
+AUDIT_KEY = env_str("AUDIT_KEY") or ""
+AUDIT_PREVIOUS_KEYS = [k.strip() for k in (env_str("AUDIT_PREVIOUS_KEYS") or "").replace("\n", ",").split(",")
+                       if k.strip()]
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 100, minimum=1)  # events between logged checkpoints
+# The archive of Azure's JIT history: kept AUDIT_RETENTION_DAYS (beyond PCI DSS's year), purged by `purge_archive`.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
+# Optional read-only app identity (Reader + Activity Log read) that keeps the archive complete when nobody reads.
+AUDIT_READER_CLIENT_ID = env_str("AUDIT_READER_CLIENT_ID") or ""
+AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""

@@ -1,12 +1,16 @@
-"""Opening ports: the request is saved first, then each policy gets one initiate call, then the
-outcome of every VM and port is written back. A second submit of the same form opens nothing more."""
+"""Opening ports: the request is saved first, then each policy gets one initiate call (all policies at once),
+then the outcome of every VM and port is written back. A second submit of the same form opens nothing more."""
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -40,8 +44,17 @@ def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str,
     by_policy: dict[str, list[AccessRequestItem]] = defaultdict(list)
     for item in access.items.all():
         by_policy[item.policy_id].append(item)
-    for policy_id, items in by_policy.items():
-        _initiate(actor, policy_id, items, source, justification)
+    with transaction.atomic():  # one commit for all correlation ids, still before any Azure call
+        plans = [_plan(policy_id, items, source) for policy_id, items in by_policy.items()]
+    # Azure's calls in parallel, the database's writes here: a worker thread has a connection of its own,
+    # outside this request's transaction and never closed. Each call runs in a copy of this thread's context,
+    # so that the request's log line still gathers Azure's correlation ids.
+    with ThreadPoolExecutor(max_workers=min(len(plans), settings.AZURE_PARALLEL_CALLS), thread_name_prefix="initiate") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, _ask, actor, plan, justification) for plan in plans]
+        answers = [future.result() for future in futures]
+    with transaction.atomic():  # one commit for every outcome, not one per VM and port
+        for plan, answer in zip(plans, answers, strict=True):
+            _settle_answer(plan, answer, justification)
     outcomes = {item.status for item in access.items.all()}
     access.status = (AccessRequest.OPENED if outcomes == {AccessRequestItem.OPENED} else
                      AccessRequest.FAILED if AccessRequestItem.OPENED not in outcomes else AccessRequest.PARTIAL)
@@ -70,43 +83,71 @@ def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: tim
     return access, created
 
 
-def _initiate(actor: Actor, policy_id: str, items: list[AccessRequestItem], source: str,
-              justification: str) -> None:
-    ref = gateway.parse_policy_id(policy_id)
+@dataclass
+class _Plan:
+    """One policy's initiate: its saved items, and what is sent for each VM."""
+
+    ref: gateway.PolicyRef | None
+    policy_id: str
+    items: list[AccessRequestItem]
+    vms: dict[str, tuple[gateway.GrantPort, ...]]
+    correlation: str
+
+
+# What Azure answered one plan: the grant, the error, or (answer lost) the policy's requests read back.
+_Answer = gateway.GrantResult | gateway.GatewayError | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None]
+
+
+def _plan(policy_id: str, items: list[AccessRequestItem], source: str) -> _Plan:
     correlation = str(uuid.uuid4())  # saved before the call, so the request can be found again in Azure
     AccessRequestItem.objects.filter(pk__in=[i.pk for i in items]).update(correlation_id=correlation)
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
     for item in items:
         item.correlation_id = correlation
         vms[item.vm_id].append(gateway.GrantPort(item.port, source, item.end))
+    return _Plan(gateway.parse_policy_id(policy_id), policy_id, items, {k: tuple(v) for k, v in vms.items()}, correlation)
+
+
+def _ask(actor: Actor, plan: _Plan, justification: str) -> _Answer:
+    """Azure only (on a worker thread): initiate, and when its answer was lost, the policy's requests."""
+    ref = plan.ref
     try:
         if ref is None:
-            raise gateway.InvalidRequest(f"'{policy_id}' is not a JIT policy id.")
-        result = gateway.initiate(actor.session, ref, {k: tuple(v) for k, v in vms.items()}, justification, correlation)
+            raise gateway.InvalidRequest(f"'{plan.policy_id}' is not a JIT policy id.")
+        return gateway.initiate(actor.session, ref, plan.vms, justification, plan.correlation)
     except gateway.OutcomeUnknown as lost:
-        _read_back(actor, ref, items, justification, lost.message)
-        return
+        try:
+            return lost, gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group, ref.location)
+        except gateway.GatewayError:
+            return lost, None
     except gateway.GatewayError as error:
-        status = AccessRequestItem.REFUSED if isinstance(error, REFUSALS) else AccessRequestItem.FAILED
-        _settle(items, status, error.message)
+        return error
+
+
+def _settle_answer(plan: _Plan, answer: _Answer, justification: str) -> None:
+    if isinstance(answer, tuple):
+        lost, policies = answer
+        _read_back(plan.ref, plan.items, policies, lost.message, justification)
         return
-    for item in items:
-        granted = dict(result.opened.get(item.vm_id.lower(), ()))
+    if isinstance(answer, gateway.GatewayError):
+        status = AccessRequestItem.REFUSED if isinstance(answer, REFUSALS) else AccessRequestItem.FAILED
+        _settle(plan.items, status, answer.message)
+        return
+    for item in plan.items:
+        granted = dict(answer.opened.get(item.vm_id.lower(), ()))
         if item.port in granted:
             item.end = granted[item.port]
-            item.mapped_port = result.mapped.get(item.vm_id.lower(), {}).get(item.port)
+            item.mapped_port = answer.mapped.get(item.vm_id.lower(), {}).get(item.port)
             _settle([item], AccessRequestItem.OPENED, "Opened.")
         else:
             _settle([item], AccessRequestItem.REFUSED, "Azure's answer did not include this port.")
 
 
-def _read_back(actor: Actor, ref: gateway.PolicyRef, items: list[AccessRequestItem], justification: str,
-               why: str) -> None:
+def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies: list[gateway.JitPolicy] | None,
+               why: str, justification: str) -> None:
     """Initiate's answer was lost, so Azure may have opened the ports: look for this request among the
-    policy's requests (same VM, port, end and justification) instead of guessing."""
-    try:
-        policies = gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group, ref.location)
-    except gateway.GatewayError:
+    policy's requests read back (same VM, port, end and justification) instead of guessing."""
+    if policies is None:
         _settle(items, AccessRequestItem.UNKNOWN, f"{why} The portal could not check whether your ports opened: "
                                                   "look at My access in a minute.")
         return

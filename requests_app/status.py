@@ -7,7 +7,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from vms.inventory import Inventory, VmRow
+from jitportal.fates import EXPIRED, OPEN, azure_fate
+from vms.inventory import Inventory, RequestLine, VmRow
 
 from .models import AccessRequest, AccessRequestItem
 
@@ -33,17 +34,27 @@ class OpenAccess:
         return f"ssh {user}@{self.address} -p {self.port}"
 
 
+def _azure_lines(inventory: Inventory | None) -> dict[tuple[str, int, int], RequestLine]:
+    """Azure's request history by what identifies one of our items in it: VM, port and end time."""
+    rows = inventory.rows if inventory else ()
+    return {(r.vm_id.lower(), line.port, int(line.end.timestamp())): line for r in rows for line in r.history}
+
+
+def _key(item: AccessRequestItem) -> tuple[str, int, int]:
+    return item.vm_id.lower(), item.port, int(item.end.timestamp())
+
+
 def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     now = inventory.azure_now if inventory else timezone.now()
     rows = {r.vm_id.lower(): r for r in inventory.rows} if inventory else {}
-    azure = {(r.vm_id.lower(), line.port, int(line.end.timestamp())): line for r in rows.values() for line in r.history}
+    azure = _azure_lines(inventory)
     found = []
     # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
     # own request history decides for those.
     items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=[
         AccessRequestItem.OPENED, AccessRequestItem.FAILED, AccessRequestItem.UNKNOWN])
     for item in items.select_related("request").order_by("end"):
-        line = azure.get((item.vm_id.lower(), item.port, int(item.end.timestamp())))
+        line = azure.get(_key(item))
         # Azure silent about an opened port (its list could not be read): trust our own end time.
         still_open = line.status == "Initiated" if line else item.status == AccessRequestItem.OPENED
         if still_open and item.end > now:
@@ -59,15 +70,41 @@ def _not_opened(statuses: set[str]) -> str:
     return "Not confirmed" if AccessRequestItem.UNKNOWN in statuses else "Not opened (try again)"
 
 
+# What became of a request item, in the portal's words where Azure has nothing to say.
+PORTAL_FATES = {AccessRequestItem.PENDING: "waiting for Azure", AccessRequestItem.REFUSED: "refused",
+                AccessRequestItem.FAILED: "failed", AccessRequestItem.UNKNOWN: "not confirmed"}
+
+
+def fate(item: AccessRequestItem, lines: dict[tuple[str, int, int], RequestLine], now: datetime) -> str:
+    """An item's fate: Azure's own status and reason when its history lists the item, else the portal's record
+    (an opened port Azure no longer lists is open until its end)."""
+    line = lines.get(_key(item))
+    if line is not None:
+        return azure_fate(line.status, line.reason, line.end, now)
+    if item.status == AccessRequestItem.OPENED:
+        return OPEN if item.end > now else EXPIRED
+    return PORTAL_FATES.get(item.status, item.status)
+
+
+def fates(access: AccessRequest, inventory: Inventory | None) -> list[tuple[AccessRequestItem, str]]:
+    """Each item of one request with its fate (its own page)."""
+    now = inventory.azure_now if inventory else timezone.now()
+    lines = _azure_lines(inventory)
+    return [(item, fate(item, lines, now)) for item in access.items.all()]
+
+
 @dataclass(frozen=True)
 class PastRequest:
     request: AccessRequest
     state: str
 
 
-def history(user, open_items: list[OpenAccess], limit: int = 50) -> list[PastRequest]:
-    """My requests, newest first, each with what became of it: open now, expired, refused…"""
+def history(user, open_items: list[OpenAccess], limit: int = 50, inventory: Inventory | None = None) -> list[PastRequest]:
+    """My requests, newest first, each with what became of it: open now, expired, replaced by a newer
+    request, refused…"""
     open_ids = {a.item.pk for a in open_items}
+    now = inventory.azure_now if inventory else timezone.now()
+    lines = _azure_lines(inventory)
     found = []
     for access in AccessRequest.objects.filter(user=user).prefetch_related("items")[:limit]:
         items = list(access.items.all())
@@ -78,6 +115,8 @@ def history(user, open_items: list[OpenAccess], limit: int = 50) -> list[PastReq
         elif access.status == AccessRequest.PENDING:
             state = "Waiting for Azure"
         else:
-            state = "Expired" + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
+            ended = {fate(i, lines, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
+            state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
+            state += " (partly refused)" if access.status == AccessRequest.PARTIAL else ""
         found.append(PastRequest(access, state))
     return found

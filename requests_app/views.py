@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,14 +15,14 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.roles import REQUESTER, require_role
 from jitportal import gateway
 from jitportal.actor import actor_of
-from vms.access import selected_vms
+from vms.access import REQUEST, permitted, selected_vms
 from vms.inventory import get_inventory
 
 from .access import own_item, own_request
 from .actions import do_request_access, requestable
 from .forms import OTHER, RequestAccessForm
-from .models import AccessRequest
-from .status import history, open_now
+from .models import AccessRequest, AccessRequestItem
+from .status import fates, history, open_now
 
 HISTORY_PER_PAGE = 50
 
@@ -33,6 +34,18 @@ def _again(user, earlier_pk: int) -> tuple[list[str], dict, set[str]]:
                "duration": timedelta(minutes=earlier.duration_minutes)}
     items = earlier.items.all()
     return [i.vm_id for i in items], initial, {f"port-{i.vm_id.lower()}-{i.port}" for i in items}
+
+
+def _last_picked(user, rows: list) -> set[str]:
+    """For each VM, the ports of this person's latest request that included it: what they usually open."""
+    latest: dict[str, int] = {}
+    picked = set()
+    items = AccessRequestItem.objects.filter(request__user=user, vm_id__in=[r.vm_id for r in rows])
+    for item in items.order_by("-request__created", "-request_id")[:500]:
+        vm = item.vm_id.lower()
+        if latest.setdefault(vm, item.request_id) == item.request_id:
+            picked.add(f"port-{vm}-{item.port}")
+    return picked
 
 
 def _pk(text: str) -> int | None:
@@ -52,6 +65,10 @@ def new(request: HttpRequest) -> HttpResponse:
     inventory = get_inventory(actor.session, actor.user_pk)
     rows, notes = selected_vms(inventory, list(dict.fromkeys(vm_ids)))
     rows, refused = requestable(rows)
+    rows, forbidden = permitted(inventory, rows, REQUEST)
+    refused += [f"{row.name} was left out: {why}." for row, why in forbidden]
+    if picked is None:
+        picked = _last_picked(request.user, rows)
     form = RequestAccessForm(rows, actor.ip, request.POST or None, picked=picked,
                              initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
@@ -59,14 +76,20 @@ def new(request: HttpRequest) -> HttpResponse:
         access = do_request_access(actor, data["request_key"], data["chosen"], data["source_prefix"],
                                    data["window"], data.get("justification", ""), inventory.azure_clock())
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
-    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused})
+    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused,
+                                                     "justification_hint": settings.JIT_JUSTIFICATION_HINT})
 
 
 @require_safe
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, REQUESTER)
-    return render(request, "requests_app/detail.html", {"access": own_request(request.user, pk)})
+    access = own_request(request.user, pk)
+    try:  # Azure's request history says what became of each port (replaced, expired…)
+        inventory = get_inventory(request.session, request.user.pk)
+    except gateway.GatewayError:
+        inventory = None
+    return render(request, "requests_app/detail.html", {"access": access, "items": fates(access, inventory)})
 
 
 @require_safe
@@ -81,7 +104,7 @@ def my_access(request: HttpRequest) -> HttpResponse:
     opened = open_now(request.user, inventory)
     page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
     # history() reads from the newest on: this page is the tail of the newest end_index() requests.
-    past = history(request.user, opened, limit=page.end_index())[page.start_index() - 1:]
+    past = history(request.user, opened, limit=page.end_index(), inventory=inventory)[page.start_index() - 1:]
     return render(request, "requests_app/my_access.html", {
         "open": opened, "history": past, "history_page": page, "problem": problem})
 

@@ -34,6 +34,7 @@ class Control:
             route("POST", "/_sandbox/config", self.config, "control"),
             route("POST", "/_sandbox/reset", self.reset, "control"),
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
+            route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
         ]
 
@@ -91,10 +92,12 @@ class Control:
     def latency(self, request: Request) -> Response:
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("ms"), int) or body["ms"] < 0:
-            return _bad('send {"operation": "vms.list" or "*", "ms": 250}')
+            return _bad('send {"operation": "vms.list" or "*", "ms": 250} (optional "path_contains")')
         with self.sandbox.lock:
-            self.sandbox.knobs.latency_ms[str(body.get("operation", "*"))] = body["ms"]
-            return json_response(200, {"latency_ms": self.sandbox.knobs.latency_ms})
+            latency = self.sandbox.knobs.latency_ms
+            latency[(str(body.get("operation", "*")), str(body.get("path_contains", "")))] = body["ms"]
+            return json_response(200, {"latency_ms": [{"operation": op, "path_contains": contains, "ms": ms}
+                                                      for (op, contains), ms in latency.items()]})
 
     def add_fault(self, request: Request) -> Response:
         body = request.json()
@@ -138,12 +141,30 @@ class Control:
         body = request.json()
         if not isinstance(body, dict) or not all(isinstance(body.get(k), int) and body[k] > 0
                                                  for k in ("vms", "subscriptions")):
-            return _bad('send {"vms": 1000, "subscriptions": 20}')
+            return _bad('send {"vms": 1000, "subscriptions": 20} (optional "events": 100000, past requests)')
+        events = body.get("events", 0)
         if body["vms"] > 100_000 or body["subscriptions"] > body["vms"]:
             return _bad("at most 100000 VMs, and no more subscriptions than VMs")
-        self.sandbox.generate(body["vms"], body["subscriptions"])
+        if not isinstance(events, int) or not 0 <= events <= 1_000_000:
+            return _bad("events: from 0 to 1000000 past requests")
+        self.sandbox.generate(body["vms"], body["subscriptions"], events)
         world = self.sandbox.world
-        return json_response(200, {"vms": len(world["vms"]), "subscriptions": len(world["subscriptions"])})
+        return json_response(200, {"vms": len(world["vms"]), "subscriptions": len(world["subscriptions"]),
+                                   "events": len(world["activity"]) // 2})
+
+    def add_history(self, request: Request) -> Response:
+        """More generated requests over the last `within` (ISO 8601), after the fleet's: new Activity Log tail."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("events"), int) or not 0 < body["events"] <= 1_000_000:
+            return _bad('send {"events": 1000, "within": "PT1H"}')
+        try:
+            within = parse_duration(str(body.get("within", "PT1H")))
+        except ValueError as exc:
+            return _bad(f"bad within: {exc}")
+        if not self.sandbox.world["policies"]:
+            return _bad("no JIT policy to add requests to")
+        self.sandbox.add_history(body["events"], within)
+        return json_response(200, {"events": len(self.sandbox.world["activity"]) // 2})
 
     def set_roles(self, request: Request) -> Response:
         body = request.json()

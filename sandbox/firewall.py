@@ -8,34 +8,18 @@ from __future__ import annotations
 
 import zlib
 
+from . import nsg
+
 COLLECTION = "SecurityCenter-JIT"
 FIRST_MAPPED_PORT = 50000
 
 
-def _nic_facts(world: dict, vm_id: str) -> tuple[str, str, str]:
-    """(the NIC's NSG id or "", the subnet's NSG id or "", the VM's private IP)."""
-    vm = world["vms"].get(vm_id.lower())
-    nic = world["nics"].get(vm["nic"].lower(), {}) if vm else {}
-    if not nic:
-        return "", "", ""
-    config = nic["properties"]["ipConfigurations"][0]["properties"]
-    subnet_id = config["subnet"]["id"]
-    vnet = world["vnets"].get(subnet_id.rsplit("/subnets/", 1)[0].lower(), {})
-    subnet_nsg = next(((s["properties"].get("networkSecurityGroup") or {}).get("id", "")
-                       for s in vnet.get("properties", {}).get("subnets", []) if s["id"].lower() == subnet_id.lower()),
-                      "")
-    return ((nic["properties"].get("networkSecurityGroup") or {}).get("id", ""), subnet_nsg,
-            config.get("privateIPAddress", ""))
-
-
 def firewall_for(world: dict, vm_id: str) -> dict | None:
     """The classic-rules firewall JIT works through for this VM: one in its VNet, when no NSG protects it."""
-    nic_nsg, subnet_nsg, _ = _nic_facts(world, vm_id)
     vm = world["vms"].get(vm_id.lower())
-    if vm is None or nic_nsg or subnet_nsg:
+    if vm is None or nsg.protection(world, vm) != (None, None):
         return None
-    subnet_id = world["nics"][vm["nic"].lower()]["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"]
-    vnet_id = subnet_id.rsplit("/subnets/", 1)[0].lower()
+    vnet_id = nsg.subnet_of(world, vm).rsplit("/subnets/", 1)[0].lower()
     return next((f for f in world["firewalls"].values() if not f["properties"].get("firewallPolicy")
                  and f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
                  .startswith(vnet_id + "/")), None)
@@ -58,7 +42,7 @@ def add_nat_rule(world: dict, vm_id: str, start: str, port: dict) -> None:
     rules.append({"name": _rule_name(vm_id, start, port["number"]), "protocols": ["TCP"],
                   "sourceAddresses": [port["allowedSourceAddressPrefix"]],
                   "destinationAddresses": [public_ip(world, firewall)], "destinationPorts": [str(mapped)],
-                  "translatedAddress": _nic_facts(world, vm_id)[2], "translatedPort": str(port["number"])})
+                  "translatedAddress": nsg.private_ip(world, vm_id), "translatedPort": str(port["number"])})
 
 
 def remove_nat_rule(world: dict, vm_id: str, start: str, number: int) -> None:

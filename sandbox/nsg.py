@@ -10,12 +10,20 @@ import uuid
 import zlib
 
 
+def subnet_of(world: dict, vm: dict) -> str:
+    return world["nics"][vm["nic"].lower()]["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"]
+
+
+def private_ip(world: dict, vm_id: str) -> str:
+    nic = world["nics"][world["vms"][vm_id.lower()]["nic"].lower()]
+    return nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"]
+
+
 def protection(world: dict, vm: dict) -> tuple[str | None, str | None]:
     """Return (nsg id or None, why JIT cannot protect the VM or None)."""
     nic = world["nics"].get(vm["nic"].lower(), {})
     nsg = (nic.get("properties", {}).get("networkSecurityGroup") or {}).get("id")
-    ip_config = nic["properties"]["ipConfigurations"][0]["properties"]
-    subnet_id = ip_config["subnet"]["id"]
+    subnet_id = subnet_of(world, vm)
     vnet_id = subnet_id.rsplit("/subnets/", 1)[0]
     vnet = world["vnets"].get(vnet_id.lower(), {})
     for subnet in vnet.get("properties", {}).get("subnets", []):
@@ -68,9 +76,7 @@ def _nsg_for(world: dict, vm_id: str) -> tuple[dict | None, str]:
     if vm is None:
         return None, ""
     nsg_id, _ = protection(world, vm)
-    nic = world["nics"][vm["nic"].lower()]
-    private_ip = nic["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"]
-    return (world["nsgs"].get(nsg_id.lower()) if nsg_id else None), private_ip
+    return (world["nsgs"].get(nsg_id.lower()) if nsg_id else None), private_ip(world, vm_id)
 
 
 def _signed_crc(text: str) -> int:

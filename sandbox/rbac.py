@@ -7,25 +7,45 @@ from functools import cache
 
 JIT = "Microsoft.Security/locations/jitNetworkAccessPolicies"
 
-# Only the actions that matter here; the real built-in roles have more.
-ROLES: dict[str, tuple[str, ...]] = {
-    "Owner": ("*",),
-    "Contributor": ("*",),
-    "Reader": ("*/read",),
-    "Security Reader": ("*/read",),
-    "Security Admin": (
+COMPUTE_WRITE = "Microsoft.Compute/virtualMachines/write"
+# Role definitions as (actions, notActions), as Azure's built-in roles have them (only the entries that matter
+# here; the real ones have more), plus the custom role Microsoft's JIT documentation describes for requesters.
+ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "Owner": (("*",), ()),
+    "Contributor": (("*",), ("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
+                             "Microsoft.Authorization/elevateAccess/Action")),
+    "Reader": (("*/read",), ()),
+    "Security Reader": (("Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/read",
+                         "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Security/*/read",
+                         "Microsoft.Support/*/read"), ()),
+    "Security Admin": ((
         "Microsoft.Authorization/*/read",
         "Microsoft.Resources/subscriptions/resourceGroups/read",
         "Microsoft.Security/*",
         "Microsoft.Insights/alertRules/*",
-    ),
-    "JIT VM Access Requester": (
+        "Microsoft.Support/*",
+    ), ()),
+    "Virtual Machine Contributor": ((
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Compute/virtualMachines/*",
+        "Microsoft.Compute/availabilitySets/*",
+        "Microsoft.Network/networkInterfaces/*",
+        "Microsoft.Network/networkSecurityGroups/join/action",
+        "Microsoft.Network/networkSecurityGroups/read",
+        "Microsoft.Network/publicIPAddresses/join/action",
+        "Microsoft.Network/publicIPAddresses/read",
+        "Microsoft.Network/virtualNetworks/read",
+        "Microsoft.Network/virtualNetworks/subnets/join/action",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Insights/alertRules/*",
+    ), ()),
+    "JIT VM Access Requester": ((
         f"{JIT}/initiate/action",
         f"{JIT}/*/read",
         "Microsoft.Compute/virtualMachines/read",
         "Microsoft.Network/networkInterfaces/*/read",
         "Microsoft.Network/publicIPAddresses/read",
-    ),
+    ), ()),
 }
 
 
@@ -37,7 +57,17 @@ def _pattern(action_pattern: str) -> re.Pattern[str]:
 
 
 def role_allows(role: str, action: str) -> bool:
-    return any(_pattern(p).match(action) for p in ROLES.get(role, ()))
+    """As ARM: some action matches and none of the same definition's notActions does."""
+    actions, not_actions = ROLES.get(role, ((), ()))
+    return (any(_pattern(p).match(action) for p in actions)
+            and not any(_pattern(p).match(action) for p in not_actions))
+
+
+def permissions(assignments: list[dict], principal: str, scope: str) -> list[dict]:
+    """Microsoft.Authorization/permissions at `scope`: one entry per role assigned there or above."""
+    return [{"actions": list(ROLES.get(a["role"], ((), ()))[0]), "notActions": list(ROLES.get(a["role"], ((), ()))[1]),
+             "dataActions": [], "notDataActions": []}
+            for a in assignments if a["principalId"] == principal and scope_covers(a["scope"], scope)]
 
 
 def scope_covers(assignment_scope: str, scope: str) -> bool:

@@ -58,3 +58,24 @@ def _add_request(world: dict, vm_id: str, number: int, person: demo.Person, star
     role = "Security Admin" if person.key == "bob" else "JIT VM Access Requester"
     activity.record(world, "initiate", policy["id"], _caller(person, source, role), "Succeeded", start,
                     str(uuid.uuid4()), "Accepted")
+
+
+def generated_history(world: dict, count: int, since: dt.datetime, until: dt.datetime) -> None:
+    """`count` past access requests over a generated fleet's policies, evenly spread from `since` to `until`,
+    each a line in its policy's history and the Activity Log events a live initiate leaves: volume for the
+    audit's benchmarks. Already ended, so no NSG rule is left open."""
+    policies = sorted(world["policies"].values(), key=lambda p: p["id"])
+    people = (_caller(demo.person("alice"), "", "JIT VM Access Requester"), _caller(demo.person("bob"), "", "Security Admin"))
+    step = (until - since) / (count + 1)
+    for i in range(count):
+        policy = policies[i % len(policies)]
+        vms = policy["properties"]["virtualMachines"]
+        vm, start, caller = vms[(i // len(policies)) % len(vms)], since + step * (i + 1), people[i % 2]
+        source = f"203.0.113.{i % 250 + 1}"
+        policy["properties"]["requests"].append({
+            "virtualMachines": [{"id": vm["id"], "ports": [{
+                "number": 22, "allowedSourceAddressPrefix": source, "endTimeUtc": format_time(start + dt.timedelta(hours=1)),
+                "status": "Revoked", "statusReason": "Expired"}]}],
+            "startTimeUtc": format_time(start), "requestor": caller["upn"], "justification": f"Generated request {i}"})
+        activity.record(world, "initiate", policy["id"], {**caller, "ip": source}, "Succeeded", start,
+                        str(uuid.uuid4()), "Accepted")

@@ -70,7 +70,7 @@ class App:
         request.params = params
         with self.sandbox.lock:
             self.sandbox.stats[found.operation] += 1
-            delay = self.sandbox.knobs.latency_ms.get(found.operation, self.sandbox.knobs.latency_ms.get("*", 0))
+            delay = self.sandbox.knobs.delay_ms(found.operation, request.path)
         if delay:
             time.sleep(delay / 1000)
         fault = self.sandbox.take_fault(found.operation, request.path)

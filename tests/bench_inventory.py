@@ -1,17 +1,34 @@
-"""`make bench`: how long the VM tabs' inventory takes to load for a large fleet, and at what cost.
+"""`make bench`: the VM tabs against the latency floor, cold and warm; an access request; memory.
 
-Starts its own sandbox, generates a fleet, signs Carol in through the real MSAL flow, then loads the
-inventory through the real gateway (cold, i.e. with an empty cache) a few times. Prints seconds, ARM
-calls and the portal process's peak memory. Not a test: numbers, to compare before and after a change.
+Starts its own sandbox with a generated fleet and a latency on every ARM call, signs people in through
+the real MSAL flow, then measures in one run:
+- the floor: a bare client making the page's calls (subscriptions, then every subscription's nine lists
+  and each resource group's permissions, in parallel as wide as the portal's pool, plain `json.loads`,
+  to the last page);
+- the portal's Configured tab cold (after Refresh) and warm (every tab, filter, sort and page);
+- an access request for 20 VMs over 6 policies against one initiate round trip;
+- the memory of one cached inventory.
+Not a test: numbers, to compare before and after a change.
+
+    python -m tests.bench_inventory [VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]]
+        (default: 10000 100, then 2000 20; 50 ms; 3 rounds)
+    BENCH_PROFILE=1 adds pyinstrument's view of one cold and one warm page.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import os
-import resource
 import statistics
+import subprocess
 import sys
 import time
+import tracemalloc
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from threading import Lock
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -19,46 +36,218 @@ import django  # noqa: E402
 
 django.setup()
 
+import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from tests.conftest import PORTAL_HOST, sign_in  # noqa: E402
-from tests.sandbox_client import start  # noqa: E402
+from tests.sandbox_client import SandboxProcess, start  # noqa: E402
+
+# Pages of 25 rows: every tab, a far page, sorts both ways, filters alone and together.
+WARM_VIEWS = ("tab=configured", "tab=not-configured", "tab=unsupported", "tab=configured&page=40",
+              "tab=configured&sort=-name", "tab=not-configured&sort=power_state&page=7",
+              "tab=configured&sort=subscription_name&page=3", "tab=configured&q=vm-012",
+              "tab=configured&power=running&os=Linux", "tab=not-configured&region=eastus&sort=-resource_group")
 
 
-def main(vms: int = 10_000, subscriptions: int = 50, rounds: int = 3) -> None:
-    from django.core.management import call_command
+def floor(sandbox: SandboxProcess, token: str) -> tuple[float, int]:
+    """Seconds and calls for the page's ARM calls made by a bare client; the pool is as wide as the portal's."""
+    from jitportal.gateway.fleet import LISTS
+    from jitportal.gateway.permissions import PERMISSIONS_VERSION
+    from jitportal.gateway.subscriptions import RESOURCES_VERSION
+
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = str(sandbox.ca_path)
+    http.headers["Authorization"] = f"Bearer {token}"
+    width = settings.AZURE_PARALLEL_CALLS
+    http.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=width))
+    calls, lock = [0], Lock()
+
+    def read(path: str, params: dict[str, str]) -> list[dict]:
+        items, url, query = [], f"{sandbox.base_url}{path}", params
+        while url:
+            answer = http.get(url, params=query, timeout=60)
+            answer.raise_for_status()
+            body = json.loads(answer.content)
+            items += body.get("value", [])
+            url, query = body.get("nextLink"), None
+            with lock:
+                calls[0] += 1
+        return items
+
+    started = time.perf_counter()
+    subscriptions = read("/subscriptions", {"api-version": RESOURCES_VERSION})
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        pending: list[Future] = []
+
+        def lists_then_rights(sub: str, path: str, version: str, extra: dict[str, str]) -> None:
+            items = read(f"{sub}/{path}", {"api-version": version, **extra})
+            if path.endswith("virtualMachines") and not extra:  # the groups whose rights the page shows
+                for group in sorted({v["id"].split("/")[4].lower() for v in items}):
+                    pending.append(pool.submit(read, f"{sub}/resourceGroups/{group}/providers/Microsoft.Authorization/"
+                                                     "permissions", {"api-version": PERMISSIONS_VERSION}))
+
+        pending += [pool.submit(lists_then_rights, s["id"], path, version, extra)
+                    for s in subscriptions for _, path, version, extra, _ in LISTS]
+        while pending:
+            pending.pop().result()
+    return time.perf_counter() - started, calls[0]
+
+
+def timed_get(client: Client, url: str) -> float:
+    started = time.perf_counter()
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    return time.perf_counter() - started
+
+
+def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> float:
+    """Seconds for Alice's request for `vms` VMs spread over `policies` JIT policies (one port each)."""
+    from jitportal.actor import Actor
+    from requests_app.actions import do_request_access
+    from requests_app.forms import Choice
+    from vms.inventory import CONFIGURED, get_inventory
+
+    client = Client(HTTP_HOST=PORTAL_HOST)
+    sign_in(client, sandbox, "alice")
+    session = client.session
+    user = get_user(client)
+    inventory = get_inventory(session, user.pk)
+    by_policy: dict[str, list] = {}
+    for row in inventory.rows:
+        if row.tab == CONFIGURED:
+            by_policy.setdefault(row.policy_id, []).append(row)
+    chosen_policies = list(by_policy.values())[:policies]
+    rows = [group[i // policies] for i in range(vms) for group in [chosen_policies[i % policies]]]
+    chosen = [Choice(row, row.ports[0]) for row in rows]
+    started = time.perf_counter()
+    access = do_request_access(Actor(user, session, "203.0.113.7"), str(uuid.uuid4()), chosen, "203.0.113.7",
+                               timedelta(hours=1), "bench", inventory.azure_clock())
+    elapsed = time.perf_counter() - started
+    assert access.status == "opened", access.status
+    return elapsed
+
+
+def inventory_bytes(client: Client) -> float:
+    """MB held by one cached inventory: traced allocations of a cold load that survive it."""
+    from vms import inventory
+
+    client.post("/vms/refresh")
+    inventory.forget()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    client.get("/vms/?tab=configured")
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    kept = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    return kept / 2**20
+
+
+def cold_load(client: Client, url: str) -> tuple[float, int]:
+    """Seconds for the page after Refresh, and how many subscriptions it showed as still loading."""
+    client.post("/vms/refresh")
+    started = time.perf_counter()
+    page = client.get(url)
+    elapsed = time.perf_counter() - started
+    assert page.status_code == 200, page.status_code
+    inventory = page.context["inventory"]
+    return elapsed, len(inventory.loading.pending()) if inventory.loading is not None else 0
+
+
+def warm_views(client: Client) -> dict[str, float]:
+    return {view: min(timed_get(client, f"/vms/?{view}") for _ in range(3)) for view in WARM_VIEWS}
+
+
+def busy(processes: int) -> list[subprocess.Popen]:
+    """Other processes loading the machine: one spinning Python per core."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+
+
+def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
     from django.db import connection
 
-    setup_test_environment()
+    from jitportal.gateway.auth import UserCredential
 
-    call_command("migrate", verbosity=0)
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
     try:
         sandbox.control("POST", "fleet", {"vms": vms, "subscriptions": subscriptions})
         client = Client(HTTP_HOST=PORTAL_HOST)
         sign_in(client, sandbox, "carol")
-        timings = []
+        client.get("/vms/")  # warms the sandbox's indexes and the portal's imports
+        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+        token = UserCredential(client.session).get_token(settings.AZURE_ARM_SCOPE).token
+        floors, colds, late, calls, floor_calls = [], [], 0, 0, 0
         for _ in range(rounds):
-            client.post("/vms/refresh")
+            seconds, floor_calls = floor(sandbox, token)
+            floors.append(seconds)
             sandbox.control("POST", "stats")
-            started = time.perf_counter()
-            page = client.get("/vms/?tab=not-configured")
-            timings.append(time.perf_counter() - started)
-            assert page.status_code == 200 and len(page.context["inventory"].rows) == vms
-        calls = sandbox.control("GET", "stats")["total"]
-        started = time.perf_counter()
-        client.get("/vms/?tab=not-configured")
-        warm = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"fleet: {vms} VMs over {subscriptions} subscriptions")
-        print(f"cold page load: median {statistics.median(timings):.2f} s, min {min(timings):.2f} s "
-              f"over {rounds} rounds; {calls} ARM calls per load; portal peak RSS {peak_mb:.0f} MB")
-        print(f"warm page load (cached inventory): {warm:.2f} s")
+            seconds, still_loading = cold_load(client, "/vms/?tab=configured")
+            colds.append(seconds)
+            late += still_loading
+            calls = sandbox.control("GET", "stats")["total"]
+        warm = warm_views(client)
+        spinners = busy(os.cpu_count() or 2)
+        try:
+            loaded = warm_views(client)
+        finally:
+            for spinner in spinners:
+                spinner.kill()
+                spinner.wait()
+        one = access_request(sandbox, 1, 1)
+        many = access_request(sandbox, 6, 20)
+        slow = sandbox.info()["subscriptions"][0]
+        sandbox.control("POST", "latency", {"operation": "*", "ms": 2000, "path_contains": slow["id"]})
+        slow_seconds, slow_pending = cold_load(client, "/vms/?tab=configured")
+        sandbox.control("DELETE", "faults")
+        memory = inventory_bytes(client)
+        best_floor, cold = min(floors), statistics.median(colds)
+        print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; "
+              f"{settings.AZURE_PARALLEL_CALLS} calls at once; {rounds} rounds")
+        print(f"floor (bare client, {floor_calls} calls): best {best_floor:.2f} s (all {_list(floors)})")
+        print(f"portal cold (after Refresh, {calls} calls): median {cold:.2f} s = {cold / best_floor:.2f}x floor "
+              f"(all {_list(colds)}; {late} subscriptions left loading)")
+        print(f"portal warm: worst {max(warm.values()) * 1000:.0f} ms quiet, {max(loaded.values()) * 1000:.0f} ms "
+              f"beside {len(spinners)} busy processes, over {len(warm)} views (tabs, filters, sorts, pages)")
+        for view, seconds in warm.items():
+            print(f"  {seconds * 1000:6.1f} ms, busy {loaded[view] * 1000:6.1f} ms  /vms/?{view}")
+        print(f"access request, 20 VMs over 6 policies: {many:.2f} s = {many / one:.2f}x one initiate ({one:.2f} s)")
+        print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s, {slow_pending} still loading")
+        print(f"one cached inventory: {memory:.1f} MB")
+        if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
+            from pyinstrument import Profiler
+            sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+            for url in ("/vms/refresh", "/vms/?tab=configured&sort=subscription_name"):
+                if url.endswith("refresh"):
+                    client.post(url)
+                    url = "/vms/?tab=configured"
+                with Profiler(async_mode="disabled") as profiler:
+                    client.get(url)
+                print(profiler.output_text(show_all=False, timeline=False))
         connection.close()
     finally:
         sandbox.process.terminate()
+        sandbox.process.wait()
+
+
+def main(*args: int) -> None:
+    """One fleet as asked (VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]), or both default sizes."""
+    from django.core.management import call_command
+
+    setup_test_environment()
+    call_command("migrate", verbosity=0)
+    latency_ms, rounds = (list(args[2:]) + [50, 3][len(args[2:]):])[:2]
+    for vms, subscriptions in [args[:2]] if args else [(10_000, 100), (2_000, 20)]:
+        run(vms, subscriptions, latency_ms, rounds)
+        print()
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ def _free_port() -> int:
 
 SANDBOX_DATA_DIR = Path(tempfile.mkdtemp(prefix="jitportal-sandbox-"))
 TEST_SANDBOX_PORT = _free_port()
-for name in [n for n in os.environ if n.startswith("AZURE_") or n in ("DJANGO_SECRET_KEY", "DATABASE_PATH")]:
+# DATABASE_URL stays: `.ci/run` runs the database tests again with it pointing at PostgreSQL. REDIS_URL goes:
+# the tests clear the cache between tests, which on Redis would empty someone's database.
+for name in [n for n in os.environ if n.startswith("AZURE_") or n in ("DJANGO_SECRET_KEY", "DATABASE_PATH", "REDIS_URL")]:
     os.environ.pop(name)
 os.environ.update({
     "DJANGO_DEBUG": "1",
@@ -30,7 +32,12 @@ os.environ.update({
 
 from jitportal.settings import *  # noqa: E402,F401,F403
 
-DATABASES["default"]["NAME"] = str(SANDBOX_DATA_DIR / "portal.sqlite3")  # noqa: F405
-# A file, not shared-cache memory, so that concurrent writers meet SQLite's real (IMMEDIATE) locking.
-DATABASES["default"]["TEST"] = {"NAME": str(SANDBOX_DATA_DIR / "test-portal.sqlite3")}  # noqa: F405
+if DATABASE_URL:  # noqa: F405
+    # pytest-django creates test_<name> (the role needs CREATEDB); no connection may outlive its test's
+    # thread, or the test database could not be dropped at the end.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+else:
+    DATABASES["default"]["NAME"] = str(SANDBOX_DATA_DIR / "portal.sqlite3")  # noqa: F405
+    # A file, not shared-cache memory, so that concurrent writers meet SQLite's real (IMMEDIATE) locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(SANDBOX_DATA_DIR / "test-portal.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

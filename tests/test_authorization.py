@@ -33,10 +33,10 @@ def no_azure(monkeypatch):
 
     from jitportal import gateway
 
-    empty = gateway.Fleet((), (), datetime.now(UTC))
+    empty = gateway.FleetLoad(None, (), datetime.now(UTC), None)
     monkeypatch.setattr("vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet,
                                                                                  return_value=empty))
-    monkeypatch.setattr("audit.report.gateway.list_subscriptions",
+    monkeypatch.setattr("audit.views.gateway.list_subscriptions",
                         mock.create_autospec(gateway.list_subscriptions, return_value=[]))
 
 

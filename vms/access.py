@@ -32,3 +32,28 @@ def vm_for(inventory: Inventory, subscription_id: str, resource_group: str, name
     if row is None:
         raise Http404("No such VM, or Azure does not let you see it.")
     return row
+
+
+JIT = "Microsoft.Security/locations/jitNetworkAccessPolicies"
+# The rights Defender for Cloud documents for JIT ("Permissions needed to configure and use JIT").
+CONFIGURE = (f"{JIT}/write", "Microsoft.Compute/virtualMachines/write")
+REQUEST = (f"{JIT}/initiate/action", f"{JIT}/read", "Microsoft.Compute/virtualMachines/read",
+           "Microsoft.Network/networkInterfaces/read", "Microsoft.Network/publicIPAddresses/read")
+READ = "Microsoft.Compute/virtualMachines/read"
+
+
+def why_not(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:
+    """Why Azure would refuse `needed` on the VM's resource group, in words; "" when it would not."""
+    rights = inventory.permissions(row)
+    missing = [action for action in needed if not rights.allows(action)]
+    if not missing:
+        return ""
+    if rights.allows(READ) and missing == [a for a in needed if not a.endswith("/read")]:
+        return f"Azure gives you read-only access to {row.resource_group}"
+    return f"Azure does not give you {' or '.join(missing)} on {row.resource_group}"
+
+
+def permitted(inventory: Inventory, rows: list[VmRow], needed: tuple[str, ...]) -> tuple[list[VmRow], list[tuple[VmRow, str]]]:
+    """The rows Azure lets this person act on, and each other row with the reason."""
+    reasons = {r.vm_id: why_not(inventory, r, needed) for r in rows}
+    return [r for r in rows if not reasons[r.vm_id]], [(r, reasons[r.vm_id]) for r in rows if reasons[r.vm_id]]

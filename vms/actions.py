@@ -48,6 +48,7 @@ class Outcome:
     vm_name: str
     ok: bool
     message: str
+    stale: bool = False  # refused because the policies changed since the form was shown: offer it again
 
 
 def group_of(row: VmRow) -> Group:
@@ -93,17 +94,56 @@ def eligible(rows: list[VmRow], tab: str) -> tuple[list[VmRow], list[Outcome]]:
     return ok, refused
 
 
-def _changes(before: dict[str, str], after: dict[str, str]) -> str:
+def port_words(described: str) -> dict[int, str]:
+    """A snapshot's text for one VM ("default: 22/Any from … ; 3389/…"), port by port."""
+    pieces = _ports_text(described).split("; ")
+    return {int(one.split("/", 1)[0]): one for one in pieces if one.split("/", 1)[0].isdigit()}
+
+
+def _ports_text(described: str) -> str:
+    return described.split(": ", 1)[-1]  # drop the policy's name
+
+
+def _vm_changes(name: str, before: str, after: str) -> list[str]:
+    was, now = port_words(before), port_words(after)
+    lines = [f"Someone added port {n} to {name} ({now[n]})" for n in sorted(set(now) - set(was))]
+    lines += [f"Someone removed port {n} from {name}" for n in sorted(set(was) - set(now))]
+    lines += [f"Someone changed port {n} on {name}: now {now[n]}" for n in sorted(set(was) & set(now))
+              if was[n] != now[n]]
+    return lines
+
+
+def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """What differs between two snapshots, in plain words, one sentence per change."""
     lines = []
     for vm in sorted(set(before) | set(after)):
         name = vm.rsplit("/", 1)[-1]
         if vm not in after:
-            lines.append(f"{name} was removed from JIT")
+            lines.append(f"Someone removed JIT from {name}")
         elif vm not in before:
-            lines.append(f"{name} was added: {after[vm]}")
+            lines.append(f"Someone enabled JIT on {name} ({_ports_text(after[vm])})")
         elif before[vm] != after[vm]:
-            lines.append(f"{name} changed from {before[vm]} to {after[vm]}")
-    return "; ".join(lines)
+            lines += _vm_changes(name, before[vm], after[vm])
+    return lines
+
+
+def keep_mine(opened: str, mine: tuple[PortRule, ...], now: tuple[PortRule, ...]) -> tuple[PortRule, ...]:
+    """Azure's ports now, with the person's own changes (against what their form showed) applied wherever
+    nobody else changed that port meanwhile: a three-way merge, port by port."""
+    was = port_words(opened)
+    wanted, theirs = {r.number: r for r in mine}, {r.number: r for r in now}
+    merged = dict(theirs)
+    for number in set(was) | set(wanted):
+        mine_changed = _words(wanted.get(number)) != was.get(number)
+        if mine_changed and _words(theirs.get(number)) == was.get(number):
+            merged.pop(number, None)
+            if number in wanted:
+                merged[number] = wanted[number]
+    return tuple(merged[n] for n in sorted(merged))
+
+
+def _words(rule: PortRule | None) -> str | None:
+    return describe_ports((rule,)) if rule else None
 
 
 def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
@@ -147,8 +187,8 @@ def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
     now = snapshot(current)
     if opened is not None and now != opened:
         message = ("Nothing was saved: the JIT policy of this resource group and region changed since you "
-                   f"opened the form ({_changes(opened, now)}). Review it and save again.")
-        return [Outcome(m.name, False, message) for m in members]
+                   f"opened the form. {'. '.join(changes(opened, now))}. Review it and save again.")
+        return [Outcome(m.name, False, message, stale=True) for m in members]
     refused = []
     if action == ENABLE:  # the person saw these VMs without JIT: one that gained it meanwhile is not overwritten
         refused = [Outcome(m.name, False, f"Not enabled: it was configured in Azure since you loaded the list "

@@ -7,20 +7,35 @@ in every process that shares Django's cache.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from django.conf import settings
 from django.core.cache import cache
 
 from jitportal import gateway
 from jitportal.durations import human
-from jitportal.gateway import JitPolicy, PolicyVm, PortRule, SubscriptionFleet, VmFacts
+from jitportal.gateway import (
+    STILL_LOADING,
+    UNKNOWN,
+    FleetFailure,
+    FleetLoad,
+    JitPolicy,
+    Permissions,
+    PolicyVm,
+    PortRule,
+    SubscriptionFleet,
+    VmFacts,
+)
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
+TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
 REASONS = {
     "nsg": ("Missing network security group (NSG) or Azure Firewall",
             "Attach an NSG to the VM's network interface or subnet, or route it through an Azure Firewall."),
@@ -33,7 +48,7 @@ REASONS = {
 RECENT = timedelta(days=7)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestLine:
     start: datetime
     requestor: str
@@ -46,7 +61,7 @@ class RequestLine:
     mapped_port: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 10,000-VM inventory is 10,000 of these
 class VmRow:
     vm_id: str
     name: str
@@ -89,14 +104,89 @@ class VmRow:
         return [line for line in self.history if line.status == "Initiated" and line.end > now]
 
 
-@dataclass(frozen=True)
+KEPT_SELECTIONS = 5  # per inventory: the unfiltered view and the last four filtered ones
+# How a tab is ordered: per sort asked (tables2 asks its default, then the person's), (attribute, descending) pairs.
+Ordering = tuple[tuple[tuple[str, bool], ...], ...]
+
+
+class Selection:
+    """The rows one set of filters keeps, per tab in the inventory's order, and each tab's orderings as they are
+    asked for: made once per inventory and filters, so that a warm page costs its 25 rows, not the fleet."""
+
+    def __init__(self, rows: Iterable[VmRow]) -> None:
+        self.tabs: dict[str, list[VmRow]] = {tab: [] for tab in TAB_KEYS}
+        # One row per (subscription, resource group): Azure's rights are per group, so a tab's are its groups'.
+        self.groups: dict[str, dict[tuple[str, str], VmRow]] = {tab: {} for tab in TAB_KEYS}
+        for row in rows:
+            self.tabs[row.tab].append(row)
+            self.groups[row.tab].setdefault((row.subscription_id.lower(), row.resource_group.lower()), row)
+        self.counts = {tab: len(rows) for tab, rows in self.tabs.items()}
+        self._ordered: dict[tuple[str, Ordering], list[VmRow]] = {}
+        self._lock = threading.Lock()
+
+    def ordered(self, tab: str, ordering: Ordering) -> list[VmRow]:
+        """The tab's rows sorted by each step of `ordering` in turn, stably, as django-tables2 would."""
+        if not ordering:
+            return self.tabs[tab]
+        with self._lock:
+            found = self._ordered.get((tab, ordering))
+        if found is not None:
+            return found
+        rows = self.ordered(tab, ordering[:-1])
+        for name, descending in reversed(ordering[-1]):
+            rows = sorted(rows, key=_sort_key(name), reverse=descending)
+        with self._lock:
+            return self._ordered.setdefault((tab, ordering), rows)
+
+
+def _sort_key(name: str) -> Callable[[VmRow], tuple[bool, object]]:
+    value = attrgetter(name.replace("__", "."))
+    return lambda row: (value(row) is None, value(row))
+
+
+@dataclass(frozen=True, eq=False)
 class Inventory:
     rows: tuple[VmRow, ...]
-    failures: tuple[gateway.FleetFailure, ...]
+    failures: tuple[FleetFailure, ...]
     subscription_count: int
     azure_now: datetime
     fetched_at: float
     epochs: dict[str, int]
+    # What Azure lets this person do, per (subscription id, resource group), lower case: read with the fleet.
+    rights: dict[tuple[str, str], Permissions] = field(default_factory=dict)
+    loading: FleetLoad[list[VmRow]] | None = None  # while some subscriptions have not answered yet
+    _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
+    _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def select(self, filters: tuple, keep: Callable[[VmRow], bool]) -> Selection:
+        """The rows `keep` keeps; `filters` names it. The unfiltered view and the last few filtered ones are kept."""
+        with self._lock:
+            found = self._selections.get(filters)
+            if found is not None:
+                self._selections.move_to_end(filters)
+                return found
+        made = Selection(self.rows if not filters else (r for r in self.rows if keep(r)))
+        with self._lock:
+            self._selections[filters] = made
+            while len(self._selections) > KEPT_SELECTIONS:
+                oldest = next(k for k in self._selections if k)  # the unfiltered one stays
+                del self._selections[oldest]
+        return made
+
+    def choices(self) -> dict[str, list[tuple[str, str]]]:
+        """The filters' choices, from the rows: made once, since a form per page would walk the whole fleet."""
+        with self._lock:
+            if not self._choices:
+                self._choices.update({
+                    "subscription": _choices((r.subscription_id, r.subscription_name) for r in self.rows),
+                    "resource_group": _choices((r.resource_group.lower(), r.resource_group) for r in self.rows),
+                    "region": _choices((r.location, r.location) for r in self.rows),
+                    "os": _choices((r.os_type, r.os_type) for r in self.rows)})
+            return self._choices
+
+    def permissions(self, row: VmRow) -> Permissions:
+        return self.rights.get((row.subscription_id.lower(), row.resource_group.lower()), UNKNOWN)
 
     def age_seconds(self) -> int:
         return int(time.time() - self.fetched_at)
@@ -106,15 +196,23 @@ class Inventory:
         return self.azure_now + timedelta(seconds=time.time() - self.fetched_at)
 
 
+def _choices(values: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [("", "All")] + sorted(set(values), key=lambda c: c[1].lower())
+
+
 def _epoch_key(subscription_id: str) -> str:
     return f"inventory-epoch:{subscription_id.lower()}"
 
 
 # Inventories are kept in this process, unpickled: a 10,000-VM inventory takes ~0.5 s to unpickle
 # from Django's cache on every page. The epochs that make them stale live in Django's (shared) cache.
+# What they may hold is a memory budget, not a number of people: one person's 10,000-VM inventory weighs
+# as much as a hundred people's 100-VM ones. ROW_BYTES is a row with its strings and its place in the
+# tab lists and sort orders, measured by `make bench` (one cached inventory's MB / VMs), rounded up.
 _LOCAL: OrderedDict[int, Inventory] = OrderedDict()
 _LOCAL_LOCK = threading.Lock()
-LOCAL_PEOPLE = 64
+LOCAL_BYTES = 256 * 2**20
+ROW_BYTES = 2048
 
 
 def invalidate(subscription_id: str) -> None:
@@ -138,30 +236,51 @@ def _cached(user_pk: int) -> Inventory | None:
         found = _LOCAL.get(user_pk)
     if found is None or found.age_seconds() >= settings.INVENTORY_CACHE_SECONDS:
         return None
-    return found if found.epochs == _epochs(list(found.epochs)) else None
+    if found.epochs != _epochs(list(found.epochs)):
+        return None
+    if found.loading is not None and found.loading.complete:  # the late subscriptions have answered since
+        found = _inventory(found.loading, found.fetched_at)
+        _keep(user_pk, found)
+    return found
 
 
 def _keep(user_pk: int, inventory: Inventory) -> None:
     with _LOCAL_LOCK:
         _LOCAL[user_pk] = inventory
         _LOCAL.move_to_end(user_pk)
-        while len(_LOCAL) > LOCAL_PEOPLE:
-            _LOCAL.popitem(last=False)
+        held = sum(len(i.rows) for i in _LOCAL.values()) * ROW_BYTES
+        while held > LOCAL_BYTES and len(_LOCAL) > 1:
+            _, oldest = _LOCAL.popitem(last=False)
+            held -= len(oldest.rows) * ROW_BYTES
 
 
 def get_inventory(session, user_pk: int) -> Inventory:
     cached = _cached(user_pk)
     if cached is not None:
         return cached
-    fleet = gateway.load_fleet(session)
-    subscription_ids = [s.subscription.subscription_id for s in fleet.subscriptions]
-    inventory = Inventory(
-        rows=tuple(row for sub in fleet.subscriptions for row in rows_of(sub, fleet.azure_now)),
-        failures=fleet.failures, subscription_count=len(fleet.subscriptions) + len(fleet.failures),
-        azure_now=fleet.azure_now, fetched_at=time.time(), epochs=_epochs(subscription_ids),
-    )
+    inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
     _keep(user_pk, inventory)
     return inventory
+
+
+def _classified(sub: SubscriptionFleet, now: datetime) -> tuple[list[VmRow], list[str]]:
+    """A subscription's rows, and its resource groups with a VM JIT can protect: one permissions call each,
+    so that what may be done is known before anyone fills a form Azure would refuse."""
+    rows = rows_of(sub, now)
+    return rows, sorted({r.resource_group for r in rows if r.tab != UNSUPPORTED})
+
+
+def _inventory(load: FleetLoad[list[VmRow]], fetched_at: float) -> Inventory:
+    """What has arrived of `load`, in its subscriptions' order; those still loading show as failures."""
+    parts = [(sub, load.parts.get(sub.subscription_id)) for sub in load.subscriptions]
+    return Inventory(
+        rows=tuple(row for _, part in parts if part is not None and part.made for row in part.made),
+        failures=tuple(part.failure if part is not None else FleetFailure(sub, STILL_LOADING)
+                       for sub, part in parts if part is None or part.failure is not None),
+        subscription_count=len(parts), azure_now=load.azure_now, fetched_at=fetched_at,
+        epochs=_epochs([sub.subscription_id for sub in load.subscriptions]),
+        rights={key: value for _, part in parts if part is not None for key, value in part.rights.items()},
+        loading=None if all(part is not None for _, part in parts) else load)
 
 
 def _epochs(subscription_ids: list[str]) -> dict[str, int]:
@@ -171,26 +290,29 @@ def _epochs(subscription_ids: list[str]) -> dict[str, int]:
 
 def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
     policies = {vm.vm_id.lower(): (policy, vm) for policy in sub.policies for vm in policy.vms}
-    return [_row(sub, vm, policies.get(vm.vm_id.lower()), now) for vm in sub.vms]
+    histories = _histories(sub.policies)
+    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [], now)
+            for vm in sub.vms for found in [policies.get(vm.vm_id.lower())]]
 
 
 def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, PolicyVm] | None,
-         now: datetime) -> VmRow:
+         history: list[RequestLine], now: datetime) -> VmRow:
     nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
     nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
     vnet = nic.subnet_id.rsplit("/subnets/", 1)[0].lower() if nic else ""
     wall = next((f for f in sub.firewalls if f.vnet_id.lower() == vnet), None)
     protection = (f"NSG {nsg.rsplit('/', 1)[-1]}" if nsg else f"Azure Firewall {wall.name}" if wall else "")
-    base = dict(vm_id=vm.vm_id, name=vm.name, subscription_id=vm.subscription_id,
-                subscription_name=sub.subscription.display_name, resource_group=vm.resource_group,
-                location=vm.location, os_type=vm.os_type, power_state=vm.power_state, protection=protection,
-                admin_username=vm.admin_username,
+    # Interned: these repeat across thousands of rows, and each JSON answer made its own copies.
+    base = dict(vm_id=vm.vm_id, name=vm.name, subscription_id=sys.intern(vm.subscription_id),
+                subscription_name=sub.subscription.display_name, resource_group=sys.intern(vm.resource_group),
+                location=sys.intern(vm.location), os_type=sys.intern(vm.os_type),
+                power_state=sys.intern(vm.power_state), protection=sys.intern(protection),
+                admin_username=sys.intern(vm.admin_username),
                 private_ip=nic.private_ip if nic else "",
                 public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "")
     unsupported = _unsupported_reason(sub, vm, nsg, wall)
     if configured is not None and not vm.classic:
         policy, entry = configured
-        history = _history(policy, vm.vm_id)
         recent = [line for line in history if line.start >= now - RECENT]
         latest = history[0] if history else None
         return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
@@ -215,9 +337,16 @@ def _unsupported_reason(sub: SubscriptionFleet, vm: VmFacts, nsg: str, wall) -> 
     return ""
 
 
-def _history(policy: JitPolicy, vm_id: str) -> list[RequestLine]:
-    lines = [RequestLine(request.start, request.requestor, request.justification, port.number, port.source, port.end,
-                         port.status, port.reason, port.mapped_port)
-             for request in policy.requests for vm in request.vms if vm.vm_id.lower() == vm_id.lower()
-             for port in vm.ports]
-    return sorted(lines, key=lambda line: line.start, reverse=True)
+def _histories(policies: tuple[JitPolicy, ...]) -> dict[tuple[str, str], list[RequestLine]]:
+    """Each VM's request lines in each policy (lower-case ids), newest first: one pass over the requests,
+    since a policy's history is shared by its VMs and can hold thousands of requests."""
+    found: dict[tuple[str, str], list[RequestLine]] = {}
+    for policy in policies:
+        for request in policy.requests:
+            for vm in request.vms:
+                found.setdefault((policy.policy_id.lower(), vm.vm_id.lower()), []).extend(
+                    RequestLine(request.start, request.requestor, request.justification, port.number, port.source,
+                                port.end, port.status, port.reason, port.mapped_port) for port in vm.ports)
+    for lines in found.values():
+        lines.sort(key=lambda line: line.start, reverse=True)
+    return found

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.roles import ADMIN, require_role
 from jitportal.actor import Actor, actor_of
+from jitportal.gateway import PortRule
 
-from .access import selected_vms, vm_for
-from .actions import EDIT, ENABLE, RECOMMENDED_PORTS, REMOVE, do_set_ports, eligible, open_snapshots, snapshot_ports
+from .access import CONFIGURE, permitted, selected_vms, vm_for
+from .actions import (
+    EDIT,
+    ENABLE,
+    RECOMMENDED_PORTS,
+    REMOVE,
+    Outcome,
+    changes,
+    describe_ports,
+    do_set_ports,
+    eligible,
+    group_of,
+    keep_mine,
+    open_snapshots,
+    snapshot_ports,
+)
 from .forms import PortFormSet, SnapshotForm, port_initial
-from .inventory import CONFIGURED, NOT_CONFIGURED, VmRow, get_inventory
+from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
+from .outcomes import redirect_to_outcome, stored_outcome
 
 
 def _form_page(request, template: str, rows, formset, opened_token: str, notes, **extra) -> HttpResponse:
@@ -21,10 +37,18 @@ def _form_page(request, template: str, rows, formset, opened_token: str, notes, 
                                       **extra})
 
 
+def _may_configure(inventory: Inventory, rows: list[VmRow]) -> tuple[list[VmRow], list[Outcome]]:
+    """The rows Azure lets this person configure, and a refusal with Azure's reason for each other one."""
+    rows, forbidden = permitted(inventory, rows, CONFIGURE)
+    return rows, [Outcome(row.name, False, f"Left out: {why}.") for row, why in forbidden]
+
+
 def _selected(actor: Actor, source) -> tuple[list[VmRow], list, list[str]]:
-    rows, notes = selected_vms(get_inventory(actor.session, actor.user_pk), source.getlist("vm"))
+    inventory = get_inventory(actor.session, actor.user_pk)
+    rows, notes = selected_vms(inventory, source.getlist("vm"))
     rows, refused = eligible(rows, NOT_CONFIGURED)
-    return rows, refused, notes
+    rows, forbidden = _may_configure(inventory, rows)
+    return rows, refused + forbidden, notes
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,21 +68,35 @@ def enable(request: HttpRequest) -> HttpResponse:
         token = SnapshotForm.token(open_snapshots(actor, rows))
     elif formset.is_valid() and rows:
         outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): formset.rules for r in rows}, opened)
-        return render(request, "vms/outcome.html", {"title": "Enable JIT", "outcomes": refused + outcomes})
+        return redirect_to_outcome(request.session, "Enable JIT", refused + outcomes, clear_tab=NOT_CONFIGURED)
     else:
         token = request.POST.get("opened", "")
     return _form_page(request, "vms/enable.html", rows, formset, token, notes)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def enable_defaults(request: HttpRequest) -> HttpResponse:
+    """GET lists exactly the VMs that will change and asks once; POST (from that page) changes them."""
     require_role(request.user, ADMIN)
     actor = actor_of(request)
-    rows, refused, notes = _selected(actor, request.POST)
+    rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
+    if request.method == "GET":
+        return render(request, "vms/enable_defaults.html", {"rows": rows, "notes": notes + [o.message for o in refused],
+                                                            "defaults": describe_ports(RECOMMENDED_PORTS)})
     outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
-    return render(request, "vms/outcome.html", {"title": "Enable JIT with defaults", "notes": notes,
-                                                "outcomes": refused + outcomes})
+    return redirect_to_outcome(request.session, "Enable JIT with defaults", refused + outcomes, notes,
+                               clear_tab=NOT_CONFIGURED)
+
+
+@require_safe
+@login_required
+def outcome(request: HttpRequest, key: str) -> HttpResponse:
+    require_role(request.user)
+    kept = stored_outcome(request.session, key)
+    if kept is None:
+        raise Http404("This outcome is no longer kept; the virtual machine pages show the current state.")
+    return render(request, "vms/outcome.html", kept)
 
 
 def _configured_vm(request: HttpRequest, subscription_id: str, resource_group: str, name: str,
@@ -66,14 +104,30 @@ def _configured_vm(request: HttpRequest, subscription_id: str, resource_group: s
     """The admin's VM with JIT, or the page that says why it cannot be changed here."""
     require_role(request.user, ADMIN)
     actor = actor_of(request)
-    row = vm_for(get_inventory(actor.session, actor.user_pk), subscription_id, resource_group, name)
+    inventory = get_inventory(actor.session, actor.user_pk)
+    row = vm_for(inventory, subscription_id, resource_group, name)
     _, refused = eligible([row], CONFIGURED)
-    return actor, row, (render(request, "vms/outcome.html", {"title": title, "outcomes": refused}) if refused else None)
+    refused = refused or _may_configure(inventory, [row])[1]
+    return actor, row, (redirect_to_outcome(request.session, title, refused) if refused else None)
 
 
 def _fresh_token(actor: Actor, row: VmRow) -> tuple[str, tuple]:
     opened, ports = snapshot_ports(actor, row)
     return SnapshotForm.token(opened), ports
+
+
+def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str, dict[str, str]],
+                mine: tuple[PortRule, ...]) -> HttpResponse:
+    """Someone changed the policy meanwhile: say what, in words, and offer the form again as Azure has it
+    now, with this person's own changes kept on every port nobody else touched."""
+    fresh, now = snapshot_ports(actor, row)
+    key = group_of(row).key
+    formset = PortFormSet(initial=port_initial(keep_mine(opened.get(key, {}).get(row.vm_id.lower(), ""), mine, now)))
+    what = ". ".join(changes(opened.get(key, {}), fresh[key])) or "the policy changed"
+    note = (f"Nothing was saved: {what} since you opened the form. It now "
+            "shows the policy as Azure has it, with your changes kept where nobody else changed that port; review "
+            "it and save again.")
+    return _form_page(request, "vms/edit.html", [row], formset, SnapshotForm.token(fresh), [note], vm=row)
 
 
 @require_http_methods(["GET", "POST"])
@@ -92,7 +146,9 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
                           snapshot.errors["opened"], vm=row)
     if formset.is_valid():
         outcomes = do_set_ports(actor, EDIT, [row], {row.vm_id.lower(): formset.rules}, opened)
-        return render(request, "vms/outcome.html", {"title": f"Edit JIT on {row.name}", "outcomes": outcomes})
+        if outcomes[0].stale:
+            return _edit_again(request, actor, row, opened, formset.rules)
+        return redirect_to_outcome(request.session, f"Edit JIT on {row.name}", outcomes)
     return _form_page(request, "vms/edit.html", [row], formset, request.POST.get("opened", ""), [], vm=row)
 
 
@@ -107,4 +163,4 @@ def remove(request: HttpRequest, subscription_id: str, resource_group: str, name
         notes = ["The confirmation expired; confirm again."] if request.method == "POST" else []
         return render(request, "vms/remove.html", {"vm": row, "opened": _fresh_token(actor, row)[0], "notes": notes})
     outcomes = do_set_ports(actor, REMOVE, [row], {row.vm_id.lower(): None}, opened)
-    return render(request, "vms/outcome.html", {"title": f"Remove JIT from {row.name}", "outcomes": outcomes})
+    return redirect_to_outcome(request.session, f"Remove JIT from {row.name}", outcomes)

@@ -8,7 +8,11 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from .inventory import VmRow
+from accounts.roles import ADMIN, AUDITOR, REQUESTER
+from jitportal.templatetags.portal import when
+
+from .access import CONFIGURE, REQUEST, why_not
+from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, VmRow
 
 
 def detail_url(row: VmRow) -> str:
@@ -21,33 +25,47 @@ class NameColumn(tables.Column):
 
 
 class SelectColumn(tables.Column):
-    """A checkbox per row; static/js/selection.js keeps the selection across pages."""
+    """A checkbox per row where Azure lets the person do the tab's bulk action; static/js/selection.js keeps the
+    selection across pages. Other rows say why they cannot be picked."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(accessor="vm_id", verbose_name="Select", orderable=False, **kwargs)
 
-    def render(self, value, record: VmRow):
+    def render(self, value, record: VmRow, table):
+        why = table.why_not(record, CONFIGURE if record.tab == NOT_CONFIGURED else REQUEST)
+        if why:
+            return format_html('<span class="unavailable" title="{}">—<span class="sr-only">{}</span></span>', why, why)
         return format_html('<input type="checkbox" class="pick" name="vm" value="{}" aria-label="Select {}">',
                            value, record.name)
 
 
 class ActionsColumn(tables.Column):
-    """Row actions by portal role; the table is given the person's roles when it is made."""
+    """Row actions by portal role and by what Azure lets the person do; the table is given both when it is made."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(accessor="vm_id", verbose_name="Actions", orderable=False, **kwargs)
 
     def render(self, value, record: VmRow, table):
         args = [record.subscription_id, record.resource_group, record.name]
-        links = []
-        if "JIT.Requester" in table.roles:
-            links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
-        if "JIT.Admin" in table.roles:
-            links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
-        if table.roles & {"JIT.Admin", "JIT.Auditor"}:
+        links, reasons = [], []
+        if REQUESTER in table.roles:
+            why = table.why_not(record, REQUEST)
+            if why:
+                reasons.append(("Request access", why))
+            else:
+                links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
+        if ADMIN in table.roles:
+            why = table.why_not(record, CONFIGURE)
+            if why:
+                reasons.append(("Edit, Remove JIT", why))
+            else:
+                links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
+        if table.roles & {ADMIN, AUDITOR}:
             links.append((reverse("audit-vm", args=args), "Activity"))
-        return format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
-                                ((url, label, record.name, label) for url, label in links))
+        return format_html("{} {}", format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
+                                                     ((url, label, record.name, label) for url, label in links)),
+                           format_html_join(" ", '<span class="why-not" title="{}">{}: not allowed by Azure</span>',
+                                            ((why, what) for what, why in reasons)))
 
 
 class PowerColumn(tables.Column):
@@ -55,10 +73,35 @@ class PowerColumn(tables.Column):
         return format_html('<span class="power {}">{}</span>', value, value.capitalize())
 
 
+class WhenColumn(tables.Column):
+    def render(self, value):
+        return when(value)
+
+
+def empty_text(query, tab: str) -> str:
+    """Say that nothing matched, and how to see the tab's VMs again."""
+    search = query.get("q", "").strip()
+    clear = f"{reverse('vms-index')}?tab={tab}"
+    if search:
+        return format_html('No VMs match “{}”. <a href="{}">Clear the search.</a>', search, clear)
+    if any(v for k, v in query.items() if k not in ("tab", "page", "sort", "per_page")):
+        return format_html('No VMs match these filters. <a href="{}">Clear the filters.</a>', clear)
+    return "No VMs on this tab."
+
+
 class _Base(tables.Table):
-    def __init__(self, *args, roles: frozenset[str] = frozenset(), **kwargs) -> None:
+    tab = ""
+
+    def __init__(self, *args, roles: frozenset[str] = frozenset(), inventory: Inventory | None = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.roles = roles
+        self.inventory = inventory
+        request = kwargs.get("request")
+        self.empty_text = empty_text(request.GET if request else {}, self.tab)
+
+    def why_not(self, row: VmRow, needed: tuple[str, ...]) -> str:
+        return why_not(self.inventory, row, needed) if self.inventory else ""
 
     name = NameColumn(verbose_name="VM", attrs={"td": {"class": "nowrap"}})
     subscription_name = tables.Column(verbose_name="Subscription")
@@ -73,12 +116,13 @@ class _Base(tables.Table):
 
 
 class ConfiguredTable(_Base):
+    tab = CONFIGURED
     select = SelectColumn()
     os_type = tables.Column(verbose_name="OS")
     power_state = PowerColumn(verbose_name="Power state")
     ports_text = tables.Column(verbose_name="Protected ports")
     approved_7d = tables.Column(verbose_name="Approved requests (7 days)")
-    last_access = tables.DateTimeColumn(verbose_name="Last access", format="Y-m-d H:i e", default="—")
+    last_access = WhenColumn(verbose_name="Last access", default="—")
     last_user = tables.Column(verbose_name="Last user", default="—")
     protection = tables.Column(verbose_name="Connection details")
     actions = ActionsColumn(attrs={"td": {"class": "row-actions"}})
@@ -88,6 +132,7 @@ class ConfiguredTable(_Base):
 
 
 class NotConfiguredTable(_Base):
+    tab = NOT_CONFIGURED
     select = SelectColumn()
     os_type = tables.Column(verbose_name="OS")
     power_state = PowerColumn(verbose_name="Power state")
@@ -97,5 +142,9 @@ class NotConfiguredTable(_Base):
 
 
 class UnsupportedTable(_Base):
+    tab = UNSUPPORTED
     reason = tables.Column(verbose_name="Reason")
     fix = tables.Column(verbose_name="How to fix")
+
+    class Meta(_Base.Meta):  # django-tables2 does not inherit Meta: without it, no order, class or page field
+        pass

@@ -9,6 +9,7 @@ urlpatterns = [
     path("refresh", views.refresh, name="vms-refresh"),
     path("enable", jit_views.enable, name="vms-enable"),
     path("enable/defaults", jit_views.enable_defaults, name="vms-enable-defaults"),
+    path("outcome/<str:key>", jit_views.outcome, name="vms-outcome"),
     re_path(rf"^{VM}/$", views.detail, name="vms-detail"),
     re_path(rf"^{VM}/jit/edit$", jit_views.edit, name="vms-edit"),
     re_path(rf"^{VM}/jit/remove$", jit_views.remove, name="vms-remove"),

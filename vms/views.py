@@ -9,15 +9,21 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import RequestConfig
+from django_tables2.data import TableListData
+from django_tables2.utils import OrderBy
 
-from accounts.roles import require_role, roles_of
+from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from jitportal.navigation import safe_next
 
-from .access import vm_for
+from .access import CONFIGURE, REQUEST, vm_for, why_not
 from .forms import TABS, FleetFilterForm
-from .inventory import CONFIGURED, forget, get_inventory
+from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
+# Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.
+BULK = {CONFIGURED: (REQUESTER, REQUEST), NOT_CONFIGURED: (ADMIN, CONFIGURE)}
+ACTIONS = {CONFIGURED: ((REQUESTER, "Request access", REQUEST), (ADMIN, "Edit, Remove JIT", CONFIGURE)),
+           NOT_CONFIGURED: ((ADMIN, "Enable JIT", CONFIGURE),)}
 TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "unsupported": UnsupportedTable}
 
 
@@ -26,19 +32,57 @@ TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "
 def index(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
     inventory = get_inventory(request.session, request.user.pk)
-    filters = FleetFilterForm(request.GET, inventory.rows)
+    filters = FleetFilterForm(request.GET, inventory)
     chosen = filters.selected()
     for name, errors in filters.errors.items():
         messages.warning(request, f"Ignored the {filters.fields[name].label or name} filter: {errors[0]}")
-    rows = filters.apply(inventory.rows)
+    selection = filters.apply(inventory)
     tab = chosen.get("tab", CONFIGURED)
-    counts = {key: sum(1 for r in rows if r.tab == key) for key, _ in TABS}
-    table = TABLES[tab]([r for r in rows if r.tab == tab], request=request, roles=frozenset(roles_of(request.user)))
+    counts = selection.counts
+    roles, groups = frozenset(roles_of(request.user)), list(selection.groups[tab].values())
+    selectable = _may_select(tab, roles, inventory, groups)
+    refused = _refused(tab, roles, inventory, groups)
+    table = TABLES[tab](Ordered(selection, tab), request=request, roles=roles, inventory=inventory,
+                        exclude=() if selectable else ("select",))
     RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
     return render(request, "vms/index.html", {
-        "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts,
+        "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts, "selectable": selectable,
+        "refused": refused,
         "tabs": [(key, label, counts[key]) for key, label in TABS], "tab_query": _query_without(request, "tab"),
     })
+
+
+class Ordered(TableListData):
+    """A tab's rows for django-tables2, ordered from the selection's kept orderings: a warm page sorts nothing
+    and renders only its own rows."""
+
+    def __init__(self, selection: Selection, tab: str) -> None:
+        super().__init__(selection.tabs[tab])
+        self.selection, self.tab, self.steps = selection, tab, ()
+
+    def order_by(self, aliases) -> None:
+        # As TableListData.order_by: a column's ordering, or its opposite when the alias says the other way.
+        step = []
+        for alias in aliases:
+            column = self.table.columns[OrderBy(alias).bare]
+            order = column.order_by if alias[0] == column.order_by_alias[0] else column.order_by.opposite
+            step += [(o.bare, o.is_descending) for o in order]
+        self.steps += (tuple(step),)
+        self.data = self.selection.ordered(self.tab, self.steps)
+
+
+def _may_select(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> bool:
+    """Checkboxes only where this person has a bulk action on this tab that Azure allows on some row
+    (`groups`: one row per resource group, since Azure's rights are per group)."""
+    role, needed = BULK.get(tab, ("", ()))
+    return role in roles and any(not why_not(inventory, r, needed) for r in groups)
+
+
+def _refused(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> list[str]:
+    """Each reason, once, why Azure would refuse this person an action the tab offers their roles."""
+    offered = [(what, needed) for role, what, needed in ACTIONS.get(tab, ()) if role in roles]
+    return sorted({f"{what}: {why}." for row in groups for what, needed in offered
+                   if (why := why_not(inventory, row, needed))})
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -56,7 +100,8 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
     row = vm_for(inventory, subscription_id, resource_group, name)
     return render(request, "vms/detail.html", {
         "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
-        "recent": row.history[:20]})
+        "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
+                                                "request": why_not(inventory, row, REQUEST)}})
 
 
 @require_POST

@@ -5,8 +5,9 @@ return frozen dataclasses, and raise GatewayError subclasses — or SignInRequir
 """
 
 from .access import initiate
-from .activity import list_jit_activity
-from .auth import begin_sign_in, complete_sign_in, sign_out_url
+from .activity import jit_activity_since, list_jit_activity
+from .app_identity import AppCredential, app_reader
+from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
 from .errors import (
     AccessDenied,
     Conflict,
@@ -19,13 +20,15 @@ from .errors import (
     Throttled,
     Unavailable,
 )
-from .fleet import load_fleet
+from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
 from .ids import PolicyRef, parse_policy_id, parse_vm_id
-from .policies import delete_policy, list_policies, list_policies_at, put_policy
-from .subscriptions import list_subscriptions
+from .permissions import UNKNOWN, Permissions
+from .policies import delete_policy, list_policies, list_policies_at, list_policies_with, put_policy
+from .subscriptions import list_subscriptions, list_subscriptions_with
 from .types import (
     ActivityEvent,
     ActivityPage,
+    ActivityTail,
     Fleet,
     FleetFailure,
     GrantPort,
@@ -34,6 +37,8 @@ from .types import (
     JitRequest,
     PolicyVm,
     PortRule,
+    RequestPort,
+    RequestVm,
     SignedIn,
     Subscription,
     SubscriptionFleet,
@@ -42,9 +47,16 @@ from .types import (
 
 __all__ = [
     "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "OutcomeUnknown", "SignInFailed", "SignInRequired",
-    "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in",
+    "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in", "latest_app_roles",
     "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
     "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
-    "list_jit_activity", "ActivityEvent", "ActivityPage",
+    "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",
+    "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
+    "list_subscriptions_with", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING",
 ]
+
+
+def person_reader(session) -> UserCredential:
+    """A credential acting as the signed-in person, to pass to the `*_with` and `*_since` reads."""
+    return UserCredential(session)

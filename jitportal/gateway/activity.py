@@ -6,12 +6,13 @@ from collections.abc import MutableMapping
 from datetime import datetime
 from typing import Any
 
+from .app_identity import AppCredential
 from .auth import UserCredential
 from .clients import parallel
 from .errors import GatewayError
 from .parse import parse_time
 from .raw import try_list
-from .types import ActivityEvent, ActivityPage, FleetFailure, Subscription
+from .types import ActivityEvent, ActivityPage, ActivityTail, FleetFailure, Subscription
 
 JIT_OPERATIONS = "Microsoft.Security/locations/jitNetworkAccessPolicies/"
 ACTIVITY_VERSION = "2015-04-01"
@@ -33,12 +34,12 @@ def _event(item: dict) -> ActivityEvent:
         status=text("status"), category=text("category"), level=item.get("level", ""),
         time=parse_time(item["eventTimestamp"]), subscription_id=item.get("subscriptionId", ""),
         caller=item.get("caller", ""), resource_type=text("resourceType"),
-        resource_group=item.get("resourceGroupName", ""), resource_id=item.get("resourceId", ""))
+        resource_group=item.get("resourceGroupName", ""), resource_id=item.get("resourceId", ""),
+        client_ip=(item.get("httpRequest") or {}).get("clientIpAddress", ""))
 
 
-def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime,
-           narrow: str) -> list[ActivityEvent] | GatewayError:
-    query = f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' and {narrow}"
+def _read(credential: UserCredential | AppCredential, sub: Subscription,
+          query: str) -> tuple[list[ActivityEvent], datetime | None] | GatewayError:
     found = try_list(credential, f"/subscriptions/{sub.subscription_id}/providers/Microsoft.Insights/eventtypes/management/values",
                      {"api-version": ACTIVITY_VERSION, "$filter": query}, f"the Activity Log of {sub.display_name}",
                      sub.subscription_id)
@@ -46,7 +47,27 @@ def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: 
         return found
     return [_event(i) for i in found[0]
             if (i.get("operationName") or {}).get("value", "").startswith(JIT_OPERATIONS)
-            and (i.get("eventName") or {}).get("value") == "EndRequest"]
+            and (i.get("eventName") or {}).get("value") == "EndRequest"], found[1]
+
+
+def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime,
+           narrow: str) -> list[ActivityEvent] | GatewayError:
+    found = _read(credential, sub, f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' and {narrow}")
+    return found if isinstance(found, GatewayError) else found[0]
+
+
+def jit_activity_since(credential: UserCredential | AppCredential,
+                       wanted: list[tuple[Subscription, datetime]]) -> list[ActivityTail]:
+    """Each subscription's JIT operations from its start time to Azure's now, in parallel: the new tail the
+    audit archive lacks. No end time: ARM takes `eventTimestamp ge` alone, and Azure's clock (the Date
+    of its answer) says up to when the tail is complete."""
+    def one(item: tuple[Subscription, datetime]) -> ActivityTail:
+        sub, start = item
+        found = _read(credential, sub, f"eventTimestamp ge '{_iso(start)}' and resourceProvider eq 'Microsoft.Security'")
+        if isinstance(found, GatewayError):
+            return ActivityTail(sub, (), None, found.message)
+        return ActivityTail(sub, tuple(found[0]), found[1])
+    return parallel(one, wanted)
 
 
 def list_jit_activity(session: MutableMapping[str, Any], subscriptions: list[Subscription], start: datetime,

@@ -1,22 +1,33 @@
-"""The fleet as Azure shows it to the signed-in person: VMs, their network, and JIT policies.
+"""The fleet as Azure shows it to the signed-in person: VMs, their network, JIT policies, and rights.
 
-Cost: one paged list per subscription for each kind of resource, all in parallel; nothing per VM.
+Cost: one paged list per subscription for each kind of resource, then one permissions call per resource
+group the caller asks about, all in one pool; nothing per VM. A subscription's rights are asked as soon as
+its own lists are in, and a page does not wait for the slowest few subscriptions: they keep loading.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
 
 from .auth import UserCredential
-from .clients import parallel
 from .errors import GatewayError
-from .parse import classic_vm, firewall, nic, policy, vm_facts
-from .raw import try_list
-from .subscriptions import list_subscriptions_with
-from .types import Fleet, FleetFailure, Subscription, SubscriptionFleet
+from .parse import classic_vm, firewall, nic, policy, subscription, vm_facts
+from .permissions import Permissions, read_permissions
+from .raw import read_list, try_list
+from .subscriptions import RESOURCES_VERSION
+from .types import FleetFailure, Subscription, SubscriptionFleet
 
+R = TypeVar("R")
 COMPUTE_VERSION = "2024-07-01"
 NETWORK_VERSION = "2024-05-01"
 CLASSIC_VERSION = "2017-04-01"
@@ -36,27 +47,169 @@ LISTS = (
 )
 
 
-def load_fleet(session: MutableMapping[str, Any]) -> Fleet:
-    """ARM, per subscription: VMs (twice: model and power state), NICs, virtual networks, public IPs,
-    Azure Firewalls, classic VMs, Defender pricings, JIT policies (jitNetworkAccessPolicies - List)."""
+# A page waits for every subscription, or for all but the slowest tenth (at least one must be in) and then
+# a grace of a quarter of the time so far (at least LATE_GRACE_SECONDS); the rest show as still loading.
+LATE_SHARE = 0.1
+LATE_GRACE_SECONDS = 0.5
+STILL_LOADING = "Azure has not answered yet; it shows here when it does (reload the page)."
+
+
+@dataclass(frozen=True)
+class Part(Generic[R]):
+    """One subscription's share of a page: what the caller made of its fleet and its groups' rights, or why not."""
+
+    subscription: Subscription
+    made: R | None
+    rights: dict[tuple[str, str], Permissions]
+    failure: FleetFailure | None = None
+
+
+def load_fleet(session: MutableMapping[str, Any],
+               then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]]) -> FleetLoad[R]:
+    """ARM: the person's subscriptions; then per subscription VMs (twice: model and power state), NICs,
+    virtual networks, public IPs, Azure Firewalls, classic VMs, Defender pricings, JIT policies
+    (jitNetworkAccessPolicies - List); `then` makes what the caller keeps of each subscription's fleet
+    (on a pool thread, while the others load) and names the resource groups whose rights to read
+    (Permissions - List For Resource Group). Returns once `FleetLoad.wait` would."""
     credential = UserCredential(session)
-    subscriptions = list_subscriptions_with(credential)
-    if not subscriptions:
-        return Fleet((), (), datetime.now(UTC))
-    work = [(s, key, path, version, extra) for s in subscriptions for key, path, version, extra, _ in LISTS]
-    answers = parallel(lambda w: _fetch(credential, w[0], w[2], w[3], w[4]), work)
-    results = {(w[0].subscription_id, w[1]): answer for w, answer in zip(work, answers, strict=True)}
-    fleets, failures, times = [], [], []
-    for sub in subscriptions:
-        lists = {key: results[(sub.subscription_id, key)] for key, *_ in LISTS}
-        problem = next((lists[key] for key, *_, required in LISTS
-                        if required and isinstance(lists[key], GatewayError)), None)
+    items, now = read_list(credential, "/subscriptions", {"api-version": RESOURCES_VERSION}, "your subscriptions")
+    subscriptions = tuple(sorted((subscription(s) for s in items), key=lambda s: s.display_name.lower()))
+    load = FleetLoad(credential, subscriptions, now or datetime.now(UTC), then)
+    load.wait()
+    return load
+
+
+class FleetLoad(Generic[R]):
+    """Every subscription's lists and rights, loading in one pool; `parts` fills in as they arrive.
+
+    A subscription gets its share of the pool (at least two calls at once) and more only when workers would
+    otherwise idle, so that a slow one cannot hold most of the pool and delay the others."""
+
+    def __init__(self, credential: UserCredential | None, subscriptions: tuple[Subscription, ...], azure_now: datetime,
+                 then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None) -> None:
+        self.subscriptions = subscriptions
+        self.azure_now = azure_now  # Azure's clock: the Date of its first answer
+        self.parts: dict[str, Part[R]] = {}
+        self.error: BaseException | None = None  # what stops the whole load (SignInRequired)
+        self._then = then
+        self._changed = threading.Condition()
+        self._started = time.monotonic()
+        self._width = settings.AZURE_PARALLEL_CALLS
+        self._share = max(2, -(-self._width // max(1, len(subscriptions))))
+        self._waiting: dict[str, deque[tuple[Callable[[], Any], Callable[[Future], None]]]] = defaultdict(deque)
+        self._running: dict[str, int] = defaultdict(int)
+        self._busy = 0  # calls handed to the pool and not finished
+        if subscriptions and credential is not None:
+            self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix="arm")
+            for sub in subscriptions:
+                self._start(credential, sub)
+            self._fill()
+
+    @property
+    def complete(self) -> bool:
+        return len(self.parts) == len(self.subscriptions)
+
+    def pending(self) -> tuple[Subscription, ...]:
+        with self._changed:
+            return tuple(s for s in self.subscriptions if s.subscription_id not in self.parts)
+
+    def wait(self) -> None:
+        """Until every subscription is in, or all but the slowest few are and those had their grace."""
+        total = len(self.subscriptions)
+        enough = min(total, max(1, total - max(1, int(total * LATE_SHARE))))
+        with self._changed:
+            self._changed.wait_for(lambda: self.error is not None or len(self.parts) >= enough)
+            grace = max(LATE_GRACE_SECONDS, (time.monotonic() - self._started) / 4)
+            self._changed.wait_for(lambda: self.error is not None or self.complete, timeout=grace)
+            if self.error is not None:
+                raise self.error
+
+    def _call(self, sub: Subscription, work: Callable[[], Any], done: Callable[[Future], None]) -> None:
+        """`work` on the pool in its turn (see `_fill`, which the caller runs); then `done` with its future."""
+        with self._changed:
+            self._waiting[sub.subscription_id].append((work, done))
+
+    def _fill(self) -> None:
+        """Start waiting calls: each subscription's up to its share, and any beyond it while workers would idle."""
+        while True:
+            with self._changed:
+                if self.error is not None:
+                    return
+                waiting = [s for s, calls in self._waiting.items() if calls]
+                sub_id = next((s for s in waiting if self._running[s] < self._share), None)
+                if sub_id is None and self._busy < self._width:
+                    sub_id = next(iter(waiting), None)
+                if sub_id is None:
+                    return
+                work, done = self._waiting[sub_id].popleft()
+                self._running[sub_id] += 1
+                self._busy += 1
+            self._pool.submit(work).add_done_callback(partial(self._finished, sub_id, done))
+
+    def _finished(self, sub_id: str, done: Callable[[Future], None], future: Future) -> None:
+        with self._changed:
+            self._running[sub_id] -= 1
+            self._busy -= 1
+        self._guarded(lambda: done(future))
+        self._fill()
+
+    def _start(self, credential: UserCredential, sub: Subscription) -> None:
+        answers: dict[str, tuple[list[dict], datetime | None] | BaseException] = {}
+
+        def listed(key: str, future: Future) -> None:
+            with self._changed:
+                answers[key] = future.exception() or future.result()
+                if len(answers) < len(LISTS):
+                    return
+            self._assembled(credential, sub, answers)
+
+        for key, path, version, extra, _ in LISTS:
+            self._call(sub, partial(_fetch, credential, sub, path, version, extra), partial(listed, key))
+
+    def _assembled(self, credential: UserCredential, sub: Subscription,
+                   answers: dict[str, tuple[list[dict], datetime | None] | BaseException]) -> None:
+        fatal = next((a for a in answers.values() if isinstance(a, BaseException) and not isinstance(a, GatewayError)),
+                     None)
+        if fatal is not None:
+            raise fatal
+        problem = next((answers[key] for key, *_, required in LISTS
+                        if required and isinstance(answers[key], GatewayError)), None)
         if problem is not None:
-            failures.append(FleetFailure(sub, problem.message))
-            continue
-        times += [t for items, t in (v for v in lists.values() if not isinstance(v, GatewayError)) if t]
-        fleets.append(_assemble(sub, {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in lists.items()}))
-    return Fleet(tuple(fleets), tuple(failures), min(times) if times else datetime.now(UTC))
+            self._done(Part(sub, None, {}, FleetFailure(sub, problem.message)))
+            return
+        lists = {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in answers.items()}
+        made, groups = self._then(_assemble(sub, lists), self.azure_now)
+        if not groups:
+            self._done(Part(sub, made, {}))
+            return
+        rights: dict[tuple[str, str], Permissions] = {}
+
+        def read(group: str, future: Future) -> None:
+            with self._changed:
+                rights[(sub.subscription_id.lower(), group.lower())] = future.result()
+                if len(rights) < len(groups):
+                    return
+            self._done(Part(sub, made, rights))
+
+        for group in groups:
+            self._call(sub, partial(read_permissions, credential, sub.subscription_id, group), partial(read, group))
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        # Pool callbacks swallow exceptions: one here would leave the page waiting forever.
+        try:
+            step()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting page, which raises it
+            with self._changed:
+                self.error = self.error or error
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._changed.notify_all()
+
+    def _done(self, part: Part[R]) -> None:
+        with self._changed:
+            self.parts[part.subscription.subscription_id] = part
+            if self.complete:
+                self._pool.shutdown(wait=False)
+            self._changed.notify_all()
 
 
 def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str,

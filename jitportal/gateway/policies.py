@@ -9,6 +9,7 @@ from azure.mgmt.security.v2020_01_01 import models
 
 from jitportal.durations import iso
 
+from .app_identity import AppCredential
 from .auth import UserCredential
 from .clients import call, parallel, raw_answer, security, write_options
 from .errors import GatewayError
@@ -33,7 +34,12 @@ def list_policies_at(session: MutableMapping[str, Any], subscription_id: str, re
 def list_policies(session: MutableMapping[str, Any],
                   subscription_ids: list[str]) -> tuple[list[JitPolicy], dict[str, GatewayError]]:
     """ARM: JitNetworkAccessPolicies - List, per subscription in parallel; the refusals by subscription."""
-    credential = UserCredential(session)
+    return list_policies_with(UserCredential(session), subscription_ids)
+
+
+def list_policies_with(credential: UserCredential | AppCredential,
+                       subscription_ids: list[str]) -> tuple[list[JitPolicy], dict[str, GatewayError]]:
+    """`list_policies` as any reader: the person, or the app's read-only identity."""
 
     def one(subscription_id: str) -> list[JitPolicy] | GatewayError:
         found = try_list(credential, f"/subscriptions/{subscription_id}/providers/Microsoft.Security/"

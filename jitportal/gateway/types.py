@@ -165,6 +165,17 @@ class ActivityEvent:
     resource_type: str
     resource_group: str
     resource_id: str
+    client_ip: str = ""  # httpRequest.clientIpAddress: where the call came from
+
+
+@dataclass(frozen=True)
+class ActivityTail:
+    """A subscription's Activity Log from a start time to Azure's now (or why it could not be read)."""
+
+    subscription: Subscription
+    events: tuple[ActivityEvent, ...]
+    azure_now: datetime | None
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,9 @@
-// Live countdowns and local times. Time left is measured against Azure's clock as the page was
+// Live countdowns (local times are static/js/local-time.js's). Time left is measured against Azure's clock as the page was
 // rendered (data-azure-now), so a wrong clock on this computer does not skew it.
 (function () {
   "use strict";
   var table = document.querySelector("[data-azure-now]");
   var offset = table ? Date.parse(table.dataset.azureNow) - Date.now() : 0;
-  document.querySelectorAll("time.local").forEach(function (el) {
-    var when = new Date(el.getAttribute("datetime"));
-    el.textContent = when.toLocaleString(undefined, {dateStyle: "medium", timeStyle: "short"}) + " (your time)";
-  });
   var timers = document.querySelectorAll(".countdown");
   function tick() {
     timers.forEach(function (el) {

@@ -18,6 +18,7 @@ def test_alice_connects_through_the_firewall(page):
     page.goto("/vms/?tab=not-configured&q=jump")
     page.get_by_role("checkbox", name="Select jump-01").check()
     page.get_by_role("button", name="Enable with defaults").click()
+    page.get_by_role("button", name="Enable JIT on 1 VM").click()
     expect(page.get_by_role("table")).to_contain_text("JIT protects 22/Any")
     page.get_by_role("button", name="Sign out").click()
 

@@ -24,7 +24,7 @@ def _firewall(view: AzureView):
 def test_a_vm_behind_a_firewall_is_reached_through_the_firewalls_address_and_mapped_port(signed_in, sandbox, view):
     bob = signed_in("bob")
     jump = view.vm_id("Contoso Development", "rg-jump", "jump-01")
-    assert bob.post("/vms/enable/defaults", {"vm": [jump]}).context["outcomes"][0].ok
+    assert bob.post("/vms/enable/defaults", {"vm": [jump]}, follow=True).context["outcomes"][0].ok
     bob.post("/accounts/sign-out")
     address, _ = _firewall(view)
     [policy] = view.policies("Contoso Development", "rg-jump", "westus2")

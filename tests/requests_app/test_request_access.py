@@ -57,7 +57,7 @@ def test_a_double_submit_makes_one_request_and_one_initiate_per_policy(alice, sa
 def test_a_window_over_the_maximum_is_refused_in_the_form(alice, sandbox, view):
     sandbox.control("POST", "stats")
     page = submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], duration_value="4"))
-    assert page.status_code == 200 and "web-02 port 22 allows at most 3 h" in page.content.decode()
+    assert page.status_code == 200 and "web-02 port 22 allows at most 3 h, not 4 h" in page.content.decode()
     assert AccessRequest.objects.count() == 0 and "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
 
 
@@ -107,8 +107,20 @@ def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(al
     assert "HTTP 500" in page and "The portal checked: it was not opened. Request again." in page
 
 
+def test_a_requester_azure_gives_only_read_access_is_told_before_filling_the_form(portal, sandbox, view):
+    sandbox.control("POST", "people/carol/roles", {"roles": ["JIT.Requester"]})  # Reader in Azure: cannot initiate
+    sign_in(portal, sandbox, "carol")
+    sandbox.control("POST", "stats")
+    page = portal.get("/access/new", {"vm": [view.vm_id("Contoso Production", "rg-web", "web-02")]})
+    assert "web-02 was left out: Azure gives you read-only access to rg-web." in page.content.decode()
+    assert not page.context["rows"]
+    assert "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
+
+
 def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, view):
     sandbox.control("POST", "people/carol/roles", {"roles": ["JIT.Requester"]})  # Reader in Azure: cannot initiate
+    # When Azure will not say what Carol may do, the portal lets Azure decide at the request.
+    sandbox.control("POST", "faults", {"operation": "permissions.listForResourceGroup", "kind": "500", "count": 100})
     sign_in(portal, sandbox, "carol")
     response = submit(portal, fill(portal, [view.vm_id("Contoso Production", "rg-web", "web-02")]))
     item = AccessRequestItem.objects.get()
@@ -143,7 +155,7 @@ def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
 def test_justification_is_required_unless_the_setting_makes_it_optional(alice, view):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     page = submit(alice, fill(alice, [target], justification=""))
-    assert page.status_code == 200 and "This field is required" in page.content.decode()
+    assert page.status_code == 200 and "Say why you need access." in page.content.decode()
     with override_settings(JIT_REQUIRE_JUSTIFICATION=False):
         assert submit(alice, fill(alice, [target], justification="")).status_code == 302
 
@@ -218,3 +230,29 @@ def test_my_requests_pages_past_the_newest_fifty(alice):
     assert [p.request.duration_minutes for p in last.context["history"]] == list(range(101, 121))
     for page in ("0", "x", "99"):  # Django's Paginator.get_page: the first or the last page, never an error
         assert alice.get("/access/", {"page": page}).status_code == 200
+
+
+def test_an_address_typed_while_another_source_is_chosen_is_refused_not_dropped(alice, sandbox, view):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    sandbox.control("POST", "stats")
+    page = submit(alice, fill(alice, [target], source="my-ip", other_source="198.51.100.7"))
+    assert page.status_code == 200
+    assert f"You typed 198.51.100.7 here but chose “My IP ({MY_IP})” above" in page.content.decode()
+    assert AccessRequest.objects.count() == 0 and "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
+
+
+def test_a_justification_pattern_is_shown_and_enforced(alice, view, settings):
+    settings.JIT_JUSTIFICATION_HINT = "Start with the ticket number, e.g. OPS-123"
+    settings.JIT_JUSTIFICATION_PATTERN = r"^[A-Z]+-\d+"
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    assert "Start with the ticket number, e.g. OPS-123" in alice.get("/access/new", {"vm": [target]}).content.decode()
+    page = submit(alice, fill(alice, [target], justification="fixing things"))
+    assert "does not have the expected form: Start with the ticket number, e.g. OPS-123." in page.content.decode()
+    assert submit(alice, fill(alice, [target], justification="OPS-42 fixing things")).status_code == 302
+
+
+def test_the_form_ticks_the_ports_of_my_last_request_to_a_vm(alice, view):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    assert submit(alice, fill(alice, [target], ports=(3389,))).status_code == 302
+    form = alice.get("/access/new", {"vm": [target]}).context["form"]
+    assert [c.port.number for c, field in form.port_fields() if field.value()] == [3389]

@@ -12,18 +12,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTAL = ("jitportal", "accounts", "vms", "requests_app", "audit")
-# Lowest first. A module belongs to the first floor one of whose prefixes it starts with.
+# Lowest first. A module belongs to the first floor one of whose prefixes it starts with; the project's
+# entry points are named first because everything else in `jitportal` stands at the bottom.
+ENTRY_POINTS = ("jitportal.urls", "jitportal.views", "jitportal.wsgi", "jitportal.management", "jitportal.tasks",
+                "jitportal.gunicorn")
 FLOORS = (
-    ("gateway and settings", ("jitportal.gateway", "jitportal.settings", "jitportal.durations", "jitportal.actor",
-                              "jitportal.fields", "jitportal.navigation", "jitportal.checks", "jitportal.apps",
-                              "jitportal.middleware", "jitportal.templatetags")),
+    ("gateway, settings and shared values", ("jitportal",)),
     ("the trail", ("audit.models", "audit.trail", "audit.apps", "audit.migrations",
                    "audit.management.commands.verify_audit")),
     ("accounts", ("accounts",)),
     ("vms", ("vms",)),
     ("requests", ("requests_app",)),
     ("audit report and views", ("audit",)),
-    ("the project's entry points", ("jitportal",)),
+    ("the project's entry points", ENTRY_POINTS),
 )
 
 
@@ -62,13 +63,14 @@ def _graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 def _floor(module: str) -> int:
-    return next(i for i, (_, prefixes) in enumerate(FLOORS)
-                if any(module == p or module.startswith(p + ".") for p in prefixes))
+    def within(prefixes: tuple[str, ...]) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in prefixes)
+    return len(FLOORS) - 1 if within(ENTRY_POINTS) else next(i for i, (_, p) in enumerate(FLOORS) if within(p))
 
 
 def test_every_import_points_to_the_same_floor_or_below():
     graph = _graph(_modules(*PORTAL))
-    assert "audit.trail" in graph["vms.actions"] and "vms.inventory" in graph["audit.report"]  # really read
+    assert "audit.trail" in graph["vms.actions"] and "vms.actions" in graph["audit.archive"]  # really read
     upward = sorted(f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
                     for m, targets in graph.items() for t in targets if _floor(t) > _floor(m))
     assert upward == []

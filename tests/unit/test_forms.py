@@ -90,7 +90,7 @@ def test_the_request_form_refuses_what_the_policy_does_not_allow_one_message_eac
     form = _request_form(rows, **ticked)
     assert not form.is_valid()
     assert form.non_field_errors() == [
-        "a port 3389 allows at most 1 h; ask for less or untick it.",
+        "a port 3389 allows at most 1 h, not 2 h: ask for less or untick it.",
         "a port 3389 accepts only 10.0.0.0/24 as the source (Azure matches it exactly); choose it above or untick "
         "the port."]
     assert not _request_form(rows).is_valid() and _request_form(rows).non_field_errors() == [

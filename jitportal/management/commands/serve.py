@@ -3,8 +3,9 @@ sandbox when no Azure is configured.
 
 Without AZURE_TENANT_ID it starts the sandbox (`python -m sandbox`, its own program), reads the
 connection settings the sandbox publishes (`<data dir>/connection.env`), and runs the portal as a
-child process with them in its environment, as a deployment passes its tenant's. Ctrl-C or SIGTERM
-stops everything, and so does the death of the process that started it.
+child process with them in its environment, as a deployment passes its tenant's. Beside the portal it
+runs a background worker (`manage.py db_worker`), as a deployment does. Ctrl-C or SIGTERM stops
+everything, and so does the death of the process that started it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Command(BaseCommand):
         children: list[subprocess.Popen] = []
         try:
             if settings.AZURE_TENANT_ID:
-                self._run_portal(port)
+                self._run_portal(port, children)
                 return
             environment = self._sandbox(children)
             children.append(subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)],
@@ -84,8 +85,12 @@ class Command(BaseCommand):
             for child in reversed(children):
                 _stop(child)
 
-    def _run_portal(self, port: int) -> None:
+    def _run_portal(self, port: int, children: list[subprocess.Popen]) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("schedule_housekeeping", verbosity=0)
+        # Its own process, as in production: a long job never holds up a page.
+        children.append(subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
+                                         cwd=settings.BASE_DIR))
         self.stdout.write(self.style.SUCCESS(f"\njitportal is at http://127.0.0.1:{port}/"))
         self.stdout.write(f"Azure: tenant {settings.AZURE_TENANT_ID} via {settings.AZURE_AUTHORITY}. "
                           "Press Ctrl-C to stop.\n")

@@ -1,0 +1,287 @@
+"""The archive of Azure's JIT history: collecting it (idempotent, only the new tail), explaining each event
+(which VMs it touched and how), and purging it after the retention period.
+
+Who collects: every auditor's and admin's own reads (their credential, their read scope), and the optional
+read-only app identity (`collect_as_app`, for the worker). Each collector keeps its own cursor per
+subscription: the Activity Log is read from that cursor (less an overlap, for events Azure writes late),
+and Azure's event id (eventDataId) makes a second copy of an event a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from jitportal import gateway
+from jitportal.actor import Actor
+from jitportal.gateway import ActivityEvent, JitPolicy, Subscription
+from requests_app.models import AccessRequestItem
+from vms.actions import describe_ports
+
+from .difference import per_vm
+from .models import (
+    ArchiveCursor,
+    ArchivedConfiguration,
+    ArchivedEvent,
+    ArchivedRequest,
+    ArchivedTouch,
+    AuditEvent,
+)
+from .trail import record
+
+AZURE_RETENTION = timedelta(days=90)
+OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late: read that much again
+MATCH_WINDOW = timedelta(seconds=60)  # an initiate event and the request it made start within this
+GIVE_UP_AFTER = timedelta(days=1)  # an event still unexplained this long after it happened stays so
+PORTAL, HISTORY, CONFIGURATIONS = "portal", "Azure request history", "archived configurations"
+BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
+
+
+@dataclass(frozen=True)
+class Collected:
+    new_events: int
+    unread: tuple[tuple[str, str], ...]  # (subscription name, why it could not be read)
+
+
+def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: str,
+            subscriptions: list[Subscription]) -> Collected:
+    """Fetch each subscription's new Activity Log tail and its policies (configuration and request history)
+    into the archive, then explain the events not yet explained. Running it twice stores nothing twice."""
+    now = timezone.now()
+    cursors = dict(ArchiveCursor.objects.filter(collector=collector).values_list("subscription_id", "until"))
+    oldest = now - AZURE_RETENTION
+    wanted = [(s, max(cursors[key] - OVERLAP, oldest) if (key := s.subscription_id.lower()) in cursors else oldest)
+              for s in subscriptions]
+    tails = gateway.jit_activity_since(reader, wanted)
+    read = [t for t in tails if not t.error]
+    with transaction.atomic():
+        fresh = _store_events([e for t in read for e in t.events])
+    # A policy changes only through an operation the Activity Log records (a port's expiry does not, and its
+    # end time tells it), so its configuration and history are read again only where new events arrived, and
+    # at a collector's first read of a subscription (the baseline later changes are compared with).
+    changed = {e.subscription_id.lower() for e in fresh}
+    again = [t.subscription.subscription_id for t in read
+             if t.subscription.subscription_id.lower() in changed or t.subscription.subscription_id.lower() not in cursors]
+    policies = gateway.list_policies_with(reader, again)[0] if again else []
+    seen = max((t.azure_now for t in read if t.azure_now), default=now)
+    with transaction.atomic():
+        _store_policies(policies, seen)
+        for tail in read:
+            ArchiveCursor.objects.update_or_create(collector=collector, subscription_id=tail.subscription.subscription_id.lower(),
+                                                   defaults={"until": tail.azure_now or now})
+    explain(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
+        t.subscription.subscription_id.lower() for t in read]))
+    return Collected(len(fresh), tuple((t.subscription.display_name, t.error) for t in tails if t.error))
+
+
+def collect_as_app() -> Collected | None:
+    """The worker's job: collect every subscription the read-only app identity can read; None when it is not
+    configured (AUDIT_READER_CLIENT_ID/SECRET)."""
+    reader = gateway.app_reader()
+    if reader is None:
+        return None
+    return collect(reader, "app", gateway.list_subscriptions_with(reader))
+
+
+def freshness(subscription_ids: list[str]) -> dict[str, datetime | None]:
+    """Per subscription (lower case), up to when anyone's collection has read its Activity Log."""
+    found: dict[str, datetime | None] = {s.lower(): None for s in subscription_ids}
+    for sub, until in ArchiveCursor.objects.filter(subscription_id__in=list(found)).values_list("subscription_id", "until"):
+        found[sub] = max(until, found[sub]) if found[sub] else until
+    return found
+
+
+def _store_events(events: list[ActivityEvent]) -> list[ActivityEvent]:
+    """Store the events not archived yet; return them."""
+    ids = [e.event_id for e in events]
+    known = {found for i in range(0, len(ids), BATCH)  # in batches: SQLite takes at most 32,766 parameters
+             for found in ArchivedEvent.objects.filter(event_id__in=ids[i:i + BATCH]).values_list("event_id", flat=True)}
+    fresh = {e.event_id: e for e in events if e.event_id and e.event_id not in known}
+    ArchivedEvent.objects.bulk_create([ArchivedEvent(
+        event_id=e.event_id, correlation_id=e.correlation_id, operation=e.operation, operation_name=e.operation_name,
+        status=e.status, category=e.category, level=e.level, time=e.time, subscription_id=e.subscription_id,
+        caller=e.caller, resource_type=e.resource_type, resource_group=e.resource_group, resource_id=e.resource_id,
+        client_ip=e.client_ip, scope_subscription=e.subscription_id.lower(), scope_group=e.resource_group.lower(),
+    ) for e in fresh.values()], batch_size=BATCH // 20, ignore_conflicts=True)
+    return list(fresh.values())
+
+
+def _configuration(policy: JitPolicy) -> dict[str, str]:
+    return {vm.vm_id.lower(): describe_ports(vm.ports) for vm in policy.vms}
+
+
+def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:
+    """A configuration row when a policy's VMs or ports changed; its request lines when its history did."""
+    ids = [p.policy_id.lower() for p in policies]
+    latest: dict[str, ArchivedConfiguration] = {}
+    for row in ArchivedConfiguration.objects.filter(policy_id__in=ids).order_by("seen", "id"):
+        latest[row.policy_id] = row
+    for policy in policies:
+        pid, vms = policy.policy_id.lower(), _configuration(policy)
+        digest = hashlib.sha256(repr(policy.requests).encode()).hexdigest()
+        last = latest.get(pid)
+        if last is None or last.vms != vms or last.requests_digest != digest:
+            ArchivedConfiguration.objects.create(policy_id=pid, seen=seen, vms=vms, requests_digest=digest)
+        if last is None or last.requests_digest != digest:
+            _store_requests(pid, policy)
+
+
+def _store_requests(pid: str, policy: JitPolicy) -> None:
+    """New lines are added, and lines whose status or end changed updated: the cost follows what changed, not
+    the policy's whole history."""
+    archived = ArchivedRequest.objects.filter(policy_id=pid)
+    newest = archived.order_by("-start").values_list("start", flat=True).first()
+    # A line archived as ended stays so (Azure revokes, never reopens): only open ones and new ones can differ.
+    # Older lines not archived were purged (every collection stores a policy's whole history), not new.
+    known = {(vm, port, start): (pk, status, reason, end) for pk, vm, port, start, status, reason, end in
+             archived.filter(Q(status="Initiated") | Q(start=newest)).values_list(
+                 "pk", "vm_id", "port", "start", "status", "reason", "end")}
+    new, changed = [], []
+    for request in policy.requests:
+        for vm in request.vms:
+            for port in vm.ports:
+                before = known.get((vm.vm_id.lower(), port.number, request.start))
+                if before is None and newest is not None and request.start < newest:
+                    continue
+                if before is not None and before[1:] == (port.status, port.reason, port.end):
+                    continue
+                line = ArchivedRequest(
+                    policy_id=pid, vm_id=vm.vm_id.lower(), port=port.number, start=request.start,
+                    vm_name=vm.vm_id.rsplit("/", 1)[-1], end=port.end, requestor=request.requestor, source=port.source,
+                    justification=request.justification, status=port.status, reason=port.reason,
+                    pk=before[0] if before else None)
+                (changed if before else new).append(line)
+    ArchivedRequest.objects.bulk_create(new, batch_size=BATCH // 20, ignore_conflicts=True)
+    ArchivedRequest.objects.bulk_update(changed, ["status", "reason", "end"], batch_size=500)
+
+
+def explain(events) -> None:
+    """Find which VMs each event touched and how, oldest first (so that each request is claimed once). A
+    transaction per few hundred events: one commit each would cost a disk flush per event, one for all would
+    hold SQLite's write lock for the whole of a first collection."""
+    now = timezone.now()
+    pending = list(events.order_by("time", "id"))
+    for first in range(0, len(pending), 500):
+        with transaction.atomic():
+            for event in pending[first:first + 500]:
+                _explain_one(event, now)
+
+
+def _explain_one(event: ArchivedEvent, now: datetime) -> None:
+    found = _by_portal(event) or _by_azure(event)
+    if found:
+        event.explained_by, touches = found
+        ArchivedTouch.objects.bulk_create(touches)
+    elif event.time < now - GIVE_UP_AFTER or event.status == "Failed":
+        event.explained_by = "not found"
+    else:
+        return
+    event.save(update_fields=["explained_by", "trail_seq"])
+
+
+def _touch(event: ArchivedEvent, vm_id: str, line: str, request: ArchivedRequest | None = None) -> ArchivedTouch:
+    return ArchivedTouch(event=event, vm_id=vm_id.lower(), vm_name=vm_id.rsplit("/", 1)[-1], line=line, request=request)
+
+
+def _is_initiate(event: ArchivedEvent) -> bool:
+    return event.operation.endswith("/initiate/action")
+
+
+def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
+    """The portal's own trail event with the same correlation id: the portal sends its own on every change."""
+    if not event.correlation_id:
+        return None
+    if _is_initiate(event):
+        item = (AccessRequestItem.objects.filter(correlation_id=event.correlation_id).select_related("request")
+                .only("request_id", "request__created").first())
+        # The request's trail event follows its initiates within moments: the time bound spares a scan of every
+        # request's details.
+        trail = item and AuditEvent.objects.filter(
+            action="access.request", details__request=item.request_id,
+            created__range=(item.request.created, item.request.created + GIVE_UP_AFTER)).first()
+        if not trail:
+            return None
+        items = sorted((i["vm"], int(i["port"])) for i in trail.details.get("items", [])
+                       if i.get("correlation_id") == event.correlation_id)
+        touches = [_touch(event, vm, str(port), _line_of(event, vm, port)) for vm, port in items]
+    else:
+        trail = (AuditEvent.objects.filter(correlation_id=event.correlation_id).exclude(action="access.request")
+                 .order_by("-seq").first())
+        if not trail or not isinstance(trail.details.get("before"), dict):
+            return None
+        touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
+    event.trail_seq = trail.seq
+    return PORTAL, touches
+
+
+def _line_of(event: ArchivedEvent, vm_id: str, port: int) -> ArchivedRequest | None:
+    """Azure's own line for a port the portal requested (for its fate): the start closest to the event."""
+    lines = ArchivedRequest.objects.filter(policy_id=event.resource_id.lower(), vm_id=vm_id.lower(), port=port,
+                                           start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW))
+    return min(lines, key=lambda x: abs(x.start - event.time), default=None)
+
+
+def _by_azure(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
+    if event.status == "Failed":
+        return None
+    return _by_history(event) if _is_initiate(event) else _by_configurations(event)
+
+
+def _by_history(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
+    """The request in the policy's history by the same requestor whose start is closest to the event (its
+    own source breaking a tie), among those no other event has claimed."""
+    lines = list(ArchivedRequest.objects.filter(
+        policy_id=event.resource_id.lower(), requestor__iexact=event.caller,
+        start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW)))
+    claimed = set(ArchivedTouch.objects.filter(request__in=lines).values_list("request_id", flat=True))
+    by_start: dict[datetime, list[ArchivedRequest]] = defaultdict(list)
+    for line in lines:
+        if line.pk not in claimed:
+            by_start[line.start].append(line)
+    if not by_start:
+        return None
+    best = min(by_start, key=lambda s: (abs(s - event.time), all(x.source != event.client_ip for x in by_start[s])))
+    return HISTORY, [_touch(event, line.vm_id, str(line.port), line) for line in sorted(by_start[best], key=lambda x: (x.vm_name, x.port))]
+
+
+def _by_configurations(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
+    """A change made elsewhere: the archived configuration before the event against the one after it.
+
+    `seen` is ARM's Date header, in whole seconds, so a configuration read in the event's own second may be
+    from before or after it: a delete (after which the policy is not listed again) compares the last one
+    seen up to the event; a write takes the first seen after it, or in its second, and the one before that."""
+    configurations = ArchivedConfiguration.objects.filter(policy_id=event.resource_id.lower())
+    if event.operation.endswith("/delete"):
+        before = configurations.filter(seen__lte=event.time).order_by("-seen", "-id").first()
+        return CONFIGURATIONS, [_touch(event, vm, line) for vm, line in per_vm(before.vms if before else {}, {})]
+    after = (configurations.filter(seen__gt=event.time).order_by("seen", "id").first()
+             or configurations.filter(seen__gte=event.time.replace(microsecond=0)).order_by("seen", "id").first()
+             or configurations.order_by("-seen", "-id").first())
+    if after is None:
+        return None
+    before = configurations.filter(Q(seen__lt=after.seen) | Q(seen=after.seen, id__lt=after.id)).order_by("-seen", "-id").first()
+    return CONFIGURATIONS, [_touch(event, vm, line) for vm, line in per_vm(before.vms if before else {}, after.vms)]
+
+
+def purge(actor: Actor, now: datetime | None = None) -> int:
+    """Delete archived rows older than AUDIT_RETENTION_DAYS; the purge itself goes on the trail."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    with transaction.atomic():
+        events = ArchivedEvent.objects.filter(time__lt=cutoff).delete()[1].get("audit.ArchivedEvent", 0)
+        lines = ArchivedRequest.objects.filter(end__lt=cutoff).delete()[0]
+        # The newest configuration of each policy stays: the next change is explained against it.
+        newest = {pid: seen for pid, seen in ArchivedConfiguration.objects.order_by("policy_id", "seen")
+                  .values_list("policy_id", "seen")}
+        stale = [c.pk for c in ArchivedConfiguration.objects.filter(seen__lt=cutoff).only("pk", "policy_id", "seen")
+                 if newest.get(c.policy_id) != c.seen]
+        configurations, _ = ArchivedConfiguration.objects.filter(pk__in=stale).delete()
+    record(actor, "archive.purge", "", "succeeded", details={
+        "cutoff": cutoff.isoformat(), "retention_days": settings.AUDIT_RETENTION_DAYS,
+        "deleted": {"events": events, "request_lines": lines, "configurations": configurations}})
+    return events

@@ -1,0 +1,51 @@
+"""Background jobs, run by `manage.py db_worker` (django-tasks with its database backend).
+
+Each job is idempotent and safe to run twice at once: several workers may share one queue, and a worker
+that dies mid-job leaves it to run again.
+
+The tasks framework has no scheduler, so periodic work schedules itself: `ensure_scheduled()` leaves
+exactly one future `housekeeping` run in the queue, and each run calls it first (so a failing clean-up
+does not break the chain). `manage.py schedule_housekeeping` calls it at every start of a worker, which
+also mends a chain broken by an outage.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
+
+from audit.trail import log_checkpoint
+from jitportal.dblocks import serialize
+
+
+def clear_sessions() -> None:
+    """Delete expired sessions (a DELETE of what has expired: running it twice deletes nothing more)."""
+    call_command("clearsessions")
+
+
+def checkpoint_trail() -> None:
+    """Log the audit trail's head, so that a later deletion of its newest events can be caught; only reads."""
+    log_checkpoint()
+
+
+@task()
+def housekeeping() -> None:
+    ensure_scheduled()
+    clear_sessions()
+    checkpoint_trail()
+
+
+def ensure_scheduled() -> bool:
+    """Leave one future housekeeping run waiting unless one already waits; True when this enqueued it."""
+    with transaction.atomic():
+        serialize("housekeeping-schedule")  # two workers starting at once must not both enqueue
+        if DBTaskResult.objects.filter(task_path=housekeeping.module_path, status=TaskResultStatus.READY).exists():
+            return False
+        housekeeping.using(run_after=timezone.now() + timedelta(seconds=settings.HOUSEKEEPING_SECONDS)).enqueue()
+        return True
