@@ -52,12 +52,12 @@ def _pk(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
     require_role(request.user, REQUESTER)
     actor = actor_of(request)
-    again = _pk(request.GET.get("again", "")) if request.method == "GET" else None
+    again = _pk(request.GET.get("again", "")) if request.method != "POST" else None
     if again is not None:
         vm_ids, initial, picked = _again(request.user, again)
     else:

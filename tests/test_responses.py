@@ -22,9 +22,17 @@ def test_signed_in_pages_and_csv_are_never_stored(portal, sandbox):
 
 def test_get_pages_answer_head(portal, sandbox):
     sign_in(portal, sandbox, "bob")
-    for url in ("/", "/vms/", "/audit/", "/audit/trail", "/accounts/signed-out"):
+    sub = [s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Production"][0]
+    for url in ("/", "/vms/", "/audit/", "/audit/trail", "/accounts/signed-out", "/vms/enable",
+                f"/vms/{sub}/rg-web/web-01/jit/edit", f"/vms/{sub}/rg-web/web-01/jit/remove"):
         response = portal.head(url)
         assert response.status_code == 200 and response.content == b"", url
+
+
+def test_the_request_form_answers_head(portal, sandbox):
+    sign_in(portal, sandbox, "alice")
+    response = portal.head("/access/new")
+    assert response.status_code == 200 and response.content == b""
 
 
 def test_a_refusal_is_logged_as_one_line_without_a_traceback(portal, sandbox):

@@ -51,13 +51,13 @@ def _selected(actor: Actor, source) -> tuple[list[VmRow], list, list[str]]:
     return rows, refused + forbidden, notes
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def enable(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN)
     actor = actor_of(request)
     rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
-    if request.method == "GET":
+    if request.method != "POST":
         token = SnapshotForm.token(open_snapshots(actor, rows))
         formset = PortFormSet(initial=port_initial(RECOMMENDED_PORTS))
         return _form_page(request, "vms/enable.html", rows, formset, token, notes + [o.message for o in refused])
@@ -74,14 +74,14 @@ def enable(request: HttpRequest) -> HttpResponse:
     return _form_page(request, "vms/enable.html", rows, formset, token, notes)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def enable_defaults(request: HttpRequest) -> HttpResponse:
     """GET lists exactly the VMs that will change and asks once; POST (from that page) changes them."""
     require_role(request.user, ADMIN)
     actor = actor_of(request)
     rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "vms/enable_defaults.html", {"rows": rows, "notes": notes + [o.message for o in refused],
                                                             "defaults": describe_ports(RECOMMENDED_PORTS)})
     outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
@@ -130,13 +130,13 @@ def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str
     return _form_page(request, "vms/edit.html", [row], formset, SnapshotForm.token(fresh), [note], vm=row)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     actor, row, refusal = _configured_vm(request, subscription_id, resource_group, name, f"Edit JIT on {name}")
     if refusal:
         return refusal
-    if request.method == "GET":
+    if request.method != "POST":
         token, ports = _fresh_token(actor, row)
         return _form_page(request, "vms/edit.html", [row], PortFormSet(initial=port_initial(ports)), token, [], vm=row)
     formset, snapshot = PortFormSet(request.POST), SnapshotForm(request.POST)
@@ -152,7 +152,7 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
     return _form_page(request, "vms/edit.html", [row], formset, request.POST.get("opened", ""), [], vm=row)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def remove(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     actor, row, refusal = _configured_vm(request, subscription_id, resource_group, name, f"Remove JIT from {name}")
