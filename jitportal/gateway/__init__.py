@@ -29,7 +29,6 @@ from .types import (
     ActivityEvent,
     ActivityPage,
     ActivityTail,
-    Fleet,
     FleetFailure,
     GrantPort,
     GrantResult,
@@ -48,7 +47,7 @@ from .types import (
 __all__ = [
     "AccessDenied", "Conflict", "GatewayError", "InvalidRequest", "NotFound", "OutcomeUnknown", "SignInFailed", "SignInRequired",
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in", "latest_app_roles",
-    "list_subscriptions", "sign_out_url", "load_fleet", "Fleet", "FleetFailure", "JitPolicy", "JitRequest",
+    "list_subscriptions", "sign_out_url", "load_fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
     "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",

@@ -124,13 +124,6 @@ class FleetFailure:
 
 
 @dataclass(frozen=True)
-class Fleet:
-    subscriptions: tuple[SubscriptionFleet, ...]
-    failures: tuple[FleetFailure, ...]
-    azure_now: datetime  # Azure's clock (its Date header), for "last 7 days" and time left
-
-
-@dataclass(frozen=True)
 class GrantPort:
     """One port of an access request as sent to Azure."""
 
