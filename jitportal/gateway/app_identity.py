@@ -3,36 +3,27 @@ nobody is looking. Optional; it never writes (its role assignments are Reader + 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken
 from azure.identity import ClientSecretCredential
 from django.conf import settings
 
-T = TypeVar("T")
+from .auth import KeepsClients
 
 
-class AppCredential:
+class AppCredential(KeepsClients):
     """What the gateway's readers need of a credential (`get_token`, `keep`, `force_refresh`), as the app."""
 
     def __init__(self, client_id: str, client_secret: str) -> None:
+        super().__init__()
         authority = urlsplit(settings.AZURE_AUTHORITY)
         tenant = authority.path.strip("/").split("/")[0] or settings.AZURE_TENANT_ID
         self._credential = ClientSecretCredential(
             tenant, client_id, client_secret, authority=f"{authority.scheme}://{authority.netloc}",
             connection_verify=settings.AZURE_CA_BUNDLE or True,
             disable_instance_discovery=not settings.AZURE_INSTANCE_DISCOVERY)
-        self._lock = threading.Lock()
-        self._kept: dict[Hashable, Any] = {}
-
-    def keep(self, key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            if key not in self._kept:
-                self._kept[key] = make()
-            return self._kept[key]
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         # The clients ask for the delegated scope (…/user_impersonation); an app has only the resource's

@@ -135,22 +135,28 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
             + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
 
 
-class UserCredential:
-    """An azure-core TokenCredential acting as the signed-in person, from their session's cache."""
+class KeepsClients:
+    """A credential that keeps what is made for it once (an SDK client and its connections) for its life."""
 
-    def __init__(self, session: MutableMapping[str, Any]) -> None:
-        self._session = session
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._token: AccessToken | None = None
-        self._refreshed_at = 0.0
         self._kept: dict[Hashable, Any] = {}
 
     def keep(self, key: Hashable, make: Callable[[], T]) -> T:
-        """Something made once for this credential's life (an SDK client and its connections)."""
         with self._lock:
             if key not in self._kept:
                 self._kept[key] = make()
             return self._kept[key]
+
+
+class UserCredential(KeepsClients):
+    """An azure-core TokenCredential acting as the signed-in person, from their session's cache."""
+
+    def __init__(self, session: MutableMapping[str, Any]) -> None:
+        super().__init__()
+        self._session = session
+        self._token: AccessToken | None = None
+        self._refreshed_at = 0.0
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         with self._lock:
