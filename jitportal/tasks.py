@@ -20,13 +20,26 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
+from audit.archive import collect_as_app
 from audit.trail import log_checkpoint
 from jitportal.dblocks import serialize
+from vms.lease import Busy, policy_lease
 
 
 def clear_sessions() -> None:
     """Delete expired sessions (a DELETE of what has expired: running it twice deletes nothing more)."""
     call_command("clearsessions")
+
+
+def collect_archive() -> None:
+    """Copy Azure's new JIT activity into the audit archive as the app's read-only identity, when one is
+    configured. Stored by Azure's event ids, so twice stores once; the lease keeps two workers from
+    explaining the same new events at once (and is no database lock held across Azure calls)."""
+    try:
+        with policy_lease("audit-archive-collection", "the archive collector"):
+            collect_as_app()
+    except Busy:
+        pass  # another worker is collecting right now
 
 
 def checkpoint_trail() -> None:
@@ -38,6 +51,7 @@ def checkpoint_trail() -> None:
 def housekeeping() -> None:
     ensure_scheduled()
     clear_sessions()
+    collect_archive()
     checkpoint_trail()
 
 

@@ -126,6 +126,18 @@ def test_the_app_identity_collects_every_subscription(sandbox, settings, view, c
     assert "Archived 0 new events." in capsys.readouterr().out
 
 
+def test_the_workers_housekeeping_collects_as_the_app_when_configured(sandbox, settings):
+    from jitportal.tasks import housekeeping
+
+    housekeeping.call()  # no identity configured: nothing is collected, nothing fails
+    assert not ArchivedEvent.objects.exists()
+    reader = next(a for a in sandbox.info()["apps"] if a["display_name"] == "jitportal audit reader")
+    settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
+    housekeeping.call()
+    assert ArchivedEvent.objects.exists()
+    assert set(ArchiveCursor.objects.values_list("collector", flat=True)) == {"app"}
+
+
 def test_purge_deletes_rows_older_than_the_retention_and_is_on_the_trail(settings, capsys):
     settings.AUDIT_RETENTION_DAYS = 400
     now = timezone.now()
