@@ -34,7 +34,7 @@ class AccessRequestItem(models.Model):
     end = models.DateTimeField()
     status = models.CharField(max_length=10, default=PENDING)
     message = models.TextField(blank=True)
-    correlation_id = models.CharField(max_length=64, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the audit join looks it up
     # Behind an Azure Firewall, Azure maps the port to one of the firewall's: the port to connect to.
     mapped_port = models.PositiveIntegerField(null=True, blank=True)
 

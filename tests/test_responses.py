@@ -48,3 +48,14 @@ def test_a_refusal_is_logged_as_one_line_without_a_traceback(portal, sandbox):
             handler.setStream(old)
     refusals = [line for line in stream.getvalue().splitlines() if "Forbidden (Permission denied): /audit/" in line]
     assert len(refusals) == 1 and "Traceback" not in stream.getvalue(), stream.getvalue()
+
+
+def test_a_head_on_a_csv_records_no_download(portal, sandbox):
+    from audit.models import AuditEvent
+
+    sign_in(portal, sandbox, "carol")
+    for url in ("/audit/report.csv", "/audit/trail.csv"):
+        assert portal.head(url).status_code == 200
+    assert not AuditEvent.objects.filter(action="csv.download").exists()
+    assert portal.get("/audit/trail.csv").status_code == 200
+    assert AuditEvent.objects.filter(action="csv.download").count() == 1
