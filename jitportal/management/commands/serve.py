@@ -82,6 +82,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            # A second Ctrl-C or SIGTERM (the parent's death signal, say) must not cut the shutdown short.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             for child in reversed(children):
                 _stop(child)
 
