@@ -30,3 +30,13 @@ def when(value: datetime | None):
     utc = value.astimezone(UTC)
     return format_html('<time datetime="{}" class="local">{} UTC</time>', utc.isoformat(timespec="seconds"),
                        utc.strftime("%Y-%m-%d %H:%M"))
+
+
+@register.filter
+def window(value: str):
+    """{{ row.window|window }}: an ISO 8601 interval ("start/end", as the CSV carries it) shown as two moments."""
+    try:
+        start, end = (datetime.fromisoformat(part) for part in (value or "").split("/"))
+    except ValueError:
+        return value
+    return format_html("{} – {}", when(start), when(end))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -136,3 +137,14 @@ def test_after_jit_is_removed_from_web_02_its_history_stays_in_the_report_and_on
         ("action", "web-02", "22", "203.0.113.7", "Investigating disk alert")]
     page = portal.get(f"/audit/vm/{sub}/rg-web/web-02/", since).context["rows"]
     assert [r.event.event_id for r in page] == [r.event.event_id for r in rows]
+
+
+def test_the_report_shows_moments_as_every_page_does_and_the_csv_keeps_iso(portal, sandbox, history):
+    sign_in(portal, sandbox, "carol")
+    page = portal.get("/audit/", {"resource_group": "rg-build"}).content.decode()
+    request_row = next(row for row in page.split("<tr>") if "Initiate JIT Network Access Policy" in row)
+    window = re.findall(r'<time datetime="([^"]+)" class="local">', request_row)
+    assert len(window) == 3  # the event's time, and the window's start and end
+    csv_line = next(r for r in csv_rows(portal.get("/audit/report.csv", {"resource_group": "rg-build"}))
+                    if r["Operation name"] == "Initiate JIT Network Access Policy")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", csv_line["Request window"])
