@@ -121,7 +121,9 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
         ends = [datetime.fromisoformat(i["end"]) for i in items]
         fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
         return ReportRow(**base, ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
-                         source=trail.details.get("source", ""), justification=trail.details.get("justification", ""),
+                         source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "")
+                                                        for i in items)),
+                         justification=trail.details.get("justification", ""),
                          window=_window(event.time, max(ends)) if ends else "",
                          fate=", ".join(sorted(fates)) or _fate(touches, now))
     lines = [line for _, line in touches if line is not None]

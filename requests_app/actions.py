@@ -19,7 +19,7 @@ from jitportal import gateway
 from jitportal.actor import Actor
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
-from .forms import Choice
+from .forms import Planned
 from .models import AccessRequest, AccessRequestItem
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
@@ -33,10 +33,11 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
             [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
 
 
-def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta,
+def do_request_access(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
                       justification: str, azure_now: datetime) -> AccessRequest:
-    """Open `chosen` for `window` from `azure_now` (Azure's clock: it judges the end against its own)."""
-    access, created = _save(actor, key, chosen, source, window, azure_now + window, justification)
+    """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
+    end against its own). `source` and `window` are the request's, for all ports without their own."""
+    access, created = _save(actor, key, planned, source, window, azure_now, justification)
     if not created:
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
@@ -45,7 +46,7 @@ def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str,
     for item in access.items.all():
         by_policy[item.policy_id].append(item)
     with transaction.atomic():  # one commit for all correlation ids, still before any Azure call
-        plans = [_plan(policy_id, items, source) for policy_id, items in by_policy.items()]
+        plans = [_plan(policy_id, items) for policy_id, items in by_policy.items()]
     # Azure's calls in parallel, the database's writes here: a worker thread has a connection of its own,
     # outside this request's transaction and never closed. Each call runs in a copy of this thread's context,
     # so that the request's log line still gathers Azure's correlation ids.
@@ -61,15 +62,16 @@ def do_request_access(actor: Actor, key: str, chosen: list[Choice], source: str,
     access.save(update_fields=["status"])
     record(actor, "access.request", ", ".join(sorted(by_policy)), access.status, details={
         "request": access.pk, "source": source, "justification": justification, "minutes": access.duration_minutes,
-        "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "status": i.status, "message": i.message,
-                   "correlation_id": i.correlation_id} for i in access.items.all()],
+        "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "source": i.source_prefix,
+                   "status": i.status, "message": i.message, "correlation_id": i.correlation_id}
+                  for i in access.items.select_related("request")],
     }, correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""))
     for policy_id in by_policy:
         invalidate(policy_id.split("/")[2])
     return access
 
 
-def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: timedelta, end: datetime,
+def _save(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, azure_now: datetime,
           justification: str) -> tuple[AccessRequest, bool]:
     """Commit the request before any Azure call: nothing a person submitted is ever lost."""
     with transaction.atomic():
@@ -78,8 +80,9 @@ def _save(actor: Actor, key: str, chosen: list[Choice], source: str, window: tim
             "duration_minutes": int(window.total_seconds() // 60)})
         if created:
             AccessRequestItem.objects.bulk_create([AccessRequestItem(
-                request=access, vm_id=c.row.vm_id, vm_name=c.row.name, policy_id=c.row.policy_id, port=c.port.number,
-                end=end) for c in chosen])
+                request=access, vm_id=p.choice.row.vm_id, vm_name=p.choice.row.name, policy_id=p.choice.row.policy_id,
+                port=p.choice.port.number, end=azure_now + p.window, source="" if p.source == source else p.source)
+                for p in planned])
     return access, created
 
 
@@ -98,13 +101,13 @@ class _Plan:
 _Answer = gateway.GrantResult | gateway.GatewayError | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None]
 
 
-def _plan(policy_id: str, items: list[AccessRequestItem], source: str) -> _Plan:
+def _plan(policy_id: str, items: list[AccessRequestItem]) -> _Plan:
     correlation = str(uuid.uuid4())  # saved before the call, so the request can be found again in Azure
     AccessRequestItem.objects.filter(pk__in=[i.pk for i in items]).update(correlation_id=correlation)
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
     for item in items:
         item.correlation_id = correlation
-        vms[item.vm_id].append(gateway.GrantPort(item.port, source, item.end))
+        vms[item.vm_id].append(gateway.GrantPort(item.port, item.source_prefix, item.end))
     return _Plan(gateway.parse_policy_id(policy_id), policy_id, items, {k: tuple(v) for k, v in vms.items()}, correlation)
 
 

@@ -1,4 +1,5 @@
-"""The access-request form: per VM its JIT ports, one source and one window for all of them, a justification.
+"""The access-request form: per VM its JIT ports, one source and one window for all of them with a per-port
+override (as the Azure portal offers a source and a time per port), a justification.
 
 Only what the policy allows can be asked for: `clean()` refuses ports over their maximum time, sources
 the policy does not list verbatim, and (for ports open to any source) sources broader than the settings
@@ -34,6 +35,19 @@ class Choice:
     def field_name(self) -> str:
         return f"port-{self.row.vm_id.lower()}-{self.port.number}"
 
+    @property
+    def label(self) -> str:
+        return f"{self.row.name} port {self.port.number}"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One port as it will be asked of Azure: from which source, for how long."""
+
+    choice: Choice
+    source: str
+    window: timedelta
+
 
 USUAL_PORT = {"linux": 22, "windows": 3389}  # SSH and RDP: what a person connects with first
 
@@ -44,15 +58,23 @@ def _usual_port(row: VmRow) -> PortRule | None:
     return next((p for p in row.ports if p.number == usual), row.ports[0] if row.ports else None)
 
 
-def _too_long(chosen: list[Choice], window: timedelta) -> list[str]:
-    """One message per maximum that `window` exceeds, naming every port it concerns."""
-    over: dict[timedelta, list[str]] = {}
-    for c in chosen:
-        if window > c.port.max_duration:
-            over.setdefault(c.port.max_duration, []).append(f"{c.row.name} port {c.port.number}")
+def _too_long(planned: list[Planned]) -> list[str]:
+    """One message per maximum and time asked that exceeds it, naming every port it concerns."""
+    over: dict[tuple[timedelta, timedelta], list[str]] = {}
+    for p in planned:
+        if p.window > p.choice.port.max_duration:
+            over.setdefault((p.choice.port.max_duration, p.window), []).append(p.choice.label)
     return [f"{' and '.join(ports)} {'allows' if len(ports) == 1 else 'allow'} at most {human(longest)}, not "
             f"{human(window)}: ask for less or untick {'it' if len(ports) == 1 else 'them'}."
-            for longest, ports in sorted(over.items())]
+            for (longest, window), ports in sorted(over.items())]
+
+
+def own_time(choice: Choice) -> str:
+    return f"{choice.field_name}-for"
+
+
+def own_source(choice: Choice) -> str:
+    return f"{choice.field_name}-from"
 
 
 class RequestAccessForm(forms.Form):
@@ -78,10 +100,14 @@ class RequestAccessForm(forms.Form):
         picked |= {Choice(row, port).field_name for row in rows if (port := _usual_port(row))
                    and not any(Choice(row, p).field_name in picked for p in row.ports)}
         for choice in self.choices:
-            label = f"{choice.row.name} port {choice.port.number}"
             self.fields[choice.field_name] = forms.BooleanField(
-                required=False, initial=choice.field_name in picked, label=label,
-                widget=forms.CheckboxInput(attrs={"aria-label": label}))
+                required=False, initial=choice.field_name in picked, label=choice.label,
+                widget=forms.CheckboxInput(attrs={"aria-label": choice.label}))
+            # Blank: the time and source for all ports below.
+            self.fields[own_time(choice)] = DurationField(label=f"Own time for {choice.label}", required=False)
+            self.fields[own_time(choice)].widget.widgets[1].attrs["aria-label"] = f"Unit for {choice.label}"
+            self.fields[own_source(choice)] = SourcePrefixField(label=f"Own source for {choice.label}",
+                                                                required=False)
         listed = sorted({p for c in self.choices for p in c.port.allowed_prefixes if p != "*"})
         self.fields["source"].choices = ([(MY_IP, f"My IP ({my_ip})")] + [(p, p) for p in listed]
                                          + [(OTHER, "Another IP or CIDR")])
@@ -95,7 +121,7 @@ class RequestAccessForm(forms.Form):
         return cls.base_fields["request_key"].sign(str(uuid.uuid4()))
 
     def port_fields(self):
-        return [(c, self[c.field_name]) for c in self.choices]
+        return [(c, self[c.field_name], self[own_time(c)], self[own_source(c)]) for c in self.choices]
 
     @property
     def not_running(self) -> list[VmRow]:
@@ -121,20 +147,23 @@ class RequestAccessForm(forms.Form):
         if not chosen:
             raise forms.ValidationError("Choose at least one port to open.")
         source, window = self._source(data), data["duration"]
-        problems = _too_long(chosen, window)
-        problems += [f"{c.row.name} port {c.port.number} accepts only {', '.join(c.port.allowed_prefixes)} as the "
-                     "source (Azure matches it exactly); choose it above or untick the port."
-                     for c in chosen if source and c.port.allowed_prefixes != ("*",)
-                     and source not in c.port.allowed_prefixes]
-        wide = [f"{c.row.name} port {c.port.number}" for c in chosen
-                if source and c.port.allowed_prefixes == ("*",) and too_broad(parse_prefix(source))]
-        if wide:
-            problems.append(f"{source} is too broad a source for {', '.join(wide)}: at most /"
-                            f"{settings.JIT_MAX_SOURCE_PREFIX_V4} for IPv4 and /{settings.JIT_MAX_SOURCE_PREFIX_V6} "
-                            "for IPv6, unless the policy lists the range itself.")
+        planned = [Planned(c, prefix_text(data[own_source(c)]) if data.get(own_source(c)) is not None else source,
+                           data.get(own_time(c)) or window) for c in chosen]
+        problems = _too_long(planned)
+        problems += [f"{p.choice.label} accepts only {', '.join(p.choice.port.allowed_prefixes)} as the source (Azure "
+                     "matches it exactly); choose it above or untick the port."
+                     for p in planned if p.source and p.choice.port.allowed_prefixes != ("*",)
+                     and p.source not in p.choice.port.allowed_prefixes]
+        wide: dict[str, list[str]] = {}
+        for p in planned:
+            if p.source and p.choice.port.allowed_prefixes == ("*",) and too_broad(parse_prefix(p.source)):
+                wide.setdefault(p.source, []).append(p.choice.label)
+        problems += [f"{broad} is too broad a source for {', '.join(ports)}: at most /{settings.JIT_MAX_SOURCE_PREFIX_V4} "
+                     f"for IPv4 and /{settings.JIT_MAX_SOURCE_PREFIX_V6} for IPv6, unless the policy lists the range "
+                     "itself." for broad, ports in wide.items()]
         if problems:
             raise forms.ValidationError(problems)
-        data.update(chosen=chosen, source_prefix=source, window=window)
+        data.update(chosen=chosen, planned=planned, source_prefix=source, window=window)
         return data
 
     def _source(self, data) -> str:

@@ -35,11 +35,17 @@ class AccessRequestItem(models.Model):
     status = models.CharField(max_length=10, default=PENDING)
     message = models.TextField(blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the audit join looks it up
+    # The port's own source when the person gave it one; blank: the request's `source_prefix`.
+    source = models.CharField(max_length=64, blank=True)
     # Behind an Azure Firewall, Azure maps the port to one of the firewall's: the port to connect to.
     mapped_port = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["vm_name", "port"]
+
+    @property
+    def source_prefix(self) -> str:
+        return self.source or self.request.source_prefix
 
     @property
     def connect_port(self) -> int:

@@ -73,7 +73,7 @@ def new(request: HttpRequest) -> HttpResponse:
                              initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_request_access(actor, data["request_key"], data["chosen"], data["source_prefix"],
+        access = do_request_access(actor, data["request_key"], data["planned"], data["source_prefix"],
                                    data["window"], data.get("justification", ""), inventory.azure_clock())
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused,

@@ -27,8 +27,8 @@ def test_alice_connects_through_the_firewall(page):
     page.get_by_role("checkbox", name="Select jump-01").check()
     page.get_by_role("button", name="Request access").click()
     for port in (3389, 5985, 5986):
-        page.get_by_label(f"jump-01 port {port}").uncheck()
-    page.get_by_label("For").fill("1")
+        page.get_by_label(f"jump-01 port {port}", exact=True).uncheck()
+    page.get_by_label("For", exact=True).fill("1")
     page.get_by_label("Why do you need access?").fill("Checking the bastion's logs")
     page.get_by_role("button", name="Open ports").click()
     expect(page.get_by_role("table")).to_contain_text("Open until")

@@ -21,11 +21,11 @@ def test_alice_requests_access_and_connects(page):
     page.get_by_role("button", name="Request access").click()
 
     expect(page.get_by_role("heading", name="Request access")).to_be_visible()
-    expect(page.get_by_label("web-02 port 22")).to_be_checked()  # SSH on Linux, RDP on Windows
-    expect(page.get_by_label("sql-02 port 3389")).to_be_checked()
-    page.get_by_label("sql-02 port 22").check()
+    expect(page.get_by_label("web-02 port 22", exact=True)).to_be_checked()  # SSH on Linux, RDP on Windows
+    expect(page.get_by_label("sql-02 port 3389", exact=True)).to_be_checked()
+    page.get_by_label("sql-02 port 22", exact=True).check()
     page.get_by_role("radio", name=re.compile(r"My IP")).check()
-    page.get_by_label("For").fill("1")
+    page.get_by_label("For", exact=True).fill("1")
     page.get_by_label("Why do you need access?").fill("Rotating the SQL certificates")
     page.get_by_role("button", name="Open ports").click()
 

@@ -85,9 +85,9 @@ def test_the_request_form_ticks_ssh_on_linux_and_rdp_on_windows_only(page):
     page.get_by_role("checkbox", name="Select web-02").check()
     page.get_by_role("checkbox", name="Select sql-02").check()
     page.get_by_role("button", name="Request access").click()
-    expect(page.get_by_label("web-02 port 22")).to_be_checked()
-    expect(page.get_by_label("web-02 port 3389")).not_to_be_checked()
-    expect(page.get_by_label("sql-02 port 3389")).to_be_checked()
+    expect(page.get_by_label("web-02 port 22", exact=True)).to_be_checked()
+    expect(page.get_by_label("web-02 port 3389", exact=True)).not_to_be_checked()
+    expect(page.get_by_label("sql-02 port 3389", exact=True)).to_be_checked()
     expect(page.locator("input[type=checkbox]:checked")).to_have_count(2)
 
 

@@ -255,4 +255,22 @@ def test_the_form_ticks_the_ports_of_my_last_request_to_a_vm(alice, view):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     assert submit(alice, fill(alice, [target], ports=(3389,))).status_code == 302
     form = alice.get("/access/new", {"vm": [target]}).context["form"]
-    assert [c.port.number for c, field in form.port_fields() if field.value()] == [3389]
+    assert [c.port.number for c, field, *_ in form.port_fields() if field.value()] == [3389]
+
+
+def test_each_port_may_have_its_own_time_and_source_as_in_the_azure_portal(alice, sandbox, view):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    data = fill(alice, [target], ports=(22, 3389))
+    rdp = next(k for k in data if k.endswith("-3389"))
+    data.update({f"{rdp}-for_value": "30", f"{rdp}-for_unit": "minutes", f"{rdp}-from": "198.51.100.7"})
+    assert submit(alice, data).status_code == 302
+    items = {i.port: i for i in AccessRequestItem.objects.all()}
+    assert {p: (i.status, i.source_prefix) for p, i in items.items()} == {22: ("opened", MY_IP),
+                                                                          3389: ("opened", "198.51.100.7")}
+    assert timedelta(minutes=29) < items[22].end - items[3389].end < timedelta(minutes=31)
+    last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
+    sent = {p.number: (p.allowed_source_address_prefix, p.end_time_utc) for p in last.virtual_machines[0].ports}
+    assert sent[3389][0] == "198.51.100.7" and sent[22][0] == MY_IP
+    assert abs(sent[3389][1] - items[3389].end) < timedelta(seconds=2)
+    mine = alice.get("/access/").content.decode()
+    assert "198.51.100.7" in mine and MY_IP in mine

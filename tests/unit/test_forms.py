@@ -103,3 +103,19 @@ def test_an_altered_request_key_is_refused_and_replaced_so_the_form_can_be_sent_
     assert not form.is_valid() and form.errors["request_key"] == [
         "This form expired or was altered; check it and submit again."]
     assert RequestAccessForm.base_fields["request_key"].clean(form.data["request_key"])
+
+
+def test_a_port_may_have_its_own_time_and_source_checked_against_its_own_maximum():
+    rows = [_row("a", port(22), port(3389, hours=1))]
+    ssh, rdp = (f"port-{vm_id('a').lower()}-{n}" for n in (22, 3389))
+    form = _request_form(rows, **{ssh: "on", rdp: "on", f"{rdp}-for_value": "30", f"{rdp}-for_unit": "minutes",
+                                  f"{rdp}-from": "198.51.100.0/24"})
+    assert form.is_valid(), form.errors
+    planned = {p.choice.port.number: (p.source, p.window) for p in form.cleaned_data["planned"]}
+    assert planned == {22: ("203.0.113.50", timedelta(hours=2)), 3389: ("198.51.100.0/24", timedelta(minutes=30))}
+    too_long = _request_form(rows, **{ssh: "on", f"{ssh}-for_value": "4", f"{ssh}-for_unit": "hours"})
+    assert not too_long.is_valid() and too_long.non_field_errors() == [
+        "a port 22 allows at most 3 h, not 4 h: ask for less or untick it."]
+    too_broad = _request_form(rows, **{ssh: "on", f"{ssh}-from": "0.0.0.0/0"})
+    assert not too_broad.is_valid() and too_broad.non_field_errors()[0].startswith(
+        "0.0.0.0/0 is too broad a source for a port 22")
