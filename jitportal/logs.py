@@ -29,6 +29,15 @@ _CORRELATIONS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar
 FIELDS = ("request_id", "method", "path", "status", "duration_ms", "tid", "oid", "correlation_ids")
 
 
+def forbidden_in_one_line() -> Callable[[logging.LogRecord], bool]:
+    """A 403 is a refusal the portal meant, not a fault: its record keeps the line and drops the traceback."""
+    def keep(record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) == 403:
+            record.exc_info, record.exc_text = None, None
+        return True
+    return keep
+
+
 def note_correlation(correlation_id: str) -> None:
     """Remember an Azure correlation id for the current request's line (a no-op outside a request)."""
     found = _CORRELATIONS.get()

@@ -236,7 +236,7 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"forbidden_in_one_line": {"()": "jitportal.logfilters.forbidden_in_one_line"}},
+    "filters": {"forbidden_in_one_line": {"()": "jitportal.logs.forbidden_in_one_line"}},
     "formatters": {"json": {"()": "jitportal.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
