@@ -12,4 +12,5 @@ def portal_roles(request: HttpRequest) -> dict:
         "is_requester": roles.REQUESTER in held,
         "is_admin": roles.ADMIN in held,
         "is_auditor": roles.AUDITOR in held,
+        "is_approver": roles.APPROVER in held,
     }

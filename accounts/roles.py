@@ -11,7 +11,8 @@ from .models import User
 REQUESTER = "JIT.Requester"
 ADMIN = "JIT.Admin"
 AUDITOR = "JIT.Auditor"
-ALL = (REQUESTER, ADMIN, AUDITOR)
+APPROVER = "JIT.Approver"
+ALL = (REQUESTER, ADMIN, AUDITOR, APPROVER)
 
 
 def roles_of(user) -> set[str]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 
 OPEN, EXPIRED, REPLACED, REVOKED = "open", "expired", "replaced by a newer request", "revoked"
+# A request's fate before or instead of opening, and after an early end (the approval workflow's states).
+PENDING_APPROVAL, DENIED, LAPSED, CANCELLED = "pending approval", "denied", "expired (nobody decided)", "cancelled"
+APPROVED_NOT_OPENED, ENDED_EARLY = "approved, not opened", "ended early"
 
 
 def azure_fate(status: str, reason: str, end: datetime, now: datetime) -> str:

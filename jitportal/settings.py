@@ -117,6 +117,11 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])  # IPs or CIDRs whose X-Forwar
 # The broadest source a requester may type (a policy that lists a broader prefix verbatim still allows it).
 JIT_MAX_SOURCE_PREFIX_V4 = env_int("JIT_MAX_SOURCE_PREFIX_V4", 24)
 JIT_MAX_SOURCE_PREFIX_V6 = env_int("JIT_MAX_SOURCE_PREFIX_V6", 64)
+# "End now" replaces a window with one this long from Azure's clock: Azure takes any end after its own now,
+# so a minute leaves room for the call's transit and the age of the portal's reading of Azure's clock.
+JIT_END_NOW_SECONDS = env_int("JIT_END_NOW_SECONDS", 60, minimum=10)
+# "10 minutes left — Extend?": how long before a window ends its requester is told (0: never).
+JIT_REMIND_MINUTES = env_int("JIT_REMIND_MINUTES", 10, minimum=0)
 
 # --- Django ----------------------------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -13,14 +13,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
 from audit.trail import record
 from jitportal import gateway
 from jitportal.actor import Actor
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
+from . import notices
 from .forms import Planned
-from .models import AccessRequest, AccessRequestItem
+from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .rules import rule_for
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
 REFUSALS = (gateway.AccessDenied, gateway.InvalidRequest, gateway.NotFound, gateway.Conflict)
@@ -34,14 +37,34 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
 
 
 def do_request_access(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
-                      justification: str, azure_now: datetime) -> AccessRequest:
+                      justification: str, azure_now: datetime, *, break_glass: str = "",
+                      extends: AccessRequest | None = None) -> AccessRequest:
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
-    end against its own). `source` and `window` are the request's, for all ports without their own."""
-    access, created = _save(actor, key, planned, source, window, azure_now, justification)
+    end against its own), or, when an approval rule covers it, save it to wait for approvers. `source` and
+    `window` are the request's, for all ports without their own. `break_glass` (a reason) opens at once
+    despite a rule; `extends` names the open request this one extends."""
+    rule = rule_for(planned, extends)
+    access, created = _save(actor, key, planned, source, window, azure_now, justification, rule,
+                            break_glass.strip() if rule else "", extends)
     if not created:
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
         return access
+    if access.status == AccessRequest.AWAITING:
+        record(actor, "access.request", targets(access), "awaiting approval", details={
+            **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
+            "pending_until": access.pending_until.isoformat()})
+        notices.pending(access)
+        return access
+    open_request(actor, access, justification, "access.request")
+    if access.break_glass:
+        notices.break_glass(access)
+    return access
+
+
+def open_request(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
+    """Ask Azure, as `actor`, to open every port of a saved request (one initiate per policy, all at once),
+    write each outcome back and record it in the trail under `action` with the justification Azure got."""
     by_policy: dict[str, list[AccessRequestItem]] = defaultdict(list)
     for item in access.items.all():
         by_policy[item.policy_id].append(item)
@@ -59,29 +82,50 @@ def do_request_access(actor: Actor, key: str, planned: list[Planned], source: st
     outcomes = {item.status for item in access.items.all()}
     access.status = (AccessRequest.OPENED if outcomes == {AccessRequestItem.OPENED} else
                      AccessRequest.FAILED if AccessRequestItem.OPENED not in outcomes else AccessRequest.PARTIAL)
-    access.save(update_fields=["status"])
-    record(actor, "access.request", ", ".join(sorted(by_policy)), access.status, details={
-        "request": access.pk, "source": source, "justification": justification, "minutes": access.duration_minutes,
-        "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "source": i.source_prefix,
-                   "status": i.status, "message": i.message, "correlation_id": i.correlation_id}
-                  for i in access.items.select_related("request")],
-    }, correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""))
+    if access.status != AccessRequest.FAILED:
+        access.opened_by = actor.user
+    access.save(update_fields=["status", "opened_by"])
+    record(actor, action, targets(access), access.status, details={**_details(access), "justification": justification},
+           correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""))
     for policy_id in by_policy:
         invalidate(policy_id.split("/")[2])
-    return access
+
+
+def targets(access: AccessRequest) -> str:
+    return ", ".join(sorted({i.policy_id for i in access.items.all()}))
+
+
+def _details(access: AccessRequest) -> dict:
+    """What the trail keeps of a request: enough to explain it without the (editable) request rows."""
+    details = {"request": access.pk, "requester": getattr(access.user, "upn", ""), "source": access.source_prefix,
+               "justification": access.justification, "minutes": access.duration_minutes,
+               "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "source": i.source or access.source_prefix,
+                          "status": i.status, "message": i.message, "correlation_id": i.correlation_id}
+                         for i in access.items.all()]}
+    if access.break_glass:
+        details["break_glass"] = access.break_glass
+    if access.extends_id:
+        details["extends"] = access.extends_id
+    return details
 
 
 def _save(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, azure_now: datetime,
-          justification: str) -> tuple[AccessRequest, bool]:
+          justification: str, rule: ApprovalRule | None, break_glass: str,
+          extends: AccessRequest | None) -> tuple[AccessRequest, bool]:
     """Commit the request before any Azure call: nothing a person submitted is ever lost."""
+    waits = rule is not None and not break_glass
     with transaction.atomic():
         access, created = AccessRequest.objects.get_or_create(idempotency_key=key, defaults={
             "user": actor.user, "justification": justification, "source_prefix": source,
-            "duration_minutes": int(window.total_seconds() // 60)})
+            "duration_minutes": int(window.total_seconds() // 60), "break_glass": break_glass, "extends": extends,
+            **({"status": AccessRequest.AWAITING, "rule": rule, "rule_name": rule.name,
+                "approvals_needed": rule.approvals_needed, "approvers": rule.approvers,
+                "pending_until": timezone.now() + timedelta(minutes=rule.pending_minutes)} if waits else {})})
         if created:
             AccessRequestItem.objects.bulk_create([AccessRequestItem(
                 request=access, vm_id=p.choice.row.vm_id, vm_name=p.choice.row.name, policy_id=p.choice.row.policy_id,
-                port=p.choice.port.number, end=azure_now + p.window, source="" if p.source == source else p.source)
+                port=p.choice.port.number, end=azure_now + p.window, minutes=int(p.window.total_seconds() // 60),
+                source="" if p.source == source else p.source)
                 for p in planned])
     return access, created
 

@@ -15,11 +15,14 @@ from datetime import timedelta
 
 from django import forms
 from django.conf import settings
+from django.core import validators
 
 from jitportal.durations import human
 from jitportal.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
 from jitportal.gateway import PortRule
 from vms.inventory import VmRow
+
+from .models import ApprovalRule
 
 MY_IP, OTHER = "my-ip", "other"
 JUSTIFICATION_LIMIT = 1000
@@ -77,7 +80,22 @@ def own_source(choice: Choice) -> str:
     return f"{choice.field_name}-from"
 
 
-class RequestAccessForm(forms.Form):
+class BreakGlass(forms.Form):
+    """Opening at once despite an approval rule: a reason is mandatory, and everyone who approves or audits
+    is told."""
+
+    break_glass = forms.BooleanField(label="Break glass: open now without waiting for approval", required=False)
+    break_glass_reason = forms.CharField(label="Why can this not wait?", required=False, max_length=500,
+                                         widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_break_glass_reason(self) -> str:
+        reason = self.cleaned_data.get("break_glass_reason", "").strip()
+        if self.cleaned_data.get("break_glass") and not reason:
+            raise forms.ValidationError("Breaking glass needs a reason: say why this cannot wait for an approver.")
+        return reason if self.cleaned_data.get("break_glass") else ""
+
+
+class RequestAccessForm(BreakGlass):
     source = forms.ChoiceField(label="Source", widget=forms.RadioSelect)
     other_source = SourcePrefixField(label="Another IP or CIDR", required=False)
     duration = DurationField(label="For", error_messages={
@@ -187,3 +205,92 @@ class RequestAccessForm(forms.Form):
         except ValueError:
             self.add_error("source", "The portal cannot tell your IP address; choose Another IP or CIDR.")
             return ""
+
+
+class DecisionForm(forms.Form):
+    APPROVE, DENY = "approve", "deny"
+    decision = forms.ChoiceField(choices=((APPROVE, "Approve"), (DENY, "Deny")), widget=forms.HiddenInput)
+    comment = forms.CharField(label="Comment", required=False, max_length=1000,
+                              widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.DENY and not data.get("comment", "").strip():
+            self.add_error("comment", "Say why you deny it: the requester reads this.")
+        return data
+
+
+class ExtendForm(forms.Form):
+    duration = DurationField(label="Open for another", error_messages={"required": "Say for how long."})
+    request_key = SignedField(salt="requests.key", max_age=12 * 3600,
+                              expired="This form expired or was altered; check it and submit again.")
+
+    def __init__(self, longest: timedelta, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["duration"].initial = longest
+        self.fields["request_key"].initial = RequestAccessForm.new_key()
+
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
+
+
+class RuleForm(forms.ModelForm):
+    class Meta:
+        model = ApprovalRule
+        fields = ["name", "subscription_id", "resource_group", "condition", "longer_than_minutes", "ports",
+                  "approvals_needed", "approvers", "pending_minutes", "extension_minutes"]
+        labels = {"subscription_id": "Subscription id (blank: every subscription)",
+                  "resource_group": "Resource group (blank: the whole subscription)",
+                  "longer_than_minutes": "Longer than (minutes)", "ports": "Ports (e.g. 22, 3389)",
+                  "approvals_needed": "Approvals needed (1–3)",
+                  "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
+                  "pending_minutes": "A request waits at most (minutes)",
+                  "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)"}
+        widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, low, high in (("approvals_needed", 1, 3), ("pending_minutes", 5, 7 * 24 * 60),
+                                ("extension_minutes", 0, 24 * 60), ("longer_than_minutes", 0, 24 * 60)):
+            self.fields[name].min_value, self.fields[name].max_value = low, high
+            self.fields[name].validators += [validators.MinValueValidator(low),
+                                             validators.MaxValueValidator(high)]
+            self.fields[name].widget.attrs.update(min=low, max=high)
+
+    def clean_subscription_id(self) -> str:
+        value = self.cleaned_data["subscription_id"].strip().lower()
+        if value and not GUID.match(value):
+            raise forms.ValidationError("A subscription id looks like 00000000-0000-0000-0000-000000000000.")
+        return value
+
+    def clean_resource_group(self) -> str:
+        value = self.cleaned_data["resource_group"].strip()
+        if value and not RESOURCE_GROUP.match(value):
+            raise forms.ValidationError("Not a resource group name (letters, digits, - _ . ( ), at most 90).")
+        return value
+
+    def clean_ports(self) -> str:
+        words = [w for w in re.split(r"[\s,;]+", self.cleaned_data["ports"]) if w]
+        if any(not w.isdigit() or int(w) > 65535 for w in words):
+            raise forms.ValidationError("Ports are numbers from 0 to 65535, separated by commas.")
+        return ", ".join(dict.fromkeys(str(int(w)) for w in words))
+
+    def clean_approvers(self) -> str:
+        names = [n.strip() for n in self.cleaned_data["approvers"].splitlines() if n.strip()]
+        bad = [n for n in names if not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,190}", n)]
+        if bad:
+            raise forms.ValidationError(f"Not a user principal name: {bad[0][:80]}.")
+        if len(names) > 50:
+            raise forms.ValidationError("At most 50 approvers by name; give the role JIT.Approver instead.")
+        return "\n".join(dict.fromkeys(n.lower() for n in names))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("resource_group") and not data.get("subscription_id"):
+            self.add_error("resource_group", "A resource group needs its subscription id.")
+        if data.get("condition") == ApprovalRule.LONGER and data.get("longer_than_minutes") is None:
+            self.add_error("longer_than_minutes", "Say after how many minutes a request needs approval.")
+        if data.get("condition") == ApprovalRule.PORTS and not data.get("ports"):
+            self.add_error("ports", "Say which ports need approval.")
+        return data

@@ -7,8 +7,67 @@ from django.db import models
 from django.utils import timezone
 
 
+class ApprovalRule(models.Model):
+    """Which requests wait for approvers: a scope, a condition, how many approvals and how long to wait."""
+
+    ALWAYS, LONGER, PORTS = "always", "longer", "ports"
+    CONDITIONS = ((ALWAYS, "Always"), (LONGER, "When the window is longer than"), (PORTS, "When one of these ports is asked"))
+
+    name = models.CharField(max_length=80)
+    subscription_id = models.CharField(max_length=36, blank=True)  # blank: every subscription
+    resource_group = models.CharField(max_length=90, blank=True)  # blank: the whole subscription
+    condition = models.CharField(max_length=10, choices=CONDITIONS, default=ALWAYS)
+    longer_than_minutes = models.PositiveIntegerField(null=True, blank=True)
+    ports = models.CharField(max_length=200, blank=True)  # "22, 3389"
+    approvals_needed = models.PositiveSmallIntegerField(default=1)
+    approvers = models.TextField(blank=True)  # user principal names, one a line; blank: every JIT.Approver
+    pending_minutes = models.PositiveIntegerField(default=60)
+    # An extension of an open request up to this long opens without a new approval; 0: extensions are asked again.
+    extension_minutes = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def port_numbers(self) -> set[int]:
+        return {int(p) for p in self.ports.replace(",", " ").split() if p.isdigit()}
+
+    @property
+    def approver_names(self) -> set[str]:
+        return {line.strip().lower() for line in self.approvers.splitlines() if line.strip()}
+
+    @property
+    def summary(self) -> str:
+        """The rule in a sentence: "Production: 1 approval when a window is longer than 60 min"."""
+        when = {self.ALWAYS: "for every request",
+                self.LONGER: f"when a window is longer than {self.longer_than_minutes} min",
+                self.PORTS: f"when port {self.ports} is asked"}[self.condition]
+        count = f"{self.approvals_needed} approval{'s' if self.approvals_needed > 1 else ''}"
+        return f"{self.name}: {count} {when}, decided within {self.pending_minutes} min"
+
+    def covers(self, subscription_id: str, resource_group: str) -> bool:
+        return ((not self.subscription_id or self.subscription_id.lower() == subscription_id.lower())
+                and (not self.resource_group or self.resource_group.lower() == resource_group.lower()))
+
+    def asks(self, port: int, minutes: int) -> bool:
+        """Whether a port asked for `minutes` meets the condition."""
+        if self.condition == self.LONGER:
+            return minutes > (self.longer_than_minutes or 0)
+        if self.condition == self.PORTS:
+            return port in self.port_numbers
+        return True
+
+
 class AccessRequest(models.Model):
+    # pending: saved, Azure not yet asked (or being asked); awaiting: waiting for approvers; approved: the
+    # approvals are in but Azure refused the approver who opened it, so another approver may open it.
     PENDING, OPENED, PARTIAL, FAILED = "pending", "opened", "partial", "failed"
+    AWAITING, APPROVED, DENIED, LAPSED, CANCELLED = "awaiting", "approved", "denied", "lapsed", "cancelled"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests")
     created = models.DateTimeField(default=timezone.now, db_index=True)
@@ -16,10 +75,44 @@ class AccessRequest(models.Model):
     justification = models.TextField(blank=True)
     source_prefix = models.CharField(max_length=64)
     duration_minutes = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, default=PENDING)
+    status = models.CharField(max_length=10, default=PENDING, db_index=True)
+    # The rule it waits on, as it was when the request was made (a rule edited later does not change it).
+    rule = models.ForeignKey(ApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rule_name = models.CharField(max_length=80, blank=True)
+    approvals_needed = models.PositiveSmallIntegerField(default=0)
+    approvers = models.TextField(blank=True)
+    pending_until = models.DateTimeField(null=True, blank=True)
+    break_glass = models.TextField(blank=True)  # the reason given for opening at once despite a rule
+    extends = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="extensions")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")  # whose token opened it (the approver's, or the requester's)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
+
+    @property
+    def waits(self) -> bool:
+        return self.status == self.AWAITING
+
+
+class Approval(models.Model):
+    """One approver's decision on one request: nobody counts twice."""
+
+    APPROVE, DENY = "approve", "deny"
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8)
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["request", "approver"], name="one_decision_per_approver")]
 
 
 class AccessRequestItem(models.Model):
@@ -31,7 +124,8 @@ class AccessRequestItem(models.Model):
     vm_name = models.CharField(max_length=64)
     policy_id = models.CharField(max_length=400)
     port = models.PositiveIntegerField()
-    end = models.DateTimeField()
+    end = models.DateTimeField()  # until opened: when it would end had it opened when asked
+    minutes = models.PositiveIntegerField(null=True, blank=True)  # the window asked for this port
     status = models.CharField(max_length=10, default=PENDING)
     message = models.TextField(blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the audit join looks it up

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from jitportal.fates import EXPIRED, OPEN, azure_fate
+from jitportal.fates import (APPROVED_NOT_OPENED, CANCELLED, DENIED, ENDED_EARLY, EXPIRED, LAPSED, OPEN,
+                             PENDING_APPROVAL, azure_fate)
 from vms.inventory import Inventory, RequestLine, VmRow
 
 from .models import AccessRequest, AccessRequestItem
@@ -105,18 +106,45 @@ def history(user, open_items: list[OpenAccess], limit: int = 50, inventory: Inve
     open_ids = {a.item.pk for a in open_items}
     now = inventory.azure_now if inventory else timezone.now()
     lines = _azure_lines(inventory)
-    found = []
-    for access in AccessRequest.objects.filter(user=user).prefetch_related("items")[:limit]:
-        items = list(access.items.all())
-        if any(i.pk in open_ids for i in items):
-            state = "Open now"
-        elif access.status == AccessRequest.FAILED:
-            state = _not_opened({i.status for i in items})
-        elif access.status == AccessRequest.PENDING:
-            state = "Waiting for Azure"
-        else:
-            ended = {fate(i, lines, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
-            state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
-            state += " (partly refused)" if access.status == AccessRequest.PARTIAL else ""
-        found.append(PastRequest(access, state))
-    return found
+    requests = AccessRequest.objects.filter(user=user).prefetch_related("items", "approvals")[:limit]
+    return [PastRequest(a, _state(a, any(i.pk in open_ids for i in a.items.all()), lines, now)) for a in requests]
+
+
+def request_state(access: AccessRequest, inventory: Inventory | None) -> str:
+    """One request's state, as My access words it (its own page)."""
+    now = inventory.azure_now if inventory else timezone.now()
+    lines = _azure_lines(inventory)
+    is_open = any(fate(i, lines, now) == OPEN for i in access.items.all() if i.status == AccessRequestItem.OPENED)
+    return _state(access, is_open, lines, now)
+
+
+def _state(access: AccessRequest, is_open: bool, lines: dict[tuple[str, int, int], RequestLine], now: datetime) -> str:
+    items = list(access.items.all())
+    if access.status in WORKFLOW:
+        return workflow_state(access)
+    if access.ended_at:
+        return ENDED_EARLY.capitalize()
+    if is_open:
+        return "Open now"
+    if access.status == AccessRequest.FAILED:
+        return _not_opened({i.status for i in items})
+    if access.status == AccessRequest.PENDING:
+        return "Waiting for Azure"
+    ended = {fate(i, lines, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
+    state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
+    return state + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
+
+
+WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED, AccessRequest.LAPSED,
+            AccessRequest.CANCELLED)
+
+
+def workflow_state(access: AccessRequest) -> str:
+    """A request's state while (or instead of) waiting for approvers, in the words every page uses."""
+    if access.status == AccessRequest.AWAITING:
+        if access.pending_until and access.pending_until <= timezone.now():
+            return LAPSED.capitalize()
+        given = sum(1 for a in access.approvals.all() if a.decision == "approve")
+        return f"{PENDING_APPROVAL.capitalize()} ({given} of {access.approvals_needed})"
+    return {AccessRequest.APPROVED: APPROVED_NOT_OPENED, AccessRequest.DENIED: DENIED,
+            AccessRequest.LAPSED: LAPSED, AccessRequest.CANCELLED: CANCELLED}[access.status].capitalize()

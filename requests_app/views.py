@@ -12,17 +12,20 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
-from accounts.roles import REQUESTER, require_role
+from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
 from jitportal import gateway
 from jitportal.actor import actor_of
 from vms.access import REQUEST, permitted, selected_vms
+from jitportal.notify import sent_about
 from vms.inventory import get_inventory
 
-from .access import own_item, own_request
+from .access import overseen_request, own_item, own_request
 from .actions import do_request_access, requestable
-from .forms import OTHER, RequestAccessForm
+from .approvals import asked_lately, may_approve, open_ports
+from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem
-from .status import fates, history, open_now
+from .rules import rules_for_ports
+from .status import fates, history, open_now, request_state
 
 HISTORY_PER_PAGE = 50
 
@@ -74,22 +77,33 @@ def new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
         access = do_request_access(actor, data["request_key"], data["planned"], data["source_prefix"],
-                                   data["window"], data.get("justification", ""), inventory.azure_clock())
+                                   data["window"], data.get("justification", ""), inventory.azure_clock(),
+                                   break_glass=data.get("break_glass_reason", ""))
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
-    return render(request, "requests_app/new.html", {"form": form, "rows": rows, "notes": notes + refused,
-                                                     "justification_hint": settings.JIT_JUSTIFICATION_HINT})
+    return render(request, "requests_app/new.html", {
+        "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
+        # Every rule that may apply, whatever window is asked: the form says so before the person submits.
+        "rules": rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)})
 
 
 @require_safe
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request.user, REQUESTER)
-    access = own_request(request.user, pk)
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
     try:  # Azure's request history says what became of each port (replaced, expired…)
         inventory = get_inventory(request.session, request.user.pk)
     except gateway.GatewayError:
         inventory = None
-    return render(request, "requests_app/detail.html", {"access": access, "items": fates(access, inventory)})
+    access = overseen_request(request.user, pk, inventory)
+    mine, held = access.user_id == request.user.pk, roles_of(request.user)
+    return render(request, "requests_app/detail.html", {
+        "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
+        "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
+        "mine": mine, "asked_lately": asked_lately(access) if not mine else [],
+        "can_decide": APPROVER in held and not mine and access.waits and not may_approve(request.user, access),
+        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not may_approve(request.user, access),
+        "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
+        "decision_form": DecisionForm()})
 
 
 @require_safe

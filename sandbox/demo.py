@@ -71,6 +71,11 @@ PEOPLE: tuple[Person, ...] = (
         (("Reader", "{sub:prod}"), ("Reader", "{sub:dev}"), ("Reader", "{sub:shared}/resourceGroups/rg-shared"),
          ("JIT VM Access Requester", "{sub:legacy}")),
     ),
+    Person(
+        "hana", "Hana Hill", "4a4a0000-0000-4000-8000-000000000008", ("JIT.Approver",),
+        "Approver: decides on Production requests; Reader and JIT VM Access Requester on Production",
+        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}")),
+    ),
 )
 
 

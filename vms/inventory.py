@@ -158,6 +158,7 @@ class Inventory:
     _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
     _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _vm_ids: frozenset[str] | None = field(default=None, repr=False)
 
     def select(self, filters: tuple, keep: Callable[[VmRow], bool]) -> Selection:
         """The rows `keep` keeps; `filters` names it. The unfiltered view and the last few filtered ones are kept."""
@@ -184,6 +185,13 @@ class Inventory:
                     "region": _choices((r.location, r.location) for r in self.rows),
                     "os": _choices((r.os_type, r.os_type) for r in self.rows)})
             return self._choices
+
+    def vm_ids(self) -> frozenset[str]:
+        """Every VM id this person can see, lower case: made once per inventory."""
+        with self._lock:
+            if self._vm_ids is None:
+                object.__setattr__(self, "_vm_ids", frozenset(r.vm_id.lower() for r in self.rows))
+            return self._vm_ids
 
     def permissions(self, row: VmRow) -> Permissions:
         return self.rights.get((row.subscription_id.lower(), row.resource_group.lower()), UNKNOWN)

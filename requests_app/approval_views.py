@@ -1,0 +1,186 @@
+"""Approvals inbox and decisions, extend, end now, cancel, and the admins' approval rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
+from audit.trail import record
+from jitportal import gateway
+from jitportal.actor import actor_of
+from vms.inventory import get_inventory
+
+from . import approvals
+from .access import in_scope, overseen_request, own_request
+from .forms import DecisionForm, ExtendForm, RuleForm
+from .models import AccessRequest, AccessRequestItem, ApprovalRule
+
+def _detail(access: AccessRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
+
+
+def _inventory(request: HttpRequest):
+    try:
+        return get_inventory(request.session, request.user.pk), ""
+    except gateway.GatewayError as error:
+        return None, error.message
+
+
+@require_safe
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, APPROVER, ADMIN)
+    approvals.lapse_due()
+    inventory, problem = _inventory(request)
+    waiting = [a for a in AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
+               .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
+               .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    now = inventory.azure_clock() if inventory else timezone.now()
+    open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+                                                 request__ended_at__isnull=True)
+                .values_list("request_id", flat=True).distinct()[:500])
+    opened = [a for a in AccessRequest.objects.filter(pk__in=list(open_ids)).select_related("user")
+              .prefetch_related("items") if in_scope(inventory, a)]
+    return render(request, "requests_app/inbox.html", {
+        "waiting": [(a, approvals.may_approve(request.user, a), approvals.asked_lately(a)) for a in waiting],
+        "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
+
+
+@require_POST
+@login_required
+def decide(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, APPROVER)
+    actor, (inventory, problem) = actor_of(request), _inventory(request)
+    access = overseen_request(request.user, pk, inventory)
+    form = DecisionForm(request.POST)
+    if problem or not form.is_valid():
+        messages.error(request, problem or " ".join(e for errors in form.errors.values() for e in errors))
+        return _detail(access)
+    try:
+        if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+            approvals.approve(actor, access.pk, form.cleaned_data["comment"], inventory)
+        else:
+            approvals.deny(actor, access.pk, form.cleaned_data["comment"])
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+    return _detail(access)
+
+
+@require_POST
+@login_required
+def open_again(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, APPROVER)
+    actor, (inventory, problem) = actor_of(request), _inventory(request)
+    access = overseen_request(request.user, pk, inventory)
+    try:
+        if problem:
+            raise approvals.Refused(problem)
+        approvals.open_again(actor, access.pk, inventory)
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+    return _detail(access)
+
+
+@require_POST
+@login_required
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, REQUESTER)
+    access = own_request(request.user, pk)
+    try:
+        approvals.cancel(actor_of(request), access.pk)
+        messages.success(request, "Request cancelled.")
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+    return _detail(access)
+
+
+@require_POST
+@login_required
+def end(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    actor, (inventory, problem) = actor_of(request), _inventory(request)
+    access = overseen_request(request.user, pk, inventory)
+    if access.user_id != request.user.pk:
+        require_role(request.user, APPROVER, ADMIN)  # a requester ends only their own
+    try:
+        if problem:
+            raise approvals.Refused(problem)
+        refusals = approvals.end_now(actor, access, inventory)
+        if refusals:
+            messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
+        else:
+            messages.success(request, "Ended: the ports close within a minute.")
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+    return _detail(access)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def extend(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, REQUESTER)
+    access = own_request(request.user, pk)
+    actor, (inventory, problem) = actor_of(request), _inventory(request)
+    ports = approvals.open_ports(access, inventory) if inventory else []
+    longest = min((p.rule.max_duration for p in ports), default=timedelta(hours=1))
+    form = ExtendForm(longest, request.POST or None)
+    if request.method == "POST" and ports and form.is_valid():
+        try:
+            extension = approvals.extend(actor, access, form.cleaned_data["duration"],
+                                         form.cleaned_data["request_key"], inventory)
+            return _detail(extension)
+        except approvals.Refused as refused:
+            problem = refused.message
+    return render(request, "requests_app/extend.html", {"access": access, "ports": ports, "form": form,
+                                                        "problem": problem})
+
+
+@require_safe
+@login_required
+def rules(request: HttpRequest) -> HttpResponse:
+    require_role(request.user, ADMIN, APPROVER)
+    return render(request, "requests_app/rules.html", {"rules": ApprovalRule.objects.all(),
+                                                       "can_edit": ADMIN in roles_of(request.user)})
+
+
+def _rule_words(rule: ApprovalRule) -> dict:
+    return {f: str(getattr(rule, f)) for f in RuleForm.Meta.fields}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    require_role(request.user, ADMIN)
+    rule = get_object_or_404(ApprovalRule, pk=pk) if pk else None
+    before = _rule_words(rule) if rule else {}
+    form = RuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        saved.updated = timezone.now()
+        saved.save()
+        record(actor_of(request), "rule.update" if rule else "rule.create", f"approval rule {saved.pk}", "saved",
+               details={"before": before, "after": _rule_words(saved)})
+        messages.success(request, f"Rule “{saved.name}” saved.")
+        return HttpResponseRedirect(reverse("requests-rules"))
+    return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule})
+
+
+@require_POST
+@login_required
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    require_role(request.user, ADMIN)
+    rule = get_object_or_404(ApprovalRule, pk=pk)
+    record(actor_of(request), "rule.delete", f"approval rule {rule.pk}", "deleted",
+           details={"before": _rule_words(rule), "after": {}})
+    rule.delete()
+    messages.success(request, f"Rule “{rule.name}” deleted; requests already waiting keep it.")
+    return HttpResponseRedirect(reverse("requests-rules"))
+

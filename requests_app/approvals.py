@@ -1,0 +1,267 @@
+"""Deciding on requests that wait for approvers, and the steps after opening: extend and end now.
+
+The portal acts only as a signed-in person: the last approver's own token opens the ports, the requester's
+extends them, and whoever ends a window early does it with theirs. Every step is in the trail."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.trail import record
+from jitportal import gateway
+from jitportal.actor import PORTAL, Actor
+from vms.inventory import Inventory, VmRow, invalidate
+
+from . import notices
+from .actions import do_request_access, open_request, targets
+from .forms import Choice, Planned
+from .models import AccessRequest, AccessRequestItem, Approval
+
+RECENT = timedelta(days=7)
+# Documentation addresses (RFC 5737, TEST-NET-1): never routed, so a window opened to one reaches nobody.
+NOBODY = "192.0.2.1"
+
+
+class Refused(Exception):
+    """A decision or step the portal will not take, with why, in words for the person."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+def asked_lately(access: AccessRequest) -> list[AccessRequest]:
+    """Who else asked for the same VMs in the last week: what an approver weighs a request against."""
+    vms = [i.vm_id for i in access.items.all()]
+    return list(AccessRequest.objects.filter(items__vm_id__in=vms, created__gte=timezone.now() - RECENT)
+                .exclude(pk=access.pk).select_related("user").distinct()[:10])
+
+
+def lapsed(access: AccessRequest, now: datetime | None = None) -> bool:
+    return (access.status == AccessRequest.AWAITING and access.pending_until is not None
+            and access.pending_until <= (now or timezone.now()))
+
+
+def may_approve(user, access: AccessRequest) -> str:
+    """Why `user` may not decide on `access` ("" when they may): the portal role is checked by the view."""
+    if access.user_id == user.pk:
+        return "Nobody approves their own request."
+    names = {line.strip().lower() for line in access.approvers.splitlines() if line.strip()}
+    if names and (user.upn or "").lower() not in names:
+        return f"The rule “{access.rule_name}” names other approvers."
+    return ""
+
+
+def _locked(pk: int) -> AccessRequest:
+    return AccessRequest.objects.select_for_update().select_related("user").get(pk=pk)
+
+
+def _decidable(actor: Actor, access: AccessRequest) -> None:
+    if lapsed(access):
+        _lapse(access)
+        raise Refused("Nobody decided in time: this request has expired. The requester may ask again.")
+    if access.status != AccessRequest.AWAITING:
+        raise Refused("This request is no longer waiting for a decision.")
+    why = may_approve(actor.user, access)
+    if why:
+        raise Refused(why)
+    if access.approvals.filter(approver=actor.user).exists():
+        raise Refused("You have already decided on this request.")
+
+
+def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> AccessRequest:
+    """Count `actor`'s approval; the last one needed opens the ports with `actor`'s own Azure token."""
+    try:
+        with transaction.atomic():
+            access = _locked(pk)
+            _decidable(actor, access)
+            Approval.objects.create(request=access, approver=actor.user, decision=Approval.APPROVE, comment=comment)
+            count = access.approvals.filter(decision=Approval.APPROVE).count()
+            last = count >= access.approvals_needed
+            if last:  # from here on, a second approver's click finds it decided
+                access.status, access.decided_at = AccessRequest.PENDING, timezone.now()
+                access.save(update_fields=["status", "decided_at"])
+            record(actor, "access.approve", targets(access), "approved", details={
+                "request": access.pk, "comment": comment, "approvals": count, "needed": access.approvals_needed})
+    except IntegrityError:
+        raise Refused("You have already decided on this request.") from None
+    if last:
+        _open_as(actor, access, inventory)
+    else:
+        notices.approved_once(access, actor.user, count)
+    return access
+
+
+def open_again(actor: Actor, pk: int, inventory: Inventory) -> AccessRequest:
+    """An approved request Azure refused to open for its approver: another approver opens it with theirs."""
+    with transaction.atomic():
+        access = _locked(pk)
+        if access.status != AccessRequest.APPROVED:
+            raise Refused("This request is not waiting to be opened.")
+        why = may_approve(actor.user, access)
+        if why:
+            raise Refused(why)
+        access.status = AccessRequest.PENDING
+        access.save(update_fields=["status"])
+        access.items.update(status=AccessRequestItem.PENDING, message="", correlation_id="")
+    _open_as(actor, access, inventory)
+    return access
+
+
+def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory) -> None:
+    """Open an approved request now, as `actor`: each port for its window from Azure's clock now, capped by
+    the port's maximum, with a justification naming the requester and the approvers."""
+    now = inventory.azure_clock()
+    rows = {r.vm_id.lower(): r for r in inventory.rows}
+    items = list(access.items.all())
+    for item in items:
+        window = timedelta(minutes=item.minutes or access.duration_minutes)
+        rule = _port(rows.get(item.vm_id.lower()), item.port)
+        item.end = now + (min(window, rule.max_duration) if rule else window)
+    AccessRequestItem.objects.bulk_update(items, ["end"])
+    access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
+    approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
+                          if a.decision == Approval.APPROVE)
+    justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
+    open_request(actor, access, justification, "access.open")
+    if access.status == AccessRequest.FAILED:
+        refused = {i.status for i in access.items.all()} == {AccessRequestItem.REFUSED}
+        access.status = AccessRequest.APPROVED if refused else AccessRequest.FAILED
+        access.save(update_fields=["status"])
+    notices.decided(access, actor.user)
+
+
+def _port(row: VmRow | None, number: int) -> gateway.PortRule | None:
+    return next((p for p in row.ports if p.number == number), None) if row else None
+
+
+def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
+    try:
+        with transaction.atomic():
+            access = _locked(pk)
+            _decidable(actor, access)
+            Approval.objects.create(request=access, approver=actor.user, decision=Approval.DENY, comment=comment)
+            access.status, access.decided_at = AccessRequest.DENIED, timezone.now()
+            access.save(update_fields=["status", "decided_at"])
+            record(actor, "access.deny", targets(access), "denied", details={"request": access.pk, "comment": comment})
+    except IntegrityError:
+        raise Refused("You have already decided on this request.") from None
+    notices.decided(access, actor.user)
+    return access
+
+
+def cancel(actor: Actor, pk: int) -> AccessRequest:
+    """The requester withdraws a request that still waits."""
+    with transaction.atomic():
+        access = _locked(pk)
+        if access.user_id != actor.user_pk:
+            raise Refused("Only the requester may cancel a request.")
+        if access.status != AccessRequest.AWAITING:
+            raise Refused("This request is no longer waiting, so there is nothing to cancel.")
+        access.status, access.decided_at = AccessRequest.CANCELLED, timezone.now()
+        access.save(update_fields=["status", "decided_at"])
+        record(actor, "access.cancel", targets(access), "cancelled", details={"request": access.pk})
+    return access
+
+
+def _lapse(access: AccessRequest) -> None:
+    updated = AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.AWAITING).update(
+        status=AccessRequest.LAPSED, decided_at=timezone.now())
+    if updated:
+        access.status = AccessRequest.LAPSED
+        record(PORTAL, "access.lapse", targets(access), "expired", details={
+            "request": access.pk, "pending_until": access.pending_until.isoformat()})
+        notices.lapsed(access)
+
+
+def lapse_due(now: datetime | None = None) -> int:
+    """Expire every request nobody decided on in time (the worker runs it; a page does it when it meets one)."""
+    due = AccessRequest.objects.filter(status=AccessRequest.AWAITING, pending_until__lte=now or timezone.now())
+    count = 0
+    for access in due.select_related("user").prefetch_related("items"):
+        with transaction.atomic():
+            _lapse(access)
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class OpenPort:
+    """A port of a request Azure still lists as open, on the VM row it belongs to."""
+
+    item: AccessRequestItem
+    row: VmRow
+    rule: gateway.PortRule
+
+
+def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
+    """The request's ports open now by Azure's request history (as this person's inventory shows it)."""
+    now = inventory.azure_clock()
+    rows = {r.vm_id.lower(): r for r in inventory.rows}
+    found = []
+    for item in access.items.all():
+        row = rows.get(item.vm_id.lower())
+        rule = _port(row, item.port)
+        if item.status != AccessRequestItem.OPENED or row is None or rule is None or item.end <= now:
+            continue
+        line = next((x for x in row.history if x.port == item.port and abs(x.end - item.end) <= timedelta(seconds=2)), None)
+        if line is None or (line.status == "Initiated" and line.end > now):
+            found.append(OpenPort(item, row, rule))
+    return found
+
+
+def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[str]:
+    """Close a request's open ports early. Azure has no revoke: each port gets a newer request, which revokes
+    the older (NewerRequestInitiated), as short as Azure accepts, to an address that reaches nobody where the
+    policy takes any source (else to the port's own source). Returns Azure's refusals, if any."""
+    ports = open_ports(access, inventory)
+    if not ports:
+        raise Refused("Nothing of this request is open any more.")
+    end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
+    by_policy: dict[str, dict[str, list[gateway.GrantPort]]] = {}
+    for p in ports:
+        source = NOBODY if p.rule.allowed_prefixes == ("*",) else p.item.source_prefix
+        by_policy.setdefault(p.row.policy_id, {}).setdefault(p.item.vm_id, []).append(
+            gateway.GrantPort(p.item.port, source, end))
+    justification = f"Ended early by {actor.user.upn} (request {access.pk} of {access.user.upn})"
+    problems = []
+    for policy_id, vms in by_policy.items():
+        correlation = str(uuid.uuid4())
+        try:
+            gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
+                             justification, correlation)
+            outcome = "ended"
+        except gateway.GatewayError as error:
+            outcome = "refused"
+            problems.append(error.message)
+        record(actor, "access.end", policy_id, outcome, correlation_id=correlation, details={
+            "request": access.pk, "justification": justification, "message": problems[-1] if outcome == "refused" else "",
+            "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
+                      for vm, grants in vms.items() for g in grants]})
+        invalidate(policy_id.split("/")[2])
+    if len(problems) < len(by_policy):
+        AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=timezone.now())
+        access.ended_by, access.ended_at = actor.user, timezone.now()
+        if actor.user_pk != access.user_id:
+            notices.ended(access, actor.user)
+    return problems
+
+
+
+def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory) -> AccessRequest:
+    """A new request for the same open ports and sources, `window` from now (capped by each port's maximum),
+    which Azure records as replacing the old one. The rules apply again (see `rule_for`)."""
+    if access.user_id != actor.user_pk:
+        raise Refused("Only the requester may extend their access.")
+    ports = open_ports(access, inventory)
+    if not ports:
+        raise Refused("Nothing of this request is open any more, so there is nothing to extend: request again.")
+    planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
+    return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
+                             inventory.azure_clock(), extends=access)

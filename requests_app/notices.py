@@ -1,0 +1,93 @@
+"""What the portal tells people about requests, and whom: composed here, delivered by `jitportal.notify`
+(e-mail and webhooks, by the worker). Nothing sent holds a token or a link that acts without signing in:
+links lead to pages that ask who you are and check what you may do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.roles import APPROVER, AUDITOR
+from jitportal.notify import Message, Recipient, send
+
+from .models import AccessRequest, Approval
+
+
+def _recipients(users: Iterable[User]) -> list[Recipient]:
+    return [Recipient(u.pk, u.email or u.upn) for u in users if u.email or u.upn]
+
+
+def approvers_of(access: AccessRequest) -> list[User]:
+    """The people who may decide: holders of JIT.Approver (those the rule names, when it names some), never the
+    requester. The portal knows a person's roles from their last sign-in."""
+    people = User.objects.filter(groups__name=APPROVER, is_active=True).exclude(pk=access.user_id).distinct()
+    names = {line.strip().lower() for line in access.approvers.splitlines() if line.strip()}
+    return [u for u in people if not names or (u.upn or "").lower() in names]
+
+
+def _what(access: AccessRequest) -> str:
+    ports = ", ".join(f"{i.vm_name}:{i.port}" for i in access.items.all())
+    return f"{ports} from {access.source_prefix} for {access.duration_minutes} min"
+
+
+def _path(access: AccessRequest) -> str:
+    return reverse("requests-detail", args=[access.pk])
+
+
+def _to_requester(access: AccessRequest, kind: str, subject: str, body: str) -> None:
+    send(Message(kind, subject, body, access.pk, _path(access)), _recipients([access.user]))
+
+
+def pending(access: AccessRequest) -> None:
+    body = (f"{access.user.upn} asks for {_what(access)}.\nWhy: {access.justification or '(no reason given)'}\n"
+            f"Rule: {access.rule_name}, {access.approvals_needed} approval(s) needed, until {access.pending_until:%Y-%m-%d %H:%M} UTC.")
+    send(Message("pending", f"Approval needed: {access.user.upn} asks for access", body, access.pk, _path(access)),
+         _recipients(approvers_of(access)))
+
+
+def approved_once(access: AccessRequest, approver: User, count: int) -> None:
+    _to_requester(access, "decision", "One approval of your request is in",
+                  f"{approver.upn} approved ({count} of {access.approvals_needed}): {_what(access)}.")
+
+
+def decided(access: AccessRequest, approver: User) -> None:
+    last = access.approvals.filter(approver=approver).first()
+    comment = f"\nComment: {last.comment}" if last and last.comment else ""
+    if access.status == AccessRequest.DENIED:
+        subject, text = "Your request was denied", f"{approver.upn} denied {_what(access)}."
+    elif access.status in (AccessRequest.OPENED, AccessRequest.PARTIAL):
+        subject, text = "Your request was approved: access is open", f"{approver.upn} approved and opened {_what(access)}."
+    else:
+        reasons = "; ".join(sorted({i.message for i in access.items.all() if i.message}))
+        subject = "Your request was approved, but Azure did not open it"
+        text = f"{approver.upn} approved {_what(access)}, and Azure answered: {reasons}. Another approver may open it."
+    _to_requester(access, "decision", subject, text + comment)
+
+
+def lapsed(access: AccessRequest) -> None:
+    _to_requester(access, "pending_expired", "Your request expired: nobody decided in time",
+                  f"Nobody decided on {_what(access)} before {access.pending_until:%Y-%m-%d %H:%M} UTC. Ask again if "
+                  "you still need access.")
+
+
+def break_glass(access: AccessRequest) -> None:
+    people = list(approvers_of(access)) + list(User.objects.filter(groups__name=AUDITOR, is_active=True))
+    body = (f"{access.user.upn} opened {_what(access)} without approval (break glass).\n"
+            f"Reason: {access.break_glass}\nWhy: {access.justification}")
+    send(Message("break_glass", f"Break glass: {access.user.upn} opened access without approval", body, access.pk,
+                 _path(access)), _recipients({u.pk: u for u in people}.values()))
+
+
+def ending_soon(access: AccessRequest, minutes: int) -> None:
+    _to_requester(access, "ending_soon", f"{minutes} minutes left — Extend?",
+                  f"Your access to {_what(access)} ends in {minutes} minutes. Extend it from My access if you still need it.")
+
+
+def ended(access: AccessRequest, by: User) -> None:
+    _to_requester(access, "ended", "Your access was ended early", f"{by.upn} ended your access to {_what(access)}.")
+
+
+def decisions_of(access: AccessRequest) -> list[Approval]:
+    return list(access.approvals.select_related("approver"))

@@ -1,0 +1,38 @@
+"""Which approval rule a request falls under: the strictest of those whose scope and condition it meets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from jitportal.gateway import parse_policy_id
+
+from .forms import Planned
+from .models import AccessRequest, ApprovalRule
+
+
+def _scope(policy_id: str) -> tuple[str, str]:
+    ref = parse_policy_id(policy_id)
+    return (ref.subscription_id, ref.resource_group) if ref else ("", "")
+
+
+def rules_for_ports(ports: Iterable[tuple[str, int, int]]) -> list[ApprovalRule]:
+    """The rules that apply to (policy id, port, minutes) triples, strictest first: most approvals, then the
+    shortest wait."""
+    ports = list(ports)
+    found = [rule for rule in ApprovalRule.objects.all()
+             if any(rule.covers(*_scope(policy)) and rule.asks(port, minutes) for policy, port, minutes in ports)]
+    return sorted(found, key=lambda r: (-r.approvals_needed, r.pending_minutes, r.pk))
+
+
+def rule_for(planned: list[Planned], extends: AccessRequest | None = None) -> ApprovalRule | None:
+    """The rule a request waits on, or None when it opens at once. An extension of a request that opened
+    needs no new approval when it is no longer than the rule's `extension_minutes`."""
+    ports = [(p.choice.row.policy_id, p.choice.port.number, int(p.window.total_seconds() // 60)) for p in planned]
+    rules = rules_for_ports(ports)
+    if not rules:
+        return None
+    rule = rules[0]
+    opened = extends is not None and extends.status in (AccessRequest.OPENED, AccessRequest.PARTIAL)
+    if opened and all(minutes <= rule.extension_minutes for _, _, minutes in ports):
+        return None
+    return rule
