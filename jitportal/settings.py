@@ -272,3 +272,33 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
 # Optional read-only app identity (Reader + Activity Log read) that keeps the archive complete when nobody reads.
 AUDIT_READER_CLIENT_ID = env_str("AUDIT_READER_CLIENT_ID") or ""
 AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""
+
+# --- Notifications (jitportal/notify.py): e-mail and webhooks, delivered by the worker ---------------------
+# Links in what is sent are PORTAL_URL + a portal path, each to a page that asks for sign-in.
+PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{os.environ.get('PORT', '8000')}" if DEBUG else "")).rstrip("/")
+if PORTAL_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PORTAL_URL):
+    raise ImproperlyConfigured(f"PORTAL_URL must be the portal's http(s) address, such as https://jit.example.com, "
+                               f"not {PORTAL_URL!r}")
+# The console backend (on stdout, which `make serve` shows) when debugging, SMTP otherwise. With SMTP and no
+# EMAIL_HOST, no e-mail is queued at all (webhooks only).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or ("django.core.mail.backends.console.EmailBackend" if DEBUG else
+                                             "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST") or ""
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS, usually on port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL (implicit TLS), not both.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "jitportal@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Slack- and Teams-compatible incoming webhooks (comma-separated; or WEBHOOK_URLS_FILE, one a line: such URLs
+# are secrets), each post signed with WEBHOOK_SECRET (docs/architecture.md, "Notifications").
+WEBHOOK_URLS = [u.strip() for u in (env_str("WEBHOOK_URLS") or "").replace("\n", ",").split(",") if u.strip()]
+for _number, _url in enumerate(WEBHOOK_URLS, start=1):
+    if not re.fullmatch(r"https?://[^/?#\s]+(/\S*)?", _url):
+        raise ImproperlyConfigured(f"WEBHOOK_URLS item {_number} is not an http(s) URL.")  # it may hold a secret
+WEBHOOK_SECRET = env_str("WEBHOOK_SECRET") or ""
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)

@@ -7,6 +7,9 @@ The tasks framework has no scheduler, so periodic work schedules itself: `ensure
 exactly one future `housekeeping` run in the queue, and each run calls it first (so a failing clean-up
 does not break the chain). `manage.py schedule_housekeeping` calls it at every start of a worker, which
 also mends a chain broken by an outage.
+
+Notifications are delivered by `deliver_notifications` (in `jitportal.notify`, re-exported here), queued when
+a sender's transaction commits and again for the next retry; housekeeping sweeps up anything left due.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from django_tasks_db.models import DBTaskResult
 from audit.archive import collect_as_app
 from audit.trail import log_checkpoint
 from jitportal.dblocks import serialize
+from jitportal.notify import deliver_due, deliver_notifications, schedule_next_delivery
 from vms.lease import Busy, policy_lease
+
+__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping"]
 
 
 def clear_sessions() -> None:
@@ -42,6 +48,13 @@ def collect_archive() -> None:
         pass  # another worker is collecting right now
 
 
+def sweep_notifications() -> None:
+    """Deliver notifications left due (a delivery task lost, say), and keep a run waiting for the next retry.
+    The delivery itself is `jitportal.notify.deliver_notifications`, queued when a sender's transaction commits."""
+    deliver_due()
+    schedule_next_delivery()
+
+
 def checkpoint_trail() -> None:
     """Log the audit trail's head, so that a later deletion of its newest events can be caught; only reads."""
     log_checkpoint()
@@ -51,6 +64,7 @@ def checkpoint_trail() -> None:
 def housekeeping() -> None:
     ensure_scheduled()
     clear_sessions()
+    sweep_notifications()
     collect_archive()
     checkpoint_trail()
 
