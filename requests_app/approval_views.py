@@ -23,6 +23,7 @@ from .access import in_scope, overseen_request, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 
+
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
 
@@ -47,8 +48,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
-    opened = [a for a in AccessRequest.objects.filter(pk__in=list(open_ids)).select_related("user")
-              .prefetch_related("items") if in_scope(inventory, a)]
+    opened = [(a, max(i.end for i in a.items.all())) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
+              .select_related("user").prefetch_related("items") if in_scope(inventory, a)]
     return render(request, "requests_app/inbox.html", {
         "waiting": [(a, approvals.may_approve(request.user, a), approvals.asked_lately(a)) for a in waiting],
         "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})

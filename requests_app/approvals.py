@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.trail import record
 from jitportal import gateway
 from jitportal.actor import PORTAL, Actor
+from jitportal.models import Notification
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
@@ -62,10 +63,16 @@ def _locked(pk: int) -> AccessRequest:
     return AccessRequest.objects.select_for_update().select_related("user").get(pk=pk)
 
 
-def _decidable(actor: Actor, access: AccessRequest) -> None:
+def _lapse_if_due(pk: int) -> None:
+    """Expire the request first when nobody decided in time (its own commit: the refusal that follows rolls back)."""
+    access = AccessRequest.objects.select_related("user").get(pk=pk)
     if lapsed(access):
-        _lapse(access)
+        with transaction.atomic():
+            _lapse(access)
         raise Refused("Nobody decided in time: this request has expired. The requester may ask again.")
+
+
+def _decidable(actor: Actor, access: AccessRequest) -> None:
     if access.status != AccessRequest.AWAITING:
         raise Refused("This request is no longer waiting for a decision.")
     why = may_approve(actor.user, access)
@@ -77,6 +84,7 @@ def _decidable(actor: Actor, access: AccessRequest) -> None:
 
 def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> AccessRequest:
     """Count `actor`'s approval; the last one needed opens the ports with `actor`'s own Azure token."""
+    _lapse_if_due(pk)
     try:
         with transaction.atomic():
             access = _locked(pk)
@@ -142,6 +150,7 @@ def _port(row: VmRow | None, number: int) -> gateway.PortRule | None:
 
 
 def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
+    _lapse_if_due(pk)
     try:
         with transaction.atomic():
             access = _locked(pk)
@@ -265,3 +274,25 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
     return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
                              inventory.azure_clock(), extends=access)
+
+
+def remind_ending(now: datetime | None = None) -> int:
+    """Tell each requester once, JIT_REMIND_MINUTES before a request's first port closes: "10 minutes left —
+    Extend?" (the worker runs it every minute). Returns how many were told."""
+    minutes = settings.JIT_REMIND_MINUTES
+    if not minutes:
+        return 0
+    now = now or timezone.now()
+    ending = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+                                               end__lte=now + timedelta(minutes=minutes), request__ended_at__isnull=True)
+              .values_list("request_id", flat=True).distinct())
+    ending = list(ending)
+    told = set(Notification.objects.filter(kind="ending_soon", request_id__in=ending).values_list("request_id", flat=True))
+    count = 0
+    for access in AccessRequest.objects.filter(pk__in=ending).exclude(pk__in=told).select_related("user"):
+        if access.extensions.exists():
+            continue  # already extended: the newer request gets its own reminder
+        first_end = min(i.end for i in access.items.all() if i.status == AccessRequestItem.OPENED)
+        notices.ending_soon(access, max(1, round((first_end - now).total_seconds() / 60)))
+        count += 1
+    return count

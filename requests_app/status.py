@@ -7,8 +7,17 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from jitportal.fates import (APPROVED_NOT_OPENED, CANCELLED, DENIED, ENDED_EARLY, EXPIRED, LAPSED, OPEN,
-                             PENDING_APPROVAL, azure_fate)
+from jitportal.fates import (
+    APPROVED_NOT_OPENED,
+    CANCELLED,
+    DENIED,
+    ENDED_EARLY,
+    EXPIRED,
+    LAPSED,
+    OPEN,
+    PENDING_APPROVAL,
+    azure_fate,
+)
 from vms.inventory import Inventory, RequestLine, VmRow
 
 from .models import AccessRequest, AccessRequestItem

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
 from jitportal import gateway
 from jitportal.actor import actor_of
-from vms.access import REQUEST, permitted, selected_vms
 from jitportal.notify import sent_about
+from vms.access import REQUEST, permitted, selected_vms
 from vms.inventory import get_inventory
 
 from .access import overseen_request, own_item, own_request

@@ -1,0 +1,304 @@
+"""Approvals through the real SDK and MSAL against the sandbox: a rule makes a request wait, the last approver's
+own token opens it, and every step is in the trail; extend and end now replace Azure's request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from requests_app.approvals import lapse_due
+from requests_app.models import AccessRequest, Approval, ApprovalRule
+from tests.azure_view import AzureView
+from tests.conftest import MY_IP, PORTAL_HOST, fill, sign_in, submit
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def person(sandbox, db):
+    """A separate browser per person, signed in through MSAL (after any role change at the sandbox)."""
+    def as_person(key: str, roles: list[str] | None = None) -> Client:
+        if roles is not None:
+            sandbox.control("POST", f"people/{key}/roles", {"roles": roles})
+        client = Client(HTTP_HOST=PORTAL_HOST)
+        assert sign_in(client, sandbox, key).status_code == 302
+        return client
+    return as_person
+
+
+@pytest.fixture
+def production_rule(subs) -> ApprovalRule:
+    return ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1)
+
+
+def _ask(client: Client, view: AzureView, vm=("rg-web", "web-02"), **answers) -> AccessRequest:
+    response = submit(client, fill(client, [view.vm_id("Contoso Production", *vm)], **answers))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return AccessRequest.objects.latest("id")
+
+
+def _decide(client: Client, access: AccessRequest, decision: str, comment: str = ""):
+    return client.post(f"/access/requests/{access.pk}/decide", {"decision": decision, "comment": comment})
+
+
+def _last_request(view: AzureView, rg="rg-web", location="westeurope"):
+    return view.policies("Contoso Production", rg, location)[0].requests[-1]
+
+
+def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    sandbox.control("POST", "stats")
+    access = _ask(alice, view, justification="patch openssl")
+    assert access.status == "awaiting" and access.approvals_needed == 1
+    assert sandbox.control("GET", "stats")["calls"].get("jit.initiate", 0) == 0
+    page = alice.get(f"/access/requests/{access.pk}/").content.decode()
+    assert "Pending approval (0 of 1)" in page and "Cancel request" in page
+
+    inbox = hana.get("/access/approvals/")
+    assert [a.pk for a, _, _ in inbox.context["waiting"]] == [access.pk]
+    detail = hana.get(f"/access/requests/{access.pk}/").content.decode()
+    assert "alice@contoso.test" in detail and "Approve and open" in detail
+
+    assert _decide(hana, access, "approve", "ok, go").status_code == 302
+    access.refresh_from_db()
+    assert access.status == "opened" and access.opened_by.upn == "hana@contoso.test"
+    assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
+    last = _last_request(view)
+    assert last.requestor == "hana@contoso.test"
+    assert last.justification == "alice@contoso.test: patch openssl — approved by hana@contoso.test"
+    assert last.virtual_machines[0].ports[0].allowed_source_address_prefix == MY_IP
+    mine = alice.get("/access/")
+    assert [(a.item.vm_name, a.item.port) for a in mine.context["open"]] == [("web-02", 22)]
+    assert [p.state for p in mine.context["history"]] == ["Open now"]
+    actions = list(AuditEvent.objects.filter(action__startswith="access.").order_by("seq").values_list("action", "outcome"))
+    assert actions == [("access.request", "awaiting approval"), ("access.approve", "approved"),
+                       ("access.open", "opened")]
+
+
+def test_the_window_starts_when_approved_capped_by_the_ports_maximum(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view, duration_value="3")
+    sandbox.advance("PT50M")  # the approver takes a while: the three hours start when the ports open
+    _decide(hana, access, "approve")
+    port = _last_request(view).virtual_machines[0].ports[0]
+    azure_now = AccessRequest.objects.get(pk=access.pk).items.get().end - timedelta(hours=3)
+    assert abs(port.end_time_utc - access.created - timedelta(minutes=50, hours=3)) < timedelta(minutes=2)
+    assert abs(port.end_time_utc - (azure_now + timedelta(hours=3))) < timedelta(seconds=2)
+
+
+def test_a_denial_needs_a_comment_opens_nothing_and_the_requester_sees_it(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view)
+    _decide(hana, access, "deny")
+    access.refresh_from_db()
+    assert access.status == "awaiting"  # a denial without a reason is refused
+    _decide(hana, access, "deny", "Use the staging VM")
+    access.refresh_from_db()
+    assert access.status == "denied"
+    assert sandbox.control("GET", "stats")["calls"].get("jit.initiate", 0) == 0
+    history = alice.get("/access/").context["history"]
+    assert [p.state for p in history] == ["Denied"]
+    assert "Use the staging VM" in alice.get(f"/access/requests/{access.pk}/").content.decode()
+
+
+def test_nobody_approves_their_own_request_nor_counts_twice(person, subs, sandbox, view):
+    ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=2)
+    alice = person("alice", ["JIT.Requester", "JIT.Approver"])
+    hana = person("hana")
+    access = _ask(alice, view)
+    assert "Your decision" not in alice.get(f"/access/requests/{access.pk}/").content.decode()
+    _decide(alice, access, "approve")
+    _decide(hana, access, "approve")
+    _decide(hana, access, "approve")
+    access.refresh_from_db()
+    assert access.status == "awaiting"
+    assert list(Approval.objects.values_list("approver__upn", flat=True)) == ["hana@contoso.test"]
+    assert "Pending approval (1 of 2)" in alice.get(f"/access/requests/{access.pk}/").content.decode()
+
+
+def test_two_approvals_of_three_open_it_and_the_third_finds_it_decided(person, subs, sandbox, view):
+    ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=2)
+    alice, hana = person("alice"), person("hana")
+    bob = person("bob", ["JIT.Admin", "JIT.Approver"])
+    carol = person("carol", ["JIT.Auditor", "JIT.Approver"])
+    access = _ask(alice, view)
+    _decide(hana, access, "approve", "fine")
+    access.refresh_from_db()
+    assert access.status == "awaiting"
+    _decide(bob, access, "approve", "fine too")
+    access.refresh_from_db()
+    assert access.status == "opened" and access.opened_by.upn == "bob@contoso.test"
+    assert _last_request(view).justification.endswith("approved by hana@contoso.test, bob@contoso.test")
+    late = carol.post(f"/access/requests/{access.pk}/decide", {"decision": "approve"}, follow=True)
+    assert "no longer waiting for a decision" in late.content.decode()
+    assert Approval.objects.count() == 2
+
+
+def test_an_approver_azure_refuses_leaves_it_approved_for_another_to_open(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    carol = person("carol", ["JIT.Auditor", "JIT.Approver"])  # Reader only: Azure refuses her initiate
+    access = _ask(alice, view)
+    _decide(carol, access, "approve", "ok")
+    access.refresh_from_db()
+    item = access.items.get()
+    assert access.status == "approved" and item.status == "refused"
+    assert "initiate/action" in item.message  # Azure's own words
+    assert [p.state for p in alice.get("/access/").context["history"]] == ["Approved, not opened"]
+    page = hana.get(f"/access/requests/{access.pk}/").content.decode()
+    assert "Open with my rights" in page
+    hana.post(f"/access/requests/{access.pk}/open")
+    access.refresh_from_db()
+    assert access.status == "opened" and access.opened_by.upn == "hana@contoso.test"
+    assert AuditEvent.objects.filter(action="access.open").count() == 2
+
+
+def test_a_pending_request_nobody_decides_expires(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view)
+    AccessRequest.objects.filter(pk=access.pk).update(pending_until=timezone.now() - timedelta(seconds=1))
+    answer = _decide(hana, access, "approve")
+    assert answer.status_code == 302
+    access.refresh_from_db()
+    assert access.status == "lapsed" and not access.approvals.exists()
+    assert [p.state for p in alice.get("/access/").context["history"]] == ["Expired (nobody decided)"]
+    assert AuditEvent.objects.filter(action="access.lapse").count() == 1
+    assert lapse_due() == 0  # already expired: nothing more to do
+
+
+def test_the_worker_expires_what_waited_too_long(person, production_rule, view):
+    alice = person("alice")
+    access = _ask(alice, view)
+    assert lapse_due(timezone.now() + timedelta(minutes=59)) == 0
+    assert lapse_due(timezone.now() + timedelta(minutes=61)) == 1
+    access.refresh_from_db()
+    assert access.status == "lapsed"
+
+
+def test_the_requester_cancels_a_waiting_request(person, production_rule, view):
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view)
+    alice.post(f"/access/requests/{access.pk}/cancel")
+    access.refresh_from_db()
+    assert access.status == "cancelled"
+    assert "no longer waiting" in hana.post(f"/access/requests/{access.pk}/decide", {"decision": "approve"},
+                                            follow=True).content.decode()
+
+
+def test_break_glass_opens_at_once_with_a_reason_and_is_flagged(person, production_rule, sandbox, view):
+    alice = person("alice")
+    data = fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], break_glass="on")
+    page = submit(alice, data)
+    assert page.status_code == 200 and "Breaking glass needs a reason" in page.content.decode()
+    access = _ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
+    assert access.status == "opened" and access.break_glass == "Production is down, INC-7"
+    assert _last_request(view).requestor == "alice@contoso.test"
+    event = AuditEvent.objects.get(action="access.request")
+    assert event.details["break_glass"] == "Production is down, INC-7"
+    assert "Break glass" in alice.get(f"/access/requests/{access.pk}/").content.decode()
+
+
+def test_without_a_matching_rule_it_opens_at_once(person, subs, view):
+    ApprovalRule.objects.create(name="Long windows", subscription_id=subs["prod"],
+                                condition=ApprovalRule.LONGER, longer_than_minutes=120)
+    ApprovalRule.objects.create(name="RDP", condition=ApprovalRule.PORTS, ports="3389")
+    alice = person("alice")
+    assert _ask(alice, view).status == "opened"  # 1 h of SSH: neither rule
+    assert _ask(alice, view, duration_value="3").status == "awaiting"
+
+
+def test_extend_replaces_the_open_request_from_now(person, sandbox, view):
+    alice = person("alice")
+    access = _ask(alice, view)
+    sandbox.advance("PT30M")
+    alice.post("/vms/refresh")
+    form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
+    response = alice.post(f"/access/requests/{access.pk}/extend", {
+        "duration_value": "2", "duration_unit": "hours", "request_key": form["request_key"].value()})
+    assert response.status_code == 302
+    extension = AccessRequest.objects.latest("id")
+    assert extension.extends_id == access.pk and extension.status == "opened"
+    requests = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests
+    old, new = requests[-2].virtual_machines[0].ports[0], requests[-1].virtual_machines[0].ports[0]
+    assert (old.status, old.status_reason) == ("Revoked", "NewerRequestInitiated")
+    assert new.status == "Initiated" and new.allowed_source_address_prefix == MY_IP
+    alice.post("/vms/refresh")
+    mine = alice.get("/access/")
+    assert [a.item.request_id for a in mine.context["open"]] == [extension.pk]
+
+
+def test_an_extension_under_a_rule_waits_unless_the_rule_allows_it(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view)
+    _decide(hana, access, "approve")
+    alice.post("/vms/refresh")
+
+    def extend(hours: str) -> AccessRequest:
+        form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
+        alice.post(f"/access/requests/{access.pk}/extend", {
+            "duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()})
+        return AccessRequest.objects.latest("id")
+
+    assert extend("1").status == "awaiting"
+    ApprovalRule.objects.filter(pk=production_rule.pk).update(extension_minutes=60)
+    assert extend("1").status == "opened"
+
+
+def test_end_now_replaces_the_window_with_one_that_reaches_nobody(person, sandbox, view):
+    alice = person("alice")
+    access = _ask(alice, view)
+    assert (MY_IP, "22") in view.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
+    alice.post(f"/access/requests/{access.pk}/end")
+    access.refresh_from_db()
+    assert access.ended_by.upn == "alice@contoso.test"
+    requests = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests
+    old, new = requests[-2].virtual_machines[0].ports[0], requests[-1].virtual_machines[0].ports[0]
+    assert (old.status, old.status_reason) == ("Revoked", "NewerRequestInitiated")
+    assert new.allowed_source_address_prefix == "192.0.2.1"
+    assert new.end_time_utc - sandbox_now(sandbox) <= timedelta(seconds=65)
+    assert (MY_IP, "22") not in view.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
+    alice.post("/vms/refresh")
+    mine = alice.get("/access/")
+    assert mine.context["open"] == [] and [p.state for p in mine.context["history"]] == ["Ended early"]
+    assert AuditEvent.objects.filter(action="access.end", outcome="ended").count() == 1
+
+
+def test_an_admin_ends_someone_elses_access_and_a_requester_cannot(person, sandbox, view):
+    alice = person("alice")
+    access = _ask(alice, view)
+    dave = person("dave")
+    assert dave.post(f"/access/requests/{access.pk}/end").status_code == 404
+    bob = person("bob")
+    assert [a.pk for a, _ in bob.get("/access/approvals/").context["opened"]] == [access.pk]
+    bob.post(f"/access/requests/{access.pk}/end")
+    access.refresh_from_db()
+    assert access.ended_by.upn == "bob@contoso.test"
+    assert _last_request(view).requestor == "bob@contoso.test"
+
+
+def test_an_admin_manages_rules_and_every_change_is_in_the_trail(person, subs):
+    bob = person("bob")
+    page = bob.post("/access/rules/new", {"name": "Production", "subscription_id": subs["prod"].upper(),
+                                          "condition": "always", "approvals_needed": "4", "pending_minutes": "60",
+                                          "extension_minutes": "0"})
+    assert page.status_code == 200 and not ApprovalRule.objects.exists()  # 4 approvals: refused
+    bob.post("/access/rules/new", {"name": "Production", "subscription_id": subs["prod"].upper(), "condition": "always",
+                                   "approvals_needed": "1", "pending_minutes": "60", "extension_minutes": "0"})
+    rule = ApprovalRule.objects.get()
+    assert rule.subscription_id == subs["prod"].lower()
+    bob.post(f"/access/rules/{rule.pk}/", {"name": "Production", "subscription_id": subs["prod"], "condition": "ports",
+                                           "ports": "22,3389", "approvals_needed": "2", "pending_minutes": "30",
+                                           "extension_minutes": "0"})
+    bob.post(f"/access/rules/{rule.pk}/delete")
+    assert not ApprovalRule.objects.exists()
+    events = list(AuditEvent.objects.filter(action__startswith="rule.").order_by("seq"))
+    assert [e.action for e in events] == ["rule.create", "rule.update", "rule.delete"]
+    assert events[1].details["before"]["approvals_needed"] == "1" and events[1].details["after"]["ports"] == "22, 3389"
+
+
+def sandbox_now(sandbox):
+    from datetime import datetime
+    return datetime.fromisoformat(sandbox.control("GET", "clock")["now"].replace("Z", "+00:00"))
