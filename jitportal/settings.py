@@ -202,6 +202,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # How often the worker runs the periodic clean-ups (jitportal/tasks.py).
 HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 3600, minimum=10)
+# How often the worker expires undecided requests and sends "10 minutes left" reminders.
+WATCH_REQUESTS_SECONDS = env_int("WATCH_REQUESTS_SECONDS", 60, minimum=5)
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts-sign-in"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"  # Entra tokens are too large for cookies

@@ -5,7 +5,7 @@ that dies mid-job leaves it to run again.
 
 The tasks framework has no scheduler, so periodic work schedules itself: `ensure_scheduled()` leaves
 exactly one future `housekeeping` run in the queue, and each run calls it first (so a failing clean-up
-does not break the chain). `manage.py schedule_housekeeping` calls it at every start of a worker, which
+does not break the chain); `watch_requests` does the same every minute. `manage.py schedule_housekeeping` calls it at every start of a worker, which
 also mends a chain broken by an outage.
 
 Notifications are delivered by `deliver_notifications` (in `jitportal.notify`, re-exported here), queued when
@@ -27,9 +27,10 @@ from audit.archive import collect_as_app
 from audit.trail import log_checkpoint
 from jitportal.dblocks import serialize
 from jitportal.notify import deliver_due, deliver_notifications, schedule_next_delivery
+from requests_app.approvals import lapse_due, remind_ending
 from vms.lease import Busy, policy_lease
 
-__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping"]
+__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
 
 
 def clear_sessions() -> None:
@@ -62,18 +63,31 @@ def checkpoint_trail() -> None:
 
 @task()
 def housekeeping() -> None:
-    ensure_scheduled()
+    _schedule(housekeeping, settings.HOUSEKEEPING_SECONDS)
     clear_sessions()
     sweep_notifications()
     collect_archive()
     checkpoint_trail()
 
 
+@task()
+def watch_requests() -> None:
+    """Every minute: expire requests nobody decided on in time, and tell requesters their window ends soon."""
+    _schedule(watch_requests, settings.WATCH_REQUESTS_SECONDS)
+    lapse_due()
+    remind_ending()
+
+
 def ensure_scheduled() -> bool:
-    """Leave one future housekeeping run waiting unless one already waits; True when this enqueued it."""
+    """Leave one future run of each periodic job waiting unless one already waits; True when this enqueued any."""
+    queued = _schedule(housekeeping, settings.HOUSEKEEPING_SECONDS)
+    return _schedule(watch_requests, settings.WATCH_REQUESTS_SECONDS) or queued
+
+
+def _schedule(job, seconds: int) -> bool:
     with transaction.atomic():
-        serialize("housekeeping-schedule")  # two workers starting at once must not both enqueue
-        if DBTaskResult.objects.filter(task_path=housekeeping.module_path, status=TaskResultStatus.READY).exists():
+        serialize(f"schedule {job.module_path}")  # two workers starting at once must not both enqueue
+        if DBTaskResult.objects.filter(task_path=job.module_path, status=TaskResultStatus.READY).exists():
             return False
-        housekeeping.using(run_after=timezone.now() + timedelta(seconds=settings.HOUSEKEEPING_SECONDS)).enqueue()
+        job.using(run_after=timezone.now() + timedelta(seconds=seconds)).enqueue()
         return True

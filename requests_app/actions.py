@@ -15,9 +15,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.trail import record
 from jitportal import gateway
-from jitportal.actor import Actor
+from jitportal.actor import PORTAL, Actor
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices
@@ -215,3 +216,15 @@ def _settle(items: list[AccessRequestItem], status: str, message: str) -> None:
     for item in items:
         item.status, item.message = status, message
         item.save(update_fields=["status", "message", "end", "mapped_port"])
+
+
+def ensure_demo_rule(subscription_id: str) -> None:
+    """The demo's rule (`make serve` against the sandbox): Production needs one approval. Made once: never again
+    after an admin has changed or removed rules."""
+    with transaction.atomic():
+        if ApprovalRule.objects.exists() or AuditEvent.objects.filter(action__startswith="rule.").exists():
+            return
+        rule = ApprovalRule.objects.create(name="Production", subscription_id=subscription_id.lower(), approvals_needed=1)
+        record(PORTAL, "rule.create", f"approval rule {rule.pk}", "saved",
+               details={"before": {}, "after": {"name": rule.name, "subscription_id": rule.subscription_id,
+                                                 "approvals_needed": "1", "note": "the demo's rule"}})

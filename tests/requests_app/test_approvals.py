@@ -302,3 +302,19 @@ def test_an_admin_manages_rules_and_every_change_is_in_the_trail(person, subs):
 def sandbox_now(sandbox):
     from datetime import datetime
     return datetime.fromisoformat(sandbox.control("GET", "clock")["now"].replace("Z", "+00:00"))
+
+
+def test_the_demo_rule_is_made_once_and_never_again_after_an_admin_removed_it(subs):
+    from jitportal.management.commands.serve import _demo_settings
+    from requests_app.actions import ensure_demo_rule
+
+    setting = _demo_settings({"subscriptions": [{"id": subs["prod"], "name": "Contoso Production"},
+                                                {"id": subs["dev"], "name": "Contoso Development"}]})
+    assert setting == {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": subs["prod"]}
+    ensure_demo_rule(subs["prod"])
+    ensure_demo_rule(subs["prod"])
+    rule = ApprovalRule.objects.get()
+    assert (rule.subscription_id, rule.approvals_needed) == (subs["prod"], 1)
+    rule.delete()
+    ensure_demo_rule(subs["prod"])
+    assert not ApprovalRule.objects.exists()

@@ -18,7 +18,7 @@ from django_tasks_db.models import DBTaskResult
 from audit.models import AuditEvent
 from audit.trail import record
 from jitportal.actor import PORTAL
-from jitportal.tasks import ensure_scheduled, housekeeping
+from jitportal.tasks import ensure_scheduled, housekeeping, watch_requests
 from vms.lease import _claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,9 +67,10 @@ def test_housekeeping_twice_at_once_clears_expired_sessions_and_keeps_one_next_r
     assert waiting.count() == 1
 
 
-def test_starting_many_workers_at_once_queues_housekeeping_once():
+def test_starting_many_workers_at_once_queues_each_periodic_job_once():
     assert _at_once(4, lambda i: ensure_scheduled()).count(True) == 1
     assert DBTaskResult.objects.filter(task_path=housekeeping.module_path).count() == 1
+    assert DBTaskResult.objects.filter(task_path=watch_requests.module_path).count() == 1
 
 
 def test_a_nul_character_in_a_query_never_reaches_the_database(signed_in):

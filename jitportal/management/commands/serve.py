@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from requests_app.actions import ensure_demo_rule
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -60,6 +62,12 @@ def _stop(process: subprocess.Popen) -> None:
             process.kill()
 
 
+def _demo_settings(info: dict) -> dict[str, str]:
+    """The demo's approval rule goes on the sandbox's Production subscription (Development stays self-service)."""
+    production = next((s["id"] for s in info.get("subscriptions", []) if s.get("name") == "Contoso Production"), "")
+    return {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production} if production else {}
+
+
 class Command(BaseCommand):
     help = "Run the portal until Ctrl-C; with no Azure configured, start the local sandbox for it."
     requires_system_checks = []  # the portal this starts runs the checks, with its Azure settings
@@ -90,6 +98,8 @@ class Command(BaseCommand):
 
     def _run_portal(self, port: int, children: list[subprocess.Popen]) -> None:
         call_command("migrate", interactive=False, verbosity=0)
+        if demo_subscription := os.environ.get("JITPORTAL_DEMO_RULE_SUBSCRIPTION"):
+            ensure_demo_rule(demo_subscription)
         call_command("schedule_housekeeping", verbosity=0)
         # Its own process, as in production: a long job never holds up a page.
         children.append(subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
@@ -109,7 +119,7 @@ class Command(BaseCommand):
             if (info := _sandbox_info(environment)) is not None:
                 self.stdout.write(f"Using the sandbox already running at {environment['AZURE_ARM_URL']}")
                 self._announce(info)
-                return environment
+                return {**environment, **_demo_settings(info)}
         published.unlink(missing_ok=True)
         process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", sandbox_port, "--data-dir", str(data_dir),
                                     "--quiet", "--exit-with-parent"], cwd=settings.BASE_DIR)
@@ -121,7 +131,7 @@ class Command(BaseCommand):
                                    "Set SANDBOX_PORT to another port.")
             if published.exists() and (info := _sandbox_info(environment := read_env_file(published))) is not None:
                 self._announce(info)
-                return environment
+                return {**environment, **_demo_settings(info)}
             time.sleep(0.2)
         raise CommandError("The sandbox did not answer within 30 seconds.")
 
