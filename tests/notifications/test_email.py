@@ -55,6 +55,12 @@ def test_it_refuses_anything_but_a_portal_path(path):
     assert not Notification.objects.exists()
 
 
+@pytest.mark.parametrize("kind", ["", "k" * 41])
+def test_it_refuses_a_kind_that_is_not_a_short_word(kind):
+    with pytest.raises(ValueError):
+        notify.send(Message(kind, "s", "b", path="/access/"), [HANA])
+
+
 def test_one_email_per_distinct_address_and_none_without_one(smtp_server, django_capture_on_commit_callbacks):
     rows = send_committed(django_capture_on_commit_callbacks, recipients=[
         HANA, Recipient(None, "Hana@Contoso.test"), Recipient(None, ""), Recipient(None, "not an address"),
