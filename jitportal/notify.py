@@ -70,8 +70,11 @@ def send(message: Message, recipients: Iterable[Recipient]) -> list[Notification
     webhook; saved in the caller's transaction, delivered by the worker after it commits.
 
     Recipients without a valid address are skipped (logged); an address given twice gets one e-mail. A path
-    that is not a plain portal path (no scheme, host, query or fragment) is a caller's bug: ValueError.
+    that is not a plain portal path (no scheme, host, query or fragment), or a kind that is empty or longer
+    than 40 characters, is a caller's bug: ValueError.
     """
+    if not 0 < len(message.kind) <= 40:
+        raise ValueError(f"A notification's kind is a short word such as 'pending', not {message.kind!r}")
     link = _link(message.path)
     subject = " ".join(message.subject.split())[:255]  # one line: a newline in a header is refused
     common = {"kind": message.kind, "subject": subject, "body": message.body, "link": link,

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.azure_view import AzureView, Clients, auth_code_result
+from tests.notify_servers import smtp_server, webhook_receiver  # noqa: F401 - fixtures for every test folder
 from tests.sandbox_client import SandboxProcess, query_of, start
 
 PORTAL_HOST = "127.0.0.1:8000"  # the sandbox accepts any loopback redirect URI
