@@ -198,26 +198,38 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     if not event.correlation_id:
         return None
     if _is_initiate(event):
-        item = (AccessRequestItem.objects.filter(correlation_id=event.correlation_id).select_related("request")
-                .only("request_id", "request__created").first())
-        # The request's trail event follows its initiates within moments: the time bound spares a scan of every
-        # request's details.
-        trail = item and AuditEvent.objects.filter(
-            action="access.request", details__request=item.request_id,
-            created__range=(item.request.created, item.request.created + GIVE_UP_AFTER)).first()
+        trail = _opening(event.correlation_id)
         if not trail:
             return None
         items = sorted((i["vm"], int(i["port"])) for i in trail.details.get("items", [])
                        if i.get("correlation_id") == event.correlation_id)
         touches = [_touch(event, vm, str(port), _line_of(event, vm, port)) for vm, port in items]
     else:
-        trail = (AuditEvent.objects.filter(correlation_id=event.correlation_id).exclude(action="access.request")
+        trail = (AuditEvent.objects.filter(correlation_id=event.correlation_id).exclude(action__in=(*OPENINGS, "access.end"))
                  .order_by("-seq").first())
         if not trail or not isinstance(trail.details.get("before"), dict):
             return None
         touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
     event.trail_seq = trail.seq
     return PORTAL, touches
+
+
+# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
+OPENINGS = ("access.request", "access.open")
+
+
+def _opening(correlation_id: str) -> AuditEvent | None:
+    """The portal's trail event for the initiate Azure logged with `correlation_id`: found through the request
+    item that carries it (the portal saves it before calling), or, for an early end, by its own id."""
+    item = (AccessRequestItem.objects.filter(correlation_id=correlation_id).select_related("request")
+            .only("request_id", "request__created").first())
+    if item is None:
+        return AuditEvent.objects.filter(correlation_id=correlation_id, action="access.end").first()
+    # The request's trail events follow its creation: the lower bound spares a scan of every request's details.
+    candidates = AuditEvent.objects.filter(action__in=OPENINGS, details__request=item.request_id,
+                                           created__gte=item.request.created).order_by("-seq")[:20]
+    return next((t for t in candidates if any(i.get("correlation_id") == correlation_id
+                                              for i in t.details.get("items", []))), None)
 
 
 def _line_of(event: ArchivedEvent, vm_id: str, port: int) -> ArchivedRequest | None:

@@ -16,7 +16,8 @@ from .report import ReportRow
 
 AZURE_COLUMNS = ["Correlation id", "Operation name", "Status", "Event category", "Level", "Time", "Subscription",
                  "Event initiated by", "Resource type", "Resource group", "Resource"]
-PORTAL_COLUMNS = ["VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by"]
+PORTAL_COLUMNS = ["VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
+                  "Approver", "Decision time", "Decision comment", "Break glass"]
 TRAIL_COLUMNS = ["Time", "Actor", "Action", "Target", "Outcome", "Source IP", "Correlation id", "Details", "Seq", "MAC"]
 _FORMULA_STARTS = frozenset("=+-@\t\r\n")
 PIECE = 16 * 1024  # characters per piece of the response: a piece per row would cost a system call per row
@@ -47,7 +48,8 @@ def report_line(row: ReportRow) -> list[object]:
     e = row.event
     return [e.correlation_id, e.operation_name, e.status, e.category, e.level, e.time.isoformat()[:19] + "Z",  # UTC
             row.subscription_name, e.caller, e.resource_type, e.resource_group, e.resource_id,
-            row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from]
+            row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from,
+            row.approver, row.decided and row.decided.isoformat()[:19] + "Z", row.comment, row.break_glass]
 
 
 def response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:

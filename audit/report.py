@@ -38,6 +38,10 @@ class ReportRow(NamedTuple):  # a tuple, not a dataclass: a CSV builds a million
     change: str = ""  # per VM: "enabled on dev-08: …", "removed from web-02", "dev-01: … → …"
     fate: str = ""  # of a request: open, expired, replaced by a newer request, refused, failed
     joined_from: str = ""  # "portal", "Azure request history", "archived configurations" or ""
+    approver: str = ""  # who approved (or denied) the request the portal opened, from the trail
+    decided: datetime | None = None  # when the last of them decided
+    comment: str = ""  # what they said
+    break_glass: str = ""  # the reason given for opening without the approval a rule asked for
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,30 @@ def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: st
         touches[touch.event_id].append((touch, lines.get(touch.request_id)))
     seqs = [e.trail_seq for e in events if e.trail_seq]
     trail = {e.seq: e for e in scope.visible(AuditEvent.objects.filter(seq__in=seqs))[0]} if seqs else {}
+    decisions = _decisions([t.details["request"] for t in trail.values() if isinstance(t.details.get("request"), int)])
     now = timezone.now()
-    return [_row(e, names.get(e.scope_subscription, e.subscription_id), touches[e.id], trail.get(e.trail_seq), now)
-            for e in events]
+    return [_row(e, names.get(e.scope_subscription, e.subscription_id), touches[e.id], trail.get(e.trail_seq), now,
+                 decisions) for e in events]
 
 
-def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime) -> ReportRow:
+Decision = tuple[str, datetime | None, str]  # approvers, when the last decided, their comments
+
+
+def _decisions(requests: list[int]) -> dict[int, Decision]:
+    """Who approved or denied each request, when and why: from the trail's sealed events, not editable rows."""
+    if not requests:
+        return {}
+    found: dict[int, list[AuditEvent]] = defaultdict(list)
+    for event in AuditEvent.objects.filter(action__in=("access.approve", "access.deny"), details__request__in=requests
+                                           ).order_by("seq").only("actor_name", "created", "details"):
+        found[event.details["request"]].append(event)
+    return {request: (", ".join(e.actor_name for e in events), events[-1].created,
+                      " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in events if e.details.get("comment")))
+            for request, events in found.items()}
+
+
+def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime,
+         decisions: dict[int, Decision]) -> ReportRow:
     vms = ", ".join(dict.fromkeys(t.vm_name for t, _ in touches))
     base = {"event": event, "subscription_name": name, "vms": vms, "joined_from": event.explained_by
             if event.explained_by in (PORTAL, HISTORY, CONFIGURATIONS) else ""}
@@ -120,7 +142,9 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
         fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
-        return ReportRow(**base, ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
+        approver, decided, comment = decisions.get(trail.details.get("request"), ("", None, ""))
+        return ReportRow(**base, approver=approver, decided=decided, comment=comment,
+                         break_glass=trail.details.get("break_glass", ""), ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
                          source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "")
                                                         for i in items)),
                          justification=trail.details.get("justification", ""),

@@ -318,3 +318,29 @@ def test_the_demo_rule_is_made_once_and_never_again_after_an_admin_removed_it(su
     rule.delete()
     ensure_demo_rule(subs["prod"])
     assert not ApprovalRule.objects.exists()
+
+
+def test_the_report_and_csv_show_who_approved_when_and_why_and_break_glass(person, production_rule, sandbox, view):
+    import csv
+    import io
+
+    alice, hana = person("alice"), person("hana")
+    access = _ask(alice, view, justification="patch openssl")
+    _decide(hana, access, "approve", "ok, go")
+    _ask(alice, view, vm=("rg-sql", "sql-02"), break_glass="on", break_glass_reason="INC-7: sql-02 is down")
+    carol = person("carol")
+    rows: dict = {}
+    for r in carol.get("/audit/", {"operation": "initiate"}).context["rows"]:  # newest first
+        rows.setdefault((r.event.caller, r.vms), r)
+    approved = rows["hana@contoso.test", "web-02"]
+    assert approved.justification == "alice@contoso.test: patch openssl — approved by hana@contoso.test"
+    assert (approved.approver, approved.comment) == ("hana@contoso.test", "hana@contoso.test: ok, go")
+    assert approved.decided is not None and rows["alice@contoso.test", "sql-02"].break_glass == "INC-7: sql-02 is down"
+    text = b"".join(carol.get("/audit/report.csv", {"operation": "initiate"}).streaming_content).decode("utf-8-sig")
+    lines = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    line = next(x for x in lines if x["VM"] == "web-02" and x["Event initiated by"] == "hana@contoso.test")
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[1])))
+    assert header.index("Approver") > header.index("Resource") == 10  # after Azure's eleven columns
+    assert (line["Approver"], line["Decision comment"]) == ("hana@contoso.test", "hana@contoso.test: ok, go")
+    assert line["Decision time"].endswith("Z")
+    assert next(x for x in lines if x["VM"] == "sql-02")["Break glass"] == "INC-7: sql-02 is down"  # newest first
