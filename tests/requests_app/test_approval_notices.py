@@ -10,7 +10,7 @@ from django.utils import timezone
 from jitportal.notify import deliver_due
 from requests_app.approvals import lapse_due, remind_ending
 from requests_app.models import AccessRequest
-from tests.requests_app.test_approvals import _ask, _decide, person, production_rule  # noqa: F401 (fixtures)
+from tests.requests_app.conftest import ask, decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -24,7 +24,7 @@ def test_approvers_hear_of_a_pending_request_and_the_requester_of_the_decision(
         person, production_rule, view, smtp_server, webhook_receiver, settings):
     settings.PORTAL_URL = "https://jit.contoso.test"
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view, justification="patch openssl")
+    access = ask(alice, view, justification="patch openssl")
     sent = _mail(smtp_server)
     assert [(to, subject) for to, subject, _ in sent] == [
         ("hana@contoso.test", "Approval needed: alice@contoso.test asks for access")]
@@ -34,7 +34,7 @@ def test_approvers_hear_of_a_pending_request_and_the_requester_of_the_decision(
     post = webhook_receiver.requests[0]
     assert post.verifies() and post.json()["request_id"] == access.pk and "alice@contoso.test" in post.json()["text"]
 
-    _decide(hana, access, "approve", "Go ahead")
+    decide(hana, access, "approve", "Go ahead")
     to, subject, body = _mail(smtp_server)[-1]
     assert (to, subject) == ("alice@contoso.test", "Your request was approved: access is open")
     assert "hana@contoso.test approved and opened" in body and "Go ahead" in body
@@ -44,8 +44,8 @@ def test_approvers_hear_of_a_pending_request_and_the_requester_of_the_decision(
 
 def test_nothing_sent_holds_a_token_or_a_link_that_acts(person, production_rule, view, smtp_server, webhook_receiver):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view)
-    _decide(hana, access, "deny", "Not today")
+    access = ask(alice, view)
+    decide(hana, access, "deny", "Not today")
     texts = [m.as_string() for m in (deliver_due() and smtp_server.messages)] + [p.body.decode() for p in webhook_receiver.requests]
     assert texts
     session_keys = [c.session.session_key for c in (alice, hana)]
@@ -57,10 +57,10 @@ def test_nothing_sent_holds_a_token_or_a_link_that_acts(person, production_rule,
 
 def test_a_denial_and_an_expiry_reach_the_requester(person, production_rule, view, smtp_server):
     alice, hana = person("alice"), person("hana")
-    denied = _ask(alice, view)
-    _decide(hana, denied, "deny", "Use staging")
+    denied = ask(alice, view)
+    decide(hana, denied, "deny", "Use staging")
     assert _mail(smtp_server)[-1][:2] == ("alice@contoso.test", "Your request was denied")
-    _ask(alice, view)
+    ask(alice, view)
     lapse_due(timezone.now() + timedelta(minutes=61))
     to, subject, body = _mail(smtp_server)[-1]
     assert (to, subject) == ("alice@contoso.test", "Your request expired: nobody decided in time")
@@ -70,7 +70,7 @@ def test_break_glass_tells_approvers_and_auditors_at_once(person, production_rul
     person("carol")  # the portal knows the people who have signed in
     person("hana")
     alice = person("alice")
-    _ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
+    ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
     sent = _mail(smtp_server)
     assert sorted(to for to, subject, _ in sent if subject.startswith("Break glass")) == [
         "carol@contoso.test", "hana@contoso.test"]
@@ -79,7 +79,7 @@ def test_break_glass_tells_approvers_and_auditors_at_once(person, production_rul
 
 def test_ten_minutes_before_the_end_the_requester_is_asked_to_extend_once(person, view, smtp_server):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     end = access.items.get().end
     assert remind_ending(end - timedelta(minutes=11)) == 0
     assert remind_ending(end - timedelta(minutes=10)) == 1
@@ -90,7 +90,7 @@ def test_ten_minutes_before_the_end_the_requester_is_asked_to_extend_once(person
 
 def test_the_requester_hears_when_someone_else_ends_their_access(person, view, smtp_server):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     person("bob").post(f"/access/requests/{access.pk}/end")
     assert AccessRequest.objects.get(pk=access.pk).ended_by.upn == "bob@contoso.test"
     assert _mail(smtp_server)[-1][:2] == ("alice@contoso.test", "Your access was ended early")

@@ -6,43 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from requests_app.approvals import lapse_due
 from requests_app.models import AccessRequest, Approval, ApprovalRule
 from tests.azure_view import AzureView
-from tests.conftest import MY_IP, PORTAL_HOST, fill, sign_in, submit
+from tests.conftest import MY_IP, fill, submit
+from tests.requests_app.conftest import ask, decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture
-def person(sandbox, db):
-    """A separate browser per person, signed in through MSAL (after any role change at the sandbox)."""
-    def as_person(key: str, roles: list[str] | None = None) -> Client:
-        if roles is not None:
-            sandbox.control("POST", f"people/{key}/roles", {"roles": roles})
-        client = Client(HTTP_HOST=PORTAL_HOST)
-        assert sign_in(client, sandbox, key).status_code == 302
-        return client
-    return as_person
-
-
-@pytest.fixture
-def production_rule(subs) -> ApprovalRule:
-    return ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1)
-
-
-def _ask(client: Client, view: AzureView, vm=("rg-web", "web-02"), **answers) -> AccessRequest:
-    response = submit(client, fill(client, [view.vm_id("Contoso Production", *vm)], **answers))
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return AccessRequest.objects.latest("id")
-
-
-def _decide(client: Client, access: AccessRequest, decision: str, comment: str = ""):
-    return client.post(f"/access/requests/{access.pk}/decide", {"decision": decision, "comment": comment})
 
 
 def _last_request(view: AzureView, rg="rg-web", location="westeurope"):
@@ -52,7 +25,7 @@ def _last_request(view: AzureView, rg="rg-web", location="westeurope"):
 def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
     sandbox.control("POST", "stats")
-    access = _ask(alice, view, justification="patch openssl")
+    access = ask(alice, view, justification="patch openssl")
     assert access.status == "awaiting" and access.approvals_needed == 1
     assert sandbox.control("GET", "stats")["calls"].get("jit.initiate", 0) == 0
     page = alice.get(f"/access/requests/{access.pk}/").content.decode()
@@ -63,7 +36,7 @@ def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, p
     detail = hana.get(f"/access/requests/{access.pk}/").content.decode()
     assert "alice@contoso.test" in detail and "Approve and open" in detail
 
-    assert _decide(hana, access, "approve", "ok, go").status_code == 302
+    assert decide(hana, access, "approve", "ok, go").status_code == 302
     access.refresh_from_db()
     assert access.status == "opened" and access.opened_by.upn == "hana@contoso.test"
     assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
@@ -81,9 +54,9 @@ def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, p
 
 def test_the_window_starts_when_approved_capped_by_the_ports_maximum(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view, duration_value="3")
+    access = ask(alice, view, duration_value="3")
     sandbox.advance("PT50M")  # the approver takes a while: the three hours start when the ports open
-    _decide(hana, access, "approve")
+    decide(hana, access, "approve")
     port = _last_request(view).virtual_machines[0].ports[0]
     azure_now = AccessRequest.objects.get(pk=access.pk).items.get().end - timedelta(hours=3)
     assert abs(port.end_time_utc - access.created - timedelta(minutes=50, hours=3)) < timedelta(minutes=2)
@@ -92,11 +65,11 @@ def test_the_window_starts_when_approved_capped_by_the_ports_maximum(person, pro
 
 def test_a_denial_needs_a_comment_opens_nothing_and_the_requester_sees_it(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view)
-    _decide(hana, access, "deny")
+    access = ask(alice, view)
+    decide(hana, access, "deny")
     access.refresh_from_db()
     assert access.status == "awaiting"  # a denial without a reason is refused
-    _decide(hana, access, "deny", "Use the staging VM")
+    decide(hana, access, "deny", "Use the staging VM")
     access.refresh_from_db()
     assert access.status == "denied"
     assert sandbox.control("GET", "stats")["calls"].get("jit.initiate", 0) == 0
@@ -109,11 +82,11 @@ def test_nobody_approves_their_own_request_nor_counts_twice(person, subs, sandbo
     ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=2)
     alice = person("alice", ["JIT.Requester", "JIT.Approver"])
     hana = person("hana")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     assert "Your decision" not in alice.get(f"/access/requests/{access.pk}/").content.decode()
-    _decide(alice, access, "approve")
-    _decide(hana, access, "approve")
-    _decide(hana, access, "approve")
+    decide(alice, access, "approve")
+    decide(hana, access, "approve")
+    decide(hana, access, "approve")
     access.refresh_from_db()
     assert access.status == "awaiting"
     assert list(Approval.objects.values_list("approver__upn", flat=True)) == ["hana@contoso.test"]
@@ -125,11 +98,11 @@ def test_two_approvals_of_three_open_it_and_the_third_finds_it_decided(person, s
     alice, hana = person("alice"), person("hana")
     bob = person("bob", ["JIT.Admin", "JIT.Approver"])
     carol = person("carol", ["JIT.Auditor", "JIT.Approver"])
-    access = _ask(alice, view)
-    _decide(hana, access, "approve", "fine")
+    access = ask(alice, view)
+    decide(hana, access, "approve", "fine")
     access.refresh_from_db()
     assert access.status == "awaiting"
-    _decide(bob, access, "approve", "fine too")
+    decide(bob, access, "approve", "fine too")
     access.refresh_from_db()
     assert access.status == "opened" and access.opened_by.upn == "bob@contoso.test"
     assert _last_request(view).justification.endswith("approved by hana@contoso.test, bob@contoso.test")
@@ -141,8 +114,8 @@ def test_two_approvals_of_three_open_it_and_the_third_finds_it_decided(person, s
 def test_an_approver_azure_refuses_leaves_it_approved_for_another_to_open(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
     carol = person("carol", ["JIT.Auditor", "JIT.Approver"])  # Reader only: Azure refuses her initiate
-    access = _ask(alice, view)
-    _decide(carol, access, "approve", "ok")
+    access = ask(alice, view)
+    decide(carol, access, "approve", "ok")
     access.refresh_from_db()
     item = access.items.get()
     assert access.status == "approved" and item.status == "refused"
@@ -158,9 +131,9 @@ def test_an_approver_azure_refuses_leaves_it_approved_for_another_to_open(person
 
 def test_a_pending_request_nobody_decides_expires(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     AccessRequest.objects.filter(pk=access.pk).update(pending_until=timezone.now() - timedelta(seconds=1))
-    answer = _decide(hana, access, "approve")
+    answer = decide(hana, access, "approve")
     assert answer.status_code == 302
     access.refresh_from_db()
     assert access.status == "lapsed" and not access.approvals.exists()
@@ -171,7 +144,7 @@ def test_a_pending_request_nobody_decides_expires(person, production_rule, sandb
 
 def test_the_worker_expires_what_waited_too_long(person, production_rule, view):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     assert lapse_due(timezone.now() + timedelta(minutes=59)) == 0
     assert lapse_due(timezone.now() + timedelta(minutes=61)) == 1
     access.refresh_from_db()
@@ -180,7 +153,7 @@ def test_the_worker_expires_what_waited_too_long(person, production_rule, view):
 
 def test_the_requester_cancels_a_waiting_request(person, production_rule, view):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     alice.post(f"/access/requests/{access.pk}/cancel")
     access.refresh_from_db()
     assert access.status == "cancelled"
@@ -193,7 +166,7 @@ def test_break_glass_opens_at_once_with_a_reason_and_is_flagged(person, producti
     data = fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], break_glass="on")
     page = submit(alice, data)
     assert page.status_code == 200 and "Breaking glass needs a reason" in page.content.decode()
-    access = _ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
+    access = ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
     assert access.status == "opened" and access.break_glass == "Production is down, INC-7"
     assert _last_request(view).requestor == "alice@contoso.test"
     event = AuditEvent.objects.get(action="access.request")
@@ -206,13 +179,13 @@ def test_without_a_matching_rule_it_opens_at_once(person, subs, view):
                                 condition=ApprovalRule.LONGER, longer_than_minutes=120)
     ApprovalRule.objects.create(name="RDP", condition=ApprovalRule.PORTS, ports="3389")
     alice = person("alice")
-    assert _ask(alice, view).status == "opened"  # 1 h of SSH: neither rule
-    assert _ask(alice, view, duration_value="3").status == "awaiting"
+    assert ask(alice, view).status == "opened"  # 1 h of SSH: neither rule
+    assert ask(alice, view, duration_value="3").status == "awaiting"
 
 
 def test_extend_replaces_the_open_request_from_now(person, sandbox, view):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     sandbox.advance("PT30M")
     alice.post("/vms/refresh")
     form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
@@ -232,8 +205,8 @@ def test_extend_replaces_the_open_request_from_now(person, sandbox, view):
 
 def test_an_extension_under_a_rule_waits_unless_the_rule_allows_it(person, production_rule, sandbox, view):
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view)
-    _decide(hana, access, "approve")
+    access = ask(alice, view)
+    decide(hana, access, "approve")
     alice.post("/vms/refresh")
 
     def extend(hours: str) -> AccessRequest:
@@ -249,7 +222,7 @@ def test_an_extension_under_a_rule_waits_unless_the_rule_allows_it(person, produ
 
 def test_end_now_replaces_the_window_with_one_that_reaches_nobody(person, sandbox, view):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     assert (MY_IP, "22") in view.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
     alice.post(f"/access/requests/{access.pk}/end")
     access.refresh_from_db()
@@ -268,7 +241,7 @@ def test_end_now_replaces_the_window_with_one_that_reaches_nobody(person, sandbo
 
 def test_an_admin_ends_someone_elses_access_and_a_requester_cannot(person, sandbox, view):
     alice = person("alice")
-    access = _ask(alice, view)
+    access = ask(alice, view)
     dave = person("dave")
     assert dave.post(f"/access/requests/{access.pk}/end").status_code == 404
     bob = person("bob")
@@ -325,9 +298,9 @@ def test_the_report_and_csv_show_who_approved_when_and_why_and_break_glass(perso
     import io
 
     alice, hana = person("alice"), person("hana")
-    access = _ask(alice, view, justification="patch openssl")
-    _decide(hana, access, "approve", "ok, go")
-    _ask(alice, view, vm=("rg-sql", "sql-02"), break_glass="on", break_glass_reason="INC-7: sql-02 is down")
+    access = ask(alice, view, justification="patch openssl")
+    decide(hana, access, "approve", "ok, go")
+    ask(alice, view, vm=("rg-sql", "sql-02"), break_glass="on", break_glass_reason="INC-7: sql-02 is down")
     carol = person("carol")
     rows: dict = {}
     for r in carol.get("/audit/", {"operation": "initiate"}).context["rows"]:  # newest first
