@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from jitportal.fates import azure_fate
+from jitportal.fates import ENDED_EARLY, azure_fate
 from requests_app.status import PORTAL_FATES
 
 from .archive import CONFIGURATIONS, HISTORY, PORTAL
@@ -112,7 +112,7 @@ def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: st
                  decisions) for e in events]
 
 
-Decision = tuple[str, datetime | None, str]  # approvers, when the last decided, their comments
+Decision = tuple[str, datetime | None, str, bool]  # approvers, when the last decided, their comments, ended early
 
 
 def _decisions(requests: list[int]) -> dict[int, Decision]:
@@ -120,12 +120,20 @@ def _decisions(requests: list[int]) -> dict[int, Decision]:
     if not requests:
         return {}
     found: dict[int, list[AuditEvent]] = defaultdict(list)
-    for event in AuditEvent.objects.filter(action__in=("access.approve", "access.deny"), details__request__in=requests
-                                           ).order_by("seq").only("actor_name", "created", "details"):
+    ended: set[int] = set()
+    for event in AuditEvent.objects.filter(action__in=("access.approve", "access.deny", "access.end"),
+                                           details__request__in=requests
+                                           ).order_by("seq").only("action", "outcome", "actor_name", "created", "details"):
+        if event.action == "access.end":
+            if event.outcome == ENDED_EARLY:
+                ended.add(event.details["request"])
+            continue
         found[event.details["request"]].append(event)
-    return {request: (", ".join(e.actor_name for e in events), events[-1].created,
-                      " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in events if e.details.get("comment")))
-            for request, events in found.items()}
+    return {request: (", ".join(e.actor_name for e in found[request]),
+                      found[request][-1].created if found[request] else None,
+                      " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in found[request] if e.details.get("comment")),
+                      request in ended)
+            for request in set(found) | ended}
 
 
 def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime,
@@ -142,9 +150,12 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
         fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
-        approver, decided, comment = decisions.get(trail.details.get("request"), ("", None, ""))
+        approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", False))
+        if ended and trail.action != "access.end":
+            fates = {ENDED_EARLY}
         return ReportRow(**base, approver=approver, decided=decided, comment=comment,
-                         break_glass=trail.details.get("break_glass", ""), ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
+                         break_glass=trail.details.get("break_glass", ""),
+                         ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
                          source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "")
                                                         for i in items)),
                          justification=trail.details.get("justification", ""),

@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from audit.trail import record
 from jitportal import gateway
 from jitportal.actor import PORTAL, Actor
+from jitportal.fates import PENDING_APPROVAL
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices
@@ -52,7 +53,7 @@ def do_request_access(actor: Actor, key: str, planned: list[Planned], source: st
             raise PermissionDenied("That request belongs to someone else.")
         return access
     if access.status == AccessRequest.AWAITING:
-        record(actor, "access.request", targets(access), "awaiting approval", details={
+        record(actor, "access.request", targets(access), PENDING_APPROVAL, details={
             **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
             "pending_until": access.pending_until.isoformat()})
         notices.pending(access)

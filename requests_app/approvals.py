@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.trail import record
 from jitportal import gateway
 from jitportal.actor import PORTAL, Actor
+from jitportal.fates import CANCELLED, DENIED, ENDED_EARLY, LAPSED
 from jitportal.models import Notification
 from vms.inventory import Inventory, VmRow, invalidate
 
@@ -158,7 +159,7 @@ def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
             Approval.objects.create(request=access, approver=actor.user, decision=Approval.DENY, comment=comment)
             access.status, access.decided_at = AccessRequest.DENIED, timezone.now()
             access.save(update_fields=["status", "decided_at"])
-            record(actor, "access.deny", targets(access), "denied", details={"request": access.pk, "comment": comment})
+            record(actor, "access.deny", targets(access), DENIED, details={"request": access.pk, "comment": comment})
     except IntegrityError:
         raise Refused("You have already decided on this request.") from None
     notices.decided(access, actor.user)
@@ -175,7 +176,7 @@ def cancel(actor: Actor, pk: int) -> AccessRequest:
             raise Refused("This request is no longer waiting, so there is nothing to cancel.")
         access.status, access.decided_at = AccessRequest.CANCELLED, timezone.now()
         access.save(update_fields=["status", "decided_at"])
-        record(actor, "access.cancel", targets(access), "cancelled", details={"request": access.pk})
+        record(actor, "access.cancel", targets(access), CANCELLED, details={"request": access.pk})
     return access
 
 
@@ -184,7 +185,7 @@ def _lapse(access: AccessRequest) -> None:
         status=AccessRequest.LAPSED, decided_at=timezone.now())
     if updated:
         access.status = AccessRequest.LAPSED
-        record(PORTAL, "access.lapse", targets(access), "expired", details={
+        record(PORTAL, "access.lapse", targets(access), LAPSED, details={
             "request": access.pk, "pending_until": access.pending_until.isoformat()})
         notices.lapsed(access)
 
@@ -245,7 +246,7 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
         try:
             gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
                              justification, correlation)
-            outcome = "ended"
+            outcome = ENDED_EARLY
         except gateway.GatewayError as error:
             outcome = "refused"
             problems.append(error.message)

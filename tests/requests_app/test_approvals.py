@@ -48,7 +48,7 @@ def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, p
     assert [(a.item.vm_name, a.item.port) for a in mine.context["open"]] == [("web-02", 22)]
     assert [p.state for p in mine.context["history"]] == ["Open now"]
     actions = list(AuditEvent.objects.filter(action__startswith="access.").order_by("seq").values_list("action", "outcome"))
-    assert actions == [("access.request", "awaiting approval"), ("access.approve", "approved"),
+    assert actions == [("access.request", "pending approval"), ("access.approve", "approved"),
                        ("access.open", "opened")]
 
 
@@ -236,7 +236,12 @@ def test_end_now_replaces_the_window_with_one_that_reaches_nobody(person, sandbo
     alice.post("/vms/refresh")
     mine = alice.get("/access/")
     assert mine.context["open"] == [] and [p.state for p in mine.context["history"]] == ["Ended early"]
-    assert AuditEvent.objects.filter(action="access.end", outcome="ended").count() == 1
+    assert AuditEvent.objects.filter(action="access.end", outcome="ended early").count() == 1
+    rows = person("carol").get("/audit/", {"operation": "initiate", "vm": "web-02"}).context["rows"]
+    ended, opened = rows[0], rows[1]  # newest first: the end (by Alice, to nobody), then her request
+    assert (ended.source, ended.justification) == ("192.0.2.1", f"Ended early by alice@contoso.test (request {access.pk} "
+                                                                 "of alice@contoso.test)")
+    assert opened.fate == "ended early"
 
 
 def test_an_admin_ends_someone_elses_access_and_a_requester_cannot(person, sandbox, view):
