@@ -69,7 +69,7 @@ def ok(response) -> bool:
 def people(sandbox_process, django_db_setup, django_db_blocker) -> dict[str, Client]:
     sandbox_process.reset()
     with django_db_blocker.unblock(), transaction.atomic():
-        clients = {key: Client(HTTP_HOST=PORTAL_HOST) for key in ("alice", "bob", "carol")}
+        clients = {key: Client(HTTP_HOST=PORTAL_HOST) for key in ("alice", "bob", "carol", "hana")}
         for key, client in clients.items():
             assert sign_in(client, sandbox_process, key).status_code == 302
         yield clients
@@ -123,6 +123,42 @@ def test_request_access_form(people, azure):
     def post(data, more_vms):
         data["vm"] = [*([data["vm"]] if isinstance(data.get("vm"), str) else data.get("vm", [])), *more_vms]
         assert ok(people["alice"].post("/access/new", data, REMOTE_ADDR=MY_IP))
+    post()
+
+
+def test_rule_form(people, azure):
+    good = {"name": "Production", "subscription_id": azure.sub("Contoso Production"), "resource_group": "rg-web",
+            "condition": "always", "longer_than_minutes": "60", "ports": "22, 3389", "approvals_needed": "1",
+            "approvers": "hana@contoso.test", "pending_minutes": "60", "extension_minutes": "0"}
+
+    @given(data=form(good))
+    def post(data):
+        assert ok(people["bob"].post("/access/rules/new", data))
+    post()
+
+
+def test_decision_extend_and_end_forms(people, azure):
+    from requests_app.models import AccessRequest, ApprovalRule
+
+    rule = ApprovalRule.objects.create(name="Production", subscription_id=azure.sub("Contoso Production"))
+    alice = people["alice"]
+    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Production", "rg-web", "web-02")]),
+               REMOTE_ADDR=MY_IP)
+    waiting = AccessRequest.objects.latest("id")
+    rule.delete()
+    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", "dev-01")]),
+               REMOTE_ADDR=MY_IP)
+    opened = AccessRequest.objects.latest("id")
+    assert (waiting.status, opened.status) == ("awaiting", "opened")
+    extend = alice.get(f"/access/requests/{opened.pk}/extend").context["form"]
+
+    @given(decision=form({"decision": "deny", "comment": "no"}), extension=form({
+        "duration_value": "1", "duration_unit": "hours", "request_key": extend["request_key"].value()}),
+        pk=st.sampled_from([waiting.pk, opened.pk]) | st.integers(-1, 10**20).map(str) | VALUE)
+    def post(decision, extension, pk):
+        for action in ("decide", "open", "cancel", "end"):
+            assert ok(people["hana"].post(f"/access/requests/{pk}/{action}", decision))
+        assert ok(alice.post(f"/access/requests/{pk}/extend", extension))
     post()
 
 
