@@ -138,7 +138,15 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory) -> None:
     approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
                           if a.decision == Approval.APPROVE)
     justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
-    open_request(actor, access, justification, "access.open")
+    try:
+        open_request(actor, access, justification, "access.open")
+    except Exception:
+        # The approver's sign-in expired (they are sent to sign in again), or worse: never leave the request
+        # "being opened" with its approvals spent; it stays approved, for them or another approver to open.
+        AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.PENDING).update(status=AccessRequest.APPROVED)
+        AccessRequestItem.objects.filter(request=access, status=AccessRequestItem.PENDING).update(
+            message="Not opened: the approver's sign-in had expired. An approver may open it.")
+        raise
     if access.status == AccessRequest.FAILED:
         refused = {i.status for i in access.items.all()} == {AccessRequestItem.REFUSED}
         access.status = AccessRequest.APPROVED if refused else AccessRequest.FAILED

@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from requests_app.approvals import lapse_due
 from requests_app.models import AccessRequest, Approval, ApprovalRule
 from tests.azure_view import AzureView
-from tests.conftest import MY_IP, fill, submit
+from tests.conftest import MY_IP, fill, sign_in, submit
 from tests.requests_app.conftest import ask, decide
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -322,3 +322,21 @@ def test_the_report_and_csv_show_who_approved_when_and_why_and_break_glass(perso
     assert (line["Approver"], line["Decision comment"]) == ("hana@contoso.test", "hana@contoso.test: ok, go")
     assert line["Decision time"].endswith("Z")
     assert next(x for x in lines if x["VM"] == "sql-02")["Break glass"] == "INC-7: sql-02 is down"  # newest first
+
+
+def test_an_approver_whose_sign_in_expired_is_sent_to_sign_in_and_the_request_waits_to_be_opened(
+        person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = ask(alice, view)
+    hana.get(f"/access/requests/{access.pk}/")  # her inventory is read (and kept) before her tokens lapse
+    sandbox.advance("P2D")  # past the sandbox's one-day refresh token
+    answer = decide(hana, access, "approve", "ok")
+    assert answer.status_code == 302 and answer["Location"].startswith("/accounts/sign-in?")
+    access.refresh_from_db()
+    assert access.status == "approved" and access.approvals.count() == 1
+    assert "sign-in had expired" in access.items.get().message
+    sign_in(hana, sandbox, "hana")
+    hana.post("/vms/refresh")
+    hana.post(f"/access/requests/{access.pk}/open")
+    access.refresh_from_db()
+    assert access.status == "opened" and access.opened_by.upn == "hana@contoso.test"
