@@ -27,7 +27,7 @@ from audit.archive import collect_as_app
 from audit.trail import log_checkpoint
 from jitportal.dblocks import serialize
 from jitportal.notify import deliver_due, deliver_notifications, schedule_next_delivery
-from requests_app.approvals import lapse_due, remind_ending
+from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from vms.lease import Busy, policy_lease
 
 __all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
@@ -72,10 +72,12 @@ def housekeeping() -> None:
 
 @task()
 def watch_requests() -> None:
-    """Every minute: expire requests nobody decided on in time, and tell requesters their window ends soon."""
+    """Every minute: expire requests nobody decided on in time, tell requesters their window ends soon, and settle
+    requests whose opening was cut short."""
     _schedule(watch_requests, settings.WATCH_REQUESTS_SECONDS)
     lapse_due()
     remind_ending()
+    settle_stalled()
 
 
 def ensure_scheduled() -> bool:

@@ -81,6 +81,15 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
     with transaction.atomic():  # one commit for every outcome, not one per VM and port
         for plan, answer in zip(plans, answers, strict=True):
             _settle_answer(plan, answer, justification)
+    _conclude(actor, access, justification, action)
+    for policy_id in by_policy:
+        invalidate(policy_id.split("/")[2])
+    expired = next((a for a in answers if isinstance(a, gateway.SignInRequired)), None)
+    if expired is not None:
+        raise expired  # after every outcome is written: the middleware sends the person to sign in and back
+
+
+def _conclude(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
     outcomes = {item.status for item in access.items.all()}
     access.status = (AccessRequest.OPENED if outcomes == {AccessRequestItem.OPENED} else
                      AccessRequest.FAILED if AccessRequestItem.OPENED not in outcomes else AccessRequest.PARTIAL)
@@ -89,8 +98,6 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
     access.save(update_fields=["status", "opened_by"])
     record(actor, action, targets(access), access.status, details={**_details(access), "justification": justification},
            correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""))
-    for policy_id in by_policy:
-        invalidate(policy_id.split("/")[2])
 
 
 def targets(access: AccessRequest) -> str:
@@ -120,6 +127,7 @@ def _save(actor: Actor, key: str, planned: list[Planned], source: str, window: t
         access, created = AccessRequest.objects.get_or_create(idempotency_key=key, defaults={
             "user": actor.user, "justification": justification, "source_prefix": source,
             "duration_minutes": int(window.total_seconds() // 60), "break_glass": break_glass, "extends": extends,
+            "opening_since": None if waits else timezone.now(),
             **({"status": AccessRequest.AWAITING, "rule": rule, "rule_name": rule.name,
                 "approvals_needed": rule.approvals_needed, "approvers": rule.approvers,
                 "pending_until": timezone.now() + timedelta(minutes=rule.pending_minutes)} if waits else {})})
@@ -143,8 +151,10 @@ class _Plan:
     correlation: str
 
 
-# What Azure answered one plan: the grant, the error, or (answer lost) the policy's requests read back.
-_Answer = gateway.GrantResult | gateway.GatewayError | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None]
+# What Azure answered one plan: the grant, the error, (answer lost) the policy's requests read back, or nothing
+# because the person's sign-in had expired before the call.
+_Answer = (gateway.GrantResult | gateway.GatewayError | gateway.SignInRequired
+           | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None])
 
 
 def _plan(policy_id: str, items: list[AccessRequestItem]) -> _Plan:
@@ -169,7 +179,7 @@ def _ask(actor: Actor, plan: _Plan, justification: str) -> _Answer:
             return lost, gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group, ref.location)
         except gateway.GatewayError:
             return lost, None
-    except gateway.GatewayError as error:
+    except (gateway.GatewayError, gateway.SignInRequired) as error:
         return error
 
 
@@ -177,6 +187,9 @@ def _settle_answer(plan: _Plan, answer: _Answer, justification: str) -> None:
     if isinstance(answer, tuple):
         lost, policies = answer
         _read_back(plan.ref, plan.items, policies, lost.message, justification)
+        return
+    if isinstance(answer, gateway.SignInRequired):
+        _settle(plan.items, AccessRequestItem.FAILED, "Not opened: the sign-in had expired. Sign in and try again.")
         return
     if isinstance(answer, gateway.GatewayError):
         status = AccessRequestItem.REFUSED if isinstance(answer, REFUSALS) else AccessRequestItem.FAILED

@@ -95,7 +95,8 @@ def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> Access
             last = count >= access.approvals_needed
             if last:  # from here on, a second approver's click finds it decided
                 access.status, access.decided_at = AccessRequest.PENDING, timezone.now()
-                access.save(update_fields=["status", "decided_at"])
+                access.opening_since = access.decided_at
+                access.save(update_fields=["status", "decided_at", "opening_since"])
             record(actor, "access.approve", targets(access), "approved", details={
                 "request": access.pk, "comment": comment, "approvals": count, "needed": access.approvals_needed})
     except IntegrityError:
@@ -113,17 +114,18 @@ def open_again(actor: Actor, pk: int, inventory: Inventory) -> AccessRequest:
         access = _locked(pk)
         if access.status != AccessRequest.APPROVED:
             raise Refused("This request is not waiting to be opened.")
+        access.opening_since = timezone.now()
         why = may_approve(actor.user, access)
         if why:
             raise Refused(why)
         access.status = AccessRequest.PENDING
-        access.save(update_fields=["status"])
+        access.save(update_fields=["status", "opening_since"])
         access.items.update(status=AccessRequestItem.PENDING, message="", correlation_id="")
-    _open_as(actor, access, inventory)
+    _open_as(actor, access, inventory, opener=True)
     return access
 
 
-def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory) -> None:
+def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: bool = False) -> None:
     """Open an approved request now, as `actor`: each port for its window from Azure's clock now, capped by
     the port's maximum, with a justification naming the requester and the approvers."""
     now = inventory.azure_clock()
@@ -140,18 +142,13 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory) -> None:
     justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
     try:
         open_request(actor, access, justification, "access.open")
-    except Exception:
-        # The approver's sign-in expired (they are sent to sign in again), or worse: never leave the request
-        # "being opened" with its approvals spent; it stays approved, for them or another approver to open.
-        AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.PENDING).update(status=AccessRequest.APPROVED)
-        AccessRequestItem.objects.filter(request=access, status=AccessRequestItem.PENDING).update(
-            message="Not opened: the approver's sign-in had expired. An approver may open it.")
-        raise
-    if access.status == AccessRequest.FAILED:
-        refused = {i.status for i in access.items.all()} == {AccessRequestItem.REFUSED}
-        access.status = AccessRequest.APPROVED if refused else AccessRequest.FAILED
-        access.save(update_fields=["status"])
-    notices.decided(access, actor.user)
+    finally:
+        # Nothing opened (Azure refused the approver, failed, or their sign-in had expired): the approvals stand
+        # and the request stays approved, for them or another approver to open.
+        AccessRequest.objects.filter(pk=access.pk, status__in=[AccessRequest.FAILED, AccessRequest.PENDING]).update(
+            status=AccessRequest.APPROVED)
+        access.refresh_from_db(fields=["status"])
+    notices.decided(access, actor.user, opener)
 
 
 def _port(row: VmRow | None, number: int) -> gateway.PortRule | None:
@@ -303,5 +300,25 @@ def remind_ending(now: datetime | None = None) -> int:
             continue  # already extended: the newer request gets its own reminder
         first_end = min(i.end for i in access.items.all() if i.status == AccessRequestItem.OPENED)
         notices.ending_soon(access, max(1, round((first_end - now).total_seconds() / 60)))
+        count += 1
+    return count
+
+
+def settle_stalled(now: datetime | None = None) -> int:
+    """Requests the portal began opening long ago and never settled (its process was killed mid-call): their
+    ports are "not confirmed" (My access asks Azure's request history), and an approved one goes back to its
+    approvers. The worker runs it every minute; returns how many it settled."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.POLICY_LEASE_SECONDS)
+    stalled = AccessRequest.objects.filter(status=AccessRequest.PENDING, opening_since__lt=cutoff)
+    count = 0
+    for access in stalled.select_related("user"):
+        with transaction.atomic():
+            waiting = access.items.filter(status=AccessRequestItem.PENDING)
+            waiting.update(status=AccessRequestItem.UNKNOWN, message="The portal lost track of this while asking Azure: "
+                           "My access shows whether it opened.")
+            status = AccessRequest.APPROVED if access.decided_at else AccessRequest.FAILED
+            if not AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.PENDING).update(status=status):
+                continue
+            record(PORTAL, "access.stall", targets(access), "not confirmed", details={"request": access.pk})
         count += 1
     return count

@@ -87,6 +87,9 @@ class AccessRequest(models.Model):
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                   related_name="+")  # whose token opened it (the approver's, or the requester's)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # When the portal last began asking Azure to open it: a request still "pending" long after was cut short
+    # (a worker killed mid-call), and the worker settles it.
+    opening_since = models.DateTimeField(null=True, blank=True)
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+")
     ended_at = models.DateTimeField(null=True, blank=True)

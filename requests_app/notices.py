@@ -52,18 +52,22 @@ def approved_once(access: AccessRequest, approver: User, count: int) -> None:
                   f"{approver.upn} approved ({count} of {access.approvals_needed}): {_what(access)}.")
 
 
-def decided(access: AccessRequest, approver: User) -> None:
-    last = access.approvals.filter(approver=approver).first()
-    comment = f"\nComment: {last.comment}" if last and last.comment else ""
+def decided(access: AccessRequest, by: User, opener: bool = False) -> None:
+    """The decision, or (`opener`) the opening of an approved request by someone who did not approve it."""
+    decisions = list(access.approvals.select_related("approver"))
+    comments = "".join(f"\n{d.approver.upn}: {d.comment}" for d in decisions if d.comment)
+    approvers = ", ".join(d.approver.upn for d in decisions if d.decision == "approve")
     if access.status == AccessRequest.DENIED:
-        subject, text = "Your request was denied", f"{approver.upn} denied {_what(access)}."
+        subject, text = "Your request was denied", f"{by.upn} denied {_what(access)}."
     elif access.status in (AccessRequest.OPENED, AccessRequest.PARTIAL):
-        subject, text = "Your request was approved: access is open", f"{approver.upn} approved and opened {_what(access)}."
+        subject = "Your request was approved: access is open"
+        text = (f"Approved by {approvers}; opened by {by.upn}: {_what(access)}." if opener
+                else f"{by.upn} approved and opened {_what(access)}.")
     else:
-        reasons = "; ".join(sorted({i.message for i in access.items.all() if i.message}))
+        reasons = " ".join(sorted({i.message.rstrip(".") + "." for i in access.items.all() if i.message}))
         subject = "Your request was approved, but Azure did not open it"
-        text = f"{approver.upn} approved {_what(access)}, and Azure answered: {reasons}. Another approver may open it."
-    _to_requester(access, "decision", subject, text + comment)
+        text = f"Approved by {approvers}: {_what(access)}. Azure answered: {reasons} An approver may try again."
+    _to_requester(access, "decision", subject, text + comments)
 
 
 def lapsed(access: AccessRequest) -> None:

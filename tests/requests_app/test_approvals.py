@@ -340,3 +340,32 @@ def test_an_approver_whose_sign_in_expired_is_sent_to_sign_in_and_the_request_wa
     hana.post(f"/access/requests/{access.pk}/open")
     access.refresh_from_db()
     assert access.status == "opened" and access.opened_by.upn == "hana@contoso.test"
+
+
+def test_a_failure_of_azure_at_opening_leaves_it_approved_for_an_approver_to_try_again(
+        person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = ask(alice, view)
+    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "500", "rate": 1})
+    decide(hana, access, "approve", "ok")
+    access.refresh_from_db()
+    assert access.status == "approved" and access.items.get().status == "failed"
+    sandbox.control("DELETE", "faults")
+    assert "try again with your own Azure rights" in hana.get(f"/access/requests/{access.pk}/").content.decode()
+    hana.post(f"/access/requests/{access.pk}/open")
+    access.refresh_from_db()
+    assert access.status == "opened"
+
+
+def test_a_request_whose_opening_was_cut_short_is_settled_by_the_worker(person, production_rule, view):
+    from requests_app.approvals import settle_stalled
+
+    alice = person("alice")
+    access = ask(alice, view)
+    # As if a worker died between the last approval and Azure's answer:
+    AccessRequest.objects.filter(pk=access.pk).update(status="pending", decided_at=timezone.now(),
+                                                      opening_since=timezone.now() - timedelta(hours=1))
+    assert settle_stalled() == 1 and settle_stalled() == 0
+    access.refresh_from_db()
+    assert access.status == "approved" and access.items.get().status == "unknown"
+    assert AuditEvent.objects.filter(action="access.stall").count() == 1
