@@ -1,12 +1,12 @@
-"""The one place that decides whose requests a person may see: their own, always; an approver's or admin's,
-those whose every VM Azure lets them see (their scope)."""
+"""The one place that decides whose requests a person may see: their own, always; an approver's, admin's or
+auditor's, those whose every VM Azure lets them see (their scope)."""
 
 from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from accounts.roles import ADMIN, APPROVER, roles_of
+from accounts.roles import ADMIN, APPROVER, AUDITOR, roles_of
 from vms.inventory import Inventory
 
 from .models import AccessRequest, AccessRequestItem
@@ -29,10 +29,10 @@ def in_scope(inventory: Inventory | None, access: AccessRequest) -> bool:
 
 
 def overseen_request(user, pk: int, inventory: Inventory | None) -> AccessRequest:
-    """A request the person may look at: their own, or, for approvers and admins, one in their scope."""
+    """A request the person may look at: their own, or, for approvers, admins and auditors, one in their scope."""
     access = get_object_or_404(AccessRequest.objects.select_related("user").prefetch_related("items"), pk=pk)
     if access.user_id == user.pk:
         return access
-    if roles_of(user) & {APPROVER, ADMIN} and in_scope(inventory, access):
+    if roles_of(user) & {APPROVER, ADMIN, AUDITOR} and in_scope(inventory, access):
         return access
     raise Http404("No such request, or not one you may see.")

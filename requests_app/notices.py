@@ -10,7 +10,9 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import APPROVER, AUDITOR
+from jitportal.gateway import parse_policy_id
 from jitportal.notify import Message, Recipient, send
+from vms.seen import who_sees
 
 from .models import AccessRequest, Approval
 
@@ -25,6 +27,26 @@ def approvers_of(access: AccessRequest) -> list[User]:
     people = User.objects.filter(groups__name=APPROVER, is_active=True).exclude(pk=access.user_id).distinct()
     names = {line.strip().lower() for line in access.approvers.splitlines() if line.strip()}
     return [u for u in people if not names or (u.upn or "").lower() in names]
+
+
+def _scoped(access: AccessRequest, people: Iterable[User]) -> tuple[list[User], list[User]]:
+    """Those of `people` whose Azure read scope, as the portal last saw it, holds every VM of the request (they
+    may be told what it asks), and those whose scope it has not seen yet (they are told only that something
+    waits). The others are told nothing: the request is none of their business in Azure."""
+    people = {u.pk: u for u in people}
+    groups = {(ref.subscription_id, ref.resource_group) for i in access.items.all()
+              if (ref := parse_policy_id(i.policy_id)) is not None}
+    seeing, unseen = who_sees(people, groups)
+    return [people[pk] for pk in sorted(seeing)], [people[pk] for pk in sorted(unseen)]
+
+
+def _tell(message: Message, people: Iterable[User], access: AccessRequest) -> None:
+    """`message` to those who may see the request; a word without its details to those not yet seen."""
+    seeing, unseen = _scoped(access, people)
+    send(message, _recipients(seeing))
+    send(Message(message.kind, "A request is waiting in the JIT portal",
+                 "Something in the JIT portal may need you. Open the page below to see it (you will be asked to sign "
+                 "in, and shown only what Azure lets you read).", access.pk, message.path), _recipients(unseen))
 
 
 def _what(access: AccessRequest) -> str:
@@ -43,8 +65,8 @@ def _to_requester(access: AccessRequest, kind: str, subject: str, body: str) -> 
 def pending(access: AccessRequest) -> None:
     body = (f"{access.user.upn} asks for {_what(access)}.\nWhy: {access.justification or '(no reason given)'}\n"
             f"Rule: {access.rule_name}, {access.approvals_needed} approval(s) needed, until {access.pending_until:%Y-%m-%d %H:%M} UTC.")
-    send(Message("pending", f"Approval needed: {access.user.upn} asks for access", body, access.pk, _path(access)),
-         _recipients(approvers_of(access)))
+    _tell(Message("pending", f"Approval needed: {access.user.upn} asks for access", body, access.pk, _path(access)),
+          approvers_of(access), access)
 
 
 def approved_once(access: AccessRequest, approver: User, count: int) -> None:
@@ -80,8 +102,8 @@ def break_glass(access: AccessRequest) -> None:
     people = list(approvers_of(access)) + list(User.objects.filter(groups__name=AUDITOR, is_active=True))
     body = (f"{access.user.upn} opened {_what(access)} without approval (break glass).\n"
             f"Reason: {access.break_glass}\nWhy: {access.justification}")
-    send(Message("break_glass", f"Break glass: {access.user.upn} opened access without approval", body, access.pk,
-                 _path(access)), _recipients({u.pk: u for u in people}.values()))
+    _tell(Message("break_glass", f"Break glass: {access.user.upn} opened access without approval", body, access.pk,
+                  _path(access)), {u.pk: u for u in people}.values(), access)
 
 
 def ending_soon(access: AccessRequest, minutes: int) -> None:

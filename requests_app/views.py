@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
-from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
+from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role, roles_of
 from jitportal import gateway
 from jitportal.actor import actor_of
 from jitportal.notify import sent_about
@@ -89,7 +89,7 @@ def new(request: HttpRequest) -> HttpResponse:
 @require_safe
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    require_role(request.user, REQUESTER, APPROVER, ADMIN, AUDITOR)
     try:  # Azure's request history says what became of each port (replaced, expired…)
         inventory = get_inventory(request.session, request.user.pk)
     except gateway.GatewayError:

@@ -136,4 +136,4 @@ def test_only_admins_change_rules(as_member, kind):
 @pytest.mark.parametrize("kind", sorted(CAST))
 def test_a_request_page_is_its_owners_or_in_an_overseers_scope(as_member, someones_request, kind):
     assert as_member(kind).get(f"/access/requests/{someones_request.pk}/").status_code == (
-        404 if kind in {"requester", "approver", "admin"} else 403)
+        404 if kind in {"requester", "approver", "admin", "auditor"} else 403)

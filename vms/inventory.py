@@ -7,6 +7,7 @@ in every process that shares Django's cache.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 import time
@@ -33,6 +34,8 @@ from jitportal.gateway import (
     SubscriptionFleet,
     VmFacts,
 )
+
+from .models import SeenScope
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
@@ -249,7 +252,19 @@ def _cached(user_pk: int) -> Inventory | None:
     if found.loading is not None and found.loading.complete:  # the late subscriptions have answered since
         found = _inventory(found.loading, found.fetched_at)
         _keep(user_pk, found)
+        _remember_scope(user_pk, found)
     return found
+
+
+def _remember_scope(user_pk: int, inventory: Inventory) -> None:
+    """Keep the person's resource groups when a complete inventory shows a different set (a small write, seldom):
+    work done without them, such as telling approvers of a request, then reaches only those who may see it."""
+    if inventory.failures or inventory.loading is not None:
+        return  # a subscription that did not answer is not one Azure refuses them
+    groups = sorted({f"{r.subscription_id}/{r.resource_group}".lower() for r in inventory.rows})
+    digest = hashlib.sha256("\n".join(groups).encode()).hexdigest()
+    if not SeenScope.objects.filter(user_id=user_pk, digest=digest).exists():
+        SeenScope.objects.update_or_create(user_id=user_pk, defaults={"groups": groups, "digest": digest})
 
 
 def _keep(user_pk: int, inventory: Inventory) -> None:
@@ -268,6 +283,7 @@ def get_inventory(session, user_pk: int) -> Inventory:
         return cached
     inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
     _keep(user_pk, inventory)
+    _remember_scope(user_pk, inventory)
     return inventory
 
 

@@ -24,6 +24,7 @@ def test_approvers_hear_of_a_pending_request_and_the_requester_of_the_decision(
         person, production_rule, view, smtp_server, webhook_receiver, settings):
     settings.PORTAL_URL = "https://jit.contoso.test"
     alice, hana = person("alice"), person("hana")
+    hana.get("/access/approvals/")  # the portal sees what Azure lets her read
     access = ask(alice, view, justification="patch openssl")
     sent = _mail(smtp_server)
     assert [(to, subject) for to, subject, _ in sent] == [
@@ -67,8 +68,8 @@ def test_a_denial_and_an_expiry_reach_the_requester(person, production_rule, vie
 
 
 def test_break_glass_tells_approvers_and_auditors_at_once(person, production_rule, view, smtp_server):
-    person("carol")  # the portal knows the people who have signed in
-    person("hana")
+    for key in ("carol", "hana"):  # people the portal knows, and whose Azure read scope it has seen
+        person(key).get("/vms/")
     alice = person("alice")
     ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
     sent = _mail(smtp_server)
@@ -94,3 +95,22 @@ def test_the_requester_hears_when_someone_else_ends_their_access(person, view, s
     person("bob").post(f"/access/requests/{access.pk}/end")
     assert AccessRequest.objects.get(pk=access.pk).ended_by.upn == "bob@contoso.test"
     assert _mail(smtp_server)[-1][:2] == ("alice@contoso.test", "Your access was ended early")
+
+
+def test_people_outside_the_requests_scope_hear_nothing_of_it_and_the_unseen_only_that_something_waits(
+        person, production_rule, view, sandbox, smtp_server):
+    erin = person("erin", ["JIT.Approver"])  # Reader on Shared services only: Production is none of hers
+    erin.get("/vms/")
+    person("frank", ["JIT.Approver"])  # never looked at anything yet: the portal has not seen his scope
+    hana = person("hana")
+    hana.get("/vms/")
+    alice = person("alice")
+    access = ask(alice, view, justification="patch openssl")
+    sent = {to: (subject, body) for to, subject, body in _mail(smtp_server)}
+    assert set(sent) == {"hana@contoso.test", "frank@contoso.test"}
+    subject, body = sent["frank@contoso.test"]
+    assert subject == "A request is waiting in the JIT portal"
+    assert "web-02" not in body and "patch openssl" not in body and "alice" not in body
+    carol = person("carol")
+    carol.get("/vms/")
+    assert carol.get(f"/access/requests/{access.pk}/").status_code == 200  # an auditor in scope may look
