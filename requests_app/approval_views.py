@@ -22,6 +22,7 @@ from . import approvals
 from .access import in_scope, overseen_request, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .rules import rules_for_ports
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
@@ -48,8 +49,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
     open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
-    opened = [(a, max(i.end for i in a.items.all())) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
-              .select_related("user").prefetch_related("items") if in_scope(inventory, a)]
+    # Open by Azure's own request history (a replaced or ended request is not), as this person's inventory shows it.
+    opened = [(a, max(p.item.end for p in ports)) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
+              .select_related("user").prefetch_related("items") if in_scope(inventory, a)
+              and (ports := approvals.open_ports(a, inventory))]
     return render(request, "requests_app/inbox.html", {
         "waiting": [(a, approvals.may_approve(request.user, a), approvals.asked_lately(a)) for a in waiting],
         "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
@@ -131,7 +134,7 @@ def extend(request: HttpRequest, pk: int) -> HttpResponse:
     access = own_request(request.user, pk)
     actor, (inventory, problem) = actor_of(request), _inventory(request)
     ports = approvals.open_ports(access, inventory) if inventory else []
-    longest = min((p.rule.max_duration for p in ports), default=timedelta(hours=1))
+    longest = max((p.rule.max_duration for p in ports), default=timedelta(hours=1))
     form = ExtendForm(longest, request.POST or None)
     if request.method == "POST" and ports and form.is_valid():
         try:
@@ -140,16 +143,25 @@ def extend(request: HttpRequest, pk: int) -> HttpResponse:
             return _detail(extension)
         except approvals.Refused as refused:
             problem = refused.message
+    rules = rules_for_ports((p.row.policy_id, p.item.port, 24 * 60) for p in ports)
     return render(request, "requests_app/extend.html", {"access": access, "ports": ports, "form": form,
-                                                        "problem": problem})
+                                                        "problem": problem, "rules": rules})
+
+
+def _subscriptions(request: HttpRequest) -> dict[str, str]:
+    """The subscriptions this person sees, id → name, for naming a rule's scope."""
+    inventory, _ = _inventory(request)
+    return {r.subscription_id.lower(): r.subscription_name for r in inventory.rows} if inventory else {}
 
 
 @require_safe
 @login_required
 def rules(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN, APPROVER)
-    return render(request, "requests_app/rules.html", {"rules": ApprovalRule.objects.all(),
-                                                       "can_edit": ADMIN in roles_of(request.user)})
+    names = _subscriptions(request)
+    return render(request, "requests_app/rules.html", {
+        "rules": [(rule, names.get(rule.subscription_id, "")) for rule in ApprovalRule.objects.all()],
+        "can_edit": ADMIN in roles_of(request.user)})
 
 
 def _rule_words(rule: ApprovalRule) -> dict:
@@ -171,14 +183,17 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                details={"before": before, "after": _rule_words(saved)})
         messages.success(request, f"Rule “{saved.name}” saved.")
         return HttpResponseRedirect(reverse("requests-rules"))
-    return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule})
+    return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule,
+                                                           "subscriptions": sorted(_subscriptions(request).items())})
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, ADMIN)
     rule = get_object_or_404(ApprovalRule, pk=pk)
+    if request.method != "POST":  # asks once: removing a control is not a click away
+        return render(request, "requests_app/rule_delete.html", {"rule": rule})
     record(actor_of(request), "rule.delete", f"approval rule {rule.pk}", "deleted",
            details={"before": _rule_words(rule), "after": {}})
     rule.delete()

@@ -39,10 +39,12 @@ class Refused(Exception):
 
 
 def asked_lately(access: AccessRequest) -> list[AccessRequest]:
-    """Who else asked for the same VMs in the last week: what an approver weighs a request against."""
+    """Who else asked for the same VMs in the last week, newest first, one line per person: what an approver
+    weighs a request against (the requester's own earlier requests are on their My access)."""
     vms = [i.vm_id for i in access.items.all()]
-    return list(AccessRequest.objects.filter(items__vm_id__in=vms, created__gte=timezone.now() - RECENT)
-                .exclude(pk=access.pk).select_related("user").distinct()[:10])
+    found = (AccessRequest.objects.filter(items__vm_id__in=vms, created__gte=timezone.now() - RECENT)
+             .exclude(user_id=access.user_id).select_related("user").distinct().order_by("-created")[:50])
+    return list({a.user_id: a for a in reversed(found)}.values())[::-1][:10]
 
 
 def lapsed(access: AccessRequest, now: datetime | None = None) -> bool:
@@ -225,7 +227,8 @@ def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
         rule = _port(row, item.port)
         if item.status != AccessRequestItem.OPENED or row is None or rule is None or item.end <= now:
             continue
-        line = next((x for x in row.history if x.port == item.port and abs(x.end - item.end) <= timedelta(seconds=2)), None)
+        line = next((x for x in row.history if x.port == item.port
+                     and int(x.end.timestamp()) == int(item.end.timestamp())), None)  # as My access matches them
         if line is None or (line.status == "Initiated" and line.end > now):
             found.append(OpenPort(item, row, rule))
     return found
@@ -263,6 +266,11 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
     if len(problems) < len(by_policy):
         AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=timezone.now())
         access.ended_by, access.ended_at = actor.user, timezone.now()
+        for extension in access.extensions.filter(status=AccessRequest.AWAITING):
+            if AccessRequest.objects.filter(pk=extension.pk, status=AccessRequest.AWAITING).update(
+                    status=AccessRequest.CANCELLED, decided_at=timezone.now()):
+                record(actor, "access.cancel", targets(extension), CANCELLED, details={
+                    "request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"})
         if actor.user_pk != access.user_id:
             notices.ended(access, actor.user)
     return problems
@@ -277,6 +285,9 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
     ports = open_ports(access, inventory)
     if not ports:
         raise Refused("Nothing of this request is open any more, so there is nothing to extend: request again.")
+    if access.extensions.filter(status=AccessRequest.AWAITING).exists():
+        raise Refused("An extension of this request already waits for approval.")
+    window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
     return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
                              inventory.azure_clock(), extends=access)

@@ -221,13 +221,14 @@ class DecisionForm(forms.Form):
 
 
 class ExtendForm(forms.Form):
-    duration = DurationField(label="Open for another", error_messages={"required": "Say for how long."})
+    duration = DurationField(label="Open for (from now)", error_messages={"required": "Say for how long."})
     request_key = SignedField(salt="requests.key", max_age=12 * 3600,
                               expired="This form expired or was altered; check it and submit again.")
 
     def __init__(self, longest: timedelta, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["duration"].initial = longest
+        self.fields["duration"] = DurationField(label="Open for (from now)", longest=longest, initial=longest,
+                                                error_messages={"required": "Say for how long."})
         self.fields["request_key"].initial = RequestAccessForm.new_key()
 
 
@@ -236,6 +237,9 @@ RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 
 
 class RuleForm(forms.ModelForm):
+    # Longer than the model's column: what was typed is judged as ports (at most 20), not as characters.
+    ports = forms.CharField(label="Ports (e.g. 22, 3389)", required=False, max_length=1000)
+
     class Meta:
         model = ApprovalRule
         fields = ["name", "subscription_id", "resource_group", "condition", "longer_than_minutes", "ports",
@@ -247,16 +251,20 @@ class RuleForm(forms.ModelForm):
                   "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
                   "pending_minutes": "A request waits at most (minutes)",
                   "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)"}
-        widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect}
+        widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect,
+                   "subscription_id": forms.TextInput(attrs={"list": "subscriptions", "autocomplete": "off"})}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for name, low, high in (("approvals_needed", 1, 3), ("pending_minutes", 5, 7 * 24 * 60),
                                 ("extension_minutes", 0, 24 * 60), ("longer_than_minutes", 0, 24 * 60)):
-            self.fields[name].min_value, self.fields[name].max_value = low, high
-            self.fields[name].validators += [validators.MinValueValidator(low),
-                                             validators.MaxValueValidator(high)]
-            self.fields[name].widget.attrs.update(min=low, max=high)
+            field = self.fields[name]
+            field.min_value, field.max_value = low, high
+            field.validators = [v for v in field.validators if not isinstance(
+                v, validators.MinValueValidator | validators.MaxValueValidator)]
+            field.validators += [validators.MinValueValidator(low, f"From {low} to {high}."),
+                                 validators.MaxValueValidator(high, f"From {low} to {high}.")]
+            field.widget.attrs.update(min=low, max=high)
 
     def clean_subscription_id(self) -> str:
         value = self.cleaned_data["subscription_id"].strip().lower()
@@ -272,9 +280,12 @@ class RuleForm(forms.ModelForm):
 
     def clean_ports(self) -> str:
         words = [w for w in re.split(r"[\s,;]+", self.cleaned_data["ports"]) if w]
-        if any(not w.isdigit() or int(w) > 65535 for w in words):
+        if any(not re.fullmatch(r"[0-9]{1,5}", w) or int(w) > 65535 for w in words):
             raise forms.ValidationError("Ports are numbers from 0 to 65535, separated by commas.")
-        return ", ".join(dict.fromkeys(str(int(w)) for w in words))
+        ports = list(dict.fromkeys(str(int(w)) for w in words))
+        if len(ports) > 20:
+            raise forms.ValidationError(f"At most 20 ports, not {len(ports)}.")
+        return ", ".join(ports)
 
     def clean_approvers(self) -> str:
         names = [n.strip() for n in self.cleaned_data["approvers"].splitlines() if n.strip()]

@@ -35,7 +35,7 @@ class ApprovalRule(models.Model):
 
     @property
     def port_numbers(self) -> set[int]:
-        return {int(p) for p in self.ports.replace(",", " ").split() if p.isdigit()}
+        return {int(p) for p in self.ports.replace(",", " ").split() if p.isascii() and p.isdigit()}
 
     @property
     def approver_names(self) -> set[str]:
@@ -100,6 +100,15 @@ class AccessRequest(models.Model):
     @property
     def waits(self) -> bool:
         return self.status == self.AWAITING
+
+    STATE_WORDS = {PENDING: "waiting for Azure", OPENED: "opened", PARTIAL: "partly opened", FAILED: "not opened",
+                   AWAITING: "pending approval", APPROVED: "approved, not opened", DENIED: "denied",
+                   LAPSED: "expired (nobody decided)", CANCELLED: "cancelled"}
+
+    @property
+    def status_words(self) -> str:
+        """Its status in a few words (the full state, against Azure's, is `status.request_state`)."""
+        return "ended early" if self.ended_at else self.STATE_WORDS.get(self.status, self.status)
 
 
 class Approval(models.Model):

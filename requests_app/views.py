@@ -23,7 +23,7 @@ from .access import overseen_request, own_item, own_request
 from .actions import do_request_access, requestable
 from .approvals import asked_lately, may_approve, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
-from .models import AccessRequest, AccessRequestItem
+from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
 from .status import fates, history, open_now, request_state
 
@@ -80,10 +80,11 @@ def new(request: HttpRequest) -> HttpResponse:
                                    data["window"], data.get("justification", ""), inventory.azure_clock(),
                                    break_glass=data.get("break_glass_reason", ""))
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
+    # Every rule that may apply, whatever window is asked: the form says so before the person submits.
+    rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
     return render(request, "requests_app/new.html", {
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        # Every rule that may apply, whatever window is asked: the form says so before the person submits.
-        "rules": rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)})
+        "rules": rules, "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
 
 
 @require_safe

@@ -215,7 +215,9 @@ def test_an_extension_under_a_rule_waits_unless_the_rule_allows_it(person, produ
             "duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()})
         return AccessRequest.objects.latest("id")
 
-    assert extend("1").status == "awaiting"
+    waiting = extend("1")
+    assert waiting.status == "awaiting"
+    alice.post(f"/access/requests/{waiting.pk}/cancel")
     ApprovalRule.objects.filter(pk=production_rule.pk).update(extension_minutes=60)
     assert extend("1").status == "opened"
 
@@ -369,3 +371,57 @@ def test_a_request_whose_opening_was_cut_short_is_settled_by_the_worker(person, 
     access.refresh_from_db()
     assert access.status == "approved" and access.items.get().status == "unknown"
     assert AuditEvent.objects.filter(action="access.stall").count() == 1
+
+
+def test_an_extension_is_capped_by_the_ports_maximum_and_one_at_a_time(person, production_rule, sandbox, view):
+    alice, hana = person("alice"), person("hana")
+    access = ask(alice, view)
+    decide(hana, access, "approve")
+    alice.post("/vms/refresh")
+    page = alice.get(f"/access/requests/{access.pk}/extend")
+    assert "may wait for an approver" in page.content.decode()
+
+    def extend(hours: str):
+        form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
+        return alice.post(f"/access/requests/{access.pk}/extend", {
+            "duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()})
+
+    too_long = extend("5")
+    assert too_long.status_code == 200 and "From 5 min to 3 h" in too_long.content.decode()
+    assert extend("3").status_code == 302
+    assert AccessRequest.objects.latest("id").duration_minutes == 180
+    second = extend("2")
+    assert "already waits for approval" in second.content.decode()
+    assert AccessRequest.objects.filter(extends=access).count() == 1
+    alice.post(f"/access/requests/{access.pk}/end")  # ending it withdraws the extension that waits
+    assert AccessRequest.objects.get(extends=access).status == "cancelled"
+
+
+def test_the_inbox_lists_as_open_only_what_azure_still_has_open(person, sandbox, view):
+    alice = person("alice")
+    first = ask(alice, view)
+    sandbox.advance("PT1M")
+    alice.post("/vms/refresh")
+    second = ask(alice, view)  # Azure's newer request for web-02:22 replaces the first
+    bob = person("bob")
+    assert [a.pk for a, _ in bob.get("/access/approvals/").context["opened"]] == [second.pk]
+    assert first.pk != second.pk
+
+
+def test_a_rule_is_deleted_only_after_asking_and_ports_are_ascii_numbers(person, subs):
+    bob = person("bob")
+    rule = ApprovalRule.objects.create(name="Production")
+    page = bob.get(f"/access/rules/{rule.pk}/delete")
+    assert page.status_code == 200 and "Delete the rule" in page.content.decode()
+    assert ApprovalRule.objects.exists()
+    for typed in ("²", "٢٢", "99999", "22;DROP", "-1"):
+        answer = bob.post("/access/rules/new", {"name": "x", "condition": "ports", "ports": typed,
+                                                "approvals_needed": "1", "pending_minutes": "60", "extension_minutes": "0"})
+        assert answer.status_code == 200 and "Ports are numbers from 0 to 65535" in answer.content.decode(), typed
+    many = ", ".join(str(p) for p in range(10, 76))  # 66 ports
+    answer = bob.post("/access/rules/new", {"name": "x", "condition": "ports", "ports": many, "approvals_needed": "1",
+                                            "pending_minutes": "60", "extension_minutes": "0"})
+    assert "At most 20 ports, not 66." in answer.content.decode()
+    negative = bob.post("/access/rules/new", {"name": "x", "condition": "always", "approvals_needed": "1",
+                                              "pending_minutes": "-5", "extension_minutes": "0"})
+    assert negative.content.decode().count("From 5 to 10080.") == 1
