@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +33,7 @@ from .models import (
     ArchivedRequest,
     ArchivedTouch,
     AuditEvent,
+    AuditScope,
 )
 from .trail import record
 
@@ -47,6 +49,7 @@ BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
 class Collected:
     new_events: int
     unread: tuple[tuple[str, str], ...]  # (subscription name, why it could not be read)
+    unread_ids: frozenset[str] = frozenset()  # those subscriptions' ids, lower case
 
 
 def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: str,
@@ -77,7 +80,37 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
                                                    defaults={"until": tail.azure_now or now})
     explain(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
         t.subscription.subscription_id.lower() for t in read]))
-    return Collected(len(fresh), tuple((t.subscription.display_name, t.error) for t in tails if t.error))
+    return Collected(len(fresh), tuple((t.subscription.display_name, t.error) for t in tails if t.error),
+                     frozenset(t.subscription.subscription_id.lower() for t in tails if t.error))
+
+
+def collect_due(reader: gateway.UserCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
+    """A person's read: `collect` only the subscriptions whose tail this collector has not read within
+    AUDIT_COLLECT_SECONDS, or about which the portal's trail has recorded a change since (the portal's own
+    requests and policy changes show at once; a change made elsewhere within that many seconds). The page
+    reads the archive as collected and says up to when. A subscription that could not be read is tried again
+    at the next view."""
+    keys = {f"audit-collected:{collector}:{s.subscription_id.lower()}": s for s in subscriptions}
+    read = cache.get_many(list(keys)) if settings.AUDIT_COLLECT_SECONDS else {}
+    due = [s for key, s in keys.items() if key not in read or s.subscription_id.lower() in _written_since(read, keys)]
+    if not due:
+        return Collected(0, ())
+    head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0  # before reading Azure
+    collected = collect(reader, collector, due)
+    if settings.AUDIT_COLLECT_SECONDS:
+        cache.set_many({key: head for key, s in keys.items()
+                        if s in due and s.subscription_id.lower() not in collected.unread_ids},
+                       timeout=settings.AUDIT_COLLECT_SECONDS)
+    return collected
+
+
+def _written_since(read: dict[str, int], keys: dict[str, Subscription]) -> set[str]:
+    """The subscriptions (lower case) the trail names in an event after the trail's head at their last read."""
+    if not read:
+        return set()
+    since = {keys[key].subscription_id.lower(): head for key, head in read.items()}
+    return {sub for sub, seq in AuditScope.objects.filter(event__seq__gt=min(since.values()), subscription_id__in=list(since))
+            .values_list("subscription_id", "event__seq") if seq > since[sub]}
 
 
 def collect_as_app() -> Collected | None:

@@ -8,13 +8,15 @@ history and configurations) — never from a row of the portal's that can be edi
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from django.db import connections
 from django.db.models import QuerySet
+from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from jitportal.fates import ENDED_EARLY, azure_fate
@@ -88,6 +90,8 @@ EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name
 TOUCH_FIELDS = ("event_id", "vm_name", "line", "request_id")
 REQUEST_FIELDS = ("id", "port", "start", "end", "source", "justification", "status", "reason")
 Touch = tuple[Any, Any]  # a VM an event touched (its name and line), with Azure's request line for it if any
+EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, read by `chunks` without the ORM
+TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
 def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "") -> list[ReportRow]:
@@ -96,8 +100,7 @@ def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: st
     to that VM. The portal's trail explains a row only when the viewer may read every scope that trail event
     names (a request may span groups); otherwise Azure's own archived history does."""
     events = list(events)
-    wanted = ArchivedTouch.objects.filter(event_id__in=[e.id for e in events], **({"vm_id": vm_id.lower()} if vm_id else {}))
-    found = list(wanted.order_by("vm_name", "id").values_list(*TOUCH_FIELDS, named=True))
+    found = list(map(TouchRow._make, touches_of([e.id for e in events], vm_id))) if events else []
     # Azure's request lines apart, for the touches that have one (a policy change has none: no query then).
     lines = {r.id: r for r in ArchivedRequest.objects.filter(id__in={t.request_id for t in found if t.request_id})
              .values_list(*REQUEST_FIELDS, named=True)}
@@ -136,16 +139,44 @@ def _decisions(requests: list[int]) -> dict[int, Decision]:
             for request in set(found) | ended}
 
 
+def touches_of(event_ids: list[int], vm_id: str) -> list[tuple]:
+    """TOUCH_FIELDS of the touches of these events (of one VM with `vm_id`), by VM name. Plain SQL: the ORM prepares each of a
+    CSV chunk's 2,000 ids one by one, which cost a CSV about a tenth of its time (`make bench`)."""
+    connection = connections[ArchivedTouch.objects.db]
+    q = connection.ops.quote_name
+    sql = (f"SELECT {', '.join(q(c) for c in ('event_id', 'vm_name', 'line', 'request_id'))} "
+           f"FROM {q(ArchivedTouch._meta.db_table)} WHERE {q('event_id')} IN ({', '.join(['%s'] * len(event_ids))})")
+    params: list = list(event_ids)
+    if vm_id:
+        sql += f" AND {q('vm_id')} = %s"
+        params.append(vm_id.lower())
+    with connection.cursor() as cursor:
+        cursor.execute(sql + f" ORDER BY {q('vm_name')}, {q('id')}", params)
+        return cursor.fetchall()
+
+
+_JOINED = frozenset((PORTAL, HISTORY, CONFIGURATIONS))
+INITIATE = "/initiate/action"
+
+
+def change_of(touches: list[tuple[str, str]], explained_by: str) -> tuple[str, str, str, str, str, str, str, str]:
+    """A policy change's columns after the subscription (vms … joined_from), from its touches' (VM name, line)."""
+    if len(touches) == 1:  # nearly always: a CSV builds a million of these
+        vms, change = touches[0]
+    else:
+        vms, change = ", ".join(dict.fromkeys(name for name, _ in touches)), "; ".join(line for _, line in touches)
+    if change and explained_by == CONFIGURATIONS:
+        change += " (changed outside the portal)"
+    return vms, "", "", "", "", change, "", explained_by if explained_by in _JOINED else ""
+
+
 def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime,
          decisions: dict[int, Decision]) -> ReportRow:
-    vms = ", ".join(dict.fromkeys(t.vm_name for t, _ in touches))
-    base = {"event": event, "subscription_name": name, "vms": vms, "joined_from": event.explained_by
-            if event.explained_by in (PORTAL, HISTORY, CONFIGURATIONS) else ""}
-    if not event.operation.endswith("/initiate/action"):
-        change = "; ".join(t.line for t, _ in touches)
-        if change and event.explained_by == CONFIGURATIONS:
-            change += " (changed outside the portal)"
-        return ReportRow(**base, change=change)
+    if not event.operation.endswith(INITIATE):
+        return ReportRow(event, name, *change_of([(t.vm_name, t.line) for t, _ in touches], event.explained_by))
+    vms = touches[0][0].vm_name if len(touches) == 1 else ", ".join(dict.fromkeys(t.vm_name for t, _ in touches))
+    base = {"event": event, "subscription_name": name, "vms": vms,
+            "joined_from": event.explained_by if event.explained_by in _JOINED else ""}
     if trail is not None:
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
@@ -175,13 +206,25 @@ def _fate(touches: list[Touch], now: datetime) -> str:
     return ", ".join(dict.fromkeys(fates))
 
 
-def chunks(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_id: str = "",
-           size: int = 2000) -> Iterator[ReportRow]:
-    """Every row of `events` (from `matching`), explained a chunk at a time: a CSV of any length in flat memory."""
-    batch: list = []
-    for event in events.iterator(chunk_size=size):
-        batch.append(event)
-        if len(batch) == size:
-            yield from explain(batch, names, scope, vm_id)
-            batch = []
-    yield from explain(batch, names, scope, vm_id)
+def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
+    """The rows of `events` (from `matching`) as EVENT_FIELDS tuples, a chunk at a time, as the database gives
+    them: one query read as `QuerySet.iterator` reads it (a server-side cursor where the database has them), so a
+    CSV of any length in flat memory, but without the ORM's per-value conversions (a fifth of a CSV's time). The
+    time is a datetime (aware, or naive in UTC) or text in UTC, as the database keeps it: `aware` makes it one."""
+    query = events.values_list(*EVENT_FIELDS)
+    yield from query.query.get_compiler(query.db).execute_sql(MULTI, chunked_fetch=True, chunk_size=size)
+
+
+_AT = EVENT_FIELDS.index("time")
+
+
+def aware(raw: tuple) -> EventRow:
+    """A row of `chunks` as `matching` would give it."""
+    return EventRow._make(raw[:_AT] + (_moment(raw[_AT]),) + raw[_AT + 1:])
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A DateTimeField's value as the database gives it: an aware datetime (PostgreSQL) or text in UTC (SQLite)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -23,7 +23,7 @@ from . import archive, csv_export
 from .difference import difference
 from .forms import AuditFilterForm
 from .models import AuditEvent
-from .report import chunks, explain, matching
+from .report import explain, matching
 from .scope import ReadScope, scope_of
 from .trail import log_checkpoint, record
 
@@ -35,8 +35,9 @@ def _scope(request: HttpRequest) -> ReadScope:
 
 
 def _collect(request: HttpRequest, subscriptions: list[gateway.Subscription]) -> archive.Collected:
-    """Every auditor's read fills the archive with the new tail of what they may read."""
-    return archive.collect(gateway.person_reader(request.session), f"user:{request.user.pk}", subscriptions)
+    """Every auditor's read fills the archive with the new tail of what they may read (at most once every
+    AUDIT_COLLECT_SECONDS per subscription, unless the portal changed something there since)."""
+    return archive.collect_due(gateway.person_reader(request.session), f"user:{request.user.pk}", subscriptions)
 
 
 def _filters(request: HttpRequest) -> AuditFilterForm:
@@ -81,7 +82,8 @@ def report(request: HttpRequest) -> HttpResponse:
         "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
-        "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})
+        "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
+        "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
 
 def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
@@ -106,7 +108,7 @@ def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: Read
     """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
     if request.method == "GET":  # a HEAD downloads nothing
         record(actor_of(request), "csv.download", filename, "succeeded", details={"filters": request.GET.dict()})
-    rows = (csv_export.report_line(r) for r in chunks(events, names, scope, vm_id))
+    rows = csv_export.report_lines(events, names, scope, vm_id)
     return csv_export.response(csv_export.stream(coverage(), csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
                                                  rows), filename)
 
@@ -144,7 +146,8 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id),
                                              "unread": collected.unread, "count": page.paginator.count,
                                              "query": _query(request), "freshness": fresh,
-                                             "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})
+                                             "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
+        "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
 
 def _trail_events(request: HttpRequest):

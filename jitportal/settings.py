@@ -271,6 +271,8 @@ AUDIT_PREVIOUS_KEYS = [k.strip() for k in (env_str("AUDIT_PREVIOUS_KEYS") or "")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 100, minimum=1)  # events between logged checkpoints
 # The archive of Azure's JIT history: kept AUDIT_RETENTION_DAYS (beyond PCI DSS's year), purged by `purge_archive`.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
+# A person's audit page reads Azure's new Activity Log tail per subscription at most this often (0: every view).
+AUDIT_COLLECT_SECONDS = env_int("AUDIT_COLLECT_SECONDS", 60, minimum=0)
 # Optional read-only app identity (Reader + Activity Log read) that keeps the archive complete when nobody reads.
 AUDIT_READER_CLIENT_ID = env_str("AUDIT_READER_CLIENT_ID") or ""
 AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""

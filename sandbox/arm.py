@@ -413,9 +413,7 @@ class Arm:
         query = activity.parse_filter(request.query.get("$filter", ""), now)
         if query.start < now - RETENTION - dt.timedelta(days=1):
             raise ArmError(400, "BadRequest", "The time range in $filter must lie within the last 90 days.")
-        events = [e for e in self.sandbox.world["activity"]
-                  if e["subscriptionId"].lower() == sub_id.lower() and query.matches(e)]
-        events.sort(key=lambda e: e["eventTimestamp"], reverse=True)
+        events = activity.between(self.sandbox.world["activity"], sub_id, query)
         visible = self._visible(caller, "Microsoft.Insights/eventtypes/values/read", sub_id, events,
                                 id_field="resourceId")
         return self._page(request, activity.select(visible, request.query.get("$select", "")))
