@@ -73,7 +73,7 @@ def test_alice_ends_one_window_early_and_extends_another(page):
     _request(page, "dev-02", "installing the IIS role", "Open ports")
     page.get_by_role("link", name="My access", exact=True).click()
     page.get_by_role("link", name=re.compile("^Extend dev-02")).click()
-    page.get_by_label("Open for another").fill("2")
+    page.get_by_label("Open for (from now)").fill("2")
     page.get_by_role("combobox", name="Unit").select_option("hours")
     page.get_by_role("button", name="Extend").click()
     expect(page.get_by_text("Extends")).to_be_visible()
