@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib import messages
@@ -27,6 +28,17 @@ from .rules import rules_for_ports
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
+
+
+def _step(request: HttpRequest, access: AccessRequest, step: Callable[[], object], done: str = "") -> HttpResponse:
+    """Take one step on a request and go back to its page; a refusal is said there, in words."""
+    try:
+        step()
+        if done:
+            messages.success(request, done)
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+    return _detail(access)
 
 
 def _inventory(request: HttpRequest):
@@ -68,14 +80,10 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
     if problem or not form.is_valid():
         messages.error(request, problem or " ".join(e for errors in form.errors.values() for e in errors))
         return _detail(access)
-    try:
-        if form.cleaned_data["decision"] == DecisionForm.APPROVE:
-            approvals.approve(actor, access.pk, form.cleaned_data["comment"], inventory)
-        else:
-            approvals.deny(actor, access.pk, form.cleaned_data["comment"])
-    except approvals.Refused as refused:
-        messages.error(request, refused.message)
-    return _detail(access)
+    comment = form.cleaned_data["comment"]
+    if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+        return _step(request, access, lambda: approvals.approve(actor, access.pk, comment, inventory))
+    return _step(request, access, lambda: approvals.deny(actor, access.pk, comment))
 
 
 @require_POST
@@ -84,13 +92,10 @@ def open_again(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, APPROVER)
     actor, (inventory, problem) = actor_of(request), _inventory(request)
     access = overseen_request(request.user, pk, inventory)
-    try:
-        if problem:
-            raise approvals.Refused(problem)
-        approvals.open_again(actor, access.pk, inventory)
-    except approvals.Refused as refused:
-        messages.error(request, refused.message)
-    return _detail(access)
+    if problem:
+        messages.error(request, problem)
+        return _detail(access)
+    return _step(request, access, lambda: approvals.open_again(actor, access.pk, inventory))
 
 
 @require_POST
@@ -98,12 +103,7 @@ def open_again(request: HttpRequest, pk: int) -> HttpResponse:
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, REQUESTER)
     access = own_request(request.user, pk)
-    try:
-        approvals.cancel(actor_of(request), access.pk)
-        messages.success(request, "Request cancelled.")
-    except approvals.Refused as refused:
-        messages.error(request, refused.message)
-    return _detail(access)
+    return _step(request, access, lambda: approvals.cancel(actor_of(request), access.pk), "Request cancelled.")
 
 
 @require_POST
@@ -114,17 +114,14 @@ def end(request: HttpRequest, pk: int) -> HttpResponse:
     access = overseen_request(request.user, pk, inventory)
     if access.user_id != request.user.pk:
         require_role(request.user, APPROVER, ADMIN)  # a requester ends only their own
-    try:
-        if problem:
-            raise approvals.Refused(problem)
-        refusals = approvals.end_now(actor, access, inventory)
-        if refusals:
-            messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
-        else:
-            messages.success(request, "Ended: the ports close within a minute.")
-    except approvals.Refused as refused:
-        messages.error(request, refused.message)
-    return _detail(access)
+    if problem:
+        messages.error(request, problem)
+        return _detail(access)
+
+    def end_it() -> None:
+        if refusals := approvals.end_now(actor, access, inventory):
+            raise approvals.Refused("Azure refused to end some of it: " + " ".join(refusals))
+    return _step(request, access, end_it, "Ended: the ports close within a minute.")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

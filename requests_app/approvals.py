@@ -85,15 +85,20 @@ def _decidable(actor: Actor, access: AccessRequest) -> None:
         raise Refused("You have already decided on this request.")
 
 
+def _decide(actor: Actor, pk: int, decision: str, comment: str) -> tuple[AccessRequest, int]:
+    """Record `actor`'s decision under the request's row lock; the number of approvals it now has. The caller
+    settles the request in the same transaction."""
+    _decidable(actor, access := _locked(pk))
+    Approval.objects.create(request=access, approver=actor.user, decision=decision, comment=comment)
+    return access, access.approvals.filter(decision=Approval.APPROVE).count()
+
+
 def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> AccessRequest:
     """Count `actor`'s approval; the last one needed opens the ports with `actor`'s own Azure token."""
     _lapse_if_due(pk)
     try:
         with transaction.atomic():
-            access = _locked(pk)
-            _decidable(actor, access)
-            Approval.objects.create(request=access, approver=actor.user, decision=Approval.APPROVE, comment=comment)
-            count = access.approvals.filter(decision=Approval.APPROVE).count()
+            access, count = _decide(actor, pk, Approval.APPROVE, comment)
             last = count >= access.approvals_needed
             if last:  # from here on, a second approver's click finds it decided
                 access.status, access.decided_at = AccessRequest.PENDING, timezone.now()
@@ -101,7 +106,7 @@ def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> Access
                 access.save(update_fields=["status", "decided_at", "opening_since"])
             record(actor, "access.approve", targets(access), "approved", details={
                 "request": access.pk, "comment": comment, "approvals": count, "needed": access.approvals_needed})
-    except IntegrityError:
+    except IntegrityError:  # the same approver's second click, at the same moment
         raise Refused("You have already decided on this request.") from None
     if last:
         _open_as(actor, access, inventory)
@@ -161,9 +166,7 @@ def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
     _lapse_if_due(pk)
     try:
         with transaction.atomic():
-            access = _locked(pk)
-            _decidable(actor, access)
-            Approval.objects.create(request=access, approver=actor.user, decision=Approval.DENY, comment=comment)
+            access, _ = _decide(actor, pk, Approval.DENY, comment)
             access.status, access.decided_at = AccessRequest.DENIED, timezone.now()
             access.save(update_fields=["status", "decided_at"])
             record(actor, "access.deny", targets(access), DENIED, details={"request": access.pk, "comment": comment})
