@@ -108,7 +108,7 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> float:
     """Seconds for Alice's request for `vms` VMs spread over `policies` JIT policies (one port each)."""
     from jitportal.actor import Actor
     from requests_app.actions import do_request_access
-    from requests_app.forms import Choice
+    from requests_app.forms import Choice, Planned
     from vms.inventory import CONFIGURED, get_inventory
 
     client = Client(HTTP_HOST=PORTAL_HOST)
@@ -122,7 +122,7 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> float:
             by_policy.setdefault(row.policy_id, []).append(row)
     chosen_policies = list(by_policy.values())[:policies]
     rows = [group[i // policies] for i in range(vms) for group in [chosen_policies[i % policies]]]
-    chosen = [Choice(row, row.ports[0]) for row in rows]
+    chosen = [Planned(Choice(row, row.ports[0]), "203.0.113.7", timedelta(hours=1)) for row in rows]
     started = time.perf_counter()
     access = do_request_access(Actor(user, session, "203.0.113.7"), str(uuid.uuid4()), chosen, "203.0.113.7",
                                timedelta(hours=1), "bench", inventory.azure_clock())
