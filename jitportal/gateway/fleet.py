@@ -50,9 +50,10 @@ LISTS = (
 
 
 # A page waits for every subscription but a few late ones (at most a tenth, at least one must be in), which
-# show as still loading. Late: Azure took LATE_FACTOR times as long as it usually does, and at least
-# LATE_AFTER_SECONDS, to answer one of its requests (a page of a list: a long list is not late, only a slow
-# one). A page with one slow subscription is thus ready when the others are.
+# show as still loading. Late: Azure usually takes, or is now taking, LATE_FACTOR times as long as it usually
+# does for the others, and at least LATE_AFTER_SECONDS, to answer one of its requests (a page of a list: a long
+# list is not late, only a slow one; one slow answer, as the first on a busy machine, is not either). A page
+# with one slow subscription is thus ready when the others are.
 LATE_SHARE = 0.1
 LATE_AFTER_SECONDS = 0.5
 LATE_FACTOR = 4
@@ -110,11 +111,12 @@ class FleetLoad(Generic[R]):
         self._running: dict[str, int] = defaultdict(int)
         self._busy = 0  # calls handed to the pool and not finished
         # When each running call last asked Azure (its first request, or its list's next page), per subscription
-        # with calls running; each subscription's longest wait for an answer (those over LATE_AFTER_SECONDS only);
-        # every answer's seconds, in order.
+        # with calls running; every answer's seconds, in order, and each subscription's; the subscriptions whose
+        # median answer takes LATE_AFTER_SECONDS or more, with it.
         self._asked: dict[str, list[list[float]]] = {}
-        self._longest: dict[str, float] = {}
         self._took: list[float] = []
+        self._took_by: dict[str, list[float]] = defaultdict(list)
+        self._slow: dict[str, float] = {}
         if subscriptions and credential is not None:
             self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="arm")
             for sub in subscriptions:
@@ -145,12 +147,9 @@ class FleetLoad(Generic[R]):
     def _late(self) -> set[str]:
         """The subscriptions for which Azure took, or is taking, LATE_FACTOR times as long as it usually does to
         answer a request, and at least LATE_AFTER_SECONDS (under the lock)."""
-        now, after = time.monotonic(), max(LATE_AFTER_SECONDS, LATE_FACTOR * self._median())
-        return ({s for s, longest in self._longest.items() if longest >= after}
+        now, after = time.monotonic(), max(LATE_AFTER_SECONDS, LATE_FACTOR * _median(self._took))
+        return ({s for s, usual in self._slow.items() if usual >= after}
                 | {s for s, calls in self._asked.items() if now - min(asked for asked, in calls) >= after})
-
-    def _median(self) -> float:
-        return self._took[len(self._took) // 2] if self._took else 0.0
 
     def _only_late_left(self, late: set[str]) -> bool:
         return all(s.subscription_id in late for s in self._pending())
@@ -160,8 +159,12 @@ class FleetLoad(Generic[R]):
         now = time.monotonic()
         took, asked[0] = now - asked[0], now
         bisect.insort(self._took, took)
-        if took >= max(LATE_AFTER_SECONDS, self._longest.get(sub_id, 0.0)):
-            self._longest[sub_id] = took
+        bisect.insort(self._took_by[sub_id], took)
+        usual = _median(self._took_by[sub_id])
+        if usual >= LATE_AFTER_SECONDS:
+            self._slow[sub_id] = usual
+        else:
+            self._slow.pop(sub_id, None)
 
     def _between_pages(self, sub_id: str, asked: list[float]) -> None:
         with self._changed:
@@ -270,6 +273,11 @@ class FleetLoad(Generic[R]):
             if self.complete:
                 self._pool.shutdown(wait=False)
             self._changed.notify_all()
+
+
+def _median(ordered: list[float]) -> float:
+    """The lower median: of two answers, one slow one does not make a subscription slow."""
+    return ordered[(len(ordered) - 1) // 2] if ordered else 0.0
 
 
 def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str, extra: dict[str, str],
