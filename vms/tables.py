@@ -133,6 +133,8 @@ class _Base(tables.Table):
             f'<tr class="{"odd" if i % 2 else "even"}">{html}</tr>' for i, html in enumerate(made)))
 
     def _row(self, row: VmRow, columns) -> str:
+        """One row's cells as django-tables2 writes them: the column's default for an empty value, else its
+        `render` (which here takes value, record and table) or the value, escaped. Accessors are attribute names."""
         cells = []
         for _, accessor, column, default, attrs in columns:
             value = getattr(row, accessor)
