@@ -37,9 +37,9 @@ class FleetFilterForm(forms.Form):
     resource_group = forms.ChoiceField(label="Resource group", required=False, widget=QuickSelect)
     region = forms.ChoiceField(required=False, widget=QuickSelect)
     os = forms.ChoiceField(label="OS", required=False, widget=QuickSelect)
-    power = forms.ChoiceField(label="Power state", required=False)
+    power = forms.ChoiceField(label="Power state", required=False, widget=QuickSelect)
     per_page = forms.TypedChoiceField(label="Per page", required=False, coerce=int, empty_value=25,
-                                      choices=[(n, n) for n in (10, 25, 50, 100)])
+                                      choices=[(n, n) for n in (10, 25, 50, 100)], widget=QuickSelect)
 
     def __init__(self, data, inventory: Inventory) -> None:
         data = data.copy()

@@ -108,6 +108,7 @@ class VmRow:
 
 
 KEPT_SELECTIONS = 5  # per inventory: the unfiltered view and the last four filtered ones
+KEPT_HTML = 2000  # per inventory: table rows as written for a page (about 1 KB each), made again past that
 # How a tab is ordered: per sort asked (tables2 asks its default, then the person's), (attribute, descending) pairs.
 Ordering = tuple[tuple[tuple[str, bool], ...], ...]
 
@@ -160,6 +161,7 @@ class Inventory:
     loading: FleetLoad[list[VmRow]] | None = None  # while some subscriptions have not answered yet
     _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
     _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    _html: dict[tuple, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _vm_ids: frozenset[str] | None = field(default=None, repr=False)
 
@@ -195,6 +197,18 @@ class Inventory:
             if self._vm_ids is None:
                 object.__setattr__(self, "_vm_ids", frozenset(r.vm_id.lower() for r in self.rows))
             return self._vm_ids
+
+    def html(self, key: tuple, make: Callable[[], str]) -> str:
+        """What `make` writes of this inventory for `key` (a table row as one person sees it), made once: a warm
+        page then costs the joining of its rows. Bounded: past KEPT_HTML pieces, all are made again."""
+        found = self._html.get(key)
+        if found is None:
+            found = make()
+            with self._lock:
+                if len(self._html) >= KEPT_HTML:
+                    self._html.clear()
+                self._html[key] = found
+        return found
 
     def permissions(self, row: VmRow) -> Permissions:
         return self.rights.get((row.subscription_id.lower(), row.resource_group.lower()), UNKNOWN)

@@ -2,11 +2,13 @@
 
 Cost: one paged list per subscription for each kind of resource, then one permissions call per resource
 group the caller asks about, all in one pool; nothing per VM. A subscription's rights are asked as soon as
-its own lists are in, and a page does not wait for the slowest few subscriptions: they keep loading.
+its own lists are in, and a page does not wait for a few subscriptions whose calls Azure answers far more
+slowly than the others': they keep loading, and a later page shows them.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import defaultdict, deque
@@ -47,10 +49,15 @@ LISTS = (
 )
 
 
-# A page waits for every subscription, or for all but the slowest tenth (at least one must be in) and then
-# a grace of a quarter of the time so far (at least LATE_GRACE_SECONDS); the rest show as still loading.
+# A page waits for every subscription but a few late ones (at most a tenth, at least one must be in), which
+# show as still loading. Late: Azure usually takes, or is now taking, LATE_FACTOR times as long as it usually
+# does for the others, and at least LATE_AFTER_SECONDS, to answer one of its requests (a page of a list: a long
+# list is not late, only a slow one; one slow answer, as the first on a busy machine, is not either). A page
+# with one slow subscription is thus ready when the others are.
 LATE_SHARE = 0.1
-LATE_GRACE_SECONDS = 0.5
+LATE_AFTER_SECONDS = 0.5
+LATE_FACTOR = 4
+LOOK_AGAIN_SECONDS = 0.05  # lateness grows with time, not only when a call ends
 STILL_LOADING = "Azure has not answered yet; it shows here when it does (reload the page)."
 
 
@@ -83,7 +90,9 @@ class FleetLoad(Generic[R]):
     """Every subscription's lists and rights, loading in one pool; `parts` fills in as they arrive.
 
     A subscription gets its share of the pool (at least two calls at once) and more only when workers would
-    otherwise idle, so that a slow one cannot hold most of the pool and delay the others."""
+    otherwise idle. A late one keeps its share on threads beside the pool's width and gets more only once the
+    others are in: its calls, each waiting as long as Azure takes, cannot keep the width from the calls the
+    page waits for."""
 
     def __init__(self, credential: UserCredential | None, subscriptions: tuple[Subscription, ...], azure_now: datetime,
                  then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None) -> None:
@@ -93,14 +102,23 @@ class FleetLoad(Generic[R]):
         self.error: BaseException | None = None  # what stops the whole load (SignInRequired)
         self._then = then
         self._changed = threading.Condition()
-        self._started = time.monotonic()
         self._width = settings.AZURE_PARALLEL_CALLS
         self._share = max(2, -(-self._width // max(1, len(subscriptions))))
-        self._waiting: dict[str, deque[tuple[Callable[[], Any], Callable[[Future], None]]]] = defaultdict(deque)
+        self._allowed_late = max(1, int(len(subscriptions) * LATE_SHARE))
+        self._threads = self._width + self._share * self._allowed_late  # late calls wait beside the width
+        self._waiting: dict[str, deque[tuple[Callable[[Callable[[], None]], Any], Callable[[Future], None]]]] = (
+            defaultdict(deque))
         self._running: dict[str, int] = defaultdict(int)
         self._busy = 0  # calls handed to the pool and not finished
+        # When each running call last asked Azure (its first request, or its list's next page), per subscription
+        # with calls running; every answer's seconds, in order, and each subscription's; the subscriptions whose
+        # median answer takes LATE_AFTER_SECONDS or more, with it.
+        self._asked: dict[str, list[list[float]]] = {}
+        self._took: list[float] = []
+        self._took_by: dict[str, list[float]] = defaultdict(list)
+        self._slow: dict[str, float] = {}
         if subscriptions and credential is not None:
-            self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix="arm")
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="arm")
             for sub in subscriptions:
                 self._start(credential, sub)
             self._fill()
@@ -111,45 +129,90 @@ class FleetLoad(Generic[R]):
 
     def pending(self) -> tuple[Subscription, ...]:
         with self._changed:
-            return tuple(s for s in self.subscriptions if s.subscription_id not in self.parts)
+            return tuple(self._pending())
 
     def wait(self) -> None:
-        """Until every subscription is in, or all but the slowest few are and those had their grace."""
-        total = len(self.subscriptions)
-        enough = min(total, max(1, total - max(1, int(total * LATE_SHARE))))
+        """Until every subscription is in, or all but a few late ones (see LATE_SHARE)."""
+        enough = max(1, len(self.subscriptions) - self._allowed_late)
         with self._changed:
-            self._changed.wait_for(lambda: self.error is not None or len(self.parts) >= enough)
-            grace = max(LATE_GRACE_SECONDS, (time.monotonic() - self._started) / 4)
-            self._changed.wait_for(lambda: self.error is not None or self.complete, timeout=grace)
+            while not (self.error is not None or self.complete
+                       or (len(self.parts) >= enough and self._only_late_left(self._late()))):
+                self._changed.wait(timeout=LOOK_AGAIN_SECONDS)
             if self.error is not None:
                 raise self.error
 
-    def _call(self, sub: Subscription, work: Callable[[], Any], done: Callable[[Future], None]) -> None:
-        """`work` on the pool in its turn (see `_fill`, which the caller runs); then `done` with its future."""
+    def _pending(self) -> list[Subscription]:
+        return [s for s in self.subscriptions if s.subscription_id not in self.parts]
+
+    def _late(self) -> set[str]:
+        """The subscriptions for which Azure took, or is taking, LATE_FACTOR times as long as it usually does to
+        answer a request, and at least LATE_AFTER_SECONDS (under the lock)."""
+        now, after = time.monotonic(), max(LATE_AFTER_SECONDS, LATE_FACTOR * _median(self._took))
+        return ({s for s, usual in self._slow.items() if usual >= after}
+                | {s for s, calls in self._asked.items() if now - min(asked for asked, in calls) >= after})
+
+    def _only_late_left(self, late: set[str]) -> bool:
+        return all(s.subscription_id in late for s in self._pending())
+
+    def _answered(self, sub_id: str, asked: list[float]) -> None:
+        """Azure answered a request of this call (under the lock): its time counts; the next one starts now."""
+        now = time.monotonic()
+        took, asked[0] = now - asked[0], now
+        bisect.insort(self._took, took)
+        bisect.insort(self._took_by[sub_id], took)
+        usual = _median(self._took_by[sub_id])
+        if usual >= LATE_AFTER_SECONDS:
+            self._slow[sub_id] = usual
+        else:
+            self._slow.pop(sub_id, None)
+
+    def _between_pages(self, sub_id: str, asked: list[float]) -> None:
+        with self._changed:
+            self._answered(sub_id, asked)
+
+    def _call(self, sub: Subscription, work: Callable[[Callable[[], None]], Any], done: Callable[[Future], None]) -> None:
+        """`work` on the pool in its turn (see `_fill`, which the caller runs), given what to call between the
+        pages of a list; then `done` with its future."""
         with self._changed:
             self._waiting[sub.subscription_id].append((work, done))
 
+    def _next(self) -> str | None:
+        """Whose waiting call starts now, if any (under the lock): each subscription's up to its share within
+        the width (a late one's beside it), then any beyond it while the width would idle."""
+        waiting = [s for s, calls in self._waiting.items() if calls]
+        if not waiting or self._busy >= self._threads:
+            return None
+        late = self._late()
+        free = self._width - self._busy + sum(self._running[s] for s in late)
+        found = next((s for s in waiting if self._running[s] < self._share and (free > 0 or s in late)), None)
+        if found is not None or free <= 0:
+            return found
+        only_late_left = self._busy < self._width and self._only_late_left(late)
+        return next((s for s in waiting if s not in late or only_late_left), None)
+
     def _fill(self) -> None:
-        """Start waiting calls: each subscription's up to its share, and any beyond it while workers would idle."""
+        """Start the waiting calls that may start (see `_next`)."""
         while True:
             with self._changed:
-                if self.error is not None:
-                    return
-                waiting = [s for s, calls in self._waiting.items() if calls]
-                sub_id = next((s for s in waiting if self._running[s] < self._share), None)
-                if sub_id is None and self._busy < self._width:
-                    sub_id = next(iter(waiting), None)
+                sub_id = self._next() if self.error is None else None
                 if sub_id is None:
                     return
                 work, done = self._waiting[sub_id].popleft()
                 self._running[sub_id] += 1
                 self._busy += 1
-            self._pool.submit(work).add_done_callback(partial(self._finished, sub_id, done))
+                asked = [time.monotonic()]
+                self._asked.setdefault(sub_id, []).append(asked)
+            self._pool.submit(work, partial(self._between_pages, sub_id, asked)).add_done_callback(
+                partial(self._finished, sub_id, asked, done))
 
-    def _finished(self, sub_id: str, done: Callable[[Future], None], future: Future) -> None:
+    def _finished(self, sub_id: str, asked: list[float], done: Callable[[Future], None], future: Future) -> None:
         with self._changed:
             self._running[sub_id] -= 1
             self._busy -= 1
+            self._answered(sub_id, asked)
+            self._asked[sub_id].remove(asked)
+            if not self._asked[sub_id]:
+                del self._asked[sub_id]
         self._guarded(lambda: done(future))
         self._fill()
 
@@ -192,7 +255,7 @@ class FleetLoad(Generic[R]):
             self._done(Part(sub, made, rights))
 
         for group in groups:
-            self._call(sub, partial(read_permissions, credential, sub.subscription_id, group), partial(read, group))
+            self._call(sub, partial(_rights, credential, sub.subscription_id, group), partial(read, group))
 
     def _guarded(self, step: Callable[[], None]) -> None:
         # Pool callbacks swallow exceptions: one here would leave the page waiting forever.
@@ -212,10 +275,20 @@ class FleetLoad(Generic[R]):
             self._changed.notify_all()
 
 
-def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str,
-           extra: dict[str, str]) -> tuple[list[dict], datetime | None] | GatewayError:
+def _median(ordered: list[float]) -> float:
+    """The lower median: of two answers, one slow one does not make a subscription slow."""
+    return ordered[(len(ordered) - 1) // 2] if ordered else 0.0
+
+
+def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str, extra: dict[str, str],
+           between_pages: Callable[[], None]) -> tuple[list[dict], datetime | None] | GatewayError:
     return try_list(credential, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra},
-                    f"{path.rsplit('/', 1)[-1]} in {sub.display_name}", sub.subscription_id)
+                    f"{path.rsplit('/', 1)[-1]} in {sub.display_name}", sub.subscription_id, between_pages)
+
+
+def _rights(credential: UserCredential, subscription_id: str, group: str, _between_pages: Callable[[], None]
+            ) -> Permissions:
+    return read_permissions(credential, subscription_id, group)
 
 
 def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFleet:

@@ -7,7 +7,7 @@ The generated clients' models cost several times more CPU than the JSON itself o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -21,11 +21,13 @@ from .errors import GatewayError
 class Pages:
     """Iterate the items of a paged list; remembers the Date header of the first answer (Azure's clock)."""
 
-    def __init__(self, client, path: str, params: dict[str, str], what: str) -> None:
+    def __init__(self, client, path: str, params: dict[str, str], what: str,
+                 between_pages: Callable[[], None] | None = None) -> None:
         self.client = client
         self.path = path
         self.params = params
         self.what = what
+        self.between_pages = between_pages  # told when a page is in and the next is asked for
         self.server_time: datetime | None = None
 
     def __iter__(self) -> Iterator[dict]:
@@ -45,22 +47,27 @@ class Pages:
             next_link = body.get("nextLink")
             if not next_link:
                 return
+            if self.between_pages is not None:
+                self.between_pages()
             request = HttpRequest("GET", next_link)
 
 
 def read_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
-              subscription_id: str = "") -> tuple[list[dict], datetime | None]:
-    """All items of one paged list, and Azure's time; raises the GatewayError that refused it."""
-    pages = Pages(reader(credential, subscription_id), path, params, what)
+              subscription_id: str = "", between_pages: Callable[[], None] | None = None,
+              ) -> tuple[list[dict], datetime | None]:
+    """All items of one paged list, and Azure's time; raises the GatewayError that refused it.
+    `between_pages` is called as each page but the last is in (how fleet.py times Azure's answers)."""
+    pages = Pages(reader(credential, subscription_id), path, params, what, between_pages)
     return call(credential, lambda: list(pages), what), pages.server_time
 
 
 def try_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
-             subscription_id: str = "") -> tuple[list[dict], datetime | None] | GatewayError:
+             subscription_id: str = "", between_pages: Callable[[], None] | None = None,
+             ) -> tuple[list[dict], datetime | None] | GatewayError:
     """`read_list`, or the GatewayError that refused it, so that one failing list can degrade its part
     of a page. SignInRequired is raised: nothing else can go on."""
     try:
-        return read_list(credential, path, params, what, subscription_id)
+        return read_list(credential, path, params, what, subscription_id, between_pages)
     except GatewayError as error:
         return error
 
