@@ -43,7 +43,7 @@ def _step(request: HttpRequest, access: AccessRequest, step: Callable[[], object
 
 def _inventory(request: HttpRequest):
     try:
-        return get_inventory(request.session, request.user.pk), ""
+        return get_inventory(request.session, request.user.pk, complete=True), ""
     except gateway.GatewayError as error:
         return None, error.message
 

@@ -65,7 +65,7 @@ def new(request: HttpRequest) -> HttpResponse:
         vm_ids, initial, picked = _again(request.user, again)
     else:
         vm_ids, initial, picked = (request.POST or request.GET).getlist("vm"), {}, None
-    inventory = get_inventory(actor.session, actor.user_pk)
+    inventory = get_inventory(actor.session, actor.user_pk, complete=True)
     rows, notes = selected_vms(inventory, list(dict.fromkeys(vm_ids)))
     rows, refused = requestable(rows)
     rows, forbidden = permitted(inventory, rows, REQUEST)

@@ -291,13 +291,18 @@ def _keep(user_pk: int, inventory: Inventory) -> None:
             held -= len(oldest.rows) * ROW_BYTES
 
 
-def get_inventory(session, user_pk: int) -> Inventory:
-    cached = _cached(user_pk)
-    if cached is not None:
-        return cached
-    inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
-    _keep(user_pk, inventory)
-    _remember_scope(user_pk, inventory)
+def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory:
+    """The person's inventory, cached. A page lists it as soon as all but a late few subscriptions are in;
+    `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
+    inventory = _cached(user_pk)
+    if inventory is None:
+        inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
+        _keep(user_pk, inventory)
+        _remember_scope(user_pk, inventory)
+    if complete and inventory.loading is not None and inventory.loading.wait_all(settings.AZURE_TIMEOUT_SECONDS):
+        inventory = _inventory(inventory.loading, inventory.fetched_at)
+        _keep(user_pk, inventory)
+        _remember_scope(user_pk, inventory)
     return inventory
 
 

@@ -44,7 +44,7 @@ def _may_configure(inventory: Inventory, rows: list[VmRow]) -> tuple[list[VmRow]
 
 
 def _selected(actor: Actor, source) -> tuple[list[VmRow], list, list[str]]:
-    inventory = get_inventory(actor.session, actor.user_pk)
+    inventory = get_inventory(actor.session, actor.user_pk, complete=True)
     rows, notes = selected_vms(inventory, source.getlist("vm"))
     rows, refused = eligible(rows, NOT_CONFIGURED)
     rows, forbidden = _may_configure(inventory, rows)
@@ -104,7 +104,7 @@ def _configured_vm(request: HttpRequest, subscription_id: str, resource_group: s
     """The admin's VM with JIT, or the page that says why it cannot be changed here."""
     require_role(request.user, ADMIN)
     actor = actor_of(request)
-    inventory = get_inventory(actor.session, actor.user_pk)
+    inventory = get_inventory(actor.session, actor.user_pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
     _, refused = eligible([row], CONFIGURED)
     refused = refused or _may_configure(inventory, [row])[1]

@@ -96,7 +96,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @login_required
 def detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
     require_role(request.user)
-    inventory = get_inventory(request.session, request.user.pk)
+    inventory = get_inventory(request.session, request.user.pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
     return render(request, "vms/detail.html", {
         "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),

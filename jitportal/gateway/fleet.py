@@ -141,6 +141,15 @@ class FleetLoad(Generic[R]):
             if self.error is not None:
                 raise self.error
 
+    def wait_all(self, seconds: float) -> bool:
+        """Until every subscription is in, late ones too, for at most `seconds`; whether all are. For work on
+        chosen VMs, which must not take a VM of a late subscription for one the person cannot see."""
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            while self.error is None and not self.complete and (left := deadline - time.monotonic()) > 0:
+                self._changed.wait(timeout=min(left, LOOK_AGAIN_SECONDS))
+        return self.complete
+
     def _pending(self) -> list[Subscription]:
         return [s for s in self.subscriptions if s.subscription_id not in self.parts]
 

@@ -274,3 +274,13 @@ def test_each_port_may_have_its_own_time_and_source_as_in_the_azure_portal(alice
     assert abs(sent[3389][1] - items[3389].end) < timedelta(seconds=2)
     mine = alice.get("/access/").content.decode()
     assert "198.51.100.7" in mine and MY_IP in mine
+
+
+def test_a_vm_of_a_slow_subscription_is_waited_for_when_chosen_not_dropped(portal, sandbox, view):
+    """The VM list shows a late subscription as still loading; a form for a VM of it waits for it instead of
+    saying the VM cannot be seen."""
+    sign_in(portal, sandbox, "alice")
+    production = view.sub("Contoso Production")
+    sandbox.control("POST", "latency", {"operation": "*", "ms": 1500, "path_contains": production})
+    form = portal.get("/access/new", {"vm": [view.vm_id("Contoso Production", "rg-web", "web-02")]})
+    assert [r.name for r in form.context["rows"]] == ["web-02"], form.context["notes"]

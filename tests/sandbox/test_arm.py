@@ -166,6 +166,7 @@ def test_a_newer_request_revokes_the_older_one_on_the_same_port(clients_for, sub
     (3389, 1, "203.0.113.5", None),            # a port the policy does not have
     (22, 3, "203.0.113.5", None),              # longer than the two-hour maximum
     (22, 1, "10.0.0.0/25", ["10.0.0.0/24"]),   # not verbatim one of the allowed prefixes
+    (22, -0.01, "203.0.113.5", None),          # an end already past: "end now" must ask for a little later
 ])
 def test_initiate_refuses_what_is_not_a_subset_of_the_policy(clients_for, subs, number, hours, prefix, policy_prefixes):
     bob = clients_for("bob")

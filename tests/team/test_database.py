@@ -68,7 +68,7 @@ def test_housekeeping_twice_at_once_clears_expired_sessions_and_keeps_one_next_r
 
 
 def test_starting_many_workers_at_once_queues_each_periodic_job_once():
-    assert _at_once(4, lambda i: ensure_scheduled()).count(True) == 1
+    assert True in _at_once(4, lambda i: ensure_scheduled())  # one worker queued each job (maybe not the same one)
     assert DBTaskResult.objects.filter(task_path=housekeeping.module_path).count() == 1
     assert DBTaskResult.objects.filter(task_path=watch_requests.module_path).count() == 1
 
