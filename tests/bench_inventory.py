@@ -204,8 +204,9 @@ def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
             for spinner in spinners:
                 spinner.kill()
                 spinner.wait()
-        one = access_request(sandbox, 1, 1)
-        many = access_request(sandbox, 6, 20)
+        # Best of the rounds, alternated: one sample of ~0.1 s is at the mercy of a scheduler's tick.
+        pairs = [(access_request(sandbox, 1, 1), access_request(sandbox, 6, 20)) for _ in range(rounds)]
+        one, many = min(o for o, _ in pairs), min(m for _, m in pairs)
         slow = sandbox.info()["subscriptions"][0]
         sandbox.control("POST", "latency", {"operation": "*", "ms": 2000, "path_contains": slow["id"]})
         slows = [cold_load(client, "/vms/?tab=configured") for _ in range(rounds)]
