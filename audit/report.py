@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
@@ -211,7 +212,10 @@ def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
     them: one query read as `QuerySet.iterator` reads it (a server-side cursor where the database has them), so a
     CSV of any length in flat memory, but without the ORM's per-value conversions (a fifth of a CSV's time). The
     time is a datetime (aware, or naive in UTC) or text in UTC, as the database keeps it: `aware` makes it one."""
-    query = events.values_list(*EVENT_FIELDS)
+    fields: list = list(EVENT_FIELDS)
+    if connections[events.db].vendor == "sqlite":  # its text as stored: sqlite3's own datetime parsing cost 6 %
+        fields[_AT] = Cast("time", output_field=TextField())
+    query = events.values_list(*fields)
     yield from query.query.get_compiler(query.db).execute_sql(MULTI, chunked_fetch=True, chunk_size=size)
 
 
