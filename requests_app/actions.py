@@ -78,9 +78,11 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
     with ThreadPoolExecutor(max_workers=min(len(plans), settings.AZURE_PARALLEL_CALLS), thread_name_prefix="initiate") as pool:
         futures = [pool.submit(contextvars.copy_context().run, _ask, actor, plan, justification) for plan in plans]
         answers = [future.result() for future in futures]
-    with transaction.atomic():  # one commit for every outcome, not one per VM and port
+    with transaction.atomic():  # one write for every outcome, not one per VM and port
         for plan, answer in zip(plans, answers, strict=True):
             _settle_answer(plan, answer, justification)
+        AccessRequestItem.objects.bulk_update([i for plan in plans for i in plan.items],
+                                              ["status", "message", "end", "mapped_port"])
     _conclude(actor, access, justification, action)
     for policy_id in by_policy:
         invalidate(policy_id.split("/")[2])
@@ -227,9 +229,9 @@ def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies:
 
 
 def _settle(items: list[AccessRequestItem], status: str, message: str) -> None:
+    """An outcome on the items in hand; `open_request` writes them all in one statement."""
     for item in items:
         item.status, item.message = status, message
-        item.save(update_fields=["status", "message", "end", "mapped_port"])
 
 
 def ensure_demo_rule(subscription_id: str) -> None:
