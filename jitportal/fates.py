@@ -11,6 +11,7 @@ OPEN, EXPIRED, REPLACED, REVOKED = "open", "expired", "replaced by a newer reque
 # A request's fate before or instead of opening, and after an early end (the approval workflow's states).
 PENDING_APPROVAL, DENIED, LAPSED, CANCELLED = "pending approval", "denied", "expired (nobody decided)", "cancelled"
 APPROVED_NOT_OPENED, ENDED_EARLY = "approved, not opened", "ended early"
+WAITING_FOR_AZURE = "waiting for Azure"
 
 
 def azure_fate(status: str, reason: str, end: datetime, now: datetime) -> str:

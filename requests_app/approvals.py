@@ -24,6 +24,7 @@ from . import notices
 from .actions import do_request_access, open_request, targets
 from .forms import Choice, Planned
 from .models import AccessRequest, AccessRequestItem, Approval
+from .status import line_of, still_open
 
 RECENT = timedelta(days=7)
 # Documentation addresses (RFC 5737, TEST-NET-1): never routed, so a window opened to one reaches nobody.
@@ -47,17 +48,11 @@ def asked_lately(access: AccessRequest) -> list[AccessRequest]:
     return list({a.user_id: a for a in reversed(found)}.values())[::-1][:10]
 
 
-def lapsed(access: AccessRequest, now: datetime | None = None) -> bool:
-    return (access.status == AccessRequest.AWAITING and access.pending_until is not None
-            and access.pending_until <= (now or timezone.now()))
-
-
 def may_approve(user, access: AccessRequest) -> str:
     """Why `user` may not decide on `access` ("" when they may): the portal role is checked by the view."""
     if access.user_id == user.pk:
         return "Nobody approves their own request."
-    names = {line.strip().lower() for line in access.approvers.splitlines() if line.strip()}
-    if names and (user.upn or "").lower() not in names:
+    if access.approver_names and (user.upn or "").lower() not in access.approver_names:
         return f"The rule “{access.rule_name}” names other approvers."
     return ""
 
@@ -69,7 +64,7 @@ def _locked(pk: int) -> AccessRequest:
 def _lapse_if_due(pk: int) -> None:
     """Expire the request first when nobody decided in time (its own commit: the refusal that follows rolls back)."""
     access = AccessRequest.objects.select_related("user").get(pk=pk)
-    if lapsed(access):
+    if access.overdue:
         with transaction.atomic():
             _lapse(access)
         raise Refused("Nobody decided in time: this request has expired. The requester may ask again.")
@@ -228,11 +223,8 @@ def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
     for item in access.items.all():
         row = rows.get(item.vm_id.lower())
         rule = _port(row, item.port)
-        if item.status != AccessRequestItem.OPENED or row is None or rule is None or item.end <= now:
-            continue
-        line = next((x for x in row.history if x.port == item.port
-                     and int(x.end.timestamp()) == int(item.end.timestamp())), None)  # as My access matches them
-        if line is None or (line.status == "Initiated" and line.end > now):
+        if (item.status == AccessRequestItem.OPENED and row is not None and rule is not None
+                and still_open(item, line_of(row, item), now)):
             found.append(OpenPort(item, row, rule))
     return found
 

@@ -6,6 +6,16 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from jitportal.fates import (
+    APPROVED_NOT_OPENED,
+    CANCELLED,
+    DENIED,
+    ENDED_EARLY,
+    LAPSED,
+    PENDING_APPROVAL,
+    WAITING_FOR_AZURE,
+)
+
 
 class ApprovalRule(models.Model):
     """Which requests wait for approvers: a scope, a condition, how many approvals and how long to wait."""
@@ -36,10 +46,6 @@ class ApprovalRule(models.Model):
     @property
     def port_numbers(self) -> set[int]:
         return {int(p) for p in self.ports.replace(",", " ").split() if p.isascii() and p.isdigit()}
-
-    @property
-    def approver_names(self) -> set[str]:
-        return {line.strip().lower() for line in self.approvers.splitlines() if line.strip()}
 
     @property
     def summary(self) -> str:
@@ -101,14 +107,24 @@ class AccessRequest(models.Model):
     def waits(self) -> bool:
         return self.status == self.AWAITING
 
-    STATE_WORDS = {PENDING: "waiting for Azure", OPENED: "opened", PARTIAL: "partly opened", FAILED: "not opened",
-                   AWAITING: "pending approval", APPROVED: "approved, not opened", DENIED: "denied",
-                   LAPSED: "expired (nobody decided)", CANCELLED: "cancelled"}
+    @property
+    def overdue(self) -> bool:
+        """Waiting past its deadline: nobody decided in time (the worker or the next decision expires it)."""
+        return self.waits and self.pending_until is not None and self.pending_until <= timezone.now()
+
+    @property
+    def approver_names(self) -> set[str]:
+        """The approvers its rule named (lower case); empty: anyone holding JIT.Approver."""
+        return {line.strip().lower() for line in self.approvers.splitlines() if line.strip()}
 
     @property
     def status_words(self) -> str:
-        """Its status in a few words (the full state, against Azure's, is `status.request_state`)."""
-        return "ended early" if self.ended_at else self.STATE_WORDS.get(self.status, self.status)
+        """Its status in the fates' words (the full state, against Azure's history, is `status.request_state`)."""
+        if self.ended_at:
+            return ENDED_EARLY
+        return {self.PENDING: WAITING_FOR_AZURE, self.OPENED: "opened", self.PARTIAL: "partly opened",
+                self.FAILED: "not opened", self.AWAITING: PENDING_APPROVAL, self.APPROVED: APPROVED_NOT_OPENED,
+                self.DENIED: DENIED, self.LAPSED: LAPSED, self.CANCELLED: CANCELLED}.get(self.status, self.status)
 
 
 class Approval(models.Model):

@@ -14,7 +14,7 @@ from jitportal.gateway import parse_policy_id
 from jitportal.notify import Message, Recipient, send
 from vms.seen import who_sees
 
-from .models import AccessRequest, Approval
+from .models import AccessRequest
 
 
 def _recipients(users: Iterable[User]) -> list[Recipient]:
@@ -25,7 +25,7 @@ def approvers_of(access: AccessRequest) -> list[User]:
     """The people who may decide: holders of JIT.Approver (those the rule names, when it names some), never the
     requester. The portal knows a person's roles from their last sign-in."""
     people = User.objects.filter(groups__name=APPROVER, is_active=True).exclude(pk=access.user_id).distinct()
-    names = {line.strip().lower() for line in access.approvers.splitlines() if line.strip()}
+    names = access.approver_names
     return [u for u in people if not names or (u.upn or "").lower() in names]
 
 
@@ -114,6 +114,3 @@ def ending_soon(access: AccessRequest, minutes: int) -> None:
 def ended(access: AccessRequest, by: User) -> None:
     _to_requester(access, "ended", "Your access was ended early", f"{by.upn} ended your access to {_what(access)}.")
 
-
-def decisions_of(access: AccessRequest) -> list[Approval]:
-    return list(access.approvals.select_related("approver"))

@@ -8,14 +8,12 @@ from datetime import datetime
 from django.utils import timezone
 
 from jitportal.fates import (
-    APPROVED_NOT_OPENED,
-    CANCELLED,
-    DENIED,
     ENDED_EARLY,
     EXPIRED,
     LAPSED,
     OPEN,
     PENDING_APPROVAL,
+    WAITING_FOR_AZURE,
     azure_fate,
 )
 from vms.inventory import Inventory, RequestLine, VmRow
@@ -54,6 +52,17 @@ def _key(item: AccessRequestItem) -> tuple[str, int, int]:
     return item.vm_id.lower(), item.port, int(item.end.timestamp())
 
 
+def line_of(row: VmRow, item: AccessRequestItem) -> RequestLine | None:
+    """Azure's line for one of our items in its VM's request history (VM, port and end time, as `_key`)."""
+    return next((x for x in row.history if (row.vm_id.lower(), x.port, int(x.end.timestamp())) == _key(item)), None)
+
+
+def still_open(item: AccessRequestItem, line: RequestLine | None, now: datetime) -> bool:
+    """Open by Azure's line for it, or, Azure silent about it (its list could not be read), by our own record."""
+    open_by_azure = line.status == "Initiated" and line.end > now if line else item.status == AccessRequestItem.OPENED
+    return open_by_azure and item.end > now
+
+
 def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     now = inventory.azure_now if inventory else timezone.now()
     rows = {r.vm_id.lower(): r for r in inventory.rows} if inventory else {}
@@ -65,9 +74,7 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
         AccessRequestItem.OPENED, AccessRequestItem.FAILED, AccessRequestItem.UNKNOWN])
     for item in items.select_related("request").order_by("end"):
         line = azure.get(_key(item))
-        # Azure silent about an opened port (its list could not be read): trust our own end time.
-        still_open = line.status == "Initiated" if line else item.status == AccessRequestItem.OPENED
-        if still_open and item.end > now:
+        if still_open(item, line, now):
             port = item.mapped_port or (line.mapped_port if line else None) or item.port
             found.append(OpenAccess(item, rows.get(item.vm_id.lower()), now, port))
     return found
@@ -81,7 +88,7 @@ def _not_opened(statuses: set[str]) -> str:
 
 
 # What became of a request item, in the portal's words where Azure has nothing to say.
-PORTAL_FATES = {AccessRequestItem.PENDING: "waiting for Azure", AccessRequestItem.REFUSED: "refused",
+PORTAL_FATES = {AccessRequestItem.PENDING: WAITING_FOR_AZURE, AccessRequestItem.REFUSED: "refused",
                 AccessRequestItem.FAILED: "failed", AccessRequestItem.UNKNOWN: "not confirmed"}
 
 
@@ -138,7 +145,7 @@ def _state(access: AccessRequest, is_open: bool, lines: dict[tuple[str, int, int
     if access.status == AccessRequest.FAILED:
         return _not_opened({i.status for i in items})
     if access.status == AccessRequest.PENDING:
-        return "Waiting for Azure"
+        return WAITING_FOR_AZURE.capitalize()
     ended = {fate(i, lines, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
     state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
     return state + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
@@ -150,10 +157,9 @@ WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED
 
 def workflow_state(access: AccessRequest) -> str:
     """A request's state while (or instead of) waiting for approvers, in the words every page uses."""
-    if access.status == AccessRequest.AWAITING:
-        if access.pending_until and access.pending_until <= timezone.now():
-            return LAPSED.capitalize()
+    if access.overdue:
+        return LAPSED.capitalize()
+    if access.waits:
         given = sum(1 for a in access.approvals.all() if a.decision == "approve")
         return f"{PENDING_APPROVAL.capitalize()} ({given} of {access.approvals_needed})"
-    return {AccessRequest.APPROVED: APPROVED_NOT_OPENED, AccessRequest.DENIED: DENIED,
-            AccessRequest.LAPSED: LAPSED, AccessRequest.CANCELLED: CANCELLED}[access.status].capitalize()
+    return access.status_words.capitalize()
