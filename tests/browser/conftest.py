@@ -47,3 +47,17 @@ def sign_in_as(page, name: str) -> None:
     page.goto("/")
     page.get_by_role("button", name=name).click()
     expect(page.get_by_role("heading", name=re.compile("^Hello"))).to_be_visible()
+
+
+def pick(page, tab: str, vms: list[str], button: str, query: str = "") -> None:
+    """On a VM tab (narrowed by `query`), tick `vms`, then press `button` (Request access, Enable with defaults…)."""
+    page.goto(f"/vms/?tab={tab}" + (f"&q={query}" if query else ""))
+    for vm in vms:
+        page.get_by_role("checkbox", name=f"Select {vm}").check()
+    page.get_by_role("button", name=button).click()
+
+
+def enable_with_defaults(page, vm: str) -> None:
+    """An admin enables JIT with the defaults on one VM of the Not configured tab, confirming once."""
+    pick(page, "not-configured", [vm], "Enable with defaults", query=vm)
+    page.get_by_role("button", name="Enable JIT on 1 VM").click()

@@ -7,7 +7,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import enable_with_defaults, pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -51,9 +51,7 @@ def test_axe_reports_what_it_finds(page):
 
 def test_result_pages_have_no_axe_violations(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     page.get_by_label("Why do you need access?").fill("Checking the logs")
     page.get_by_role("button", name="Open ports").click()
     expect(page.get_by_role("heading", name="Access request", exact=False)).to_be_visible()
@@ -63,9 +61,6 @@ def test_result_pages_have_no_axe_violations(page):
 
     page.get_by_role("button", name="Sign out").click()
     sign_in_as(page, "Bob Brennan")
-    page.goto("/vms/?tab=not-configured&q=build-01")
-    page.get_by_role("checkbox", name="Select build-01").check()
-    page.get_by_role("button", name="Enable with defaults").click()
-    page.get_by_role("button", name="Enable JIT on 1 VM").click()
+    enable_with_defaults(page, "build-01")
     expect(page.get_by_role("table")).to_contain_text("Done")
     assert found + violations(page) == []

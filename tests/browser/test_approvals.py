@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from requests_app.models import ApprovalRule
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -25,9 +25,7 @@ def other_page(browser, live_server):
 
 
 def _request(page, vm: str, why: str, button: str) -> None:
-    page.goto("/vms/?tab=configured")
-    page.get_by_role("checkbox", name=f"Select {vm}").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", [vm], "Request access")
     page.get_by_label("For", exact=True).fill("1")
     page.get_by_label("Why do you need access?").fill(why)
     page.get_by_role("button", name=button).click()
@@ -37,9 +35,7 @@ def test_alice_asks_hana_approves_and_the_ports_open(page, other_page, sandbox):
     prod = next(s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Production")
     ApprovalRule.objects.create(name="Production", subscription_id=prod, approvals_needed=1)
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access")
     expect(page.locator("#approval-note")).to_contain_text("Production: 1 approval for every request")
     page.get_by_label("For", exact=True).fill("1")
     page.get_by_label("Why do you need access?").fill("patch openssl")

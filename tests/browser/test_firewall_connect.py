@@ -8,24 +8,19 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import enable_with_defaults, pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_alice_connects_through_the_firewall(page):
     sign_in_as(page, "Bob Brennan")
-    page.goto("/vms/?tab=not-configured&q=jump")
-    page.get_by_role("checkbox", name="Select jump-01").check()
-    page.get_by_role("button", name="Enable with defaults").click()
-    page.get_by_role("button", name="Enable JIT on 1 VM").click()
+    enable_with_defaults(page, "jump-01")
     expect(page.get_by_role("table")).to_contain_text("JIT protects 22/Any")
     page.get_by_role("button", name="Sign out").click()
 
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=jump")
-    page.get_by_role("checkbox", name="Select jump-01").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["jump-01"], "Request access", query="jump")
     for port in (3389, 5985, 5986):
         page.get_by_label(f"jump-01 port {port}", exact=True).uncheck()
     page.get_by_label("For", exact=True).fill("1")

@@ -7,16 +7,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_alice_gives_one_port_its_own_time_and_source(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     page.get_by_label("web-02 port 22", exact=True).check()
     page.get_by_label("web-02 port 3389", exact=True).check()
     page.get_by_text("Own time or source for web-02 port 3389").click()

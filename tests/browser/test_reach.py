@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -26,9 +26,7 @@ def test_the_vm_list_reflows_at_390_px_and_sign_out_is_not_clipped(page):
 
 def test_a_long_unbroken_justification_wraps(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     page.get_by_label("Why do you need access?").fill("x" * 600)
     page.get_by_role("button", name="Open ports").click()
     expect(page.get_by_role("heading", name="Access request", exact=False)).to_be_visible()

@@ -8,17 +8,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_alice_requests_access_and_connects(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("checkbox", name="Select sql-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02", "sql-02"], "Request access")
 
     expect(page.get_by_role("heading", name="Request access")).to_be_visible()
     expect(page.get_by_label("web-02 port 22", exact=True)).to_be_checked()  # SSH on Linux, RDP on Windows

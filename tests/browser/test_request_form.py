@@ -8,17 +8,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 def test_a_stopped_vm_is_warned_about_and_a_long_window_is_refused_once_with_units(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-0")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("checkbox", name="Select web-04").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02", "web-04"], "Request access", query="web-0")
     expect(page.get_by_text("web-04 is stopped: opening ports will not help until it runs.")).to_be_visible()
     expect(page.get_by_text(re.compile("web-02 is"))).to_have_count(0)
 
@@ -35,17 +32,13 @@ def test_a_stopped_vm_is_warned_about_and_a_long_window_is_refused_once_with_uni
 
 def test_the_form_ticks_the_ports_of_my_last_request(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     page.get_by_label("web-02 port 22", exact=True).uncheck()
     page.get_by_label("web-02 port 3389", exact=True).check()
     page.get_by_label("Why do you need access?").fill("Desktop session for the installer")
     page.get_by_role("button", name="Open ports").click()
     expect(page.locator("code").first).to_be_visible()
 
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     expect(page.get_by_label("web-02 port 3389", exact=True)).to_be_checked()
     expect(page.get_by_label("web-02 port 22", exact=True)).not_to_be_checked()

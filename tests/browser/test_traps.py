@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in_as
+from tests.browser.conftest import enable_with_defaults, pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -47,10 +47,7 @@ def test_select_all_on_this_page_ticks_only_the_rows_shown(page):
 
 def test_reloading_an_outcome_does_not_send_the_change_again(page):
     sign_in_as(page, "Bob Brennan")
-    page.goto("/vms/?tab=not-configured&q=build-01")
-    page.get_by_role("checkbox", name="Select build-01").check()
-    page.get_by_role("button", name="Enable with defaults").click()
-    page.get_by_role("button", name="Enable JIT on 1 VM").click()
+    enable_with_defaults(page, "build-01")
     expect(page.get_by_role("table")).to_contain_text("Done")
     assert "/vms/outcome/" in page.url
     page.reload()
@@ -60,9 +57,7 @@ def test_reloading_an_outcome_does_not_send_the_change_again(page):
 
 def test_typing_another_address_selects_it(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=web-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
     expect(page.get_by_role("radio", name=re.compile("My IP"))).to_be_checked()
     page.wait_for_load_state("load")  # the form's script is deferred: typing before it runs selects nothing
     page.get_by_role("textbox", name="Another IP or CIDR").fill("198.51.100.7")
@@ -82,10 +77,7 @@ def test_the_configured_tab_offers_no_checkboxes_to_an_auditor(page):
 
 def test_the_request_form_ticks_ssh_on_linux_and_rdp_on_windows_only(page):
     sign_in_as(page, "Alice Archer")
-    page.goto("/vms/?tab=configured&q=-02")
-    page.get_by_role("checkbox", name="Select web-02").check()
-    page.get_by_role("checkbox", name="Select sql-02").check()
-    page.get_by_role("button", name="Request access").click()
+    pick(page, "configured", ["web-02", "sql-02"], "Request access", query="-02")
     expect(page.get_by_label("web-02 port 22", exact=True)).to_be_checked()
     expect(page.get_by_label("web-02 port 3389", exact=True)).not_to_be_checked()
     expect(page.get_by_label("sql-02 port 3389", exact=True)).to_be_checked()
