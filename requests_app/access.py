@@ -24,8 +24,7 @@ def in_scope(inventory: Inventory | None, access: AccessRequest) -> bool:
     """Whether every VM of the request is one Azure lets this person see."""
     if inventory is None:
         return False
-    seen = inventory.vm_ids()
-    return all(i.vm_id.lower() in seen for i in access.items.all())
+    return all(inventory.row_of(i.vm_id) is not None for i in access.items.all())
 
 
 def overseen_request(user, pk: int, inventory: Inventory | None) -> AccessRequest:

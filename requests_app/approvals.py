@@ -131,11 +131,10 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: 
     """Open an approved request now, as `actor`: each port for its window from Azure's clock now, capped by
     the port's maximum, with a justification naming the requester and the approvers."""
     now = inventory.azure_clock()
-    rows = {r.vm_id.lower(): r for r in inventory.rows}
     items = list(access.items.all())
     for item in items:
         window = timedelta(minutes=item.minutes or access.duration_minutes)
-        rule = _port(rows.get(item.vm_id.lower()), item.port)
+        rule = _port(inventory.row_of(item.vm_id), item.port)
         item.end = now + (min(window, rule.max_duration) if rule else window)
     AccessRequestItem.objects.bulk_update(items, ["end"])
     access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
@@ -218,13 +217,11 @@ class OpenPort:
 def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
     """The request's ports open now by Azure's request history (as this person's inventory shows it)."""
     now = inventory.azure_clock()
-    rows = {r.vm_id.lower(): r for r in inventory.rows}
     found = []
     for item in access.items.all():
-        row = rows.get(item.vm_id.lower())
+        row = inventory.row_of(item.vm_id)
         rule = _port(row, item.port)
-        if (item.status == AccessRequestItem.OPENED and row is not None and rule is not None
-                and still_open(item, line_of(row, item), now)):
+        if item.status == AccessRequestItem.OPENED and rule is not None and still_open(item, line_of(row, item), now):
             found.append(OpenPort(item, row, rule))
     return found
 

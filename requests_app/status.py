@@ -42,19 +42,14 @@ class OpenAccess:
         return f"ssh {user}@{self.address} -p {self.port}"
 
 
-def _azure_lines(inventory: Inventory | None) -> dict[tuple[str, int, int], RequestLine]:
-    """Azure's request history by what identifies one of our items in it: VM, port and end time."""
-    rows = inventory.rows if inventory else ()
-    return {(r.vm_id.lower(), line.port, int(line.end.timestamp())): line for r in rows for line in r.history}
+def line_of(row: VmRow | None, item: AccessRequestItem) -> RequestLine | None:
+    """Azure's line for one of our items in its VM's request history: the same port and end time (to the second)."""
+    end = int(item.end.timestamp())
+    return next((x for x in row.history if x.port == item.port and int(x.end.timestamp()) == end), None) if row else None
 
 
-def _key(item: AccessRequestItem) -> tuple[str, int, int]:
-    return item.vm_id.lower(), item.port, int(item.end.timestamp())
-
-
-def line_of(row: VmRow, item: AccessRequestItem) -> RequestLine | None:
-    """Azure's line for one of our items in its VM's request history (VM, port and end time, as `_key`)."""
-    return next((x for x in row.history if (row.vm_id.lower(), x.port, int(x.end.timestamp())) == _key(item)), None)
+def _line(inventory: Inventory | None, item: AccessRequestItem) -> RequestLine | None:
+    return line_of(inventory.row_of(item.vm_id), item) if inventory else None
 
 
 def still_open(item: AccessRequestItem, line: RequestLine | None, now: datetime) -> bool:
@@ -65,18 +60,16 @@ def still_open(item: AccessRequestItem, line: RequestLine | None, now: datetime)
 
 def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     now = inventory.azure_now if inventory else timezone.now()
-    rows = {r.vm_id.lower(): r for r in inventory.rows} if inventory else {}
-    azure = _azure_lines(inventory)
     found = []
     # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
     # own request history decides for those.
     items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=[
         AccessRequestItem.OPENED, AccessRequestItem.FAILED, AccessRequestItem.UNKNOWN])
     for item in items.select_related("request").order_by("end"):
-        line = azure.get(_key(item))
+        line = _line(inventory, item)
         if still_open(item, line, now):
             port = item.mapped_port or (line.mapped_port if line else None) or item.port
-            found.append(OpenAccess(item, rows.get(item.vm_id.lower()), now, port))
+            found.append(OpenAccess(item, inventory.row_of(item.vm_id) if inventory else None, now, port))
     return found
 
 
@@ -92,10 +85,10 @@ PORTAL_FATES = {AccessRequestItem.PENDING: WAITING_FOR_AZURE, AccessRequestItem.
                 AccessRequestItem.FAILED: "failed", AccessRequestItem.UNKNOWN: "not confirmed"}
 
 
-def fate(item: AccessRequestItem, lines: dict[tuple[str, int, int], RequestLine], now: datetime) -> str:
+def fate(item: AccessRequestItem, inventory: Inventory | None, now: datetime) -> str:
     """An item's fate: Azure's own status and reason when its history lists the item, else the portal's record
     (an opened port Azure no longer lists is open until its end)."""
-    line = lines.get(_key(item))
+    line = _line(inventory, item)
     if line is not None:
         return azure_fate(line.status, line.reason, line.end, now)
     if item.status == AccessRequestItem.OPENED:
@@ -106,8 +99,7 @@ def fate(item: AccessRequestItem, lines: dict[tuple[str, int, int], RequestLine]
 def fates(access: AccessRequest, inventory: Inventory | None) -> list[tuple[AccessRequestItem, str]]:
     """Each item of one request with its fate (its own page)."""
     now = inventory.azure_now if inventory else timezone.now()
-    lines = _azure_lines(inventory)
-    return [(item, fate(item, lines, now)) for item in access.items.all()]
+    return [(item, fate(item, inventory, now)) for item in access.items.all()]
 
 
 @dataclass(frozen=True)
@@ -121,20 +113,18 @@ def history(user, open_items: list[OpenAccess], limit: int = 50, inventory: Inve
     request, refused…"""
     open_ids = {a.item.pk for a in open_items}
     now = inventory.azure_now if inventory else timezone.now()
-    lines = _azure_lines(inventory)
     requests = AccessRequest.objects.filter(user=user).prefetch_related("items", "approvals")[:limit]
-    return [PastRequest(a, _state(a, any(i.pk in open_ids for i in a.items.all()), lines, now)) for a in requests]
+    return [PastRequest(a, _state(a, any(i.pk in open_ids for i in a.items.all()), inventory, now)) for a in requests]
 
 
 def request_state(access: AccessRequest, inventory: Inventory | None) -> str:
     """One request's state, as My access words it (its own page)."""
     now = inventory.azure_now if inventory else timezone.now()
-    lines = _azure_lines(inventory)
-    is_open = any(fate(i, lines, now) == OPEN for i in access.items.all() if i.status == AccessRequestItem.OPENED)
-    return _state(access, is_open, lines, now)
+    is_open = any(fate(i, inventory, now) == OPEN for i in access.items.all() if i.status == AccessRequestItem.OPENED)
+    return _state(access, is_open, inventory, now)
 
 
-def _state(access: AccessRequest, is_open: bool, lines: dict[tuple[str, int, int], RequestLine], now: datetime) -> str:
+def _state(access: AccessRequest, is_open: bool, inventory: Inventory | None, now: datetime) -> str:
     items = list(access.items.all())
     if access.status in WORKFLOW:
         return workflow_state(access)
@@ -146,7 +136,7 @@ def _state(access: AccessRequest, is_open: bool, lines: dict[tuple[str, int, int
         return _not_opened({i.status for i in items})
     if access.status == AccessRequest.PENDING:
         return WAITING_FOR_AZURE.capitalize()
-    ended = {fate(i, lines, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
+    ended = {fate(i, inventory, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
     state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
     return state + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
 

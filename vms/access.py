@@ -14,11 +14,10 @@ MAX_SELECTION = 500
 
 def selected_vms(inventory: Inventory, raw_ids: list[str]) -> tuple[list[VmRow], list[str]]:
     """The visible VMs among `raw_ids`, and a message for each id that is not one."""
-    by_id = {r.vm_id.lower(): r for r in inventory.rows}
     rows: dict[str, VmRow] = {}
     problems = [f"Only the first {MAX_SELECTION} selected VMs are taken."] if len(raw_ids) > MAX_SELECTION else []
     for raw in raw_ids[:MAX_SELECTION]:
-        row = by_id.get(raw.lower()) if parse_vm_id(raw) else None
+        row = inventory.row_of(raw) if parse_vm_id(raw) else None
         if row is None:
             problems.append(f"'{raw[:120]}' is not a virtual machine you can see; it was left out.")
         else:
