@@ -8,6 +8,7 @@ from .access import initiate
 from .activity import jit_activity_since, list_jit_activity
 from .app_identity import AppCredential, app_reader
 from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
+from .clients import parallel
 from .errors import (
     AccessDenied,
     Conflict,
@@ -52,7 +53,7 @@ __all__ = [
     "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING",
+    "list_subscriptions_with", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
 ]
 
 

@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from azure.core.rest import HttpRequest
 
 from .auth import UserCredential
-from .clients import TokenRejected, call, reader, refusal
+from .clients import TokenRejected, call, reader, refusal, timeouts
 from .errors import GatewayError
 
 
@@ -34,7 +34,7 @@ class Pages:
         request = HttpRequest("GET", self.path, params=self.params)
         while True:
             # stream=True skips azure-core's own decoding of the body; we parse it once, below.
-            response = self.client.send_request(request, stream=True)
+            response = self.client.send_request(request, stream=True, **timeouts())
             response.read()
             if response.status_code == 401:
                 raise TokenRejected()
