@@ -215,18 +215,24 @@ def _revoke_older(world: dict, policy: dict, vm_id: str, number: int) -> None:
                     _close(world, vm["id"], request["startTimeUtc"], number)
 
 
-def expire(world: dict, now: dt.datetime) -> bool:
-    """Close every port whose end time has passed, as Azure does at endTimeUtc; say whether any closed."""
-    changed = False
+def expire(world: dict, now: dt.datetime) -> tuple[bool, dt.datetime | None]:
+    """Close every port whose end time has passed, as Azure does at endTimeUtc; say whether any closed, and
+    when the next open port ends (None: none is open)."""
+    changed, next_end = False, None
     for policy in world["policies"].values():
         for request in policy["properties"]["requests"]:
             for vm in request["virtualMachines"]:
                 for port in vm["ports"]:
-                    if port["status"] == "Initiated" and parse_time(port["endTimeUtc"]) <= now:
+                    if port["status"] != "Initiated":
+                        continue
+                    end = parse_time(port["endTimeUtc"])
+                    if end <= now:
                         port["status"], port["statusReason"] = "Revoked", "Expired"
                         _close(world, vm["id"], request["startTimeUtc"], port["number"])
                         changed = True
-    return changed
+                    elif next_end is None or end < next_end:
+                        next_end = end
+    return changed, next_end
 
 
 def _close(world: dict, vm_id: str, start: str, number: int) -> None:

@@ -282,7 +282,7 @@ def main(*args: int) -> None:
     """One fleet as asked (VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]), or both default sizes."""
     from django.core.management import call_command
 
-    setup_test_environment()
+    setup_test_environment(debug=False)  # measured as served: DEBUG logs every query
     call_command("migrate", verbosity=0)
     latency_ms, rounds = (list(args[2:]) + [50, 3][len(args[2:]):])[:2]
     for vms, subscriptions in [args[:2]] if args else [(10_000, 100), (2_000, 20)]:
