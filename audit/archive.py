@@ -42,6 +42,7 @@ OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late
 MATCH_WINDOW = timedelta(seconds=60)  # an initiate event and the request it made start within this
 GIVE_UP_AFTER = timedelta(days=1)  # an event still unexplained this long after it happened stays so
 PORTAL, HISTORY, CONFIGURATIONS = "portal", "Azure request history", "archived configurations"
+NARROW_READS = 3  # resource groups and regions of a subscription read one by one rather than the whole subscription
 BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
 
 
@@ -65,13 +66,7 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
     read = [t for t in tails if not t.error]
     with transaction.atomic():
         fresh = _store_events([e for t in read for e in t.events])
-    # A policy changes only through an operation the Activity Log records (a port's expiry does not, and its
-    # end time tells it), so its configuration and history are read again only where new events arrived, and
-    # at a collector's first read of a subscription (the baseline later changes are compared with).
-    changed = {e.subscription_id.lower() for e in fresh}
-    again = [t.subscription.subscription_id for t in read
-             if t.subscription.subscription_id.lower() in changed or t.subscription.subscription_id.lower() not in cursors]
-    policies = gateway.list_policies_with(reader, again)[0] if again else []
+    policies = _policies_again(reader, read, fresh, cursors)
     seen = max((t.azure_now for t in read if t.azure_now), default=now)
     with transaction.atomic():
         _store_policies(policies, seen)
@@ -84,6 +79,33 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
         restate()
     return Collected(len(fresh), tuple((t.subscription.display_name, t.error) for t in tails if t.error),
                      frozenset(t.subscription.subscription_id.lower() for t in tails if t.error))
+
+
+def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read: list[gateway.ActivityTail],
+                    fresh: list[ActivityEvent], cursors: dict[str, datetime]) -> list[JitPolicy]:
+    """The policies to archive again. A policy changes only through an operation the Activity Log records (a
+    port's expiry does not, and its end time tells it), so they are read only where new events arrived, and at
+    a collector's first read of a subscription (the baseline later changes are compared with). Azure returns a
+    policy with its whole request history: where the new events name at most NARROW_READS resource groups and
+    regions of a subscription, only those are read, so that a few new events cost their policies' history,
+    not every policy's of the subscription."""
+    places: dict[str, set[tuple[str, str, str]] | None] = {}  # None: the whole subscription
+    for event in fresh:
+        sub, ref = event.subscription_id.lower(), gateway.parse_policy_id(event.resource_id)
+        if ref is None or ref.subscription_id != sub:
+            places[sub] = None
+        elif places.setdefault(sub, set()) is not None:
+            places[sub].add((ref.subscription_id, ref.resource_group, ref.location))
+    whole, narrow = [], []
+    for tail in read:
+        sub = tail.subscription.subscription_id
+        if sub.lower() not in cursors or (sub.lower() in places and (
+                places[sub.lower()] is None or len(places[sub.lower()]) > NARROW_READS)):
+            whole.append(sub)
+        elif sub.lower() in places:
+            narrow += sorted(places[sub.lower()])
+    return ((gateway.list_policies_with(reader, whole)[0] if whole else [])
+            + (gateway.list_policies_in(reader, narrow)[0] if narrow else []))
 
 
 def collect_due(reader: gateway.UserCredential, collector: str, subscriptions: list[Subscription]) -> Collected:

@@ -15,7 +15,7 @@ from .clients import call, parallel, raw_answer, security, write_options
 from .errors import GatewayError
 from .ids import PolicyRef
 from .parse import policy as parse_policy
-from .raw import read_list, try_list
+from .raw import try_list
 from .types import JitPolicy, PolicyVm, PortRule
 
 JIT_VERSION = "2020-01-01"
@@ -24,11 +24,27 @@ JIT_VERSION = "2020-01-01"
 def list_policies_at(session: MutableMapping[str, Any], subscription_id: str, resource_group: str,
                      location: str) -> list[JitPolicy]:
     """ARM: JitNetworkAccessPolicies - List By Resource Group And Region."""
-    items, _ = read_list(UserCredential(session),
-                         f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Security/"
-                         f"locations/{location}/jitNetworkAccessPolicies", {"api-version": JIT_VERSION},
-                         f"the JIT policies of {resource_group} in {location}", subscription_id)
-    return [parse_policy(p, subscription_id) for p in items]
+    found = _list_at(UserCredential(session), (subscription_id, resource_group, location))
+    if isinstance(found, GatewayError):
+        raise found
+    return found
+
+
+def list_policies_in(credential: UserCredential | AppCredential,
+                     places: list[tuple[str, str, str]]) -> tuple[list[JitPolicy], dict[tuple[str, str, str], GatewayError]]:
+    """`list_policies_at` for each (subscription, resource group, region), in parallel, as any reader; the
+    refusals by place."""
+    results = parallel(lambda place: _list_at(credential, place), places)
+    return ([p for r in results if not isinstance(r, GatewayError) for p in r],
+            {place: r for place, r in zip(places, results, strict=True) if isinstance(r, GatewayError)})
+
+
+def _list_at(credential: UserCredential | AppCredential, place: tuple[str, str, str]) -> list[JitPolicy] | GatewayError:
+    subscription_id, resource_group, location = place
+    found = try_list(credential, f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/"
+                     f"Microsoft.Security/locations/{location}/jitNetworkAccessPolicies", {"api-version": JIT_VERSION},
+                     f"the JIT policies of {resource_group} in {location}", subscription_id)
+    return found if isinstance(found, GatewayError) else [parse_policy(p, subscription_id) for p in found[0]]
 
 
 def list_policies(session: MutableMapping[str, Any],

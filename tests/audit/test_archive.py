@@ -175,3 +175,31 @@ def test_the_portals_record_explains_a_row_only_within_the_viewers_read_scope(po
     assert [(r.justification, r.joined_from) for r in explain([event], {}, everything)] == [("Both at once", "portal")]
     assert [(r.justification, r.source, r.joined_from) for r in explain([event], {}, only_dev)] == [
         ("Both at once", "203.0.113.50", "Azure request history")]
+
+
+@pytest.mark.parametrize("narrow", [3, 0])
+def test_a_few_new_events_read_again_only_their_policies_resource_groups(sandbox, settings, view, clients_for,
+                                                                           monkeypatch, narrow):
+    """Azure returns a policy with its whole request history: a collection after one outside request reads that
+    policy's resource group and region, not every policy of the subscription (unless told to, NARROW_READS 0)."""
+    from audit import archive
+    from audit.models import ArchivedRequest
+
+    monkeypatch.setattr(archive, "NARROW_READS", narrow)
+    reader = next(a for a in sandbox.info()["apps"] if a["display_name"] == "jitportal audit reader")
+    settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
+    archive.collect_as_app()
+    dev_01 = view.vm_id("Contoso Development", "rg-dev", "dev-01")
+    initiate(clients_for("alice").security(view.sub("Contoso Development")), dev_01, "198.51.100.77",
+             "Narrow read", parse_time(sandbox.control("GET", "clock")["now"]) + timedelta(hours=1))
+    sandbox.control("POST", "stats", {})
+    assert archive.collect_as_app().new_events == 1
+    calls = sandbox.control("GET", "stats")["calls"]
+    if narrow:
+        assert calls.get("jit.listByResourceGroupAndRegion") == 1 and not calls.get("jit.list")
+    else:
+        assert calls.get("jit.list") == 1 and not calls.get("jit.listByResourceGroupAndRegion")
+    assert ArchivedRequest.objects.filter(justification="Narrow read", source="198.51.100.77", vm_id=dev_01.lower()).exists()
+    event = ArchivedEvent.objects.get(operation__endswith="/initiate/action", explained_by="Azure request history",
+                                      time__gte=timezone.now() - timedelta(minutes=5))
+    assert [t.request.justification for t in event.touches.all()] == ["Narrow read"]
