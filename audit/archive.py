@@ -92,18 +92,19 @@ def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read
     places: dict[str, set[tuple[str, str, str]] | None] = {}  # None: the whole subscription
     for event in fresh:
         sub, ref = event.subscription_id.lower(), gateway.parse_policy_id(event.resource_id)
+        known = places.setdefault(sub, set())
         if ref is None or ref.subscription_id != sub:
             places[sub] = None
-        elif places.setdefault(sub, set()) is not None:
-            places[sub].add((ref.subscription_id, ref.resource_group, ref.location))
+        elif known is not None:
+            known.add((ref.subscription_id, ref.resource_group, ref.location))
     whole, narrow = [], []
     for tail in read:
         sub = tail.subscription.subscription_id
-        if sub.lower() not in cursors or (sub.lower() in places and (
-                places[sub.lower()] is None or len(places[sub.lower()]) > NARROW_READS)):
+        named = places.get(sub.lower(), set())
+        if sub.lower() not in cursors or named is None or len(named) > NARROW_READS:
             whole.append(sub)
-        elif sub.lower() in places:
-            narrow += sorted(places[sub.lower()])
+        else:
+            narrow += sorted(named)
     return ((gateway.list_policies_with(reader, whole)[0] if whole else [])
             + (gateway.list_policies_in(reader, narrow)[0] if narrow else []))
 
