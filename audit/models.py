@@ -33,7 +33,7 @@ class AuditEvent(models.Model):
                               related_name="+")
     actor_name = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=40, db_index=True)
-    target = models.CharField(max_length=400, blank=True, db_index=True)
+    target = models.TextField(blank=True)  # every policy id a request spans: no length a request could outgrow
     outcome = models.CharField(max_length=40)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the archive looks events up by it

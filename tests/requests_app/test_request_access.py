@@ -45,6 +45,25 @@ def test_alice_opens_ssh_on_two_vms_in_two_policies(alice, sandbox, view):
     assert event.outcome == "opened" and event.correlation_id and event.details["justification"] == "Deploying hotfix 4.2.2"
 
 
+def test_a_request_over_three_policies_is_on_the_trail_with_every_policy(alice, sandbox, view):
+    """Three policy ids are longer than the trail's target column was (400): PostgreSQL refused the event with a
+    500 after Azure had opened the ports, and the trail never told it."""
+    from azure.mgmt.security.v2020_01_01 import models
+
+    build_01 = view.vm_id("Contoso Development", "rg-build", "build-01")
+    view.clients.security(view.sub("Contoso Development")).jit_network_access_policies.create_or_update(
+        "rg-build", "westus2", "default", models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[
+            models.JitNetworkAccessPolicyVirtualMachine(id=build_01, ports=[models.JitNetworkAccessPortRule(
+                number=22, protocol="*", allowed_source_address_prefix="*", max_request_access_duration="PT3H")])]))
+    ids = [view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-02"),
+           build_01]
+    alice.post("/vms/refresh")
+    assert submit(alice, fill(alice, ids)).status_code == 302
+    assert AccessRequest.objects.get().status == "opened"
+    event = AuditEvent.objects.get(action="access.request")
+    assert len(event.target) > 400 and event.target.count("/jitNetworkAccessPolicies/") == 3
+
+
 def test_a_double_submit_makes_one_request_and_one_initiate_per_policy(alice, sandbox, view):
     data = fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")])
     sandbox.control("POST", "stats")
