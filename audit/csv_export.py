@@ -58,7 +58,8 @@ def stream(coverage: str, header: list[str], rows: Iterable[list[object]]) -> It
     yield buffer.getvalue()
 
 
-def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_id: str = "") -> Iterator[list[str]]:
+def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_id: str = "",
+                 azure_now: datetime | None = None) -> Iterator[list[str]]:
     """Every event of `events` (from `matching`) as a CSV line, a chunk at a time (flat memory). A policy change's
     line is built straight from the database's row and its touches (at volume, most of an archive); a request's
     goes through `explain` (the portal's trail, Azure's request lines)."""
@@ -67,7 +68,8 @@ def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_i
         for event_id, vm_name, line, _ in touches_of([r[_ID] for r in chunk], vm_id):
             touched[event_id].append((vm_name, line))
         requests = [aware(r) for r in chunk if r[_OPERATION].endswith(INITIATE)]
-        explained = {row.event.id: report_line(row) for row in explain(requests, names, scope, vm_id)} if requests else {}
+        explained = ({row.event.id: report_line(row) for row in explain(requests, names, scope, vm_id, azure_now)}
+                     if requests else {})
         for r in chunk:
             line = explained.get(r[_ID])
             if line is None:

@@ -95,11 +95,13 @@ EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, 
 TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
-def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "") -> list[ReportRow]:
+def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
+            azure_now: datetime | None = None) -> list[ReportRow]:
     """Report rows for a batch of events (a page, or a chunk of a CSV; rows of `matching`, or models): four
     queries at most whatever its size. With `vm_id` (its activity page), a row tells only what the event did
     to that VM. The portal's trail explains a row only when the viewer may read every scope that trail event
-    names (a request may span groups); otherwise Azure's own archived history does."""
+    names (a request may span groups); otherwise Azure's own archived history does. Whether a window is still
+    open is judged by `azure_now`, Azure's clock (the viewer's inventory's), as My access judges it."""
     events = list(events)
     found = list(map(TouchRow._make, touches_of([e.id for e in events], vm_id))) if events else []
     # Azure's request lines apart, for the touches that have one (a policy change has none: no query then).
@@ -111,7 +113,7 @@ def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: st
     seqs = [e.trail_seq for e in events if e.trail_seq]
     trail = {e.seq: e for e in scope.visible(AuditEvent.objects.filter(seq__in=seqs))[0]} if seqs else {}
     decisions = _decisions([t.details["request"] for t in trail.values() if isinstance(t.details.get("request"), int)])
-    now = timezone.now()
+    now = azure_now or timezone.now()
     return [_row(e, names.get(e.scope_subscription, e.subscription_id), touches[e.id], trail.get(e.trail_seq), now,
                  decisions) for e in events]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -61,6 +62,7 @@ class _Fleet:
     collected: archive.Collected
     names: dict[str, str]  # subscription id (lower case) → its name
     fresh: dict  # subscription id → up to when its Activity Log is archived
+    azure_now: datetime  # Azure's clock, by which a window is open or ended
 
 
 def _subscriptions(request: HttpRequest) -> list[gateway.Subscription]:
@@ -73,10 +75,12 @@ def _subscriptions(request: HttpRequest) -> list[gateway.Subscription]:
 def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
     subscriptions = _subscriptions(request)
     collected = _collect(request, subscriptions)
-    scope = _scope(request)
+    inventory = get_inventory(request.session, request.user.pk)
+    scope = scope_of(inventory)
     events, hidden = matching(form.filters(), scope)
     names = {s.subscription_id.lower(): s.display_name for s in subscriptions}
-    return _Fleet(subscriptions, events, hidden, scope, collected, names, archive.freshness(list(names)))
+    return _Fleet(subscriptions, events, hidden, scope, collected, names, archive.freshness(list(names)),
+                  inventory.azure_clock())
 
 
 @require_safe
@@ -87,7 +91,7 @@ def report(request: HttpRequest) -> HttpResponse:
     fleet = _fleet(request, form)
     page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {
-        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope),
+        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope, azure_now=fleet.azure_now),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
         "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
@@ -112,11 +116,11 @@ def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: li
 
 
 def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
-                vm_id: str = "") -> HttpResponse:
+                azure_now: datetime, vm_id: str = "") -> HttpResponse:
     """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
     if request.method == "GET":  # a HEAD downloads nothing
         record(actor_of(request), "csv.download", filename, "succeeded", details={"filters": request.GET.dict()})
-    rows = csv_export.report_lines(events, names, scope, vm_id)
+    rows = csv_export.report_lines(events, names, scope, vm_id, azure_now)
     return csv_export.response(csv_export.stream(coverage(), csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
                                                  rows), filename)
 
@@ -131,7 +135,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     filename = f"jit-activity_{form.range_label()}.csv"
     return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
         [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
-        _freshness(fleet.fresh, fleet.names)))
+        _freshness(fleet.fresh, fleet.names)), fleet.azure_now)
 
 
 @require_safe
@@ -149,9 +153,10 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     if request.GET.get("format") == "csv":
         filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
         return _report_csv(request, events, names, scope, filename, lambda: _coverage(
-            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh), vm.vm_id)
+            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh),
+            inventory.azure_clock(), vm.vm_id)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id),
+    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
                                              "unread": collected.unread, "count": page.paginator.count,
                                              "query": _query(request), "freshness": fresh,
                                              "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),

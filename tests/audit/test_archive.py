@@ -203,3 +203,21 @@ def test_a_few_new_events_read_again_only_their_policies_resource_groups(sandbox
     event = ArchivedEvent.objects.get(operation__endswith="/initiate/action", explained_by="Azure request history",
                                       time__gte=timezone.now() - timedelta(minutes=5))
     assert [t.request.justification for t in event.touches.all()] == ["Narrow read"]
+
+
+def test_a_window_ended_by_azures_clock_reads_expired_on_the_report_and_the_csv(portal, sandbox, view, clients_for):
+    """Whether a window is open is Azure's to say: with Azure's clock 70 minutes ahead of the portal's, a
+    5-minute request has ended (My access says so) though the portal's clock says it is still open."""
+    dev_03 = view.vm_id("Contoso Development", "rg-dev", "dev-03")
+    initiate(clients_for("alice").security(view.sub("Contoso Development")), dev_03, "198.51.100.50", "Five minutes",
+             parse_time(sandbox.control("GET", "clock")["now"]) + timedelta(minutes=5))
+    sign_in(portal, sandbox, "carol")
+    assert portal.get("/audit/", {"vm": "dev-03"}).status_code == 200  # archived while open: an expiry is no event
+    sandbox.advance("PT70M")
+    portal.post("/vms/refresh")  # the inventory (and Azure's clock with it) read again
+    [row] = [r for r in portal.get("/audit/", {"vm": "dev-03", "operation": "initiate"}).context["rows"]
+             if r.justification == "Five minutes"]
+    assert row.fate == "expired"
+    csv = portal.get("/audit/report.csv", {"vm": "dev-03", "operation": "initiate"})
+    [line] = [line for line in b"".join(csv.streaming_content).decode("utf-8-sig").splitlines() if "Five minutes" in line]
+    assert ",expired," in line
