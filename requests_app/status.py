@@ -131,14 +131,21 @@ def _state(access: AccessRequest, is_open: bool, inventory: Inventory | None, no
     if access.ended_at:
         return ENDED_EARLY.capitalize()
     if is_open:
-        return "Open now"
+        return "Open now" + _partly(items)
     if access.status == AccessRequest.FAILED:
         return _not_opened({i.status for i in items})
     if access.status == AccessRequest.PENDING:
         return WAITING_FOR_AZURE.capitalize()
     ended = {fate(i, inventory, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
-    state = (", ".join(sorted(ended)) or EXPIRED).capitalize()
-    return state + (" (partly refused)" if access.status == AccessRequest.PARTIAL else "")
+    return (", ".join(sorted(ended)) or EXPIRED).capitalize() + _partly(items)
+
+
+def _partly(items: list[AccessRequestItem]) -> str:
+    """What a partly opened request says of the ports that did not open: refused only when Azure refused them."""
+    missed = {i.status for i in items} - {AccessRequestItem.OPENED}
+    if not missed:
+        return ""
+    return " (partly refused)" if missed == {AccessRequestItem.REFUSED} else " (partly not opened)"
 
 
 WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED, AccessRequest.LAPSED,

@@ -124,6 +124,10 @@ def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(al
     assert AccessRequest.objects.get().status == "partial"
     page = alice.get(response["Location"]).content.decode()
     assert "HTTP 500" in page and "The portal checked: it was not opened. Request again." in page
+    assert [p.state for p in alice.get("/access/").context["history"]] == ["Open now (partly not opened)"]
+    sandbox.advance("PT2H")
+    alice.post("/vms/refresh")
+    assert [p.state for p in alice.get("/access/").context["history"]] == ["Expired (partly not opened)"]
 
 
 def test_a_requester_azure_gives_only_read_access_is_told_before_filling_the_form(portal, sandbox, view):
