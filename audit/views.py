@@ -42,13 +42,18 @@ def _collect(request: HttpRequest, subscriptions: list[gateway.Subscription]) ->
     return archive.collect_due(gateway.person_reader(request.session), f"user:{request.user.pk}", subscriptions)
 
 
-def _filters(request: HttpRequest) -> AuditFilterForm:
+def _filters(request: HttpRequest) -> tuple[AuditFilterForm, list[str]]:
+    """The filters, and what was ignored of them in words: a page shows those, a CSV says them in its first
+    line (a message would wait for the next page, and the file would not say it is not what was asked)."""
     form = AuditFilterForm(request.GET)
     form.is_valid()
-    for name, errors in form.errors.items():
-        messages.warning(request, f"Ignored {form.fields[name].label or name}: {errors[0]}" if name in form.fields
-                         else errors[0])
-    return form
+    return form, [f"Ignored {form.fields[name].label or name}: {errors[0]}" if name in form.fields else errors[0]
+                  for name, errors in form.errors.items()]
+
+
+def _tell(request: HttpRequest, ignored: list[str]) -> None:
+    for words in ignored:
+        messages.warning(request, words)
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
 @login_required
 def report(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    form = _filters(request)
+    form, ignored = _filters(request)
+    _tell(request, ignored)
     fleet = _fleet(request, form)
     page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {
@@ -104,15 +110,19 @@ def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
     return sorted(((names.get(sub, sub), until) for sub, until in fresh.items()), key=lambda x: x[0].lower())
 
 
-def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: list[tuple[str, object]]) -> str:
+def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: list[tuple[str, object]],
+              ignored: list[str] = ()) -> str:
     """The CSV's first line; the checkpoint is taken after the download went on the trail, so it covers it."""
     head = log_checkpoint()
     missing = "; ".join(f"{name} ({why})" for name, why in unread) or "none"
     archived = "; ".join(f"{name} up to {until:%Y-%m-%dT%H:%M:%SZ}" if until else f"{name} never"
                          for name, until in fresh) or "none"
     return (f"Coverage of {filename}: subscriptions included: {', '.join(included) or 'none'}. "
-            f"Could not be read: {missing}. Archive collected: {archived}. "
-            f"Rows hidden by your Azure read scope: {hidden}. Audit trail checkpoint: {head}")
+            + (f"Filters not applied: {' '.join(ignored)} " if ignored else "")
+            + f"Not read from Azure for this file: {missing}"
+            + ("; their rows are the archive's only, up to the time below" if unread else "")
+            + f". Archive collected (by anyone's reads) up to: {archived}. Rows hidden by your Azure read scope: "
+            f"{hidden}. Audit trail checkpoint: {head}")
 
 
 def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
@@ -129,13 +139,13 @@ def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: Read
 @login_required
 def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    form = _filters(request)
+    form, ignored = _filters(request)
     fleet = _fleet(request, form)
     unread = {name for name, _ in fleet.collected.unread}
     filename = f"jit-activity_{form.range_label()}.csv"
     return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
         [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
-        _freshness(fleet.fresh, fleet.names)), fleet.azure_now)
+        _freshness(fleet.fresh, fleet.names), ignored), fleet.azure_now)
 
 
 @require_safe
@@ -144,7 +154,7 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     require_role(request.user, AUDITOR, ADMIN)
     inventory = get_inventory(request.session, request.user.pk)
     vm = vm_for(inventory, subscription_id, resource_group, name)
-    form = _filters(request)
+    form, ignored = _filters(request)
     collected = _collect(request, [gateway.Subscription(vm.subscription_id, vm.subscription_name, "")])
     scope = scope_of(inventory)
     events, _ = matching(form.filters(), scope, vm_id=vm.vm_id)
@@ -153,8 +163,9 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     if request.GET.get("format") == "csv":
         filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
         return _report_csv(request, events, names, scope, filename, lambda: _coverage(
-            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh),
+            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh, ignored),
             inventory.azure_clock(), vm.vm_id)
+    _tell(request, ignored)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
                                              "unread": collected.unread, "count": page.paginator.count,

@@ -41,4 +41,15 @@ def test_the_report_csv_says_what_it_covers_and_what_could_not_be_read(signed_in
     text = b"".join(grace.get("/audit/report.csv").streaming_content).decode("utf-8-sig")
     first = next(csv.reader(io.StringIO(text)))[0]
     assert first.startswith("Coverage of jit-activity_") and "Contoso Production" in first
-    assert "Could not be read: Contoso Legacy Apps (" in first and "Audit trail checkpoint: " in first
+    assert "Not read from Azure for this file: Contoso Legacy Apps (" in first and "Audit trail checkpoint: " in first
+
+
+def test_a_csv_says_which_filters_it_did_not_apply_and_leaves_no_warning_for_the_next_page(signed_in):
+    carol = signed_in("carol")
+    text = b"".join(carol.get("/audit/report.csv", {"start": "2026-11-28", "end": "2020-01-01"})
+                    .streaming_content).decode("utf-8-sig")
+    first = next(csv.reader(io.StringIO(text)))[0]
+    assert "Filters not applied: Ignored " in first
+    assert not [m for m in carol.get("/vms/").context["messages"] if "Ignored" in str(m)]
+    page = carol.get("/audit/", {"start": "2026-11-28", "end": "2020-01-01"})
+    assert [str(m) for m in page.context["messages"] if "Ignored" in str(m)]

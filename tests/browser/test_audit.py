@@ -83,7 +83,7 @@ def test_carols_report_after_a_removal_still_shows_the_removed_vms_history_and_i
     lines = io.StringIO(open(info.value.path(), encoding="utf-8-sig").read())
     coverage = next(csv.reader(lines))[0]
     assert coverage.startswith("Coverage of jit-activity_") and "Contoso Production" in coverage
-    assert "Could not be read: none." in coverage and "Rows hidden by your Azure read scope: 0." in coverage
+    assert "Not read from Azure for this file: none." in coverage and "Rows hidden by your Azure read scope: 0." in coverage
     assert re.search(r"Audit trail checkpoint: \d+:[0-9a-f]{64}$", coverage)
     rows = list(csv.DictReader(lines))
     assert [r["Justification"] or r["Change"] for r in rows] == [
