@@ -125,11 +125,31 @@ def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: li
             f"{hidden}. Audit trail checkpoint: {head}")
 
 
+def _about(rows: list, form: AuditFilterForm) -> str:
+    """The resource groups a download's filters narrow it to, as ARM ids for the trail's target (so that its
+    event, which names what was typed, is shown only to those who may read them), or "" when none narrows it.
+    Filters naming nothing the downloader can read narrow it to nowhere: the event then shows to nobody but
+    through `verify_audit`, rather than show what was typed to everyone."""
+    narrowing = ("subscription", "resource_group", "vm")
+    if not any((form.data.get(name) or "").strip() for name in narrowing):
+        return ""
+    wanted = form.filters()
+    groups = sorted({(r.subscription_id.lower(), r.resource_group.lower()) for r in rows
+                     if not any(name in form.errors for name in narrowing)
+                     and (not wanted.subscription or r.subscription_id.lower() == wanted.subscription.lower())
+                     and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
+                     and (not wanted.vm or wanted.vm.lower() in r.name.lower())}) or [(NOWHERE, NOWHERE)]
+    return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
+
+
+NOWHERE = "00000000-0000-0000-0000-000000000000"
+
+
 def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
-                azure_now: datetime, vm_id: str = "") -> HttpResponse:
+                azure_now: datetime, about: str, vm_id: str = "") -> HttpResponse:
     """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
     if request.method == "GET":  # a HEAD downloads nothing
-        record(actor_of(request), "csv.download", filename, "succeeded", details={"filters": request.GET.dict()})
+        record(actor_of(request), "csv.download", filename + about, "succeeded", details={"filters": request.GET.dict()})
     rows = csv_export.report_lines(events, names, scope, vm_id, azure_now)
     return csv_export.response(csv_export.stream(coverage(), csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
                                                  rows), filename)
@@ -145,7 +165,8 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     filename = f"jit-activity_{form.range_label()}.csv"
     return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
         [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
-        _freshness(fleet.fresh, fleet.names), ignored), fleet.azure_now)
+        _freshness(fleet.fresh, fleet.names), ignored), fleet.azure_now,
+        _about(get_inventory(request.session, request.user.pk).rows, form))
 
 
 @require_safe
@@ -164,7 +185,8 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
         filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
         return _report_csv(request, events, names, scope, filename, lambda: _coverage(
             [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh, ignored),
-            inventory.azure_clock(), vm.vm_id)
+            inventory.azure_clock(), f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}",
+            vm.vm_id)
     _tell(request, ignored)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),

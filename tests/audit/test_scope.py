@@ -53,3 +53,31 @@ def test_a_csv_says_which_filters_it_did_not_apply_and_leaves_no_warning_for_the
     assert not [m for m in carol.get("/vms/").context["messages"] if "Ignored" in str(m)]
     page = carol.get("/audit/", {"start": "2026-11-28", "end": "2020-01-01"})
     assert [str(m) for m in page.context["messages"] if "Ignored" in str(m)]
+
+
+def test_a_download_filtered_to_rg_monitor_is_on_the_trail_only_for_those_who_read_rg_monitor(signed_in, sandbox,
+                                                                                             view):
+    """What an auditor typed names resources: Grace is not shown Carol's download filtered to rg-monitor, nor her
+    download of mon-01's activity, yet sees Carol's unfiltered one."""
+    from django.test import Client
+
+    from audit.models import AuditEvent
+    from tests.conftest import PORTAL_HOST, sign_in
+
+    carol = signed_in("carol")
+    b"".join(carol.get("/audit/report.csv", {"resource_group": "rg-monitor"}).streaming_content)
+    b"".join(carol.get("/audit/report.csv", {"vm": "mon-01"}).streaming_content)
+    b"".join(carol.get("/audit/report.csv", {"resource_group": "rg-nobody-has"}).streaming_content)
+    shared = view.sub("Contoso Shared Services")
+    b"".join(carol.get(f"/audit/vm/{shared}/rg-monitor/mon-01/", {"format": "csv"}).streaming_content)
+    b"".join(carol.get("/audit/report.csv").streaming_content)
+    downloads = AuditEvent.objects.filter(action="csv.download").order_by("seq")
+    assert [e.target.split(" about ")[-1].count("/resourceGroups/") for e in downloads] == [1, 1, 1, 1, 0]
+    grace = Client(HTTP_HOST=PORTAL_HOST)
+    sign_in(grace, sandbox, "grace")
+    seen = [e for e in grace.get("/audit/trail", {"action": "csv.download"}).context["page"].object_list]
+    assert [e.details["filters"] for e in seen if e.actor_name.startswith("carol@")] == [{}]
+    text = b"".join(grace.get("/audit/trail.csv", {"action": "csv.download"}).streaming_content).decode("utf-8-sig")
+    assert "rg-monitor" not in text and "mon-01" not in text and "rg-nobody-has" not in text
+    assert len([e for e in carol.get("/audit/trail", {"action": "csv.download"}).context["page"].object_list
+                if e.actor_name.startswith("carol@")]) == 5 - 1  # the download of nothing she can read: nobody's
