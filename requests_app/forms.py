@@ -133,6 +133,10 @@ class RequestAccessForm(BreakGlass):
         longest = min((c.port.max_duration for c in self.choices), default=timedelta(hours=1))
         self.fields["duration"].initial = min(timedelta(hours=1), longest)
         self.fields["source"].initial = MY_IP
+        # The box is named by its radio's words (the template's span), so they are shown once; last, as this
+        # binds the field and caches its choices and initial value.
+        other = self["source"].subwidgets[-1]
+        self.fields["other_source"].widget.attrs["aria-labelledby"] = f"{other.id_for_label}-words"
 
     @classmethod
     def new_key(cls) -> str:

@@ -95,6 +95,37 @@ def test_a_lost_answer_to_initiate_is_read_back_never_retried(alice, sandbox, vi
 
 
 @pytest.mark.django_db
+def test_a_put_whose_connection_drops_is_told_as_lost_not_as_late(bob, sandbox, view):
+    sub = view.sub("Contoso Production")
+    form = bob.get(f"/vms/{sub}/rg-web/web-01/jit/edit")
+    sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "stall-after-apply", "seconds": 0,
+                                       "drop_after": True, "count": 1})
+    page = bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", {
+        "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
+        "form-0-number": "2201", "form-0-protocol": "*", "form-0-source": "per-request",
+        "form-0-max_value": "2", "form-0-max_unit": "hours"}, follow=True)
+    [outcome] = page.context["outcomes"]
+    assert outcome.ok and outcome.message == ("The connection to Azure was lost before its answer on JIT policy "
+                                              "'default' of rg-web in westeurope. The portal checked: JIT protects "
+                                              "2201/Any from per request up to 2 h.")
+    assert sandbox.control("GET", "stats")["calls"]["jit.put"] == 1
+
+
+@pytest.mark.django_db
+def test_an_initiate_whose_connection_drops_is_told_as_lost_not_as_late(alice, sandbox, view):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    data = fill(alice, [target])
+    sandbox.control("POST", "stats")
+    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "drop", "count": 1})
+    submit(alice, data)
+    item = AccessRequestItem.objects.get()
+    assert (item.status, item.message) == ("failed", "The connection to Azure was lost before its answer on JIT "
+                                                     "policy 'default' of rg-web in westeurope. The portal checked: "
+                                                     "it was not opened. Request again.")
+    assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
+
+
+@pytest.mark.django_db
 def test_a_500_on_initiate_is_not_retried_blindly_and_is_told_as_not_opened(alice, sandbox, view):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     data = fill(alice, [target])

@@ -10,6 +10,7 @@ from jitportal.gateway import parse_vm_id
 from .inventory import Inventory, VmRow
 
 MAX_SELECTION = 500
+TAIL = 48  # of an id that is not a VM's: its end is where a name would be, and the link chose its length
 
 
 def selected_vms(inventory: Inventory, raw_ids: list[str]) -> tuple[list[VmRow], list[str]]:
@@ -19,10 +20,18 @@ def selected_vms(inventory: Inventory, raw_ids: list[str]) -> tuple[list[VmRow],
     for raw in raw_ids[:MAX_SELECTION]:
         row = inventory.row_of(raw) if parse_vm_id(raw) else None
         if row is None:
-            problems.append(f"'{raw[:120]}' is not a virtual machine you can see; it was left out.")
+            problems.append(f"{_named(raw)} is not a virtual machine you can see; it was left out.")
         else:
             rows[row.vm_id.lower()] = row
     return list(rows.values()), problems
+
+
+def _named(raw: str) -> str:
+    """An id in a note: a well-formed VM id by its name and resource group, anything else by its end."""
+    parsed = parse_vm_id(raw)
+    if parsed:
+        return f"{parsed[2]} in {parsed[1]}"
+    return f"'…{raw[-TAIL:]}'" if len(raw) > TAIL else f"'{raw}'"
 
 
 def vm_for(inventory: Inventory, subscription_id: str, resource_group: str, name: str) -> VmRow:

@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ServiceRequestError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.compute import ComputeManagementClient
@@ -126,10 +127,16 @@ def call(credential: UserCredential, operation: Callable[[], T], what: str, *, c
                                  correlation_id=answer.headers.get("x-ms-correlation-request-id", "")) from exc
         raise refusal(exc.status_code or 0, answer.text() if answer is not None else "",
                       answer.headers if answer is not None else {}, what) from exc
-    except ServiceResponseError as exc:
+    except ServiceResponseTimeoutError as exc:
         if change:
             raise OutcomeUnknown(f"Azure did not answer in time on {what}.") from exc
         raise Unavailable(f"Azure did not answer in time for {what}; please try again shortly.") from exc
+    except ServiceResponseError as exc:
+        # azure-core's other answer failure: the connection closed (or broke) before the answer came.
+        if change:
+            raise OutcomeUnknown(f"The connection to Azure was lost before its answer on {what}.") from exc
+        raise Unavailable(f"The connection to Azure was lost before its answer for {what}; "
+                          "please try again shortly.") from exc
     except ServiceRequestError as exc:
         raise Unavailable(f"Azure could not be reached for {what}; please try again shortly.") from exc
 

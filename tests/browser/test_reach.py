@@ -45,3 +45,18 @@ def test_a_missing_page_is_styled_with_a_way_back_and_the_portal_has_a_favicon(p
     expect(page.get_by_role("heading", name="Virtual machines")).to_be_visible()
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert page.request.get(icon).ok
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_audit_pages_fit_the_window_and_their_tables_scroll_in_their_own_box(page, subs, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in_as(page, "Carol Chen")
+    for url in ("/audit/", f"/audit/vm/{subs['prod']}/rg-web/web-01/"):
+        page.goto(url)
+        table = page.get_by_role("table")
+        expect(table).to_contain_text("Correlation id")
+        assert _page_width(page) <= width, url
+        # Each moment of a window (the 11th column) stays on one line: a window reads in at most two.
+        lines = page.locator("table.events tbody td:nth-child(11) time").evaluate_all(
+            "moments => moments.map(m => m.getClientRects().length)")
+        assert lines and set(lines) == {1}, (url, lines)

@@ -42,3 +42,11 @@ def test_the_form_ticks_the_ports_of_my_last_request(page):
     pick(page, "configured", ["web-02"], "Request access", query="web-02")
     expect(page.get_by_label("web-02 port 3389", exact=True)).to_be_checked()
     expect(page.get_by_label("web-02 port 22", exact=True)).not_to_be_checked()
+
+
+def test_the_source_fieldset_says_another_ip_once_and_its_box_is_still_named(page):
+    sign_in_as(page, "Alice Archer")
+    pick(page, "configured", ["web-02"], "Request access", query="web-02")
+    source = page.get_by_role("group", name="Source")
+    assert source.inner_text().count("Another IP or CIDR") == 1
+    expect(source.get_by_role("textbox", name="Another IP or CIDR", exact=True)).to_be_visible()

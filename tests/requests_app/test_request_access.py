@@ -161,6 +161,20 @@ def test_dave_without_azure_rights_cannot_pick_a_vm_and_nothing_is_sent(portal, 
     assert "jit.initiate" not in sandbox.control("GET", "stats")["calls"]
 
 
+def test_a_vm_one_cannot_see_is_named_in_its_note_and_hostile_ids_stay_short_and_escaped(alice, view):
+    unseen = view.vm_id("Contoso Shared Services", "rg-shared", "ad-01")  # outside Alice's Azure scope
+    mistyped = view.vm_id("Contoso Development", "rg-build", "dev-01") + "/nope-99"
+    hostile = view.vm_id("Contoso Development", "rg-build", "x" * 5000 + "<script>alert(1)</script>")
+    page = alice.get("/access/new", {"vm": [unseen, mistyped, hostile]})
+    notes, text = page.context["notes"], page.content.decode()
+    assert notes[0] == "ad-01 in rg-shared is not a virtual machine you can see; it was left out."
+    assert notes[1] == ("'…Microsoft.Compute/virtualMachines/dev-01/nope-99' is not a virtual machine you can see; "
+                        "it was left out.")
+    assert notes[2] == ("'…xxxxxxxxxxxxxxxxxxxxxxx<script>alert(1)</script>' is not a virtual machine you can see; "
+                        "it was left out.")
+    assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "x" * 100 not in text
+
+
 def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
     target = view.vm_id("Contoso Production", "rg-sql", "sql-02")
     submit(alice, fill(alice, [target], ports=(3389,), duration_value="45", duration_unit="minutes"))
