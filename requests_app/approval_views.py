@@ -65,8 +65,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     opened = [(a, max(p.item.end for p in ports)) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
               .select_related("user").prefetch_related("items") if in_scope(inventory, a)
               and (ports := approvals.open_ports(a, inventory))]
+    others = approvals.asked_lately(waiting)
     return render(request, "requests_app/inbox.html", {
-        "waiting": [(a, approvals.may_approve(request.user, a), approvals.asked_lately(a)) for a in waiting],
+        "waiting": [(a, approvals.may_approve(request.user, a), others[a.pk]) for a in waiting],
         "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
 
 

@@ -6,6 +6,7 @@ extends them, and whoever ends a window early does it with theirs. Every step is
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,13 +40,31 @@ class Refused(Exception):
         return str(self.args[0])
 
 
-def asked_lately(access: AccessRequest) -> list[AccessRequest]:
-    """Who else asked for the same VMs in the last week, newest first, one line per person: what an approver
-    weighs a request against (the requester's own earlier requests are on their My access)."""
-    vms = [i.vm_id for i in access.items.all()]
-    found = (AccessRequest.objects.filter(items__vm_id__in=vms, created__gte=timezone.now() - RECENT)
-             .exclude(user_id=access.user_id).select_related("user").distinct().order_by("-created")[:50])
-    return list({a.user_id: a for a in reversed(found)}.values())[::-1][:10]
+def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:
+    """For each request, who else asked for any of its VMs in the last week, newest first, one line per person
+    (at most ten): what an approver weighs it against (the requester's own earlier requests are on their My
+    access). Two queries for the inbox's 200 requests, where it was one per request."""
+    vms_of = {a.pk: {i.vm_id for i in a.items.all()} for a in requests}
+    wanted = set().union(*vms_of.values())
+    asked = list(AccessRequestItem.objects.filter(vm_id__in=wanted, request__created__gte=timezone.now() - RECENT)
+                 .order_by("-request__created", "-request_id").values_list("request_id", "vm_id")[:ASKED_AT_MOST]
+                 ) if wanted else []
+    by_pk = AccessRequest.objects.select_related("user").in_bulk({pk for pk, _ in asked})
+    by_vm: dict[str, list[tuple[int, int]]] = defaultdict(list)  # VM → (newness, request), newest first
+    for newness, (pk, vm_id) in enumerate(asked):
+        by_vm[vm_id].append((newness, pk))
+    found: dict[int, list[AccessRequest]] = {}
+    for access in requests:
+        people: dict[int, AccessRequest] = {}
+        for _, pk in sorted({hit for vm_id in vms_of[access.pk] for hit in by_vm.get(vm_id, ())}):
+            other = by_pk[pk]
+            if other.user_id != access.user_id and len(people) < 10:
+                people.setdefault(other.user_id, other)
+        found[access.pk] = list(people.values())
+    return found
+
+
+ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
 def may_approve(user, access: AccessRequest) -> str:

@@ -100,7 +100,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "requests_app/detail.html", {
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
-        "mine": mine, "asked_lately": asked_lately(access) if not mine else [],
+        "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not may_approve(request.user, access),
         "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not may_approve(request.user, access),
         "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),

@@ -476,3 +476,47 @@ def test_a_rule_is_deleted_only_after_asking_and_ports_are_ascii_numbers(person,
     negative = bob.post("/access/rules/new", {"name": "x", "condition": "always", "approvals_needed": "1",
                                               "pending_minutes": "-5", "extension_minutes": "0"})
     assert negative.content.decode().count("From 5 to 10080.") == 1
+
+
+def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_do_not_grow(
+        person, production_rule, view):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+    from requests_app.models import AccessRequestItem
+
+    alice, hana = person("alice"), person("hana")
+    access = ask(alice, view, justification="patch openssl")
+    web_02, sql_01 = view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-01")
+
+    def earlier(upn: str, vm_id: str, days: float) -> None:
+        user = access.user if upn == access.user.upn else User.objects.get_or_create(
+            username=f"t/{upn}", defaults={"upn": upn, "tenant_id": "t", "object_id": upn})[0]
+        other = AccessRequest.objects.create(user=user, justification="", source_prefix=MY_IP, duration_minutes=60,
+                                             idempotency_key=f"{upn}{days}", status=AccessRequest.OPENED)
+        AccessRequest.objects.filter(pk=other.pk).update(created=timezone.now() - timedelta(days=days))
+        AccessRequestItem.objects.create(request=other, vm_id=vm_id, vm_name=vm_id.rsplit("/", 1)[-1], policy_id="p",
+                                         port=22, end=timezone.now(), minutes=60)
+    earlier("carol@contoso.test", web_02, 2)
+    earlier("dave@contoso.test", web_02, 1)
+    earlier("dave@contoso.test", web_02, 3)  # the same person again: one line, the newest
+    earlier("erin@contoso.test", web_02, 10)  # more than a week ago
+    earlier("frank@contoso.test", sql_01, 1)  # another VM
+    earlier(access.user.upn, web_02, 1)  # the requester's own: on their My access
+
+    def inbox():
+        with CaptureQueriesContext(connection) as queries:
+            page = hana.get("/access/approvals/")
+        return page.context["waiting"], len(queries)
+
+    inbox()  # the first view also remembers Hana's read scope
+    waiting, one = inbox()
+    [(_, _, others)] = waiting
+    assert [o.user.upn for o in others] == ["dave@contoso.test", "carol@contoso.test"]
+    ask(alice, view, vm=("rg-web", "web-01"))
+    ask(alice, view, vm=("rg-sql", "sql-01"))
+    waiting, three = inbox()
+    assert len(waiting) == 3 and three == one
+    assert [o.user.upn for a, _, others in waiting for o in others if a.items.all()[0].vm_name == "sql-01"] == [
+        "frank@contoso.test"]
