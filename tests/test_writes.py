@@ -82,6 +82,25 @@ def test_a_lost_answer_to_a_put_is_read_back_and_told_as_it_is(bob, sandbox, vie
 
 
 @pytest.mark.django_db
+def test_a_lost_answer_to_initiate_is_read_back_never_retried(alice, sandbox, view):
+    target = view.vm_id("Contoso Production", "rg-web", "web-02")
+    data = fill(alice, [target])
+    sandbox.control("POST", "stats")
+    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "stall-after-apply", "seconds": 4,
+                                       "count": 1})
+    with override_settings(AZURE_TIMEOUT_SECONDS=1):
+        detail = alice.get(submit(alice, data)["Location"]).content.decode()
+    item = AccessRequestItem.objects.get()
+    assert (item.status, item.message) == ("opened", "Azure did not answer in time on JIT policy 'default' of rg-web "
+                                                     "in westeurope. The portal checked: it is open.")
+    assert "Open until" in detail
+    assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
+    last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
+    assert abs(last.virtual_machines[0].ports[0].end_time_utc - item.end) < timedelta(seconds=2)
+
+
+
+@pytest.mark.django_db
 def test_an_initiate_whose_connection_drops_is_told_as_lost_not_as_late(alice, sandbox, view):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     data = fill(alice, [target])
