@@ -99,7 +99,6 @@ def test_a_lost_answer_to_initiate_is_read_back_never_retried(alice, sandbox, vi
     assert abs(last.virtual_machines[0].ports[0].end_time_utc - item.end) < timedelta(seconds=2)
 
 
-
 @pytest.mark.django_db
 def test_an_initiate_whose_connection_drops_is_told_as_lost_not_as_late(alice, sandbox, view):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
