@@ -19,7 +19,7 @@ from accounts.roles import ADMIN, AUDITOR, require_role
 from jitportal import gateway
 from jitportal.actor import actor_of
 from vms.access import vm_for
-from vms.inventory import get_inventory
+from vms.inventory import Inventory, get_inventory
 
 from . import archive, csv_export
 from .difference import difference
@@ -67,7 +67,7 @@ class _Fleet:
     collected: archive.Collected
     names: dict[str, str]  # subscription id (lower case) → its name
     fresh: dict  # subscription id → up to when its Activity Log is archived
-    azure_now: datetime  # Azure's clock, by which a window is open or ended
+    inventory: Inventory  # whose Azure clock says whether a window is open or ended
 
 
 def _subscriptions(request: HttpRequest) -> list[gateway.Subscription]:
@@ -84,8 +84,7 @@ def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
     scope = scope_of(inventory)
     events, hidden = matching(form.filters(), scope)
     names = {s.subscription_id.lower(): s.display_name for s in subscriptions}
-    return _Fleet(subscriptions, events, hidden, scope, collected, names, archive.freshness(list(names)),
-                  inventory.azure_clock())
+    return _Fleet(subscriptions, events, hidden, scope, collected, names, archive.freshness(list(names)), inventory)
 
 
 @require_safe
@@ -97,7 +96,8 @@ def report(request: HttpRequest) -> HttpResponse:
     fleet = _fleet(request, form)
     page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {
-        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope, azure_now=fleet.azure_now),
+        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope,
+                                                                     azure_now=fleet.inventory.azure_clock()),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
         "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
@@ -134,9 +134,10 @@ def _about(rows: list, form: AuditFilterForm) -> str:
     if not any((form.data.get(name) or "").strip() for name in narrowing):
         return ""
     wanted = form.filters()
+    if any(name in form.errors for name in narrowing):  # not applied, yet typed
+        rows = []
     groups = sorted({(r.subscription_id.lower(), r.resource_group.lower()) for r in rows
-                     if not any(name in form.errors for name in narrowing)
-                     and (not wanted.subscription or r.subscription_id.lower() == wanted.subscription.lower())
+                     if (not wanted.subscription or r.subscription_id.lower() == wanted.subscription.lower())
                      and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
                      and (not wanted.vm or wanted.vm.lower() in r.name.lower())}) or [(NOWHERE, NOWHERE)]
     return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
@@ -165,8 +166,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     filename = f"jit-activity_{form.range_label()}.csv"
     return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
         [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
-        _freshness(fleet.fresh, fleet.names), ignored), fleet.azure_now,
-        _about(get_inventory(request.session, request.user.pk).rows, form))
+        _freshness(fleet.fresh, fleet.names), ignored), fleet.inventory.azure_clock(), _about(fleet.inventory.rows, form))
 
 
 @require_safe

@@ -54,7 +54,7 @@ def _build(kind: type[T], credential: UserCredential, subscription_id: str, **tr
     return kind(
         subscription_id=subscription_id, credential=credential, base_url=settings.AZURE_ARM_URL,
         credential_scopes=[settings.AZURE_ARM_SCOPE], connection_verify=settings.AZURE_CA_BUNDLE or True,
-        connection_timeout=10, read_timeout=settings.AZURE_TIMEOUT_SECONDS, retry_total=settings.AZURE_RETRIES,
+        **timeouts(), retry_total=settings.AZURE_RETRIES,
         retry_backoff_factor=0.3, retry_backoff_max=10, logging_enable=False, **transport)
 
 
@@ -72,7 +72,7 @@ def _read_transport() -> RequestsTransport:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return RequestsTransport(session=session, session_owner=False, connection_verify=settings.AZURE_CA_BUNDLE or True,
-                             connection_timeout=10, read_timeout=settings.AZURE_TIMEOUT_SECONDS)
+                             **timeouts())
 
 
 def reader(credential: UserCredential, subscription_id: str = "") -> ComputeManagementClient:
