@@ -244,3 +244,36 @@ def test_no_secret_reaches_an_error_or_a_log_line(smtp_server, webhook_receiver,
     for secret in (password, WEBHOOK_SECRET, "s3cr3t-webhook-path", "/hooks/"):
         assert secret not in said
     assert "127.0.0.1" in caplog.text  # the host is named, so that an operator knows which webhook
+
+
+class _LeakyMail:
+    """An e-mail backend whose error names the password, as some libraries' do."""
+
+    def __init__(self, **_):
+        pass
+
+    def send_messages(self, messages):
+        from django.conf import settings
+        raise OSError(f"535 login portal:{settings.EMAIL_HOST_PASSWORD} refused")
+
+
+@pytest.mark.django_db
+def test_an_error_that_names_a_secret_is_stored_and_logged_without_it(settings, monkeypatch, caplog,
+                                                                     django_capture_on_commit_callbacks):
+    """The other test's failures carry fixed words; these carry the secrets themselves, so only the redaction
+    keeps them out of the row and the log."""
+    password, url = "smtp-Pa55word-never-shown", f"http://127.0.0.1:1/hooks/{WEBHOOK_SECRET}/x"
+    settings.EMAIL_HOST_PASSWORD, settings.WEBHOOK_URLS = password, [url]
+    settings.EMAIL_BACKEND = f"{__name__}._LeakyMail"
+
+    def leaky_post(address, **_):
+        raise ValueError(f"cannot post to {address}")
+    monkeypatch.setattr(notify.requests, "post", leaky_post)
+    send_committed(django_capture_on_commit_callbacks)
+    with caplog.at_level(logging.DEBUG):
+        notify.deliver_due(timezone.now())
+
+    errors = list(Notification.objects.values_list("last_error", flat=True))
+    assert len(errors) == 2 and all("[redacted]" in e for e in errors), errors
+    said = "\n".join(errors) + "\n" + caplog.text
+    assert password not in said and WEBHOOK_SECRET not in said and "/hooks/" not in said
