@@ -26,7 +26,7 @@ from django_tasks_db.models import DBTaskResult
 from audit.archive import collect_as_app
 from audit.trail import log_checkpoint
 from jitportal.dblocks import serialize
-from jitportal.notify import deliver_due, deliver_notifications, schedule_next_delivery
+from jitportal.notify import deliver_notifications
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from vms.lease import Busy, policy_lease
 
@@ -49,13 +49,6 @@ def collect_archive() -> None:
         pass  # another worker is collecting right now
 
 
-def sweep_notifications() -> None:
-    """Deliver notifications left due (a delivery task lost, say), and keep a run waiting for the next retry.
-    The delivery itself is `jitportal.notify.deliver_notifications`, queued when a sender's transaction commits."""
-    deliver_due()
-    schedule_next_delivery()
-
-
 def checkpoint_trail() -> None:
     """Log the audit trail's head, so that a later deletion of its newest events can be caught; only reads."""
     log_checkpoint()
@@ -65,7 +58,7 @@ def checkpoint_trail() -> None:
 def housekeeping() -> None:
     _schedule(housekeeping, settings.HOUSEKEEPING_SECONDS)
     clear_sessions()
-    sweep_notifications()
+    deliver_notifications.call()  # what is left due (a delivery task lost, say), and a run for the next retry
     collect_archive()
     checkpoint_trail()
 

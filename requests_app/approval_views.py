@@ -67,7 +67,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
               and (ports := approvals.open_ports(a, inventory))]
     others = approvals.asked_lately(waiting)
     return render(request, "requests_app/inbox.html", {
-        "waiting": [(a, approvals.may_approve(request.user, a), others[a.pk]) for a in waiting],
+        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
         "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
 
 

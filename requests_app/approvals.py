@@ -67,15 +67,6 @@ def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]
 ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
-def may_approve(user, access: AccessRequest) -> str:
-    """Why `user` may not decide on `access` ("" when they may): the portal role is checked by the view."""
-    if access.user_id == user.pk:
-        return "Nobody approves their own request."
-    if access.approver_names and (user.upn or "").lower() not in access.approver_names:
-        return f"The rule “{access.rule_name}” names other approvers."
-    return ""
-
-
 def _locked(pk: int) -> AccessRequest:
     return AccessRequest.objects.select_for_update().select_related("user").get(pk=pk)
 
@@ -92,7 +83,7 @@ def _lapse_if_due(pk: int) -> None:
 def _decidable(actor: Actor, access: AccessRequest) -> None:
     if access.status != AccessRequest.AWAITING:
         raise Refused("This request is no longer waiting for a decision.")
-    why = may_approve(actor.user, access)
+    why = access.why_not_decide(actor.user)
     if why:
         raise Refused(why)
     if access.approvals.filter(approver=actor.user).exists():
@@ -136,7 +127,7 @@ def open_again(actor: Actor, pk: int, inventory: Inventory) -> AccessRequest:
         if access.status != AccessRequest.APPROVED:
             raise Refused("This request is not waiting to be opened.")
         access.opening_since = timezone.now()
-        why = may_approve(actor.user, access)
+        why = access.why_not_decide(actor.user)
         if why:
             raise Refused(why)
         access.status = AccessRequest.PENDING
@@ -275,11 +266,12 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
                       for vm, grants in vms.items() for g in grants]})
         invalidate(policy_id.split("/")[2])
     if len(problems) < len(by_policy):
-        AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=timezone.now())
-        access.ended_by, access.ended_at = actor.user, timezone.now()
+        ended = timezone.now()
+        AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=ended)
+        access.ended_by, access.ended_at = actor.user, ended
         for extension in access.extensions.filter(status=AccessRequest.AWAITING):
             if AccessRequest.objects.filter(pk=extension.pk, status=AccessRequest.AWAITING).update(
-                    status=AccessRequest.CANCELLED, decided_at=timezone.now()):
+                    status=AccessRequest.CANCELLED, decided_at=ended):
                 record(actor, "access.cancel", targets(extension), CANCELLED, details={
                     "request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"})
         if actor.user_pk != access.user_id:
@@ -317,9 +309,9 @@ def remind_ending(now: datetime | None = None) -> int:
     ending = list(ending)
     told = set(Notification.objects.filter(kind="ending_soon", request_id__in=ending).values_list("request_id", flat=True))
     count = 0
-    for access in AccessRequest.objects.filter(pk__in=ending).exclude(pk__in=told).select_related("user"):
-        if access.extensions.exists():
-            continue  # already extended: the newer request gets its own reminder
+    # Not those already extended: the newer request gets its own reminder.
+    for access in (AccessRequest.objects.filter(pk__in=ending, extensions__isnull=True).exclude(pk__in=told)
+                   .select_related("user").prefetch_related("items")):
         first_end = min(i.end for i in access.items.all() if i.status == AccessRequestItem.OPENED)
         notices.ending_soon(access, max(1, round((first_end - now).total_seconds() / 60)))
         count += 1

@@ -117,6 +117,14 @@ class AccessRequest(models.Model):
         """The approvers its rule named (lower case); empty: anyone holding JIT.Approver."""
         return {line.strip().lower() for line in self.approvers.splitlines() if line.strip()}
 
+    def why_not_decide(self, user) -> str:
+        """Why `user` may not decide on it ("" when they may): the portal role is checked by the view."""
+        if self.user_id == user.pk:
+            return "Nobody approves their own request."
+        if self.approver_names and (user.upn or "").lower() not in self.approver_names:
+            return f"The rule “{self.rule_name}” names other approvers."
+        return ""
+
     @property
     def status_words(self) -> str:
         """Its status in the fates' words (the full state, against Azure's history, is `status.request_state`)."""

@@ -24,9 +24,8 @@ def _recipients(users: Iterable[User]) -> list[Recipient]:
 def approvers_of(access: AccessRequest) -> list[User]:
     """The people who may decide: holders of JIT.Approver (those the rule names, when it names some), never the
     requester. The portal knows a person's roles from their last sign-in."""
-    people = User.objects.filter(groups__name=APPROVER, is_active=True).exclude(pk=access.user_id).distinct()
-    names = access.approver_names
-    return [u for u in people if not names or (u.upn or "").lower() in names]
+    people = User.objects.filter(groups__name=APPROVER, is_active=True).distinct()
+    return [u for u in people if not access.why_not_decide(u)]
 
 
 def _scoped(access: AccessRequest, people: Iterable[User]) -> tuple[list[User], list[User]]:

@@ -21,7 +21,7 @@ from vms.inventory import get_inventory
 
 from .access import overseen_request, own_item, own_request
 from .actions import do_request_access, requestable
-from .approvals import asked_lately, may_approve, open_ports
+from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
@@ -101,8 +101,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
-        "can_decide": APPROVER in held and not mine and access.waits and not may_approve(request.user, access),
-        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not may_approve(request.user, access),
+        "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
+        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
         "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
         "decision_form": DecisionForm()})
 

@@ -168,13 +168,13 @@ def test_the_worker_delivers_and_waits_to_retry(smtp_server, webhook_receiver):
 
 @pytest.mark.django_db(transaction=True)
 def test_housekeeping_sweeps_up_what_is_due(webhook_receiver, webhooks_only):
-    from jitportal.tasks import sweep_notifications
+    from jitportal.tasks import housekeeping
 
     with transaction.atomic():
         notify.send(PENDING, [])
     DBTaskResult.objects.all().delete()  # the delivery task was lost
 
-    sweep_notifications()
+    housekeeping.call()
 
     assert len(webhook_receiver.requests) == 1
     assert Notification.objects.get().status == "sent"
