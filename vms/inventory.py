@@ -36,6 +36,7 @@ from jitportal.gateway import (
 )
 
 from .models import SeenScope
+from .seen import scope_key
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
@@ -276,7 +277,7 @@ def _remember_scope(user_pk: int, inventory: Inventory) -> None:
     work done without them, such as telling approvers of a request, then reaches only those who may see it."""
     if inventory.failures or inventory.loading is not None:
         return  # a subscription that did not answer is not one Azure refuses them
-    groups = sorted({f"{r.subscription_id}/{r.resource_group}".lower() for r in inventory.rows})
+    groups = sorted({scope_key(r.subscription_id, r.resource_group) for r in inventory.rows})
     digest = hashlib.sha256("\n".join(groups).encode()).hexdigest()
     if not SeenScope.objects.filter(user_id=user_pk, digest=digest).exists():
         SeenScope.objects.update_or_create(user_id=user_pk, defaults={"groups": groups, "digest": digest})
