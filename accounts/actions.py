@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
-from jitportal import gateway
+from core import gateway
 
 from .models import User
 from .roles import sync_roles

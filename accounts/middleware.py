@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
-from jitportal import gateway
-from jitportal.gateway import AccessDenied, GatewayError, SignInRequired
+from core import gateway
+from core.gateway import AccessDenied, GatewayError, SignInRequired
 
 from . import roles
 

@@ -11,10 +11,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from audit.trail import record
-from jitportal import gateway
-from jitportal.actor import actor_of
-from jitportal.navigation import safe_next
+from core import gateway
+from core.actor import actor_of
+from core.navigation import safe_next
+from trail.chain import record
 
 from .actions import do_sign_in
 from .middleware import SIGNED_IN_AT

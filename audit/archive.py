@@ -19,10 +19,12 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jitportal import gateway
-from jitportal.actor import Actor
-from jitportal.gateway import ActivityEvent, JitPolicy, Subscription
+from core import gateway
+from core.actor import Actor
+from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
+from trail.chain import record
+from trail.models import AuditEvent, AuditScope
 from vms.actions import describe_ports
 
 from .difference import per_vm
@@ -32,10 +34,7 @@ from .models import (
     ArchivedEvent,
     ArchivedRequest,
     ArchivedTouch,
-    AuditEvent,
-    AuditScope,
 )
-from .trail import record
 
 AZURE_RETENTION = timedelta(days=90)
 OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late: read that much again

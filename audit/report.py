@@ -20,11 +20,12 @@ from django.db.models.functions import Cast
 from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
-from jitportal.fates import ENDED_EARLY, azure_fate
+from core.fates import ENDED_EARLY, azure_fate
 from requests_app.status import PORTAL_FATES
+from trail.models import AuditEvent
 
 from .archive import CONFIGURATIONS, HISTORY, PORTAL
-from .models import ArchivedEvent, ArchivedRequest, ArchivedTouch, AuditEvent
+from .models import ArchivedEvent, ArchivedRequest, ArchivedTouch
 from .scope import ReadScope
 
 OPERATIONS = {"initiate": "/initiate/action", "write": "/write", "delete": "/delete"}

@@ -12,9 +12,8 @@ from operator import or_
 
 from django.db.models import Q, QuerySet
 
+from trail.models import AuditEvent, AuditScope
 from vms.inventory import Inventory
-
-from .models import AuditEvent, AuditScope
 
 
 @dataclass(frozen=True)

@@ -16,18 +16,18 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, AUDITOR, require_role
-from jitportal import gateway
-from jitportal.actor import actor_of
+from core import gateway
+from core.actor import actor_of
+from trail.chain import log_checkpoint, record
+from trail.models import AuditEvent
 from vms.access import vm_for
 from vms.inventory import Inventory, get_inventory
 
 from . import archive, csv_export
 from .difference import difference
 from .forms import AuditFilterForm
-from .models import AuditEvent
 from .report import explain, matching
 from .scope import ReadScope, scope_of
-from .trail import log_checkpoint, record
 
 PER_PAGE = 50
 

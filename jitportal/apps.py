@@ -2,7 +2,6 @@ from django.apps import AppConfig
 
 
 class JitportalConfig(AppConfig):
-    name = "jitportal"
+    """The project shell: settings, URLs, the periodic tasks and the commands that start the portal."""
 
-    def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+    name = "jitportal"

@@ -17,13 +17,13 @@ timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 # Longer than a load balancer's idle timeout is wrong; shorter only costs a reconnect.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
-# The portal logs each request as JSON itself (jitportal/logs.py); gunicorn's own lines (start, worker
+# The portal logs each request as JSON itself (core/logs.py); gunicorn's own lines (start, worker
 # restarts, timeouts) are JSON on stdout too, so that every line of the instance is one object.
 accesslog = None
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "jitportal.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},

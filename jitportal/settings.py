@@ -133,25 +133,27 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_tasks",
     "django_tasks_db",
-    "jitportal",
+    "core",
     "accounts",
+    "trail",
     "vms",
     "requests_app",
     "audit",
+    "jitportal",
 ]
 MIDDLEWARE = [
-    "jitportal.logs.request_log",
-    "jitportal.health.probes",
-    "jitportal.middleware.nul_as_replacement_character",
+    "core.logs.request_log",
+    "core.health.probes",
+    "core.middleware.nul_as_replacement_character",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the portal itself (gunicorn), compressed and cached forever by their hashed names.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "jitportal.middleware.content_security_policy",
+    "core.middleware.content_security_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "jitportal.middleware.no_store_when_signed_in",
+    "core.middleware.no_store_when_signed_in",
     "accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -239,12 +241,12 @@ STORAGES = {
                     "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
-# One JSON object per line on stdout (jitportal/logs.py), for a log collector; every request gets one line.
+# One JSON object per line on stdout (core/logs.py), for a log collector; every request gets one line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"forbidden_in_one_line": {"()": "jitportal.logs.forbidden_in_one_line"}},
-    "formatters": {"json": {"()": "jitportal.logs.JsonFormatter"}},
+    "filters": {"forbidden_in_one_line": {"()": "core.logs.forbidden_in_one_line"}},
+    "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # MSAL and azure-core log request details at DEBUG; keep them quiet so no token can reach a log.
@@ -277,7 +279,7 @@ AUDIT_COLLECT_SECONDS = env_int("AUDIT_COLLECT_SECONDS", 60, minimum=0)
 AUDIT_READER_CLIENT_ID = env_str("AUDIT_READER_CLIENT_ID") or ""
 AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""
 
-# --- Notifications (jitportal/notify.py): e-mail and webhooks, delivered by the worker ---------------------
+# --- Notifications (core/notify.py): e-mail and webhooks, delivered by the worker ---------------------
 # Links in what is sent are PORTAL_URL + a portal path, each to a page that asks for sign-in.
 PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{os.environ.get('PORT', '8000')}" if DEBUG else "")).rstrip("/")
 if PORTAL_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PORTAL_URL):

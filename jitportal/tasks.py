@@ -8,7 +8,7 @@ exactly one future `housekeeping` run in the queue, and each run calls it first 
 does not break the chain); `watch_requests` does the same every minute. `manage.py schedule_housekeeping` calls it at every start of a worker, which
 also mends a chain broken by an outage.
 
-Notifications are delivered by `deliver_notifications` (in `jitportal.notify`, re-exported here), queued when
+Notifications are delivered by `deliver_notifications` (in `core.notify`, re-exported here), queued when
 a sender's transaction commits and again for the next retry; housekeeping sweeps up anything left due.
 """
 
@@ -24,10 +24,10 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from audit.archive import collect_as_app
-from audit.trail import log_checkpoint
-from jitportal.dblocks import serialize
-from jitportal.notify import deliver_notifications
+from core.dblocks import serialize
+from core.notify import deliver_notifications
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
+from trail.chain import log_checkpoint
 from vms.lease import Busy, policy_lease
 
 __all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]

@@ -8,8 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.roles import roles_of
-
-from . import gateway
+from core import gateway
 
 
 @require_safe

@@ -12,11 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import AuditEvent
-from audit.trail import record
-from jitportal import gateway
-from jitportal.actor import PORTAL, Actor
-from jitportal.fates import PENDING_APPROVAL
+from core import gateway
+from core.actor import PORTAL, Actor
+from core.fates import PENDING_APPROVAL
+from trail.chain import record
+from trail.models import AuditEvent
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices

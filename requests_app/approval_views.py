@@ -14,9 +14,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
-from audit.trail import record
-from jitportal import gateway
-from jitportal.actor import actor_of
+from core import gateway
+from core.actor import actor_of
+from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals

@@ -14,11 +14,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.trail import record
-from jitportal import gateway
-from jitportal.actor import PORTAL, Actor
-from jitportal.fates import CANCELLED, DENIED, ENDED_EARLY, LAPSED
-from jitportal.models import Notification
+from core import gateway
+from core.actor import PORTAL, Actor
+from core.fates import CANCELLED, DENIED, ENDED_EARLY, LAPSED
+from core.models import Notification
+from trail.chain import record
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices

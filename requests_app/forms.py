@@ -17,9 +17,9 @@ from django import forms
 from django.conf import settings
 from django.core import validators
 
-from jitportal.durations import human
-from jitportal.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
-from jitportal.gateway import PortRule
+from core.durations import human
+from core.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
+from core.gateway import PortRule
 from vms.inventory import VmRow
 
 from .models import ApprovalRule

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from jitportal.fates import (
+from core.fates import (
     APPROVED_NOT_OPENED,
     CANCELLED,
     DENIED,

@@ -1,4 +1,4 @@
-"""What the portal tells people about requests, and whom: composed here, delivered by `jitportal.notify`
+"""What the portal tells people about requests, and whom: composed here, delivered by `core.notify`
 (e-mail and webhooks, by the worker). Nothing sent holds a token or a link that acts without signing in:
 links lead to pages that ask who you are and check what you may do."""
 
@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import APPROVER, AUDITOR
-from jitportal.gateway import parse_policy_id
-from jitportal.notify import Message, Recipient, send
+from core.gateway import parse_policy_id
+from core.notify import Message, Recipient, send
 from vms.seen import who_sees
 
 from .models import AccessRequest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jitportal.gateway import parse_policy_id
+from core.gateway import parse_policy_id
 
 from .forms import Planned
 from .models import AccessRequest, ApprovalRule

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from jitportal.fates import (
+from core.fates import (
     ENDED_EARLY,
     EXPIRED,
     LAPSED,

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role, roles_of
-from jitportal import gateway
-from jitportal.actor import actor_of
-from jitportal.notify import sent_about
+from core import gateway
+from core.actor import actor_of
+from core.notify import sent_about
 from vms.access import REQUEST, permitted, selected_vms
 from vms.inventory import get_inventory
 

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-_DURATION = re.compile(
-    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
+import isodate
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """Parse the ISO 8601 durations Azure uses (PnDTnHnMnS); ValueError on anything else."""
-    match = _DURATION.match(text or "")
-    if not match or text in ("P", "PT") or text.endswith("T"):
+    """The ISO 8601 durations Azure uses (PnDTnHnMnS); ValueError on anything else, years and months included."""
+    parsed = isodate.parse_duration(text or "")
+    if not isinstance(parsed, dt.timedelta):
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT3H")
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    return dt.timedelta(**parts)
+    return parsed
 
 
 def format_duration(value: dt.timedelta) -> str:
-    seconds = int(value.total_seconds())
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    time_part = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
-    return "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+    return isodate.duration_isoformat(value)
 
 
 def format_time(value: dt.datetime) -> str:

@@ -56,7 +56,7 @@ def slow_control(sandbox, path: str, payload: dict) -> None:
 
 def collect(client: Client) -> tuple[float, int]:
     from audit import archive
-    from jitportal import gateway
+    from core import gateway
 
     subscriptions = gateway.list_subscriptions(client.session)
     collector = f"user:{client.session['_auth_user_id']}"  # Carol's own, as her report views collect
@@ -136,7 +136,7 @@ def main(vms: int = 10_000, subscriptions: int = 50, events: int = 100_000, csv_
     from django.test.utils import setup_test_environment
 
     from audit import archive
-    from jitportal import gateway
+    from core import gateway
     from tests.conftest import PORTAL_HOST, sign_in
     from tests.sandbox_client import start
 

@@ -55,9 +55,9 @@ WARM_VIEWS = ("tab=configured", "tab=not-configured", "tab=unsupported", "tab=co
 
 def floor(sandbox: SandboxProcess, token: str) -> tuple[float, int]:
     """Seconds and calls for the page's ARM calls made by a bare client; the pool is as wide as the portal's."""
-    from jitportal.gateway.fleet import LISTS
-    from jitportal.gateway.permissions import PERMISSIONS_VERSION
-    from jitportal.gateway.subscriptions import RESOURCES_VERSION
+    from core.gateway.fleet import LISTS
+    from core.gateway.permissions import PERMISSIONS_VERSION
+    from core.gateway.subscriptions import RESOURCES_VERSION
 
     http = requests.Session()
     http.trust_env = False
@@ -109,8 +109,8 @@ def timed_get(client: Client, url: str) -> tuple[float, float]:
 def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> tuple[float, float]:
     """Seconds for Alice's request for `vms` VMs spread over `policies` JIT policies (one port each), and for a
     bare client sending the same initiates, as many at once (the floor the sandbox itself sets)."""
-    from jitportal.actor import Actor
-    from jitportal.gateway.auth import UserCredential
+    from core.actor import Actor
+    from core.gateway.auth import UserCredential
     from requests_app.actions import do_request_access
     from requests_app.forms import Choice, Planned
     from vms.inventory import CONFIGURED, get_inventory
@@ -207,7 +207,7 @@ def busy(processes: int) -> list[subprocess.Popen]:
 def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
     from django.db import connection
 
-    from jitportal.gateway.auth import UserCredential
+    from core.gateway.auth import UserCredential
 
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
     try:

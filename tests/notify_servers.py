@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
-from jitportal.notify import verify_signature
+from core.notify import verify_signature
 
 WEBHOOK_SECRET = "whsec-test-0123456789abcdef"  # what the receiver checks the portal's signatures with
 

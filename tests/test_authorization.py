@@ -35,7 +35,7 @@ def no_azure(monkeypatch):
     from datetime import datetime
     from unittest import mock
 
-    from jitportal import gateway
+    from core import gateway
 
     empty = gateway.FleetLoad(None, (), datetime.now(UTC), None)
     monkeypatch.setattr("vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet,

@@ -51,7 +51,7 @@ def test_a_refusal_is_logged_as_one_line_without_a_traceback(portal, sandbox):
 
 
 def test_a_head_on_a_csv_records_no_download(portal, sandbox):
-    from audit.models import AuditEvent
+    from trail.models import AuditEvent
 
     sign_in(portal, sandbox, "carol")
     for url in ("/audit/report.csv", "/audit/trail.csv"):

@@ -13,10 +13,10 @@ from azure.mgmt.security.v2020_01_01 import models
 from django.db import connection
 from django.test import Client, override_settings
 
-from audit.models import AuditEvent
 from requests_app.models import AccessRequest, AccessRequestItem
 from tests.azure_view import AzureView
 from tests.conftest import PORTAL_HOST, fill, sign_in, submit
+from trail.models import AuditEvent
 
 pytestmark = pytest.mark.integration
 

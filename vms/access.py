@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from jitportal.gateway import parse_vm_id
+from core.gateway import parse_vm_id
 
 from .inventory import Inventory, VmRow
 

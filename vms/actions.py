@@ -14,11 +14,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from audit.trail import record
-from jitportal import gateway
-from jitportal.actor import Actor
-from jitportal.durations import human
-from jitportal.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
+from core import gateway
+from core.actor import Actor
+from core.durations import human
+from core.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
+from trail.chain import record
 
 from .inventory import CONFIGURED, VmRow, invalidate
 from .lease import Busy, policy_lease

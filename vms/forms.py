@@ -9,8 +9,8 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from jitportal.fields import DurationField, SignedField, SourcePrefixListField, prefix_text
-from jitportal.gateway import PortRule
+from core.fields import DurationField, SignedField, SourcePrefixListField, prefix_text
+from core.gateway import PortRule
 
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, Selection, VmRow
 

@@ -20,9 +20,9 @@ from operator import attrgetter
 from django.conf import settings
 from django.core.cache import cache
 
-from jitportal import gateway
-from jitportal.durations import human
-from jitportal.gateway import (
+from core import gateway
+from core.durations import human
+from core.gateway import (
     STILL_LOADING,
     UNKNOWN,
     FleetFailure,

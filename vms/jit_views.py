@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.roles import ADMIN, require_role
-from jitportal.actor import Actor, actor_of
-from jitportal.gateway import PortRule
+from core.actor import Actor, actor_of
+from core.gateway import PortRule
 
 from .access import CONFIGURE, permitted, selected_vms, vm_for
 from .actions import (

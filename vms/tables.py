@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape, escape, format_html, format_ht
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.roles import ADMIN, AUDITOR, REQUESTER
-from jitportal.templatetags.portal import when
+from core.templatetags.portal import when
 
 from .access import CONFIGURE, REQUEST, why_not
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, VmRow

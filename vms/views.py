@@ -13,7 +13,7 @@ from django_tables2.data import TableListData
 from django_tables2.utils import OrderBy
 
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
-from jitportal.navigation import safe_next
+from core.navigation import safe_next
 
 from .access import CONFIGURE, REQUEST, vm_for, why_not
 from .forms import TABS, FleetFilterForm

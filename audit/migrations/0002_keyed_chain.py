@@ -16,8 +16,8 @@ def _legacy_hash(event) -> str:
 
 
 def seal(apps, schema_editor) -> None:
-    from audit.models import AuditEvent as Current
-    from audit.trail import GENESIS, keys, scopes_of
+    from trail.models import AuditEvent as Current
+    from trail.chain import GENESIS, keys, scopes_of
 
     kid, key = next(iter(keys().items()))
     previous_legacy, previous = GENESIS, GENESIS

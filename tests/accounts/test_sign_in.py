@@ -54,7 +54,7 @@ def test_it_keys_the_user_by_tenant_and_object_id_and_maps_roles(portal, sandbox
     bob_info = next(p for p in sandbox.info()["people"] if p["username"] == "bob@contoso.test")
     assert (bob.tenant_id, bob.object_id) == (sandbox.info()["tenant_id"], bob_info["object_id"])
     assert list(bob.groups.values_list("name", flat=True)) == ["JIT.Admin"]
-    from audit.models import AuditEvent
+    from trail.models import AuditEvent
     event = AuditEvent.objects.get(action="sign-in")
     assert (event.actor, event.outcome, event.details["roles"]) == (bob, "succeeded", ["JIT.Admin"])
 

@@ -11,11 +11,12 @@ from azure.mgmt.security.v2020_01_01 import models as jit
 from django.core.management import call_command
 from django.utils import timezone
 
-from audit.models import ArchiveCursor, ArchivedEvent, AuditEvent
+from audit.models import ArchiveCursor, ArchivedEvent
 from audit.report import explain
 from audit.scope import ReadScope
 from sandbox.timeutil import parse_time
 from tests.conftest import fill, sign_in, submit
+from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.models import AuditEvent
 from tests.conftest import fill, sign_in, submit
+from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from audit.trail import record
-from jitportal.actor import PORTAL
+from core.actor import PORTAL
+from trail.chain import record
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -61,8 +61,8 @@ def test_a_download_filtered_to_rg_monitor_is_on_the_trail_only_for_those_who_re
     download of mon-01's activity, yet sees Carol's unfiltered one."""
     from django.test import Client
 
-    from audit.models import AuditEvent
     from tests.conftest import PORTAL_HOST, sign_in
+    from trail.models import AuditEvent
 
     carol = signed_in("carol")
     b"".join(carol.get("/audit/report.csv", {"resource_group": "rg-monitor"}).streaming_content)

@@ -14,10 +14,10 @@ from django.http import StreamingHttpResponse
 
 from audit import csv_export
 from audit.difference import difference
-from audit.models import AppendOnly, AuditEvent
-from audit.trail import Break, Checkpoint, checkpoint, first_break, record
-from jitportal.actor import PORTAL
+from core.actor import PORTAL
 from tests.sandbox_client import query_of
+from trail.chain import Break, Checkpoint, checkpoint, first_break, record
+from trail.models import AppendOnly, AuditEvent
 
 pytestmark = pytest.mark.django_db
 

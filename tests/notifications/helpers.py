@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from jitportal import notify
-from jitportal.notify import Message, Recipient
+from core import notify
+from core.notify import Message, Recipient
 
 PENDING = Message(kind="pending", subject="Alice asks for SSH to web-01",
                   body="alice@contoso.test asks for port 22 on web-01 for 1 h.\nWhy: patch openssl",

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from jitportal import notify
-from jitportal.models import Notification
-from jitportal.notify import Message, Recipient
+from core import notify
+from core.models import Notification
+from core.notify import Message, Recipient
 from tests.notifications.helpers import HANA, PENDING, send_committed
 from tests.notify_servers import WEBHOOK_SECRET
 

@@ -8,9 +8,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from jitportal import notify
-from jitportal.models import Notification
-from jitportal.notify import Message, Recipient
+from core import notify
+from core.models import Notification
+from core.notify import Message, Recipient
 from tests.notifications.helpers import HANA, PENDING, send_committed
 
 pytestmark = pytest.mark.django_db

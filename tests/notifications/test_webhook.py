@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from jitportal import notify
+from core import notify
 from tests.notifications.helpers import PENDING, send_committed
 from tests.notify_servers import WEBHOOK_SECRET
 

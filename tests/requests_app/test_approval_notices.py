@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from jitportal.notify import deliver_due
+from core.notify import deliver_due
 from requests_app.approvals import lapse_due, remind_ending
 from requests_app.models import AccessRequest
 from tests.requests_app.conftest import ask, decide

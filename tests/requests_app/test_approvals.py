@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.models import AuditEvent
 from requests_app.approvals import lapse_due
 from requests_app.models import AccessRequest, Approval, ApprovalRule
 from tests.azure_view import AzureView
 from tests.conftest import MY_IP, fill, sign_in, submit
 from tests.requests_app.conftest import ask, decide
+from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -142,7 +142,7 @@ def test_nobody_approves_their_own_request_nor_counts_twice(person, subs, sandbo
 
 
 def test_a_rule_naming_its_approvers_lets_only_them_decide_and_tells_only_them(person, subs, sandbox, view):
-    from jitportal.models import Notification
+    from core.models import Notification
 
     ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1,
                                 approvers="Hana@contoso.test\n")

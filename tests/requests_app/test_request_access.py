@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from audit.models import AuditEvent
 from requests_app.models import AccessRequest, AccessRequestItem
 from tests.azure_view import AzureView
 from tests.conftest import MY_IP, fill, sign_in, submit
+from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

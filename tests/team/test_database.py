@@ -15,10 +15,10 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from audit.models import AuditEvent
-from audit.trail import record
-from jitportal.actor import PORTAL
+from core.actor import PORTAL
 from jitportal.tasks import ensure_scheduled, housekeeping, watch_requests
+from trail.chain import record
+from trail.models import AuditEvent
 from vms.lease import _claim
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from jitportal.logs import JsonFormatter
+from core.logs import JsonFormatter
 from requests_app.models import AccessRequestItem
 from tests.conftest import PORTAL_HOST, fill, submit
 from tests.sandbox_client import query_of

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jitportal.gateway import JitPolicy, JitRequest, PolicyVm, PortRule, Subscription, SubscriptionFleet, VmFacts
-from jitportal.gateway.types import FirewallFacts, NicFacts, RequestPort, RequestVm
+from core.gateway import JitPolicy, JitRequest, PolicyVm, PortRule, Subscription, SubscriptionFleet, VmFacts
+from core.gateway.types import FirewallFacts, NicFacts, RequestPort, RequestVm
 
 SUB = "11111111-2222-3333-4444-555555555555"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

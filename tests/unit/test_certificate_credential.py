@@ -5,7 +5,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import hashes
 from django.test import override_settings
 
-from jitportal.gateway.auth import client_credential
+from core.gateway.auth import client_credential
 from tests.certificates import self_signed_pem
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory, override_settings
 
-from jitportal.actor import client_ip
+from core.actor import client_ip
 
 
 @pytest.mark.parametrize("remote, forwarded, trusted, expected", [

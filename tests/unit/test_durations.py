@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from jitportal.durations import human
+from core.durations import human
 
 
 @pytest.mark.parametrize("minutes, text", [(5, "5 min"), (60, "1 h"), (90, "1 h 30 min"), (180, "3 h"), (1440, "24 h")])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jitportal.gateway import UNKNOWN, Subscription, fleet
+from core.gateway import UNKNOWN, Subscription, fleet
 
 CALL_SECONDS = 0.03
 

@@ -11,21 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTAL = ("jitportal", "accounts", "vms", "requests_app", "audit")
-# Lowest first. A module belongs to the first floor one of whose prefixes it starts with; the project's
-# entry points are named first because everything else in `jitportal` stands at the bottom.
-ENTRY_POINTS = ("jitportal.urls", "jitportal.views", "jitportal.wsgi", "jitportal.management", "jitportal.tasks",
-                "jitportal.gunicorn")
+# Lowest first: each floor is a folder of the tree, and a module belongs to the longest floor its name starts with.
 FLOORS = (
-    ("gateway, settings and shared values", ("jitportal",)),
-    ("the trail", ("audit.models", "audit.trail", "audit.apps", "audit.migrations",
-                   "audit.management.commands.verify_audit")),
-    ("accounts", ("accounts",)),
-    ("vms", ("vms",)),
-    ("requests", ("requests_app",)),
-    ("audit report and views", ("audit",)),
-    ("the project's entry points", ENTRY_POINTS),
+    ("the Azure gateway", "core.gateway"),
+    ("the shared base", "core"),
+    ("the trail", "trail"),
+    ("accounts", "accounts"),
+    ("vms", "vms"),
+    ("requests", "requests_app"),
+    ("the audit archive and report", "audit"),
+    ("the project shell", "jitportal"),
 )
+PORTAL = tuple(dict.fromkeys(folder.split(".")[0] for _, folder in FLOORS))
 
 
 def _module_name(path: Path) -> str:
@@ -63,17 +60,39 @@ def _graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 def _floor(module: str) -> int:
-    def within(prefixes: tuple[str, ...]) -> bool:
-        return any(module == p or module.startswith(p + ".") for p in prefixes)
-    return len(FLOORS) - 1 if within(ENTRY_POINTS) else next(i for i, (_, p) in enumerate(FLOORS) if within(p))
+    within = [i for i, (_, folder) in enumerate(FLOORS) if module == folder or module.startswith(folder + ".")]
+    return max(within, key=lambda i: len(FLOORS[i][1]))
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
+                  for m, targets in graph.items() for t in targets if _floor(t) > _floor(m))
 
 
 def test_every_import_points_to_the_same_floor_or_below():
     graph = _graph(_modules(*PORTAL))
-    assert "audit.trail" in graph["vms.actions"] and "vms.actions" in graph["audit.archive"]  # really read
-    upward = sorted(f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
-                    for m, targets in graph.items() for t in targets if _floor(t) > _floor(m))
-    assert upward == []
+    assert "trail.chain" in graph["vms.actions"] and "vms.actions" in graph["audit.archive"]  # really read
+    assert _upward(graph) == []
+
+
+def test_every_package_of_the_tree_stands_on_a_floor():
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "sandbox", "cli"}
+    assert packages == set(PORTAL)
+
+
+def test_whole_packages_stand_in_the_same_order():
+    """Folded to their folders, the imports still point down: no package leans on one above it as a whole."""
+    graph = _graph(_modules(*PORTAL))
+    folded: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        folded.setdefault(FLOORS[_floor(module)][1], set()).update(FLOORS[_floor(t)][1] for t in targets)
+    assert _upward(folded) == []
+    assert "core.gateway" in folded["core"] and "trail" in folded["accounts"]  # really folded
+
+
+def test_a_lower_floor_would_be_caught():
+    assert _upward({"core.gateway.parse": {"core.durations"}}) == [
+        "core.gateway.parse (the Azure gateway) imports core.durations (the shared base)"]
 
 
 @pytest.mark.parametrize("packages", [PORTAL, ("sandbox",)])
@@ -91,7 +110,7 @@ def test_the_portal_never_imports_the_sandbox():
 
 
 def test_only_the_gateway_imports_azure_or_msal():
-    offenders = sorted(m for m, imported in _modules(*PORTAL).items() if not m.startswith("jitportal.gateway")
+    offenders = sorted(m for m, imported in _modules(*PORTAL).items() if not m.startswith("core.gateway")
                        and any(i.split(".")[0] in ("azure", "msal") for i in imported))
     assert offenders == []
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django import forms
 
-from jitportal.fields import DurationField, SignedField, SourcePrefixField, SourcePrefixListField
+from core.fields import DurationField, SignedField, SourcePrefixField, SourcePrefixListField
 from requests_app.forms import RequestAccessForm
 from tests.unit.builders import SUB, port, vm_id
 from vms.forms import PortForm

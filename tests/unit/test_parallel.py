@@ -10,7 +10,7 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
-from jitportal.gateway import parallel
+from core.gateway import parallel
 
 CALLER = contextvars.ContextVar("caller", default="none")
 

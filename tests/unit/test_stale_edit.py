@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jitportal.gateway import PortRule
+from core.gateway import PortRule
 from vms.actions import changes, describe_ports, keep_mine
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jitportal.gateway.types import FirewallFacts
+from core.gateway.types import FirewallFacts
 from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm
 from vms.inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, rows_of
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from audit.models import AuditEvent
 from tests.conftest import PORTAL_HOST, sign_in
+from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django_tables2 import RequestConfig
 
 from accounts.roles import ADMIN, AUDITOR, REQUESTER
-from jitportal.gateway import Permissions, Subscription
+from core.gateway import Permissions, Subscription
 from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm
 from vms.inventory import Inventory, Selection, rows_of
 from vms.tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable

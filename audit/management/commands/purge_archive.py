@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from audit.archive import purge
-from jitportal.actor import Actor
+from core.actor import Actor
 
 
 class Command(BaseCommand):

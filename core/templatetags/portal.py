@@ -3,8 +3,8 @@ from datetime import UTC, datetime
 from django import template
 from django.utils.html import format_html
 
-from jitportal.durations import human
-from jitportal.fates import azure_fate
+from core.durations import human
+from core.fates import azure_fate
 
 register = template.Library()
 

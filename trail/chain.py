@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from jitportal.actor import Actor
-from jitportal.dblocks import serialize
+from core.actor import Actor
+from core.dblocks import serialize
 
 from .models import AuditEvent, AuditScope
 

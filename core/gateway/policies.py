@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+import isodate
 from azure.mgmt.security.v2020_01_01 import models
-
-from jitportal.durations import iso
 
 from .app_identity import AppCredential
 from .auth import UserCredential
@@ -74,7 +73,7 @@ def _port_model(port: PortRule) -> models.JitNetworkAccessPortRule:
         number=port.number, protocol=port.protocol,
         allowed_source_address_prefix=port.allowed_prefixes[0] if per_request or single else None,
         allowed_source_address_prefixes=None if per_request or single else list(port.allowed_prefixes),
-        max_request_access_duration=iso(port.max_duration),
+        max_request_access_duration=isodate.duration_isoformat(port.max_duration),
     )
 
 

@@ -38,10 +38,10 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from jitportal.dblocks import serialize
-from jitportal.models import Notification
+from core.dblocks import serialize
+from core.models import Notification
 
-logger = logging.getLogger("jitportal.notify")
+logger = logging.getLogger("core.notify")
 
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(minutes=1)  # then 2, 4, 8, 16 minutes

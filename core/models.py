@@ -1,5 +1,5 @@
 """The notification outbox: one row per message and destination, written in the sender's transaction and
-delivered afterwards by the worker (`jitportal.notify`)."""
+delivered afterwards by the worker (`core.notify`)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ class Notification(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "jitportal_notification"  # its table since before the shared base had an app of its own
         ordering = ["created", "pk"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due")]
 

@@ -19,7 +19,7 @@ def azure_configured(app_configs, **kwargs) -> list[CheckMessage]:
 @register()
 def notifications_configured(app_configs, **kwargs) -> list[CheckMessage]:
     """Links in e-mail and webhooks need the portal's address; posts a receiver cannot check deserve a word."""
-    from jitportal.notify import email_enabled
+    from core.notify import email_enabled
 
     found: list[CheckMessage] = []
     if not settings.PORTAL_URL and (settings.WEBHOOK_URLS or (email_enabled() and not settings.DEBUG)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.trail import Checkpoint, checkpoint, first_break
+from trail.chain import Checkpoint, checkpoint, first_break
 
 
 class Command(BaseCommand):

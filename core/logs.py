@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 
+from core.gateway.correlations import CORRELATIONS
+
 logger = logging.getLogger("jitportal.request")
 
 # A load balancer's request id is kept when it looks like one; anything else could be used to forge lines.
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-_CORRELATIONS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("correlations", default=None)
 # The LogRecord attributes a line may carry besides its message; everything else a caller attaches is dropped.
 FIELDS = ("request_id", "method", "path", "status", "duration_ms", "tid", "oid", "correlation_ids")
 
@@ -36,13 +37,6 @@ def forbidden_in_one_line() -> Callable[[logging.LogRecord], bool]:
             record.exc_info, record.exc_text = None, None
         return True
     return keep
-
-
-def note_correlation(correlation_id: str) -> None:
-    """Remember an Azure correlation id for the current request's line (a no-op outside a request)."""
-    found = _CORRELATIONS.get()
-    if found is not None and correlation_id:
-        found.append(correlation_id)
 
 
 class JsonFormatter(logging.Formatter):
@@ -63,7 +57,7 @@ def request_log(get_response: Callable[[HttpRequest], HttpResponse]):
     def middleware(request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
-        id_token, correlations_token = _REQUEST_ID.set(request_id), _CORRELATIONS.set([])
+        id_token, correlations_token = _REQUEST_ID.set(request_id), CORRELATIONS.set([])
         started = time.monotonic()
         try:
             response = get_response(request)
@@ -73,10 +67,10 @@ def request_log(get_response: Callable[[HttpRequest], HttpResponse]):
                 "method": request.method, "path": request.path, "status": response.status_code,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 "tid": getattr(user, "tenant_id", "") or "", "oid": getattr(user, "object_id", "") or "",
-                "correlation_ids": _CORRELATIONS.get() or []})
+                "correlation_ids": CORRELATIONS.get() or []})
             return response
         finally:
             _REQUEST_ID.reset(id_token)
-            _CORRELATIONS.reset(correlations_token)
+            CORRELATIONS.reset(correlations_token)
 
     return middleware

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from jitportal.durations import parse_iso
+import isodate
 
 from .types import (
     FirewallFacts,
@@ -38,7 +38,11 @@ def parse_time(value: str) -> datetime:
 
 
 def parse_duration(value: str) -> timedelta:
-    return parse_iso(value)
+    """Azure's day-time durations ("PT3H", "P1D"); ValueError for years and months, which have no fixed length."""
+    parsed = isodate.parse_duration(value)
+    if not isinstance(parsed, timedelta):
+        raise ValueError(f"'{value}' is not a day-time ISO 8601 duration such as PT3H")
+    return parsed
 
 
 def subscription(item: dict) -> Subscription:

@@ -27,8 +27,8 @@ from django.conf import settings
 from django.db import connections
 from urllib3.util.retry import Retry
 
-from ..logs import note_correlation
 from .auth import UserCredential
+from .correlations import note_correlation
 from .errors import (
     AccessDenied,
     Conflict,
