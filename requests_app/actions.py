@@ -78,7 +78,7 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
         _write_outcomes([i for plan in plans for i in plan.items])
     _conclude(actor, access, justification, action)
     for policy_id in by_policy:
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     expired = next((a for a in answers if isinstance(a, gateway.SignInRequired)), None)
     if expired is not None:
         raise expired  # after every outcome is written: the middleware sends the person to sign in and back

@@ -264,7 +264,7 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
             "request": access.pk, "justification": justification, "message": problems[-1] if outcome == "refused" else "",
             "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
                       for vm, grants in vms.items() for g in grants]})
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     if len(problems) < len(by_policy):
         ended = timezone.now()
         AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=ended)
