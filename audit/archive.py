@@ -283,6 +283,10 @@ def _is_initiate(event: ArchivedEvent) -> bool:
     return event.operation.endswith("/initiate/action")
 
 
+# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
+OPENINGS = ("access.request", "access.open")
+
+
 def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     """The portal's own trail event with the same correlation id: the portal sends its own on every change."""
     if not event.correlation_id:
@@ -302,10 +306,6 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
         touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
     event.trail_seq = trail.seq
     return PORTAL, touches
-
-
-# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
-OPENINGS = ("access.request", "access.open")
 
 
 def _opening(correlation_id: str) -> AuditEvent | None:

@@ -125,6 +125,9 @@ def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: li
             f"{hidden}. Audit trail checkpoint: {head}")
 
 
+NOWHERE = "00000000-0000-0000-0000-000000000000"
+
+
 def _about(rows: list, form: AuditFilterForm) -> str:
     """The resource groups a download's filters narrow it to, as ARM ids for the trail's target (so that its
     event, which names what was typed, is shown only to those who may read them), or "" when none narrows it.
@@ -141,9 +144,6 @@ def _about(rows: list, form: AuditFilterForm) -> str:
                      and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
                      and (not wanted.vm or wanted.vm.lower() in r.name.lower())}) or [(NOWHERE, NOWHERE)]
     return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
-
-
-NOWHERE = "00000000-0000-0000-0000-000000000000"
 
 
 def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,

@@ -40,6 +40,9 @@ class Refused(Exception):
         return str(self.args[0])
 
 
+ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
+
+
 def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:
     """For each request, who else asked for any of its VMs in the last week, newest first, one line per person
     (at most ten): what an approver weighs it against (the requester's own earlier requests are on their My
@@ -62,9 +65,6 @@ def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]
                 people.setdefault(other.user_id, other)
         found[access.pk] = list(people.values())
     return found
-
-
-ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
 def _locked(pk: int) -> AccessRequest:
@@ -277,7 +277,6 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
         if actor.user_pk != access.user_id:
             notices.ended(access, actor.user)
     return problems
-
 
 
 def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory) -> AccessRequest:

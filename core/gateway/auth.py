@@ -56,6 +56,10 @@ def client_credential() -> str | dict:
     }
 
 
+_PERSON_CACHE: contextvars.ContextVar[msal.SerializableTokenCache | None] = contextvars.ContextVar(
+    "msal_person_cache", default=None)
+
+
 class _PersonsCache:
     """What MSAL's one application per process sees as its token cache: the cache of the person whose call is in
     progress. MSAL binds a cache to an application and reads it through `app.token_cache` at each call; the portal
@@ -80,8 +84,6 @@ class _PersonsCache:
         return cache
 
 
-_PERSON_CACHE: contextvars.ContextVar[msal.SerializableTokenCache | None] = contextvars.ContextVar(
-    "msal_person_cache", default=None)
 _apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 _apps_lock = threading.Lock()
 
