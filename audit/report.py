@@ -98,7 +98,7 @@ EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, 
 TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
-def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
+def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
             azure_now: datetime | None = None) -> list[ReportRow]:
     """Report rows for a batch of events (a page, or a chunk of a CSV; rows of `matching`, or models): four
     queries at most whatever its size. With `vm_id` (its activity page), a row tells only what the event did

@@ -35,7 +35,7 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
             [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
 
 
-def do_request_access(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
+def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
                       justification: str, azure_now: datetime, *, break_glass: str = "",
                       extends: AccessRequest | None = None) -> AccessRequest:
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the

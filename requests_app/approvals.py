@@ -22,7 +22,7 @@ from trail.chain import record
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
-from .actions import do_request_access, open_request, targets
+from .actions import do_submit_request, open_request, targets
 from .forms import Choice, Planned
 from .models import AccessRequest, AccessRequestItem, Approval
 from .status import line_of, still_open
@@ -291,7 +291,7 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
         raise Refused("An extension of this request already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
-    return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
+    return do_submit_request(actor, key, planned, access.source_prefix, window, access.justification,
                              inventory.azure_clock(), extends=access)
 
 

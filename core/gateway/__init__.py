@@ -4,7 +4,6 @@ Functions take the signed-in person's session (where their token cache lives) an
 return frozen dataclasses, and raise GatewayError subclasses — or SignInRequired, which is not one.
 """
 
-from .access import initiate
 from .activity import jit_activity_since
 from .app_identity import AppCredential, app_reader
 from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
@@ -23,6 +22,7 @@ from .errors import (
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
 from .ids import RESOURCE_GROUP, SUBSCRIPTION_ID, PolicyRef, parse_policy_id, parse_vm_id, subscription_of
+from .initiate import initiate
 from .permissions import UNKNOWN, Permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .subscriptions import list_subscriptions, list_subscriptions_with
