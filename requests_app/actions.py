@@ -20,8 +20,8 @@ from trail.models import AuditEvent
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices
-from .forms import Planned
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .plan import Planned
 from .rules import rule_for
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.

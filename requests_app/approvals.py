@@ -23,8 +23,8 @@ from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
 from .actions import do_submit_request, open_request, targets
-from .forms import Choice, Planned
 from .models import AccessRequest, AccessRequestItem, Approval
+from .plan import Choice, Planned
 from .status import line_of, still_open
 
 RECENT = timedelta(days=7)

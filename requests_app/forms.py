@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
@@ -24,33 +23,11 @@ from core.gateway import PortRule
 from vms.inventory import VmRow
 
 from .models import ApprovalRule
+from .plan import Choice, Planned
 
 MY_IP, OTHER = "my-ip", "other"
 JUSTIFICATION_LIMIT = 1000
 RUNNING = "running"
-
-
-@dataclass(frozen=True)
-class Choice:
-    row: VmRow
-    port: PortRule
-
-    @property
-    def field_name(self) -> str:
-        return f"port-{self.row.vm_id.lower()}-{self.port.number}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.row.name} port {self.port.number}"
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One port as it will be asked of Azure: from which source, for how long."""
-
-    choice: Choice
-    source: str
-    window: timedelta
 
 
 USUAL_PORT = {"linux": 22, "windows": 3389}  # SSH and RDP: what a person connects with first

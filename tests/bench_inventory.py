@@ -112,7 +112,7 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> tuple[fl
     from core.actor import Actor
     from core.gateway.auth import UserCredential
     from requests_app.actions import do_submit_request
-    from requests_app.forms import Choice, Planned
+    from requests_app.plan import Choice, Planned
     from vms.inventory import CONFIGURED, get_inventory
 
     client = Client(HTTP_HOST=PORTAL_HOST)
