@@ -56,3 +56,19 @@ def test_a_guarded_update_reads_its_filter_from_the_table():
 def test_the_database_keeps_its_values_and_pages_read_the_words():
     assert (R.WAITING_FOR_AZURE.value, R.PENDING_APPROVAL.value) == ("pending", "awaiting")
     assert (R.WAITING_FOR_AZURE.label, R.PENDING_APPROVAL.label) == ("waiting for Azure", "pending approval")
+
+
+def test_a_refused_step_says_what_may_not_follow_what():
+    with pytest.raises(IllegalTransition) as refused:
+        R.DENIED.step(R.WAITING_FOR_AZURE)
+    assert str(refused.value) == "A request denied cannot become waiting for Azure."
+    with pytest.raises(IllegalTransition) as refused:
+        Item.OPENED.step(Item.FAILED)
+    assert str(refused.value) == "A port opened cannot become not opened (try again)."
+
+
+def test_a_ports_guarded_update_reads_its_filter_from_the_table():
+    assert Item.from_states(Item.WAITING_FOR_AZURE) == [Item.WAITING_FOR_AZURE, Item.REFUSED, Item.FAILED,
+                                                        Item.UNKNOWN]
+    assert Item.from_states(Item.OPENED) == [Item.WAITING_FOR_AZURE]
+    assert R.from_states(R.PENDING_APPROVAL) == []
