@@ -32,6 +32,7 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 class Identity:
     def __init__(self, sandbox: Sandbox, signing_key_path: Path, client_certificate_path: Path) -> None:
         self.sandbox = sandbox
+        self.public_clients = None  # sandbox.device.PublicClients sets itself here: the token endpoint is one
         self.key = serialization.load_pem_private_key(signing_key_path.read_bytes(), password=None)
         # The certificate registered for the demo client; a client assertion must be signed with its key.
         self.client_certificate = x509.load_pem_x509_certificate(client_certificate_path.read_bytes())
@@ -93,6 +94,7 @@ class Identity:
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "form_post"],
             "subject_types_supported": ["pairwise"],
@@ -110,7 +112,7 @@ class Identity:
         return self._tenant_error(request) or json_response(200, {"keys": [self.public_jwk()]})
 
     def _authorize_problem(self, query: dict[str, str]) -> str | None:
-        if query.get("client_id") != demo.CLIENT_ID:
+        if query.get("client_id") != demo.CLIENT_ID and demo.public_client(query.get("client_id", "")) is None:
             return f"AADSTS700016: Application with identifier '{query.get('client_id')}' was not found."
         if not _LOOPBACK_REDIRECT.match(query.get("redirect_uri", "")):
             return ("AADSTS50011: The redirect URI specified in the request does not match the redirect URIs "
@@ -155,7 +157,7 @@ class Identity:
         code = secrets.token_urlsafe(32)
         with self.sandbox.lock:
             self.sandbox.codes[code] = {
-                "user": form["user"], "redirect_uri": target, "challenge": query["code_challenge"],
+                "user": form["user"], "client_id": query["client_id"], "redirect_uri": target, "challenge": query["code_challenge"],
                 "nonce": query.get("nonce"), "scope": query.get("scope", ""),
                 "expires": format_time(self.sandbox.clock.now() + CODE_LIFETIME), "used": False}
         return redirect(target + joiner + urlencode({"code": code, "state": query.get("state", ""),
@@ -165,6 +167,8 @@ class Identity:
         if (error := self._tenant_error(request)) is not None:
             return error
         form = request.form()
+        if (public := demo.public_client(form.get("client_id", ""))) is not None:
+            return self.public_clients.token(request, form, public)
         client = self._authenticate_client(request, form)
         if isinstance(client, Response):
             return client
@@ -264,7 +268,7 @@ class Identity:
     def _redeem_code(self, request: Request, form: dict[str, str]) -> Response:
         entry = self.sandbox.codes.get(form.get("code", ""))
         now = self.sandbox.clock.now()
-        if entry is None:
+        if entry is None or entry.get("client_id", demo.CLIENT_ID) != form.get("client_id", demo.CLIENT_ID):
             return json_response(400, _oauth_error("invalid_grant", 9002313, "Invalid request. The code is malformed or unknown."))
         if entry["used"]:
             return json_response(400, _oauth_error("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."))
@@ -277,39 +281,56 @@ class Identity:
         if not secrets.compare_digest(digest, entry["challenge"]):
             return json_response(400, _oauth_error("invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request."))
         entry["used"] = True
-        return self._tokens(request, demo.person(entry["user"]), entry["nonce"], now)
+        return self._tokens(request, demo.person(entry["user"]), entry["nonce"], now,
+                            entry.get("client_id", demo.CLIENT_ID), entry["scope"])
 
     def _redeem_refresh(self, request: Request, form: dict[str, str]) -> Response:
         entry = self.sandbox.world["refresh_tokens"].get(_digest(form.get("refresh_token", "")))
         now = self.sandbox.clock.now()
         if entry is None or parse_time(entry["expires"]) <= now:
             return json_response(400, _oauth_error("invalid_grant", 700082, "The refresh token has expired due to inactivity."))
-        return self._tokens(request, demo.person(entry["user"]), None, now)
+        client_id = entry.get("client_id", demo.CLIENT_ID)
+        if form.get("client_id", client_id) != client_id:
+            return json_response(400, _oauth_error("invalid_grant", 70000, "The refresh token was issued to another application."))
+        return self._tokens(request, demo.person(entry["user"]), None, now, client_id, entry.get("scope", ""))
 
-    def _tokens(self, request: Request, person: demo.Person, nonce: str | None, now: dt.datetime) -> Response:
+    def _tokens(self, request: Request, person: demo.Person, nonce: str | None, now: dt.datetime,
+                client_id: str = demo.CLIENT_ID, scope: str = "") -> Response:
+        """An ID token for the client that signed the person in, a refresh token, and an access token for
+        the resource its scope names: the portal's API (`api://<portal>/access_as_user`) or else ARM."""
         knobs = self.sandbox.knobs
         issued = int(now.timestamp())
         common = {"tid": demo.TENANT_ID, "oid": person.object_id, "name": person.display_name,
                   "iat": issued, "nbf": issued}
-        id_claims = {**common, "iss": self.issuer(request.base_url), "aud": demo.CLIENT_ID, "ver": "2.0",
-                     "sub": _digest(f"{person.object_id}:{demo.CLIENT_ID}")[:43],
+        id_claims = {**common, "iss": self.issuer(request.base_url), "aud": client_id, "ver": "2.0",
+                     "sub": _digest(f"{person.object_id}:{client_id}")[:43],
                      "preferred_username": person.username, "roles": self.app_roles(person),
                      "exp": issued + 3600, "uti": _uti()}
         if nonce:
             id_claims["nonce"] = nonce
-        access_claims = {**common, "iss": self.arm_issuer(request.base_url), "aud": demo.ARM_AUDIENCE,
-                         "scp": "user_impersonation", "upn": person.username, "unique_name": person.username,
-                         "appid": demo.CLIENT_ID, "ipaddr": request.client_ip, "ver": "1.0",
-                         "exp": issued + knobs.access_token_lifetime_s, "uti": _uti()}
+        if demo.API_SCOPE in scope.split():
+            # The portal's API accepts v2 tokens: aud is its client id, azp the client that asked for it, and
+            # roles the person's app roles on the portal's app (azpacr 0: a public client, no credential).
+            granted = demo.API_SCOPE
+            access_claims = {**common, "iss": self.issuer(request.base_url), "aud": demo.CLIENT_ID,
+                             "scp": "access_as_user", "azp": client_id, "azpacr": "0", "roles": self.app_roles(person),
+                             "preferred_username": person.username, "sub": id_claims["sub"], "ver": "2.0",
+                             "exp": issued + knobs.access_token_lifetime_s, "uti": _uti()}
+        else:
+            granted = f"{demo.ARM_AUDIENCE}/user_impersonation"
+            access_claims = {**common, "iss": self.arm_issuer(request.base_url), "aud": demo.ARM_AUDIENCE,
+                             "scp": "user_impersonation", "upn": person.username, "unique_name": person.username,
+                             "appid": client_id, "ipaddr": request.client_ip, "ver": "1.0",
+                             "exp": issued + knobs.access_token_lifetime_s, "uti": _uti()}
         refresh_token = secrets.token_urlsafe(48)
         self.sandbox.world["refresh_tokens"][_digest(refresh_token)] = {
-            "user": person.key,
+            "user": person.key, "client_id": client_id, "scope": scope,
             "expires": format_time(now + dt.timedelta(seconds=knobs.refresh_token_lifetime_s))}
         self.sandbox.save()
         client_info = base64.urlsafe_b64encode(json.dumps(
             {"uid": person.object_id, "utid": demo.TENANT_ID}).encode()).rstrip(b"=").decode()
         return json_response(200, {
-            "token_type": "Bearer", "scope": f"{demo.ARM_AUDIENCE}/user_impersonation",
+            "token_type": "Bearer", "scope": granted,
             "expires_in": knobs.access_token_lifetime_s, "ext_expires_in": knobs.access_token_lifetime_s,
             "access_token": self._sign(access_claims), "refresh_token": refresh_token,
             "id_token": self._sign(id_claims), "client_info": client_info,
