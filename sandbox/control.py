@@ -36,6 +36,7 @@ class Control:
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
+            route("POST", "/_sandbox/people/{person}/obo", self.set_obo_conditions, "control"),
         ]
 
     def info(self, request: Request) -> Response:
@@ -47,6 +48,8 @@ class Control:
                 "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(self.ca_path),
                 "environment": publish.environment(base_url, self.ca_path),
                 "client_certificate_path": str(self.client_certificate_path),
+                # The API the portal's registration exposes (tokens for it: aud = the client id, v2).
+                "api": {"app_id_uri": demo.API_ID_URI, "scope": f"{demo.API_ID_URI}/{demo.API_SCOPE}"},
                 "apps": [{"client_id": a.client_id, "client_secret": a.secret, "object_id": a.object_id,
                           "display_name": a.display_name, "summary": a.summary,
                           "role_assignments": [r for r in world["role_assignments"] if r["principalId"] == a.object_id]}
@@ -175,3 +178,17 @@ class Control:
             self.sandbox.world.setdefault("app_roles", {})[key] = [str(r) for r in body["roles"]]
             self.sandbox.save()
         return json_response(200, {"person": key, "roles": body["roles"]})
+
+    def set_obo_conditions(self, request: Request) -> Response:
+        """What the on-behalf-of grant meets for a person: `"consent": false` (nobody consented: AADSTS65001),
+        `"mfa": true` (Conditional Access wants MFA for ARM: interaction_required, AADSTS50079)."""
+        body = request.json()
+        key = request.params["person"]
+        if (key not in {p.key for p in demo.PEOPLE} or not isinstance(body, dict) or not body
+                or not set(body) <= {"consent", "mfa"} or not all(isinstance(v, bool) for v in body.values())):
+            return _bad('send {"consent": false} and/or {"mfa": true} to /_sandbox/people/<alice|bob|…>/obo')
+        with self.sandbox.lock:
+            conditions = self.sandbox.world.setdefault("obo_conditions", {}).setdefault(key, {})
+            conditions.update(body)
+            self.sandbox.save()
+            return json_response(200, {"person": key, **conditions})

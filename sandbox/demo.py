@@ -14,6 +14,9 @@ CLIENT_SECRET = "sandbox-demo-secret"
 CLIENT_OBJECT_ID = "5e2c1a00-0000-4000-8000-0000000000c1"  # the portal's service principal: no Azure roles
 DOMAIN = "contoso.test"
 ARM_AUDIENCE = "https://management.azure.com"
+# The portal's own API, exposed on its app registration: Entra v2 access tokens for it carry `aud` = the client id.
+API_ID_URI = f"api://{CLIENT_ID}"
+API_SCOPE = "access_as_user"
 DEFAULT_PORT = 8443
 
 
