@@ -41,6 +41,7 @@ class Control:
             route("GET", "/_sandbox/device-codes", self.device_codes, "control"),
             route("POST", "/_sandbox/device-codes/{user_code}", self.decide_device_code, "control"),
             route("POST", "/_sandbox/public-clients/{client_id}", self.set_public_client, "control"),
+            route("POST", "/_sandbox/people/{person}/obo", self.set_obo_conditions, "control"),
         ]
 
     def info(self, request: Request) -> Response:
@@ -52,6 +53,8 @@ class Control:
                 "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(self.ca_path),
                 "environment": publish.environment(base_url, self.ca_path),
                 "client_certificate_path": str(self.client_certificate_path),
+                # The API the portal's registration exposes (tokens for it: aud = the client id, v2).
+                "api": {"app_id_uri": demo.API_ID_URI, "scope": f"{demo.API_ID_URI}/{demo.API_SCOPE}"},
                 "apps": [{"client_id": a.client_id, "client_secret": a.secret, "object_id": a.object_id,
                           "display_name": a.display_name, "summary": a.summary,
                           "role_assignments": [r for r in world["role_assignments"] if r["principalId"] == a.object_id]}
@@ -208,3 +211,17 @@ class Control:
         self.public_clients.set_public_flows(client, body["allow_public_client_flows"])
         return json_response(200, {"client_id": client.client_id,
                                    "allow_public_client_flows": body["allow_public_client_flows"]})
+
+    def set_obo_conditions(self, request: Request) -> Response:
+        """What the on-behalf-of grant meets for a person: `"consent": false` (nobody consented: AADSTS65001),
+        `"mfa": true` (Conditional Access wants MFA for ARM: interaction_required, AADSTS50079)."""
+        body = request.json()
+        key = request.params["person"]
+        if (key not in {p.key for p in demo.PEOPLE} or not isinstance(body, dict) or not body
+                or not set(body) <= {"consent", "mfa"} or not all(isinstance(v, bool) for v in body.values())):
+            return _bad('send {"consent": false} and/or {"mfa": true} to /_sandbox/people/<alice|bob|…>/obo')
+        with self.sandbox.lock:
+            conditions = self.sandbox.world.setdefault("obo_conditions", {}).setdefault(key, {})
+            conditions.update(body)
+            self.sandbox.save()
+            return json_response(200, {"person": key, **conditions})

@@ -14,11 +14,14 @@ CLIENT_SECRET = "sandbox-demo-secret"
 CLIENT_OBJECT_ID = "5e2c1a00-0000-4000-8000-0000000000c1"  # the portal's service principal: no Azure roles
 DOMAIN = "contoso.test"
 ARM_AUDIENCE = "https://management.azure.com"
+# The portal's own API, exposed on its app registration: Entra v2 access tokens for it carry `aud` = the client id.
+API_ID_URI = f"api://{CLIENT_ID}"
+API_SCOPE = "access_as_user"
 # The `jit` command's own registration: a public client (no secret), "Mobile and desktop applications" with the
 # redirect URI http://localhost, "Allow public client flows" on (the device code needs it), and the delegated
 # permission the portal's app exposes.
 CLI_CLIENT_ID = "1e7c11a0-d0c5-4c1e-9a2b-3c4d5e6f7a80"
-API_SCOPE = f"api://{CLIENT_ID}/access_as_user"
+CLI_SCOPE = f"{API_ID_URI}/{API_SCOPE}"
 DEFAULT_PORT = 8443
 
 
@@ -128,7 +131,7 @@ class PublicClient:
 PUBLIC_CLIENTS: tuple[PublicClient, ...] = (
     PublicClient("jit-cli", "jit command", CLI_CLIENT_ID,
                  "The jit command: public client, redirect http://localhost, public client flows allowed",
-                 (API_SCOPE,)),
+                 (CLI_SCOPE,)),
 )
 
 

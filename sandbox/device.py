@@ -135,8 +135,8 @@ class PublicClients:
                 return problem
             with self.sandbox.lock:
                 if grant == "authorization_code":
-                    return self.identity._redeem_code(request, form)
-                return self.identity._redeem_refresh(request, form)
+                    return self.identity._redeem_code(request, client, form)
+                return self.identity._redeem_refresh(request, client, form)
         return json_response(400, _oauth_error("unsupported_grant_type", 70003,
                                                f"The grant type '{grant}' is not supported."))
 
@@ -166,8 +166,8 @@ class PublicClients:
                 "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. "
                 "Continue polling."))
         entry["state"] = "redeemed"
-        return self.identity._tokens(request, demo.person(entry["user"]), None, now, entry["client_id"],
-                                     entry["scope"])
+        return self.identity._tokens(request, demo.person(entry["user"]), None, now, entry["scope"],
+                                     demo.public_client(entry["client_id"]))
 
     # --- the verification page ------------------------------------------------------------------
     def verification_page(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ SUFFIX = re.compile(r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Tim
 
 def _start(sandbox, client_id: str = demo.CLI_CLIENT_ID):
     return sandbox.http().post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
-                               data={"client_id": client_id, "scope": f"{demo.API_SCOPE} offline_access openid"})
+                               data={"client_id": client_id, "scope": f"{demo.CLI_SCOPE} offline_access openid"})
 
 
 def _poll(sandbox, device_code: str, **extra):
@@ -80,7 +80,7 @@ def test_an_approved_device_code_gives_the_documented_success_once(sandbox):
     answer = _poll(sandbox, started["device_code"])
     body = answer.json()
     # [DC] 1b: token_type, scope, expires_in, access_token; id_token with openid, refresh_token with offline_access.
-    assert answer.status_code == 200 and body["token_type"] == "Bearer" and body["scope"] == demo.API_SCOPE
+    assert answer.status_code == 200 and body["token_type"] == "Bearer" and body["scope"] == demo.CLI_SCOPE
     assert {"access_token", "id_token", "refresh_token"} <= set(body) and isinstance(body["expires_in"], int)
     assert answer.headers["Cache-Control"] == "no-store"
     _assert_entra_error(_poll(sandbox, started["device_code"]), "invalid_grant", 54005)

@@ -16,7 +16,7 @@ from tests.sandbox_client import query_of
 
 pytestmark = pytest.mark.integration
 
-API_SCOPES = [demo.API_SCOPE]
+API_SCOPES = [demo.CLI_SCOPE]
 
 
 def public_app(sandbox, client_id: str = demo.CLI_CLIENT_ID) -> msal.PublicClientApplication:
@@ -106,7 +106,7 @@ def test_polling_faster_than_the_interval_is_told_to_slow_down(sandbox):
     http = sandbox.http()
     token_url = f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token"
     flow = http.post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
-                     data={"client_id": demo.CLI_CLIENT_ID, "scope": demo.API_SCOPE}).json()
+                     data={"client_id": demo.CLI_CLIENT_ID, "scope": demo.CLI_SCOPE}).json()
     poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": demo.CLI_CLIENT_ID,
             "device_code": flow["device_code"]}
     assert http.post(token_url, data=poll).json()["error"] == "authorization_pending"
