@@ -152,11 +152,10 @@ class Identity:
         if problem:
             return html_response(400, _page("Sign-in failed", f"<p role='alert'>{html.escape(problem)}</p>"))
         target = query["redirect_uri"]
-        joiner = "&" if "?" in target else "?"
         if form.get("cancel") or form.get("user") not in {p.key for p in demo.PEOPLE}:
-            return redirect(target + joiner + urlencode({
+            return _answer(target, query, {
                 "error": "access_denied", "state": query.get("state", ""),
-                "error_description": "AADSTS65004: User declined to consent to access the app."}))
+                "error_description": "AADSTS65004: User declined to consent to access the app."})
         code = secrets.token_urlsafe(32)
         with self.sandbox.lock:
             self.sandbox.codes[code] = {
@@ -164,8 +163,8 @@ class Identity:
                 "challenge": query["code_challenge"],
                 "nonce": query.get("nonce"), "scope": query.get("scope", ""),
                 "expires": format_time(self.sandbox.clock.now() + CODE_LIFETIME), "used": False}
-        return redirect(target + joiner + urlencode({"code": code, "state": query.get("state", ""),
-                                                     "session_state": str(uuid.uuid4())}))
+        return _answer(target, query, {"code": code, "state": query.get("state", ""),
+                                       "session_state": str(uuid.uuid4())})
 
     def token(self, request: Request) -> Response:
         if (error := self._tenant_error(request)) is not None:
@@ -475,6 +474,19 @@ def _resource_problem(scope: str) -> Response | None:
 
 def _invalid_assertion(description: str) -> Response:
     return json_response(400, _oauth_error("invalid_grant", 50013, description))
+
+
+def _answer(target: str, query: dict[str, str], values: dict[str, str]) -> Response:
+    """The authorize answer in the response mode asked for: a redirect with a query string (the default for a
+    code), or a page whose form posts the values to the redirect URI (`form_post`, what MSAL's own loopback
+    listener for public clients asks for)."""
+    if query.get("response_mode") == "form_post":
+        fields = "".join(f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
+                         for k, v in values.items())
+        return html_response(200, _page("Signing in", f"<form method='post' action='{html.escape(target)}'>"
+                                        f"{fields}<noscript><button type='submit'>Continue</button></noscript></form>"
+                                        "<script>document.forms[0].submit()</script>"))
+    return redirect(target + ("&" if "?" in target else "?") + urlencode(values))
 
 
 def _digest(value: str) -> str:
