@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from accounts.roles import require_role
 from vms.access import CONFIGURE, REQUEST, vm_for, why_not
@@ -29,7 +29,7 @@ class VmFilters(Schema):
     os: str = ""
     power: str = ""
     page: int = 1
-    per_page: Literal[10, 25, 50, 100] = 25
+    per_page: int = Field(25, description="10, 25, 50 or 100")
 
 
 @router.get("/vms", response=schemas.VmPage, summary="The VMs I can see")
@@ -38,11 +38,11 @@ def vm_list(request: HttpRequest, filters: Query[VmFilters]):
     require_role(who.user)
     inventory = get_inventory(who.session, who.user_pk)
     form = FleetFilterForm({k: str(v) for k, v in filters.dict().items() if v not in ("", None) and k != "page"},
-                           inventory)
+                           inventory)  # per_page too: the form's choices are the page's
     if not form.is_valid():  # the page ignores a bad filter with a message; a script is told
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
     selection = form.apply(inventory)
-    rows, paging = page_of(selection.tabs[filters.tab], filters.page, filters.per_page)
+    rows, paging = page_of(selection.tabs[filters.tab], filters.page, form.page_size())
     return {**paging, "items": [schemas.vm(r) for r in rows], "counts": selection.counts,
             "age_seconds": inventory.age_seconds(), "unavailable": [f.message for f in inventory.failures]}
 
