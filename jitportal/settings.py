@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # the API's reference page from its own static files (no CDN)
     "core",
     "accounts",
     "trail",

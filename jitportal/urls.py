@@ -1,5 +1,7 @@
 from django.urls import include, path
 
+from api.urls import api
+
 from . import views, well_known
 
 urlpatterns = [
@@ -9,4 +11,5 @@ urlpatterns = [
     path("vms/", include("vms.urls")),
     path("access/", include("requests_app.urls")),
     path("audit/", include("audit.urls")),
+    path("api/v1/", api.urls),
 ]

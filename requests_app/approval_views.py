@@ -54,9 +54,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
-               .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
-               .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    waiting = approvals.waiting_for(request.user, inventory)
     now = inventory.azure_clock() if inventory else timezone.now()
     open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)

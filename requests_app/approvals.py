@@ -22,6 +22,7 @@ from trail.chain import record
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
+from .access import in_scope
 from .actions import do_request_access, open_request, targets
 from .forms import Choice, Planned
 from .models import AccessRequest, AccessRequestItem, Approval
@@ -38,6 +39,15 @@ class Refused(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+
+def waiting_for(user, inventory: Inventory | None) -> list[AccessRequest]:
+    """The requests waiting for a decision (or for someone to open them) that `user` may see, the soonest
+    deadline first; never their own."""
+    waiting = (AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
+               .exclude(user=user).select_related("user").prefetch_related("items", "approvals__approver")
+               .order_by("pending_until", "id")[:200])
+    return [a for a in waiting if in_scope(inventory, a)]
 
 
 def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:

@@ -6,8 +6,10 @@ TokenCredential built from it: it refreshes silently and raises SignInRequired w
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +19,7 @@ import requests
 from azure.core.credentials import AccessToken
 from django.conf import settings
 
-from .errors import SignInFailed, SignInRequired
+from .errors import InteractionRequired, SignInFailed, SignInRequired, Unavailable
 from .types import SignedIn
 
 T = TypeVar("T")
@@ -25,8 +27,11 @@ CACHE_KEY = "gateway.msal_cache"
 FLOW_KEY = "gateway.auth_flow"
 # The app roles of the latest ID token (sign-in or refresh); accounts keeps the person's groups equal to them.
 ROLES_KEY = "gateway.app_roles"
+# An API call's stand-in for a session: the person's bearer token, traded on-behalf-of for ARM tokens.
+API_ASSERTION_KEY = "gateway.api_assertion"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
 _http_cache_lock = threading.Lock()
+OBO_KEPT = 10_000  # ARM tokens kept for API callers (by their token's digest), least recently used out first
 
 
 def _http_client() -> requests.Session:
@@ -135,6 +140,69 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
             + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
 
 
+def api_session(token: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    """What an API call acts with where a page acts with its session: the person's own token for the portal's
+    API, which the gateway trades for ARM tokens (on-behalf-of), and the app roles it carries."""
+    return {API_ASSERTION_KEY: token, ROLES_KEY: list(roles)}
+
+
+class _NoTokenCache(msal.TokenCache):
+    """MSAL adds every on-behalf-of answer to its cache and (in this version) never reads them back for that
+    grant: one process-wide app would grow without bound. `_OnBehalfOf` keeps what it needs, bounded."""
+
+    def add(self, event, now=None) -> None:
+        return None
+
+
+class _OnBehalfOf:
+    """One ConfidentialClientApplication per process for the on-behalf-of grant, and the ARM tokens it gave,
+    by the digest of the token they were traded for (never the token itself), until shortly before they expire."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.app: msal.ConfidentialClientApplication | None = None
+        self.made_for: tuple = ()
+        self.tokens: OrderedDict[str, AccessToken] = OrderedDict()
+
+    def _client(self) -> msal.ConfidentialClientApplication:
+        wanted = (settings.AZURE_CLIENT_ID, settings.AZURE_AUTHORITY, settings.AZURE_CLIENT_SECRET,
+                  settings.AZURE_CLIENT_CERTIFICATE_PATH)
+        with self.lock:
+            if self.app is None or self.made_for != wanted:
+                self.app, self.made_for = _app(_NoTokenCache()), wanted
+                self.tokens.clear()
+            return self.app
+
+    def token(self, assertion: str, force_refresh: bool) -> AccessToken:
+        digest = hashlib.sha256(assertion.encode()).hexdigest()
+        app = self._client()
+        with self.lock:
+            kept = self.tokens.get(digest)
+            if kept is not None and not force_refresh and kept.expires_on - 60 > time.time():
+                self.tokens.move_to_end(digest)
+                return kept
+        try:
+            result = app.acquire_token_on_behalf_of(assertion, _scopes())
+        except requests.RequestException as exc:
+            raise Unavailable(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+        if "access_token" not in result:
+            error = result.get("error", "")
+            description = result.get("error_description") or error
+            if error in ("interaction_required", "invalid_grant", "consent_required"):
+                # The person must sign in again (expired, no consent, Conditional Access): their client's job.
+                raise InteractionRequired(f"Sign in again: {description}", claims=result.get("claims", ""))
+            raise Unavailable(f"The sign-in service refused the portal an Azure token for you: {description}")
+        token = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 300)))
+        with self.lock:
+            self.tokens[digest] = token
+            while len(self.tokens) > OBO_KEPT:
+                self.tokens.popitem(last=False)
+        return token
+
+
+_obo = _OnBehalfOf()
+
+
 class KeepsClients:
     """A credential that keeps what is made for it once (an SDK client and its connections) for its life."""
 
@@ -175,6 +243,8 @@ class UserCredential(KeepsClients):
             self._refreshed_at = time.monotonic()
 
     def _acquire(self, force_refresh: bool) -> AccessToken:
+        if API_ASSERTION_KEY in self._session:
+            return _obo.token(self._session[API_ASSERTION_KEY], force_refresh)
         serialized = self._session.get(CACHE_KEY)
         if not serialized:
             raise SignInRequired("Please sign in.")

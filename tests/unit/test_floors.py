@@ -20,6 +20,7 @@ FLOORS = (
     ("vms", "vms"),
     ("requests", "requests_app"),
     ("the audit archive and report", "audit"),
+    ("the API", "api"),
     ("the project shell", "jitportal"),
 )
 PORTAL = tuple(dict.fromkeys(folder.split(".")[0] for _, folder in FLOORS))
