@@ -155,7 +155,7 @@ def whoami(obj: Context) -> None:
     """Who the portal sees: name, account, portal roles."""
     me = obj.api().get("me")
     roles = ", ".join(me.get("roles") or []) or "none (ask the portal's admins for one)"
-    obj.emit(me, f"{me.get('name')} ({me.get('upn')}) on {obj.portal().address}\nroles: {roles}")
+    obj.emit(me, f"{me.get('display_name')} ({me.get('username')}) on {obj.portal().address}\nroles: {roles}")
 
 
 # --- VMs ---------------------------------------------------------------------------------------------------
@@ -168,11 +168,11 @@ def whoami(obj: Context) -> None:
 def list_vms(obj: Context, tab: str, query: str | None) -> None:
     """The VMs you can see."""
     items = list(obj.api().pages("vms", tab=tab, q=query, per_page=100))
-    table = Table("VM", "resource group", "subscription", "ports", "state", box=None)
+    table = Table("VM", "resource group", "subscription", "OS", "power", "ports", "connect to", box=None)
     for vm in items:
-        ports = ", ".join(str(p.get("number", p)) if isinstance(p, dict) else str(p) for p in vm.get("ports") or [])
-        table.add_row(vm.get("name", ""), vm.get("resource_group", ""), vm.get("subscription_name")
-                      or vm.get("subscription", ""), ports, vm.get("power_state") or vm.get("power") or "")
+        ports = ", ".join(f"{p['number']} (≤ {duration_words(p['max_minutes'])})" for p in vm.get("ports") or [])
+        table.add_row(vm["name"], vm["resource_group"], vm["subscription_name"], vm["os_type"], vm["power_state"],
+                      ports or vm.get("reason") or "", vm.get("connect_address") or "")
     obj.emit({"tab": tab, "items": items}, table if items else f"No VM on the {tab} tab.")
 
 
@@ -187,10 +187,14 @@ def _create(api: Api, vm_ids: list[str], ports: list[int] | None, duration: int,
                                  "duration_minutes": duration, "justification": reason})
 
 
-def _decisions(request: dict) -> str:
-    said = [f"{d.get('by') or d.get('approver') or d.get('name')}: {d.get('comment') or '(no comment)'}"
+def _denials(request: dict) -> str:
+    said = [f"by {d['approver']}: {d.get('comment') or '(no comment)'}"
             for d in request.get("decisions") or [] if str(d.get("decision", "")).lower().startswith("den")]
     return "; ".join(said)
+
+
+def _refusals(request: dict) -> str:
+    return " ".join(dict.fromkeys(i["message"] for i in request.get("items") or [] if i.get("message")))
 
 
 def _verdict(request: dict) -> JitError | None:
@@ -198,9 +202,11 @@ def _verdict(request: dict) -> JitError | None:
     code = outcome(str(request.get("state", "")))
     if code is None or code == Exit.OK:
         return None
-    words = {Exit.DENIED: f"Request {request.get('id')} was denied — {_decisions(request) or 'no reason given'}.",
-             Exit.AZURE_REFUSED: f"Azure refused request {request.get('id')}: {request.get('error') or request.get('state')}.",
-             Exit.EXPIRED: f"Request {request.get('id')} is {request.get('state')}."}[code]
+    words = {Exit.DENIED: f"Request {request['id']} was denied {_denials(request) or '(no comment)'}.",
+             Exit.AZURE_REFUSED: f"Azure did not open request {request['id']} ({request['state']}): "
+                                 f"{_refusals(request) or 'no reason given'}",
+             Exit.EXPIRED: f"Request {request['id']}: {request['state']}.",
+             Exit.OTHER: f"Request {request['id']}: {request['state']} — `jit status` shows what Azure did."}[code]
     return JitError(words, code, str(request.get("state")), {"request": request})
 
 
@@ -222,11 +228,10 @@ def _wait(obj: Context, api: Api, request: dict, timeout: int) -> dict:
 
 
 def _items_text(request: dict) -> str:
-    lines = [f"Request {request.get('id')}: {request.get('state')}"]
+    lines = [f"Request {request['id']}: {request['state']}"]
     for item in request.get("items") or []:
-        where = f"{item.get('connect_address') or '?'}:{item.get('connect_port') or item.get('port')}"
-        lines.append(f"  {item.get('vm_name') or item.get('vm')} port {item.get('port')} → {where}"
-                     f"  until {item.get('end') or item.get('end_time') or '?'}")
+        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}"
+                     f" (until {item['end']})" + (f" — {item['message']}" if item.get("message") else ""))
     return "\n".join(lines)
 
 
@@ -268,22 +273,17 @@ def request(obj: Context, vms: tuple[str, ...], ports: tuple[int, ...], duration
 @click.pass_obj
 def status(obj: Context) -> None:
     """What is open for you now, with the time left."""
-    access = obj.api().get("access")
-    items = access.get("items", access) if isinstance(access, dict) else access
+    items = obj.api().get("access")
     now = _now()
     table = Table("request", "VM", "port", "connect to", "ends", "left", box=None)
     for item in items:
-        table.add_row(str(item.get("request_id", "")), item.get("vm_name", ""), str(item.get("port", "")),
-                      f"{item.get('connect_address')}:{item.get('connect_port') or item.get('port')}",
-                      str(item.get("end", "")), time_left(item.get("end"), now))
+        table.add_row(str(item["request_id"]), item["vm_name"], str(item["port"]),
+                      f"{item['connect_address']}:{item['connect_port']}", item["end"], time_left(item["end"], now))
     obj.emit({"items": items}, table if items else "Nothing is open for you.")
 
 
 def _open_access(api: Api, vm_id: str, port: int) -> dict | None:
-    access = api.get("access")
-    items = access.get("items", access) if isinstance(access, dict) else access
-    return next((i for i in items if str(i.get("vm_id", "")).lower() == vm_id.lower()
-                 and port in (i.get("port"), i.get("connect_port"))), None)
+    return next((i for i in api.get("access") if i["vm_id"].lower() == vm_id.lower() and i["port"] == port), None)
 
 
 def _ensure_open(obj: Context, api: Api, vm_id: str, port: int, duration: str, reason: str | None,
@@ -331,7 +331,7 @@ def ssh(obj: Context, target: str, ssh_args: tuple[str, ...], port: int, user: s
     login_name, vm = _target(target)
     api = obj.api()
     access = _ensure_open(obj, api, api.vm_id(vm), port, duration, reason, timeout)
-    host, connect_port = access.get("connect_address"), int(access.get("connect_port") or access.get("port"))
+    host, connect_port = access["connect_address"], int(access["connect_port"])
     if not host:
         raise JitError(f"The portal knows no address to reach {vm} at (no public IP?).", Exit.OTHER, "no-address")
     user = user or login_name
@@ -361,7 +361,7 @@ def rdp(obj: Context, target: str, port: int, user: str | None, duration: str, r
     login_name, vm = _target(target)
     api = obj.api()
     access = _ensure_open(obj, api, api.vm_id(vm), port, duration, reason, timeout)
-    address = f"{access.get('connect_address')}:{access.get('connect_port') or access.get('port')}"
+    address = f"{access['connect_address']}:{access['connect_port']}"
     path = path or Path(f"{vm.rsplit('/', 1)[-1]}.rdp")
     lines = [f"full address:s:{address}", "prompt for credentials:i:1", "administrative session:i:0"]
     if user or login_name:
@@ -383,9 +383,7 @@ def _request_id(api: Api, ref: str) -> str:
     if ref.isdigit():
         return ref
     vm_id = api.vm_id(ref)
-    access = api.get("access")
-    items = access.get("items", access) if isinstance(access, dict) else access
-    ids = sorted({str(i.get("request_id")) for i in items if str(i.get("vm_id", "")).lower() == vm_id.lower()})
+    ids = sorted({str(i["request_id"]) for i in api.get("access") if i["vm_id"].lower() == vm_id.lower()})
     if not ids:
         raise JitError(f"Nothing is open on {ref}.", Exit.OTHER, "not-found")
     if len(ids) > 1:
@@ -417,7 +415,7 @@ def end(obj: Context, ref: str) -> None:
     """End an open request now (its id, or the VM)."""
     api = obj.api()
     ended = api.post(f"requests/{_request_id(api, ref)}/end")
-    obj.emit(ended, f"Request {ended.get('id')}: {ended.get('state')}.")
+    obj.emit(ended, _items_text(ended))
 
 
 # --- approvals ---------------------------------------------------------------------------------------------
@@ -426,21 +424,20 @@ def end(obj: Context, ref: str) -> None:
 @click.pass_obj
 def approvals(obj: Context) -> None:
     """Requests waiting for your decision."""
-    inbox = obj.api().get("approvals")
-    items = inbox.get("items", inbox) if isinstance(inbox, dict) else inbox
-    table = Table("id", "who", "VMs", "ports", "for", "reason", "you may decide", box=None)
-    for r in items:
-        vms = ", ".join(sorted({str(i.get("vm_name") or i.get("vm")) for i in r.get("items") or []}))
-        ports = ", ".join(sorted({str(i.get("port")) for i in r.get("items") or []}))
-        table.add_row(str(r.get("id")), str(r.get("requester_name") or r.get("requester") or ""), vms, ports,
-                      duration_words(int(r.get("duration_minutes") or 0)), r.get("justification") or "",
-                      "yes" if r.get("can_decide") else f"no: {r.get('why_not') or r.get('cannot_decide_reason') or ''}")
+    items = obj.api().get("approvals")
+    table = Table("id", "who", "VMs", "ports", "for", "reason", "state", "you may decide", box=None)
+    for waiting in items:
+        r = waiting["request"]
+        vms = ", ".join(sorted({i["vm_name"] for i in r["items"]}))
+        ports = ", ".join(sorted({str(i["port"]) for i in r["items"]}))
+        table.add_row(str(r["id"]), r["requester"], vms, ports, duration_words(r["duration_minutes"]),
+                      r["justification"], r["state"], "yes" if waiting["can_decide"] else f"no: {waiting['why_not']}")
     obj.emit({"items": items}, table if items else "Nothing waits for you.")
 
 
 def _decide(obj: Context, request_id: int, decision: str, comment: str) -> None:
     decided = obj.api().post(f"requests/{request_id}/decision", {"decision": decision, "comment": comment})
-    obj.emit(decided, f"Request {decided.get('id', request_id)}: {decided.get('state')}.")
+    obj.emit(decided, _items_text(decided))
 
 
 @cli.command()
@@ -474,19 +471,19 @@ def deny(obj: Context, request_id: int, comment: str) -> None:
 def audit(obj: Context, since_text: str, until_text: str | None, vm: str | None, as_csv: bool) -> None:
     """The audit report: Azure's JIT activity explained (auditors and admins)."""
     now = _now()
-    params = {"from": since(since_text, now).isoformat(), "to": since(until_text, now).isoformat()
-              if until_text else None, "vm": vm}
+    # The report filters by whole days (UTC), as its page does.
+    params = {"start": since(since_text, now).date().isoformat(),
+              "end": since(until_text, now).date().isoformat() if until_text else None, "vm": vm}
     api = obj.api()
     if as_csv:
         for chunk in api.stream("audit/report", **params, format="csv"):
             sys.stdout.buffer.write(chunk)
         return
-    rows = list(api.pages("audit/report", **params, per_page=100))
-    table = Table("time", "who", "VM", "operation", "status", box=None)
+    rows = list(api.pages("audit/report", **params, per_page=200))
+    table = Table("time", "initiated by", "VMs", "ports", "operation", "status", "approver", box=None)
     for row in rows:
-        table.add_row(str(row.get("time", "")), str(row.get("caller") or row.get("who") or ""),
-                      str(row.get("vm") or row.get("resource") or ""), str(row.get("operation", "")),
-                      str(row.get("status", "")))
+        table.add_row(row["time"], row["initiated_by"], row["vms"] or row["resource"], row["ports"], row["operation"],
+                      row["status"], row["approver"])
     obj.emit({"items": rows}, table if rows else "Nothing in that window.")
 
 

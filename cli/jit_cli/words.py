@@ -40,17 +40,22 @@ def since(text: str, now: dt.datetime) -> dt.datetime:
 
 
 def outcome(state: str) -> Exit | None:
-    """A request's state → how the command ends; None while a decision or Azure is still awaited."""
-    state = state.lower()
-    if "denied" in state:
-        return Exit.DENIED
-    if "refused" in state or "failed" in state or "not opened" in state:
-        return Exit.AZURE_REFUSED
-    if any(word in state for word in ("expired", "ended", "cancel", "closed", "timed")):
-        return Exit.EXPIRED
-    if "open" in state:
+    """A request's state, in the portal's words ("Open now", "Pending approval (0 of 1)", "Waiting for Azure",
+    "Denied", "Refused", "Not opened (try again)", "Approved, not opened", "Not confirmed", "Expired",
+    "Expired (nobody decided)", "Cancelled", "Ended early", "Replaced by a newer request"…) → how the command
+    ends; None while a decision or Azure is still awaited."""
+    state = state.strip().lower()
+    if state.startswith("open"):  # "Open now (partly refused)" is open too: some ports are
         return Exit.OK
-    return None
+    if state.startswith(("pending", "waiting")):
+        return None
+    if state.startswith("denied"):
+        return Exit.DENIED
+    if state.startswith(("refused", "not opened", "approved, not opened")):
+        return Exit.AZURE_REFUSED
+    if state.startswith("not confirmed"):
+        return Exit.OTHER
+    return Exit.EXPIRED  # expired, lapsed, cancelled, ended early, replaced, revoked
 
 
 def time_left(end: str | None, now: dt.datetime) -> str:
