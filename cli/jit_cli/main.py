@@ -31,6 +31,7 @@ class Context:
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
         self._portal: Portal | None = None
+        self.emitted = False  # --output json prints one document: an error after the answer adds none
 
     def portal(self, address: str | None = None) -> Portal:
         if self._portal is None or address:
@@ -45,6 +46,7 @@ class Context:
         """--output json: the data as one JSON document on stdout; else the text (or a table) for people."""
         if self.json:
             click.echo(json.dumps(data, indent=2, default=str))
+            self.emitted = True
         elif text is not None:
             self.out.print(text)
 
@@ -65,7 +67,7 @@ class JitGroup(click.Group):
             return super().invoke(ctx)
         except JitError as error:
             obj = ctx.obj if isinstance(ctx.obj, Context) else Context("text")
-            if obj.json:
+            if obj.json and not obj.emitted:
                 click.echo(json.dumps({"error": {"kind": error.kind, "message": error.message,
                                                  "exit_code": int(error.code), **_safe(error.details)}}, indent=2))
             click.echo(f"jit: {error.message}", err=True)
@@ -312,9 +314,9 @@ def _target(text: str) -> tuple[str | None, str]:
     return (user or None) if at else None, vm
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command()
 @click.argument("target")
-@click.argument("ssh_args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("ssh_args", nargs=-1)
 @click.option("--port", "-p", default=SSH_PORT, show_default=True, type=click.IntRange(1, 65535),
               help="The VM's SSH port.")
 @click.option("--user", "-l", help="The account on the VM (or write user@VM).")
@@ -325,7 +327,7 @@ def _target(text: str) -> tuple[str | None, str]:
 @click.pass_obj
 def ssh(obj: Context, target: str, ssh_args: tuple[str, ...], port: int, user: str | None, duration: str,
         reason: str | None, timeout: str) -> None:
-    """SSH to a VM: requests access when nothing is open, waits, then runs ssh [-- ssh args].
+    """SSH to a VM: requests access when nothing is open, waits, then runs ssh (what follows -- goes to ssh).
 
     Behind an Azure Firewall, ssh goes to the firewall's public address and the port Azure mapped."""
     login_name, vm = _target(target)
@@ -335,8 +337,7 @@ def ssh(obj: Context, target: str, ssh_args: tuple[str, ...], port: int, user: s
     if not host:
         raise JitError(f"The portal knows no address to reach {vm} at (no public IP?).", Exit.OTHER, "no-address")
     user = user or login_name
-    command = ["ssh", "-p", str(connect_port), *(["-l", user] if user else []), host,
-               *(a for a in ssh_args if a != "--")]
+    command = ["ssh", "-p", str(connect_port), *(["-l", user] if user else []), host, *ssh_args]
     obj.emit({"access": access, "command": command})
     sys.stdout.flush()
     if shutil.which("ssh") is None:
