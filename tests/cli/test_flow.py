@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import jsonschema_rs
 import pytest
 from playwright.sync_api import expect
 
-from requests_app.models import ApprovalRule
+from requests_app.models import AccessRequest, ApprovalRule
 from tests.browser.conftest import sign_in_as
 from tests.cli.conftest import ROOT, Jit, device_login
 
@@ -44,6 +45,14 @@ def hana_page(browser, live_server):
     context.close()
 
 
+def wait_for_request(justification: str) -> None:
+    """Until the command (another process) has made its request."""
+    deadline = time.monotonic() + 30
+    while not AccessRequest.objects.filter(justification=justification).exists():
+        assert time.monotonic() < deadline, "the command made no request"
+        time.sleep(0.2)
+
+
 def another(jit: Jit, tmp_path: Path, name: str) -> Jit:
     """The command on someone else's machine: its own config folder and token cache."""
     return Jit({**jit.env, "JIT_CONFIG_DIR": str(tmp_path / name)}, jit.ssh_record)
@@ -60,6 +69,7 @@ def test_the_flow_in_text(jit, sandbox, production_needs_hana, hana_page):
 
     # Production waits for Hana, who approves in her browser while the command shows its live status.
     waiting = jit.start("request", "web-02", "--port", "22", "--reason", "patch openssl", "--wait")
+    wait_for_request("patch openssl")
     sign_in_as(hana_page, "Hana Hill")
     hana_page.get_by_role("link", name="Approvals").click()
     expect(hana_page.get_by_role("table")).to_contain_text("patch openssl")
@@ -127,9 +137,8 @@ def test_a_denial_names_the_approver_and_the_comment(jit, sandbox, production_ne
     hana = another(jit, tmp_path, "hana")
     assert device_login(hana, sandbox, "hana").returncode == 0
     waiting = jit.start("request", "web-02", "-p", "22", "--reason", "curious", "--wait")
-    inbox = []
-    while not inbox:
-        inbox = hana.json("approvals")["items"]
+    wait_for_request("curious")
+    inbox = hana.json("approvals")["items"]
     request_id = str(inbox[0]["request"]["id"])
     assert hana.run("deny", request_id).returncode == 2  # a denial needs its comment
     assert hana.run("deny", request_id, "--comment", "Not during the freeze").returncode == 0
