@@ -1,3 +1,0 @@
-from jit_cli.main import main
-
-main()
