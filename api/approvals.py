@@ -8,9 +8,9 @@ from ninja import Router
 from accounts.roles import ADMIN, APPROVER, require_role, roles_of
 from core.actor import Actor
 from requests_app import approvals
-from requests_app.access import overseen_request
 from requests_app.forms import DecisionForm
 from requests_app.models import ApprovalRule
+from requests_app.visibility import overseen_request
 
 from . import guard, schemas
 from .access import described, inventory_now, json_answer, refusal
