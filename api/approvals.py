@@ -9,7 +9,7 @@ from accounts.roles import ADMIN, APPROVER, require_role, roles_of
 from core.actor import Actor
 from requests_app import approvals
 from requests_app.forms import DecisionForm
-from requests_app.models import ApprovalRule
+from requests_app.models import Approval, ApprovalRule
 from requests_app.visibility import overseen_request
 
 from . import guard, schemas
@@ -41,7 +41,7 @@ def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
     comment = form.cleaned_data["comment"]
     try:
-        if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+        if form.cleaned_data["decision"] == Approval.Decision.APPROVE:
             approvals.approve(who, access.pk, comment, inventory)
         else:
             approvals.deny(who, access.pk, comment)
