@@ -64,3 +64,22 @@ def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
 def rules(request: HttpRequest):
     require_role(actor(request).user, ADMIN, APPROVER)
     return [schemas.rule(r) for r in ApprovalRule.objects.all()]
+
+
+def _open_again(who: Actor, pk: int) -> HttpResponse:
+    inventory = inventory_now(who)
+    access = overseen_request(who.user, pk, inventory)
+    try:
+        approvals.open_again(who, access.pk, inventory)
+    except approvals.Refused as refused:
+        raise refusal(refused) from None
+    access.refresh_from_db()
+    return json_answer(described(access, inventory))
+
+
+@router.post("/requests/{int:pk}/open", response=schemas.Request, summary="Open an approved request with my rights",
+             description="When Azure refused the approver who approved it, another approver opens it with theirs.")
+def open_again(request: HttpRequest, pk: int):
+    who = actor(request)
+    require_role(who.user, APPROVER)
+    return guard.once(request, lambda: _open_again(who, pk))
