@@ -198,10 +198,17 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
             + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
 
 
+class _ApiSession(dict):
+    """A dict that never shows its content: it holds a bearer token, and reprs reach logs and error reports."""
+
+    def __repr__(self) -> str:
+        return "<API session>"
+
+
 def api_session(token: str, roles: tuple[str, ...]) -> dict[str, Any]:
     """What an API call acts with where a page acts with its session: the person's own token for the portal's
     API, which the gateway trades for ARM tokens (on-behalf-of), and the app roles it carries."""
-    return {API_ASSERTION_KEY: token, ROLES_KEY: list(roles)}
+    return _ApiSession({API_ASSERTION_KEY: token, ROLES_KEY: list(roles)})
 
 
 class _NoTokenCache(msal.TokenCache):
