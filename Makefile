@@ -32,9 +32,11 @@ test: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-# Hypothesis with many more examples than `make test` runs: about 10,000 inputs, none may get a 500.
+# Hypothesis with many more examples than `make test` runs: about 10,000 inputs to the pages, and 250 per API
+# operation (schemathesis, from the OpenAPI document); none may get a 500.
 fuzz: $(VENV)/.installed-dev
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_no_server_errors.py -q -s $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-250} $(PY) -m pytest tests/test_no_server_errors.py \
+		tests/api/test_openapi_fuzz.py -q -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

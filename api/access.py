@@ -15,13 +15,13 @@ from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role
 from core import gateway
 from core.actor import Actor
 from requests_app import approvals
-from requests_app.access import overseen_request, own_request
-from requests_app.actions import do_request_access, requestable
+from requests_app.actions import do_submit_request, requestable
 from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, usual_port
 from requests_app.models import AccessRequest
 from requests_app.status import fates, open_now, request_state
-from vms.access import REQUEST, permitted, selected_vms
+from requests_app.visibility import overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
+from vms.rights import REQUEST, permitted, selected_vms
 
 from . import guard, schemas
 from .auth import actor
@@ -101,7 +101,7 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
     if not form.is_valid():
         raise invalid(_errors(form))
     data = form.cleaned_data
-    access = do_request_access(who, data["request_key"], data["planned"], data["source_prefix"], data["window"],
+    access = do_submit_request(who, data["request_key"], data["planned"], data["source_prefix"], data["window"],
                                data.get("justification", ""), inventory.azure_clock(),
                                break_glass=data.get("break_glass_reason", ""))
     return json_answer(described(access, inventory), 201)

@@ -8,9 +8,9 @@ from ninja import Router
 from accounts.roles import ADMIN, APPROVER, require_role, roles_of
 from core.actor import Actor
 from requests_app import approvals
-from requests_app.access import overseen_request
 from requests_app.forms import DecisionForm
-from requests_app.models import ApprovalRule
+from requests_app.models import Approval, ApprovalRule
+from requests_app.visibility import overseen_request
 
 from . import guard, schemas
 from .access import described, inventory_now, json_answer, refusal
@@ -41,7 +41,7 @@ def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
     comment = form.cleaned_data["comment"]
     try:
-        if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+        if form.cleaned_data["decision"] == Approval.Decision.APPROVE:
             approvals.approve(who, access.pk, comment, inventory)
         else:
             approvals.deny(who, access.pk, comment)
@@ -64,3 +64,22 @@ def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
 def rules(request: HttpRequest):
     require_role(actor(request).user, ADMIN, APPROVER)
     return [schemas.rule(r) for r in ApprovalRule.objects.all()]
+
+
+def _open_again(who: Actor, pk: int) -> HttpResponse:
+    inventory = inventory_now(who)
+    access = overseen_request(who.user, pk, inventory)
+    try:
+        approvals.open_again(who, access.pk, inventory)
+    except approvals.Refused as refused:
+        raise refusal(refused) from None
+    access.refresh_from_db()
+    return json_answer(described(access, inventory))
+
+
+@router.post("/requests/{int:pk}/open", response=schemas.Request, summary="Open an approved request with my rights",
+             description="When Azure refused the approver who approved it, another approver opens it with theirs.")
+def open_again(request: HttpRequest, pk: int):
+    who = actor(request)
+    require_role(who.user, APPROVER)
+    return guard.once(request, lambda: _open_again(who, pk))

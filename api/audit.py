@@ -17,7 +17,7 @@ from ninja import Field, Query, Router, Schema
 from accounts.roles import ADMIN, AUDITOR, require_role
 from audit import archive, csv_export
 from audit.forms import AuditFilterForm
-from audit.report import explain, matching
+from audit.report import matching, report_rows
 from audit.scope import scope_of
 from audit.views import _about, _coverage, _freshness
 from core import gateway
@@ -111,7 +111,7 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
     if filters.format != "json":
         return _download(who, filters, form, found, names, scope, inventory, collected, hidden)
     shown, paging = page_of(found, filters.page, filters.per_page)
-    rows = explain(shown, names, scope, azure_now=inventory.azure_clock())
+    rows = report_rows(shown, names, scope, azure_now=inventory.azure_clock())
     return {**paging, "hidden": hidden, "unread": unread,
             "items": [_line(csv_export.report_line(row)) for row in rows]}
 

@@ -8,9 +8,9 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import require_role
-from vms.access import CONFIGURE, REQUEST, vm_for, why_not
 from vms.forms import FleetFilterForm
 from vms.inventory import CONFIGURED, get_inventory
+from vms.rights import CONFIGURE, REQUEST, vm_for, why_not
 
 from . import schemas
 from .auth import actor

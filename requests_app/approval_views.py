@@ -20,10 +20,11 @@ from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals
-from .access import in_scope, overseen_request, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
-from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
+from .states import ItemStatus
+from .visibility import in_scope, overseen_request, own_request
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
@@ -56,7 +57,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     inventory, problem = _inventory(request)
     waiting = approvals.waiting_for(request.user, inventory)
     now = inventory.azure_clock() if inventory else timezone.now()
-    open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+    open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
     # Open by Azure's own request history (a replaced or ended request is not), as this person's inventory shows it.
@@ -80,7 +81,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, problem or " ".join(e for errors in form.errors.values() for e in errors))
         return _detail(access)
     comment = form.cleaned_data["comment"]
-    if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+    if form.cleaned_data["decision"] == Approval.Decision.APPROVE:
         return _step(request, access, lambda: approvals.approve(actor, access.pk, comment, inventory))
     return _step(request, access, lambda: approvals.deny(actor, access.pk, comment))
 

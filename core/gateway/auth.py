@@ -6,11 +6,13 @@ TokenCredential built from it: it refreshes silently and raises SignInRequired w
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, MutableMapping
+from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,7 +32,6 @@ ROLES_KEY = "gateway.app_roles"
 # An API call's stand-in for a session: the person's bearer token, traded on-behalf-of for ARM tokens.
 API_ASSERTION_KEY = "gateway.api_assertion"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
-_http_cache_lock = threading.Lock()
 OBO_KEPT = 10_000  # ARM tokens kept for API callers (by their token's digest), least recently used out first
 
 
@@ -60,21 +61,77 @@ def client_credential() -> str | dict:
     }
 
 
-def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
+_PERSON_CACHE: contextvars.ContextVar[msal.SerializableTokenCache | None] = contextvars.ContextVar(
+    "msal_person_cache", default=None)
+
+
+class _PersonsCache:
+    """What MSAL's one application per process sees as its token cache: the cache of the person whose call is in
+    progress. MSAL binds a cache to an application and reads it through `app.token_cache` at each call; the portal
+    keeps each person's cache in their session, so a context variable names it for the call (threads and the
+    parallel Azure calls each carry their own context)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+    # MSAL takes these two as callbacks when the application is built, before any person's call.
+    def remove_rt(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().remove_rt(*args, **kwargs)
+
+    def update_rt(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().update_rt(*args, **kwargs)
+
+    @staticmethod
+    def _current() -> msal.SerializableTokenCache:
+        cache = _PERSON_CACHE.get()
+        if cache is None:
+            raise RuntimeError("MSAL asked for a token cache outside a person's call")
+        return cache
+
+
+_apps: dict[tuple, msal.ConfidentialClientApplication] = {}
+_apps_lock = threading.Lock()
+
+
+def _app_key() -> tuple:
+    """What the application is made of: a change of settings (tests, a rotated certificate file) makes a new one."""
+    path = settings.AZURE_CLIENT_CERTIFICATE_PATH
+    certificate = (path, Path(path).stat().st_mtime_ns) if path else None
+    return (settings.AZURE_CLIENT_ID, settings.AZURE_AUTHORITY, settings.AZURE_CLIENT_SECRET, certificate,
+            settings.AZURE_CA_BUNDLE, settings.AZURE_INSTANCE_DISCOVERY, settings.AZURE_TIMEOUT_SECONDS)
+
+
+def _app() -> msal.ConfidentialClientApplication:
+    """The process's one MSAL application (Microsoft: build it once and reuse it); the certificate is read once."""
     try:
-        with _http_cache_lock:
-            return msal.ConfidentialClientApplication(
-                settings.AZURE_CLIENT_ID,
-                client_credential=client_credential(),
-                authority=settings.AZURE_AUTHORITY,
-                token_cache=cache,
-                http_client=_http_client(),
-                http_cache=_http_cache,
-                instance_discovery=settings.AZURE_INSTANCE_DISCOVERY,
-                timeout=settings.AZURE_TIMEOUT_SECONDS,
-            )
+        key = _app_key()
+        with _apps_lock:
+            if key not in _apps:
+                _apps.clear()
+                _apps[key] = msal.ConfidentialClientApplication(
+                    settings.AZURE_CLIENT_ID,
+                    client_credential=client_credential(),
+                    authority=settings.AZURE_AUTHORITY,
+                    token_cache=_PersonsCache(),
+                    http_client=_http_client(),
+                    http_cache=_http_cache,
+                    instance_discovery=settings.AZURE_INSTANCE_DISCOVERY,
+                    timeout=settings.AZURE_TIMEOUT_SECONDS,
+                )
+            return _apps[key]
     except (requests.RequestException, ValueError, OSError) as exc:
         raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__}).") from exc
+
+
+@contextlib.contextmanager
+def _as_person(cache: msal.SerializableTokenCache) -> Iterator[msal.ConfidentialClientApplication]:
+    """The application, seeing `cache` as its token cache for the calls made inside the block."""
+    app = _app()
+    token = _PERSON_CACHE.set(cache)
+    try:
+        yield app
+    finally:
+        _PERSON_CACHE.reset(token)
 
 
 def _scopes() -> list[str]:
@@ -102,7 +159,8 @@ def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -
         raise SignInFailed(f"The sign-in service said: {description}")
     cache = msal.SerializableTokenCache()
     try:
-        result = _app(cache).acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
+        with _as_person(cache) as app:
+            result = app.acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
     except ValueError:
         raise SignInFailed("The sign-in response did not match the request (state mismatch). Please try again.") from None
     except requests.RequestException as exc:
@@ -140,49 +198,46 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
             + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
 
 
+class _ApiSession(dict):
+    """A dict that never shows its content: it holds a bearer token, and reprs reach logs and error reports."""
+
+    def __repr__(self) -> str:
+        return "<API session>"
+
+
 def api_session(token: str, roles: tuple[str, ...]) -> dict[str, Any]:
     """What an API call acts with where a page acts with its session: the person's own token for the portal's
     API, which the gateway trades for ARM tokens (on-behalf-of), and the app roles it carries."""
-    return {API_ASSERTION_KEY: token, ROLES_KEY: list(roles)}
+    return _ApiSession({API_ASSERTION_KEY: token, ROLES_KEY: list(roles)})
 
 
 class _NoTokenCache(msal.TokenCache):
-    """MSAL adds every on-behalf-of answer to its cache and (in this version) never reads them back for that
-    grant: one process-wide app would grow without bound. `_OnBehalfOf` keeps what it needs, bounded."""
+    """What the process's MSAL application sees as its cache during an on-behalf-of call: MSAL (1.39) writes every
+    OBO answer to the cache and never reads one back for that grant, so nothing is kept there; `_OnBehalfOf`
+    keeps what it needs, bounded."""
 
     def add(self, event, now=None) -> None:
         return None
 
 
 class _OnBehalfOf:
-    """One ConfidentialClientApplication per process for the on-behalf-of grant, and the ARM tokens it gave,
-    by the digest of the token they were traded for (never the token itself), until shortly before they expire."""
+    """ARM tokens traded on-behalf-of (through the process's one MSAL application) for the tokens API callers
+    sent, by the digest of those tokens (never the tokens themselves), until shortly before they expire."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.app: msal.ConfidentialClientApplication | None = None
-        self.made_for: tuple = ()
         self.tokens: OrderedDict[str, AccessToken] = OrderedDict()
 
-    def _client(self) -> msal.ConfidentialClientApplication:
-        wanted = (settings.AZURE_CLIENT_ID, settings.AZURE_AUTHORITY, settings.AZURE_CLIENT_SECRET,
-                  settings.AZURE_CLIENT_CERTIFICATE_PATH)
-        with self.lock:
-            if self.app is None or self.made_for != wanted:
-                self.app, self.made_for = _app(_NoTokenCache()), wanted
-                self.tokens.clear()
-            return self.app
-
     def token(self, assertion: str, force_refresh: bool) -> AccessToken:
-        digest = hashlib.sha256(assertion.encode()).hexdigest()
-        app = self._client()
+        digest = hashlib.sha256(f"{_app_key()}:{assertion}".encode()).hexdigest()
         with self.lock:
             kept = self.tokens.get(digest)
             if kept is not None and not force_refresh and kept.expires_on - 60 > time.time():
                 self.tokens.move_to_end(digest)
                 return kept
         try:
-            result = app.acquire_token_on_behalf_of(assertion, _scopes())
+            with _as_person(_NoTokenCache()) as app:
+                result = app.acquire_token_on_behalf_of(assertion, _scopes())
         except requests.RequestException as exc:
             raise Unavailable(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
         if "access_token" not in result:
@@ -250,14 +305,14 @@ class UserCredential(KeepsClients):
             raise SignInRequired("Please sign in.")
         cache = msal.SerializableTokenCache()
         cache.deserialize(serialized)
-        app = _app(cache)
-        accounts = app.get_accounts()
         result = None
-        if accounts:
-            try:
-                result = app.acquire_token_silent(_scopes(), account=accounts[0], force_refresh=force_refresh)
-            except requests.RequestException as exc:
-                raise SignInRequired(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+        with _as_person(cache) as app:
+            accounts = app.get_accounts()
+            if accounts:
+                try:
+                    result = app.acquire_token_silent(_scopes(), account=accounts[0], force_refresh=force_refresh)
+                except requests.RequestException as exc:
+                    raise SignInRequired(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
         if not result or "access_token" not in result:
             raise SignInRequired("Your sign-in has expired. Please sign in again.")
         if cache.has_state_changed:

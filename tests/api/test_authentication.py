@@ -125,3 +125,13 @@ def test_keys_are_refetched_for_an_unknown_kid_at_most_once_a_minute(sandbox, ap
         assert Api(made_token(sandbox, kid="rotated-away")).get("/me").status_code == 401
     assert len(calls) == 2  # one refetch for the unknown kid, not five
     assert alice.get("/me").status_code == 200 and len(calls) == 2  # the known kid: from memory
+
+
+def test_the_token_an_api_call_acts_with_never_shows_in_a_repr(sandbox, db):
+    from django.test import RequestFactory
+
+    from api.auth import EntraBearer
+
+    token = api_token(sandbox, "alice")
+    who = EntraBearer().authenticate(RequestFactory().get("/api/v1/me"), token)
+    assert token not in repr(who) and token not in str(who.session)

@@ -118,3 +118,20 @@ def test_the_openapi_document_and_its_reference_page_are_served_without_a_cdn(cl
     text = page.content.decode()
     assert page.status_code == 200 and "/static/" in text and "cdn" not in text.lower()
     assert "script-src 'self'" in page["Content-Security-Policy"]
+
+
+def test_one_on_behalf_of_exchange_serves_a_tokens_calls(api_for, sandbox, monkeypatch):
+    """MSAL does not keep on-behalf-of answers for reuse; the gateway does, so a script's calls cost Entra one
+    exchange per token, not one per call (counted at our own boundary, calling through to MSAL)."""
+    from core.gateway import auth
+    from vms.inventory import forget
+
+    exchanges = []
+    through = auth._as_person
+    monkeypatch.setattr(auth, "_as_person", lambda cache: (exchanges.append(type(cache).__name__), through(cache))[1])
+    alice = api_for("alice")
+    sandbox.control("POST", "stats")
+    for _ in range(3):
+        forget()  # no cached inventory: every call asks Azure again
+        assert alice.get("/vms").status_code == 200
+    assert exchanges == ["_NoTokenCache"] and sandbox.control("GET", "stats")["calls"]["vms.list"] >= 3

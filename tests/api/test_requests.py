@@ -175,3 +175,10 @@ def test_changes_have_their_own_smaller_limit(api_for, web_02):
     assert _ask(alice, web_02).status_code == 201
     assert _ask(alice, web_02).status_code == 429
     assert alice.get("/requests").status_code == 200
+
+
+def test_a_request_not_waiting_to_be_opened_is_409_to_open_again(api_for, web_02):
+    asked = _ask(api_for("alice"), web_02).json()
+    answer = api_for("hana").post(f"/requests/{asked['id']}/open")
+    assert answer.status_code == 409 and answer.json()["detail"] == "This request is not waiting to be opened."
+    assert api_for("alice").post(f"/requests/{asked['id']}/open").status_code == 403
