@@ -105,6 +105,12 @@ AZURE_INSTANCE_DISCOVERY = env_bool("AZURE_INSTANCE_DISCOVERY", True)
 AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_impersonation")
 AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
 AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
+# The portal's own API (docs/api.md): tokens for api://<AZURE_CLIENT_ID>/access_as_user; the jit command's public
+# client id marks its calls as the "cli" channel on the trail.
+API_SCOPE = env_str("API_SCOPE", "access_as_user")
+AZURE_CLI_CLIENT_ID = env_str("AZURE_CLI_CLIENT_ID") or ""
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+API_WRITES_PER_MINUTE = env_int("API_WRITES_PER_MINUTE", 20, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
 AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
@@ -138,6 +144,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # the API's reference page from its own static files (no CDN)
     "core",
     "accounts",
     "trail",
