@@ -196,5 +196,6 @@ def test_overseers_see_others_requests_in_their_scope_others_only_their_own(cast
         assert overseen_request(cast[overseer], access.pk, sees) == access
         with pytest.raises(Http404):
             overseen_request(cast[overseer], access.pk, _inventory())  # outside their scope
-    with pytest.raises(Http404):
+    with pytest.raises(Http404) as refused:
         overseen_request(cast["eve"], access.pk, sees)  # a requester does not oversee others
+    assert str(refused.value) == "No such request, or not one you may see."  # the 404 page shows it

@@ -73,8 +73,9 @@ def test_a_checkpoint_is_a_count_and_a_mac():
     assert str(Checkpoint(12, mac)) == f"12:{mac}"
     assert Checkpoint.parse(f"  12:{mac}\n") == Checkpoint(12, mac)
     for bad in [f"12:{mac.upper()}", f"12:{mac}0", f"x:{mac}", f"12 {mac}", f"-1:{mac}", f"12:{mac[:-1]}"]:
-        with pytest.raises(ValueError, match="a checkpoint is <count>:<64 hex digits>"):
+        with pytest.raises(ValueError) as refused:
             Checkpoint.parse(bad)
+        assert str(refused.value) == "a checkpoint is <count>:<64 hex digits>, as the log and the CSV give it"
 
 @pytest.mark.django_db
 def test_events_chain_and_verify(capsys):
@@ -89,14 +90,16 @@ def test_events_chain_and_verify(capsys):
 def test_no_code_path_changes_or_deletes_an_event():
     event = _three_events()[0]
     event.outcome = "failed"
-    with pytest.raises(AppendOnly):
+    changed, deleted = r"^Audit events are never changed\.$", r"^Audit events are never deleted\.$"
+    with pytest.raises(AppendOnly, match=changed):
         event.save()
-    with pytest.raises(AppendOnly):
+    with pytest.raises(AppendOnly, match=deleted):
         event.delete()
-    with pytest.raises(AppendOnly):
+    with pytest.raises(AppendOnly, match=changed):
         AuditEvent.objects.filter(pk=event.pk).update(outcome="failed")
-    with pytest.raises(AppendOnly):
+    with pytest.raises(AppendOnly, match=deleted):
         AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.get(pk=event.pk).outcome == "succeeded"
 
 
 @pytest.mark.django_db

@@ -70,8 +70,9 @@ def test_a_vm_page_finds_the_vm_by_its_names_in_any_case():
     assert vm_for(_inventory(WEB, DB), SUB.upper(), "RG-DATA", "DB-01") is DB
     for where in [(SUB, "rg-Web", "db-01"), (SUB, "rg-Data", "web-01"),
                   ("11111111-2222-3333-4444-555555555555", "rg-Data", "db-01")]:
-        with pytest.raises(Http404):
+        with pytest.raises(Http404) as refused:
             vm_for(_inventory(WEB, DB), *where)
+        assert str(refused.value) == "No such VM, or Azure does not let you see it."  # the 404 page shows it
 
 
 def _rights(**by_group: tuple[str, ...]) -> dict:
