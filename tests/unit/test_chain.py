@@ -190,6 +190,7 @@ def test_an_event_records_who_from_where_and_about_which_scopes(django_user_mode
     stored = AuditEvent.objects.get(pk=event.pk)
     assert (stored.actor_id, stored.actor_name, stored.source_ip, stored.correlation_id, stored.details) == (
         alice.pk, "alice@contoso.com", "203.0.113.7", "c-1", {"ports": [22], "channel": "api"})
+    assert (stored.action, stored.target, stored.outcome) == ("jit.request", target, "succeeded")
     assert (stored.seq, stored.previous_mac, stored.key_id) == (1, GENESIS, key_id(next(iter(keys().values()))))
     assert stored.mac == stored.compute_mac(next(iter(keys().values())))
     assert {(s.subscription_id, s.resource_group) for s in stored.scopes.all()} == {(SUB, "rg-web"), (SUB, "rg-db")}
@@ -199,7 +200,7 @@ def test_an_event_records_who_from_where_and_about_which_scopes(django_user_mode
 def test_an_address_that_is_not_one_is_not_recorded_as_one():
     assert record(Actor(None, {}, "unknown"), "sign-in", "", "failed").source_ip is None
     assert record(Actor(None, {}, "2001:DB8::1"), "sign-in", "", "failed").source_ip == "2001:db8::1"
-    assert record(PORTAL, "sign-in", "", "failed").actor_name == ""
+    assert (record(PORTAL, "sign-in", "", "failed").actor_name, AuditEvent.objects.first().correlation_id) == ("", "")
     assert record(Actor(None, {}, ""), "sign-in", "", "failed").details == {"channel": "web"}
     assert AuditScope.objects.count() == 0
 

@@ -73,6 +73,9 @@ def test_a_role_allows_what_its_actions_give_less_its_not_actions(role, action, 
     (GROUP, SUB, False),  # a group's role says nothing of the subscription above it
     (GROUP, f"{SUB}/resourceGroups/rg-web2", False),  # a longer name is another group, not one inside
     (f"{SUB}/resourceGroups/rg-other", GROUP, False),
+    (f"{SUB}/resourceGroups/BOX", f"{SUB}/resourceGroups/BO", False),  # names compared whole, to the last letter
+    (f"{SUB}/resourceGroups/BO", f"{SUB}/resourceGroups/BOX", False),
+    (GROUP, GROUP + " ", False),  # only a trailing "/" is dropped: a name that looks the same is another scope
 ])
 def test_a_role_assigned_at_a_scope_reaches_it_and_below(assignment_scope, scope, covers):
     assert rbac.scope_covers(assignment_scope, scope) is covers
@@ -128,13 +131,13 @@ def test_the_portal_reads_its_rights_from_arms_permissions_api(monkeypatch):
     asked = []
 
     def try_list(credential, path, params, what, subscription_id):
-        asked.append((path, params, what, subscription_id))
+        asked.append((credential, path, params, what, subscription_id))
         return [{"actions": ["*/read"], "notActions": None}, {"actions": None, "notActions": [VM_READ]}], None
 
     monkeypatch.setattr(portal, "try_list", try_list)
-    rights = read_permissions(None, "sub-1", "rg-web")
+    rights = read_permissions("alice's credential", "sub-1", "rg-web")
     assert rights == Permissions(((("*/read",), ()), ((), (VM_READ,))))
-    assert asked == [("/subscriptions/sub-1/resourceGroups/rg-web/providers/Microsoft.Authorization/permissions",
+    assert asked == [("alice's credential", "/subscriptions/sub-1/resourceGroups/rg-web/providers/Microsoft.Authorization/permissions",
                       {"api-version": "2022-04-01"}, "your rights in rg-web", "sub-1")]
 
 

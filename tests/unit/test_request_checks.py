@@ -180,6 +180,9 @@ def test_a_denial_says_why_an_approval_need_not():
     assert not form.is_valid() and form.errors["comment"] == ["Say why you deny it: the requester reads this."]
     assert DecisionForm({"decision": "deny", "comment": "not during the freeze"}).is_valid()
     assert not DecisionForm({"decision": "maybe"}).is_valid()
+    form = DecisionForm({"decision": "deny", "comment": "x" * 1001})  # a reason too long to keep is no reason
+    assert form.errors["comment"] == ["Ensure this value has at most 1000 characters (it has 1001).",
+                                      "Say why you deny it: the requester reads this."]
 
 
 def test_an_extension_is_at_most_what_is_left_of_the_maximum():
