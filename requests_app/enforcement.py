@@ -178,3 +178,89 @@ def rule_checks(session, user_pk: int, subscriptions: dict[str, str],
     needed = {s for rule in rules for s, _ in _scopes(rule, subscriptions)}
     read = catalogs(session, user_pk, needed)
     return [check(rule, read, subscriptions) for rule in rules]
+
+
+def scope_words(rule: ApprovalRule, names: dict[str, str]) -> str:
+    if not rule.subscription_id:
+        return "every subscription"
+    name = names.get(rule.subscription_id.lower(), rule.subscription_id)
+    return f"{name} / {rule.resource_group}" if rule.resource_group else name
+
+
+def approver_problems(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names: dict[str, str]) -> list[str]:
+    """What is wrong with who may decide under `rule` (unsaved), in words: each approver it names must be a
+    person the portal knows, hold JIT.Approver and be let open ports by Azure across its scope; and somebody
+    must be able to decide at all."""
+    scopes = _scopes(rule, read)
+    unread = [found for sub, _ in scopes if isinstance(found := read.get(sub, "not read"), str)]
+    if unread:
+        return [f"The approvers could not be checked: {unread[0]}"]
+    where = scope_words(rule, names)
+    able = {p for p in _principals_covering(scopes, read)}
+    problems = []
+    named = [n.strip().lower() for n in rule.approvers.splitlines() if n.strip()]
+    known = {u.upn.lower(): u for u in User.objects.filter(upn__in=named).prefetch_related("groups")} if named else {}
+    for upn in named:
+        user = known.get(upn)
+        if user is None:
+            problems.append(f"{upn} has never signed in to the portal: it cannot tell who that is, nor ask Azure "
+                            "what they may do.")
+        elif APPROVER not in {g.name for g in user.groups.all()}:
+            problems.append(f"{upn} does not hold the app role JIT.Approver, so cannot decide.")
+        elif user.object_id.lower() not in able:
+            problems.append(f"Azure does not let {upn} open ports in {where}: no role assigned to them there or "
+                            f"above grants {INITIATE} (a group's may, which the portal cannot see into).")
+    if not _deciders(rule, scopes, read, _people(able)):
+        problems.append(f"Nobody could decide: no approver this rule trusts may open ports in {where}. Requests "
+                        "under it would wait until they expire.")
+    return problems
+
+
+def _principals_covering(scopes, read) -> set[str]:
+    """People and principals whose own assignments let them open ports across every part of `scopes`."""
+    found = None
+    for sub, rg in scopes:
+        here = {h.principal_id for h in read[sub].holders(INITIATE, rg) if h.covers_all}
+        found = here if found is None else found & here
+    return found or set()
+
+
+def rights(session, user_pk: int, subscription_id: str, resource_group: str = "") -> gateway.Permissions:
+    """What Azure lets this person do at a subscription or resource group (the permissions API), kept as long
+    as an inventory."""
+    key = f"rights:{user_pk}:{subscription_id.lower()}:{resource_group.lower()}"
+    found = cache.get(key)
+    if found is None:
+        found = gateway.read_permissions(gateway.person_reader(session), subscription_id, resource_group)
+        cache.set(key, found, settings.INVENTORY_CACHE_SECONDS)
+    return found
+
+
+def why_not_manage(session, user_pk: int, subscription_id: str, resource_group: str, names: dict[str, str]) -> str:
+    """Why this person may not create, change or delete a rule at this scope ("" when they may): it takes the
+    right to write JIT policies there, as Azure's permissions API tells it. A rule on every subscription
+    takes it on every subscription they see. Unknown rights refuse: no later Azure call would decide."""
+    scopes = [(subscription_id, resource_group)] if subscription_id else [(s, "") for s in sorted(names)]
+    if not scopes:
+        return "Azure shows you no subscription, so the portal cannot tell whether you may manage rules."
+    answers = gateway.parallel(lambda scope: rights(session, user_pk, *scope), scopes)
+    for (sub, rg), answer in zip(scopes, answers, strict=True):
+        where = names.get(sub.lower(), sub) + (f" / {rg}" if rg else "")
+        if not answer.known:
+            return f"Azure would not say what you may do in {where}, so the portal cannot let you manage rules there."
+        if not answer.allows(WRITE):
+            return (f"Azure does not give you {WRITE} on {where}: managing an approval rule there takes the right "
+                    "to write its JIT policies.")
+    return ""
+
+
+def readable(rule: ApprovalRule, session, user_pk: int, groups: set[tuple[str, str]]) -> bool:
+    """Whether a rule lies within this person's Azure read scope: a rule on every subscription always; one on
+    a resource group when Azure shows them a VM there (`groups`, their inventory's); one on a subscription when
+    Azure lets them read the whole subscription."""
+    if not rule.subscription_id:
+        return True
+    if rule.resource_group:
+        return (rule.subscription_id.lower(), rule.resource_group.lower()) in groups
+    answer = rights(session, user_pk, rule.subscription_id)
+    return answer.known and answer.allows("Microsoft.Compute/virtualMachines/read")
