@@ -264,3 +264,13 @@ def readable(rule: ApprovalRule, session, user_pk: int, groups: set[tuple[str, s
         return (rule.subscription_id.lower(), rule.resource_group.lower()) in groups
     answer = rights(session, user_pk, rule.subscription_id)
     return answer.known and answer.allows("Microsoft.Compute/virtualMachines/read")
+
+
+def nobody_decides(session, user_pk: int, rule: ApprovalRule, groups: Iterable[tuple[str, str]],
+                   requester_pk: int) -> list[str]:
+    """The resource groups ("rg-web in Contoso Production") where nobody could decide on a request by
+    `requester_pk` under `rule`: no approver it trusts, other than the requester, whom Azure lets open ports
+    there. Groups whose roles could not be read are not named (nothing is known)."""
+    groups = sorted({(s.lower(), g) for s, g in groups})
+    read = catalogs(session, user_pk, {s for s, _ in groups})
+    return [g for s, g in groups if who_can_decide(rule, read, s, g, requester_pk) == []]
