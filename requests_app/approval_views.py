@@ -20,10 +20,10 @@ from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals, enforcement
-from .access import in_scope, overseen_request, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
+from .visibility import in_scope, overseen_request, own_request
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:

@@ -26,7 +26,7 @@ from django.core.cache import cache
 from accounts.models import User
 from accounts.roles import ADMIN, APPROVER
 from core import gateway
-from vms.access import JIT
+from vms.rights import JIT
 
 from .models import ApprovalRule
 
