@@ -125,8 +125,7 @@ def check(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names:
     people = _people(h.principal_id for _, h in holders)
     through: dict[str, list[str]] = {}
     for sub, h in holders:
-        where = names.get(sub, sub) + h.scope.lower().split(sub, 1)[-1].replace("/resourcegroups/", " / ")
-        through.setdefault(h.principal_id, []).append(f"{h.role} on {where}")
+        through.setdefault(h.principal_id, []).append(f"{h.role} on {_where(h.scope, sub, names)}")
     who = []
     for principal_id, ways in through.items():
         principal_type = next(h.principal_type for _, h in holders if h.principal_id == principal_id)
@@ -140,6 +139,19 @@ def check(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names:
         who.append(Who(principal_id, principal_type, name, standing, tuple(dict.fromkeys(ways))))
     who.sort(key=lambda w: ({SKIPS: 0, DECIDES: 1, ADMINISTERS: 2}[w.standing], w.label.lower()))
     return RuleCheck(rule, tuple(who), unread, tuple(_deciders(rule, scopes, read, people)))
+
+
+def _where(scope: str, subscription_id: str, names: dict[str, str]) -> str:
+    """An assignment's scope in words: "Contoso Production", "Contoso Production / rg-web", or the ARM scope
+    itself when it lies above the subscription (a management group, the root)."""
+    prefix = f"/subscriptions/{subscription_id}".lower()
+    if not scope.lower().startswith(prefix):
+        return scope or "/"
+    rest = scope[len(prefix):].strip("/").split("/")
+    name = names.get(subscription_id.lower(), subscription_id)
+    if len(rest) >= 2 and rest[0].lower() == "resourcegroups":
+        return f"{name} / {'/'.join(rest[1:])}"
+    return name
 
 
 def _deciders(rule: ApprovalRule, scopes, read, people) -> list[str]:

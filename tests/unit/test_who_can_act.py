@@ -95,3 +95,16 @@ def test_write_and_initiate_are_told_apart():
     both = catalog(("bob", "secadmin", S), ("alice", "requester", S))
     assert [h.principal_id for h in both.holders(WRITE)] == ["bob"]
     assert [h.principal_id for h in both.holders(INITIATE)] == ["bob", "alice"]
+
+
+@pytest.mark.parametrize(("scope", "words"), [
+    (S, "Contoso Test"),
+    (RG, "Contoso Test / rg-web"),
+    (VM, "Contoso Test / rg-web/providers/Microsoft.Compute/virtualMachines/web-01"),
+    ("/providers/Microsoft.Management/managementGroups/contoso", "/providers/Microsoft.Management/managementGroups/contoso"),
+    ("/", "/"),
+])
+def test_where_an_assignment_is_said_in_words(scope, words):
+    from requests_app.enforcement import _where
+
+    assert _where(scope, SUB, {SUB: "Contoso Test"}) == words
