@@ -64,6 +64,10 @@ class RuleCheck:
         return tuple(w for w in self.who if w.standing == SKIPS)
 
     @property
+    def skipper_ids(self) -> set[str]:
+        return {w.principal_id for w in self.skippers}
+
+    @property
     def enforced(self) -> bool:
         return not self.unread and not self.skippers
 

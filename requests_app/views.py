@@ -86,7 +86,7 @@ def new(request: HttpRequest) -> HttpResponse:
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
     return render(request, "requests_app/new.html", {
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": _rules_in_azure(request, rules, rows), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
+        "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
 
 
 def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list) -> list[tuple]:

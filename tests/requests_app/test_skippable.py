@@ -50,6 +50,7 @@ def test_alice_opens_production_from_azure_directly_and_the_portal_flags_the_rul
     assert "Can decide in Azure: Hana Hill" in card
 
     form = html.unescape(alice.get("/access/new", {"vm": vm}).content.decode())
+    assert "Azure also lets you open these ports directly, without approval" in form
     assert "Not enforced: Azure lets 1 principal open these ports without approval: Alice Archer" in form
 
 
@@ -143,3 +144,22 @@ def test_people_see_only_rules_within_their_read_scope_and_rule_events_carry_the
     grace, carol = person("grace"), person("carol")  # Grace reads rg-shared of Shared services, not rg-monitor
     assert event.target not in html.unescape(grace.get("/audit/trail").content.decode())
     assert event.target in html.unescape(carol.get("/audit/trail").content.decode())
+
+
+def test_the_rules_page_reads_two_lists_per_subscription_whatever_the_number_of_rules(person, subs, sandbox):
+    bob, _ = person("bob"), person("hana")
+    ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1)
+    bob.get("/access/rules/")  # the inventory, read once
+    for rg in ("rg-web", "rg-sql", "rg-legacy", "rg-classic"):
+        ApprovalRule.objects.create(name=f"Production {rg}", subscription_id=subs["prod"], resource_group=rg,
+                                    approvals_needed=1)
+    ApprovalRule.objects.create(name="Everywhere", approvals_needed=2)
+    from django.core.cache import cache
+    cache.delete_many([f"roles:{u}:{s}" for u in range(1, 20) for s in subs.values()])
+    sandbox.control("POST", "stats")
+    page = bob.get("/access/rules/")
+    assert len(page.context["rules"]) == 6
+    calls = sandbox.control("GET", "stats")["calls"]
+    # Every subscription Bob sees (the rule on every subscription covers them): two reads each, not one per rule.
+    assert calls.get("roleAssignments.listForSubscription") == len(subs)
+    assert calls.get("roleDefinitions.list") == len(subs)
