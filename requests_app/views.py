@@ -26,6 +26,7 @@ from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
+from .states import RequestStatus
 from .status import fates, history, open_now, request_state
 from .visibility import overseen_request, own_item, own_request
 
@@ -119,7 +120,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
-        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
+        "can_open": APPROVER in held and access.status == RequestStatus.APPROVED_NOT_OPENED and not access.why_not_decide(request.user),
         "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
         "decision_form": DecisionForm()})
 
