@@ -163,3 +163,18 @@ def test_the_rules_page_reads_two_lists_per_subscription_whatever_the_number_of_
     # Every subscription Bob sees (the rule on every subscription covers them): two reads each, not one per rule.
     assert calls.get("roleAssignments.listForSubscription") == len(subs)
     assert calls.get("roleDefinitions.list") == len(subs)
+
+
+# Per demo person: may they see the rules page, and may they change the Production rule (portal role, then Azure)?
+WHO_MAY = {"alice": (403, False), "bob": (200, True), "carol": (403, False), "dave": (403, False),
+           "erin": (403, False), "frank": (200, False), "grace": (403, False), "hana": (200, False)}
+
+
+@pytest.mark.parametrize("key", sorted(WHO_MAY))
+def test_who_sees_the_rules_and_who_may_change_them(person, production_rule, key):
+    client = person(key)
+    page_status, may_change = WHO_MAY[key]
+    assert client.get("/access/rules/").status_code == page_status
+    answer = client.post(f"/access/rules/{production_rule.pk}/delete")
+    assert ApprovalRule.objects.filter(pk=production_rule.pk).exists() is not may_change
+    assert answer.status_code == (302 if page_status == 200 and key != "hana" else 403)
