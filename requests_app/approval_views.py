@@ -23,7 +23,7 @@ from . import approvals, enforcement
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
-from .states import ItemStatus, RequestStatus
+from .states import ItemStatus
 from .visibility import in_scope, overseen_request, own_request
 
 
@@ -55,9 +55,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
-               .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
-               .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    waiting = approvals.waiting_for(request.user, inventory)
     now = inventory.azure_clock() if inventory else timezone.now()
     open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
@@ -169,17 +167,17 @@ def _about(places: dict[str, tuple[str, list[str]]], *rules: ApprovalRule) -> st
 @login_required
 def rules(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN, APPROVER)
-    places = _places(request)
-    names = {sub: name for sub, (name, _) in places.items()}
-    groups = {(sub, g.lower()) for sub, (_, rgs) in places.items() for g in rgs}
-    shown = [r for r in ApprovalRule.objects.all() if enforcement.readable(r, request.session, request.user.pk, groups)]
+    inventory, _ = _inventory(request)
+    rows = inventory.rows if inventory else ()
+    names = {r.subscription_id.lower(): r.subscription_name for r in rows}
+    shown, hidden = enforcement.visible_rules(request.session, request.user.pk, rows)
     admin = ADMIN in roles_of(request.user)
     checks = enforcement.rule_checks(request.session, request.user.pk, names, shown)
     return render(request, "requests_app/rules.html", {
         "rules": [(c, enforcement.scope_words(c.rule, names),
                    enforcement.why_not_manage(request.session, request.user.pk, c.rule.subscription_id,
                                               c.rule.resource_group, names) if admin else "") for c in checks],
-        "can_edit": admin, "hidden": ApprovalRule.objects.count() - len(shown)})
+        "can_edit": admin, "hidden": hidden})
 
 
 def _rule_words(rule: ApprovalRule) -> dict:

@@ -270,6 +270,15 @@ def why_not_manage(session, user_pk: int, subscription_id: str, resource_group: 
     return ""
 
 
+def visible_rules(session, user_pk: int, rows: Iterable) -> tuple[list[ApprovalRule], int]:
+    """The rules within this person's Azure read scope (`rows`: their inventory's VM rows), and how many others
+    there are. The rules page and the API both show only these."""
+    groups = {(r.subscription_id.lower(), r.resource_group.lower()) for r in rows}
+    every = list(ApprovalRule.objects.all())
+    shown = [r for r in every if readable(r, session, user_pk, groups)]
+    return shown, len(every) - len(shown)
+
+
 def readable(rule: ApprovalRule, session, user_pk: int, groups: set[tuple[str, str]]) -> bool:
     """Whether a rule lies within this person's Azure read scope: a rule on every subscription always; one on
     a resource group when Azure shows them a VM there (`groups`, their inventory's); one on a subscription when

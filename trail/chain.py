@@ -66,7 +66,7 @@ def record(actor: Actor, action: str, target: str, outcome: str, *, details: dic
         event = AuditEvent(
             seq=last.seq + 1 if last else 1, actor=actor.user, actor_name=getattr(actor.user, "upn", "") or "",
             action=action, target=target, outcome=outcome, source_ip=_ip(actor.ip), correlation_id=correlation_id,
-            details=details or {}, key_id=kid, previous_mac=last.mac if last else GENESIS,
+            details={**(details or {}), "channel": actor.channel}, key_id=kid, previous_mac=last.mac if last else GENESIS,
         )
         event.mac = event.compute_mac(key)
         event.save()

@@ -6,12 +6,14 @@ return frozen dataclasses, and raise GatewayError subclasses — or SignInRequir
 
 from .activity import jit_activity_since
 from .app_identity import AppCredential, app_reader
-from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
+from .auth import UserCredential, api_session, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
+from .bearer import ApiCaller, BearerRefused, authenticate
 from .clients import parallel
 from .errors import (
     AccessDenied,
     Conflict,
     GatewayError,
+    InteractionRequired,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -56,6 +58,7 @@ __all__ = [
     "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
     "read_permissions", "Holder", "RoleAssignment", "RoleCatalog", "RoleDefinition", "read_role_catalog",
     "try_role_catalog",
+    "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
 ]
 
 
