@@ -204,13 +204,9 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
-        if reason := enforcement.why_not_manage(request.session, request.user.pk, saved.subscription_id,
-                                                saved.resource_group, names):
+        reason, problems = enforcement.check_before_saving(request.session, request.user.pk, saved, names)
+        if reason:
             form.add_error("subscription_id", reason)
-        else:
-            read = enforcement.catalogs(request.session, request.user.pk,
-                                        [saved.subscription_id] if saved.subscription_id else names)
-            problems = enforcement.approver_problems(saved, read, names)
         if form.is_valid() and (not problems or form.cleaned_data["save_anyway"]):
             saved.updated = timezone.now()
             saved.save()

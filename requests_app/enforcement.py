@@ -232,6 +232,15 @@ def approver_problems(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | 
     return problems
 
 
+def check_before_saving(session, user_pk: int, rule: ApprovalRule, names: dict[str, str]) -> tuple[str, list[str]]:
+    """Why this person may not save `rule` at its scope (Azure's write right), else what is wrong with who may
+    decide under it ("" and [] when nothing is)."""
+    if reason := why_not_manage(session, user_pk, rule.subscription_id, rule.resource_group, names):
+        return reason, []
+    read = catalogs(session, user_pk, [rule.subscription_id] if rule.subscription_id else names)
+    return "", approver_problems(rule, read, names)
+
+
 def _principals_covering(scopes, read) -> set[str]:
     """People and principals whose own assignments let them open ports across every part of `scopes`."""
     found = None
