@@ -7,7 +7,7 @@ import pytest
 
 from core.gateway import permissions as portal
 from core.gateway.permissions import UNKNOWN, Permissions, read_permissions
-from sandbox import rbac
+from sandbox import demo, rbac
 
 SUB = "/subscriptions/0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
 GROUP = f"{SUB}/resourceGroups/rg-web"
@@ -144,3 +144,20 @@ def test_the_portal_reads_its_rights_from_arms_permissions_api(monkeypatch):
 def test_rights_azure_would_not_read_are_unknown(monkeypatch):
     monkeypatch.setattr(portal, "try_list", lambda *args: portal.GatewayError("no"))
     assert read_permissions(None, "sub-1", "rg-web") is UNKNOWN
+
+
+def test_a_role_assigned_to_a_group_holds_for_its_members_only():
+    oncall, alice, bob = demo.GROUPS[0].object_id, demo.person("alice").object_id, demo.person("bob").object_id
+    assert rbac.holders(alice) == frozenset({alice, oncall}) and rbac.holders(bob) == frozenset({bob})
+    assignments = [_assigned("JIT VM Access Requester", principal=oncall)]
+    assert rbac.allowed(assignments, alice, INITIATE, GROUP) and not rbac.allowed(assignments, bob, INITIATE, GROUP)
+    assert rbac.granting_role(assignments, alice, INITIATE, GROUP) == "JIT VM Access Requester"
+    assert len(rbac.permissions(assignments, alice, GROUP)) == 1 and rbac.permissions(assignments, bob, GROUP) == []
+
+
+def test_the_portal_reads_its_rights_at_the_subscription_when_no_group_is_named(monkeypatch):
+    asked = []
+    monkeypatch.setattr(portal, "try_list", lambda *args: asked.append(args) or ([], None))
+    assert read_permissions("cred", "sub-1", "") == Permissions(())
+    assert asked == [("cred", "/subscriptions/sub-1/providers/Microsoft.Authorization/permissions",
+                      {"api-version": "2022-04-01"}, "your rights in the subscription", "sub-1")]

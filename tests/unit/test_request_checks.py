@@ -197,20 +197,39 @@ def test_an_extension_is_at_most_what_is_left_of_the_maximum():
     assert ExtendForm(timedelta(hours=1), {}).errors["duration"] == ["Say for how long."]
 
 
-def _rule(**answers) -> RuleForm:
+PLACES = {SUB: ("Contoso Test", ["rg-Web", "rg-db"])}
+
+
+def _rule(places=PLACES, **answers) -> RuleForm:
     return RuleForm({"name": "Production", "condition": ApprovalRule.ALWAYS, "approvals_needed": "1",
-                     "pending_minutes": "60", "extension_minutes": "0", **answers})
+                     "pending_minutes": "60", "extension_minutes": "0", **answers}, places=places)
 
 
-def test_a_rule_names_its_subscription_and_group_as_azure_does():
-    form = _rule(subscription_id=f" {SUB.upper()} ", resource_group=" rg-Web.(1) ")
+def test_a_rules_scope_is_picked_among_the_places_azure_shows_the_person():
+    form = _rule(subscription_id=f" {SUB.upper()} ", resource_group=" RG-WEB ")
     assert form.is_valid(), form.errors
-    assert (form.cleaned_data["subscription_id"], form.cleaned_data["resource_group"]) == (SUB, "rg-Web.(1)")
+    assert (form.cleaned_data["subscription_id"], form.cleaned_data["resource_group"]) == (SUB, "rg-Web")
     assert _rule(subscription_id="prod").errors["subscription_id"] == [
         "A subscription id looks like 00000000-0000-0000-0000-000000000000."]
+    assert _rule(subscription_id="99999999-2222-3333-4444-555555555555").errors["subscription_id"] == [
+        "Pick a subscription from the list: Azure does not show you that one."]
     assert _rule(subscription_id=SUB, resource_group="rg/web").errors["resource_group"] == [
         "Not a resource group name (letters, digits, - _ . ( ), at most 90)."]
-    assert _rule(resource_group="rg-web").errors["resource_group"] == ["A resource group needs its subscription id."]
+    assert _rule(subscription_id=SUB, resource_group="rg-other").errors["resource_group"] == [
+        "Azure shows you no resource group “rg-other” in Contoso Test."]
+    assert _rule(resource_group="rg-web").errors["resource_group"] == ["A resource group needs its subscription."]
+    # A subscription refused already says what is wrong: the group is not blamed for it.
+    assert "resource_group" not in _rule(subscription_id="prod", resource_group="rg-web").errors
+    assert _rule(places=None, subscription_id=SUB).errors["subscription_id"] == [
+        "Pick a subscription from the list: Azure does not show you that one."]
+
+
+def test_the_rules_scope_is_offered_by_name():
+    form = RuleForm(places={SUB: ("Contoso Test", ["rg-Web"]), "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab": ("alpha", [])})
+    assert form.fields["subscription_id"].widget.choices == [
+        ("", "Every subscription"), ("0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab", "alpha"), (SUB, "Contoso Test")]
+    assert form.fields["resource_group"].widget.choices == [
+        ("", "The whole subscription"), ("alpha", []), ("Contoso Test", [("rg-Web", "rg-Web")])]
 
 
 def test_a_rules_ports_are_numbers_read_once_each():
