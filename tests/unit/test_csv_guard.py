@@ -37,8 +37,7 @@ def test_a_long_download_comes_in_pieces_with_every_row_once():
     rows = [[f"=row {n}", "x" * 100] for n in range(1000)]  # about 110 KB: several pieces
     pieces = list(stream("covered", ["A", "B"], rows))
     assert len(pieces) > 3 and all(len(p) < 2 * PIECE for p in pieces)
-    lines = _read(pieces)
-    assert len(lines) == 1002 and lines[2] == ["'=row 0", "x" * 100] and lines[-1] == ["'=row 999", "x" * 100]
+    assert _read(pieces) == [["covered"], ["A", "B"], *([f"'=row {n}", "x" * 100] for n in range(1000))]
 
 
 def test_a_download_with_no_rows_is_its_two_first_lines():

@@ -64,6 +64,7 @@ def test_a_window_is_shown_back_in_hours_when_whole_else_in_minutes():
     assert widget.decompress(timedelta(seconds=150)) == [2, "minutes"]
     assert widget.decompress(None) == [None, "hours"]
     assert widget.id_for_label("id_window") == "id_window_0" and widget.id_for_label("") == ""
+    assert 'value="2"' in _Window(initial={"window": timedelta(hours=2)}).as_p()  # not "2.0"
 
 
 def test_the_window_posts_as_a_number_and_a_unit():

@@ -197,7 +197,8 @@ def test_an_extension_is_at_most_what_is_left_of_the_maximum():
     assert ExtendForm(timedelta(hours=1), {}).errors["duration"] == ["Say for how long."]
 
 
-PLACES = {SUB: ("Contoso Test", ["rg-Web", "rg-db"])}
+SUB_B = "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab"  # letters, so that a change of case shows
+PLACES = {SUB_B: ("Contoso Test", ["rg-Web", "rg-db"])}
 
 
 def _rule(places=PLACES, **answers) -> RuleForm:
@@ -206,30 +207,38 @@ def _rule(places=PLACES, **answers) -> RuleForm:
 
 
 def test_a_rules_scope_is_picked_among_the_places_azure_shows_the_person():
-    form = _rule(subscription_id=f" {SUB.upper()} ", resource_group=" RG-WEB ")
+    form = _rule(subscription_id=f" {SUB_B.upper()} ", resource_group=" RG-WEB ")
     assert form.is_valid(), form.errors
-    assert (form.cleaned_data["subscription_id"], form.cleaned_data["resource_group"]) == (SUB, "rg-Web")
+    assert (form.cleaned_data["subscription_id"], form.cleaned_data["resource_group"]) == (SUB_B, "rg-Web")
     assert _rule(subscription_id="prod").errors["subscription_id"] == [
         "A subscription id looks like 00000000-0000-0000-0000-000000000000."]
-    assert _rule(subscription_id="99999999-2222-3333-4444-555555555555").errors["subscription_id"] == [
+    assert _rule(subscription_id=SUB).errors["subscription_id"] == [
         "Pick a subscription from the list: Azure does not show you that one."]
-    assert _rule(subscription_id=SUB, resource_group="rg/web").errors["resource_group"] == [
+    assert _rule(subscription_id=SUB_B, resource_group="rg/web").errors["resource_group"] == [
         "Not a resource group name (letters, digits, - _ . ( ), at most 90)."]
-    assert _rule(subscription_id=SUB, resource_group="rg-other").errors["resource_group"] == [
+    assert _rule(subscription_id=SUB_B, resource_group="rg-other").errors["resource_group"] == [
         "Azure shows you no resource group “rg-other” in Contoso Test."]
     assert _rule(resource_group="rg-web").errors["resource_group"] == ["A resource group needs its subscription."]
     # A subscription refused already says what is wrong: the group is not blamed for it.
     assert "resource_group" not in _rule(subscription_id="prod", resource_group="rg-web").errors
-    assert _rule(places=None, subscription_id=SUB).errors["subscription_id"] == [
+    assert _rule(places=None, subscription_id=SUB_B).errors["subscription_id"] == [
         "Pick a subscription from the list: Azure does not show you that one."]
 
 
-def test_the_rules_scope_is_offered_by_name():
-    form = RuleForm(places={SUB: ("Contoso Test", ["rg-Web"]), "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab": ("alpha", [])})
+def test_the_rules_scope_is_offered_by_name_as_people_read_names():
+    form = RuleForm(places={SUB_B: ("TeamB", ["rg-Web"]), SUB: ("Team_A", [])})
     assert form.fields["subscription_id"].widget.choices == [
-        ("", "Every subscription"), ("0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab", "alpha"), (SUB, "Contoso Test")]
+        ("", "Every subscription"), (SUB, "Team_A"), (SUB_B, "TeamB")]
     assert form.fields["resource_group"].widget.choices == [
-        ("", "The whole subscription"), ("alpha", []), ("Contoso Test", [("rg-Web", "rg-Web")])]
+        ("", "The whole subscription"), ("Team_A", []), ("TeamB", [("rg-Web", "rg-Web")])]
+
+
+@pytest.mark.django_db
+def test_a_rule_is_edited_from_what_it_says():
+    rule = ApprovalRule.objects.create(name="Production", subscription_id=SUB_B, approvals_needed=2)
+    form = RuleForm(instance=rule, places=PLACES)
+    assert (form["name"].value(), form["subscription_id"].value(), form["approvals_needed"].value()) == (
+        "Production", SUB_B, 2)
 
 
 def test_a_rules_ports_are_numbers_read_once_each():
@@ -255,7 +264,8 @@ def test_a_rules_approvers_are_user_principal_names_once_each_in_lower_case():
     form = _rule(approvers="Bob@Contoso.com\n\n bob@contoso.com \ndave@contoso.com")
     assert form.is_valid(), form.errors
     assert form.cleaned_data["approvers"] == "bob@contoso.com\ndave@contoso.com"
-    for bad in ["bob", "bob@", "@contoso.com", "b ob@contoso.com", "bob@contoso@com", "x" * 65 + "@contoso.com"]:
+    for bad in ["bob", "bob@", "@contoso.com", "b ob@contoso.com", "bob@contoso@com", "x" * 65 + "@contoso.com",
+                "x" * 100]:
         assert _rule(approvers=bad).errors["approvers"] == [f"Not a user principal name: {bad[:80]}."]
     many = "\n".join(f"p{n}@contoso.com" for n in range(51))
     assert _rule(approvers=many).errors["approvers"] == [
