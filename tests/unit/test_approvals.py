@@ -74,6 +74,8 @@ def test_the_strictest_rule_comes_first_most_approvals_then_the_shortest_wait():
     ApprovalRule.objects.create(name="elsewhere", subscription_id=OTHER, approvals_needed=3)
     ApprovalRule.objects.create(name="rdp", condition=ApprovalRule.PORTS, ports="3389", approvals_needed=3)
     assert rules_for_ports([(_policy(), 22, 60)]) == [quick, strict, loose]
+    rdp = ApprovalRule.objects.get(name="rdp")
+    assert rules_for_ports([(_policy(), 22, 60), (_policy(), 3389, 5)]) == [rdp, quick, strict, loose]
     assert rules_for_ports([]) == [] and rules_for_ports([("not a policy id", 22, 60)]) == [quick, strict, loose]
 
 
@@ -167,9 +169,10 @@ def _inventory(*vm_ids: str) -> Inventory:
 
 @pytest.mark.django_db
 def test_a_person_finds_their_own_requests_and_ports_only(cast):
-    mine, theirs = _request(cast["alice"]), _request(cast["eve"])
-    item = _item(mine, _vm_id("web-01"))
+    mine, also_mine, theirs = _request(cast["alice"]), _request(cast["alice"]), _request(cast["eve"])
+    item, other_item = _item(mine, _vm_id("web-01")), _item(also_mine, _vm_id("db-01"))
     assert own_request(cast["alice"], mine.pk) == mine and own_item(cast["alice"], item.pk) == item
+    assert own_request(cast["alice"], also_mine.pk) == also_mine and own_item(cast["alice"], other_item.pk) == other_item
     with pytest.raises(Http404):
         own_request(cast["alice"], theirs.pk)
     with pytest.raises(Http404):
@@ -188,10 +191,11 @@ def test_a_request_is_in_scope_when_the_person_sees_every_one_of_its_vms(cast):
 
 @pytest.mark.django_db
 def test_overseers_see_others_requests_in_their_scope_others_only_their_own(cast):
-    access = _request(cast["alice"])
+    access, other = _request(cast["alice"]), _request(cast["alice"])
     _item(access, _vm_id("web-01"))
     sees = _inventory(_vm_id("web-01"))
     assert overseen_request(cast["alice"], access.pk, None) == access  # their own, whatever Azure says
+    assert overseen_request(cast["alice"], other.pk, None) == other
     for overseer in ("bob", "dave", "grace"):
         assert overseen_request(cast[overseer], access.pk, sees) == access
         with pytest.raises(Http404):
