@@ -24,8 +24,11 @@ from core.fields import (
 net = ipaddress.ip_network
 
 
-class _Window(forms.Form):
-    window = DurationField(shortest=timedelta(minutes=30), longest=timedelta(hours=3))
+def _Window(*args, **kwargs) -> forms.Form:
+    """A form with a window of 30 min to 3 h, its field made in the test that uses it."""
+    class Window(forms.Form):
+        window = DurationField(shortest=timedelta(minutes=30), longest=timedelta(hours=3))
+    return Window(*args, **kwargs)
 
 
 @pytest.mark.parametrize("value, unit, expected", [
@@ -41,6 +44,7 @@ def test_a_window_at_its_bounds_is_taken(value, unit, expected):
 def test_a_window_past_its_bounds_is_refused_in_its_own_units(value, unit):
     form = _Window({"window_value": value, "window_unit": unit})
     assert not form.is_valid() and form.errors["window"] == ["From 30 min to 3 h."]
+    assert form.errors.as_data()["window"][0].code in ("range", "max_value")
 
 
 def test_the_number_is_bounded_by_the_longest_window_in_minutes():
@@ -67,7 +71,13 @@ def test_a_window_is_shown_back_in_hours_when_whole_else_in_minutes():
     assert 'value="2"' in _Window(initial={"window": timedelta(hours=2)}).as_p()  # not "2.0"
 
 
+def test_a_window_short_of_its_shortest_says_so_in_its_own_units():
+    form = _Window({"window_value": "29", "window_unit": "minutes"})
+    assert form.errors.as_data()["window"][0].code == "range"
+
+
 def test_the_window_posts_as_a_number_and_a_unit():
+    assert 'data-x="y"' in DurationWidget(attrs={"data-x": "y"}).render("w", None)
     html = _Window().as_p()
     assert 'name="window_value"' in html and 'name="window_unit"' in html and 'min="1"' in html
     assert 'aria-label="Unit"' in html and 'class="duration-value"' in html and '<label for="id_window_0">' in html
@@ -84,8 +94,10 @@ def test_a_prefix_is_read_with_host_bits_dropped_as_azure_does(typed, network):
 def test_an_address_naming_a_local_interface_is_refused():
     with pytest.raises(ZoneScoped):
         parse_prefix("fe80::1%eth0")
-    with pytest.raises(forms.ValidationError, match="names a local network interface") as refused:
+    with pytest.raises(forms.ValidationError) as refused:
         SourcePrefixField().clean("fe80::1%eth0")
+    assert refused.value.messages == ["'fe80::1%eth0' names a local network interface (%zone); give the address "
+                                      "without it."]
     assert refused.value.code == "zone"
 
 
@@ -116,6 +128,8 @@ def test_the_limits_come_from_the_settings(settings):
     assert not too_broad(net("10.0.0.0/16")) and too_broad(net("10.0.0.0/15"))
     assert not too_broad(net("2001:db8::/48")) and too_broad(net("2001:db8::/47"))
     assert not too_broad(net("::ffff:10.0.0.0/112")) and too_broad(net("::ffff:10.0.0.0/111"))
+    settings.JIT_MAX_SOURCE_PREFIX_V4 = 1  # the loosest limit still refuses a range holding all of IPv4
+    assert too_broad(net("0.0.0.0/0")) and too_broad(net("::/64")) and not too_broad(net("::ffff:0:0/97"))
 
 
 @pytest.mark.parametrize("network, typed, text", [

@@ -56,7 +56,7 @@ def test_each_port_has_its_own_time_and_source_named_for_it():
     assert form.fields[own_time(choice)].label == "Own time for web port 22" and not form.fields[own_time(choice)].required
     assert form.fields[own_time(choice)].widget.widgets[1].attrs["aria-label"] == "Unit for web port 22"
     assert form.fields[own_source(choice)].label == "Own source for web port 22"
-    assert form.fields[_tick("web", 22)].widget.attrs["aria-label"] == "web port 22"
+    assert form.fields[_tick("web", 22)].widget.attrs["aria-label"] == "web port 22" and form.fields[_tick("web", 22)].label == "web port 22"
     assert [(c, f.name, t.name, s.name) for c, f, t, s in form.port_fields()] == [
         (choice, _tick("web", 22), own_time(choice), own_source(choice))]
 
@@ -283,3 +283,17 @@ def test_a_rules_numbers_are_bounded_and_say_so(name, low, high):
         assert _rule(condition=ApprovalRule.LONGER, **{"longer_than_minutes": "5", name: str(inside)}).is_valid()
     widget = RuleForm().fields[name].widget
     assert (widget.attrs["min"], widget.attrs["max"]) == (low, high)
+
+
+def test_every_form_carries_its_own_one_time_key():
+    first, second = RequestAccessForm.new_key(), RequestAccessForm.new_key()
+    field = RequestAccessForm.base_fields["request_key"]
+    assert field.clean(first) != field.clean(second)
+    assert RequestAccessForm([], MY_IP, initial={"request_key": first})["request_key"].value() == first
+
+
+def test_a_port_listing_several_sources_names_them_all():
+    rows = [_row("a", port(22, prefixes=("10.0.0.0/24", "192.0.2.0/24")))]
+    form = _form(rows, **{_tick("a", 22): "on"})
+    assert form.non_field_errors() == ["a port 22 accepts only 10.0.0.0/24, 192.0.2.0/24 as the source (Azure matches "
+                                       "it exactly); choose it above or untick the port."]
