@@ -40,11 +40,11 @@ def test_a_window_at_its_bounds_is_taken(value, unit, expected):
     assert form.cleaned_data["window"] == expected
 
 
-@pytest.mark.parametrize("value, unit", [("29", "minutes"), ("181", "minutes"), ("4", "hours")])
+@pytest.mark.parametrize("value, unit", [("29", "minutes"), ("181", "minutes"), ("4", "hours"), ("0", "hours")])
 def test_a_window_past_its_bounds_is_refused_in_its_own_units(value, unit):
     form = _Window({"window_value": value, "window_unit": unit})
     assert not form.is_valid() and form.errors["window"] == ["From 30 min to 3 h."]
-    assert form.errors.as_data()["window"][0].code in ("range", "max_value")
+    assert form.errors.as_data()["window"][0].code in ("range", "min_value", "max_value")
 
 
 def test_the_number_is_bounded_by_the_longest_window_in_minutes():
