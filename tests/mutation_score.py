@@ -44,6 +44,8 @@ def main() -> int:
     by_module: dict[str, Counter] = defaultdict(Counter)
     survivors: dict[str, list[str]] = defaultdict(list)
     for module, function, status in results(args.mutmut):
+        if status == "not checked":  # a run narrowed to other modules (MUTANTS=…) did not test it
+            continue
         scope = "out of scope" if function in OUT_OF_SCOPE.get(module, ()) else "in scope"
         by_module[module][(scope, status)] += 1
         if scope == "in scope" and status not in CAUGHT:
@@ -56,7 +58,10 @@ def main() -> int:
         killed = sum(counts[("in scope", status)] for status in CAUGHT)
         made = sum(n for (scope, _), n in counts.items() if scope == "in scope")
         apart = sum(n for (scope, _), n in counts.items() if scope == "out of scope")
-        score = 100 * killed / made if made else 100.0
+        if not made:
+            print(f"{module:36} {'not run':>22}")
+            continue
+        score = 100 * killed / made
         total_killed, total = total_killed + killed, total + made
         low += [module] if score < args.goal else []
         print(f"{module:36} {killed:7} {made:6} {score:6.1f}%   {apart or ''}")
