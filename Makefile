@@ -40,8 +40,8 @@ fuzz: $(VENV)/.installed-dev
 
 # Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml, docs/mutation.md); not part of
 # `make test`. Each mutant runs the unit tests that reach its function, one at a time (a shared test database),
-# niced. MUTANTS narrows it, e.g. MUTANTS='trail.chain*'; results are kept in mutants/ and reused while the code
-# and tests they cover are unchanged.
+# niced. MUTANTS narrows it (and re-tests those), e.g. MUTANTS='trail.chain*'; verdicts are kept in mutants/ and
+# reused while their function is unchanged (docs/mutation.md says what to do after changing a test).
 MUTATE_CHILDREN ?= 1
 mutate: $(VENV)/.installed-dev
 	nice -n 10 $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
