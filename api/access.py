@@ -47,8 +47,10 @@ def _inventory(who: Actor) -> Inventory | None:
 
 
 def described(access: AccessRequest, inventory: Inventory | None) -> dict:
+    rows = {i.vm_id.lower(): inventory.row_of(i.vm_id) for i in access.items.all()} if inventory else {}
     return schemas.request(access, request_state(access, inventory),
-                           {item.pk: words for item, words in fates(access, inventory)})
+                           {item.pk: words for item, words in fates(access, inventory)},
+                           {vm: row.connect_address for vm, row in rows.items() if row})
 
 
 def _form_data(rows: list[VmRow], body: schemas.RequestIn, key: str) -> dict:
@@ -107,7 +109,7 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
     return json_answer(described(access, inventory), 201)
 
 
-@router.post("/requests", response={200: schemas.Request, 201: schemas.Request}, summary="Request access",
+@router.post("/requests", response=schemas.answers({200: schemas.Request, 201: schemas.Request}), summary="Request access",
              description="Same checks and words as the request form. Send Idempotency-Key so that a retried call "
                          "creates one request. 201: created (its state says open, or pending approval); 200: the "
                          "request this Idempotency-Key already made.")
@@ -118,7 +120,7 @@ def create_request(request: HttpRequest, body: schemas.RequestIn):
     return guard.once(request, lambda: _create(who, body, key))
 
 
-@router.get("/requests", response=schemas.RequestPage, summary="My requests, newest first")
+@router.get("/requests", response=schemas.answers(schemas.RequestPage), summary="My requests, newest first")
 def my_requests(request: HttpRequest, page: int = 1):
     who = actor(request)
     require_role(who.user, REQUESTER)
@@ -128,7 +130,7 @@ def my_requests(request: HttpRequest, page: int = 1):
     return {**paging, "items": [described(a, inventory) for a in shown]}
 
 
-@router.get("/requests/{int:pk}", response=schemas.Request, summary="One request")
+@router.get("/requests/{int:pk}", response=schemas.answers(schemas.Request), summary="One request")
 def one_request(request: HttpRequest, pk: int):
     who = actor(request)
     require_role(who.user, REQUESTER, APPROVER, ADMIN, AUDITOR)
@@ -136,7 +138,7 @@ def one_request(request: HttpRequest, pk: int):
     return described(overseen_request(who.user, pk, inventory), inventory)
 
 
-@router.get("/access", response=list[schemas.OpenAccess], summary="What is open for me now")
+@router.get("/access", response=schemas.answers(list[schemas.OpenAccess]), summary="What is open for me now")
 def my_access(request: HttpRequest):
     who = actor(request)
     require_role(who.user, REQUESTER)
@@ -173,7 +175,7 @@ def _extend(who: Actor, pk: int, body: schemas.ExtendIn, idempotency: str) -> Ht
     return json_answer(described(extension, inventory), 201)
 
 
-@router.post("/requests/{int:pk}/extend", response={201: schemas.Request}, summary="Extend: open again from now")
+@router.post("/requests/{int:pk}/extend", response=schemas.answers({201: schemas.Request}), summary="Extend: open again from now")
 def extend(request: HttpRequest, pk: int, body: schemas.ExtendIn):
     who = actor(request)
     require_role(who.user, REQUESTER)
@@ -192,7 +194,7 @@ def _end(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/end", response=schemas.Request, summary="End now",
+@router.post("/requests/{int:pk}/end", response=schemas.answers(schemas.Request), summary="End now",
              description="Azure has no revoke: the ports are replaced by a one-minute window that admits nobody.")
 def end(request: HttpRequest, pk: int):
     who = actor(request)
@@ -210,7 +212,7 @@ def _cancel(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, _inventory(who)))
 
 
-@router.post("/requests/{int:pk}/cancel", response=schemas.Request, summary="Cancel a request waiting for approval")
+@router.post("/requests/{int:pk}/cancel", response=schemas.answers(schemas.Request), summary="Cancel a request waiting for approval")
 def cancel(request: HttpRequest, pk: int):
     who = actor(request)
     require_role(who.user, REQUESTER)

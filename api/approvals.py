@@ -20,7 +20,7 @@ from .problems import invalid
 router = Router(tags=["Approvals"])
 
 
-@router.get("/approvals", response=list[schemas.Waiting], summary="Requests waiting for a decision I may see")
+@router.get("/approvals", response=schemas.answers(list[schemas.Waiting]), summary="Requests waiting for a decision I may see")
 def inbox(request: HttpRequest):
     who = actor(request)
     require_role(who.user, APPROVER, ADMIN)
@@ -51,7 +51,7 @@ def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/decision", response=schemas.Request, summary="Approve or deny",
+@router.post("/requests/{int:pk}/decision", response=schemas.answers(schemas.Request), summary="Approve or deny",
              description="A denial needs a comment (the requester reads it). The last approval opens the ports with "
                          "the approver's own Azure rights.")
 def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
@@ -60,7 +60,7 @@ def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
     return guard.once(request, lambda: _decide(who, pk, body))
 
 
-@router.get("/rules", response=list[schemas.Rule], summary="The approval rules")
+@router.get("/rules", response=schemas.answers(list[schemas.Rule]), summary="The approval rules")
 def rules(request: HttpRequest):
     require_role(actor(request).user, ADMIN, APPROVER)
     return [schemas.rule(r) for r in ApprovalRule.objects.all()]
@@ -77,7 +77,7 @@ def _open_again(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/open", response=schemas.Request, summary="Open an approved request with my rights",
+@router.post("/requests/{int:pk}/open", response=schemas.answers(schemas.Request), summary="Open an approved request with my rights",
              description="When Azure refused the approver who approved it, another approver opens it with theirs.")
 def open_again(request: HttpRequest, pk: int):
     who = actor(request)

@@ -44,7 +44,7 @@ class EventFilters(Schema):
     per_page: int = Field(50, ge=1, le=200)
 
 
-@router.get("/audit/events", response=schemas.EventPage, summary="The portal's own trail")
+@router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail")
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
     require_role(who.user, AUDITOR, ADMIN)
@@ -90,7 +90,7 @@ def _record_download(who: Actor, filename: str, about: str, filters: ReportFilte
            details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}})
 
 
-@router.get("/audit/report", response=schemas.ReportPage, summary="The audit report",
+@router.get("/audit/report", response=schemas.answers(schemas.ReportPage), summary="The audit report",
             description="format=json: a page; csv: every row as the report's CSV (its first line says what it "
                         "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.")
 def report(request: HttpRequest, filters: Query[ReportFilters]):

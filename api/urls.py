@@ -19,7 +19,7 @@ api = NinjaAPI(
 problems.install(api)
 
 
-@api.get("/me", response=schemas.Me, summary="Who this token names", tags=["Me"])
+@api.get("/me", response=schemas.answers(schemas.Me), summary="Who this token names", tags=["Me"])
 def me(request: HttpRequest):
     who = actor(request)
     user = who.user

@@ -32,7 +32,7 @@ class VmFilters(Schema):
     per_page: int = Field(25, description="10, 25, 50 or 100")
 
 
-@router.get("/vms", response=schemas.VmPage, summary="The VMs I can see")
+@router.get("/vms", response=schemas.answers(schemas.VmPage), summary="The VMs I can see")
 def vm_list(request: HttpRequest, filters: Query[VmFilters]):
     who = actor(request)
     require_role(who.user)
@@ -47,7 +47,7 @@ def vm_list(request: HttpRequest, filters: Query[VmFilters]):
             "age_seconds": inventory.age_seconds(), "unavailable": [f.message for f in inventory.failures]}
 
 
-@router.get("/vms/{subscription_id}/{resource_group}/{name}", response=schemas.VmDetail, summary="One VM")
+@router.get("/vms/{subscription_id}/{resource_group}/{name}", response=schemas.answers(schemas.VmDetail), summary="One VM")
 def vm_detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str):
     who = actor(request)
     require_role(who.user)

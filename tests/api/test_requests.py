@@ -29,6 +29,7 @@ def test_alice_opens_ssh_as_herself_and_the_trail_says_api(api_for, sandbox, vie
     body = answer.json()
     assert body["state"] == "Open now" and [(i["vm_name"], i["port"], i["fate"]) for i in body["items"]] == [
         ("web-02", 22, "open")]
+    assert body["items"][0]["connect_address"].startswith("20.")
     last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
     # Azure judged and recorded the call as Alice (on-behalf-of), not as the portal.
     assert (last.requestor, last.justification) == ("alice@contoso.test", "Deploying hotfix 4.2.2")
