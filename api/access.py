@@ -16,8 +16,9 @@ from core import gateway
 from core.actor import Actor
 from requests_app import approvals
 from requests_app.actions import do_submit_request, requestable
-from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, usual_port
+from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
 from requests_app.models import AccessRequest
+from requests_app.plan import Choice
 from requests_app.status import fates, open_now, request_state
 from requests_app.visibility import overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
@@ -75,13 +76,35 @@ def _form_data(rows: list[VmRow], body: schemas.RequestIn, key: str) -> dict:
         data.update({f"port-{row.vm_id.lower()}-{p.number}": "on" for p in wanted if p})
     if problems:
         raise invalid({"ports": problems})
+    data.update(_overrides(rows, body.overrides))
+    return data
+
+
+def _overrides(rows: list[VmRow], overrides: list[schemas.PortOverride]) -> dict:
+    """The form's own time and source under each port named, which is ticked too."""
+    by_id = {r.vm_id.lower(): r for r in rows}
+    data, problems = {}, []
+    for wanted in overrides:
+        row = by_id.get(wanted.vm.lower())
+        rule = next((p for p in row.ports if p.number == wanted.port), None) if row else None
+        if rule is None:
+            problems.append(f"Port {wanted.port} of {wanted.vm[-64:]} is not among the VMs and ports of this request.")
+            continue
+        choice = Choice(row, rule)
+        data[choice.field_name] = "on"
+        if wanted.duration_minutes is not None:
+            data.update({f"{own_time(choice)}_value": str(wanted.duration_minutes), f"{own_time(choice)}_unit": "minutes"})
+        if wanted.source is not None:
+            data[own_source(choice)] = wanted.source
+    if problems:
+        raise invalid({"overrides": problems})
     return data
 
 
 def _errors(form) -> dict[str, list[str]]:
     named: dict[str, list[str]] = {}
     for field, messages in form.errors.items():
-        named.setdefault(FIELD_NAMES.get(field, "ports" if field.startswith("port-") else field), []).extend(messages)
+        named.setdefault(FIELD_NAMES.get(field, "overrides" if field.startswith("port-") else field), []).extend(messages)
     return named
 
 

@@ -106,6 +106,15 @@ class VmPage(Page):
     unavailable: list[str] = Field(description="subscriptions Azure did not answer for, in words")
 
 
+class PortOverride(Schema):
+    """One port's own window or source, as the form's "Own time or source" under a port (it is opened too)."""
+
+    vm: str = Field(description="the VM's Azure id")
+    port: int
+    duration_minutes: int | None = None
+    source: str | None = Field(None, max_length=100, description="an IP or CIDR, or a prefix the policy lists")
+
+
 class RequestIn(Schema):
     vms: list[str] = Field(min_length=1, max_length=500, description="Azure VM ids")
     ports: list[int] | None = Field(None, max_length=100, description="omitted: each VM's usual port (SSH on Linux, RDP on Windows, else its policy's first)")
@@ -113,6 +122,7 @@ class RequestIn(Schema):
     duration_minutes: int = Field(description="the window, from 5 minutes to 24 hours and at most each port's maximum")
     justification: str = Field("", max_length=5000)
     break_glass_reason: str = Field("", max_length=5000, description="open at once despite an approval rule: why this cannot wait")
+    overrides: list[PortOverride] = Field([], max_length=100, description="ports with their own window or source")
 
 
 class Item(Schema):

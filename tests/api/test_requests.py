@@ -183,3 +183,15 @@ def test_a_request_not_waiting_to_be_opened_is_409_to_open_again(api_for, web_02
     answer = api_for("hana").post(f"/requests/{asked['id']}/open")
     assert answer.status_code == 409 and answer.json()["detail"] == "This request is not waiting to be opened."
     assert api_for("alice").post(f"/requests/{asked['id']}/open").status_code == 403
+
+
+def test_a_port_with_its_own_window_and_source(api_for, web_02):
+    answer = _ask(api_for("alice"), web_02, duration_minutes=120,
+                  overrides=[{"vm": web_02, "port": 22, "duration_minutes": 30, "source": "198.51.100.7"}])
+    assert answer.status_code == 201, answer.content
+    item = AccessRequest.objects.get().items.get()
+    assert (item.minutes, item.source) == (30, "198.51.100.7")
+    too_long = _ask(api_for("alice"), web_02, overrides=[{"vm": web_02, "port": 22, "duration_minutes": 600}])
+    assert too_long.status_code == 422 and "allows at most 3 h, not 10 h" in str(too_long.json()["errors"])
+    elsewhere = _ask(api_for("alice"), web_02, overrides=[{"vm": web_02, "port": 2222}])
+    assert elsewhere.status_code == 422 and "Port 2222 of" in elsewhere.json()["errors"]["overrides"][0]
