@@ -31,7 +31,7 @@ from .problems import Problem, invalid
 
 router = Router(tags=["Requests"])
 HISTORY_PER_PAGE = 50
-# The form's field names as the API calls them; the port fields are the API's `ports`.
+# The form's field names as the API calls them; a port's own time and source are the API's `overrides`.
 FIELD_NAMES = {"duration": "duration_minutes", "other_source": "source", "break_glass_reason": "break_glass_reason",
                "justification": "justification", "source": "source", "request_key": "Idempotency-Key"}
 
@@ -73,7 +73,7 @@ def _form_data(rows: list[VmRow], body: schemas.RequestIn, key: str) -> dict:
         if not [p for p in wanted if p]:
             problems.append(f"{row.name} has none of the ports {', '.join(map(str, body.ports or []))} in its JIT "
                             f"policy (it has {', '.join(str(p.number) for p in row.ports) or 'none'}).")
-        data.update({f"port-{row.vm_id.lower()}-{p.number}": "on" for p in wanted if p})
+        data.update({Choice(row, p).field_name: "on" for p in wanted if p})
     if problems:
         raise invalid({"ports": problems})
     data.update(_overrides(rows, body.overrides))
