@@ -135,3 +135,19 @@ def test_the_token_an_api_call_acts_with_never_shows_in_a_repr(sandbox, db):
     token = api_token(sandbox, "alice")
     who = EntraBearer().authenticate(RequestFactory().get("/api/v1/me"), token)
     assert token not in repr(who) and token not in str(who.session)
+
+
+def test_a_cookie_sent_along_with_a_token_is_left_alone(portal, sandbox, api_for):
+    """A browser trying the API (the reference page) sends its session cookie too: the answer is the token's
+    person's, and the session's person keeps their roles and their session."""
+    from django.contrib.auth import get_user_model
+
+    sign_in(portal, sandbox, "bob")
+    alice_token = api_for("alice").headers["HTTP_AUTHORIZATION"]
+    answer = portal.get("/api/v1/me", HTTP_AUTHORIZATION=alice_token)
+    assert answer.status_code == 200 and answer.json()["username"] == "alice@contoso.test"
+    bob = get_user_model().objects.get(upn="bob@contoso.test")
+    alice = get_user_model().objects.get(upn="alice@contoso.test")
+    assert set(bob.groups.values_list("name", flat=True)) == {"JIT.Admin"}
+    assert set(alice.groups.values_list("name", flat=True)) == {"JIT.Requester"}
+    assert portal.get("/vms/").status_code == 200  # Bob's session goes on
