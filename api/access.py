@@ -25,7 +25,7 @@ from vms.inventory import Inventory, VmRow, get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
 from . import guard, schemas
-from .auth import actor
+from .auth import actor, person
 from .paging import page_of
 from .problems import Problem, invalid
 
@@ -135,36 +135,32 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
 @router.post("/requests", response=schemas.answers({200: schemas.Request, 201: schemas.Request}), summary="Request access",
              description="Same checks and words as the request form. Send Idempotency-Key so that a retried call "
                          "creates one request. 201: created (its state says open, or pending approval); 200: the "
-                         "request this Idempotency-Key already made.")
+                         "request this Idempotency-Key already made.", auth=person(REQUESTER))
 def create_request(request: HttpRequest, body: schemas.RequestIn):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     key = guard.idempotency_key(request)
     return guard.once(request, lambda: _create(who, body, key))
 
 
-@router.get("/requests", response=schemas.answers(schemas.RequestPage), summary="My requests, newest first")
+@router.get("/requests", response=schemas.answers(schemas.RequestPage), summary="My requests, newest first", auth=person(REQUESTER))
 def my_requests(request: HttpRequest, page: int = 1):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     inventory = _inventory(who)
     mine = AccessRequest.objects.filter(user=who.user).select_related("user").prefetch_related("items", "approvals__approver")
     shown, paging = page_of(mine, page, HISTORY_PER_PAGE)
     return {**paging, "items": [described(a, inventory) for a in shown]}
 
 
-@router.get("/requests/{int:pk}", response=schemas.answers(schemas.Request), summary="One request")
+@router.get("/requests/{int:pk}", response=schemas.answers(schemas.Request), summary="One request", auth=person(REQUESTER, APPROVER, ADMIN, AUDITOR))
 def one_request(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER, APPROVER, ADMIN, AUDITOR)
     inventory = _inventory(who)
     return described(overseen_request(who.user, pk, inventory), inventory)
 
 
-@router.get("/access", response=schemas.answers(list[schemas.OpenAccess]), summary="What is open for me now")
+@router.get("/access", response=schemas.answers(list[schemas.OpenAccess]), summary="What is open for me now", auth=person(REQUESTER))
 def my_access(request: HttpRequest):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     inventory = get_inventory(who.session, who.user_pk)
     return [{"request_id": a.item.request_id, "item_id": a.item.pk, "vm_id": a.item.vm_id, "vm_name": a.item.vm_name,
              "port": a.item.port, "connect_address": a.address, "connect_port": a.port, "end": a.item.end,
@@ -198,10 +194,9 @@ def _extend(who: Actor, pk: int, body: schemas.ExtendIn, idempotency: str) -> Ht
     return json_answer(described(extension, inventory), 201)
 
 
-@router.post("/requests/{int:pk}/extend", response=schemas.answers({201: schemas.Request}), summary="Extend: open again from now")
+@router.post("/requests/{int:pk}/extend", response=schemas.answers({201: schemas.Request}), summary="Extend: open again from now", auth=person(REQUESTER))
 def extend(request: HttpRequest, pk: int, body: schemas.ExtendIn):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     key = guard.idempotency_key(request)
     return guard.once(request, lambda: _extend(who, pk, body, key))
 
@@ -218,10 +213,9 @@ def _end(who: Actor, pk: int) -> HttpResponse:
 
 
 @router.post("/requests/{int:pk}/end", response=schemas.answers(schemas.Request), summary="End now",
-             description="Azure has no revoke: the ports are replaced by a one-minute window that admits nobody.")
+             description="Azure has no revoke: the ports are replaced by a one-minute window that admits nobody.", auth=person(REQUESTER, APPROVER, ADMIN))
 def end(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER, APPROVER, ADMIN)
     return guard.once(request, lambda: _end(who, pk))
 
 
@@ -235,8 +229,7 @@ def _cancel(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, _inventory(who)))
 
 
-@router.post("/requests/{int:pk}/cancel", response=schemas.answers(schemas.Request), summary="Cancel a request waiting for approval")
+@router.post("/requests/{int:pk}/cancel", response=schemas.answers(schemas.Request), summary="Cancel a request waiting for approval", auth=person(REQUESTER))
 def cancel(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     return guard.once(request, lambda: _cancel(who, pk))

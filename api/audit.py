@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
-from accounts.roles import ADMIN, AUDITOR, require_role
+from accounts.roles import ADMIN, AUDITOR
 from audit import archive, csv_export
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
@@ -27,7 +27,7 @@ from trail.models import AuditEvent
 from vms.inventory import get_inventory
 
 from . import schemas
-from .auth import actor
+from .auth import actor, person
 from .paging import page_of
 from .problems import invalid
 
@@ -44,10 +44,9 @@ class EventFilters(Schema):
     per_page: int = Field(50, ge=1, le=200)
 
 
-@router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail")
+@router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail", auth=person(AUDITOR, ADMIN))
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
-    require_role(who.user, AUDITOR, ADMIN)
     found = AuditEvent.objects.select_related("actor").order_by("-seq")
     if filters.action:
         found = found.filter(action=filters.action[:40])
@@ -92,10 +91,9 @@ def _record_download(who: Actor, filename: str, about: str, filters: ReportFilte
 
 @router.get("/audit/report", response=schemas.answers(schemas.ReportPage), summary="The audit report",
             description="format=json: a page; csv: every row as the report's CSV (its first line says what it "
-                        "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.")
+                        "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
 def report(request: HttpRequest, filters: Query[ReportFilters]):
     who = actor(request)
-    require_role(who.user, AUDITOR, ADMIN)
     form = AuditFilterForm({k: str(v) for k, v in filters.dict().items()
                             if v not in ("", None) and k not in ("page", "per_page", "format")})
     if not form.is_valid():  # the page falls back to its defaults with a message; a script is told
