@@ -8,13 +8,15 @@ export PORT
 .PHONY: serve test unit sandbox bench lint clean prod worker loadtest verify-audit
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
-$(VENV)/.installed-%: pyproject.toml constraints.txt
+# dev also installs the jit command (cli/, its own distribution) so that its tests run it as people do.
+$(VENV)/.installed-%: pyproject.toml constraints.txt cli/pyproject.toml $(wildcard cli/jit_cli/*.py)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@mkdir -p var
 	@$(PY) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 		extra = p["optional-dependencies"]["dev"] if sys.argv[1] == "dev" else []; \
 		print("\n".join(p["dependencies"] + extra))' $* > var/requirements-$*.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r var/requirements-$*.txt -c constraints.txt
+	@if [ "$*" = dev ]; then $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt ./cli; fi
 	@touch $@
 
 serve: $(VENV)/.installed-run

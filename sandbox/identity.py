@@ -35,6 +35,7 @@ ARM_SCOPES = (f"{demo.ARM_AUDIENCE}/user_impersonation", f"{demo.ARM_AUDIENCE}/.
 class Identity:
     def __init__(self, sandbox: Sandbox, signing_key_path: Path, client_certificate_path: Path) -> None:
         self.sandbox = sandbox
+        self.public_clients = None  # sandbox.device.PublicClients sets itself here: the token endpoint is one
         self.key = serialization.load_pem_private_key(signing_key_path.read_bytes(), password=None)
         # The certificate registered for the demo client; a client assertion must be signed with its key.
         self.client_certificate = x509.load_pem_x509_certificate(client_certificate_path.read_bytes())
@@ -96,6 +97,7 @@ class Identity:
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "response_types_supported": ["code"],
             "response_modes_supported": ["query", "form_post"],
             "subject_types_supported": ["pairwise"],
@@ -113,7 +115,7 @@ class Identity:
         return self._tenant_error(request) or json_response(200, {"keys": [self.public_jwk()]})
 
     def _authorize_problem(self, query: dict[str, str]) -> str | None:
-        if query.get("client_id") != demo.CLIENT_ID:
+        if query.get("client_id") != demo.CLIENT_ID and demo.public_client(query.get("client_id", "")) is None:
             return f"AADSTS700016: Application with identifier '{query.get('client_id')}' was not found."
         if not _LOOPBACK_REDIRECT.match(query.get("redirect_uri", "")):
             return ("AADSTS50011: The redirect URI specified in the request does not match the redirect URIs "
@@ -150,24 +152,26 @@ class Identity:
         if problem:
             return html_response(400, _page("Sign-in failed", f"<p role='alert'>{html.escape(problem)}</p>"))
         target = query["redirect_uri"]
-        joiner = "&" if "?" in target else "?"
         if form.get("cancel") or form.get("user") not in {p.key for p in demo.PEOPLE}:
-            return redirect(target + joiner + urlencode({
+            return _answer(target, query, {
                 "error": "access_denied", "state": query.get("state", ""),
-                "error_description": "AADSTS65004: User declined to consent to access the app."}))
+                "error_description": "AADSTS65004: User declined to consent to access the app."})
         code = secrets.token_urlsafe(32)
         with self.sandbox.lock:
             self.sandbox.codes[code] = {
-                "user": form["user"], "redirect_uri": target, "challenge": query["code_challenge"],
+                "user": form["user"], "client_id": query["client_id"], "redirect_uri": target,
+                "challenge": query["code_challenge"],
                 "nonce": query.get("nonce"), "scope": query.get("scope", ""),
                 "expires": format_time(self.sandbox.clock.now() + CODE_LIFETIME), "used": False}
-        return redirect(target + joiner + urlencode({"code": code, "state": query.get("state", ""),
-                                                     "session_state": str(uuid.uuid4())}))
+        return _answer(target, query, {"code": code, "state": query.get("state", ""),
+                                       "session_state": str(uuid.uuid4())})
 
     def token(self, request: Request) -> Response:
         if (error := self._tenant_error(request)) is not None:
             return error
         form = request.form()
+        if (public := demo.public_client(form.get("client_id", ""))) is not None:
+            return self.public_clients.token(request, form, public)
         client = self._authenticate_client(request, form)
         if isinstance(client, Response):
             return client
@@ -281,10 +285,10 @@ class Identity:
         return json_response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,
                                    "access_token": self._sign(claims)}, {"Cache-Control": "no-store"})
 
-    def _redeem_code(self, request: Request, client: demo.App, form: dict[str, str]) -> Response:
+    def _redeem_code(self, request: Request, client: demo.App | demo.PublicClient, form: dict[str, str]) -> Response:
         entry = self.sandbox.codes.get(form.get("code", ""))
         now = self.sandbox.clock.now()
-        if entry is None:
+        if entry is None or entry.get("client_id", demo.CLIENT_ID) != client.client_id:
             return json_response(400, _oauth_error("invalid_grant", 9002313, "Invalid request. The code is malformed or unknown."))
         if entry["used"]:
             return json_response(400, _oauth_error("invalid_grant", 54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token."))
@@ -300,11 +304,13 @@ class Identity:
         return self._tokens(request, demo.person(entry["user"]), entry["nonce"], now,
                             form.get("scope") or entry["scope"], client)
 
-    def _redeem_refresh(self, request: Request, client: demo.App, form: dict[str, str]) -> Response:
+    def _redeem_refresh(self, request: Request, client: demo.App | demo.PublicClient, form: dict[str, str]) -> Response:
         entry = self.sandbox.world["refresh_tokens"].get(_digest(form.get("refresh_token", "")))
         now = self.sandbox.clock.now()
         if entry is None or parse_time(entry["expires"]) <= now:
             return json_response(400, _oauth_error("invalid_grant", 700082, "The refresh token has expired due to inactivity."))
+        if entry.get("client_id", demo.CLIENT_ID) != client.client_id:
+            return json_response(400, _oauth_error("invalid_grant", 70000, "The refresh token was issued to another application."))
         # A refresh token serves any resource the person consented to: the scope asked now decides which.
         return self._tokens(request, demo.person(entry["user"]), None, now,
                             form.get("scope") or entry.get("scope", ""), client)
@@ -328,13 +334,16 @@ class Identity:
                 "azpacr": "1" if demo.app(client_id) else "0", "ver": "2.0", "uti": _uti()}
 
     def _tokens(self, request: Request, person: demo.Person, nonce: str | None, now: dt.datetime, scope: str,
-                client: demo.App) -> Response:
+                client: demo.App | demo.PublicClient) -> Response:
+        """An ID token for the client that signed the person in, a refresh token, and an access token for
+        the resource its scope names: the portal's API or else ARM."""
+        client_id = client.client_id
         knobs = self.sandbox.knobs
         issued = int(now.timestamp())
         common = {"tid": demo.TENANT_ID, "oid": person.object_id, "name": person.display_name,
                   "iat": issued, "nbf": issued}
-        id_claims = {**common, "iss": self.issuer(request.base_url), "aud": demo.CLIENT_ID, "ver": "2.0",
-                     "sub": _digest(f"{person.object_id}:{demo.CLIENT_ID}")[:43],
+        id_claims = {**common, "iss": self.issuer(request.base_url), "aud": client_id, "ver": "2.0",
+                     "sub": _digest(f"{person.object_id}:{client_id}")[:43],
                      "preferred_username": person.username, "roles": self.app_roles(person),
                      "exp": issued + 3600, "uti": _uti()}
         if nonce:
@@ -343,7 +352,7 @@ class Identity:
         access_claims = (self._api_claims if for_api else self._arm_claims)(request, person, client.client_id, issued)
         refresh_token = secrets.token_urlsafe(48)
         self.sandbox.world["refresh_tokens"][_digest(refresh_token)] = {
-            "user": person.key, "scope": scope,
+            "user": person.key, "client_id": client_id, "scope": scope,
             "expires": format_time(now + dt.timedelta(seconds=knobs.refresh_token_lifetime_s))}
         self.sandbox.save()
         client_info = base64.urlsafe_b64encode(json.dumps(
@@ -465,6 +474,19 @@ def _resource_problem(scope: str) -> Response | None:
 
 def _invalid_assertion(description: str) -> Response:
     return json_response(400, _oauth_error("invalid_grant", 50013, description))
+
+
+def _answer(target: str, query: dict[str, str], values: dict[str, str]) -> Response:
+    """The authorize answer in the response mode asked for: a redirect with a query string (the default for a
+    code), or a page whose form posts the values to the redirect URI (`form_post`, what MSAL's own loopback
+    listener for public clients asks for)."""
+    if query.get("response_mode") == "form_post":
+        fields = "".join(f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
+                         for k, v in values.items())
+        return html_response(200, _page("Signing in", f"<form method='post' action='{html.escape(target)}'>"
+                                        f"{fields}<noscript><button type='submit'>Continue</button></noscript></form>"
+                                        "<script>document.forms[0].submit()</script>"))
+    return redirect(target + ("&" if "?" in target else "?") + urlencode(values))
 
 
 def _digest(value: str) -> str:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.actor import Actor
-from core.dblocks import serialize
+from core.database import serialize
 from core.gateway.ids import scopes_in
 
 from .models import AuditEvent, AuditScope
