@@ -60,6 +60,8 @@ def test_a_retried_call_with_the_same_idempotency_key_creates_one_request(api_fo
     assert first.status_code == 201 and again.status_code == 201 and again["Idempotency-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and AccessRequest.objects.count() == 1
     assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
+    reused = _ask(alice, web_02, headers={"HTTP_IDEMPOTENCY_KEY": "retry-7f3a"}, duration_minutes=90)
+    assert reused.status_code == 422 and "another body" in reused.json()["detail"]
     other = _ask(alice, web_02, headers={"HTTP_IDEMPOTENCY_KEY": "retry-8b1c"})
     assert other.json()["id"] != first.json()["id"] and AccessRequest.objects.count() == 2
 
