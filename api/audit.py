@@ -122,7 +122,7 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
     subscriptions = cache.get_or_set(f"audit-subscriptions:{who.user_pk}",
                                      lambda: gateway.list_subscriptions(who.session), settings.INVENTORY_CACHE_SECONDS)
-    collected = archive.collect_due(gateway.person_reader(who.session), f"user:{who.user_pk}", subscriptions)
+    collected = archive.collect_due(gateway.UserCredential(who.session), f"user:{who.user_pk}", subscriptions)
     inventory = get_inventory(who.session, who.user_pk)
     scope = scope_of(inventory)
     found, hidden = matching(form.filters(), scope)

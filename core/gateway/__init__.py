@@ -54,11 +54,6 @@ __all__ = [
     "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
+    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "STILL_LOADING", "parallel",
     "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
 ]
-
-
-def person_reader(session) -> UserCredential:
-    """A credential acting as the signed-in person, to pass to the `*_with` and `*_since` reads."""
-    return UserCredential(session)
