@@ -139,14 +139,15 @@ class Selection:
             return found
         rows = self.ordered(tab, ordering[:-1])
         for name, descending in reversed(ordering[-1]):
-            rows = sorted(rows, key=_sort_key(name), reverse=descending)
+            rows = sorted(rows, key=_sort_key(name, descending), reverse=descending)
         with self._lock:
             return self._ordered.setdefault((tab, ordering), rows)
 
 
-def _sort_key(name: str) -> Callable[[VmRow], tuple[bool, object]]:
+def _sort_key(name: str, descending: bool) -> Callable[[VmRow], tuple[bool, object]]:
+    """A row's value, with no value (a VM never accessed) last whichever way the column is sorted."""
     value = attrgetter(name.replace("__", "."))
-    return lambda row: (value(row) is None, value(row))
+    return lambda row: ((value(row) is None) != descending, value(row))
 
 
 @dataclass(frozen=True, eq=False)

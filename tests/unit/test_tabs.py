@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.gateway.types import FirewallFacts
-from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm
-from vms.inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, rows_of
+from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm, vm_id
+from vms.inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Selection, VmRow, rows_of
 
 NSG = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers/Microsoft.Network/networkSecurityGroups/nsg"
 
@@ -47,3 +47,13 @@ def test_configured_figures_count_requests_of_the_last_seven_days_by_azures_cloc
     assert (row.approved_7d, row.last_user, row.last_access) == (2, "cy@contoso.test", NOW - timedelta(hours=1))
     assert [line.port for line in row.open_now(NOW)] == [22]  # only cy's is still open
     assert row.ports_text == "22, 3389 (Any, ≤3 h)"
+
+
+def test_never_used_vms_sort_last_whichever_way_last_access_is_sorted():
+    rows = [VmRow(vm_id(name), name, SUB, "Test", "rg-web", "westeurope", "Linux", "running", CONFIGURED,
+                  last_access=when) for name, when in (("never-a", None), ("old", NOW - timedelta(days=3)),
+                                                       ("never-b", None), ("new", NOW - timedelta(hours=1)))]
+    selection = Selection(rows)
+    names = lambda descending: [r.name for r in selection.ordered(CONFIGURED, ((("last_access", descending),),))]  # noqa: E731
+    assert names(False) == ["old", "new", "never-a", "never-b"]
+    assert names(True) == ["new", "old", "never-a", "never-b"]
