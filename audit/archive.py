@@ -27,7 +27,7 @@ from trail.chain import record
 from trail.models import AuditEvent, AuditScope
 from vms.actions import describe_ports
 
-from .difference import per_vm
+from .difference import per_vm, plain
 from .models import (
     ArchiveCursor,
     ArchivedConfiguration,
@@ -184,7 +184,8 @@ def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:
         pid, vms = policy.policy_id.lower(), _configuration(policy)
         digest = _history_mark(policy)
         last = latest.get(pid)
-        if last is None or last.vms != vms or last.requests_digest != digest:
+        # Words written before describe_ports joined sources with ", " are the same configuration.
+        if last is None or {k: plain(v) for k, v in last.vms.items()} != vms or last.requests_digest != digest:
             ArchivedConfiguration.objects.create(policy_id=pid, seen=seen, vms=vms, requests_digest=digest)
         if last is None or last.requests_digest != digest:
             _store_requests(pid, policy)

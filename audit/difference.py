@@ -16,12 +16,18 @@ _PORT = re.compile(r"^(\d+)/(\S+) from (.+) up to (.+)$")
 @dataclass(frozen=True)
 class _Rule:
     protocol: str
-    sources: str  # "per request", or the allowed prefixes joined with +
+    sources: str  # "per request", or the allowed prefixes joined with ", " (with "+" in words written before)
     max: str  # "3 h"
 
     def terms(self) -> str:
-        sources = "" if self.sources == "per request" else f", from {self.sources.replace('+', ', ')}"
+        sources = "" if self.sources == "per request" else f", from {self.sources}"
         return f"{self.protocol}{sources}, ≤ {self.max}"
+
+
+def plain(words: str) -> str:
+    """describe_ports' words as it writes them now: it joined a port's sources with "+" before, and the trail and
+    the archive keep what was written then."""
+    return words.replace("+", ", ")
 
 
 def _name(vm_id: str) -> str:
@@ -35,7 +41,7 @@ def _rules(words: str) -> dict[int, _Rule] | None:
         found = _PORT.match(part)
         if not found:
             return None
-        rules[int(found[1])] = _Rule(found[2], found[3], found[4])
+        rules[int(found[1])] = _Rule(found[2], plain(found[3]), found[4])
     return rules
 
 

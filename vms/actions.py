@@ -57,7 +57,7 @@ def group_of(row: VmRow) -> Group:
 
 def describe_ports(ports: tuple[PortRule, ...]) -> str:
     def one(p: PortRule) -> str:
-        sources = "per request" if p.allowed_prefixes == ("*",) else "+".join(p.allowed_prefixes)
+        sources = "per request" if p.allowed_prefixes == ("*",) else ", ".join(p.allowed_prefixes)
         return f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} from {sources} up to {human(p.max_duration)}"
     return "; ".join(one(p) for p in sorted(ports, key=lambda p: p.number))
 

@@ -57,3 +57,9 @@ def test_never_used_vms_sort_last_whichever_way_last_access_is_sorted():
     names = lambda descending: [r.name for r in selection.ordered(CONFIGURED, ((("last_access", descending),),))]  # noqa: E731
     assert names(False) == ["old", "new", "never-a", "never-b"]
     assert names(True) == ["new", "old", "never-a", "never-b"]
+
+
+def test_the_protected_ports_say_which_sources_a_port_is_open_to():
+    row = VmRow(vm_id("a"), "a", SUB, "Test", "rg-web", "westeurope", "Linux", "running", CONFIGURED, ports=(
+        port(22), port(3389), port(2222, hours=1, prefixes=("10.0.0.0/8", "203.0.113.7")), port(5986, hours=1)))
+    assert row.ports_text == "22, 3389 (Any, ≤3 h); 2222 (Any, from 10.0.0.0/8, 203.0.113.7, ≤1 h); 5986 (Any, ≤1 h)"
