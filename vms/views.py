@@ -15,7 +15,7 @@ from django_tables2.utils import OrderBy
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
-from .access import CONFIGURE, REQUEST, vm_for, why_not
+from .access import CONFIGURE, REQUEST, refusals, vm_for, why_not
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
@@ -80,9 +80,7 @@ def _may_select(tab: str, roles: frozenset[str], inventory: Inventory, groups: l
 
 def _refused(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> list[str]:
     """Each reason, once, why Azure would refuse this person an action the tab offers their roles."""
-    offered = [(what, needed) for role, what, needed in ACTIONS.get(tab, ()) if role in roles]
-    return sorted({f"{what}: {why}." for row in groups for what, needed in offered
-                   if (why := why_not(inventory, row, needed))})
+    return refusals(inventory, groups, [(what, needed) for role, what, needed in ACTIONS.get(tab, ()) if role in roles])
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
