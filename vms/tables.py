@@ -18,6 +18,7 @@ from accounts.roles import ADMIN, AUDITOR, REQUESTER
 from core.templatetags.portal import when
 
 from .access import CONFIGURE, REQUEST, why_not
+from .actions import TOO_LONG, name_too_long
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, VmRow
 
 
@@ -39,6 +40,8 @@ class SelectColumn(tables.Column):
 
     def render(self, value, record: VmRow, table):
         why = table.why_not(record, CONFIGURE if record.tab == NOT_CONFIGURED else REQUEST)
+        if not why and record.tab == NOT_CONFIGURED and name_too_long(record):
+            why = f"{record.name}: {TOO_LONG}"
         if why:
             return format_html('<span class="unavailable" title="{}">—<span class="sr-only">{}</span></span>', why, why)
         return format_html('<input type="checkbox" class="pick" name="vm" value="{}" aria-label="Select {}">',
