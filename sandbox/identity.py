@@ -346,8 +346,10 @@ def _oauth_error(error: str, code: int, description: str) -> dict:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)} · sandbox"
+    # The viewport line: without it a phone lays the page out 980 px wide and shrinks it.
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)} · sandbox"
             "</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}"
-            "li{list-style:none;margin:.6rem 0}button{font-size:1rem;padding:.4rem .9rem;min-width:10rem}"
+            "ul{padding:0}li{list-style:none;margin:.6rem 0}button{font-size:1rem;padding:.4rem .9rem;min-width:10rem}"
             ".who{color:#555;font-size:.9rem}</style></head>"
-            f"<body>{body}</body></html>")
+            f"<body><main>{body}</main></body></html>")
