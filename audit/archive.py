@@ -15,19 +15,20 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core import gateway
 from core.actor import Actor
+from core.database import renew_statistics
 from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
-from vms.actions import describe_ports
+from vms.snapshots import port_data
 
-from .difference import per_vm, plain
+from .difference import per_vm
 from .models import (
     ArchiveCursor,
     ArchivedConfiguration,
@@ -55,7 +56,7 @@ class Collected:
 def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: str,
             subscriptions: list[Subscription]) -> Collected:
     """Fetch each subscription's new Activity Log tail and its policies (configuration and request history)
-    into the archive, then explain the events not yet explained. Running it twice stores nothing twice."""
+    into the archive, then link the events not yet explained to the VMs they touched (`link_touches`). Running it twice stores nothing twice."""
     now = timezone.now()
     cursors = dict(ArchiveCursor.objects.filter(collector=collector).values_list("subscription_id", "until"))
     oldest = now - AZURE_RETENTION
@@ -72,7 +73,7 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
         for tail in read:
             ArchiveCursor.objects.update_or_create(collector=collector, subscription_id=tail.subscription.subscription_id.lower(),
                                                    defaults={"until": tail.azure_now or now})
-    explain(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
+    link_touches(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
         t.subscription.subscription_id.lower() for t in read]))
     if fresh:
         restate()
@@ -170,8 +171,8 @@ def _store_events(events: list[ActivityEvent]) -> list[ActivityEvent]:
     return list(fresh.values())
 
 
-def _configuration(policy: JitPolicy) -> dict[str, str]:
-    return {vm.vm_id.lower(): describe_ports(vm.ports) for vm in policy.vms}
+def _configuration(policy: JitPolicy) -> dict[str, list]:
+    return {vm.vm_id.lower(): port_data(vm.ports) for vm in policy.vms}
 
 
 def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:
@@ -184,8 +185,7 @@ def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:
         pid, vms = policy.policy_id.lower(), _configuration(policy)
         digest = _history_mark(policy)
         last = latest.get(pid)
-        # Words written before describe_ports joined sources with ", " are the same configuration.
-        if last is None or {k: plain(v) for k, v in last.vms.items()} != vms or last.requests_digest != digest:
+        if last is None or last.vms != vms or last.requests_digest != digest:
             ArchivedConfiguration.objects.create(policy_id=pid, seen=seen, vms=vms, requests_digest=digest)
         if last is None or last.requests_digest != digest:
             _store_requests(pid, policy)
@@ -236,23 +236,14 @@ def _store_requests(pid: str, policy: JitPolicy) -> None:
 
 
 def restate() -> None:
-    """Renew SQLite's statistics of the archive after it grew or shrank (PostgreSQL's autovacuum analyses a table
-    once a tenth of it changed).
-
-    Without them SQLite takes every subscription and resource group of a read scope as selective and sorts all
-    the rows it selects: a CSV over most of a 1,000,000-event archive spent a sixth of its time sorting, where
-    walking the time index in order costs nothing (`make bench`). A sample of each index suffices
-    (`analysis_limit`): a few milliseconds at a million rows."""
-    connection = connections[ArchivedEvent.objects.db]
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA analysis_limit = 1000")
-        for model in (ArchivedEvent, ArchivedTouch, ArchivedRequest):
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    """Renew the archive's statistics after it grew or shrank. Without them SQLite takes every subscription and
+    resource group of a read scope as selective and sorts all the rows it selects: a CSV over most of a
+    1,000,000-event archive spent a sixth of its time sorting, where walking the time index in order costs
+    nothing (`make bench`)."""
+    renew_statistics(ArchivedEvent, ArchivedTouch, ArchivedRequest)
 
 
-def explain(events) -> None:
+def link_touches(events) -> None:
     """Find which VMs each event touched and how, oldest first (so that each request is claimed once). A
     transaction per few hundred events: one commit each would cost a disk flush per event, one for all would
     hold SQLite's write lock for the whole of a first collection."""
@@ -284,6 +275,10 @@ def _is_initiate(event: ArchivedEvent) -> bool:
     return event.operation.endswith("/initiate/action")
 
 
+# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
+OPENINGS = ("access.request", "access.open")
+
+
 def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     """The portal's own trail event with the same correlation id: the portal sends its own on every change."""
     if not event.correlation_id:
@@ -303,10 +298,6 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
         touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
     event.trail_seq = trail.seq
     return PORTAL, touches
-
-
-# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
-OPENINGS = ("access.request", "access.open")
 
 
 def _opening(correlation_id: str) -> AuditEvent | None:

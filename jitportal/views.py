@@ -9,8 +9,8 @@ from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, ALL, roles_of
 from core import gateway
-from vms.access import CONFIGURE, refusals, why_not
 from vms.inventory import UNSUPPORTED, get_inventory
+from vms.rights import CONFIGURE, refusals, why_not
 
 
 @require_safe

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
-from audit.archive import _history_mark, _store_policies
-from audit.difference import per_vm
-from audit.models import ArchivedConfiguration
 from core.gateway import PortRule
-from tests.unit.builders import NOW, policy, vm_id
-from vms.actions import changes, describe_ports, keep_mine
+from vms.snapshots import changes, keep_mine, port_data
 
 
 def rule(number: int, hours: int = 3) -> PortRule:
     return PortRule(number, "*", ("*",), timedelta(hours=hours))
 
 
-def shown(*rules: PortRule) -> str:
-    return f"default: {describe_ports(rules)}"
+def shown(*rules: PortRule) -> dict:
+    return {"policy": "default", "ports": port_data(rules)}
 
 
 WEB03 = "/subscriptions/s/resourcegroups/rg-web/providers/microsoft.compute/virtualmachines/web-03"
@@ -42,18 +36,13 @@ def test_it_keeps_my_changes_on_ports_nobody_else_touched_and_theirs_elsewhere()
     assert keep_mine(opened, mine, now) == (rule(22, 1), rule(3389, 1), rule(8443))
 
 
-def test_a_ports_sources_are_joined_with_a_comma_and_older_words_read_the_same():
-    listed = PortRule(22, "TCP", ("10.0.0.0/8", "203.0.113.7"), timedelta(hours=1))
-    assert describe_ports((listed,)) == "22/TCP from 10.0.0.0/8, 203.0.113.7 up to 1 h"
-    assert per_vm({}, {WEB03: "22/TCP from 10.0.0.0/8+203.0.113.7 up to 1 h"}) == per_vm(
-        {}, {WEB03: describe_ports((listed,))})
+def test_a_change_of_words_changes_nothing_that_counts_as_a_change():
+    """Snapshots are compared as data: the same ports read twice are no change, whatever the words say."""
+    ports = (PortRule(22, "TCP", ("10.0.0.0/8", "10.1.0.0/16"), timedelta(minutes=90)),)
+    assert changes({WEB03: shown(*ports)}, {WEB03: shown(*ports)}) == []
+    assert shown(*ports)["ports"] == [{"port": 22, "protocol": "TCP", "sources": ["10.0.0.0/8", "10.1.0.0/16"],
+                                       "max": "PT1H30M"}]
 
 
-@pytest.mark.django_db
-def test_a_configuration_written_with_the_older_words_is_not_a_change():
-    listed = PortRule(22, "TCP", ("10.0.0.0/8", "203.0.113.7"), timedelta(hours=1))
-    seen = policy({"web-01": (listed,)})
-    ArchivedConfiguration.objects.create(policy_id=seen.policy_id.lower(), seen=NOW, requests_digest=_history_mark(seen),
-                                         vms={vm_id("web-01").lower(): "22/TCP from 10.0.0.0/8+203.0.113.7 up to 1 h"})
-    _store_policies([seen], NOW + timedelta(minutes=5))
-    assert ArchivedConfiguration.objects.count() == 1
+def test_a_form_opened_before_any_port_existed_keeps_every_port_i_add():
+    assert keep_mine(None, (rule(22), rule(2222)), ()) == (rule(22), rule(2222))
