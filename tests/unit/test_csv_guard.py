@@ -15,6 +15,9 @@ from audit.csv_export import PIECE, neutralise, stream
     ("+1", "'+1"), ("-1+2", "'-1+2"), ("@SUM(A1)", "'@SUM(A1)"),
     ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("\n=1", "'\n=1"),
     ("a=1", "a=1"), ("web-01", "web-01"), ("", ""), (None, ""), (22, "22"), (-3, "'-3"),
+    # lookalikes a spreadsheet may take the same way: full-width, small and superscript forms, the minus sign, line ends
+    ("＝1+1", "'＝1+1"), ("＋1", "'＋1"), ("－1", "'－1"), ("＠SUM(A1)", "'＠SUM(A1)"), ("﹦1", "'﹦1"), ("⁼1", "'⁼1"),
+    ("\u22121", "'\u22121"), ("\x0b=1", "'\x0b=1"), ("\u2028=1", "'\u2028=1"), ("a＝1", "a＝1"),
 ])
 def test_a_cell_a_spreadsheet_would_run_stays_text(value, cell):
     assert neutralise(value) == cell
