@@ -165,3 +165,10 @@ def test_a_signed_value_is_hidden_and_may_be_long():
     field = SignedField(salt="test", max_age=60, expired="expired")
     assert isinstance(field.widget, forms.HiddenInput) and field.max_length == 100_000
     assert SignedField(salt="test", max_age=60, expired="expired", max_length=10).max_length == 10
+
+
+@pytest.mark.parametrize("digits", ["٥", "５", "1٥"])
+def test_a_number_is_written_in_ascii_digits(digits):
+    form = _Window({"window_value": digits, "window_unit": "hours"})
+    assert not form.is_valid() and form.errors["window"] == ["Give the time as a whole number."]
+    assert form.errors.as_data()["window"][0].code == "invalid"

@@ -9,7 +9,7 @@ from django.http import Http404
 from core.gateway import Permissions
 from tests.unit.builders import NOW
 from vms.inventory import CONFIGURED, Inventory, VmRow
-from vms.rights import CONFIGURE, MAX_SELECTION, READ, REQUEST, permitted, selected_vms, vm_for, why_not
+from vms.rights import CONFIGURE, MAX_SELECTION, READ, REQUEST, permitted, refusals, selected_vms, vm_for, why_not
 
 SUB = "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab"  # letters, so that a change of case shows
 
@@ -119,3 +119,19 @@ def test_the_rows_a_person_may_act_on_and_why_not_the_others():
     inventory = _inventory(WEB, DB, rights=_rights(**{"rg-Web": CONFIGURE, "rg-Data": ("*/read",)}))
     assert permitted(inventory, [WEB, DB], CONFIGURE) == (
         [WEB], [(DB, "Azure gives you read-only access to rg-Data")])
+
+
+def test_the_reasons_for_several_vms_are_said_once_each_naming_their_groups_together():
+    web2, data, other = _row("web-02"), _row("db-01", rg="rg-Data"), _row("x", rg="alpha")
+    inventory = _inventory(WEB, web2, data, other, rights=_rights(**{
+        "rg-Web": ("*/read",), "rg-Data": ("*/read",), "alpha": ("*/read",)}))
+    assert refusals(inventory, [WEB, web2, data, other], [("Edit", CONFIGURE), ("Request", REQUEST)]) == [
+        "Edit: Azure gives you read-only access to alpha, rg-Data and rg-Web.",
+        "Request: Azure gives you read-only access to alpha, rg-Data and rg-Web."]
+    assert refusals(inventory, [WEB], [("", CONFIGURE)]) == ["Azure gives you read-only access to rg-Web."]
+    allowed = _inventory(WEB, rights=_rights(**{"rg-Web": CONFIGURE}))
+    assert refusals(allowed, [WEB], [("Edit", CONFIGURE)]) == []
+    mixed = _inventory(WEB, data, rights=_rights(**{"rg-Web": ("*/read",), "rg-Data": ("Microsoft.Security/*",)}))
+    assert refusals(mixed, [WEB, data], [("Edit", CONFIGURE)]) == [
+        "Edit: Azure does not give you Microsoft.Compute/virtualMachines/write on rg-Data.",
+        "Edit: Azure gives you read-only access to rg-Web."]
