@@ -122,12 +122,12 @@ def test_the_rows_a_person_may_act_on_and_why_not_the_others():
 
 
 def test_the_reasons_for_several_vms_are_said_once_each_naming_their_groups_together():
-    web2, data, other = _row("web-02"), _row("db-01", rg="rg-Data"), _row("x", rg="alpha")
+    web2, data, other = _row("web-02"), _row("db-01", rg="rg-Data"), _row("x", rg="Zeta")
     inventory = _inventory(WEB, web2, data, other, rights=_rights(**{
-        "rg-Web": ("*/read",), "rg-Data": ("*/read",), "alpha": ("*/read",)}))
+        "rg-Web": ("*/read",), "rg-Data": ("*/read",), "Zeta": ("*/read",)}))
     assert refusals(inventory, [WEB, web2, data, other], [("Edit", CONFIGURE), ("Request", REQUEST)]) == [
-        "Edit: Azure gives you read-only access to alpha, rg-Data and rg-Web.",
-        "Request: Azure gives you read-only access to alpha, rg-Data and rg-Web."]
+        "Edit: Azure gives you read-only access to rg-Data, rg-Web and Zeta.",  # in the order people read names
+        "Request: Azure gives you read-only access to rg-Data, rg-Web and Zeta."]
     assert refusals(inventory, [WEB], [("", CONFIGURE)]) == ["Azure gives you read-only access to rg-Web."]
     allowed = _inventory(WEB, rights=_rights(**{"rg-Web": CONFIGURE}))
     assert refusals(allowed, [WEB], [("Edit", CONFIGURE)]) == []
