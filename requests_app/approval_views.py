@@ -16,14 +16,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
 from core import gateway
 from core.actor import actor_of
+from core.navigation import safe_next
 from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals
-from .access import in_scope, overseen_request, own_request
+from .access import in_scope, overseen_request, own_item, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
+from .status import open_now, opened_outside
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
@@ -68,7 +70,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     others = approvals.asked_lately(waiting)
     return render(request, "requests_app/inbox.html", {
         "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
-        "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
+        "opened": opened, "outside": opened_outside(inventory), "problem": problem,
+        "approver": APPROVER in roles_of(request.user)})
 
 
 @require_POST
@@ -107,43 +110,103 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, access, lambda: approvals.cancel(actor_of(request), access.pk), "Request cancelled.")
 
 
-@require_POST
-@login_required
-def end(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request.user, REQUESTER, APPROVER, ADMIN)
-    actor, (inventory, problem) = actor_of(request), _inventory(request)
+def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory) -> None:
+    """End these ports, as the signed-in person, and say what happened."""
+    try:
+        if refusals := approvals.end_now(actor_of(request), ports, inventory):
+            messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
+        else:
+            what = ", ".join(f"{p.item.vm_name} port {p.item.port}" for p in ports)
+            messages.success(request, f"Ended {what}: {'it closes' if len(ports) == 1 else 'they close'} within a minute.")
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+
+
+def _overseen_for_end(request: HttpRequest, pk: int):
+    """The request whose ports the person wants to end, their inventory, and why not ("" when they may)."""
+    inventory, problem = _inventory(request)
     access = overseen_request(request.user, pk, inventory)
     if access.user_id != request.user.pk:
         require_role(request.user, APPROVER, ADMIN)  # a requester ends only their own
+    return access, inventory, problem
+
+
+@require_POST
+@login_required
+def end(request: HttpRequest, pk: int) -> HttpResponse:
+    """End every port of one request that is still open (its own page, the open access of a scope)."""
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    access, inventory, problem = _overseen_for_end(request, pk)
     if problem:
         messages.error(request, problem)
-        return _detail(access)
+    else:
+        _end(request, approvals.open_ports(access, inventory), inventory)
+    return _detail(access)
 
-    def end_it() -> None:
-        if refusals := approvals.end_now(actor, access, inventory):
-            raise approvals.Refused("Azure refused to end some of it: " + " ".join(refusals))
-    return _step(request, access, end_it, "Ended: the ports close within a minute.")
+
+@require_POST
+@login_required
+def end_item(request: HttpRequest, pk: int) -> HttpResponse:
+    """End one VM's port (one row of My access), and nothing else."""
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    item = get_object_or_404(AccessRequestItem, pk=pk)
+    access, inventory, problem = _overseen_for_end(request, item.request_id)
+    if problem:
+        messages.error(request, problem)
+    else:
+        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory)
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def extend(request: HttpRequest, pk: int) -> HttpResponse:
+def end_all(request: HttpRequest) -> HttpResponse:
+    """GET lists every port open for the person through the portal and asks once; POST (from that page) ends
+    exactly the ports it listed that are still open."""
     require_role(request.user, REQUESTER)
-    access = own_request(request.user, pk)
+    inventory, problem = _inventory(request)
+    mine = {a.item.request_id for a in open_now(request.user, inventory)} if inventory else set()
+    ports = [p for access in AccessRequest.objects.filter(pk__in=mine).select_related("user").prefetch_related("items")
+             for p in approvals.open_ports(access, inventory)]
+    if request.method == "POST" and not problem:
+        listed = {int(v) for v in request.POST.getlist("item") if v.isascii() and v.isdigit() and len(v) < 19}
+        _end(request, [p for p in ports if p.item.pk in listed], inventory)
+        return HttpResponseRedirect(reverse("requests-my-access"))
+    return render(request, "requests_app/end_all.html", {"ports": ports, "problem": problem})
+
+
+def _extend_page(request: HttpRequest, access: AccessRequest, only: set[int] | None) -> HttpResponse:
     actor, (inventory, problem) = actor_of(request), _inventory(request)
-    ports = approvals.open_ports(access, inventory) if inventory else []
+    ports = approvals.open_ports(access, inventory, only) if inventory else []
     longest = max((p.rule.max_duration for p in ports), default=timedelta(hours=1))
     form = ExtendForm(longest, request.POST or None)
     if request.method == "POST" and ports and form.is_valid():
         try:
             extension = approvals.extend(actor, access, form.cleaned_data["duration"],
-                                         form.cleaned_data["request_key"], inventory)
+                                         form.cleaned_data["request_key"], inventory, only)
             return _detail(extension)
         except approvals.Refused as refused:
             problem = refused.message
     rules = rules_for_ports((p.row.policy_id, p.item.port, 24 * 60) for p in ports)
     return render(request, "requests_app/extend.html", {"access": access, "ports": ports, "form": form,
                                                         "problem": problem, "rules": rules})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def extend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Extend every port of one request that is still open (its own page)."""
+    require_role(request.user, REQUESTER)
+    return _extend_page(request, own_request(request.user, pk), None)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def extend_item(request: HttpRequest, pk: int) -> HttpResponse:
+    """Extend one VM's port (one row of My access), and nothing else."""
+    require_role(request.user, REQUESTER)
+    item = own_item(request.user, pk)
+    return _extend_page(request, own_request(request.user, item.request_id), {item.pk})
 
 
 def _subscriptions(request: HttpRequest) -> dict[str, str]:

@@ -25,7 +25,7 @@ from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
-from .status import fates, history, open_now, request_state
+from .status import fates, history, open_now, opened_outside, request_state
 
 HISTORY_PER_PAGE = 50
 
@@ -103,7 +103,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
         "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
-        "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
+        # Its open ports, for those who may end them: the buttons name what they act on.
+        "can_end": open_ports(access, inventory) if inventory and (mine or held & {APPROVER, ADMIN}) else [],
         "decision_form": DecisionForm()})
 
 
@@ -117,11 +118,13 @@ def my_access(request: HttpRequest) -> HttpResponse:
     except gateway.GatewayError as error:
         problem = error.message
     opened = open_now(request.user, inventory)
+    outside = opened_outside(inventory, request.user.upn)
     page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
     # history() reads from the newest on: this page is the tail of the newest end_index() requests.
     past = history(request.user, opened, limit=page.end_index(), inventory=inventory)[page.start_index() - 1:]
     return render(request, "requests_app/my_access.html", {
-        "open": opened, "history": past, "history_page": page, "problem": problem})
+        "open": opened, "outside": outside, "history": past, "history_page": page, "problem": problem,
+        "azure_now": inventory.azure_now if inventory else None})
 
 
 @require_safe
