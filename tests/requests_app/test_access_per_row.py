@@ -69,6 +69,8 @@ def test_end_on_one_row_ends_that_vm_and_port_alone(person, view):
     fates = {item.vm_name: fate for item, fate in detail.context["items"]}
     assert fates["dev-02"] == "ended early" and fates["dev-01"] == "open"
     assert "Ended early by alice@contoso.test" in detail.content.decode()
+    rows = person("carol").get("/audit/", {"operation": "initiate", "vm": "dev-01"}).context["rows"]
+    assert [r.fate for r in rows if r.justification == "Deploying hotfix 4.2.2"] == ["ended early (1 of 3 ports)"]
 
 
 def test_extend_on_one_row_replaces_that_vm_and_port_alone(person, view, sandbox):
