@@ -25,7 +25,7 @@ from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
-from vms.actions import describe_ports
+from vms.words import describe_ports
 
 from .difference import per_vm
 from .models import (

@@ -29,6 +29,7 @@ from core.notify import deliver_notifications
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
 from vms.lease import Busy, policy_lease
+from vms.settle import settle_due
 
 __all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
 
@@ -65,12 +66,13 @@ def housekeeping() -> None:
 
 @task()
 def watch_requests() -> None:
-    """Every minute: expire requests nobody decided on in time, tell requesters their window ends soon, and settle
-    requests whose opening was cut short."""
+    """Every minute: expire requests nobody decided on in time, tell requesters their window ends soon, settle
+    requests whose opening was cut short, and read back policy changes whose answer was lost (they may land late)."""
     _schedule(watch_requests, settings.WATCH_REQUESTS_SECONDS)
     lapse_due()
     remind_ending()
     settle_stalled()
+    settle_due()
 
 
 def ensure_scheduled() -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -34,15 +35,45 @@ def _claim(key: str, token: str, who: str) -> str | None:
     return None
 
 
+@dataclass
+class Lease:
+    """A held lease. `keep` leaves it held past the block, until `until`, under `name` (a change whose outcome is
+    not known yet holds its policy so that no later change can be undone by it landing late)."""
+
+    key: str
+    token: str
+    kept_until: datetime | None = None
+    kept_as: str = ""
+
+    def keep(self, until: datetime, name: str) -> None:
+        self.kept_until, self.kept_as = until, name
+
+
+def release(key: str, token: str) -> bool:
+    """Free the lease on `key` if `token` still holds it."""
+    return bool(PolicyLock.objects.filter(policy_id=key, holder=token).update(expires=None, holder=""))
+
+
 @contextmanager
-def policy_lease(key: str, who: str) -> Iterator[None]:
-    """Hold the lease on `key` for the block; wait a little for another holder, then raise Busy."""
+def policy_lease(key: str, who: str, waiting: Callable[[], None] | None = None) -> Iterator[Lease]:
+    """Hold the lease on `key` for the block; wait a little for another holder (calling `waiting` about once a
+    second meanwhile, which may free it), then raise Busy."""
     token, deadline = uuid.uuid4().hex, time.monotonic() + settings.POLICY_LEASE_WAIT_SECONDS
+    next_call = time.monotonic()
     while (holder := _claim(key, token, who)) is not None:
         if time.monotonic() >= deadline:
             raise Busy(holder)
+        if waiting is not None and time.monotonic() >= next_call:
+            waiting()
+            next_call = time.monotonic() + 1
+            continue
         time.sleep(0.2)
+    lease = Lease(key, token)
     try:
-        yield
+        yield lease
     finally:
-        PolicyLock.objects.filter(policy_id=key, holder=token).update(expires=None, holder="")
+        if lease.kept_until is None:
+            release(key, token)
+        else:
+            PolicyLock.objects.filter(policy_id=key, holder=token).update(expires=lease.kept_until,
+                                                                          holder_name=lease.kept_as)

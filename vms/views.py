@@ -15,7 +15,9 @@ from django_tables2.utils import OrderBy
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
+from . import settle
 from .access import CONFIGURE, REQUEST, vm_for, why_not
+from .actions import group_of
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
@@ -98,8 +100,16 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
     require_role(request.user)
     inventory = get_inventory(request.session, request.user.pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
+    writes = []
+    if ADMIN in roles_of(request.user):  # changes to its policy that may land late: read back, and said
+        key = group_of(row).key
+        if settle.pending(key):
+            settle.settle_group(key, request.session, request.user.upn)
+            inventory = get_inventory(request.session, request.user.pk, complete=True)
+            row = vm_for(inventory, subscription_id, resource_group, name)
+        writes = settle.lately(key)
     return render(request, "vms/detail.html", {
-        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
+        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now), "late_writes": writes,
         "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
                                                 "request": why_not(inventory, row, REQUEST)}})
 
