@@ -20,8 +20,8 @@ from trail.models import AuditEvent
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices
-from .forms import Planned
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .plan import Planned
 from .rules import rule_for
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
@@ -35,7 +35,7 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
             [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
 
 
-def do_request_access(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
+def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
                       justification: str, azure_now: datetime, *, break_glass: str = "",
                       extends: AccessRequest | None = None) -> AccessRequest:
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
@@ -78,7 +78,7 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
         _write_outcomes([i for plan in plans for i in plan.items])
     _conclude(actor, access, justification, action)
     for policy_id in by_policy:
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     expired = next((a for a in answers if isinstance(a, gateway.SignInRequired)), None)
     if expired is not None:
         raise expired  # after every outcome is written: the middleware sends the person to sign in and back

@@ -21,11 +21,11 @@ from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals
-from .access import in_scope, overseen_request, own_item, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
 from .status import open_now, opened_outside
+from .visibility import in_scope, overseen_request, own_item, own_request
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:

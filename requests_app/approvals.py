@@ -22,9 +22,9 @@ from trail.chain import record
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
-from .actions import do_request_access, open_request, targets
-from .forms import Choice, Planned
+from .actions import do_submit_request, open_request, targets
 from .models import AccessRequest, AccessRequestItem, Approval
+from .plan import Choice, Planned
 from .status import OPENABLE, line_of, still_open
 
 RECENT = timedelta(days=7)
@@ -38,6 +38,9 @@ class Refused(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+
+ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
 def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:
@@ -62,9 +65,6 @@ def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]
                 people.setdefault(other.user_id, other)
         found[access.pk] = list(people.values())
     return found
-
-
-ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
 def _locked(pk: int) -> AccessRequest:
@@ -258,7 +258,7 @@ def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[s
             problems.append(problem)
         else:
             ended += [p.item for p in group]
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     _conclude_ends(actor, ended, end, inventory)
     return problems
 
@@ -326,7 +326,7 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
         raise Refused("An extension of this already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
-    return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
+    return do_submit_request(actor, key, planned, access.source_prefix, window, access.justification,
                              inventory.azure_clock(), extends=access)
 
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from core.gateway import parse_policy_id
 
-from .forms import Planned
 from .models import AccessRequest, ApprovalRule
+from .plan import Planned
 
 
 def _scope(policy_id: str) -> tuple[str, str]:

@@ -186,6 +186,10 @@ def request_state(access: AccessRequest, inventory: Inventory | None) -> str:
     return _state(access, is_open, inventory, now)
 
 
+WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED, AccessRequest.LAPSED,
+            AccessRequest.CANCELLED)
+
+
 def _state(access: AccessRequest, is_open: bool, inventory: Inventory | None, now: datetime) -> str:
     items = list(access.items.all())
     if access.status in WORKFLOW:
@@ -208,10 +212,6 @@ def _partly(items: list[AccessRequestItem]) -> str:
     if not missed:
         return ""
     return " (partly refused)" if missed == {AccessRequestItem.REFUSED} else " (partly not opened)"
-
-
-WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED, AccessRequest.LAPSED,
-            AccessRequest.CANCELLED)
 
 
 def workflow_state(access: AccessRequest) -> str:

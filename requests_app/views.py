@@ -16,16 +16,16 @@ from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role, ro
 from core import gateway
 from core.actor import actor_of
 from core.notify import sent_about
-from vms.access import REQUEST, permitted, selected_vms
 from vms.inventory import get_inventory
+from vms.rights import REQUEST, permitted, selected_vms
 
-from .access import overseen_request, own_item, own_request
-from .actions import do_request_access, requestable
+from .actions import do_submit_request, requestable
 from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
 from .status import fates, history, open_now, opened_outside, request_state
+from .visibility import overseen_request, own_item, own_request
 
 HISTORY_PER_PAGE = 50
 
@@ -76,7 +76,7 @@ def new(request: HttpRequest) -> HttpResponse:
                              initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_request_access(actor, data["request_key"], data["planned"], data["source_prefix"],
+        access = do_submit_request(actor, data["request_key"], data["planned"], data["source_prefix"],
                                    data["window"], data.get("justification", ""), inventory.azure_clock(),
                                    break_glass=data.get("break_glass_reason", ""))
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))

@@ -11,7 +11,6 @@ from accounts.roles import ADMIN, require_role
 from core.actor import Actor, actor_of
 from core.gateway import PortRule
 
-from .access import CONFIGURE, permitted, selected_vms, vm_for
 from .actions import (
     EDIT,
     ENABLE,
@@ -30,6 +29,7 @@ from .actions import (
 from .forms import PortFormSet, SnapshotForm, port_initial
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
 from .outcomes import redirect_to_outcome, stored_outcome
+from .rights import CONFIGURE, permitted, selected_vms, vm_for
 
 
 def _form_page(request, template: str, rows, formset, opened_token: str, notes, **extra) -> HttpResponse:

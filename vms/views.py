@@ -16,10 +16,10 @@ from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
 from . import settle
-from .access import CONFIGURE, REQUEST, vm_for, why_not
 from .actions import group_of
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
+from .rights import CONFIGURE, REQUEST, vm_for, why_not
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
 # Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.
