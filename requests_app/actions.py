@@ -22,7 +22,7 @@ from vms.inventory import CONFIGURED, VmRow, invalidate
 from . import notices
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .plan import Planned
-from .rules import rule_for
+from .rules import split
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
 REFUSALS = (gateway.AccessDenied, gateway.InvalidRequest, gateway.NotFound, gateway.Conflict)
@@ -41,24 +41,49 @@ def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: st
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
     end against its own), or, when an approval rule covers it, save it to wait for approvers. `source` and
     `window` are the request's, for all ports without their own. `break_glass` (a reason) opens at once
-    despite a rule; `extends` names the open request this one extends."""
-    rule = rule_for(planned, extends)
-    access, created = _save(actor, key, planned, source, window, azure_now, justification, rule,
-                            break_glass.strip() if rule else "", extends)
+    despite a rule; `extends` names the open request this one extends.
+
+    A form whose ports only some rule covers is sent as two requests, both saved before Azure is asked: the
+    ports no rule covers open at once (the request returned), the others wait for their rule, `together_with`
+    the first (the form and both pages say so)."""
+    free, held, rule = split(planned, extends)
+    if rule is None or break_glass.strip() or not free:
+        return _submit(actor, key, planned, source, window, justification, azure_now, rule,
+                       break_glass.strip() if rule else "", extends)
+    waiting, created = _save(actor, f"{key}/held", held, source, window, azure_now, justification, rule, "", extends)
+    opening = _submit(actor, key, free, source, window, justification, azure_now, None, "", extends,
+                      holds=waiting if created else None)
+    return opening
+
+
+def _submit(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, justification: str,
+            azure_now: datetime, rule: ApprovalRule | None, break_glass: str, extends: AccessRequest | None,
+            holds: AccessRequest | None = None) -> AccessRequest:
+    """One request: saved, then opened or left waiting for `rule`. `holds`: its other part, saved just before,
+    waiting for a rule (recorded and told about once this one is saved)."""
+    access, created = _save(actor, key, planned, source, window, azure_now, justification, rule, break_glass, extends)
     if not created:
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
         return access
+    if holds is not None:
+        holds.together_with = access
+        holds.save(update_fields=["together_with"])
+        _wait(actor, holds)
     if access.status == AccessRequest.AWAITING:
-        record(actor, "access.request", targets(access), PENDING_APPROVAL, details={
-            **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
-            "pending_until": access.pending_until.isoformat()})
-        notices.pending(access)
+        _wait(actor, access)
         return access
     open_request(actor, access, justification, "access.request")
     if access.break_glass:
         notices.break_glass(access)
     return access
+
+
+def _wait(actor: Actor, access: AccessRequest) -> None:
+    record(actor, "access.request", targets(access), PENDING_APPROVAL, details={
+        **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
+        "pending_until": access.pending_until.isoformat()})
+    notices.pending(access)
 
 
 def open_request(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
@@ -110,6 +135,8 @@ def _details(access: AccessRequest) -> dict:
         details["break_glass"] = access.break_glass
     if access.extends_id:
         details["extends"] = access.extends_id
+    if access.together_with_id:
+        details["together_with"] = access.together_with_id
     return details
 
 

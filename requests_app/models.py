@@ -99,6 +99,9 @@ class AccessRequest(models.Model):
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+")
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Sent in one form with that request: the ports no rule covers opened there at once, this part waits for its rule.
+    together_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="held_parts")
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -82,7 +82,10 @@ def new(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     # Every rule that may apply, whatever window is asked: the form says so before the person submits.
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
-    return render(request, "requests_app/new.html", {
+    # The ports a rule holds whatever window is asked (its condition is not the window's length): named up front.
+    held = [f"{r.name} port {p.number}" for r in rows for p in r.ports
+            if rules_for_ports([(r.policy_id, p.number, 0)], rules)]
+    return render(request, "requests_app/new.html", {"held": held,
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
         "rules": rules, "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
 
@@ -100,6 +103,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "requests_app/detail.html", {
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
+        "held_parts": access.held_parts.prefetch_related("items"),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
         "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
