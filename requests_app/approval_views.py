@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -59,19 +59,26 @@ def inbox(request: HttpRequest) -> HttpResponse:
     waiting = [a for a in AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
                .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
                .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    others = approvals.asked_lately(waiting)
+    return render(request, "requests_app/inbox.html", {
+        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
+        "opened": _open_in_scope(inventory), "outside": opened_outside(inventory), "problem": problem,
+        "approver": APPROVER in roles_of(request.user)})
+
+
+def _open_in_scope(inventory) -> list[tuple[AccessRequest, datetime]]:
+    """Requests open now by Azure's own request history (a replaced or ended port is not), as this person's
+    inventory shows it, each with its open ports (each ends on its own, its button naming it) and last end."""
     now = inventory.azure_clock() if inventory else timezone.now()
     open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
-    # Open by Azure's own request history (a replaced or ended request is not), as this person's inventory shows it.
-    opened = [(a, max(p.item.end for p in ports)) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
-              .select_related("user").prefetch_related("items") if in_scope(inventory, a)
-              and (ports := approvals.open_ports(a, inventory))]
-    others = approvals.asked_lately(waiting)
-    return render(request, "requests_app/inbox.html", {
-        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
-        "opened": opened, "outside": opened_outside(inventory), "problem": problem,
-        "approver": APPROVER in roles_of(request.user)})
+    opened = []
+    for a in AccessRequest.objects.filter(pk__in=list(open_ids)).select_related("user").prefetch_related("items"):
+        if in_scope(inventory, a) and (ports := approvals.open_ports(a, inventory)):
+            a.open_ports = ports
+            opened.append((a, max(p.item.end for p in ports)))
+    return opened
 
 
 @require_POST

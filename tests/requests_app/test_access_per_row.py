@@ -132,7 +132,9 @@ def test_nobody_ends_or_extends_someone_elses_port_but_an_admin_of_its_scope(per
     assert _azure_ports(view)[("dev-03", 22)][-1] == ("Initiated", "UserRequested")
     bob = person("bob")  # an admin whose scope holds it
     assert bob.post(f"/access/items/{item.pk}/extend").status_code == 403  # only the requester extends
-    bob.post(f"/access/items/{item.pk}/end")
+    inbox = bob.get("/access/approvals/").content.decode()  # one button per port, naming it and whose it is
+    assert 'aria-label="End dev-03 port 22 of alice@contoso.test now"' in inbox
+    assert bob.post(f"/access/items/{item.pk}/end", {"next": "/access/approvals/"})["Location"] == "/access/approvals/"
     item.refresh_from_db()
     assert item.ended_by.upn == "bob@contoso.test"
     assert _azure_ports(view)[("dev-03", 22)][-2] == ("Revoked", "NewerRequestInitiated")
