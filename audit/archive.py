@@ -25,7 +25,7 @@ from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
-from vms.words import describe_ports
+from vms.snapshots import port_data
 
 from .difference import per_vm
 from .models import (
@@ -170,8 +170,8 @@ def _store_events(events: list[ActivityEvent]) -> list[ActivityEvent]:
     return list(fresh.values())
 
 
-def _configuration(policy: JitPolicy) -> dict[str, str]:
-    return {vm.vm_id.lower(): describe_ports(vm.ports) for vm in policy.vms}
+def _configuration(policy: JitPolicy) -> dict[str, list]:
+    return {vm.vm_id.lower(): port_data(vm.ports) for vm in policy.vms}
 
 
 def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:

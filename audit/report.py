@@ -21,7 +21,8 @@ from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from core.fates import ENDED_EARLY, azure_fate
-from requests_app.status import PORTAL_FATES
+from requests_app.states import ItemStatus
+from requests_app.status import portal_fate
 from trail.models import AuditEvent
 
 from .archive import CONFIGURATIONS, HISTORY, PORTAL
@@ -188,7 +189,7 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
     if trail is not None:
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
-        fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
+        fates = {portal_fate(i["status"]) for i in items if i.get("status") and i["status"] != ItemStatus.OPENED}
         approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", frozenset()))
         if trail.action != "access.end":
             mine = {(str(i["vm"]).lower(), int(i["port"])) for i in items}

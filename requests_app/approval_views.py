@@ -22,8 +22,9 @@ from vms.inventory import get_inventory
 
 from . import approvals
 from .forms import DecisionForm, ExtendForm, RuleForm
-from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
+from .states import ItemStatus, RequestStatus
 from .status import open_now, opened_outside
 from .visibility import in_scope, overseen_request, own_item, own_request
 
@@ -56,7 +57,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
+    waiting = [a for a in AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
                .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
                .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
     others = approvals.asked_lately(waiting)
@@ -70,7 +71,7 @@ def _open_in_scope(inventory) -> list[tuple[AccessRequest, datetime]]:
     """Requests open now by Azure's own request history (a replaced or ended port is not), as this person's
     inventory shows it, each with its open ports (each ends on its own, its button naming it) and last end."""
     now = inventory.azure_clock() if inventory else timezone.now()
-    open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+    open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
     opened = []
@@ -92,7 +93,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, problem or " ".join(e for errors in form.errors.values() for e in errors))
         return _detail(access)
     comment = form.cleaned_data["comment"]
-    if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+    if form.cleaned_data["decision"] == Approval.Decision.APPROVE:
         return _step(request, access, lambda: approvals.approve(actor, access.pk, comment, inventory))
     return _step(request, access, lambda: approvals.deny(actor, access.pk, comment))
 

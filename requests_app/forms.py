@@ -22,7 +22,7 @@ from core.fields import DurationField, SignedField, SourcePrefixField, parse_pre
 from core.gateway import PortRule
 from vms.inventory import VmRow
 
-from .models import ApprovalRule
+from .models import Approval, ApprovalRule
 from .plan import Choice, Planned
 
 MY_IP, OTHER = "my-ip", "other"
@@ -190,14 +190,14 @@ class RequestAccessForm(BreakGlass):
 
 
 class DecisionForm(forms.Form):
-    APPROVE, DENY = "approve", "deny"
-    decision = forms.ChoiceField(choices=((APPROVE, "Approve"), (DENY, "Deny")), widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=((Approval.Decision.APPROVE, "Approve"), (Approval.Decision.DENY, "Deny")),
+                                 widget=forms.HiddenInput)
     comment = forms.CharField(label="Comment", required=False, max_length=1000,
                               widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()
-        if data.get("decision") == self.DENY and not data.get("comment", "").strip():
+        if data.get("decision") == Approval.Decision.DENY and not data.get("comment", "").strip():
             self.add_error("comment", "Say why you deny it: the requester reads this.")
         return data
 

@@ -24,6 +24,7 @@ from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
+from .states import RequestStatus
 from .status import fates, history, open_now, opened_outside, request_state
 from .visibility import overseen_request, own_item, own_request
 
@@ -106,7 +107,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "held_parts": access.held_parts.prefetch_related("items"),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
-        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
+        "can_open": APPROVER in held and access.status == RequestStatus.APPROVED_NOT_OPENED and not access.why_not_decide(request.user),
         # Its open ports, for those who may end them: the buttons name what they act on.
         "can_end": open_ports(access, inventory) if inventory and (mine or held & {APPROVER, ADMIN}) else [],
         "decision_form": DecisionForm()})

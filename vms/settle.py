@@ -20,13 +20,13 @@ from django.utils import timezone
 
 from core import gateway
 from core.actor import PORTAL, Actor
-from core.gateway import PolicyRef
+from core.gateway import JitPolicy, PolicyRef
 from trail.chain import record
 
 from .inventory import invalidate
 from .lease import Lease, release
 from .models import UnsettledWrite
-from .words import holdings
+from .snapshots import PortData, port_data
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,19 @@ def lately(group_key: str, days: int = 7) -> list[UnsettledWrite]:
     return list(UnsettledWrite.objects.filter(group_key=group_key, started__gte=timezone.now() - timedelta(days=days))[:5])
 
 
-def _changed(change: dict) -> dict[str, str | None]:
-    """The VMs the change changes, each with the ports in words it gives them (None: it removes the VM)."""
+def holdings(policies: list[JitPolicy], policy_id: str) -> dict[str, list[PortData]]:
+    """What one policy holds, VM id (lower case) → its ports as data; empty when the policy is gone."""
+    return {vm.vm_id.lower(): port_data(vm.ports) for p in policies if p.policy_id.lower() == policy_id.lower()
+            for vm in p.vms}
+
+
+def _changed(change: dict) -> dict[str, list[PortData] | None]:
+    """The VMs the change changes, each with the ports it gives them (None: it removes the VM)."""
     before, after = change.get("before", {}), change.get("after", {})
     return {vm: after.get(vm) for vm in set(before) | set(after) if before.get(vm) != after.get(vm)}
 
 
-def applied(write: UnsettledWrite, holds: dict[str, str]) -> bool:
+def applied(write: UnsettledWrite, holds: dict[str, list[PortData]]) -> bool:
     return all(holds.get(vm) == words for vm, words in _changed(write.change).items())
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('requests_app', '0006_opening_since'),
+        ('requests_app', '0007_states_as_choices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
