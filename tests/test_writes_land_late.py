@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from tests.azure_view import AzureView
 from trail.models import AuditEvent
@@ -43,12 +44,12 @@ def _wait_until(condition, seconds: float = 15) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_put_that_lands_late_cannot_undo_the_next_change(bob, sandbox, view):
-    """Bob's story, scaled down (40 s of latency against a 30 s timeout → 3 s against 1 s): his first edit's PUT
+    """Bob's story, scaled down (40 s of latency against a 30 s timeout → 5 s against 1 s): his first edit's PUT
     is applied after the portal gave up; his next edit must not be saved before that is known, or the late PUT
     undoes it (Azure ended with 3389 = PT2H and 5985 = PT3H, the recorded success lost)."""
     sub = view.sub(SQL[0])
     first = bob.get(f"/vms/{sub}/rg-sql/sql-01/jit/edit").context["opened"]
-    sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 3000})
+    sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 5000})
     with override_settings(AZURE_TIMEOUT_SECONDS=1, POLICY_SETTLE_SECONDS=30):
         page = _edit(bob, sub, first, {**DEFAULT_HOURS, 3389: "2"})
         [outcome] = bob.get(page["Location"]).context["outcomes"]
@@ -57,7 +58,7 @@ def test_a_put_that_lands_late_cannot_undo_the_next_change(bob, sandbox, view):
         sandbox.control("DELETE", "faults")  # the next PUT is answered at once
         second = bob.get(f"/vms/{sub}/rg-sql/sql-01/jit/edit").context["opened"]
         assert _azure(view)[3389] == "PT3H", "the first PUT has not landed yet"
-        with override_settings(POLICY_LEASE_WAIT_SECONDS=10):
+        with override_settings(POLICY_LEASE_WAIT_SECONDS=15):
             page = _edit(bob, sub, second, {**DEFAULT_HOURS, 5985: "1"})
     # It waited for the first PUT to land, which a read-back settled; then its own form was stale.
     assert page.status_code == 200, "the second edit was saved while the first could still land"
@@ -81,7 +82,7 @@ def test_a_put_that_lands_late_cannot_undo_the_next_change(bob, sandbox, view):
 def test_the_worker_reads_back_what_nobody_saved_after_and_frees_the_policy(bob, sandbox, view):
     sub = view.sub(SQL[0])
     form = bob.get(f"/vms/{sub}/rg-sql/sql-01/jit/edit").context["opened"]
-    sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 2500})
+    sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 4000})
     with override_settings(AZURE_TIMEOUT_SECONDS=1, POLICY_SETTLE_SECONDS=30):
         _edit(bob, sub, form, {**DEFAULT_HOURS, 22: "1"})
         assert settle_due() == 0  # not landed yet: still unsettled, the lease held
@@ -103,12 +104,14 @@ def test_a_change_never_applied_frees_the_policy_when_the_grace_ends(bob, sandbo
     sub = view.sub(SQL[0])
     form = bob.get(f"/vms/{sub}/rg-sql/sql-01/jit/edit").context["opened"]
     sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "503", "count": 1})
-    with override_settings(POLICY_SETTLE_SECONDS=2, POLICY_LEASE_WAIT_SECONDS=0):
+    with override_settings(POLICY_SETTLE_SECONDS=8, POLICY_LEASE_WAIT_SECONDS=0):
         _edit(bob, sub, form, {**DEFAULT_HOURS, 22: "1"})
         form = bob.get(f"/vms/{sub}/rg-sql/sql-01/jit/edit").context["opened"]
         busy = bob.get(_edit(bob, sub, form, {**DEFAULT_HOURS, 22: "2"})["Location"]).context["outcomes"][0]
         assert not busy.ok and "The portal holds other changes to it until a read shows what Azure did" in busy.message
-        time.sleep(2.1)
+        assert settle_due() == 0  # within the grace, and not applied: it stays unsettled
+        settle_by = UnsettledWrite.objects.get().settle_by
+        _wait_until(lambda: timezone.now() > settle_by)
         assert settle_due() == 1
         page = _edit(bob, sub, form, {**DEFAULT_HOURS, 22: "2"})
     assert bob.get(page["Location"]).context["outcomes"][0].ok
