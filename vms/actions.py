@@ -211,7 +211,7 @@ def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: li
     record(actor, action, ref.policy_id, "unknown", correlation_id=correlation, details={
         **change, "resolved": f"{why} Not applied when read back; the portal holds the policy and reads it again "
                               f"until {kept.settle_by.isoformat()}."})
-    seen = "could not check whether it was applied" if holds is None else "the change has not been applied so far"
+    seen = "could not check whether it was applied" if holds is None else "found it not applied so far"
     return [Outcome(m.name, False, f"{why} The portal {seen}; Azure may still apply it. It holds other changes to "
                                    f"this policy until it knows (at most until {kept.settle_by:%H:%M:%S} UTC) and the "
                                    "VM's page will say what Azure did.") for m in mine]
