@@ -16,7 +16,7 @@ from core import gateway
 from core.actor import PORTAL, Actor
 from trail.chain import record
 from trail.models import AuditEvent
-from vms.inventory import CONFIGURED, VmRow, invalidate
+from vms.inventory import CONFIGURED, RequestLine, VmRow, invalidate
 
 from . import notices
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
@@ -246,6 +246,35 @@ def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies:
             _settle([item], ItemStatus.OPENED, f"{why} The portal checked: it is open.")
         else:
             _settle([item], ItemStatus.FAILED, f"{why} The portal checked: it was not opened. Request again.")
+
+
+def record_applied_late(found: list[tuple[AccessRequestItem, RequestLine]]) -> int:
+    """Ports recorded failed or not confirmed after their answer was lost, that Azure's request history (read
+    with a person's inventory: no call of its own) now lists open with their end to the second: Azure applied
+    them after the portal stopped waiting. Each becomes opened, once, and the trail says so: one `access.settle`
+    event per initiate (its correlation id), outcome "applied late". The request's own status keeps what its
+    opening concluded; its ports say what Azure did. Returns how many ports."""
+    by_call: dict[tuple[int, str], list[tuple[AccessRequestItem, RequestLine]]] = defaultdict(list)
+    for item, line in found:
+        by_call[(item.request_id, item.correlation_id)].append((item, line))
+    count = 0
+    for (request_id, correlation), pairs in by_call.items():
+        with transaction.atomic():
+            late = [(item, line) for item, line in pairs if AccessRequestItem.objects.filter(
+                pk=item.pk, status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN)).update(
+                status=ItemStatus.OPENED, end=line.end, mapped_port=line.mapped_port,
+                message=f"{item.message} Azure opened it after all (applied late).")]
+            if not late:
+                continue
+            record(PORTAL, "access.settle", ", ".join(sorted({i.policy_id for i, _ in late})), "applied late",
+                   correlation_id=correlation, details={
+                       "request": request_id, "requester": late[0][1].requestor, "justification": late[0][1].justification,
+                       "source": late[0][0].source_prefix,
+                       "items": [{"vm": i.vm_id, "port": i.port, "end": x.end.isoformat(), "source": x.source,
+                                  "status": ItemStatus.OPENED.value, "was": i.status, "correlation_id": correlation}
+                                 for i, x in late]})
+        count += len(late)
+    return count
 
 
 def _write_outcomes(items: list[AccessRequestItem]) -> None:

@@ -22,6 +22,7 @@ class OpenAccess:
     vm: VmRow | None
     azure_now: datetime
     port: int  # where to connect: the VM's port, or the firewall's port Azure mapped to it
+    line: RequestLine | None = None  # Azure's own line for it, when its request history lists it
 
     @property
     def address(self) -> str:
@@ -68,7 +69,7 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
         line = _line(inventory, item)
         if still_open(item, line, now):
             port = item.mapped_port or (line.mapped_port if line else None) or item.port
-            found.append(OpenAccess(item, inventory.row_of(item.vm_id) if inventory else None, now, port))
+            found.append(OpenAccess(item, inventory.row_of(item.vm_id) if inventory else None, now, port, line))
     return found
 
 

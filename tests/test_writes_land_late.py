@@ -11,7 +11,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from requests_app.models import AccessRequestItem
 from tests.azure_view import AzureView
+from tests.conftest import fill, submit
 from trail.models import AuditEvent
 from vms.lease import PolicyLock
 from vms.models import UnsettledWrite
@@ -117,3 +119,33 @@ def test_a_change_never_applied_frees_the_policy_when_the_grace_ends(bob, sandbo
     assert bob.get(page["Location"]).context["outcomes"][0].ok
     assert _azure(view)[22] == "PT2H"
     assert AuditEvent.objects.get(action="jit.settle").outcome == "not applied"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_opening_that_lands_late_is_recorded_once_azure_lists_it(alice, sandbox, view):
+    """The same for an initiate: read back too early it was 'not opened'; once Azure's request history lists it
+    open (My access reads it with the inventory), the port is opened and the trail says it was applied late."""
+    data = fill(alice, [view.vm_id("Contoso Development", "rg-dev", "dev-01")])
+    sandbox.control("POST", "latency", {"operation": "jit.initiate", "ms": 4000})
+    with override_settings(AZURE_TIMEOUT_SECONDS=1):
+        submit(alice, data)
+    item = AccessRequestItem.objects.get()
+    assert item.status == "failed" and "it was not opened" in item.message
+    sandbox.control("DELETE", "faults")
+
+    def listed() -> bool:
+        return any(port.status == "Initiated" and request.justification == data["justification"]
+                   for request in view.policies("Contoso Development", "rg-dev", "eastus")[0].requests
+                   for vm in request.virtual_machines for port in vm.ports)
+    _wait_until(listed)
+    alice.post("/vms/refresh")
+    mine = alice.get("/access/")
+    item.refresh_from_db()
+    assert item.status == "opened" and "applied late" in item.message
+    assert [a.item.pk for a in mine.context["open"]] == [item.pk]
+    event = AuditEvent.objects.get(action="access.settle")
+    assert event.outcome == "applied late" and event.correlation_id == item.correlation_id
+    page = alice.get(f"/access/requests/{item.request_id}/").content.decode()
+    assert "Open until" in page and "Not opened (try again)" not in page
+    alice.get("/access/")
+    assert AuditEvent.objects.filter(action="access.settle").count() == 1  # said once
