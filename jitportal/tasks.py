@@ -26,6 +26,7 @@ from django_tasks_db.models import DBTaskResult
 from audit.archive import collect_as_app
 from core.dblocks import serialize
 from core.notify import deliver_notifications
+from requests_app.actions import settle_late_openings
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
 from vms.lease import Busy, policy_lease
@@ -73,6 +74,7 @@ def watch_requests() -> None:
     remind_ending()
     settle_stalled()
     settle_due()
+    settle_late_openings()
 
 
 def ensure_scheduled() -> bool:

@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from requests_app.actions import settle_late_openings
 from requests_app.models import AccessRequestItem
 from tests.azure_view import AzureView
 from tests.conftest import fill, submit
@@ -149,3 +150,20 @@ def test_an_opening_that_lands_late_is_recorded_once_azure_lists_it(alice, sandb
     assert "Open until" in page and "Not opened (try again)" not in page
     alice.get("/access/")
     assert AuditEvent.objects.filter(action="access.settle").count() == 1  # said once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_records_an_opening_that_landed_late_as_the_read_only_app(alice, sandbox, view, settings):
+    reader = next(a for a in sandbox.info()["apps"] if a["display_name"] == "jitportal audit reader")
+    data = fill(alice, [view.vm_id("Contoso Development", "rg-dev", "dev-03")])
+    sandbox.control("POST", "latency", {"operation": "jit.initiate", "ms": 4000})
+    with override_settings(AZURE_TIMEOUT_SECONDS=1):
+        submit(alice, data)
+    sandbox.control("DELETE", "faults")
+    assert settle_late_openings() == 0  # no app identity configured: the requester's My access does it
+    settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
+    _wait_until(lambda: settle_late_openings() == 1)
+    item = AccessRequestItem.objects.get()
+    assert item.status == "opened"
+    assert AuditEvent.objects.get(action="access.settle").outcome == "applied late"
+    assert settle_late_openings() == 0
