@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import pick, sign_in_as
+from tests.browser.test_accessibility import violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -38,6 +39,7 @@ def test_alice_ends_one_row_extends_another_and_ends_all_after_being_asked(page,
     expect(table.locator("tr.outside")).to_contain_text("opened outside the portal")
     expect(page.get_by_role("link", name="End all 3")).to_be_visible()
     _shot(page, "my-access", width)
+    found = violations(page)
     page.get_by_role("button", name="End dev-02 port 3389 now").click()
     expect(page.get_by_role("status").first).to_contain_text("Ended dev-02 port 3389")
     expect(page.get_by_role("button", name="End dev-02 port 3389 now")).to_have_count(0)
@@ -47,6 +49,7 @@ def test_alice_ends_one_row_extends_another_and_ends_all_after_being_asked(page,
     page.get_by_role("link", name="Extend dev-01 port 22").click()
     expect(page.get_by_role("main").get_by_role("listitem")).to_have_count(1)
     expect(page.get_by_role("main").get_by_role("listitem")).to_contain_text("dev-01 port 22")
+    found += violations(page)
     page.get_by_label("Open for (from now)").fill("2")
     page.get_by_role("combobox", name="Unit").select_option("hours")
     page.get_by_role("button", name="Extend").click()
@@ -58,6 +61,7 @@ def test_alice_ends_one_row_extends_another_and_ends_all_after_being_asked(page,
     expect(page.get_by_role("heading", name="End all 2?")).to_be_visible()
     expect(page.get_by_role("main").get_by_role("listitem")).to_have_count(2)
     _shot(page, "end-all", width)
+    found += violations(page)
     page.get_by_role("link", name="Keep them open").click()
     expect(page.get_by_role("button", name="End dev-03 port 22 now")).to_be_visible()  # nothing ended
     page.get_by_role("link", name="End all 2").click()
@@ -66,3 +70,4 @@ def test_alice_ends_one_row_extends_another_and_ends_all_after_being_asked(page,
     expect(page.get_by_role("button", name=re.compile("^End dev-"))).to_have_count(0)
     expect(page.locator("table.open-now tr.outside")).to_contain_text("web-01")
     _shot(page, "my-access-after", width)
+    assert found == []
