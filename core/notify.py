@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from core.dblocks import serialize
+from core.database import serialize
 from core.models import Notification
 
 logger = logging.getLogger("core.notify")

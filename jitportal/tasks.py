@@ -24,7 +24,7 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from audit.archive import collect_as_app
-from core.dblocks import serialize
+from core.database import serialize
 from core.notify import deliver_notifications
 from requests_app.actions import settle_late_openings
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled

@@ -24,7 +24,7 @@ from . import approvals
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
-from .states import ItemStatus, RequestStatus
+from .states import ItemStatus
 from .status import open_now, opened_outside
 from .visibility import in_scope, overseen_request, own_item, own_request
 
@@ -57,9 +57,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
-               .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
-               .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    waiting = approvals.waiting_for(request.user, inventory)
     others = approvals.asked_lately(waiting)
     return render(request, "requests_app/inbox.html", {
         "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
