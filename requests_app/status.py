@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
@@ -73,10 +73,6 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     return found
 
 
-# The longest window Azure grants (a port's maximum is at most one day): an older line cannot be open.
-LONGEST_WINDOW = timedelta(days=1, minutes=5)
-
-
 @dataclass(frozen=True)
 class OutsideAccess:
     """A window Azure has open that no request of the portal opened (the Azure portal, the CLI, PowerShell…)."""
@@ -115,16 +111,11 @@ def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[Out
     not open: `requestor`'s (a user principal name), or, blank, everybody's the inventory shows."""
     if inventory is None:
         return []
-    now, found = inventory.azure_now, []
+    now = inventory.azure_now
     known = _portal_windows(now)
-    for row in inventory.rows:
-        for line in row.history:  # newest first: stop at the first that started too long ago to be open
-            if line.start < now - LONGEST_WINDOW:
-                break
-            if (line.status == "Initiated" and line.end > now
-                    and (not requestor or line.requestor.lower() == requestor.lower())
-                    and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known):
-                found.append(OutsideAccess(row, line, now))
+    found = [OutsideAccess(row, line, now) for row, line in inventory.open_lines()
+             if line.end > now and (not requestor or line.requestor.lower() == requestor.lower())
+             and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known]
     return sorted(found, key=lambda a: (a.line.end, a.row.name, a.line.port))
 
 
