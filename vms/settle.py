@@ -67,7 +67,7 @@ def _changed(change: dict) -> dict[str, list[PortData] | None]:
 
 
 def applied(write: UnsettledWrite, holds: dict[str, list[PortData]]) -> bool:
-    return all(holds.get(vm) == words for vm, words in _changed(write.change).items())
+    return all(holds.get(vm) == ports for vm, ports in _changed(write.change).items())
 
 
 def settle(write: UnsettledWrite, credential, read_by: str) -> str:
