@@ -14,14 +14,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+
 from core import gateway
 from core.actor import Actor
 from core.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
+from core.leases import Busy, Held, hold
 from trail.chain import record
 
 from . import settle
 from .inventory import CONFIGURED, VmRow, invalidate
-from .lease import Busy, Lease, policy_lease
 from .snapshots import PortData, VmSnapshot, changes, describe_ports, port_data, rules_of, snapshot
 
 ENABLE, EDIT, REMOVE = "jit.enable", "jit.edit", "jit.remove"
@@ -105,7 +107,8 @@ def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow
     who = getattr(actor.user, "upn", "") or "someone"
     settle.settle_group(group.key, actor.session, who)  # an earlier change that may land late is read back first
     try:
-        with policy_lease(group.key, who, lambda: settle.settle_group(group.key, actor.session, who)) as lease:
+        with hold(group.key, who, settings.POLICY_LEASE_SECONDS, settings.POLICY_LEASE_WAIT_SECONDS,
+                  waiting=lambda: settle.settle_group(group.key, actor.session, who)) as lease:
             outcomes = _change_group(actor, action, group, members, ports, opened, lease)
     except Busy as busy:
         return [Outcome(m.name, False, _busy(group, busy)) for m in members]
@@ -126,7 +129,7 @@ def _busy(group: Group, busy: Busy) -> str:
 
 def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                   ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None,
-                  lease: Lease) -> list[Outcome]:
+                  lease: Held) -> list[Outcome]:
     """Read Azure's policies now, check them against what the person was shown, then write."""
     try:
         current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)
@@ -171,7 +174,7 @@ def plan(group: Group, current: list[JitPolicy], members: list[VmRow],
 
 
 def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
-           members: list[VmRow], lease: Lease) -> list[Outcome]:
+           members: list[VmRow], lease: Held) -> list[Outcome]:
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
             or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
@@ -194,7 +197,7 @@ def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vm
 
 
 def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: list[VmRow], correlation: str,
-               why: str, lease: Lease) -> list[Outcome]:
+               why: str, lease: Held) -> list[Outcome]:
     """The answer to a change was lost, so Azure may or may not have applied it: read the policy and say
     what it holds, rather than guess. Not seen applied, it may still land: the lease stays held until a later
     read settles it (vms/settle.py), so that no change saved meanwhile can be undone by it."""
@@ -207,7 +210,7 @@ def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: li
         record(actor, action, ref.policy_id, "succeeded", correlation_id=correlation,
                details={**change, "resolved": f"{why} The portal read the policy back."})
         return [Outcome(m.name, True, f"{why} The portal checked: {_done(m, change['after'])}") for m in mine]
-    kept = settle.keep(actor, action, ref, lease.key, change, correlation, lease, why)
+    kept = settle.keep(actor, action, ref, lease.name, change, correlation, lease, why)
     record(actor, action, ref.policy_id, "unknown", correlation_id=correlation, details={
         **change, "resolved": f"{why} Not applied when read back; the portal holds the policy and reads it again "
                               f"until {kept.settle_by.isoformat()}."})

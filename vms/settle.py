@@ -21,10 +21,10 @@ from django.utils import timezone
 from core import gateway
 from core.actor import PORTAL, Actor
 from core.gateway import JitPolicy, PolicyRef
+from core.leases import Held, release
 from trail.chain import record
 
 from .inventory import invalidate
-from .lease import Lease, release
 from .models import UnsettledWrite
 from .snapshots import PortData, port_data
 
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 def keep(actor: Actor, action: str, ref: PolicyRef, group_key: str, change: dict, correlation: str,
-         lease: Lease, why: str) -> UnsettledWrite:
+         lease: Held, why: str) -> UnsettledWrite:
     """Hold the group's lease past the save, until the change settles or the grace passes."""
     name = getattr(actor.user, "upn", "") or "someone"
     now = timezone.now()

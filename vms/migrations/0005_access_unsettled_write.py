@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vms', '0003_seen_scope'),
+        ('vms', '0004_leases_in_core'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
