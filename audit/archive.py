@@ -276,7 +276,7 @@ def _is_initiate(event: ArchivedEvent) -> bool:
 
 
 # The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
-OPENINGS = ("access.request", "access.open")
+OPENINGS = ("access.request", "access.open", "access.settle")  # the last: a lost answer Azure applied late
 
 
 def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:

@@ -122,7 +122,8 @@ def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id
                  decisions) for e in events]
 
 
-Decision = tuple[str, datetime | None, str, bool]  # approvers, when the last decided, their comments, ended early
+# Approvers, when the last decided, their comments, the (VM id, port) pairs ended early.
+Decision = tuple[str, datetime | None, str, frozenset[tuple[str, int]]]
 
 
 def _decisions(requests: list[int]) -> dict[int, Decision]:
@@ -130,20 +131,21 @@ def _decisions(requests: list[int]) -> dict[int, Decision]:
     if not requests:
         return {}
     found: dict[int, list[AuditEvent]] = defaultdict(list)
-    ended: set[int] = set()
+    ended: dict[int, set[tuple[str, int]]] = defaultdict(set)
     for event in AuditEvent.objects.filter(action__in=("access.approve", "access.deny", "access.end"),
                                            details__request__in=requests
                                            ).order_by("seq").only("action", "outcome", "actor_name", "created", "details"):
         if event.action == "access.end":
             if event.outcome == ENDED_EARLY:
-                ended.add(event.details["request"])
+                ended[event.details["request"]].update((str(i["vm"]).lower(), int(i["port"]))
+                                                       for i in event.details.get("items", []))
             continue
         found[event.details["request"]].append(event)
     return {request: (", ".join(e.actor_name for e in found[request]),
                       found[request][-1].created if found[request] else None,
                       " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in found[request] if e.details.get("comment")),
-                      request in ended)
-            for request in set(found) | ended}
+                      frozenset(ended.get(request, ())))
+            for request in set(found) | set(ended)}
 
 
 def touches_of(event_ids: list[int], vm_id: str) -> list[tuple]:
@@ -188,9 +190,13 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
         fates = {portal_fate(i["status"]) for i in items if i.get("status") and i["status"] != ItemStatus.OPENED}
-        approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", False))
-        if ended and trail.action != "access.end":
-            fates = {ENDED_EARLY}
+        approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", frozenset()))
+        if trail.action != "access.end":
+            mine = {(str(i["vm"]).lower(), int(i["port"])) for i in items}
+            if mine and mine <= ended:
+                fates = {ENDED_EARLY}
+            elif mine & ended:  # an early end of some of its ports (one row of My access)
+                fates = {f"{ENDED_EARLY} ({len(mine & ended)} of {len(mine)} ports)"}
         return ReportRow(**base, approver=approver, decided=decided, comment=comment,
                          break_glass=trail.details.get("break_glass", ""),
                          ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,12 +63,19 @@ class Held:
 
 
 @contextmanager
-def hold(name: str, who: str, seconds: float, wait: float) -> Iterator[Held]:
-    """Hold the lease on `name` for the block; wait up to `wait` seconds for another holder, then raise Busy."""
+def hold(name: str, who: str, seconds: float, wait: float,
+         waiting: Callable[[], None] | None = None) -> Iterator[Held]:
+    """Hold the lease on `name` for the block; wait up to `wait` seconds for another holder (calling `waiting`
+    about once a second meanwhile, which may free it: a policy's unsettled change read back), then raise Busy."""
     token, deadline = uuid.uuid4().hex, time.monotonic() + wait
+    next_call = time.monotonic()
     while (holder := claim(name, token, who, seconds)) is not None:
         if time.monotonic() >= deadline:
             raise Busy(holder)
+        if waiting is not None and time.monotonic() >= next_call:
+            waiting()
+            next_call = time.monotonic() + 1
+            continue
         time.sleep(0.2)
     held = Held(name, token)
     try:

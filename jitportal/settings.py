@@ -119,6 +119,8 @@ INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
 # and, after a lost answer, a read back; it expires on its own if its holder dies.
 POLICY_LEASE_SECONDS = env_int("POLICY_LEASE_SECONDS", 4 * AZURE_TIMEOUT_SECONDS + 30, minimum=10)
 POLICY_LEASE_WAIT_SECONDS = env_int("POLICY_LEASE_WAIT_SECONDS", 15)
+# How long a change whose answer was lost keeps its policy's lease while reads look for it (vms/settle.py).
+POLICY_SETTLE_SECONDS = env_int("POLICY_SETTLE_SECONDS", 2 * AZURE_TIMEOUT_SECONDS + 60, minimum=1)
 # Access requests: is a justification required, and which proxies may tell us the client's IP.
 JIT_REQUIRE_JUSTIFICATION = env_bool("JIT_REQUIRE_JUSTIFICATION", True)
 # What a justification should hold, shown in the form (e.g. "Start with the ticket number: OPS-123"), and a

@@ -22,8 +22,10 @@ from audit.archive import collect_as_app
 from core.leases import Busy, hold
 from core.notify import deliver_notifications
 from core.schedule import run_every
+from requests_app.actions import settle_late_openings
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
+from vms.settle import settle_due
 
 __all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
 
@@ -60,12 +62,14 @@ def housekeeping() -> None:
 
 @task()
 def watch_requests() -> None:
-    """Every minute: expire requests nobody decided on in time, tell requesters their window ends soon, and settle
-    requests whose opening was cut short."""
+    """Every minute: expire requests nobody decided on in time, tell requesters their window ends soon, settle
+    requests whose opening was cut short, and read back changes whose answer was lost (they may land late)."""
     run_every(watch_requests, settings.WATCH_REQUESTS_SECONDS)
     lapse_due()
     remind_ending()
     settle_stalled()
+    settle_due()
+    settle_late_openings()
 
 
 def ensure_scheduled() -> bool:

@@ -16,12 +16,12 @@ from core import gateway
 from core.actor import PORTAL, Actor
 from trail.chain import record
 from trail.models import AuditEvent
-from vms.inventory import CONFIGURED, VmRow, invalidate
+from vms.inventory import CONFIGURED, RequestLine, VmRow, invalidate
 
 from . import notices
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .plan import Planned
-from .rules import rule_for
+from .rules import split
 from .states import ItemStatus, RequestStatus
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
@@ -41,24 +41,49 @@ def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: st
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
     end against its own), or, when an approval rule covers it, save it to wait for approvers. `source` and
     `window` are the request's, for all ports without their own. `break_glass` (a reason) opens at once
-    despite a rule; `extends` names the open request this one extends."""
-    rule = rule_for(planned, extends)
-    access, created = _save(actor, key, planned, source, window, azure_now, justification, rule,
-                            break_glass.strip() if rule else "", extends)
+    despite a rule; `extends` names the open request this one extends.
+
+    A form whose ports only some rule covers is sent as two requests, both saved before Azure is asked: the
+    ports no rule covers open at once (the request returned), the others wait for their rule, `together_with`
+    the first (the form and both pages say so)."""
+    free, held, rule = split(planned, extends)
+    if rule is None or break_glass.strip() or not free:
+        return _submit(actor, key, planned, source, window, justification, azure_now, rule,
+                       break_glass.strip() if rule else "", extends)
+    waiting, created = _save(actor, f"{key}/held", held, source, window, azure_now, justification, rule, "", extends)
+    opening = _submit(actor, key, free, source, window, justification, azure_now, None, "", extends,
+                      holds=waiting if created else None)
+    return opening
+
+
+def _submit(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, justification: str,
+            azure_now: datetime, rule: ApprovalRule | None, break_glass: str, extends: AccessRequest | None,
+            holds: AccessRequest | None = None) -> AccessRequest:
+    """One request: saved, then opened or left waiting for `rule`. `holds`: its other part, saved just before,
+    waiting for a rule (recorded and told about once this one is saved)."""
+    access, created = _save(actor, key, planned, source, window, azure_now, justification, rule, break_glass, extends)
     if not created:
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
         return access
+    if holds is not None:
+        holds.together_with = access
+        holds.save(update_fields=["together_with"])
+        _wait(actor, holds)
     if access.status == RequestStatus.PENDING_APPROVAL:
-        record(actor, "access.request", targets(access), RequestStatus.PENDING_APPROVAL.label, details={
-            **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
-            "pending_until": access.pending_until.isoformat()})
-        notices.pending(access)
+        _wait(actor, access)
         return access
     open_request(actor, access, justification, "access.request")
     if access.break_glass:
         notices.break_glass(access)
     return access
+
+
+def _wait(actor: Actor, access: AccessRequest) -> None:
+    record(actor, "access.request", targets(access), RequestStatus.PENDING_APPROVAL.label, details={
+        **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
+        "pending_until": access.pending_until.isoformat()})
+    notices.pending(access)
 
 
 def open_request(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
@@ -110,6 +135,8 @@ def _details(access: AccessRequest) -> dict:
         details["break_glass"] = access.break_glass
     if access.extends_id:
         details["extends"] = access.extends_id
+    if access.together_with_id:
+        details["together_with"] = access.together_with_id
     return details
 
 
@@ -219,6 +246,61 @@ def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies:
             _settle([item], ItemStatus.OPENED, f"{why} The portal checked: it is open.")
         else:
             _settle([item], ItemStatus.FAILED, f"{why} The portal checked: it was not opened. Request again.")
+
+
+def record_applied_late(found: list[tuple[AccessRequestItem, RequestLine]]) -> int:
+    """Ports recorded failed or not confirmed after their answer was lost, that Azure's request history (read
+    with a person's inventory: no call of its own) now lists open with their end to the second: Azure applied
+    them after the portal stopped waiting. Each becomes opened, once, and the trail says so: one `access.settle`
+    event per initiate (its correlation id), outcome "applied late". The request's own status keeps what its
+    opening concluded; its ports say what Azure did. Returns how many ports."""
+    by_call: dict[tuple[int, str], list[tuple[AccessRequestItem, RequestLine]]] = defaultdict(list)
+    for item, line in found:
+        by_call[(item.request_id, item.correlation_id)].append((item, line))
+    count = 0
+    for (request_id, correlation), pairs in by_call.items():
+        with transaction.atomic():
+            late = [(item, line) for item, line in pairs if AccessRequestItem.objects.filter(
+                pk=item.pk, status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN)).update(
+                status=ItemStatus.OPENED, end=line.end, mapped_port=line.mapped_port,
+                message=f"{item.message} Azure opened it after all (applied late).")]
+            if not late:
+                continue
+            record(PORTAL, "access.settle", ", ".join(sorted({i.policy_id for i, _ in late})), "applied late",
+                   correlation_id=correlation, details={
+                       "request": request_id, "requester": late[0][1].requestor, "justification": late[0][1].justification,
+                       "source": late[0][0].source_prefix,
+                       "items": [{"vm": i.vm_id, "port": i.port, "end": x.end.isoformat(), "source": x.source,
+                                  "status": ItemStatus.OPENED.value, "was": i.status, "correlation_id": correlation}
+                                 for i, x in late]})
+        count += len(late)
+    return count
+
+
+def settle_late_openings(now: datetime | None = None) -> int:
+    """The worker, every minute: the ports of the last day recorded failed or not confirmed are looked for in
+    Azure's request history as the read-only app identity (one list per resource group and region, in parallel),
+    and those Azure lists open are recorded as applied late. Without that identity, the requester's own My access
+    does it. Returns how many ports."""
+    reader = gateway.app_reader()
+    if reader is None:
+        return 0
+    now = now or timezone.now()
+    items = list(AccessRequestItem.objects.filter(status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN), end__gt=now,
+                                                  request__created__gte=now - timedelta(days=1)).exclude(correlation_id=""))
+    refs = [gateway.parse_policy_id(i.policy_id) for i in items]
+    places = sorted({(r.subscription_id, r.resource_group, r.location) for r in refs if r})
+    if not places:
+        return 0
+    policies, _ = gateway.list_policies_in(reader, places)
+    lines = {(p.policy_id.lower(), vm.vm_id.lower(), port.number, int(port.end.timestamp())):
+             RequestLine(request.start, request.requestor, request.justification, port.number, port.source, port.end,
+                         port.status, port.reason, port.mapped_port)
+             for p in policies for request in p.requests for vm in request.vms for port in vm.ports
+             if port.status == "Initiated" and port.end > now}
+    found = [(i, line) for i in items
+             if (line := lines.get((i.policy_id.lower(), i.vm_id.lower(), i.port, int(i.end.timestamp()))))]
+    return record_applied_late(found)
 
 
 def _write_outcomes(items: list[AccessRequestItem]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.roles import ADMIN, APPROVER, REQUESTER, require_role, roles_of
 from core import gateway
 from core.actor import actor_of
+from core.navigation import safe_next
 from trail.chain import record
 from vms.inventory import get_inventory
 
@@ -24,7 +25,8 @@ from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
 from .states import ItemStatus
-from .visibility import in_scope, overseen_request, own_request
+from .status import open_now, opened_outside
+from .visibility import in_scope, overseen_request, own_item, own_request
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
@@ -56,18 +58,26 @@ def inbox(request: HttpRequest) -> HttpResponse:
     approvals.lapse_due()
     inventory, problem = _inventory(request)
     waiting = approvals.waiting_for(request.user, inventory)
+    others = approvals.asked_lately(waiting)
+    return render(request, "requests_app/inbox.html", {
+        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
+        "opened": _open_in_scope(inventory), "outside": opened_outside(inventory), "problem": problem,
+        "approver": APPROVER in roles_of(request.user)})
+
+
+def _open_in_scope(inventory) -> list[tuple[AccessRequest, datetime]]:
+    """Requests open now by Azure's own request history (a replaced or ended port is not), as this person's
+    inventory shows it, each with its open ports (each ends on its own, its button naming it) and last end."""
     now = inventory.azure_clock() if inventory else timezone.now()
     open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
-    # Open by Azure's own request history (a replaced or ended request is not), as this person's inventory shows it.
-    opened = [(a, max(p.item.end for p in ports)) for a in AccessRequest.objects.filter(pk__in=list(open_ids))
-              .select_related("user").prefetch_related("items") if in_scope(inventory, a)
-              and (ports := approvals.open_ports(a, inventory))]
-    others = approvals.asked_lately(waiting)
-    return render(request, "requests_app/inbox.html", {
-        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
-        "opened": opened, "problem": problem, "approver": APPROVER in roles_of(request.user)})
+    opened = []
+    for a in AccessRequest.objects.filter(pk__in=list(open_ids)).select_related("user").prefetch_related("items"):
+        if in_scope(inventory, a) and (ports := approvals.open_ports(a, inventory)):
+            a.open_ports = ports
+            opened.append((a, max(p.item.end for p in ports)))
+    return opened
 
 
 @require_POST
@@ -106,43 +116,103 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, access, lambda: approvals.cancel(actor_of(request), access.pk), "Request cancelled.")
 
 
-@require_POST
-@login_required
-def end(request: HttpRequest, pk: int) -> HttpResponse:
-    require_role(request.user, REQUESTER, APPROVER, ADMIN)
-    actor, (inventory, problem) = actor_of(request), _inventory(request)
+def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory) -> None:
+    """End these ports, as the signed-in person, and say what happened."""
+    try:
+        if refusals := approvals.end_now(actor_of(request), ports, inventory):
+            messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
+        else:
+            what = ", ".join(f"{p.item.vm_name} port {p.item.port}" for p in ports)
+            messages.success(request, f"Ended {what}: {'it closes' if len(ports) == 1 else 'they close'} within a minute.")
+    except approvals.Refused as refused:
+        messages.error(request, refused.message)
+
+
+def _overseen_for_end(request: HttpRequest, pk: int):
+    """The request whose ports the person wants to end, their inventory, and why not ("" when they may)."""
+    inventory, problem = _inventory(request)
     access = overseen_request(request.user, pk, inventory)
     if access.user_id != request.user.pk:
         require_role(request.user, APPROVER, ADMIN)  # a requester ends only their own
+    return access, inventory, problem
+
+
+@require_POST
+@login_required
+def end(request: HttpRequest, pk: int) -> HttpResponse:
+    """End every port of one request that is still open (its own page, the open access of a scope)."""
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    access, inventory, problem = _overseen_for_end(request, pk)
     if problem:
         messages.error(request, problem)
-        return _detail(access)
+    else:
+        _end(request, approvals.open_ports(access, inventory), inventory)
+    return _detail(access)
 
-    def end_it() -> None:
-        if refusals := approvals.end_now(actor, access, inventory):
-            raise approvals.Refused("Azure refused to end some of it: " + " ".join(refusals))
-    return _step(request, access, end_it, "Ended: the ports close within a minute.")
+
+@require_POST
+@login_required
+def end_item(request: HttpRequest, pk: int) -> HttpResponse:
+    """End one VM's port (one row of My access), and nothing else."""
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    item = get_object_or_404(AccessRequestItem, pk=pk)
+    access, inventory, problem = _overseen_for_end(request, item.request_id)
+    if problem:
+        messages.error(request, problem)
+    else:
+        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory)
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
-def extend(request: HttpRequest, pk: int) -> HttpResponse:
+def end_all(request: HttpRequest) -> HttpResponse:
+    """GET lists every port open for the person through the portal and asks once; POST (from that page) ends
+    exactly the ports it listed that are still open."""
     require_role(request.user, REQUESTER)
-    access = own_request(request.user, pk)
+    inventory, problem = _inventory(request)
+    mine = {a.item.request_id for a in open_now(request.user, inventory)} if inventory else set()
+    ports = [p for access in AccessRequest.objects.filter(pk__in=mine).select_related("user").prefetch_related("items")
+             for p in approvals.open_ports(access, inventory)]
+    if request.method == "POST" and not problem:
+        listed = {int(v) for v in request.POST.getlist("item") if v.isascii() and v.isdigit() and len(v) < 19}
+        _end(request, [p for p in ports if p.item.pk in listed], inventory)
+        return HttpResponseRedirect(reverse("requests-my-access"))
+    return render(request, "requests_app/end_all.html", {"ports": ports, "problem": problem})
+
+
+def _extend_page(request: HttpRequest, access: AccessRequest, only: set[int] | None) -> HttpResponse:
     actor, (inventory, problem) = actor_of(request), _inventory(request)
-    ports = approvals.open_ports(access, inventory) if inventory else []
+    ports = approvals.open_ports(access, inventory, only) if inventory else []
     longest = max((p.rule.max_duration for p in ports), default=timedelta(hours=1))
     form = ExtendForm(longest, request.POST or None)
     if request.method == "POST" and ports and form.is_valid():
         try:
             extension = approvals.extend(actor, access, form.cleaned_data["duration"],
-                                         form.cleaned_data["request_key"], inventory)
+                                         form.cleaned_data["request_key"], inventory, only)
             return _detail(extension)
         except approvals.Refused as refused:
             problem = refused.message
     rules = rules_for_ports((p.row.policy_id, p.item.port, 24 * 60) for p in ports)
     return render(request, "requests_app/extend.html", {"access": access, "ports": ports, "form": form,
                                                         "problem": problem, "rules": rules})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def extend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Extend every port of one request that is still open (its own page)."""
+    require_role(request.user, REQUESTER)
+    return _extend_page(request, own_request(request.user, pk), None)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def extend_item(request: HttpRequest, pk: int) -> HttpResponse:
+    """Extend one VM's port (one row of My access), and nothing else."""
+    require_role(request.user, REQUESTER)
+    item = own_item(request.user, pk)
+    return _extend_page(request, own_request(request.user, item.request_id), {item.pk})
 
 
 def _places(request: HttpRequest) -> dict[str, tuple[str, list[str]]]:

@@ -26,7 +26,7 @@ from .actions import do_submit_request, open_request, targets
 from .models import AccessRequest, AccessRequestItem, Approval
 from .plan import Choice, Planned
 from .states import ItemStatus, RequestStatus
-from .status import line_of, still_open
+from .status import OPENABLE, line_of, still_open
 from .visibility import in_scope
 
 RECENT = timedelta(days=7)
@@ -239,71 +239,106 @@ class OpenPort:
     rule: gateway.PortRule
 
 
-def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
-    """The request's ports open now by Azure's request history (as this person's inventory shows it)."""
+def open_ports(access: AccessRequest, inventory: Inventory, only: set[int] | None = None) -> list[OpenPort]:
+    """The request's ports open now by Azure's request history (as this person's inventory shows it), those
+    whose item pk is in `only` when given."""
     now = inventory.azure_clock()
     found = []
     for item in access.items.all():
+        if only is not None and item.pk not in only:
+            continue
         row = inventory.row_of(item.vm_id)
         rule = _port(row, item.port)
-        if item.status == ItemStatus.OPENED and rule is not None and still_open(item, line_of(row, item), now):
+        if (item.status in OPENABLE and item.ended_at is None and rule is not None
+                and still_open(item, line_of(row, item), now)):
             found.append(OpenPort(item, row, rule))
     return found
 
 
-def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[str]:
-    """Close a request's open ports early. Azure has no revoke: each port gets a newer request, which revokes
-    the older (NewerRequestInitiated), as short as Azure accepts, to an address that reaches nobody where the
-    policy takes any source (else to the port's own source). Returns Azure's refusals, if any."""
-    ports = open_ports(access, inventory)
+def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[str]:
+    """Close these open ports early, and nothing else. Azure has no revoke: each VM and port gets a newer
+    request, which revokes the older one for that VM and port alone (NewerRequestInitiated), as short as Azure
+    accepts, to an address that reaches nobody where the policy takes any source (else to the port's own
+    source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals."""
     if not ports:
-        raise Refused("Nothing of this request is open any more.")
+        raise Refused("Nothing of this is open any more.")
     end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
-    by_policy: dict[str, dict[str, list[gateway.GrantPort]]] = {}
+    groups: dict[tuple[int, str], list[OpenPort]] = defaultdict(list)
     for p in ports:
-        source = NOBODY if p.rule.allowed_prefixes == ("*",) else p.item.source_prefix
-        by_policy.setdefault(p.row.policy_id, {}).setdefault(p.item.vm_id, []).append(
-            gateway.GrantPort(p.item.port, source, end))
-    justification = f"Ended early by {actor.user.upn} (request {access.pk} of {access.user.upn})"
-    problems = []
-    for policy_id, vms in by_policy.items():
-        correlation = str(uuid.uuid4())
-        try:
-            gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
-                             justification, correlation)
-            outcome = ENDED_EARLY
-        except gateway.GatewayError as error:
-            outcome = ItemStatus.REFUSED.value
-            problems.append(error.message)
-        record(actor, "access.end", policy_id, outcome, correlation_id=correlation, details={
-            "request": access.pk, "justification": justification, "message": problems[-1] if outcome == ItemStatus.REFUSED else "",
-            "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
-                      for vm, grants in vms.items() for g in grants]})
+        groups[(p.item.request_id, p.row.policy_id)].append(p)
+    problems, ended = [], []
+    for (_, policy_id), group in groups.items():
+        problem = _end_group(actor, policy_id, group, end)
+        if problem:
+            problems.append(problem)
+        else:
+            ended += [p.item for p in group]
         invalidate(gateway.subscription_of(policy_id))
-    if len(problems) < len(by_policy):
-        ended = timezone.now()
-        AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=ended)
-        access.ended_by, access.ended_at = actor.user, ended
+    _conclude_ends(actor, ended, end, inventory)
+    return problems
+
+
+def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetime) -> str:
+    """One initiate that replaces these ports (one request's, in one policy) with a window reaching nobody;
+    Azure's refusal, or "" when it ended them."""
+    access = group[0].item.request
+    vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
+    for p in group:
+        vms[p.item.vm_id].append(gateway.GrantPort(p.item.port, NOBODY if p.rule.allowed_prefixes == ("*",)
+                                                   else p.item.source_prefix, end))
+    justification = f"Ended early by {actor.user.upn} (request {access.pk} of {access.user.upn})"
+    correlation, problem = str(uuid.uuid4()), ""
+    try:
+        gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
+                         justification, correlation)
+    except gateway.GatewayError as error:
+        problem = error.message
+    record(actor, "access.end", policy_id, ItemStatus.REFUSED.value if problem else ENDED_EARLY, correlation_id=correlation, details={
+        "request": access.pk, "justification": justification, "message": problem,
+        "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
+                  for vm, grants in vms.items() for g in grants]})
+    return problem
+
+
+def _conclude_ends(actor: Actor, ended: list[AccessRequestItem], until: datetime, inventory: Inventory) -> None:
+    """Mark the ports ended; a request none of whose ports is open any more is ended early as a whole (its
+    waiting extension withdrawn, its requester told when someone else ended it)."""
+    if not ended:
+        return
+    moment = timezone.now()
+    AccessRequestItem.objects.filter(pk__in=[i.pk for i in ended]).update(ended_by=actor.user, ended_at=moment,
+                                                                               ended_until=until)
+    by_request: dict[int, AccessRequest] = {i.request_id: i.request for i in ended}
+    gone = {i.pk for i in ended}
+    for access in by_request.values():
+        access = AccessRequest.objects.select_related("user").prefetch_related("items").get(pk=access.pk)
+        if any(p.item.pk not in gone for p in open_ports(access, inventory)):
+            continue  # partly ended: the rest stays open, and so does the request
+        AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=moment)
+        access.ended_by, access.ended_at = actor.user, moment
         for extension in access.extensions.filter(status=RequestStatus.PENDING_APPROVAL):
             if AccessRequest.objects.filter(pk=extension.pk, status__in=RequestStatus.from_states(
-                    RequestStatus.CANCELLED)).update(status=RequestStatus.CANCELLED, decided_at=ended):
+                    RequestStatus.CANCELLED)).update(status=RequestStatus.CANCELLED, decided_at=moment):
                 record(actor, "access.cancel", targets(extension), RequestStatus.CANCELLED.label, details={
                     "request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"})
         if actor.user_pk != access.user_id:
             notices.ended(access, actor.user)
-    return problems
 
 
-def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory) -> AccessRequest:
-    """A new request for the same open ports and sources, `window` from now (capped by each port's maximum),
-    which Azure records as replacing the old one. The rules apply again (see `rule_for`)."""
+def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory,
+           only: set[int] | None = None) -> AccessRequest:
+    """A new request for the same open ports (those whose item pk is in `only`, when given) and sources,
+    `window` from now (capped by each port's maximum), which Azure records as replacing the old one for those
+    VMs and ports alone. The rules apply again (see `rule_for`)."""
     if access.user_id != actor.user_pk:
         raise Refused("Only the requester may extend their access.")
-    ports = open_ports(access, inventory)
+    ports = open_ports(access, inventory, only)
     if not ports:
-        raise Refused("Nothing of this request is open any more, so there is nothing to extend: request again.")
-    if access.extensions.filter(status=RequestStatus.PENDING_APPROVAL).exists():
-        raise Refused("An extension of this request already waits for approval.")
+        raise Refused("Nothing of this is open any more, so there is nothing to extend: request again.")
+    asked = {(p.item.vm_id.lower(), p.item.port) for p in ports}
+    waiting = AccessRequestItem.objects.filter(request__extends=access, request__status=RequestStatus.PENDING_APPROVAL)
+    if any((i.vm_id.lower(), i.port) in asked for i in waiting):
+        raise Refused("An extension of this already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
     return do_submit_request(actor, key, planned, access.source_prefix, window, access.justification,

@@ -90,6 +90,9 @@ class AccessRequest(models.Model):
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                  related_name="+")
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Sent in one form with that request: the ports no rule covers opened there at once, this part waits for its rule.
+    together_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="held_parts")
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -169,6 +172,13 @@ class AccessRequestItem(models.Model):
     source = models.CharField(max_length=64, blank=True)
     # Behind an Azure Firewall, Azure maps the port to one of the firewall's: the port to connect to.
     mapped_port = models.PositiveIntegerField(null=True, blank=True)
+    # Ended early, this port alone (Azure replaces one VM and port's window at a time): by whom, when.
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # The end of the window that replaced it (a minute, to nobody): Azure lists that window as open meanwhile, and
+    # the portal must not take it for one opened outside the portal.
+    ended_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["vm_name", "port"]

@@ -16,19 +16,23 @@ def _scope(policy_id: str) -> tuple[str, str]:
     return (ref.subscription_id, ref.resource_group) if ref else ("", "")
 
 
-def rules_for_ports(ports: Iterable[tuple[str, int, int]]) -> list[ApprovalRule]:
-    """The rules that apply to (policy id, port, minutes) triples, strictest first: most approvals, then the
-    shortest wait."""
+def rules_for_ports(ports: Iterable[tuple[str, int, int]], rules: list[ApprovalRule] | None = None) -> list[ApprovalRule]:
+    """The rules (of `rules`, else all) that apply to (policy id, port, minutes) triples, strictest first: most
+    approvals, then the shortest wait."""
     ports = list(ports)
-    found = [rule for rule in ApprovalRule.objects.all()
+    found = [rule for rule in (ApprovalRule.objects.all() if rules is None else rules)
              if any(rule.covers(*_scope(policy)) and rule.asks(port, minutes) for policy, port, minutes in ports)]
     return sorted(found, key=lambda r: (-r.approvals_needed, r.pending_minutes, r.pk))
+
+
+def _asked(p: Planned) -> tuple[str, int, int]:
+    return p.choice.row.policy_id, p.choice.port.number, int(p.window.total_seconds() // 60)
 
 
 def rule_for(planned: list[Planned], extends: AccessRequest | None = None) -> ApprovalRule | None:
     """The rule a request waits on, or None when it opens at once. An extension of a request that opened
     needs no new approval when it is no longer than the rule's `extension_minutes`."""
-    ports = [(p.choice.row.policy_id, p.choice.port.number, int(p.window.total_seconds() // 60)) for p in planned]
+    ports = [_asked(p) for p in planned]
     rules = rules_for_ports(ports)
     if not rules:
         return None
@@ -37,3 +41,15 @@ def rule_for(planned: list[Planned], extends: AccessRequest | None = None) -> Ap
     if opened and all(minutes <= rule.extension_minutes for _, _, minutes in ports):
         return None
     return rule
+
+
+def split(planned: list[Planned], extends: AccessRequest | None = None
+          ) -> tuple[list[Planned], list[Planned], ApprovalRule | None]:
+    """The ports no rule covers (they open at once), those a rule covers (they wait), and the strictest rule
+    among those: a rule for port 3389 holds dev-08:3389, never dev-01:22 asked beside it."""
+    rules = list(ApprovalRule.objects.all())
+    free, held = [], []
+    for p in planned:
+        (held if rules_for_ports([_asked(p)], rules) else free).append(p)
+    rule = rule_for(held, extends) if held else None
+    return (free, held, rule) if rule is not None else (planned, [], None)

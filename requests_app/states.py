@@ -72,8 +72,9 @@ ITEM_TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     Item.WAITING_FOR_AZURE: frozenset({Item.OPENED, Item.REFUSED, Item.FAILED, Item.UNKNOWN, Item.WAITING_FOR_AZURE}),
     # Asked again (another approver opens an approved request): each port waits for Azure once more.
     Item.REFUSED: frozenset({Item.WAITING_FOR_AZURE}),
-    Item.FAILED: frozenset({Item.WAITING_FOR_AZURE}),
-    Item.UNKNOWN: frozenset({Item.WAITING_FOR_AZURE}),
+    # Or seen open in Azure's request history after its answer was lost: applied late.
+    Item.FAILED: frozenset({Item.WAITING_FOR_AZURE, Item.OPENED}),
+    Item.UNKNOWN: frozenset({Item.WAITING_FOR_AZURE, Item.OPENED}),
     Item.OPENED: frozenset(),
 }
 # A request that waits on people, or ended without reaching Azure: its state is the workflow's, not Azure's.

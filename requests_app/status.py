@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -21,6 +22,7 @@ class OpenAccess:
     vm: VmRow | None
     azure_now: datetime
     port: int  # where to connect: the VM's port, or the firewall's port Azure mapped to it
+    line: RequestLine | None = None  # Azure's own line for it, when its request history lists it
 
     @property
     def address(self) -> str:
@@ -52,19 +54,69 @@ def still_open(item: AccessRequestItem, line: RequestLine | None, now: datetime)
     return open_by_azure and item.end > now
 
 
+# What may be open: opened, or its answer lost (Azure may have opened it after the portal checked), as Azure's own
+# request history decides.
+OPENABLE = (ItemStatus.OPENED, ItemStatus.FAILED, ItemStatus.UNKNOWN)
+
+
 def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     now = inventory.azure_now if inventory else timezone.now()
     found = []
     # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
     # own request history decides for those.
-    items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=[
-        ItemStatus.OPENED, ItemStatus.FAILED, ItemStatus.UNKNOWN])
+    items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=OPENABLE, ended_at__isnull=True)
     for item in items.select_related("request").order_by("end"):
         line = _line(inventory, item)
         if still_open(item, line, now):
             port = item.mapped_port or (line.mapped_port if line else None) or item.port
-            found.append(OpenAccess(item, inventory.row_of(item.vm_id) if inventory else None, now, port))
+            found.append(OpenAccess(item, inventory.row_of(item.vm_id) if inventory else None, now, port, line))
     return found
+
+
+@dataclass(frozen=True)
+class OutsideAccess:
+    """A window Azure has open that no request of the portal opened (the Azure portal, the CLI, PowerShell…)."""
+
+    row: VmRow
+    line: RequestLine
+    azure_now: datetime
+
+    @property
+    def port(self) -> int:
+        return self.line.mapped_port or self.line.port
+
+    @property
+    def address(self) -> str:
+        return self.row.connect_address
+
+    @property
+    def ssh_command(self) -> str:
+        return f"ssh {self.row.admin_username or 'azureuser'}@{self.address} -p {self.port}"
+
+
+def _portal_windows(now: datetime) -> set[tuple[str, int, int]]:
+    """(VM id, port, end second) of every window the portal asked for that may still be open, its early ends'
+    one-minute windows included."""
+    known = set()
+    for vm_id, port, end, until in AccessRequestItem.objects.filter(Q(end__gt=now) | Q(ended_until__gt=now)).values_list(
+            "vm_id", "port", "end", "ended_until"):
+        known.add((vm_id.lower(), port, int(end.timestamp())))
+        if until is not None:
+            known.add((vm_id.lower(), port, int(until.timestamp())))
+    return known
+
+
+def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[OutsideAccess]:
+    """What Azure's request history (read with the inventory: no call of its own) has open now that the portal did
+    not open: `requestor`'s (a user principal name), or, blank, everybody's the inventory shows."""
+    if inventory is None:
+        return []
+    now = inventory.azure_now
+    known = _portal_windows(now)
+    found = [OutsideAccess(row, line, now) for row, line in inventory.open_lines()
+             if line.end > now and (not requestor or line.requestor.lower() == requestor.lower())
+             and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known]
+    return sorted(found, key=lambda a: (a.line.end, a.row.name, a.line.port))
 
 
 def _not_opened(statuses: set[str]) -> str:
@@ -82,6 +134,8 @@ def portal_fate(status: str) -> str:
 def fate(item: AccessRequestItem, inventory: Inventory | None, now: datetime) -> str:
     """An item's fate: Azure's own status and reason when its history lists the item, else the portal's record
     (an opened port Azure no longer lists is open until its end)."""
+    if item.ended_at is not None:
+        return ENDED_EARLY
     line = _line(inventory, item)
     if line is not None:
         return azure_fate(line.status, line.reason, line.end, now)

@@ -21,13 +21,13 @@ from vms.inventory import get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
 from . import enforcement
-from .actions import do_submit_request, requestable
+from .actions import do_submit_request, record_applied_late, requestable
 from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
 from .states import RequestStatus
-from .status import fates, history, open_now, request_state
+from .status import fates, history, open_now, opened_outside, request_state
 from .visibility import overseen_request, own_item, own_request
 
 HISTORY_PER_PAGE = 50
@@ -85,7 +85,10 @@ def new(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     # Every rule that may apply, whatever window is asked: the form says so before the person submits.
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
-    return render(request, "requests_app/new.html", {
+    # The ports a rule holds whatever window is asked (its condition is not the window's length): named up front.
+    held = [f"{r.name} port {p.number}" for r in rows for p in r.ports
+            if rules_for_ports([(r.policy_id, p.number, 0)], rules)]
+    return render(request, "requests_app/new.html", {"held": held,
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
         "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
 
@@ -118,10 +121,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "requests_app/detail.html", {"stuck": stuck,
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
+        "held_parts": access.held_parts.prefetch_related("items"),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
         "can_open": APPROVER in held and access.status == RequestStatus.APPROVED_NOT_OPENED and not access.why_not_decide(request.user),
-        "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
+        # Its open ports, for those who may end them: the buttons name what they act on.
+        "can_end": open_ports(access, inventory) if inventory and (mine or held & {APPROVER, ADMIN}) else [],
         "decision_form": DecisionForm()})
 
 
@@ -135,11 +140,16 @@ def my_access(request: HttpRequest) -> HttpResponse:
     except gateway.GatewayError as error:
         problem = error.message
     opened = open_now(request.user, inventory)
+    # A port recorded failed after a lost answer that Azure lists open now was applied late: said once, here.
+    if record_applied_late([(a.item, a.line) for a in opened if not a.item.opened and a.line]):
+        opened = open_now(request.user, inventory)
+    outside = opened_outside(inventory, request.user.upn)
     page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
     # history() reads from the newest on: this page is the tail of the newest end_index() requests.
     past = history(request.user, opened, limit=page.end_index(), inventory=inventory)[page.start_index() - 1:]
     return render(request, "requests_app/my_access.html", {
-        "open": opened, "history": past, "history_page": page, "problem": problem})
+        "open": opened, "outside": outside, "history": past, "history_page": page, "problem": problem,
+        "azure_now": inventory.azure_now if inventory else None})
 
 
 @require_safe

@@ -162,6 +162,29 @@ def test_decision_extend_and_end_forms(people, azure):
     post()
 
 
+def test_per_row_end_extend_and_end_all(people, azure):
+    from requests_app.models import AccessRequest
+
+    alice = people["alice"]
+    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", name)
+                                                      for name in ("dev-01", "dev-03")]), REMOTE_ADDR=MY_IP)
+    item = AccessRequest.objects.latest("id").items.first()
+    extend = alice.get(f"/access/items/{item.pk}/extend").context["form"]
+
+    @given(extension=form({"duration_value": "1", "duration_unit": "hours",
+                           "request_key": extend["request_key"].value()}),
+           listed=form({"item": str(item.pk), "next": "/access/approvals/"}),
+           pk=st.sampled_from([item.pk]) | st.integers(-1, 10**20).map(str) | VALUE)
+    def post(extension, listed, pk):
+        assert ok(alice.post(f"/access/items/{pk}/extend", extension))
+        assert ok(alice.get(f"/access/items/{pk}/extend", extension))
+        for who in ("alice", "bob", "hana"):
+            assert ok(people[who].post(f"/access/items/{pk}/end", listed))
+        assert ok(alice.get("/access/end-all", listed))
+        assert ok(alice.post("/access/end-all", listed))
+    post()
+
+
 def _port_fields(client: Client, url: str, rows: int) -> dict[str, str]:
     opened = client.get(url).context["opened"]
     fields = {"opened": opened, "form-TOTAL_FORMS": str(rows), "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0",

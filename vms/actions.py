@@ -19,9 +19,10 @@ from django.conf import settings
 from core import gateway
 from core.actor import Actor
 from core.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
-from core.leases import Busy, hold
+from core.leases import Busy, Held, hold
 from trail.chain import record
 
+from . import settle
 from .inventory import CONFIGURED, VmRow, invalidate
 from .snapshots import PortData, VmSnapshot, changes, describe_ports, port_data, rules_of, snapshot
 
@@ -114,20 +115,32 @@ def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
 
 def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                     ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None) -> list[Outcome]:
+    who = getattr(actor.user, "upn", "") or "someone"
+    settle.settle_group(group.key, actor.session, who)  # an earlier change that may land late is read back first
     try:
-        with hold(group.key, getattr(actor.user, "upn", "") or "someone", settings.POLICY_LEASE_SECONDS,
-                  settings.POLICY_LEASE_WAIT_SECONDS):
-            outcomes = _change_group(actor, action, group, members, ports, opened)
+        with hold(group.key, who, settings.POLICY_LEASE_SECONDS, settings.POLICY_LEASE_WAIT_SECONDS,
+                  waiting=lambda: settle.settle_group(group.key, actor.session, who)) as lease:
+            outcomes = _change_group(actor, action, group, members, ports, opened, lease)
     except Busy as busy:
-        return [Outcome(m.name, False, f"Not saved: {busy.holder_name} is saving a change to the JIT policy of "
-                                       f"{group.resource_group} in {group.location} right now. Try again in a moment.")
-                for m in members]
+        return [Outcome(m.name, False, _busy(group, busy)) for m in members]
     invalidate(group.subscription_id)
     return outcomes
 
 
+def _busy(group: Group, busy: Busy) -> str:
+    place = f"the JIT policy of {group.resource_group} in {group.location}"
+    unsettled = settle.pending(group.key)
+    if unsettled is None:
+        return f"Not saved: {busy.holder_name} is saving a change to {place} right now. Try again in a moment."
+    return (f"Not saved: Azure has not told whether {unsettled.user_name}'s change to {place} "
+            f"(at {unsettled.started:%H:%M:%S} UTC) was applied, and it may still land. The portal holds other "
+            f"changes to it until a read shows what Azure did, at most until {unsettled.settle_by:%H:%M:%S} UTC: "
+            "try again then.")
+
+
 def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
-                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None) -> list[Outcome]:
+                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None,
+                  lease: Held) -> list[Outcome]:
     """Read Azure's policies now, check them against what the person was shown, then write."""
     try:
         current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)
@@ -147,7 +160,7 @@ def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                    for m in members if m.vm_id.lower() in now]
         members = [m for m in members if m.vm_id.lower() not in now]
     return refused + [o for policy, wanted in plan(group, current, members, ports)
-                      for o in _write(actor, action, group, policy, wanted, members)]
+                      for o in _write(actor, action, group, policy, wanted, members, lease)]
 
 
 def plan(group: Group, current: list[JitPolicy], members: list[VmRow],
@@ -172,7 +185,7 @@ def plan(group: Group, current: list[JitPolicy], members: list[VmRow],
 
 
 def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vms: tuple[PolicyVm, ...],
-           members: list[VmRow]) -> list[Outcome]:
+           members: list[VmRow], lease: Held) -> list[Outcome]:
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
             or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
@@ -185,7 +198,7 @@ def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vm
         elif policy is not None:
             gateway.delete_policy(actor.session, ref, correlation)
     except gateway.OutcomeUnknown as lost:
-        return _read_back(actor, action, ref, change, mine, correlation, lost.message)
+        return _read_back(actor, action, ref, change, mine, correlation, lost.message, lease)
     except gateway.GatewayError as error:
         record(actor, action, ref.policy_id, "failed", correlation_id=error.correlation_id,
                details={**change, "error": error.message})
@@ -195,26 +208,27 @@ def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vm
 
 
 def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: list[VmRow], correlation: str,
-               why: str) -> list[Outcome]:
+               why: str, lease: Held) -> list[Outcome]:
     """The answer to a change was lost, so Azure may or may not have applied it: read the policy and say
-    what it holds, rather than guess."""
+    what it holds, rather than guess. Not seen applied, it may still land: the lease stays held until a later
+    read settles it (vms/settle.py), so that no change saved meanwhile can be undone by it."""
     try:
-        found = [p for p in gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group,
-                                                     ref.location) if p.policy_id.lower() == ref.policy_id.lower()]
+        holds = settle.holdings(gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group,
+                                                         ref.location), ref.policy_id)
     except gateway.GatewayError as error:
-        record(actor, action, ref.policy_id, "unknown", correlation_id=correlation,
-               details={**change, "error": f"{why} Reading it back failed: {error.message}"})
-        return [Outcome(m.name, False, f"{why} The portal could not check whether the change was applied: look at "
-                                       "the VM's page before trying again.") for m in mine]
-    holds = {vm.vm_id.lower(): port_data(vm.ports) for p in found for vm in p.vms}
-    applied = all(holds.get(m.vm_id.lower()) == change["after"].get(m.vm_id.lower()) for m in mine)
-    record(actor, action, ref.policy_id, "succeeded" if applied else "failed", correlation_id=correlation,
-           details={**change, "resolved": f"{why} The portal read the policy back."})
-    if applied:
+        holds, why = None, f"{why} Reading it back failed: {error.message}"
+    if holds is not None and all(holds.get(m.vm_id.lower()) == change["after"].get(m.vm_id.lower()) for m in mine):
+        record(actor, action, ref.policy_id, "succeeded", correlation_id=correlation,
+               details={**change, "resolved": f"{why} The portal read the policy back."})
         return [Outcome(m.name, True, f"{why} The portal checked: {_done(m, change['after'])}") for m in mine]
-    # Azure may still apply a change it received late; say what the read showed, not more.
-    return [Outcome(m.name, False, f"{why} The portal checked: the change has not been applied so far. Look at the "
-                                   "VM's page in a minute before trying again.") for m in mine]
+    kept = settle.keep(actor, action, ref, lease.name, change, correlation, lease, why)
+    record(actor, action, ref.policy_id, "unknown", correlation_id=correlation, details={
+        **change, "resolved": f"{why} Not applied when read back; the portal holds the policy and reads it again "
+                              f"until {kept.settle_by.isoformat()}."})
+    seen = "could not check whether it was applied" if holds is None else "found it not applied so far"
+    return [Outcome(m.name, False, f"{why} The portal {seen}; Azure may still apply it. It holds other changes to "
+                                   f"this policy until it knows (at most until {kept.settle_by:%H:%M:%S} UTC) and the "
+                                   "VM's page will say what Azure did.") for m in mine]
 
 
 def _done(row: VmRow, after: dict[str, list[PortData]]) -> str:

@@ -169,6 +169,7 @@ class Inventory:
     _html: dict[tuple, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _by_vm_id: dict[str, VmRow] | None = field(default=None, repr=False)
+    _open_lines: list[tuple[VmRow, RequestLine]] | None = field(default=None, repr=False)
 
     def select(self, filters: tuple, keep: Callable[[VmRow], bool]) -> Selection:
         """The rows `keep` keeps; `filters` names it. The unfiltered view and the last few filtered ones are kept."""
@@ -203,6 +204,15 @@ class Inventory:
             if self._by_vm_id is None:
                 object.__setattr__(self, "_by_vm_id", {r.vm_id.lower(): r for r in self.rows})
         return self._by_vm_id.get(vm_id.lower())
+
+    def open_lines(self) -> list[tuple[VmRow, RequestLine]]:
+        """Every request line Azure listed open when the inventory was read, made once per inventory: a page then
+        keeps those still open by Azure's clock, whatever the size of the fleet's history."""
+        with self._lock:
+            if self._open_lines is None:
+                object.__setattr__(self, "_open_lines", [(row, line) for row in self.rows
+                                                         for line in row.open_now(self.azure_now)])
+            return self._open_lines
 
     def html(self, key: tuple, make: Callable[[], str]) -> str:
         """What `make` writes of this inventory for `key` (a table row as one person sees it), made once: a warm

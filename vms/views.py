@@ -15,7 +15,8 @@ from django_tables2.utils import OrderBy
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
-from .actions import TOO_LONG, name_too_long
+from . import settle
+from .actions import TOO_LONG, group_of, name_too_long
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .rights import CONFIGURE, REQUEST, refusals, vm_for, why_not
@@ -109,8 +110,16 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
     require_role(request.user)
     inventory = get_inventory(request.session, request.user.pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
+    writes = []
+    if ADMIN in roles_of(request.user):  # changes to its policy that may land late: read back, and said
+        key = group_of(row).key
+        if settle.pending(key):
+            settle.settle_group(key, request.session, request.user.upn)
+            inventory = get_inventory(request.session, request.user.pk, complete=True)
+            row = vm_for(inventory, subscription_id, resource_group, name)
+        writes = settle.lately(key)
     return render(request, "vms/detail.html", {
-        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
+        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now), "late_writes": writes,
         "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
                                                 "request": why_not(inventory, row, REQUEST)}})
 

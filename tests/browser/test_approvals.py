@@ -44,7 +44,7 @@ def test_alice_asks_hana_approves_and_the_ports_open(page, other_page, sandbox):
 
     sign_in_as(other_page, "Hana Hill")
     other_page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
-    inbox = other_page.get_by_role("table")
+    inbox = other_page.locator("table.inbox")
     expect(inbox).to_contain_text("alice@contoso.test")
     expect(inbox).to_contain_text("patch openssl")
     inbox.get_by_role("link").first.click()
@@ -62,7 +62,7 @@ def test_alice_ends_one_window_early_and_extends_another(page):
     sign_in_as(page, "Alice Archer")
     _request(page, "dev-01", "debugging the build agent", "Open ports")
     expect(page.get_by_role("table")).to_contain_text("Open until")
-    page.get_by_role("button", name="End now").click()
+    page.get_by_role("button", name="End dev-01 port 22 now").click()
     expect(page.get_by_role("status").first).to_contain_text("Ended")
     expect(page.locator(".state")).to_have_text("Ended early")
 

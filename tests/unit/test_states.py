@@ -38,6 +38,7 @@ def test_a_request_cannot_jump(start, end):
 @pytest.mark.parametrize("start, end, allowed", [
     (Item.WAITING_FOR_AZURE, Item.OPENED, True), (Item.UNKNOWN, Item.WAITING_FOR_AZURE, True),
     (Item.OPENED, Item.WAITING_FOR_AZURE, False), (Item.REFUSED, Item.OPENED, False), (Item.OPENED, Item.FAILED, False),
+    (Item.FAILED, Item.OPENED, True), (Item.UNKNOWN, Item.OPENED, True),  # a lost answer Azure applied late
 ])
 def test_a_port_moves_only_as_its_table_says(start, end, allowed):
     if allowed:

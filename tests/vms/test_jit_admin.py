@@ -81,7 +81,8 @@ def test_a_failure_in_one_policy_leaves_the_others_done_and_says_which(bob, sand
     assert outcomes["build-05"].ok and not outcomes["mon-02"].ok
     assert "HTTP 500" in outcomes["mon-02"].message
     assert "mon-02" not in view.ports("Contoso Shared Services", "rg-monitor", "eastus")
-    assert AuditEvent.objects.filter(action="jit.enable", outcome="failed").count() == 1
+    # A 500 on a change is an unknown outcome (Azure may still apply it): not "failed" until a read settles it.
+    assert AuditEvent.objects.filter(action="jit.enable", outcome="unknown").count() == 1
 
 
 def test_edit_changes_one_vm_and_keeps_the_others_and_the_history(bob, view):
