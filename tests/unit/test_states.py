@@ -71,5 +71,6 @@ def test_a_refused_step_says_what_may_not_follow_what():
 def test_a_ports_guarded_update_reads_its_filter_from_the_table():
     assert Item.from_states(Item.WAITING_FOR_AZURE) == [Item.WAITING_FOR_AZURE, Item.REFUSED, Item.FAILED,
                                                         Item.UNKNOWN]
-    assert Item.from_states(Item.OPENED) == [Item.WAITING_FOR_AZURE]
+    # Azure may apply an opening late: a failed or unconfirmed port becomes opened when its history shows it.
+    assert Item.from_states(Item.OPENED) == [Item.WAITING_FOR_AZURE, Item.FAILED, Item.UNKNOWN]
     assert R.from_states(R.PENDING_APPROVAL) == []
