@@ -149,6 +149,8 @@ def test_extend_then_end(api_for, sandbox, view, web_02):
     assert ended.status_code == 200, ended.content
     assert ended.json()["state"] == "Ended early"
     assert AuditEvent.objects.filter(action="access.end").get().details["channel"] == "api"
+    again = alice.post(f"/requests/{extended.json()['id']}/end")  # nothing of it is open any more: words, not a 500
+    assert again.status_code == 409 and again.json()["detail"] == "Nothing of this request is open any more."
 
 
 def test_history_and_one_request(api_for, web_02):
