@@ -162,6 +162,12 @@ def test_history_and_one_request(api_for, web_02):
     assert api_for("hana").get(f"/requests/{first['id']}").status_code == 200  # an approver within her scope
     assert api_for("erin").get(f"/requests/{first['id']}").status_code == 403  # no portal role
     assert alice.get("/requests/999999").status_code == 404
+    # Someone else's request, or none, in the same words (never Django's "No AccessRequest matches the given query.")
+    for missing in (alice.post("/requests/999999/extend", {"duration_minutes": 60}), alice.post("/requests/999999/end"),
+                    api_for("bob").post(f"/requests/{first['id']}/cancel")):
+        assert missing.status_code in (403, 404) and "AccessRequest" not in missing.json()["detail"]
+    assert api_for("dave").post(f"/requests/{first['id']}/extend", {"duration_minutes": 60}).json()["detail"] == (
+        "No such request, or not one you may see.")
 
 
 @override_settings(API_RATE_PER_MINUTE=3)
