@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import click
+import requests
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__, auth
 from .api import Api
-from .config import Portal, Session, discover, normalize_portal, portal_address, save_settings
+from .config import Portal, Session, discover, normalize_portal, portal_address, save_settings, unreachable
 from .errors import Exit, JitError
 from .words import duration_words, minutes, outcome, since, time_left
 
@@ -64,7 +65,10 @@ class JitGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except requests.RequestException as failed:  # MSAL's calls to Entra ID go through our Session too
+                raise unreachable(failed) from failed
         except JitError as error:
             obj = ctx.obj if isinstance(ctx.obj, Context) else Context("text")
             if obj.json and not obj.emitted:
