@@ -19,7 +19,7 @@ from requests_app.actions import do_submit_request, requestable
 from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
 from requests_app.models import AccessRequest
 from requests_app.plan import Choice
-from requests_app.status import fates, open_now, request_state
+from requests_app.status import fates, item_result, open_now, request_state
 from requests_app.visibility import overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
@@ -49,8 +49,9 @@ def _inventory(who: Actor) -> Inventory | None:
 
 def described(access: AccessRequest, inventory: Inventory | None) -> dict:
     rows = {i.vm_id.lower(): inventory.row_of(i.vm_id) for i in access.items.all()} if inventory else {}
-    return schemas.request(access, request_state(access, inventory),
-                           {item.pk: words for item, words in fates(access, inventory)},
+    state = request_state(access, inventory)
+    return schemas.request(access, state,
+                           {item.pk: item_result(access, item, words, state) for item, words in fates(access, inventory)},
                            {vm: row.connect_address for vm, row in rows.items() if row})
 
 

@@ -110,6 +110,7 @@ def test_a_request_under_a_rule_waits_and_hana_approves_it_through_the_api(api_f
     alice, hana = api_for("alice"), api_for("hana")
     asked = _ask(alice, web_02).json()
     assert asked["state"] == "Pending approval (0 of 1)" and asked["rule"] == "Production"
+    assert [i["fate"] for i in asked["items"]] == ["Pending approval (0 of 1)"]  # not "waiting for Azure"
     inbox = hana.get("/approvals").json()
     assert [(w["request"]["id"], w["can_decide"]) for w in inbox] == [(asked["id"], True)]
     assert alice.get("/approvals").status_code == 403
@@ -147,7 +148,7 @@ def test_extend_then_end(api_for, sandbox, view, web_02):
     assert api_for("carol").post(f"/requests/{extended.json()['id']}/end").status_code == 403
     ended = alice.post(f"/requests/{extended.json()['id']}/end")
     assert ended.status_code == 200, ended.content
-    assert ended.json()["state"] == "Ended early"
+    assert ended.json()["state"] == "Ended early" and [i["fate"] for i in ended.json()["items"]] == ["ended early"]
     assert AuditEvent.objects.filter(action="access.end").get().details["channel"] == "api"
     again = alice.post(f"/requests/{extended.json()['id']}/end")  # nothing of it is open any more: words, not a 500
     assert again.status_code == 409 and again.json()["detail"] == "Nothing of this request is open any more."
