@@ -110,8 +110,8 @@ def problem_error(response: requests.Response, portal: str) -> JitError:
     if kind == "azure-refused":
         return JitError(f"Azure refused: {detail}", Exit.AZURE_REFUSED, kind, problem)
     if status == 403:
-        return JitError(f"The portal gives you no role for this: {detail}", Exit.SIGN_IN, kind or "forbidden",
-                        problem)
+        return JitError(problem.get("detail") or "The portal gives you no role for this.", Exit.SIGN_IN,
+                        kind or "forbidden", problem)
     if status == 429:
         wait = response.headers.get("Retry-After", "a few")
         return JitError(f"Too many calls: try again in {wait} s.", Exit.OTHER, "rate-limited", problem)

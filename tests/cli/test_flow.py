@@ -167,4 +167,5 @@ def test_no_right_in_azure_names_the_right(jit, sandbox):
 def test_no_portal_role_is_sign_in_or_role_needed(jit, sandbox):
     assert device_login(jit, sandbox, "erin").returncode == 0
     done = jit.run("status")
-    assert done.returncode == 6 and "no role" in done.stderr
+    # The role it needs, named, in a terminal's words (it said "…do not include this page").
+    assert done.returncode == 6 and done.stderr == "jit: This needs the portal role JIT.Requester; yours: none.\n"
