@@ -278,14 +278,21 @@ def request(obj: Context, vms: tuple[str, ...], ports: tuple[int, ...], duration
 @output_option
 @click.pass_obj
 def status(obj: Context) -> None:
-    """What is open for you now, with the time left."""
-    items = obj.api().get("access")
+    """What is open for you now, with the time left, and your requests waiting for approval."""
+    api = obj.api()
+    items = api.get("access")
+    # A request made without --wait is pointed here: show it while it waits (the newest page of my requests).
+    waiting = [r for r in api.get("requests").get("items", []) if r.get("status") == "awaiting"]
     now = _now()
     table = Table("request", "VM", "port", "connect to", "ends", "left", box=None)
     for item in items:
         table.add_row(str(item["request_id"]), item["vm_name"], str(item["port"]),
                       f"{item['connect_address']}:{item['connect_port']}", item["end"], time_left(item["end"], now))
-    obj.emit({"items": items}, table if items else "Nothing is open for you.")
+    for r in waiting:
+        table.add_row(str(r["id"]), ", ".join(dict.fromkeys(i["vm_name"] for i in r.get("items") or [])),
+                      ", ".join(dict.fromkeys(str(i["port"]) for i in r.get("items") or [])), "",
+                      f"{r['state']}, decided by {r.get('pending_until') or '?'}", "")
+    obj.emit({"items": items, "waiting": waiting}, table if items or waiting else "Nothing is open for you.")
 
 
 def _open_access(api: Api, vm_id: str, port: int) -> dict | None:

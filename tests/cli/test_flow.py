@@ -113,6 +113,10 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
 
     waiting = valid("request", jit.json("request", "web-02", "-p", "22", "--reason", "patch openssl", code=7))
     assert waiting["state"] == "Pending approval (0 of 1)"
+    # The command points to `jit status` while it waits: there it is (it showed only what was open).
+    before = valid("status", jit.json("status"))
+    assert [r["id"] for r in before["waiting"]] == [waiting["id"]]
+    assert "Pending approval (0 of 1), decided by" in jit.run("status").stdout
     hana = another(jit, tmp_path, "hana")
     assert device_login(hana, sandbox, "hana").returncode == 0
     inbox = valid("approvals", hana.json("approvals"))
@@ -121,7 +125,7 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
     assert approved["state"] == "Open now" and approved["decisions"][0]["approver"] == "hana@contoso.test"
 
     status = valid("status", jit.json("status"))
-    assert sorted(a["vm_name"] for a in status["items"]) == ["dev-01", "web-02"]
+    assert sorted(a["vm_name"] for a in status["items"]) == ["dev-01", "web-02"] and status["waiting"] == []
     connected = jit.run("--output", "json", "ssh", "web-02", "-l", "azureuser")
     assert connected.returncode == 0, connected.stderr
     shown = valid("ssh", json.loads(connected.stdout))
