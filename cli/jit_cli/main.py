@@ -424,9 +424,12 @@ def extend(obj: Context, ref: str, duration: str, wait: bool, timeout: str) -> N
 @output_option
 @click.pass_obj
 def end(obj: Context, ref: str) -> None:
-    """End an open request now (its id, or the VM)."""
+    """End an open request now, or cancel one waiting for approval (its id, or the VM)."""
     api = obj.api()
-    ended = api.post(f"requests/{_request_id(api, ref)}/end")
+    request_id = _request_id(api, ref)
+    # A request still waiting has nothing open to end: the portal cancels it (its page's "Cancel request").
+    waits = ref.isdigit() and api.get(f"requests/{request_id}").get("status") == "awaiting"
+    ended = api.post(f"requests/{request_id}/{'cancel' if waits else 'end'}")
     obj.emit(ended, _items_text(ended))
 
 

@@ -136,6 +136,13 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
     assert ended["state"] == "Ended early"
 
 
+def test_end_cancels_a_request_still_waiting_for_approval(jit, sandbox, production_needs_hana):
+    assert device_login(jit, sandbox, "alice").returncode == 0
+    waiting = jit.json("request", "web-02", "-p", "22", "--reason", "patch openssl", code=7)
+    cancelled = valid("request", jit.json("end", str(waiting["id"])))  # not "Nothing of this request is open"
+    assert cancelled["state"] == "Cancelled"
+
+
 def test_a_denial_names_the_approver_and_the_comment(jit, sandbox, production_needs_hana, tmp_path):
     assert device_login(jit, sandbox, "alice").returncode == 0
     hana = another(jit, tmp_path, "hana")
