@@ -236,8 +236,10 @@ def _wait(obj: Context, api: Api, request: dict, timeout: int) -> dict:
 def _items_text(request: dict) -> str:
     lines = [f"Request {request['id']}: {request['state']}"]
     for item in request.get("items") or []:
-        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}"
-                     f" (until {item['end']})" + (f" — {item['message']}" if item.get("message") else ""))
+        # An end only for a port Azure opened: a waiting or refused one has none yet, whatever the window asked.
+        until = f" (until {item['end']})" if item.get("status") == "opened" else ""
+        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}{until}"
+                     + (f" — {item['message']}" if item.get("message") else ""))
     return "\n".join(lines)
 
 
