@@ -19,7 +19,7 @@ from requests_app.actions import do_submit_request, requestable
 from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
 from requests_app.models import AccessRequest
 from requests_app.plan import Choice
-from requests_app.status import fates, open_now, request_state
+from requests_app.status import fates, item_result, open_now, request_state
 from requests_app.visibility import overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
@@ -49,8 +49,9 @@ def _inventory(who: Actor) -> Inventory | None:
 
 def described(access: AccessRequest, inventory: Inventory | None) -> dict:
     rows = {i.vm_id.lower(): inventory.row_of(i.vm_id) for i in access.items.all()} if inventory else {}
-    return schemas.request(access, request_state(access, inventory),
-                           {item.pk: words for item, words in fates(access, inventory)},
+    state = request_state(access, inventory)
+    return schemas.request(access, state,
+                           {item.pk: item_result(access, item, words, state) for item, words in fates(access, inventory)},
                            {vm: row.connect_address for vm, row in rows.items() if row})
 
 
@@ -206,7 +207,11 @@ def _end(who: Actor, pk: int) -> HttpResponse:
     access = overseen_request(who.user, pk, inventory)
     if access.user_id != who.user_pk:
         require_role(who.user, APPROVER, ADMIN)  # a requester ends only their own
-    if refusals := approvals.end_now(who, approvals.open_ports(access, inventory), inventory):
+    try:
+        refusals = approvals.end_now(who, approvals.open_ports(access, inventory), inventory)
+    except approvals.Refused as refused:  # nothing open any more (ended, expired): a second `jit end`
+        raise refusal(refused) from None
+    if refusals:
         raise Problem(403, "azure-refused", "Azure refused to end some of it.", " ".join(refusals))
     access.refresh_from_db()
     return json_answer(described(access, inventory))

@@ -150,6 +150,17 @@ def fates(access: AccessRequest, inventory: Inventory | None) -> list[tuple[Acce
     return [(item, fate(item, inventory, now)) for item in access.items.all()]
 
 
+def item_result(access: AccessRequest, item: AccessRequestItem, fate: str, state: str) -> str:
+    """An item's result as the request's page words it (templates/requests_app/detail.html): the request's state
+    while it waits for a decision or stopped before Azure (its items never reached Azure, so their own "waiting for
+    Azure" would mislead), "ended early" for an opened port of a request ended early, else the fate."""
+    if access.waits or access.stopped_before_azure:
+        return state
+    if access.ended_at and item.opened:
+        return ENDED_EARLY
+    return fate
+
+
 @dataclass(frozen=True)
 class PastRequest:
     request: AccessRequest

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import requests
 
 from . import __version__
-from .config import Portal, Session
+from .config import Portal, Session, unreachable
 from .errors import Exit, JitError
 
 VM_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/virtualMachines/[^/]+$",
@@ -68,7 +68,7 @@ class Api:
         try:
             response = self.http.request(method, url, **kwargs)
         except requests.RequestException as error:
-            raise JitError(f"Cannot reach the portal at {self.portal.address}: {error}") from error
+            raise unreachable(error) from error
         if response.status_code >= 400:
             raise problem_error(response, self.portal.address)
         return response
@@ -110,8 +110,8 @@ def problem_error(response: requests.Response, portal: str) -> JitError:
     if kind == "azure-refused":
         return JitError(f"Azure refused: {detail}", Exit.AZURE_REFUSED, kind, problem)
     if status == 403:
-        return JitError(f"The portal gives you no role for this: {detail}", Exit.SIGN_IN, kind or "forbidden",
-                        problem)
+        return JitError(problem.get("detail") or "The portal gives you no role for this.", Exit.SIGN_IN,
+                        kind or "forbidden", problem)
     if status == 429:
         wait = response.headers.get("Retry-After", "a few")
         return JitError(f"Too many calls: try again in {wait} s.", Exit.OTHER, "rate-limited", problem)

@@ -83,6 +83,16 @@ class Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
+def unreachable(error: requests.RequestException) -> JitError:
+    """A call that got no answer (the portal's, or Entra ID's through MSAL), in words: where, and for a certificate
+    this machine does not trust, what to set."""
+    where = urlsplit(error.request.url).netloc if error.request is not None and error.request.url else "the server"
+    if isinstance(error, requests.exceptions.SSLError):
+        return JitError(f"Cannot reach {where}: its TLS certificate is not trusted here. If your organisation uses "
+                        "its own CA (or a TLS-inspecting proxy), set JIT_CA_BUNDLE to that CA's PEM file.")
+    return JitError(f"Cannot reach {where}: {error}")
+
+
 @dataclass(frozen=True)
 class Portal:
     """What the portal publishes at /.well-known/jit-portal.json."""
@@ -100,7 +110,7 @@ def discover(address: str, http: requests.Session) -> Portal:
     try:
         response = http.get(url)
     except requests.RequestException as error:
-        raise JitError(f"Cannot reach the portal at {address}: {error}") from error
+        raise unreachable(error) from error
     if response.status_code != 200:
         raise JitError(f"{url} answered {response.status_code}: is {address} a jitportal?")
     try:

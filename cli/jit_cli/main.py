@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import click
+import requests
 from rich.console import Console
 from rich.table import Table
 
 from . import __version__, auth
 from .api import Api
-from .config import Portal, Session, discover, normalize_portal, portal_address, save_settings
+from .config import Portal, Session, discover, normalize_portal, portal_address, save_settings, unreachable
 from .errors import Exit, JitError
 from .words import duration_words, minutes, outcome, since, time_left
 
@@ -64,7 +65,10 @@ class JitGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except requests.RequestException as failed:  # MSAL's calls to Entra ID go through our Session too
+                raise unreachable(failed) from failed
         except JitError as error:
             obj = ctx.obj if isinstance(ctx.obj, Context) else Context("text")
             if obj.json and not obj.emitted:
@@ -232,8 +236,10 @@ def _wait(obj: Context, api: Api, request: dict, timeout: int) -> dict:
 def _items_text(request: dict) -> str:
     lines = [f"Request {request['id']}: {request['state']}"]
     for item in request.get("items") or []:
-        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}"
-                     f" (until {item['end']})" + (f" — {item['message']}" if item.get("message") else ""))
+        # An end only for a port Azure opened: a waiting or refused one has none yet, whatever the window asked.
+        until = f" (until {item['end']})" if item.get("status") == "opened" else ""
+        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}{until}"
+                     + (f" — {item['message']}" if item.get("message") else ""))
     return "\n".join(lines)
 
 
@@ -274,14 +280,21 @@ def request(obj: Context, vms: tuple[str, ...], ports: tuple[int, ...], duration
 @output_option
 @click.pass_obj
 def status(obj: Context) -> None:
-    """What is open for you now, with the time left."""
-    items = obj.api().get("access")
+    """What is open for you now, with the time left, and your requests waiting for approval."""
+    api = obj.api()
+    items = api.get("access")
+    # A request made without --wait is pointed here: show it while it waits (the newest page of my requests).
+    waiting = [r for r in api.get("requests").get("items", []) if r.get("status") == "awaiting"]
     now = _now()
     table = Table("request", "VM", "port", "connect to", "ends", "left", box=None)
     for item in items:
         table.add_row(str(item["request_id"]), item["vm_name"], str(item["port"]),
                       f"{item['connect_address']}:{item['connect_port']}", item["end"], time_left(item["end"], now))
-    obj.emit({"items": items}, table if items else "Nothing is open for you.")
+    for r in waiting:
+        table.add_row(str(r["id"]), ", ".join(dict.fromkeys(i["vm_name"] for i in r.get("items") or [])),
+                      ", ".join(dict.fromkeys(str(i["port"]) for i in r.get("items") or [])), "",
+                      f"{r['state']}, decided by {r.get('pending_until') or '?'}", "")
+    obj.emit({"items": items, "waiting": waiting}, table if items or waiting else "Nothing is open for you.")
 
 
 def _open_access(api: Api, vm_id: str, port: int) -> dict | None:
@@ -413,9 +426,12 @@ def extend(obj: Context, ref: str, duration: str, wait: bool, timeout: str) -> N
 @output_option
 @click.pass_obj
 def end(obj: Context, ref: str) -> None:
-    """End an open request now (its id, or the VM)."""
+    """End an open request now, or cancel one waiting for approval (its id, or the VM)."""
     api = obj.api()
-    ended = api.post(f"requests/{_request_id(api, ref)}/end")
+    request_id = _request_id(api, ref)
+    # A request still waiting has nothing open to end: the portal cancels it (its page's "Cancel request").
+    waits = ref.isdigit() and api.get(f"requests/{request_id}").get("status") == "awaiting"
+    ended = api.post(f"requests/{request_id}/{'cancel' if waits else 'end'}")
     obj.emit(ended, _items_text(ended))
 
 

@@ -95,7 +95,9 @@ def test_an_app_only_token_says_why(sandbox, db):
 
 def test_a_role_the_token_lacks_is_403_in_the_pages_words(api_for):
     body = _problem(api_for("erin").get("/vms"), 403)  # signed in with no portal role
-    assert body["detail"] == "Your portal roles do not include this page."
+    assert body["detail"].startswith("This needs the portal role JIT.") and body["detail"].endswith("; yours: none.")
+    assert _problem(api_for("hana").get("/access"), 403)["detail"] == (
+        "This needs the portal role JIT.Requester; yours: JIT.Approver.")  # what `jit status` says to an approver
     _problem(api_for("alice").get("/audit/events"), 403)
     _problem(api_for("carol").post("/requests", {"vms": ["x"], "duration_minutes": 60}), 403)
 

@@ -110,6 +110,7 @@ def test_a_request_under_a_rule_waits_and_hana_approves_it_through_the_api(api_f
     alice, hana = api_for("alice"), api_for("hana")
     asked = _ask(alice, web_02).json()
     assert asked["state"] == "Pending approval (0 of 1)" and asked["rule"] == "Production"
+    assert [i["fate"] for i in asked["items"]] == ["Pending approval (0 of 1)"]  # not "waiting for Azure"
     inbox = hana.get("/approvals").json()
     assert [(w["request"]["id"], w["can_decide"]) for w in inbox] == [(asked["id"], True)]
     assert alice.get("/approvals").status_code == 403
@@ -147,8 +148,10 @@ def test_extend_then_end(api_for, sandbox, view, web_02):
     assert api_for("carol").post(f"/requests/{extended.json()['id']}/end").status_code == 403
     ended = alice.post(f"/requests/{extended.json()['id']}/end")
     assert ended.status_code == 200, ended.content
-    assert ended.json()["state"] == "Ended early"
+    assert ended.json()["state"] == "Ended early" and [i["fate"] for i in ended.json()["items"]] == ["ended early"]
     assert AuditEvent.objects.filter(action="access.end").get().details["channel"] == "api"
+    again = alice.post(f"/requests/{extended.json()['id']}/end")  # nothing of it is open any more: words, not a 500
+    assert again.status_code == 409 and again.json()["detail"] == "Nothing of this request is open any more."
 
 
 def test_history_and_one_request(api_for, web_02):
@@ -160,6 +163,12 @@ def test_history_and_one_request(api_for, web_02):
     assert api_for("hana").get(f"/requests/{first['id']}").status_code == 200  # an approver within her scope
     assert api_for("erin").get(f"/requests/{first['id']}").status_code == 403  # no portal role
     assert alice.get("/requests/999999").status_code == 404
+    # Someone else's request, or none, in the same words (never Django's "No AccessRequest matches the given query.")
+    for missing in (alice.post("/requests/999999/extend", {"duration_minutes": 60}), alice.post("/requests/999999/end"),
+                    api_for("bob").post(f"/requests/{first['id']}/cancel")):
+        assert missing.status_code in (403, 404) and "AccessRequest" not in missing.json()["detail"]
+    assert api_for("dave").post(f"/requests/{first['id']}/extend", {"duration_minutes": 60}).json()["detail"] == (
+        "No such request, or not one you may see.")
 
 
 @override_settings(API_RATE_PER_MINUTE=3)

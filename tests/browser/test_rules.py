@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from requests_app.actions import ensure_demo_rule
+from requests_app.models import ApprovalRule
 from tests.browser.conftest import sign_in_as
 from tests.browser.test_accessibility import violations
 
@@ -67,5 +68,10 @@ def test_rules_page_flags_skippable_rules_checks_a_new_one_and_is_read_only_for_
     expect(frank.get_by_role("region", name="Production")).to_contain_text("Read-only for you. Azure does not give you")
     expect(frank.get_by_role("link", name="Delete rule Production")).to_have_count(0)
     found += _look(frank, "rules-frank")
+    # The rule's edit address, typed: back on the rules page with why, as a message (a <li role=status> in a
+    # <ul> was axe's "list", serious, on every page that showed one).
+    frank.goto(f"/access/rules/{ApprovalRule.objects.get(name='Production').pk}/")
+    expect(frank.get_by_role("status").first).to_contain_text("managing an approval rule there takes the right")
+    found += _look(frank, "rule-refused-frank")
     frank.context.close()
     assert found == []

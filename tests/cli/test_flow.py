@@ -113,6 +113,10 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
 
     waiting = valid("request", jit.json("request", "web-02", "-p", "22", "--reason", "patch openssl", code=7))
     assert waiting["state"] == "Pending approval (0 of 1)"
+    # The command points to `jit status` while it waits: there it is (it showed only what was open).
+    before = valid("status", jit.json("status"))
+    assert [r["id"] for r in before["waiting"]] == [waiting["id"]]
+    assert "Pending approval (0 of 1), decided by" in jit.run("status").stdout
     hana = another(jit, tmp_path, "hana")
     assert device_login(hana, sandbox, "hana").returncode == 0
     inbox = valid("approvals", hana.json("approvals"))
@@ -121,7 +125,7 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
     assert approved["state"] == "Open now" and approved["decisions"][0]["approver"] == "hana@contoso.test"
 
     status = valid("status", jit.json("status"))
-    assert sorted(a["vm_name"] for a in status["items"]) == ["dev-01", "web-02"]
+    assert sorted(a["vm_name"] for a in status["items"]) == ["dev-01", "web-02"] and status["waiting"] == []
     connected = jit.run("--output", "json", "ssh", "web-02", "-l", "azureuser")
     assert connected.returncode == 0, connected.stderr
     shown = valid("ssh", json.loads(connected.stdout))
@@ -130,6 +134,13 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
 
     ended = valid("request", jit.json("end", str(waiting["id"])))
     assert ended["state"] == "Ended early"
+
+
+def test_end_cancels_a_request_still_waiting_for_approval(jit, sandbox, production_needs_hana):
+    assert device_login(jit, sandbox, "alice").returncode == 0
+    waiting = jit.json("request", "web-02", "-p", "22", "--reason", "patch openssl", code=7)
+    cancelled = valid("request", jit.json("end", str(waiting["id"])))  # not "Nothing of this request is open"
+    assert cancelled["state"] == "Cancelled"
 
 
 def test_a_denial_names_the_approver_and_the_comment(jit, sandbox, production_needs_hana, tmp_path):
@@ -167,4 +178,5 @@ def test_no_right_in_azure_names_the_right(jit, sandbox):
 def test_no_portal_role_is_sign_in_or_role_needed(jit, sandbox):
     assert device_login(jit, sandbox, "erin").returncode == 0
     done = jit.run("status")
-    assert done.returncode == 6 and "no role" in done.stderr
+    # The role it needs, named, in a terminal's words (it said "…do not include this page").
+    assert done.returncode == 6 and done.stderr == "jit: This needs the portal role JIT.Requester; yours: none.\n"

@@ -104,3 +104,11 @@ def test_configure_remembers_the_portal_after_reading_its_document(jit, live_ser
     settings = json.loads((Path(jit.env["JIT_CONFIG_DIR"]) / "config.json").read_text())
     assert settings["portal"] == live_server.url
     assert jit.run("configure", "http://127.0.0.1:9").returncode == 1  # nothing there: not saved
+
+
+def test_a_sign_in_authority_whose_certificate_is_not_trusted_is_explained_not_a_traceback(jit, sandbox):
+    """A newcomer following the README without JIT_CA_BUNDLE: MSAL's call to the sandbox's authority fails TLS."""
+    jit.env.pop("JIT_CA_BUNDLE")
+    done = jit.run("login", "--device-code")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "Cannot reach 127.0.0.1:" in done.stderr and "set JIT_CA_BUNDLE" in done.stderr

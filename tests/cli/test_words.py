@@ -42,3 +42,14 @@ def test_since_takes_a_duration_back_or_a_date():
     ("Cancelled", Exit.EXPIRED), ("Ended early", Exit.EXPIRED), ("Replaced by a newer request", Exit.EXPIRED)])
 def test_a_state_in_the_portals_words_is_an_exit_code(state, code):
     assert outcome(state) == code
+
+
+def test_a_waiting_port_shows_no_end_an_opened_one_does():
+    from jit_cli.main import _items_text
+
+    item = {"vm_name": "web-02", "port": 22, "source": "10.0.0.1", "end": "2026-12-02T21:37:21Z", "message": ""}
+    waiting = {"id": 2, "state": "Pending approval (0 of 1)",
+               "items": [{**item, "status": "pending", "fate": "Pending approval (0 of 1)"}]}
+    assert _items_text(waiting).splitlines()[1] == "  web-02 port 22 from 10.0.0.1: Pending approval (0 of 1)"
+    opened = {"id": 3, "state": "Open now", "items": [{**item, "status": "opened", "fate": "open"}]}
+    assert _items_text(opened).splitlines()[1].endswith(": open (until 2026-12-02T21:37:21Z)")
