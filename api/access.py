@@ -206,7 +206,11 @@ def _end(who: Actor, pk: int) -> HttpResponse:
     access = overseen_request(who.user, pk, inventory)
     if access.user_id != who.user_pk:
         require_role(who.user, APPROVER, ADMIN)  # a requester ends only their own
-    if refusals := approvals.end_now(who, access, inventory):
+    try:
+        refusals = approvals.end_now(who, access, inventory)
+    except approvals.Refused as refused:  # nothing of it open (ended, expired, still waiting for approval)
+        raise refusal(refused) from None
+    if refusals:
         raise Problem(403, "azure-refused", "Azure refused to end some of it.", " ".join(refusals))
     access.refresh_from_db()
     return json_answer(described(access, inventory))
