@@ -27,3 +27,18 @@ def test_ending_a_request_that_is_no_longer_open_is_a_conflict(api_for, view):
     again = _problem(alice.post(f"/requests/{asked['id']}/end"), 409)  # `jit end` run twice
     assert again["detail"] == "Nothing of this request is open any more."
     _problem(api_for("bob").post(f"/requests/{asked['id']}/end"), 409)  # an admin, likewise
+
+
+@pytest.mark.parametrize("body", ["{'vms':", "[" * 100_000 + "]" * 100_000, b"\xff\xfe{}", "vms=a"],
+                         ids=["broken", "nested past the parser", "not UTF-8", "a form"])
+def test_a_body_that_is_not_json_is_a_400_problem(api_for, body):
+    answer = api_for("alice").client.post("/api/v1/requests", body, content_type="application/json",
+                                          **api_for("alice").headers)
+    assert _problem(answer, 400)["type"].endswith("/bad-request")
+
+
+def test_a_body_past_the_upload_limit_is_a_413_problem(api_for, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    alice = api_for("alice")
+    answer = alice.post("/requests", {"vms": ["x"], "duration_minutes": 60, "justification": "a" * 2000})
+    assert _problem(answer, 413)["detail"] == "The body may be at most 1000 bytes."
