@@ -42,3 +42,9 @@ def test_a_body_past_the_upload_limit_is_a_413_problem(api_for, settings):
     alice = api_for("alice")
     answer = alice.post("/requests", {"vms": ["x"], "duration_minutes": 60, "justification": "a" * 2000})
     assert _problem(answer, 413)["detail"] == "The body may be at most 1000 bytes."
+
+
+@pytest.mark.parametrize("path", ["/requests/-1", "/requests/1x/end", "/no-such-route", "/vms/a/b/c/d"])
+def test_a_path_no_route_matches_is_a_404_problem(client, db, path):
+    for answer in (client.get(f"/api/v1{path}"), client.post(f"/api/v1{path}", {}, content_type="application/json")):
+        assert _problem(answer, 404)["type"].endswith("/not-found")
