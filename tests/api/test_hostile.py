@@ -48,3 +48,17 @@ def test_a_body_past_the_upload_limit_is_a_413_problem(api_for, settings):
 def test_a_path_no_route_matches_is_a_404_problem(client, db, path):
     for answer in (client.get(f"/api/v1{path}"), client.post(f"/api/v1{path}", {}, content_type="application/json")):
         assert _problem(answer, 404)["type"].endswith("/not-found")
+
+
+def test_a_vm_whose_subscription_azure_did_not_list_is_azure_unavailable_not_bad_input(api_for, sandbox, view):
+    # A script must tell "try again" from "fix your input": the VM is real, Azure failed to list it just now.
+    web_02 = view.vm_id("Contoso Production", "rg-web", "web-02")
+    sandbox.control("POST", "faults", {"operation": "vms.list", "kind": "500", "rate": 1.0})
+    try:
+        answer = api_for("alice").post("/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60},
+                                       REMOTE_ADDR=MY_IP)
+    finally:
+        sandbox.control("DELETE", "faults")
+    body = _problem(answer, 502)
+    assert body["type"].endswith("/azure-unavailable") and "Contoso Production" in body["detail"]
+    assert answer["Retry-After"] == "30"
