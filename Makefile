@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: serve test unit sandbox bench lint clean prod worker loadtest verify-audit
+.PHONY: serve test unit sandbox bench lint clean prod worker team loadtest verify-audit
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
 # dev also installs the jit command (cli/, its own distribution) so that its tests run it as people do.
@@ -64,6 +64,11 @@ prod: $(VENV)/.installed-run
 worker: $(VENV)/.installed-run
 	$(PY) manage.py schedule_housekeeping
 	$(PY) manage.py db_worker --no-reload
+
+# A rehearsal of the team shape here (README: A rehearsal of the team shape): two instances behind one address
+# (TEAM_PORT, 8080), a worker, PostgreSQL (DATABASE_URL) and Redis (REDIS_URL), against the sandbox.
+team: $(VENV)/.installed-run
+	DJANGO_DEBUG=1 $(PY) manage.py team
 
 # 50 signed-in people on two gunicorn instances (PostgreSQL, Redis, sandbox; loopback only) for 60 s.
 loadtest: $(VENV)/.installed-dev

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -24,7 +25,12 @@ AZURE_COLUMNS = ["Correlation id", "Operation name", "Status", "Event category",
 PORTAL_COLUMNS = ["VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
                   "Approver", "Decision time", "Decision comment", "Break glass"]
 TRAIL_COLUMNS = ["Time", "Actor", "Action", "Target", "Outcome", "Source IP", "Correlation id", "Details", "Seq", "MAC"]
-_FORMULA_STARTS = frozenset("=+-@\t\r\n")
+# What a spreadsheet may run as a formula when a cell starts with it: = + - @, tab and line ends, and their lookalikes
+# (full-width ＝ ＋ － ＠, small and super/subscript forms: a Japanese IME types ＝ and spreadsheets take it as =; the
+# minus sign; vertical tab, form feed, NEL and the Unicode line and paragraph separators).
+_FORMULA_STARTS = frozenset("=+-@\t\r\n\x0b\x0c\x85\u2028\u2029\u2212") | frozenset(
+    chr(i) for start, end in ((0x2000, 0x3000), (0xFB00, 0x10000))
+    for i in range(start, end) if unicodedata.normalize("NFKC", chr(i))[:1] in "=+-@")
 PIECE = 16 * 1024  # characters per piece of the response: a piece per row would cost a system call per row
 ROWS_AT_ONCE = 8  # rows neutralised and written in one call, then the piece checked
 NO_DECISION = ("", "", "", "")  # a policy change's approver, decision time, comment and break glass

@@ -19,6 +19,17 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
+class WholeNumberField(forms.IntegerField):
+    """A whole number in ASCII digits. Django's IntegerField reads with int(), which also takes other scripts' digits
+    (Arabic-Indic ٥, full-width ５): a person typing those did not mean a number here, and what the portal shows
+    back would not be what they typed."""
+
+    def to_python(self, value: Any) -> int | None:
+        if value not in self.empty_values and not str(value).isascii():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class DurationWidget(forms.MultiWidget):
     def __init__(self, attrs: dict | None = None) -> None:
         # Named sub-widgets post as <name>_value and <name>_unit.
@@ -43,7 +54,7 @@ class DurationField(forms.MultiValueField):
     def __init__(self, *, shortest: timedelta = timedelta(minutes=5), longest: timedelta = timedelta(hours=24),
                  **kwargs: Any) -> None:
         self.shortest, self.longest = shortest, longest
-        number = forms.IntegerField(min_value=1, max_value=int(longest.total_seconds() // 60), error_messages={
+        number = WholeNumberField(min_value=1, max_value=int(longest.total_seconds() // 60), error_messages={
             "min_value": self._range_message(), "max_value": self._range_message(),
             "invalid": "Give the time as a whole number."})
         super().__init__((number, forms.ChoiceField(choices=UNITS)), require_all_fields=True, **kwargs)

@@ -1,11 +1,14 @@
 """Headers on every answer: a strict Content-Security-Policy (the portal serves its own CSS and JS and nothing
-inline), and no caching of anything signed in."""
+inline), and no caching of anything signed in; and the portal's own 404 page under DEBUG too."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404
+from django.views.defaults import page_not_found
 
 POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -42,6 +45,26 @@ def no_store_when_signed_in(get_response: Callable[[HttpRequest], HttpResponse])
 
     return middleware
 
+
+class StyledNotFound:
+    """A 404 is the portal's own page under DEBUG too (`make serve` runs with DJANGO_DEBUG=1): Django's technical
+    404 lists every URL pattern, and is not what a person trying the portal should meet. Without DEBUG Django
+    already answers with templates/404.html; this does the same for the two ways a 404 starts under DEBUG."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # No view was found for the path (a view that ran leaves its resolver_match on the request).
+        if settings.DEBUG and response.status_code == 404 and getattr(request, "resolver_match", None) is None:
+            return page_not_found(request, Resolver404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if settings.DEBUG and isinstance(exception, Http404):  # a view said there is no such thing
+            return page_not_found(request, exception)
+        return None
 
 
 def nul_as_replacement_character(get_response: Callable[[HttpRequest], HttpResponse]):

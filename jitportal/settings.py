@@ -169,6 +169,7 @@ MIDDLEWARE = [
     "core.middleware.no_store_when_signed_in",
     "accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.StyledNotFound",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SignInRequiredMiddleware",
 ]

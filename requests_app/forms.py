@@ -18,7 +18,15 @@ from django.core import validators
 
 from core import gateway
 from core.durations import human
-from core.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
+from core.fields import (
+    DurationField,
+    SignedField,
+    SourcePrefixField,
+    WholeNumberField,
+    parse_prefix,
+    prefix_text,
+    too_broad,
+)
 from core.gateway import PortRule
 from vms.inventory import VmRow
 
@@ -235,6 +243,8 @@ class RuleForm(forms.ModelForm):
                   "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
                   "pending_minutes": "A request waits at most (minutes)",
                   "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)"}
+        field_classes = dict.fromkeys(("approvals_needed", "pending_minutes", "extension_minutes",
+                                       "longer_than_minutes"), WholeNumberField)
         widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect}
 
     def __init__(self, *args, places: dict[str, tuple[str, list[str]]] | None = None, **kwargs) -> None:

@@ -40,13 +40,21 @@ def _scoped(access: AccessRequest, people: Iterable[User]) -> tuple[list[User], 
     return [people[pk] for pk in sorted(seeing)], [people[pk] for pk in sorted(unseen)]
 
 
+LOOK = "Open the page below to see it (you will be asked to sign in, and shown only what Azure lets you read)."
+# What those whose scope the portal has not seen are told, per kind of message: what happened, without its details.
+WITHOUT_DETAILS = {
+    "pending": ("A request is waiting in the JIT portal", f"Something in the JIT portal may need you. {LOOK}"),
+    "break_glass": ("Break glass in the JIT portal: access opened without approval",
+                    f"Someone opened access in the JIT portal without waiting for approval (break glass). {LOOK}"),
+}
+
+
 def _tell(message: Message, people: Iterable[User], access: AccessRequest) -> None:
     """`message` to those who may see the request; a word without its details to those not yet seen."""
     seeing, unseen = _scoped(access, people)
     send(message, _recipients(seeing))
-    send(Message(message.kind, "A request is waiting in the JIT portal",
-                 "Something in the JIT portal may need you. Open the page below to see it (you will be asked to sign "
-                 "in, and shown only what Azure lets you read).", access.pk, message.path), _recipients(unseen))
+    subject, body = WITHOUT_DETAILS[message.kind]
+    send(Message(message.kind, subject, body, access.pk, message.path), _recipients(unseen))
 
 
 def _what(access: AccessRequest) -> str:

@@ -30,7 +30,9 @@ SUB_STATUS = {"OK": "OK (HTTP Status Code: 200)", "Created": "Created (HTTP Stat
 FIELDS = {"resourcegroupname": lambda e: e["resourceGroupName"], "resourceuri": lambda e: e["resourceId"],
           "resourceprovider": lambda e: e["resourceProviderName"]["value"], "correlationid": lambda e: e["correlationId"]}
 _CLAUSE = re.compile(r"^(?P<name>\w+)\s+(?P<op>\w+)\s+(?:'(?P<quoted>[^']*)'|(?P<bare>\S+))$", re.IGNORECASE)
-_AND = re.compile(r"\s+and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)  # an "and" outside quotes
+# An "and" outside quotes. Right after a closing quote it may come without a space, as Microsoft's own article
+# writes it ("Retrieve activity log data using Azure monitor REST API": `…le '2023-03-24T20:00:00Z'and resourceGroupName…`).
+_AND = re.compile(r"(?:\s+|(?<='))and\s+(?=(?:[^']*'[^']*')*[^']*$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

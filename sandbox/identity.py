@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import html
 import json
+import os
 import re
 import secrets
 import uuid
@@ -22,7 +23,15 @@ from .http import Request, Response, html_response, json_response, redirect, rou
 from .state import Sandbox
 from .timeutil import format_time, parse_time
 
-_LOOPBACK_REDIRECT = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}(/[^#]*)?$")
+# The demo client's redirect URIs, as an app registration lists them: any on this machine, over HTTP or HTTPS
+# (`make serve` is plain HTTP; a team rehearsal may end TLS at its load balancer), and the exact URIs in
+# SANDBOX_REDIRECT_URIS (comma-separated), for a rehearsal reached by another name.
+_LOOPBACK_REDIRECT = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?(/[^#]*)?$")
+
+
+def registered_redirect(uri: str) -> bool:
+    listed = {u.strip() for u in os.environ.get("SANDBOX_REDIRECT_URIS", "").split(",") if u.strip()}
+    return bool(_LOOPBACK_REDIRECT.match(uri)) or uri in listed
 CODE_LIFETIME = dt.timedelta(minutes=10)
 # Tenant segments Entra takes besides a tenant id: any work account ("organizations"), any account ("common").
 MULTI_TENANT = ("common", "organizations")
@@ -117,7 +126,7 @@ class Identity:
     def _authorize_problem(self, query: dict[str, str]) -> str | None:
         if query.get("client_id") != demo.CLIENT_ID and demo.public_client(query.get("client_id", "")) is None:
             return f"AADSTS700016: Application with identifier '{query.get('client_id')}' was not found."
-        if not _LOOPBACK_REDIRECT.match(query.get("redirect_uri", "")):
+        if not registered_redirect(query.get("redirect_uri", "")):
             return ("AADSTS50011: The redirect URI specified in the request does not match the redirect URIs "
                     "configured for the application.")
         if query.get("response_type") != "code":
@@ -441,7 +450,7 @@ class Identity:
 
     def logout(self, request: Request) -> Response:
         target = request.query.get("post_logout_redirect_uri", "")
-        if _LOOPBACK_REDIRECT.match(target):
+        if registered_redirect(target):
             return redirect(target)
         return html_response(200, _page("Signed out", "<h1>You have signed out of the sandbox tenant.</h1>"))
 
@@ -513,8 +522,10 @@ def _oauth_error(error: str, code: int, description: str) -> dict:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)} · sandbox"
+    # The viewport line: without it a phone lays the page out 980 px wide and shrinks it.
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(title)} · sandbox"
             "</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}"
-            "li{list-style:none;margin:.6rem 0}button{font-size:1rem;padding:.4rem .9rem;min-width:10rem}"
+            "ul{padding:0}li{list-style:none;margin:.6rem 0}button{font-size:1rem;padding:.4rem .9rem;min-width:10rem}"
             ".who{color:#555;font-size:.9rem}</style></head>"
-            f"<body>{body}</body></html>")
+            f"<body><main>{body}</main></body></html>")

@@ -59,3 +59,16 @@ def test_a_head_on_a_csv_records_no_download(portal, sandbox):
     assert not AuditEvent.objects.filter(action="csv.download").exists()
     assert portal.get("/audit/trail.csv").status_code == 200
     assert AuditEvent.objects.filter(action="csv.download").count() == 1
+
+
+def test_a_page_not_found_is_the_portals_own_even_under_debug(portal, sandbox, settings):
+    """`make serve` runs with DJANGO_DEBUG=1; Django's technical 404 would list every URL pattern."""
+    settings.DEBUG = True
+    sign_in(portal, sandbox, "dave")
+    sub = [s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Production"][0]
+    for url in ("/no/such/page/", "/vms/no/such/", f"/vms/{sub}/rg-web/web-01/", "/access/requests/999999/"):
+        response = portal.get(url)
+        page = response.content.decode()
+        assert response.status_code == 404, url
+        assert "<h1>Not found</h1>" in page and "URLconf" not in page and "vms-index" not in page, url
+    assert portal.get("/access/approvals")["Location"] == "/access/approvals/"  # APPEND_SLASH still redirects

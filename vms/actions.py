@@ -29,6 +29,15 @@ ENABLE, EDIT, REMOVE = "jit.enable", "jit.edit", "jit.remove"
 DEFAULT_POLICY = "default"
 MAX_NAME = 56
 RECOMMENDED_PORTS = tuple(PortRule(n, "*", ("*",), timedelta(hours=3)) for n in (22, 3389, 5985, 5986))
+# Which of them each OS is reached by (SSH on Linux; RDP and WinRM on Windows), as the request form picks its first port.
+OS_PORTS = {"linux": (22,), "windows": (3389, 5985, 5986)}
+
+
+def recommended_for(rows: list[VmRow]) -> tuple[PortRule, ...]:
+    """The recommended ports the Enable form starts with: those of the chosen VMs' OSes (all four for a VM whose
+    OS Azure does not say)."""
+    numbers = {n for row in rows for n in OS_PORTS.get(row.os_type.lower(), tuple(p.number for p in RECOMMENDED_PORTS))}
+    return tuple(p for p in RECOMMENDED_PORTS if p.number in numbers) or RECOMMENDED_PORTS
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ def open_snapshots(actor: Actor, rows: list[VmRow]) -> dict[str, dict[str, VmSna
                                                      g.location)) for g in groups}
 
 
+TOO_LONG = "the policy name 'default' and this VM's name together exceed Azure's 56 characters"
+
+
 def name_too_long(row: VmRow) -> bool:
     return len(DEFAULT_POLICY) + len(row.name) > MAX_NAME
 
@@ -77,8 +89,7 @@ def eligible(rows: list[VmRow], tab: str) -> tuple[list[VmRow], list[Outcome]]:
             why = row.reason or ("it already has JIT: use Edit" if row.tab == CONFIGURED else "it has no JIT yet")
             refused.append(Outcome(row.name, False, f"Left out: {why}."))
         elif name_too_long(row):
-            refused.append(Outcome(row.name, False, "Left out: the policy name 'default' and this VM's name together "
-                                                    "exceed Azure's 56 characters."))
+            refused.append(Outcome(row.name, False, f"Left out: {TOO_LONG}."))
         else:
             ok.append(row)
     return ok, refused

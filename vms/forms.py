@@ -9,7 +9,7 @@ from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.fields import DurationField, SignedField, SourcePrefixListField, prefix_text
+from core.fields import DurationField, SignedField, SourcePrefixListField, WholeNumberField, prefix_text
 from core.gateway import PortRule
 
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, Selection, VmRow
@@ -76,7 +76,7 @@ class FleetFilterForm(forms.Form):
 class PortForm(forms.Form):
     """One port rule. `clean()` puts the domain value, a PortRule, in cleaned_data["rule"]."""
 
-    number = forms.IntegerField(label="Port", min_value=1, max_value=65535,
+    number = WholeNumberField(label="Port", min_value=1, max_value=65535,
                                 error_messages={"min_value": "A port is between 1 and 65535.",
                                                 "max_value": "A port is between 1 and 65535."})
     protocol = forms.ChoiceField(choices=[("*", "Any"), ("TCP", "TCP"), ("UDP", "UDP")], initial="*")
@@ -107,16 +107,18 @@ class BasePortFormSet(forms.BaseFormSet):
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = "Remove"
     def clean(self) -> None:
-        if any(self.errors):
-            return
-        rules = [f.cleaned_data["rule"] for f in self.forms
-                 if f.cleaned_data and "rule" in f.cleaned_data and not f.cleaned_data.get("DELETE")]
-        if not rules:
-            raise forms.ValidationError("Keep or add at least one port: JIT needs a port to protect.")
-        numbers = [r.number for r in rules]
+        # A port listed twice is said with the rows' own errors, not after they are fixed: rows whose other
+        # fields are wrong still have their number.
+        kept = [f.cleaned_data for f in self.forms if getattr(f, "cleaned_data", None) and not f.cleaned_data.get("DELETE")]
+        numbers = [data["number"] for data in kept if "number" in data]
         duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
         if duplicates:
             raise forms.ValidationError(f"Port {', '.join(map(str, duplicates))} is listed more than once.")
+        if any(self.errors):
+            return
+        rules = [data["rule"] for data in kept if "rule" in data]
+        if not rules:
+            raise forms.ValidationError("Keep or add at least one port: JIT needs a port to protect.")
         self.rules = tuple(sorted(rules, key=lambda r: r.number))
 
 

@@ -97,12 +97,15 @@ class VmRow:
 
     @property
     def ports_text(self) -> str:
-        def protocol(p: PortRule) -> str:
-            return "Any" if p.protocol == "*" else p.protocol
-        if len({(protocol(p), p.max_duration) for p in self.ports}) == 1:
-            first = self.ports[0]
-            return f"{', '.join(str(p.number) for p in self.ports)} ({protocol(first)}, ≤{human(first.max_duration)})"
-        return ", ".join(f"{p.number} ({protocol(p)}, ≤{human(p.max_duration)})" for p in self.ports)
+        """"22, 3389 (Any, ≤3 h); 2222 (TCP, from 10.0.0.0/8, 203.0.113.7, ≤1 h)": ports with the same terms together,
+        a port open only to listed sources naming them."""
+        def terms(p: PortRule) -> str:
+            sources = "" if p.allowed_prefixes == ("*",) else f", from {', '.join(p.allowed_prefixes)}"
+            return f"{'Any' if p.protocol == '*' else p.protocol}{sources}, ≤{human(p.max_duration)}"
+        groups: dict[str, list[str]] = {}
+        for p in self.ports:
+            groups.setdefault(terms(p), []).append(str(p.number))
+        return "; ".join(f"{', '.join(numbers)} ({words})" for words, numbers in groups.items())
 
     def open_now(self, now: datetime) -> list[RequestLine]:
         return [line for line in self.history if line.status == "Initiated" and line.end > now]
@@ -139,14 +142,15 @@ class Selection:
             return found
         rows = self.ordered(tab, ordering[:-1])
         for name, descending in reversed(ordering[-1]):
-            rows = sorted(rows, key=_sort_key(name), reverse=descending)
+            rows = sorted(rows, key=_sort_key(name, descending), reverse=descending)
         with self._lock:
             return self._ordered.setdefault((tab, ordering), rows)
 
 
-def _sort_key(name: str) -> Callable[[VmRow], tuple[bool, object]]:
+def _sort_key(name: str, descending: bool) -> Callable[[VmRow], tuple[bool, object]]:
+    """A row's value, with no value (a VM never accessed) last whichever way the column is sorted."""
     value = attrgetter(name.replace("__", "."))
-    return lambda row: (value(row) is None, value(row))
+    return lambda row: ((value(row) is None) != descending, value(row))
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ from .actions import (
     eligible,
     group_of,
     open_snapshots,
+    recommended_for,
     snapshot_ports,
 )
 from .forms import PortFormSet, SnapshotForm, port_initial
@@ -41,6 +42,11 @@ def _may_configure(inventory: Inventory, rows: list[VmRow]) -> tuple[list[VmRow]
     return rows, [Outcome(row.name, False, f"Left out: {why}.") for row, why in forbidden]
 
 
+def _named(refused: list[Outcome]) -> list[str]:
+    """A note per VM left out, naming it: the page lists only the VMs it will act on."""
+    return [f"{o.vm_name}: {o.message}" for o in refused]
+
+
 def _selected(actor: Actor, source) -> tuple[list[VmRow], list, list[str]]:
     inventory = get_inventory(actor.session, actor.user_pk, complete=True)
     rows, notes = selected_vms(inventory, source.getlist("vm"))
@@ -57,8 +63,8 @@ def enable(request: HttpRequest) -> HttpResponse:
     rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
     if request.method != "POST":
         token = SnapshotForm.token(open_snapshots(actor, rows))
-        formset = PortFormSet(initial=port_initial(RECOMMENDED_PORTS))
-        return _form_page(request, "vms/enable.html", rows, formset, token, notes + [o.message for o in refused])
+        formset = PortFormSet(initial=port_initial(recommended_for(rows)))
+        return _form_page(request, "vms/enable.html", rows, formset, token, notes + _named(refused))
     formset, snapshot = PortFormSet(request.POST), SnapshotForm(request.POST)
     opened = snapshot.snapshots()
     if opened is None:
@@ -80,7 +86,7 @@ def enable_defaults(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
     if request.method != "POST":
-        return render(request, "vms/enable_defaults.html", {"rows": rows, "notes": notes + [o.message for o in refused],
+        return render(request, "vms/enable_defaults.html", {"rows": rows, "notes": notes + _named(refused),
                                                             "defaults": describe_ports(RECOMMENDED_PORTS)})
     outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
     return redirect_to_outcome(request.session, "Enable JIT with defaults", refused + outcomes, notes,

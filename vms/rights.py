@@ -50,15 +50,40 @@ REQUEST = (f"{JIT}/initiate/action", f"{JIT}/read", "Microsoft.Compute/virtualMa
 READ = "Microsoft.Compute/virtualMachines/read"
 
 
-def why_not(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:
-    """Why Azure would refuse `needed` on the VM's resource group, in words; "" when it would not."""
+def refusal(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:
+    """Why Azure would refuse `needed` on the VM's resource group, in words that end where the group's name goes
+    ("Azure gives you read-only access to"); "" when it would not. Pages that name several groups at once use it."""
     rights = inventory.permissions(row)
     missing = [action for action in needed if not rights.allows(action)]
     if not missing:
         return ""
     if rights.allows(READ) and missing == [a for a in needed if not a.endswith("/read")]:
-        return f"Azure gives you read-only access to {row.resource_group}"
-    return f"Azure does not give you {' or '.join(missing)} on {row.resource_group}"
+        return "Azure gives you read-only access to"
+    return f"Azure does not give you {' or '.join(missing)} on"
+
+
+def why_not(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:
+    """Why Azure would refuse `needed` on the VM's resource group, in words; "" when it would not."""
+    words = refusal(inventory, row, needed)
+    return f"{words} {row.resource_group}" if words else ""
+
+
+def refusals(inventory: Inventory, rows: list[VmRow], offered: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Each reason once, why Azure would refuse what is `offered` ((what, needed) pairs) on the groups of `rows`,
+    naming together the groups one reason covers: "Edit, Remove JIT: Azure gives you read-only access to rg-dev
+    and rg-web." (one row per resource group is enough: Azure's rights are per group; no `what`, no prefix)."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        for what, needed in offered:
+            if words := refusal(inventory, row, needed):
+                named = groups.setdefault(f"{what}: {words}" if what else words, [])
+                if row.resource_group not in named:
+                    named.append(row.resource_group)
+    return sorted(f"{reason} {_and(sorted(names, key=str.lower))}." for reason, names in groups.items())
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def permitted(inventory: Inventory, rows: list[VmRow], needed: tuple[str, ...]) -> tuple[list[VmRow], list[tuple[VmRow, str]]]:

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.roles import ADMIN, AUDITOR, REQUESTER
 from core.templatetags.portal import when
 
+from .actions import TOO_LONG, name_too_long
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, VmRow
 from .rights import CONFIGURE, REQUEST, why_not
 
@@ -39,6 +40,8 @@ class SelectColumn(tables.Column):
 
     def render(self, value, record: VmRow, table):
         why = table.why_not(record, CONFIGURE if record.tab == NOT_CONFIGURED else REQUEST)
+        if not why and record.tab == NOT_CONFIGURED and name_too_long(record):
+            why = f"{record.name}: {TOO_LONG}"
         if why:
             return format_html('<span class="unavailable" title="{}">—<span class="sr-only">{}</span></span>', why, why)
         return format_html('<input type="checkbox" class="pick" name="vm" value="{}" aria-label="Select {}">',
@@ -46,32 +49,23 @@ class SelectColumn(tables.Column):
 
 
 class ActionsColumn(tables.Column):
-    """Row actions by portal role and by what Azure lets the person do; the table is given both when it is made."""
+    """Row actions by portal role and by what Azure lets the person do; the table is given both when it is made.
+    An action Azure would refuse is left out: the page says why once, above the table, for all the rows."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(accessor="vm_id", verbose_name="Actions", orderable=False, **kwargs)
 
     def render(self, value, record: VmRow, table):
         args = [record.subscription_id, record.resource_group, record.name]
-        links, reasons = [], []
-        if REQUESTER in table.roles:
-            why = table.why_not(record, REQUEST)
-            if why:
-                reasons.append(("Request access", why))
-            else:
-                links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
-        if ADMIN in table.roles:
-            why = table.why_not(record, CONFIGURE)
-            if why:
-                reasons.append(("Edit, Remove JIT", why))
-            else:
-                links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
+        links = []
+        if REQUESTER in table.roles and not table.why_not(record, REQUEST):
+            links.append((f"{reverse('requests-new')}?vm={quote(record.vm_id)}", "Request access"))
+        if ADMIN in table.roles and not table.why_not(record, CONFIGURE):
+            links += [(reverse("vms-edit", args=args), "Edit"), (reverse("vms-remove", args=args), "Remove JIT")]
         if table.roles & {ADMIN, AUDITOR}:
             links.append((reverse("audit-vm", args=args), "Activity"))
-        return format_html("{} {}", format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
-                                                     ((url, label, record.name, label) for url, label in links)),
-                           format_html_join(" ", '<span class="why-not" title="{}">{}: not allowed by Azure</span>',
-                                            ((why, what) for what, why in reasons)))
+        return format_html_join(" ", '<a href="{}" aria-label="{} {}">{}</a>',
+                                ((url, label, record.name, label) for url, label in links))
 
 
 class PowerColumn(tables.Column):

@@ -15,9 +15,10 @@ from django_tables2.utils import OrderBy
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
+from .actions import TOO_LONG, name_too_long
 from .forms import TABS, FleetFilterForm
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
-from .rights import CONFIGURE, REQUEST, vm_for, why_not
+from .rights import CONFIGURE, REQUEST, refusals, vm_for, why_not
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
 # Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.
@@ -41,7 +42,7 @@ def index(request: HttpRequest) -> HttpResponse:
     counts = selection.counts
     roles, groups = frozenset(roles_of(request.user)), list(selection.groups[tab].values())
     selectable = _may_select(tab, roles, inventory, groups)
-    refused = _refused(tab, roles, inventory, groups)
+    refused = _refused(tab, roles, inventory, groups) + _too_long(tab, roles, selection)
     table = TABLES[tab](Ordered(selection, tab), request=request, roles=roles, inventory=inventory,
                         exclude=() if selectable else ("select",))
     RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
@@ -80,9 +81,19 @@ def _may_select(tab: str, roles: frozenset[str], inventory: Inventory, groups: l
 
 def _refused(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> list[str]:
     """Each reason, once, why Azure would refuse this person an action the tab offers their roles."""
-    offered = [(what, needed) for role, what, needed in ACTIONS.get(tab, ()) if role in roles]
-    return sorted({f"{what}: {why}." for row in groups for what, needed in offered
-                   if (why := why_not(inventory, row, needed))})
+    return refusals(inventory, groups, [(what, needed) for role, what, needed in ACTIONS.get(tab, ()) if role in roles])
+
+
+def _too_long(tab: str, roles: frozenset[str], selection: Selection, named: int = 5) -> list[str]:
+    """The VMs JIT cannot protect because of their names, said where they would be picked (the first few by name)."""
+    if tab != NOT_CONFIGURED or ADMIN not in roles:
+        return []
+    found = sorted((r for r in selection.tabs[tab] if name_too_long(r)), key=lambda r: r.name.lower())
+    if not found:
+        return []
+    names = ", ".join(f"{r.name} (in {r.resource_group})" for r in found[:named])
+    more = f" and {len(found) - named} more" if len(found) > named else ""
+    return [f"Enable JIT on {names}{more}: {TOO_LONG}, so JIT cannot protect it."]
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:

@@ -130,6 +130,9 @@ def test_a_checkpoint_goes_to_the_log_every_so_many_events(settings, caplog):
 @pytest.mark.parametrize("value, expected", [
     ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"),
     ("\t=1", "'\t=1"), ("plain", "plain"), ("1-2", "1-2"), (None, ""),
+    # lookalikes a spreadsheet may take the same way: full-width, small and superscript forms, the minus sign, line ends
+    ("＝1+1", "'＝1+1"), ("＋1", "'＋1"), ("－1", "'－1"), ("＠SUM(A1)", "'＠SUM(A1)"), ("﹦1", "'﹦1"), ("⁼1", "'⁼1"),
+    ("\u22121", "'\u22121"), ("\x0b=1", "'\x0b=1"), ("\u2028=1", "'\u2028=1"), ("\r=1", "'\r=1"), ("a＝1", "a＝1"),
 ])
 def test_cells_a_spreadsheet_would_run_are_neutralised(value, expected):
     assert csv_export.neutralise(value) == expected

@@ -19,12 +19,13 @@ def test_bob_enables_edits_and_removes_jit(page):
     page.get_by_role("button", name="Enable JIT on VMs").click()
 
     expect(page.get_by_role("heading", name="Enable JIT on 2 VMs")).to_be_visible()
-    expect(page.get_by_label("Port, port row 1")).to_have_value("22")
-    page.get_by_label("Port, port row 5").fill("8443")
-    page.get_by_label("Protocol, port row 5").select_option("TCP")
-    page.get_by_label("Allowed source IPs, port row 5").select_option("list")
-    page.get_by_label("IPs or CIDRs, port row 5").fill("10.0.0.0/24")
-    page.get_by_label("Maximum request time, port row 5").fill("1")
+    expect(page.get_by_label("Port, port row 1")).to_have_value("22")  # both are Linux: SSH only
+    expect(page.get_by_label("Port, port row 2")).to_have_value("")
+    page.get_by_label("Port, port row 2").fill("8443")
+    page.get_by_label("Protocol, port row 2").select_option("TCP")
+    page.get_by_label("Allowed source IPs, port row 2").select_option("list")
+    page.get_by_label("IPs or CIDRs, port row 2").fill("10.0.0.0/24")
+    page.get_by_label("Maximum request time, port row 2").fill("1")
     page.get_by_role("button", name="Save").click()
     results = page.get_by_role("table")
     expect(results).to_contain_text("build-01")
@@ -33,9 +34,15 @@ def test_bob_enables_edits_and_removes_jit(page):
 
     page.goto("/vms/?tab=configured&q=build-01")
     page.get_by_role("link", name="Edit build-01").click()
-    page.get_by_label("Remove, port row 2").check()  # drop RDP 3389
+    summary = page.get_by_role("status").filter(has_text="Saving removes")
+    expect(summary).to_be_hidden()
+    page.get_by_label("Remove, port row 2").check()  # drop 8443
+    expect(summary).to_have_text("Saving removes port 8443 from build-01: JIT will no longer open it on request.")
+    page.get_by_label("Port, port row 1").fill("")  # emptied: 22 goes too
+    expect(summary).to_contain_text("Saving removes ports 22, 8443 from build-01")
+    page.get_by_label("Port, port row 1").fill("22")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("table")).not_to_contain_text("3389")
+    expect(page.get_by_role("table")).not_to_contain_text("8443")
     expect(page.get_by_role("table")).to_contain_text("Done")
 
     page.goto("/vms/?tab=configured&q=build-01")

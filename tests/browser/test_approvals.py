@@ -43,7 +43,7 @@ def test_alice_asks_hana_approves_and_the_ports_open(page, other_page, sandbox):
     expect(page.locator(".state")).to_have_text("Pending approval (0 of 1)")
 
     sign_in_as(other_page, "Hana Hill")
-    other_page.get_by_role("link", name="Approvals").click()
+    other_page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
     inbox = other_page.get_by_role("table")
     expect(inbox).to_contain_text("alice@contoso.test")
     expect(inbox).to_contain_text("patch openssl")

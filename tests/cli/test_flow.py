@@ -71,7 +71,7 @@ def test_the_flow_in_text(jit, sandbox, production_needs_hana, hana_page):
     waiting = jit.start("request", "web-02", "--port", "22", "--reason", "patch openssl", "--wait")
     wait_for_request("patch openssl")
     sign_in_as(hana_page, "Hana Hill")
-    hana_page.get_by_role("link", name="Approvals").click()
+    hana_page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
     expect(hana_page.get_by_role("table")).to_contain_text("patch openssl")
     hana_page.get_by_role("table").get_by_role("link").first.click()
     hana_page.get_by_label("Comment").fill("Go ahead")

@@ -76,6 +76,9 @@ def test_events_have_the_shape_of_microsofts_example(monitor):
     "eventTimestamp ge {day}",  # the SDK's own sample: a bare date
     "eventTimestamp ge {day} and resourceGroupName eq 'rg-build'",
     "eventTimestamp  ge  '{start}'  and  eventTimestamp le '{end}'  AND resourceGroupName eq 'rg-build'",
+    # Microsoft's article "Retrieve activity log data using Azure monitor REST API", its filter-and-select sample:
+    # no space between a closing quote and the next "and"
+    "eventTimestamp ge '{start}' and eventTimestamp le '{end}'and resourceGroupName eq 'rg-build'",
 ])
 def test_the_documented_filter_forms_are_accepted(monitor, subs, query):
     policy = (f"/subscriptions/{subs['dev']}/resourceGroups/rg-build/providers/Microsoft.Security/locations/westus2/"

@@ -78,6 +78,17 @@ def test_break_glass_tells_approvers_and_auditors_at_once(person, production_rul
     assert all("Production is down, INC-7" in body for _, subject, body in sent if subject.startswith("Break glass"))
 
 
+def test_break_glass_told_without_its_details_still_says_break_glass(person, production_rule, view, smtp_server):
+    person("grace")  # an auditor whose Azure read scope the portal has not seen yet
+    alice = person("alice")
+    ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
+    sent = {to: (subject, body) for to, subject, body in _mail(smtp_server)}
+    subject, body = sent["grace@contoso.test"]
+    assert subject == "Break glass in the JIT portal: access opened without approval"
+    assert "without waiting for approval (break glass)" in body
+    assert "INC-7" not in body and "web-02" not in body and "alice" not in body
+
+
 def test_ten_minutes_before_the_end_the_requester_is_asked_to_extend_once(person, view, smtp_server):
     alice = person("alice")
     access = ask(alice, view)

@@ -544,3 +544,11 @@ def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_
     assert len(waiting) == 3 and three == one
     assert [o.user.upn for a, _, others in waiting for o in others if a.items.all()[0].vm_name == "sql-01"] == [
         "frank@contoso.test"]
+
+
+def test_the_inbox_says_plainly_when_nobody_else_asked_for_the_vms(person, production_rule, view):
+    alice, hana = person("alice"), person("hana")
+    ask(alice, view)
+    page = hana.get("/access/approvals/").content.decode()
+    assert "Others who asked for these VMs (7 days)" in page
+    assert "No one else asked for these VMs in the last 7 days" in page

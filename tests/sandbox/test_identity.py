@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from sandbox import demo
+from sandbox.identity import registered_redirect
 from tests.azure_view import REDIRECT_URI, SCOPES, auth_code_result, msal_app
 from tests.sandbox_client import query_of
 
@@ -95,3 +96,26 @@ def test_end_session_returns_to_a_loopback_address_only(sandbox):
     assert back.status_code == 302 and back.headers["Location"] == "http://127.0.0.1:8000/bye"
     elsewhere = http.get(logout, params={"post_logout_redirect_uri": "https://evil.example/"}, allow_redirects=False)
     assert elsewhere.status_code == 200 and "signed out" in elsewhere.text
+
+
+@pytest.mark.parametrize("redirect_uri", ["https://127.0.0.1:8443/accounts/callback", "https://localhost/accounts/callback",
+                                          "http://[::1]:8080/accounts/callback"])
+def test_it_accepts_redirect_uris_on_this_machine_over_http_or_https(sandbox, redirect_uri):
+    """A team rehearsal may end TLS at its load balancer: the callback is then https://127.0.0.1:<port>/..."""
+    flow = msal_app(sandbox).initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri)
+    page = sandbox.http().get(flow["auth_uri"])
+    assert page.status_code == 200 and "Pick an account" in page.text
+    assert sandbox.choose_account(flow["auth_uri"], "alice").startswith(redirect_uri + "?code=")
+
+
+def test_the_chooser_fits_a_phone(sandbox):
+    flow = msal_app(sandbox).initiate_auth_code_flow(SCOPES, redirect_uri=REDIRECT_URI)
+    page = sandbox.http().get(flow["auth_uri"]).text
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in page and "<main>" in page
+
+
+def test_a_redirect_uri_listed_in_sandbox_redirect_uris_is_registered(monkeypatch):
+    monkeypatch.setenv("SANDBOX_REDIRECT_URIS", "https://jit.lab.test/accounts/callback, https://other.test/cb")
+    assert registered_redirect("https://jit.lab.test/accounts/callback") and registered_redirect("https://other.test/cb")
+    assert not registered_redirect("https://jit.lab.test/accounts/callback/x")
+    assert not registered_redirect("https://evil.example/accounts/callback")

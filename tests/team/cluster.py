@@ -119,9 +119,9 @@ def start_instance(name: str, port: int, env: dict[str, str], log_dir: Path, wor
     while time.monotonic() < deadline:
         assert process.poll() is None, f"instance {name} exited:\n{log_path.read_text()[-3000:]}"
         try:
-            if requests.get(f"{instance.url}/healthz", timeout=2).status_code == 200:
+            if requests.get(f"{instance.url}/healthz", timeout=5).status_code == 200:
                 return instance
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer in time
             pass
         time.sleep(0.2)
     instance.stop()

@@ -8,9 +8,9 @@ import pytest
 from django import forms
 
 from core.fields import DurationField, SignedField, SourcePrefixField, SourcePrefixListField
-from requests_app.forms import RequestAccessForm
+from requests_app.forms import ExtendForm, RequestAccessForm, RuleForm
 from tests.unit.builders import SUB, port, vm_id
-from vms.forms import PortForm
+from vms.forms import PortForm, PortFormSet
 from vms.inventory import CONFIGURED, VmRow
 
 
@@ -119,3 +119,40 @@ def test_a_port_may_have_its_own_time_and_source_checked_against_its_own_maximum
     too_broad = _request_form(rows, **{ssh: "on", f"{ssh}-from": "0.0.0.0/0"})
     assert not too_broad.is_valid() and too_broad.non_field_errors()[0].startswith(
         "0.0.0.0/0 is too broad a source for a port 22")
+
+
+@pytest.mark.parametrize("digits", ["٥", "５", "3٥", "²"])
+def test_numbers_are_ascii_digits_only(digits):
+    """int() reads other scripts' digits (Arabic-Indic ٥, full-width ５); a number field takes only 0-9."""
+    assert _Duration({"window_value": digits, "window_unit": "hours"}).errors["window"] == [
+        "Give the time as a whole number."]
+    extend = ExtendForm(timedelta(hours=3), {"duration_value": digits, "duration_unit": "hours",
+                                             "request_key": RequestAccessForm.new_key()})
+    assert not extend.is_valid() and "duration" in extend.errors
+    port_form = PortForm({"number": digits, "protocol": "TCP", "source": "per-request", "max_value": "1",
+                          "max_unit": "hours"})
+    assert not port_form.is_valid() and "number" in port_form.errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["approvals_needed", "pending_minutes", "extension_minutes", "longer_than_minutes"])
+def test_an_approval_rules_numbers_are_ascii_digits_only(field):
+    data = {"name": "Prod", "condition": "always", "approvals_needed": "1", "pending_minutes": "60",
+            "extension_minutes": "0", "longer_than_minutes": "", "ports": "", "approvers": "",
+            "subscription_id": "", "resource_group": ""}
+    assert RuleForm(data).is_valid(), RuleForm(data).errors
+    data[field] = "٥" if field != "approvals_needed" else "١"
+    assert field in RuleForm(data).errors
+
+
+def test_a_port_listed_twice_is_said_with_the_rows_other_errors():
+    rows = [{"number": "22", "protocol": "*", "source": "list", "addresses": "10.0.0.300", "max_value": "3",
+             "max_unit": "hours"},
+            {"number": "22", "protocol": "*", "source": "per-request", "addresses": "", "max_value": "25",
+             "max_unit": "hours"}]
+    data = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000"}
+    data.update({f"form-{i}-{k}": v for i, row in enumerate(rows) for k, v in row.items()})
+    ports = PortFormSet(data)
+    assert not ports.is_valid()
+    assert ports.non_form_errors() == ["Port 22 is listed more than once."]
+    assert "addresses" in ports.forms[0].errors and "max" in ports.forms[1].errors

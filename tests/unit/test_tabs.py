@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.gateway.types import FirewallFacts
-from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm
-from vms.inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, rows_of
+from tests.unit.builders import NOW, SUB, fleet, nic, policy, port, request, vm, vm_id
+from vms.inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Selection, VmRow, rows_of
 
 NSG = f"/subscriptions/{SUB}/resourceGroups/rg-web/providers/Microsoft.Network/networkSecurityGroups/nsg"
 
@@ -47,3 +47,19 @@ def test_configured_figures_count_requests_of_the_last_seven_days_by_azures_cloc
     assert (row.approved_7d, row.last_user, row.last_access) == (2, "cy@contoso.test", NOW - timedelta(hours=1))
     assert [line.port for line in row.open_now(NOW)] == [22]  # only cy's is still open
     assert row.ports_text == "22, 3389 (Any, ≤3 h)"
+
+
+def test_never_used_vms_sort_last_whichever_way_last_access_is_sorted():
+    rows = [VmRow(vm_id(name), name, SUB, "Test", "rg-web", "westeurope", "Linux", "running", CONFIGURED,
+                  last_access=when) for name, when in (("never-a", None), ("old", NOW - timedelta(days=3)),
+                                                       ("never-b", None), ("new", NOW - timedelta(hours=1)))]
+    selection = Selection(rows)
+    names = lambda descending: [r.name for r in selection.ordered(CONFIGURED, ((("last_access", descending),),))]  # noqa: E731
+    assert names(False) == ["old", "new", "never-a", "never-b"]
+    assert names(True) == ["new", "old", "never-a", "never-b"]
+
+
+def test_the_protected_ports_say_which_sources_a_port_is_open_to():
+    row = VmRow(vm_id("a"), "a", SUB, "Test", "rg-web", "westeurope", "Linux", "running", CONFIGURED, ports=(
+        port(22), port(3389), port(2222, hours=1, prefixes=("10.0.0.0/8", "203.0.113.7")), port(5986, hours=1)))
+    assert row.ports_text == "22, 3389 (Any, ≤3 h); 2222 (Any, from 10.0.0.0/8, 203.0.113.7, ≤1 h); 5986 (Any, ≤1 h)"

@@ -188,7 +188,32 @@ def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sand
 def test_a_vm_name_too_long_for_the_policy_is_refused_in_words(bob, view):
     long_name = "mon-telemetry-ingest-worker-westeurope-blue-000001"
     page = bob.get("/vms/enable", {"vm": view.vm_id("Contoso Shared Services", "rg-monitor", long_name)})
-    assert "exceed Azure&#x27;s 56 characters" in page.content.decode()
+    assert f"{long_name}: Left out: the policy name &#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters" in page.content.decode()
+
+
+def test_a_vm_name_too_long_for_the_policy_cannot_be_picked_and_is_named_where_it_is_listed(bob):
+    page = bob.get("/vms/", {"tab": "not-configured", "q": "mon-"}).content.decode()
+    assert 'aria-label="Select mon-01"' in page
+    assert 'aria-label="Select mon-telemetry-ingest-worker-westeurope-blue-000001"' not in page
+    assert ("Enable JIT on mon-telemetry-ingest-worker-westeurope-blue-000001 (in rg-monitor): the policy name "
+            "&#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters, so JIT cannot "
+            "protect it.") in page
+
+
+@pytest.mark.parametrize("vms, ports", [
+    ((("Contoso Development", "rg-build", "build-01"),), [22]),
+    ((("Contoso Production", "rg-sql", "sql-03"),), [3389, 5985, 5986]),
+    ((("Contoso Development", "rg-build", "build-01"), ("Contoso Production", "rg-sql", "sql-03")),
+     [22, 3389, 5985, 5986]),
+])
+def test_the_enable_form_shows_each_vms_os_and_starts_with_its_oss_ports(bob, view, vms, ports):
+    page = bob.get("/vms/enable", {"vm": [view.vm_id(*vm) for vm in vms]})
+    assert [form.initial["number"] for form in page.context["formset"].initial_forms or page.context["formset"].forms
+            if form.initial] == ports
+    html = page.content.decode()
+    assert "<th scope=\"col\">OS</th>" in html
+    assert ("<td>Linux</td>" in html) == any(vm[1] == "rg-build" for vm in vms)
+    assert ("<td>Windows</td>" in html) == any(vm[1] == "rg-sql" for vm in vms)
 
 
 def test_an_admin_azure_gives_only_read_access_is_told_so_and_nothing_is_sent(portal, sandbox, view):
