@@ -109,6 +109,14 @@ def _errors(form) -> dict[str, list[str]]:
     return named
 
 
+def _unread(inventory: Inventory, vm_ids: list[str]) -> list[str]:
+    """Why some of these VMs are missing when Azure did not list their subscription just now: a retry may find
+    them, so the caller is told so (502) rather than that the id is wrong (422)."""
+    failed = {f.subscription.subscription_id.lower(): f.message for f in inventory.failures}
+    return sorted({failed[parsed[0]] for raw in vm_ids
+                   if (parsed := gateway.parse_vm_id(raw)) and parsed[0] in failed and inventory.row_of(raw) is None})
+
+
 def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpResponse:
     key = guard.request_key(who.user_pk, idempotency) if idempotency else str(uuid.uuid4())
     inventory = get_inventory(who.session, who.user_pk, complete=True)
@@ -116,6 +124,9 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
     if earlier is not None:  # a retried call: the request it made, not a second one
         return json_answer(described(earlier, inventory))
     rows, notes = selected_vms(inventory, list(dict.fromkeys(body.vms)))
+    if notes and (unread := _unread(inventory, body.vms)):
+        raise Problem(502, "azure-unavailable", "Azure could not answer.", " ".join(unread),
+                      headers={"Retry-After": "30"})
     rows, refused = requestable(rows)
     if notes or refused:
         raise invalid({"vms": notes + refused})

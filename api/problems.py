@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import json
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from core import gateway
 
@@ -82,6 +83,19 @@ def install(api: NinjaAPI) -> None:
             where = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "payload")]
             errors.setdefault(".".join(where) or "__all__", []).append(str(error.get("msg", "not valid")))
         return response(invalid(errors))
+
+    @api.exception_handler(HttpError)
+    def _unreadable(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        # django-ninja's own refusal: a body it cannot parse (not JSON, not UTF-8, nested past the parser's limit)
+        if exc.status_code == 400:
+            return response(Problem(400, "bad-request", "The request is not valid.",
+                                    "The body is not a JSON document: send JSON with Content-Type: application/json."))
+        return response(Problem(exc.status_code, "bad-request", "The request is not valid.", str(exc)))
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        return response(Problem(413, "too-large", "The request is too large.",
+                                f"The body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."))
 
     @api.exception_handler(AuthenticationError)
     def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

@@ -4,13 +4,14 @@ reference page (Swagger UI from the portal's own static files: no CDN, under the
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
 from accounts.roles import roles_of
 
 from . import access, approvals, audit, problems, schemas, vms
 from .auth import EntraBearer, actor
+from .problems import Problem
 
 api = NinjaAPI(
     title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
@@ -29,7 +30,17 @@ def me(request: HttpRequest):
             "display_name": user.display_name, "roles": sorted(roles_of(user)), "channel": who.channel}
 
 
-for module in (vms, access, approvals, audit):
-    api.add_router("/", module.router)
+# Last, so that it matches only what no route does: an unknown path (or an id that is not a number) under /api/v1/
+# is a problem document too, not the pages' HTML 404.
+unknown = Router()
+
+
+@unknown.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", auth=None, include_in_schema=False)
+def no_such_route(request: HttpRequest, rest: str):
+    raise Problem(404, "not-found", "Not found.", "No such route in this API: its routes are in /api/v1/docs.")
+
+
+for router in (vms.router, access.router, approvals.router, audit.router, unknown):
+    api.add_router("/", router)
 
 urlpatterns = api.urls
