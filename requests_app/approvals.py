@@ -261,7 +261,7 @@ def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[s
     accepts, to an address that reaches nobody where the policy takes any source (else to the port's own
     source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals."""
     if not ports:
-        raise Refused("Nothing of this is open any more.")
+        raise Refused("Nothing of this request is open any more.")
     end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
     groups: dict[tuple[int, str], list[OpenPort]] = defaultdict(list)
     for p in ports:
