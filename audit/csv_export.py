@@ -1,8 +1,8 @@
 """CSV downloads, streamed row by row (memory stays flat), safe to open in a spreadsheet.
 
-The first line is one cell that says what the file covers (subscriptions included, those that could not
-be read, rows hidden by the viewer's Azure read scope, the trail's checkpoint); the column header is the
-second line. A spreadsheet shows that cell in A1, above the columns, so it cannot be missed."""
+The column header is the first line, as every spreadsheet, `csv.DictReader` and SIEM importer expects; what the
+file covers (subscriptions included, those that could not be read, rows hidden by the viewer's Azure read scope,
+the trail's checkpoint) travels in its evidence manifest (`evidence.py`), with the SHA-256 of these bytes."""
 
 from __future__ import annotations
 
@@ -36,11 +36,10 @@ def neutralise(value: object) -> str:
     return "'" + text if text and text[0] in _FORMULA_STARTS else text
 
 
-def stream(coverage: str, header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
+def stream(header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     yield "\ufeff"  # UTF-8 with a byte-order mark, so that spreadsheet programs read it as UTF-8
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([neutralise(coverage)])
     writer.writerow(header)
     rows = iter(rows)
     starts = _FORMULA_STARTS
@@ -98,7 +97,8 @@ def report_line(row: ReportRow) -> list[object]:
             row.approver, row.decided and row.decided.isoformat()[:19] + "Z", row.comment, row.break_glass]
 
 
-def response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
-    answer = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def response(pieces: Iterator[bytes], filename: str, manifest_url: str, media_type: str = "text/csv") -> StreamingHttpResponse:
+    answer = StreamingHttpResponse(pieces, content_type=f"{media_type}; charset=utf-8")
     answer["Content-Disposition"] = f'attachment; filename="{filename}"'
+    answer["Link"] = f'<{manifest_url}>; rel="describedby"; type="application/json"'  # its evidence manifest
     return answer

@@ -9,5 +9,6 @@ urlpatterns = [
     path("report.csv", views.report_csv, name="audit-report-csv"),
     path("trail", views.trail, name="audit-trail"),
     path("trail.csv", views.trail_csv, name="audit-trail-csv"),
+    path("manifests/<uuid:manifest_id>.json", views.manifest, name="audit-manifest"),
     re_path(rf"^vm/{VM}/$", views.vm_activity, name="audit-vm"),
 ]

@@ -15,6 +15,7 @@ from django.http import StreamingHttpResponse
 from audit import csv_export
 from audit.difference import difference
 from core.actor import PORTAL
+from tests.audit.downloads import manifest_of
 from tests.sandbox_client import query_of
 from trail.chain import Break, Checkpoint, checkpoint, first_break, record
 from trail.models import AppendOnly, AuditEvent
@@ -138,7 +139,8 @@ def test_cells_a_spreadsheet_would_run_are_neutralised(value, expected):
 def _peak_while_streaming(count: int) -> int:
     rows = ([f"id-{i}", "Initiate JIT Network Access Policy", "Succeeded", "=x" if i % 7 == 0 else "y" * 40]
             for i in range(count))
-    response = csv_export.response(csv_export.stream("Coverage", ["a", "b", "c", "d"], rows), "x.csv")
+    response = csv_export.response((p.encode() for p in csv_export.stream(["a", "b", "c", "d"], rows)), "x.csv",
+                                   "/audit/manifests/x.json")
     assert isinstance(response, StreamingHttpResponse)
     tracemalloc.start()
     written = 0
@@ -173,9 +175,9 @@ def test_the_trail_csv_streams_from_the_database_and_carries_a_checkpoint(client
     assert isinstance(response, StreamingHttpResponse)
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     head = checkpoint()
-    assert head.count == 4 and f"Audit trail checkpoint: {head}" in text.splitlines()[0]
+    assert head.count == 4 and manifest_of(client, response)["checkpoint"] == str(head)
     assert [r.getMessage() for r in caplog.records if r.name == "audit.checkpoint"] == [f"audit checkpoint {head}"]
-    assert text.splitlines()[1] == ",".join(csv_export.TRAIL_COLUMNS) and text.count("jit.edit") == 3
+    assert text.splitlines()[0] == ",".join(csv_export.TRAIL_COLUMNS) and text.count("jit.edit") == 3
     assert AuditEvent.objects.filter(action="csv.download").count() == 1
 
 
