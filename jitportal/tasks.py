@@ -24,13 +24,14 @@ from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from audit.archive import collect_as_app
+from audit.stream import deliver_all, sinks
 from core.dblocks import serialize
 from core.notify import deliver_notifications
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
 from vms.lease import Busy, policy_lease
 
-__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
+__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "stream_audit", "watch_requests"]
 
 
 def clear_sessions() -> None:
@@ -73,9 +74,21 @@ def watch_requests() -> None:
     settle_stalled()
 
 
+@task()
+def stream_audit() -> None:
+    """Every AUDIT_STREAM_SECONDS while a SIEM sink is configured: deliver the trail's new events to each sink from
+    its durable cursor (audit/stream.py)."""
+    if not sinks():
+        return  # the chain ends; a worker started with a sink configured starts it again
+    _schedule(stream_audit, settings.AUDIT_STREAM_SECONDS)
+    deliver_all()
+
+
 def ensure_scheduled() -> bool:
     """Leave one future run of each periodic job waiting unless one already waits; True when this enqueued any."""
     queued = _schedule(housekeeping, settings.HOUSEKEEPING_SECONDS)
+    if sinks():
+        queued = _schedule(stream_audit, settings.AUDIT_STREAM_SECONDS) or queued
     return _schedule(watch_requests, settings.WATCH_REQUESTS_SECONDS) or queued
 
 

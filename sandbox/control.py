@@ -6,6 +6,7 @@ from . import demo, publish
 from .certs import Material
 from .http import Request, Response, json_response, route
 from .identity import Identity
+from .ingestion import Ingestion
 from .state import FAULT_KINDS, STALL_AFTER_APPLY, Fault, Knobs, Sandbox
 from .timeutil import format_time, parse_duration, parse_time
 
@@ -15,8 +16,9 @@ def _bad(message: str) -> Response:
 
 
 class Control:
-    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material) -> None:
+    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material, ingestion: Ingestion) -> None:
         self.sandbox = sandbox
+        self.ingestion = ingestion
         self.identity = identity
         self.ca_path = material.ca_path
         self.client_certificate_path = material.client_certificate_path
@@ -36,6 +38,7 @@ class Control:
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
+            route("GET", "/_sandbox/ingested", self.ingested, "control"),
         ]
 
     def info(self, request: Request) -> Response:
@@ -57,7 +60,14 @@ class Control:
                             "role_assignments": [a for a in world["role_assignments"]
                                                  if a["principalId"] == p.object_id]} for p in demo.PEOPLE],
                 "subscriptions": [{"id": s["subscriptionId"], "name": s["displayName"]} for s in world["subscriptions"]],
+                "logs_ingestion": {"endpoint": base_url, "rule_id": demo.INGESTION_RULE_ID,
+                                   "stream": demo.INGESTION_STREAM, "publishers": ["audit-reader"]},
             })
+
+    def ingested(self, request: Request) -> Response:
+        """What the Logs Ingestion endpoint accepted since the last reset, in order, and how many calls it took."""
+        with self.ingestion.lock:
+            return json_response(200, {"records": list(self.ingestion.received), "calls": self.ingestion.calls})
 
     def stats(self, request: Request) -> Response:
         with self.sandbox.lock:
@@ -135,6 +145,7 @@ class Control:
 
     def reset(self, request: Request) -> Response:
         self.sandbox.reset()
+        self.ingestion.forget()
         return json_response(200, {"reset": True, "now": format_time(self.sandbox.clock.now())})
 
     def replace_fleet(self, request: Request) -> Response:

@@ -14,6 +14,11 @@ CLIENT_SECRET = "sandbox-demo-secret"
 CLIENT_OBJECT_ID = "5e2c1a00-0000-4000-8000-0000000000c1"  # the portal's service principal: no Azure roles
 DOMAIN = "contoso.test"
 ARM_AUDIENCE = "https://management.azure.com"
+MONITOR_AUDIENCE = "https://monitor.azure.com"  # Logs Ingestion's tokens
+# The Logs Ingestion API's data collection rule (its immutableId) and stream; the audit reader holds Monitoring
+# Metrics Publisher on it, as Azure wants of whoever uploads.
+INGESTION_RULE_ID = "dcr-6a1f0c2e9b7d4e3f8a5b2c1d0e9f8a7b"
+INGESTION_STREAM = "Custom-JitPortalAudit_CL"
 DEFAULT_PORT = 8443
 
 

@@ -57,9 +57,9 @@ class Identity:
     def _sign(self, claims: dict) -> str:
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
-    def decode_arm_token(self, token: str) -> dict:
+    def decode_arm_token(self, token: str, audience: str = demo.ARM_AUDIENCE) -> dict:
         """Check signature and audience; the caller checks expiry against the sandbox clock."""
-        return jwt.decode(token, self.key.public_key(), algorithms=["RS256"], audience=demo.ARM_AUDIENCE,
+        return jwt.decode(token, self.key.public_key(), algorithms=["RS256"], audience=audience,
                           options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
 
     # --- endpoints -----------------------------------------------------------------------------
@@ -169,11 +169,12 @@ class Identity:
         if isinstance(client, Response):
             return client
         scope = form.get("scope", "")
-        other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)]
+        grant = form.get("grant_type")
+        other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)
+                 and not (grant == "client_credentials" and s.startswith(demo.MONITOR_AUDIENCE))]
         if other:
             return json_response(400, _oauth_error("invalid_scope", 70011,
                                                    f"The provided value for scope {other[0]} is not valid."))
-        grant = form.get("grant_type")
         if grant == "client_credentials":
             return self._app_token(request, client, scope)
         if client.client_id != demo.CLIENT_ID:  # only the portal's registration has a redirect URI
@@ -247,15 +248,19 @@ class Identity:
         return None
 
     def _app_token(self, request: Request, client: demo.App, scope: str) -> Response:
-        """Client credentials: an app-only ARM token for the client's own service principal."""
-        if scope.split() != [f"{demo.ARM_AUDIENCE}/.default"]:
+        """Client credentials: an app-only token for the client's own service principal, for ARM or for Azure
+        Monitor's Logs Ingestion (whose documented scope is `https://monitor.azure.com//.default`: the resource
+        with its trailing slash; Entra ID takes `https://monitor.azure.com/.default` too)."""
+        audience = {f"{demo.ARM_AUDIENCE}/.default": demo.ARM_AUDIENCE, f"{demo.MONITOR_AUDIENCE}/.default":
+                    demo.MONITOR_AUDIENCE, f"{demo.MONITOR_AUDIENCE}//.default": demo.MONITOR_AUDIENCE}.get(scope.strip())
+        if audience is None or len(scope.split()) != 1:
             return json_response(400, _oauth_error(
                 "invalid_scope", 1002012, f"The provided value for scope {scope} is not valid. Client credential "
                 "flows must have a scope value with /.default suffixed to the resource identifier (application ID "
                 "URI)."))
         now = int(self.sandbox.clock.now().timestamp())
         lifetime = self.sandbox.knobs.access_token_lifetime_s
-        claims = {"aud": demo.ARM_AUDIENCE, "iss": self.arm_issuer(request.base_url), "iat": now, "nbf": now,
+        claims = {"aud": audience, "iss": self.arm_issuer(request.base_url), "iat": now, "nbf": now,
                   "exp": now + lifetime, "tid": demo.TENANT_ID, "oid": client.object_id, "sub": client.object_id,
                   "appid": client.client_id, "idtyp": "app", "ver": "1.0", "uti": _uti()}
         return json_response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,

@@ -18,6 +18,7 @@ from .control import Control
 from .errors import ArmError
 from .http import Request, Response, json_response, match
 from .identity import Identity
+from .ingestion import Ingestion
 from .state import STALL_AFTER_APPLY, Fault, Sandbox
 
 log = logging.getLogger("sandbox")
@@ -29,11 +30,13 @@ class App:
         self.sandbox = Sandbox(data_dir)
         self.identity = Identity(self.sandbox, self.material.signing_key_path, self.material.client_certificate_path)
         self.arm = Arm(self.sandbox, self.identity)
-        self.control = Control(self.sandbox, self.identity, self.material)
+        self.ingestion = Ingestion(self.sandbox, self.identity)
+        self.control = Control(self.sandbox, self.identity, self.material, self.ingestion)
         self.port = port
         self.control_routes = self.control.routes()
         self.identity_routes = self.identity.routes()
         self.arm_routes = self.arm.routes()
+        self.ingestion_routes = self.ingestion.routes()
 
     def handle(self, request: Request) -> Response | None:
         """Return the response, or None to drop the connection (an injected fault)."""
@@ -43,6 +46,8 @@ class App:
             return self._dispatch(self.control_routes, request, lambda: json_response(404, {"error": "no such control"}))
         if request.path.lower().startswith("/subscriptions"):
             return self._arm(request)
+        if request.path.lower().startswith("/datacollectionrules/"):
+            return self._ingest(request)
         return self._dispatch(self.identity_routes, request, lambda: json_response(404, {"error": "not_found"}))
 
     def _dispatch(self, routes, request: Request, not_found) -> Response:
@@ -84,6 +89,20 @@ class App:
         except ArmError as error:
             response = _arm_error(error)
         if fault is not None:  # the write is done; the answer comes late, or never
+            time.sleep(fault.seconds)
+            if fault.drop_after:
+                return None
+        return response
+
+
+    def _ingest(self, request: Request) -> Response | None:
+        """Logs Ingestion (sandbox/ingestion.py), with the same fault knob as ARM's routes (429, 503, drop)."""
+        fault = self.sandbox.take_fault("ingestion.upload", request.path)
+        if fault is not None and fault.kind != STALL_AFTER_APPLY:
+            return _fault_response(fault, request)
+        response = self._dispatch(self.ingestion_routes, request, lambda: json_response(
+            404, {"error": {"code": "NotFound", "message": "No such route."}}))
+        if fault is not None:  # accepted; the answer comes late, or never
             time.sleep(fault.seconds)
             if fault.drop_after:
                 return None

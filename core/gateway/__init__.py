@@ -23,6 +23,7 @@ from .errors import (
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
 from .ids import PolicyRef, parse_policy_id, parse_vm_id
+from .ingestion import upload_logs
 from .permissions import UNKNOWN, Permissions
 from .policies import delete_policy, list_policies, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .subscriptions import list_subscriptions, list_subscriptions_with
@@ -53,7 +54,7 @@ __all__ = [
     "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "list_policies_in", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
+    "list_subscriptions_with", "list_policies_in", "upload_logs", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
 ]
 
 
