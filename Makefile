@@ -40,6 +40,7 @@ clean:
 bench: $(VENV)/.installed-dev
 	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
 	$(PY) -m tests.bench_audit $(BENCH_AUDIT_ARGS)
+	$(PY) -m tests.bench_stream $(BENCH_STREAM_ARGS)
 
 # The audit trail's keyed chain, against the environment's AUDIT_KEY (or DJANGO_SECRET_KEY) and database;
 # CHECKPOINT=<count>:<mac> (from the log or a manifest) also catches removed newest events; CSV=<file>

@@ -296,7 +296,7 @@ AUDIT_STREAM_WEBHOOK_URL = env_str("AUDIT_STREAM_WEBHOOK_URL") or ""
 AUDIT_STREAM_WEBHOOK_SECRET = env_str("AUDIT_STREAM_WEBHOOK_SECRET") or ""
 if AUDIT_STREAM_WEBHOOK_URL and not re.fullmatch(r"https?://[^\s]+", AUDIT_STREAM_WEBHOOK_URL):
     raise ImproperlyConfigured("AUDIT_STREAM_WEBHOOK_URL must be an http(s) URL.")
-AUDIT_STREAM_BATCH = env_int("AUDIT_STREAM_BATCH", 500, minimum=1)  # events per delivery
+AUDIT_STREAM_BATCH = env_int("AUDIT_STREAM_BATCH", 1000, minimum=1)  # events per delivery (a commit each)
 AUDIT_STREAM_SECONDS = env_int("AUDIT_STREAM_SECONDS", 15, minimum=1)  # the worker's pause when it has caught up
 AUDIT_STREAM_TIMEOUT_SECONDS = env_int("AUDIT_STREAM_TIMEOUT_SECONDS", 30, minimum=1)
 # /readyz?detail (from these addresses only; loopback always) adds each check and the stream's lag, as JSON.
