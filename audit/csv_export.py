@@ -16,12 +16,12 @@ from itertools import islice
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, explain, touches_of
+from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, explain, meaning_of, touches_of
 from .scope import ReadScope
 
 AZURE_COLUMNS = ["Correlation id", "Operation name", "Status", "Event category", "Level", "Time", "Subscription",
                  "Event initiated by", "Resource type", "Resource group", "Resource"]
-PORTAL_COLUMNS = ["VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
+PORTAL_COLUMNS = ["Meaning", "Requested by", "Portal request", "VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
                   "Approver", "Decision time", "Decision comment", "Break glass"]
 TRAIL_COLUMNS = ["Time", "Actor", "Action", "Target", "Outcome", "Source IP", "Correlation id", "Details", "Seq", "MAC"]
 _FORMULA_STARTS = frozenset("=+-@\t\r\n")
@@ -74,14 +74,16 @@ def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_i
             if line is None:
                 line = [r[_CORRELATION], r[_NAME], r[_STATUS], r[_CATEGORY], r[_LEVEL], _iso(r[_TIME]),
                         names.get(r[_SUBSCRIPTION], r[_SUBSCRIPTION_ID]), r[_CALLER], r[_TYPE], r[_GROUP], r[_RESOURCE],
+                        meaning_of(r[_OPERATION], r[_MEANING], r[_CALLER]), r[_REQUESTED] or r[_CALLER], "",
                         *change_of(touched.get(r[_ID], ()), r[_EXPLAINED]), *NO_DECISION]
             yield line
 
 
 (_ID, _CORRELATION, _OPERATION, _NAME, _STATUS, _CATEGORY, _LEVEL, _TIME, _SUBSCRIPTION_ID, _CALLER, _TYPE, _GROUP,
- _RESOURCE, _SUBSCRIPTION, _EXPLAINED) = (EVENT_FIELDS.index(f) for f in (
+ _RESOURCE, _SUBSCRIPTION, _EXPLAINED, _MEANING, _REQUESTED) = (EVENT_FIELDS.index(f) for f in (
     "id", "correlation_id", "operation", "operation_name", "status", "category", "level", "time", "subscription_id",
-    "caller", "resource_type", "resource_group", "resource_id", "scope_subscription", "explained_by"))
+    "caller", "resource_type", "resource_group", "resource_id", "scope_subscription", "explained_by", "meaning",
+    "requested_by"))
 
 
 def _iso(moment: datetime | str) -> str:
@@ -93,7 +95,7 @@ def report_line(row: ReportRow) -> list[object]:
     e = row.event
     return [e.correlation_id, e.operation_name, e.status, e.category, e.level, e.time.isoformat()[:19] + "Z",  # UTC
             row.subscription_name, e.caller, e.resource_type, e.resource_group, e.resource_id,
-            row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from,
+            row.meaning, row.requested_by, row.request, row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from,
             row.approver, row.decided and row.decided.isoformat()[:19] + "Z", row.comment, row.break_glass]
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.db import connections
-from django.db.models import QuerySet, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.db.models.sql.constants import MULTI
 from django.utils import timezone
@@ -24,11 +24,16 @@ from core.fates import ENDED_EARLY, azure_fate
 from requests_app.status import PORTAL_FATES
 from trail.models import AuditEvent
 
+from . import events as events_catalogue
 from .archive import CONFIGURATIONS, HISTORY, PORTAL
 from .models import ArchivedEvent, ArchivedRequest, ArchivedTouch
 from .scope import ReadScope
 
 OPERATIONS = {"initiate": "/initiate/action", "write": "/write", "delete": "/delete"}
+# Filters on what an operation meant, whatever Azure's operation was (a removal is often a write without the VM).
+MEANINGS = {"grant": events_catalogue.GRANTED.words, "extension": events_catalogue.EXTENDED.words,
+            "end": events_catalogue.ENDED.words, "enable": events_catalogue.ENABLED.words,
+            "remove": events_catalogue.REMOVED.words}
 
 
 class ReportRow(NamedTuple):  # a tuple, not a dataclass: a CSV builds a million of them
@@ -46,6 +51,9 @@ class ReportRow(NamedTuple):  # a tuple, not a dataclass: a CSV builds a million
     decided: datetime | None = None  # when the last of them decided
     comment: str = ""  # what they said
     break_glass: str = ""  # the reason given for opening without the approval a rule asked for
+    meaning: str = ""  # the portal's words beside Azure's operation name: "access granted", "ended early by …"
+    requested_by: str = ""  # who asked for the access (Azure's caller is whoever's token opened it)
+    request: str = ""  # the portal request it opened or ended: "request 12"
 
 
 @dataclass(frozen=True)
@@ -71,10 +79,12 @@ def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, i
         events = events.filter(scope_subscription=f.subscription.lower())
     if f.resource_group:
         events = events.filter(scope_group=f.resource_group.lower())
-    if f.person:
-        events = events.filter(caller__icontains=f.person)
-    if f.operation:
+    if f.person:  # who opened it, or who asked for it (an approver's token opens a requester's request)
+        events = events.filter(Q(caller__icontains=f.person) | Q(requested_by__icontains=f.person))
+    if f.operation in OPERATIONS:
         events = events.filter(operation__iendswith=OPERATIONS[f.operation])
+    elif f.operation in MEANINGS:
+        events = events.filter(meaning=MEANINGS[f.operation])
     if f.vm:
         events = events.filter(pk__in=ArchivedTouch.objects.filter(vm_name__icontains=f.vm).values("event_id"))
     if vm_id:
@@ -88,7 +98,7 @@ def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, i
 # rows costs a few microseconds a row (`make bench`).
 EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
                 "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
-                "scope_subscription", "explained_by", "trail_seq")
+                "scope_subscription", "explained_by", "trail_seq", "meaning", "requested_by", "portal_request")
 TOUCH_FIELDS = ("event_id", "vm_name", "line", "request_id")
 REQUEST_FIELDS = ("id", "port", "start", "end", "source", "justification", "status", "reason")
 Touch = tuple[Any, Any]  # a VM an event touched (its name and line), with Azure's request line for it if any
@@ -174,35 +184,63 @@ def change_of(touches: list[tuple[str, str]], explained_by: str) -> tuple[str, s
     return vms, "", "", "", "", change, "", explained_by if explained_by in _JOINED else ""
 
 
+def meaning_of(operation: str, meaning: str, caller: str, extends: int | None = None) -> str:
+    """The portal's words for what an operation meant (stored when it was explained, else from Azure's operation),
+    with who ended it early or which request an extension extends."""
+    meaning = meaning or ("access granted" if operation.endswith(INITIATE) else
+                          events_catalogue.REMOVED.words if operation.lower().endswith("/delete") else
+                          events_catalogue.CHANGED.words)
+    if meaning == events_catalogue.ENDED.words:
+        return f"ended early by {caller}"
+    if meaning == events_catalogue.EXTENDED.words and extends:
+        return f"extension of request {extends}"
+    return meaning
+
+
+def _pairs_and_window(start: datetime, pairs: list[tuple[str, int, datetime]]) -> tuple[str, str]:
+    """"dev-02:5986, dev-06:22", and one window for all, or each pair's where they differ."""
+    pairs = sorted(set(pairs), key=lambda p: (p[0], p[1]))
+    named = ", ".join(f"{vm}:{port}" for vm, port, _ in pairs)
+    if len({end for _, _, end in pairs}) <= 1:
+        return named, _window(start, pairs[0][2]) if pairs else ""
+    return named, "; ".join(f"{vm}:{port} {_window(start, end)}" for vm, port, end in pairs)
+
+
 def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime,
          decisions: dict[int, Decision]) -> ReportRow:
+    who = {"requested_by": event.requested_by or event.caller,
+           "request": f"request {event.portal_request}" if event.portal_request else ""}
     if not event.operation.endswith(INITIATE):
-        return ReportRow(event, name, *change_of([(t.vm_name, t.line) for t, _ in touches], event.explained_by))
+        return ReportRow(event, name, *change_of([(t.vm_name, t.line) for t, _ in touches], event.explained_by),
+                         meaning=meaning_of(event.operation, event.meaning, event.caller), **who)
     vms = touches[0][0].vm_name if len(touches) == 1 else ", ".join(dict.fromkeys(t.vm_name for t, _ in touches))
     base = {"event": event, "subscription_name": name, "vms": vms,
-            "joined_from": event.explained_by if event.explained_by in _JOINED else ""}
+            "joined_from": event.explained_by if event.explained_by in _JOINED else "", **who}
     if trail is not None:
-        items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
-        ends = [datetime.fromisoformat(i["end"]) for i in items]
+        touched = {t.vm_name.lower() for t, _ in touches}
+        items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id
+                 and i["vm"].rsplit("/", 1)[-1].lower() in touched]
         fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
         approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", False))
         if ended and trail.action != "access.end":
             fates = {ENDED_EARLY}
+        ports, window = _pairs_and_window(event.time, [(i["vm"].rsplit("/", 1)[-1], int(i["port"]),
+                                                        datetime.fromisoformat(i["end"])) for i in items])
         return ReportRow(**base, approver=approver, decided=decided, comment=comment,
-                         break_glass=trail.details.get("break_glass", ""),
-                         ports=", ".join(sorted({str(i["port"]) for i in items}, key=int)),
+                         break_glass=trail.details.get("break_glass", ""), ports=ports, window=window,
                          source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "")
                                                         for i in items)),
                          justification=trail.details.get("justification", ""),
-                         window=_window(event.time, max(ends)) if ends else "",
-                         fate=", ".join(sorted(fates)) or _fate(touches, now))
-    lines = [line for _, line in touches if line is not None]
+                         fate=", ".join(sorted(fates)) or _fate(touches, now),
+                         meaning=meaning_of(event.operation, event.meaning, event.caller, trail.details.get("extends")))
+    meaning = meaning_of(event.operation, event.meaning, event.caller)
+    lines = [(t, line) for t, line in touches if line is not None]
     if not lines:
-        return ReportRow(**{**base, "joined_from": ""})
+        return ReportRow(**{**base, "joined_from": ""}, meaning=meaning)
     base["joined_from"] = HISTORY
-    return ReportRow(**base, ports=", ".join(sorted({str(x.port) for x in lines}, key=int)),
-                     source=", ".join(dict.fromkeys(x.source for x in lines)), justification=lines[0].justification,
-                     window=_window(lines[0].start, max(x.end for x in lines)), fate=_fate(touches, now))
+    ports, window = _pairs_and_window(lines[0][1].start, [(t.vm_name, x.port, x.end) for t, x in lines])
+    return ReportRow(**base, ports=ports, window=window, source=", ".join(dict.fromkeys(x.source for _, x in lines)),
+                     justification=lines[0][1].justification, fate=_fate(touches, now), meaning=meaning)
 
 
 def _fate(touches: list[Touch], now: datetime) -> str:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core import gateway
+from core import gateway, justifications
 from core.actor import PORTAL, Actor
 from core.fates import CANCELLED, DENIED, ENDED_EARLY, LAPSED
 from core.models import Notification
@@ -150,7 +150,7 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: 
     access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
     approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
                           if a.decision == Approval.APPROVE)
-    justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
+    justification = justifications.approved(access.user.upn, access.justification, approvers)
     try:
         open_request(actor, access, justification, "access.open")
     finally:
@@ -249,7 +249,7 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
         source = NOBODY if p.rule.allowed_prefixes == ("*",) else p.item.source_prefix
         by_policy.setdefault(p.row.policy_id, {}).setdefault(p.item.vm_id, []).append(
             gateway.GrantPort(p.item.port, source, end))
-    justification = f"Ended early by {actor.user.upn} (request {access.pk} of {access.user.upn})"
+    justification = justifications.ended_early(actor.user.upn, access.pk, access.user.upn)
     problems = []
     for policy_id, vms in by_policy.items():
         correlation = str(uuid.uuid4())
@@ -292,7 +292,9 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
         raise Refused("An extension of this request already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
-    return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
+    # Azure's history (and so the VM list) tells an extension from a new grant by these words.
+    return do_request_access(actor, key, planned, access.source_prefix, window,
+                             justifications.extension(access.pk, access.justification),
                              inventory.azure_clock(), extends=access)
 
 

@@ -99,6 +99,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     mine, held = access.user_id == request.user.pk, roles_of(request.user)
     return render(request, "requests_app/detail.html", {
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
+        "own_windows": any(i.minutes and i.minutes != access.duration_minutes for i in access.items.all()),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),

@@ -7,6 +7,28 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def explain_meanings(apps, schema_editor):
+    """Events archived before: their meaning from the operation and the lines of their touches, and Azure's
+    caller as who asked (events explained from now on get the portal's requester)."""
+    ArchivedEvent = apps.get_model("audit", "ArchivedEvent")
+    ArchivedTouch = apps.get_model("audit", "ArchivedTouch")
+    lines = {}
+    for event_id, line in ArchivedTouch.objects.values_list("event_id", "line").iterator(chunk_size=5000):
+        lines.setdefault(event_id, []).append(line)
+    for event in ArchivedEvent.objects.filter(meaning="").only("id", "operation", "caller").iterator(chunk_size=2000):
+        found = lines.get(event.id, [])
+        operation = event.operation.lower()
+        if operation.endswith("/initiate/action"):
+            meaning = "access granted"
+        elif operation.endswith("/delete") or (found and all(x.startswith("removed from ") for x in found)):
+            meaning = "JIT removed"
+        elif found and all(x.startswith("enabled on ") for x in found):
+            meaning = "JIT enabled"
+        else:
+            meaning = "JIT changed"
+        ArchivedEvent.objects.filter(pk=event.pk).update(meaning=meaning, requested_by=event.caller)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -52,4 +74,5 @@ class Migration(migrations.Migration):
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
         ),
+        migrations.RunPython(explain_meanings, migrations.RunPython.noop),
     ]
