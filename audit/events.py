@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from core.fates import PENDING_APPROVAL
+from requests_app.states import RequestStatus
 
 
 class Kind(NamedTuple):
@@ -66,7 +66,7 @@ _PARTLY = frozenset(("partial", "unknown", "not confirmed"))
 def kind_of(action: str, outcome: str, details: dict) -> Kind:
     """A trail event's kind."""
     if action == "access.request":
-        if outcome == PENDING_APPROVAL:
+        if outcome == RequestStatus.PENDING_APPROVAL.label:
             return SUBMITTED
         return EXTENDED if details.get("extends") else GRANTED
     return _BY_ACTION.get(action, OTHER)

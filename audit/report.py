@@ -21,7 +21,8 @@ from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from core.fates import ENDED_EARLY, azure_fate
-from requests_app.status import PORTAL_FATES
+from requests_app.states import ItemStatus
+from requests_app.status import portal_fate
 from trail.models import AuditEvent
 
 from . import events as events_catalogue
@@ -71,6 +72,13 @@ def _window(start: datetime, end: datetime) -> str:
     return f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
 
 
+# What a row reads of an event and of each VM it touched: plain tuples, not models, so that a CSV of a million
+# rows costs a few microseconds a row (`make bench`).
+EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
+                "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
+                "scope_subscription", "explained_by", "trail_seq", "meaning", "requested_by", "portal_request")
+
+
 def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, int]:
     """The archived events the filters select within the viewer's read scope, newest first, and how many the
     scope hides. `vm_id` keeps exactly the events that touched that VM (its activity page)."""
@@ -94,11 +102,6 @@ def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, i
             events.exclude(allowed).count())
 
 
-# What a row reads of an event and of each VM it touched: plain tuples, not models, so that a CSV of a million
-# rows costs a few microseconds a row (`make bench`).
-EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
-                "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
-                "scope_subscription", "explained_by", "trail_seq", "meaning", "requested_by", "portal_request")
 TOUCH_FIELDS = ("event_id", "vm_name", "line", "request_id")
 REQUEST_FIELDS = ("id", "port", "start", "end", "source", "justification", "status", "reason")
 Touch = tuple[Any, Any]  # a VM an event touched (its name and line), with Azure's request line for it if any
@@ -106,7 +109,7 @@ EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, 
 TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
-def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
+def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
             azure_now: datetime | None = None) -> list[ReportRow]:
     """Report rows for a batch of events (a page, or a chunk of a CSV; rows of `matching`, or models): four
     queries at most whatever its size. With `vm_id` (its activity page), a row tells only what the event did
@@ -220,7 +223,7 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
         touched = {t.vm_name.lower() for t, _ in touches}
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id
                  and i["vm"].rsplit("/", 1)[-1].lower() in touched]
-        fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
+        fates = {portal_fate(i["status"]) for i in items if i.get("status") and i["status"] != ItemStatus.OPENED}
         approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", False))
         if ended and trail.action != "access.end":
             fates = {ENDED_EARLY}
@@ -248,6 +251,9 @@ def _fate(touches: list[Touch], now: datetime) -> str:
     return ", ".join(dict.fromkeys(fates))
 
 
+_AT = EVENT_FIELDS.index("time")
+
+
 def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
     """The rows of `events` (from `matching`) as EVENT_FIELDS tuples, a chunk at a time, as the database gives
     them: one query read as `QuerySet.iterator` reads it (a server-side cursor where the database has them), so a
@@ -258,9 +264,6 @@ def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
         fields[_AT] = Cast("time", output_field=TextField())
     query = events.values_list(*fields)
     yield from query.query.get_compiler(query.db).execute_sql(MULTI, chunked_fetch=True, chunk_size=size)
-
-
-_AT = EVENT_FIELDS.index("time")
 
 
 def aware(raw: tuple) -> EventRow:

@@ -169,9 +169,3 @@ class ActivityTail:
     events: tuple[ActivityEvent, ...]
     azure_now: datetime | None
     error: str = ""
-
-
-@dataclass(frozen=True)
-class ActivityPage:
-    events: tuple[ActivityEvent, ...]
-    failures: tuple[FleetFailure, ...]
