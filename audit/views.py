@@ -22,7 +22,7 @@ from trail.models import AuditEvent
 from vms.inventory import Inventory, get_inventory
 from vms.rights import vm_for
 
-from . import archive, csv_export, evidence
+from . import archive, csv_export, evidence, jsonl_export
 from .difference import details_json, difference
 from .forms import AuditFilterForm
 from .models import ExportManifest
@@ -142,15 +142,24 @@ def _about(rows: list, form: AuditFilterForm) -> str:
 
 def _download(request: HttpRequest, filename: str, header: list[str], rows, coverage: evidence.Coverage,
               about: str = "") -> HttpResponse:
-    """Stream a table with its header on line 1; the download goes on the trail, and its evidence manifest (what
-    was asked, coverage, rows, SHA-256, checkpoint) is sealed once the last byte is written."""
+    """Stream a table (CSV with its header on line 1, or JSON lines when the name ends .jsonl); the download goes on
+    the trail, and its evidence manifest (what was asked, coverage, rows, SHA-256, checkpoint) is sealed once the
+    last byte is written."""
     if request.method == "GET":  # a HEAD downloads nothing
         record(actor_of(request), "csv.download", filename + about, "succeeded", details={"filters": request.GET.dict()})
     manifest = evidence.begin(request.user, filename)
     counted = evidence.Counted(rows)
     asked = {"path": request.path, "filters": request.GET.dict()}
-    pieces = evidence.written(csv_export.stream(header, counted), manifest, asked, coverage, counted, "text/csv")
-    return csv_export.response(pieces, filename, evidence.url(manifest))
+    if filename.endswith(".jsonl"):
+        text, media_type = jsonl_export.stream(counted), jsonl_export.MEDIA_TYPE
+    else:
+        text, media_type = csv_export.stream(header, counted), "text/csv"
+    pieces = evidence.written(text, manifest, asked, coverage, counted, media_type)
+    return csv_export.response(pieces, filename, evidence.url(manifest), media_type)
+
+
+def _format(request: HttpRequest) -> str:
+    return "jsonl" if request.path.endswith(".jsonl") or request.GET.get("format") == "jsonl" else "csv"
 
 
 @require_safe
@@ -160,7 +169,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     form, ignored = _filters(request)
     fleet = _fleet(request, form)
     unread = {name for name, _ in fleet.collected.unread}
-    filename = f"jit-activity_{form.range_label()}.csv"
+    filename = f"jit-activity_{form.range_label()}.{_format(request)}"
     coverage = _coverage([n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden,
                          _freshness(fleet.fresh, fleet.names), ignored)
     rows = csv_export.report_lines(fleet.events, fleet.names, fleet.scope, azure_now=fleet.inventory.azure_clock())
@@ -194,8 +203,8 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     names = {vm.subscription_id.lower(): vm.subscription_name}
     fresh = _freshness(archive.freshness(list(names)), names)
     coverage = _coverage([] if collected.unread else [vm.subscription_name], collected.unread, 0, fresh, ignored)
-    if request.GET.get("format") == "csv":
-        filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
+    if request.GET.get("format") in ("csv", "jsonl"):
+        filename = f"jit-activity_{vm.name}_{form.range_label()}.{_format(request)}"
         rows = csv_export.report_lines(events, names, scope, vm.vm_id, inventory.azure_clock())
         return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
                          f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}")

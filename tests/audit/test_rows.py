@@ -108,3 +108,43 @@ def test_removing_jit_is_a_removal_beside_azures_operation_and_found_by_the_filt
     assert [r.event.id for r in _report(carol, operation="remove")] == [removal.event.id]
     page = carol.get("/audit/", {"vm": "web-04"}).content.decode()
     assert "JIT removed" in page and "Create or Update JIT Network Access Policy" in page
+
+
+def test_the_same_rows_as_json_lines_with_stable_fields_and_event_codes_and_a_manifest(person, sandbox, view,
+                                                                                        tmp_path, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    from audit.jsonl_export import FIELDS
+    from tests.audit.downloads import body, manifest_of
+
+    alice, carol = person("alice"), person("carol")
+    access = ask(alice, view)
+    alice.post("/vms/refresh")
+    alice.post(f"/access/requests/{access.pk}/end")
+    _, rows, _ = csv_download(carol, "/audit/report.csv", {"vm": "web-02"})
+    response = carol.get("/audit/report.jsonl", {"vm": "web-02"})
+    assert response["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    data = body(response)
+    lines = [json.loads(line) for line in data.decode().splitlines()]
+    assert len(lines) == len(rows) and all(list(x) == ["event_code", "event_type", *FIELDS] for x in lines)
+    assert [x["justification"] for x in lines] == [r["Justification"] for r in rows]
+    codes = sorted((x["event_code"], x["event_type"]) for x in lines if x["portal_request"] == f"request {access.pk}")
+    assert codes == [("JIT100I", "access.granted"), ("JIT102I", "access.ended_early")]
+    manifest = manifest_of(carol, response)
+    assert manifest["media_type"] == "application/x-ndjson" and manifest["rows"] == len(lines)
+    (tmp_path / "a.jsonl").write_bytes(data)
+    (tmp_path / "a.json").write_text(json.dumps(manifest))
+    call_command("verify_export", str(tmp_path / "a.jsonl"), str(tmp_path / "a.json"))
+    assert "a.jsonl matches its manifest" in capsys.readouterr().out
+
+
+def test_rows_hidden_by_read_scope_count_a_change_outside_it_at_once_and_once(person, sandbox, view):
+    grace, bob = person("grace"), person("bob")
+    before = grace.get("/audit/").context["hidden"]
+    mon_01 = view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")
+    assert bob.post("/vms/enable/defaults", {"vm": [mon_01]}, follow=True).context["outcomes"][0].ok
+    assert grace.get("/audit/").context["hidden"] == before + 1  # nobody else has read the report since
+    person("carol").get("/audit/")  # Carol, who reads rg-monitor, archives it
+    assert grace.get("/audit/").context["hidden"] == before + 1  # counted once, archived or not

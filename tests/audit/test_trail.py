@@ -202,3 +202,12 @@ def test_the_trails_before_and_after_reads_as_a_difference_per_vm():
     assert difference(details) == [
         "dev-01: port 22 max 3 h → 1 h, port 3389 removed, port 8443 added (TCP, from 10.0.0.0/8, 10.1.0.0/16, ≤ 3 h)",
         "enabled on dev-08: 22, 3389 (Any, ≤ 3 h)", "removed from web-02", "error: Azure refused"]
+
+
+def test_the_trails_details_read_as_words_with_vm_names_beside_arm_ids_never_as_python():
+    vm = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/dev-02"
+    assert difference({"request": 1, "comment": "ok"}) == ["request: 1", "comment: ok"]
+    assert difference({"roles": ["JIT.Auditor"]}) == ["roles: JIT.Auditor"]
+    assert difference({"filters": {"vm": "mon-01", "start": ""}, "break_glass": True}) == [
+        "filters: vm mon-01; start none", "break glass: yes"]
+    assert difference({"items": [{"vm": vm, "port": 22}]}) == [f"items: vm dev-02 ({vm}); port 22"]
