@@ -101,18 +101,21 @@ def main(count: int = 100_000) -> None:
     sink = stream.sinks()[0]
     try:
         before, sent, at_10k = rss_mb(), 0, 0.0
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         while count := stream.deliver(sink):
             sent += count
             if not at_10k and sent >= 10_000:
                 at_10k = rss_mb()
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         after = rss_mb()
+        load = os.getloadavg()[0]
     finally:
         receiver.terminate()
         shutil.rmtree(settings.SANDBOX_DATA_DIR, ignore_errors=True)
     print(f"audit stream: {sent:,} trail events to a signed webhook on loopback in batches of "
-          f"{settings.AUDIT_STREAM_BATCH} in {seconds:.1f} s = {sent / seconds:,.0f} events/s (goal 5,000); "
+          f"{settings.AUDIT_STREAM_BATCH} in {seconds:.1f} s = {sent / seconds:,.0f} events/s (goal 5,000); the sender's "
+          f"CPU {cpu:.1f} s = {sent / cpu:,.0f} events per CPU-second (load average {load:.1f} on "
+          f"{os.cpu_count()} cores: other processes' share of the cores is not the stream's); "
           f"sender's RSS {before:.0f} MB before, {at_10k:.0f} MB after 10,000, {after:.0f} MB after all (flat: goal "
           f"within a few MB); filling the trail took {filled:.0f} s")
 
