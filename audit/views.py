@@ -100,9 +100,7 @@ def report(request: HttpRequest) -> HttpResponse:
                                                                      azure_now=fleet.inventory.azure_clock()),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
-        "coverage": _coverage([n for n in fleet.names.values() if n not in {u for u, _ in fleet.collected.unread}],
-                              fleet.collected.unread, fleet.hidden, _freshness(fleet.fresh, fleet.names), ignored),
-        "manifests": evidence.recent(request.user),
+        "coverage": _fleet_coverage(fleet, ignored), "manifests": evidence.recent(request.user),
         "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
         "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
@@ -111,6 +109,12 @@ def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
     """(subscription name, up to when its Activity Log is archived, or None): shown, since without the app
     identity the archive is only as fresh as the last auditor's or admin's read."""
     return sorted(((names.get(sub, sub), until) for sub, until in fresh.items()), key=lambda x: x[0].lower())
+
+
+def _fleet_coverage(fleet: _Fleet, ignored: list[str]) -> evidence.Coverage:
+    unread = {name for name, _ in fleet.collected.unread}
+    return _coverage([n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden,
+                     _freshness(fleet.fresh, fleet.names), ignored)
 
 
 def _coverage(included: list[str], unread, hidden: int, fresh: list[tuple[str, object]],
@@ -168,10 +172,8 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form, ignored = _filters(request)
     fleet = _fleet(request, form)
-    unread = {name for name, _ in fleet.collected.unread}
     filename = f"jit-activity_{form.range_label()}.{_format(request)}"
-    coverage = _coverage([n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden,
-                         _freshness(fleet.fresh, fleet.names), ignored)
+    coverage = _fleet_coverage(fleet, ignored)
     rows = csv_export.report_lines(fleet.events, fleet.names, fleet.scope, azure_now=fleet.inventory.azure_clock())
     return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
                      _about(fleet.inventory.rows, form))
