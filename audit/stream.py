@@ -22,9 +22,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from core import gateway
+from core.leases import Busy, hold
 from core.notify import sign
 from trail.models import AuditEvent
-from vms.lease import Busy, policy_lease
 
 from . import events
 from .models import StreamCursor
@@ -149,7 +149,8 @@ def deliver_all(max_seconds: float = 60.0) -> dict[str, int]:
     for sink in sinks():
         began, sent[sink.name] = time.monotonic(), 0
         try:
-            with policy_lease(f"audit-stream:{sink.name}", "the audit stream"):
+            with hold(f"audit-stream:{sink.name}", "the audit stream", settings.POLICY_LEASE_SECONDS,
+                      wait=settings.POLICY_LEASE_WAIT_SECONDS):
                 while time.monotonic() - began < max_seconds and (count := deliver(sink)):
                     sent[sink.name] += count
         except Busy:
