@@ -1,5 +1,5 @@
 """Auditors read: the portal's trail and the audit report (Azure's JIT activity, explained), paged as JSON, or
-whole as CSV (the pages' file, coverage first) or JSON lines. Only rows within the reader's Azure read scope."""
+whole as CSV (the pages' file: its header on line 1, its evidence manifest named by the Link header) or JSON lines. Only rows within the reader's Azure read scope."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import ADMIN, AUDITOR, require_role
-from audit import archive, csv_export
+from audit import archive, csv_export, evidence
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
 from audit.scope import scope_of
@@ -33,7 +33,7 @@ from .problems import invalid
 
 router = Router(tags=["Audit"])
 LINE_FIELDS = ["correlation_id", "operation", "status", "category", "level", "time", "subscription", "initiated_by",
-               "resource_type", "resource_group", "resource", "vms", "ports", "source", "justification", "window",
+               "resource_type", "resource_group", "resource", "meaning", "requested_by", "portal_request", "vms", "ports", "source", "justification", "window",
                "change", "fate", "explained_by", "approver", "decided", "comment", "break_glass"]
 
 
@@ -91,7 +91,7 @@ def _record_download(who: Actor, filename: str, about: str, filters: ReportFilte
 
 
 @router.get("/audit/report", response=schemas.ReportPage, summary="The audit report",
-            description="format=json: a page; csv: every row as the report's CSV (its first line says what it "
+            description="format=json: a page; csv: every row as the report's CSV (its evidence manifest, at the Link header, says what it "
                         "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.")
 def report(request: HttpRequest, filters: Query[ReportFilters]):
     who = actor(request)
@@ -126,7 +126,11 @@ def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, 
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     not_read = {name for name, _ in collected.unread}
-    coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden, filename,
+    coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden,
                          _freshness(archive.freshness(list(names)), names))
-    return csv_export.response(csv_export.stream(coverage, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
-                                                  lines), filename)
+    manifest = evidence.begin(who.user, filename)
+    counted = evidence.Counted(lines)
+    pieces = evidence.written(csv_export.stream(csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, counted),
+                              manifest, {"path": "/api/v1/audit/report", "filters": {k: str(v) for k, v in
+                                         filters.dict().items() if v not in ("", None)}}, coverage, counted, "text/csv")
+    return csv_export.response(pieces, filename, evidence.url(manifest))

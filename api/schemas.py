@@ -213,6 +213,9 @@ class ReportLine(Schema):
     resource_type: str
     resource_group: str
     resource: str
+    meaning: str = ""  # the portal's words beside Azure's operation: "access granted", "ended early by …", "JIT removed"
+    requested_by: str = ""  # who asked (initiated_by is whoever's token opened it: an approver, say)
+    portal_request: str = ""  # "request 12": the portal request it opened, extended or ended
     vms: str
     ports: str
     source: str
