@@ -4,18 +4,15 @@ whole as CSV (the pages' file: its header on line 1, its evidence manifest named
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator
 from typing import Literal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import ADMIN, AUDITOR, require_role
-from audit import archive, csv_export, evidence
+from audit import archive, csv_export, evidence, jsonl_export
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
 from audit.scope import scope_of
@@ -32,11 +29,6 @@ from .paging import page_of
 from .problems import invalid
 
 router = Router(tags=["Audit"])
-LINE_FIELDS = ["correlation_id", "operation", "status", "category", "level", "time", "subscription", "initiated_by",
-               "resource_type", "resource_group", "resource", "meaning", "requested_by", "portal_request", "vms", "ports", "source", "justification", "window",
-               "change", "fate", "explained_by", "approver", "decided", "comment", "break_glass"]
-
-
 class EventFilters(Schema):
     action: str = ""
     actor: str = ""
@@ -75,16 +67,6 @@ class ReportFilters(Schema):
     format: Literal["json", "csv", "jsonl"] = "json"
 
 
-def _line(values: list) -> dict:
-    line = dict(zip(LINE_FIELDS, values, strict=True))
-    return {**line, "decided": line["decided"] or None}
-
-
-def _jsonl(lines: Iterator[list]) -> Iterator[str]:
-    for values in lines:
-        yield json.dumps(_line(values), cls=DjangoJSONEncoder) + "\n"
-
-
 def _record_download(who: Actor, filename: str, about: str, filters: ReportFilters) -> None:
     record(who, "csv.download", filename + about, "succeeded",
            details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}})
@@ -113,7 +95,7 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
     shown, paging = page_of(found, filters.page, filters.per_page)
     rows = report_rows(shown, names, scope, azure_now=inventory.azure_clock())
     return {**paging, "hidden": hidden, "unread": unread,
-            "items": [_line(csv_export.report_line(row)) for row in rows]}
+            "items": [jsonl_export.as_dict(csv_export.report_line(row)) for row in rows]}
 
 
 def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, names, scope, inventory, collected,
@@ -122,7 +104,7 @@ def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, 
     _record_download(who, filename, _about(inventory.rows, form), filters)
     lines = csv_export.report_lines(found, names, scope, "", inventory.azure_clock())
     if filters.format == "jsonl":
-        answer = StreamingHttpResponse(_jsonl(lines), content_type="application/jsonl; charset=utf-8")
+        answer = StreamingHttpResponse(jsonl_export.stream(lines), content_type="application/jsonl; charset=utf-8")
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     not_read = {name for name, _ in collected.unread}

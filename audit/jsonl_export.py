@@ -10,11 +10,12 @@ from . import events
 from .csv_export import AZURE_COLUMNS, PIECE, PORTAL_COLUMNS
 
 MEDIA_TYPE = "application/x-ndjson"
-# The CSV's columns, named for programs: stable (docs/audit-events.md); new ones are only ever added.
-FIELDS = ("correlation_id", "operation_name", "status", "event_category", "level", "time", "subscription", "caller",
+# The CSV's columns, named for programs (the API's report rows have the same): stable (docs/audit-events.md); new
+# ones are only ever added.
+FIELDS = ("correlation_id", "operation", "status", "category", "level", "time", "subscription", "initiated_by",
           "resource_type", "resource_group", "resource", "meaning", "requested_by", "portal_request", "vms", "ports",
-          "source", "justification", "window", "change", "fate", "explained_by", "approver", "decision_time",
-          "decision_comment", "break_glass")
+          "source", "justification", "window", "change", "fate", "explained_by", "approver", "decided", "comment",
+          "break_glass")
 assert len(FIELDS) == len(AZURE_COLUMNS + PORTAL_COLUMNS)
 _MEANING, _STATUS = FIELDS.index("meaning"), FIELDS.index("status")
 
@@ -28,15 +29,20 @@ def kind_of_row(meaning: str) -> events.Kind:
     return events.BY_WORDS.get(meaning, events.OTHER)
 
 
+def as_dict(row: list) -> dict:
+    """A row (a CSV line's values, in the CSV's order) with its event code and type, and named fields."""
+    kind = kind_of_row(row[_MEANING] or "")
+    named = dict(zip(FIELDS, row, strict=True))
+    return {"event_code": events.code(kind, events.azure_letter(row[_STATUS])), "event_type": kind.type, **named,
+            "decided": named["decided"] or None}
+
+
 def stream(rows: Iterable[list]) -> Iterator[str]:
-    """Each row (a CSV line's values, in the CSV's order) as one JSON line, written in pieces of PIECE characters."""
+    """Each row as one JSON line (`as_dict`), written in pieces of PIECE characters."""
     piece: list[str] = []
     size = 0
     for row in rows:
-        kind = kind_of_row(row[_MEANING] or "")
-        line = json.dumps({"event_code": events.code(kind, events.azure_letter(row[_STATUS])), "event_type": kind.type,
-                           **dict(zip(FIELDS, ("" if v is None else v for v in row), strict=True))},
-                          ensure_ascii=False, separators=(",", ":"))
+        line = json.dumps(as_dict(row), ensure_ascii=False, separators=(",", ":"))
         piece.append(line)
         size += len(line) + 1
         if size >= PIECE:
