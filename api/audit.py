@@ -15,6 +15,7 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.roles import ADMIN, AUDITOR
 from audit import archive, csv_export, evidence, jsonl_export
+from audit.difference import details_json
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
 from audit.scope import scope_of
@@ -47,7 +48,7 @@ def _event(e: AuditEvent) -> dict:
 
 
 @router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail",
-            description="format=json: a page; csv: every event as the trail's CSV (coverage first); jsonl: every "
+            description="format=json: a page; csv: every event as the trail's CSV (its header on line 1, its manifest at the Link header); jsonl: every "
                         "event, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
@@ -72,9 +73,19 @@ def _trail_download(who: Actor, filters: EventFilters, visible, hidden: int) -> 
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, e.details, e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
-    coverage = _coverage(["the portal's own trail"], (), hidden, filename, [])
-    return csv_export.response(csv_export.stream(coverage, csv_export.TRAIL_COLUMNS, rows), filename)
+             e.correlation_id, details_json(e.details), e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
+    return _sealed_csv(who, filename, csv_export.TRAIL_COLUMNS, rows,
+                       _coverage(["the portal's own trail"], (), hidden, []), "/api/v1/audit/events", filters)
+
+
+def _sealed_csv(who: Actor, filename: str, header: list[str], rows, coverage, path: str,
+                filters: Schema) -> StreamingHttpResponse:
+    """A CSV with its header on line 1 and its evidence manifest sealed at the last byte, as the pages' downloads."""
+    manifest = evidence.begin(who.user, filename)
+    counted = evidence.Counted(rows)
+    asked = {"path": path, "filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}}
+    pieces = evidence.written(csv_export.stream(header, counted), manifest, asked, coverage, counted, "text/csv")
+    return csv_export.response(pieces, filename, evidence.url(manifest))
 
 
 class ReportFilters(Schema):
@@ -133,9 +144,5 @@ def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, 
     not_read = {name for name, _ in collected.unread}
     coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden,
                          _freshness(archive.freshness(list(names)), names))
-    manifest = evidence.begin(who.user, filename)
-    counted = evidence.Counted(lines)
-    pieces = evidence.written(csv_export.stream(csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, counted),
-                              manifest, {"path": "/api/v1/audit/report", "filters": {k: str(v) for k, v in
-                                         filters.dict().items() if v not in ("", None)}}, coverage, counted, "text/csv")
-    return csv_export.response(pieces, filename, evidence.url(manifest))
+    return _sealed_csv(who, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, lines, coverage,
+                       "/api/v1/audit/report", filters)
