@@ -53,11 +53,13 @@ clean:
 bench: $(VENV)/.installed-dev
 	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
 	$(PY) -m tests.bench_audit $(BENCH_AUDIT_ARGS)
+	$(PY) -m tests.bench_stream $(BENCH_STREAM_ARGS)
 
 # The audit trail's keyed chain, against the environment's AUDIT_KEY (or DJANGO_SECRET_KEY) and database;
-# CHECKPOINT=<count>:<mac> (from the log or a CSV's first line) also catches removed newest events.
+# CHECKPOINT=<count>:<mac> (from the log or a manifest) also catches removed newest events; CSV=<file>
+# MANIFEST=<its manifest> checks a downloaded file against its evidence manifest instead.
 verify-audit: $(VENV)/.installed-run
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_audit $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT))
+	$(if $(CSV),DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_export $(CSV) $(MANIFEST),DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_audit $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)))
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

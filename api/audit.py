@@ -1,11 +1,10 @@
 """Auditors read: the portal's trail and the audit report (Azure's JIT activity, explained), paged as JSON, or
-whole as CSV (the pages' file, coverage first) or JSON lines. Only rows within the reader's Azure read scope."""
+whole as CSV (the pages' file: its header on line 1, its evidence manifest named by the Link header) or JSON lines. Only rows within the reader's Azure read scope."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Literal
 
 from django.conf import settings
@@ -15,7 +14,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import ADMIN, AUDITOR
-from audit import archive, csv_export
+from audit import archive, csv_export, evidence, jsonl_export
+from audit.difference import details_json
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
 from audit.scope import scope_of
@@ -32,11 +32,6 @@ from .paging import page_of
 from .problems import invalid
 
 router = Router(tags=["Audit"])
-LINE_FIELDS = ["correlation_id", "operation", "status", "category", "level", "time", "subscription", "initiated_by",
-               "resource_type", "resource_group", "resource", "vms", "ports", "source", "justification", "window",
-               "change", "fate", "explained_by", "approver", "decided", "comment", "break_glass"]
-
-
 class EventFilters(Schema):
     action: str = ""
     actor: str = ""
@@ -53,7 +48,7 @@ def _event(e: AuditEvent) -> dict:
 
 
 @router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail",
-            description="format=json: a page; csv: every event as the trail's CSV (coverage first); jsonl: every "
+            description="format=json: a page; csv: every event as the trail's CSV (its header on line 1, its manifest at the Link header); jsonl: every "
                         "event, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
@@ -78,9 +73,19 @@ def _trail_download(who: Actor, filters: EventFilters, visible, hidden: int) -> 
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, e.details, e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
-    coverage = _coverage(["the portal's own trail"], (), hidden, filename, [])
-    return csv_export.response(csv_export.stream(coverage, csv_export.TRAIL_COLUMNS, rows), filename)
+             e.correlation_id, details_json(e.details), e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
+    return _sealed_csv(who, filename, csv_export.TRAIL_COLUMNS, rows,
+                       _coverage(["the portal's own trail"], (), hidden, []), "/api/v1/audit/events", filters)
+
+
+def _sealed_csv(who: Actor, filename: str, header: list[str], rows, coverage, path: str,
+                filters: Schema) -> StreamingHttpResponse:
+    """A CSV with its header on line 1 and its evidence manifest sealed at the last byte, as the pages' downloads."""
+    manifest = evidence.begin(who.user, filename)
+    counted = evidence.Counted(rows)
+    asked = {"path": path, "filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}}
+    pieces = evidence.written(csv_export.stream(header, counted), manifest, asked, coverage, counted, "text/csv")
+    return csv_export.response(pieces, filename, evidence.url(manifest))
 
 
 class ReportFilters(Schema):
@@ -96,24 +101,15 @@ class ReportFilters(Schema):
     format: Literal["json", "csv", "jsonl"] = "json"
 
 
-def _line(values: list) -> dict:
-    line = dict(zip(LINE_FIELDS, values, strict=True))
-    return {**line, "decided": line["decided"] or None}
-
-
-def _jsonl(lines: Iterator[list]) -> Iterator[str]:
-    for values in lines:
-        yield json.dumps(_line(values), cls=DjangoJSONEncoder) + "\n"
-
-
 def _record_download(who: Actor, filename: str, about: str, filters: Schema) -> None:
     record(who, "csv.download", filename + about, "succeeded",
            details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}})
 
 
 @router.get("/audit/report", response=schemas.answers(schemas.ReportPage), summary="The audit report",
-            description="format=json: a page; csv: every row as the report's CSV (its first line says what it "
-                        "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
+            description="format=json: a page; csv: every row as the report's CSV (its evidence manifest, at the Link "
+                        "header, says what it covers); jsonl: every row, one JSON object a line. Downloads go on the "
+                        "trail.", auth=person(AUDITOR, ADMIN))
 def report(request: HttpRequest, filters: Query[ReportFilters]):
     who = actor(request)
     form = AuditFilterForm({k: str(v) for k, v in filters.dict().items()
@@ -133,7 +129,7 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
     shown, paging = page_of(found, filters.page, filters.per_page)
     rows = report_rows(shown, names, scope, azure_now=inventory.azure_clock())
     return {**paging, "hidden": hidden, "unread": unread,
-            "items": [_line(csv_export.report_line(row)) for row in rows]}
+            "items": [jsonl_export.as_dict(csv_export.report_line(row)) for row in rows]}
 
 
 def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, names, scope, inventory, collected,
@@ -142,11 +138,11 @@ def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, 
     _record_download(who, filename, _about(inventory.rows, form), filters)
     lines = csv_export.report_lines(found, names, scope, "", inventory.azure_clock())
     if filters.format == "jsonl":
-        answer = StreamingHttpResponse(_jsonl(lines), content_type="application/jsonl; charset=utf-8")
+        answer = StreamingHttpResponse(jsonl_export.stream(lines), content_type="application/jsonl; charset=utf-8")
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     not_read = {name for name, _ in collected.unread}
-    coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden, filename,
+    coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden,
                          _freshness(archive.freshness(list(names)), names))
-    return csv_export.response(csv_export.stream(coverage, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
-                                                  lines), filename)
+    return _sealed_csv(who, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, lines, coverage,
+                       "/api/v1/audit/report", filters)

@@ -231,8 +231,11 @@ class EventPage(Page):
 
 
 class ReportLine(Schema):
-    """One row of the audit report: the Azure portal's Activity Log columns, then the portal's."""
+    """One row of the audit report: its event code and type (docs/audit-events.md), the Azure portal's Activity Log
+    columns, then the portal's."""
 
+    event_code: str  # JIT100I: access granted, succeeded; JIT102I: ended early; JIT202I: JIT removed…
+    event_type: str
     correlation_id: str
     operation: str
     status: str
@@ -244,6 +247,9 @@ class ReportLine(Schema):
     resource_type: str
     resource_group: str
     resource: str
+    meaning: str  # the portal's words beside Azure's operation: "access granted", "ended early by …", "JIT removed"
+    requested_by: str  # who asked (initiated_by is whoever's token opened it: an approver, say)
+    portal_request: str  # "request 12": the portal request it opened, extended or ended
     vms: str
     ports: str
     source: str

@@ -9,6 +9,7 @@ and Azure's event id (eventDataId) makes a second copy of an event a no-op."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from trail.chain import record
 from trail.models import AuditEvent, AuditScope
 from vms.snapshots import port_data
 
+from . import events
 from .difference import per_vm
 from .models import (
     ArchiveCursor,
@@ -257,6 +259,7 @@ def link_touches(events) -> None:
 
 def _explain_one(event: ArchivedEvent, now: datetime) -> None:
     found = _by_portal(event) or _by_azure(event)
+    touches: list[ArchivedTouch] = []
     if found:
         event.explained_by, touches = found
         ArchivedTouch.objects.bulk_create(touches)
@@ -264,7 +267,50 @@ def _explain_one(event: ArchivedEvent, now: datetime) -> None:
         event.explained_by = "not found"
     else:
         return
-    event.save(update_fields=["explained_by", "trail_seq"])
+    event.meaning, event.requested_by, event.portal_request = meaning(event, touches)
+    event.save(update_fields=["explained_by", "trail_seq", "meaning", "requested_by", "portal_request"])
+
+
+# The portal's own words for an early end, as `requests_app.approvals.end_now` sends them to Azure.
+_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \(request (?P<request>\d+) of (?P<requester>\S+)\)$")
+
+
+def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, str, int | None]:
+    """What an operation meant in the portal's words (beside Azure's operation name), who asked for it (Azure's
+    caller is whoever's token opened it: an approver, or who ended it early), and the portal request it opened or
+    ended. Ends and extensions are not new grants; a write that only takes VMs out of a policy is a removal."""
+    if _is_initiate(event):
+        trail = AuditEvent.objects.filter(seq=event.trail_seq).only("action", "actor_name", "details").first() \
+            if event.trail_seq else None
+        if trail is not None:
+            request = trail.details.get("request")
+            if trail.action == "access.end":
+                return events.ENDED.words, _requester_of(request), request
+            kind = events.EXTENDED if trail.details.get("extends") else events.GRANTED
+            return kind.words, trail.details.get("requester") or trail.actor_name, request
+        line = next((t.request for t in touches if t.request is not None), None)
+        ended = _ENDED.match(line.justification) if line is not None else None
+        if ended:
+            return events.ENDED.words, ended["requester"], int(ended["request"])
+        return events.GRANTED.words, line.requestor if line is not None else event.caller, None
+    return removal_or_change(event.operation, [t.line for t in touches]).words, event.caller, None
+
+
+def removal_or_change(operation: str, lines: list[str]) -> events.Kind:
+    if operation.lower().endswith("/delete") or (lines and all(x.startswith("removed from ") for x in lines)):
+        return events.REMOVED
+    if lines and all(x.startswith("enabled on ") for x in lines):
+        return events.ENABLED
+    return events.CHANGED
+
+
+def _requester_of(request: int | None) -> str:
+    """Who made a portal request, from its opening on the trail (sealed), not from an editable row."""
+    if request is None:
+        return ""
+    opening = (AuditEvent.objects.filter(action__in=OPENINGS, details__request=request).order_by("seq")
+               .values_list("details", flat=True).first())
+    return (opening or {}).get("requester", "") if isinstance(opening, dict) else ""
 
 
 def _touch(event: ArchivedEvent, vm_id: str, line: str, request: ArchivedRequest | None = None) -> ArchivedTouch:

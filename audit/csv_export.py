@@ -1,8 +1,8 @@
 """CSV downloads, streamed row by row (memory stays flat), safe to open in a spreadsheet.
 
-The first line is one cell that says what the file covers (subscriptions included, those that could not
-be read, rows hidden by the viewer's Azure read scope, the trail's checkpoint); the column header is the
-second line. A spreadsheet shows that cell in A1, above the columns, so it cannot be missed."""
+The column header is the first line, as every spreadsheet, `csv.DictReader` and SIEM importer expects; what the
+file covers (subscriptions included, those that could not be read, rows hidden by the viewer's Azure read scope,
+the trail's checkpoint) travels in its evidence manifest (`evidence.py`), with the SHA-256 of these bytes."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from itertools import islice
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, report_rows, touches_of
+from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, meaning_of, report_rows, touches_of
 from .scope import ReadScope
 
 AZURE_COLUMNS = ["Correlation id", "Operation name", "Status", "Event category", "Level", "Time", "Subscription",
                  "Event initiated by", "Resource type", "Resource group", "Resource"]
-PORTAL_COLUMNS = ["VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
+PORTAL_COLUMNS = ["Meaning", "Requested by", "Portal request", "VM", "Ports", "Source", "Justification", "Request window", "Change", "Fate", "Explained by",
                   "Approver", "Decision time", "Decision comment", "Break glass"]
 TRAIL_COLUMNS = ["Time", "Actor", "Action", "Target", "Outcome", "Source IP", "Correlation id", "Details", "Seq", "MAC"]
 # What a spreadsheet may run as a formula when a cell starts with it: = + - @, tab and line ends, and their lookalikes
@@ -42,11 +42,10 @@ def neutralise(value: object) -> str:
     return "'" + text if text and text[0] in _FORMULA_STARTS else text
 
 
-def stream(coverage: str, header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
+def stream(header: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     yield "\ufeff"  # UTF-8 with a byte-order mark, so that spreadsheet programs read it as UTF-8
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([neutralise(coverage)])
     writer.writerow(header)
     rows = iter(rows)
     starts = _FORMULA_STARTS
@@ -81,14 +80,16 @@ def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_i
             if line is None:
                 line = [r[_CORRELATION], r[_NAME], r[_STATUS], r[_CATEGORY], r[_LEVEL], _iso(r[_TIME]),
                         names.get(r[_SUBSCRIPTION], r[_SUBSCRIPTION_ID]), r[_CALLER], r[_TYPE], r[_GROUP], r[_RESOURCE],
+                        meaning_of(r[_OPERATION], r[_MEANING], r[_CALLER]), r[_REQUESTED] or r[_CALLER], "",
                         *change_of(touched.get(r[_ID], ()), r[_EXPLAINED]), *NO_DECISION]
             yield line
 
 
 (_ID, _CORRELATION, _OPERATION, _NAME, _STATUS, _CATEGORY, _LEVEL, _TIME, _SUBSCRIPTION_ID, _CALLER, _TYPE, _GROUP,
- _RESOURCE, _SUBSCRIPTION, _EXPLAINED) = (EVENT_FIELDS.index(f) for f in (
+ _RESOURCE, _SUBSCRIPTION, _EXPLAINED, _MEANING, _REQUESTED) = (EVENT_FIELDS.index(f) for f in (
     "id", "correlation_id", "operation", "operation_name", "status", "category", "level", "time", "subscription_id",
-    "caller", "resource_type", "resource_group", "resource_id", "scope_subscription", "explained_by"))
+    "caller", "resource_type", "resource_group", "resource_id", "scope_subscription", "explained_by", "meaning",
+    "requested_by"))
 
 
 def _iso(moment: datetime | str) -> str:
@@ -100,11 +101,13 @@ def report_line(row: ReportRow) -> list[object]:
     e = row.event
     return [e.correlation_id, e.operation_name, e.status, e.category, e.level, e.time.isoformat()[:19] + "Z",  # UTC
             row.subscription_name, e.caller, e.resource_type, e.resource_group, e.resource_id,
-            row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from,
+            row.meaning, row.requested_by, row.request, row.vms, row.ports, row.source, row.justification, row.window, row.change, row.fate, row.joined_from,
             row.approver, row.decided and row.decided.isoformat()[:19] + "Z", row.comment, row.break_glass]
 
 
-def response(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
-    answer = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+def response(pieces: Iterator[bytes], filename: str, manifest_url: str, media_type: str = "text/csv") -> StreamingHttpResponse:
+    answer = StreamingHttpResponse(pieces, content_type=f"{media_type}; charset=utf-8")
+    answer["X-Content-Type-Options"] = "nosniff"
     answer["Content-Disposition"] = f'attachment; filename="{filename}"'
+    answer["Link"] = f'<{manifest_url}>; rel="describedby"; type="application/json"'  # its evidence manifest
     return answer

@@ -7,6 +7,7 @@ to 1 h"), sealed as they were written: those are read back as words rather than 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -96,11 +97,33 @@ def per_vm(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str
 
 
 def difference(details: dict) -> list[str]:
-    """The per-VM lines of a change; other details (an error, a reason) follow as "key: value"."""
+    """The per-VM lines of a change; other details (an error, a reason) follow as "key: value" in words (never
+    Python's repr: a list is its items, a mapping its "key value" pairs, an ARM id its name beside it)."""
     before, after = details.get("before"), details.get("after")
     if isinstance(before, dict) and isinstance(after, dict):
         lines = [line for _, line in per_vm(before, after)]
         rest = {k: v for k, v in details.items() if k not in ("before", "after")}
     else:
         lines, rest = [], details
-    return lines + [f"{key}: {value}" for key, value in rest.items()]
+    return lines + [f"{key.replace('_', ' ')}: {words(value)}" for key, value in rest.items()]
+
+
+_ARM_ID = re.compile(r"/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/[^\s,;]+", re.IGNORECASE)
+
+
+def words(value: object) -> str:
+    """A detail's value as a reader wants it: ARM ids of VMs and policies named ("dev-02 (/subscriptions/…)")."""
+    if isinstance(value, dict):
+        return "; ".join(f"{str(k).replace('_', ' ')} {words(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple):
+        return ", ".join(words(v) for v in value) or "none"
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _ARM_ID.sub(lambda m: f"{m[0].rstrip('/').rsplit('/', 1)[-1]} ({m[0]})", str(value))
+
+
+def details_json(details: dict) -> str:
+    """A trail event's details for a file: JSON (what tools parse), keys in a stable order."""
+    return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -21,9 +21,11 @@ class AuditFilterForm(forms.Form):
     resource_group = forms.CharField(label="Resource group", required=False, max_length=90)
     vm = forms.CharField(label="VM", required=False, max_length=64)
     person = forms.CharField(label="Person", required=False, max_length=254)
-    operation = forms.ChoiceField(label="Operation", required=False, choices=[("", "All"), ("initiate", "Initiate (request access)"),
-                                                            ("write", "Create or update policy"),
-                                                            ("delete", "Delete policy")])
+    operation = forms.ChoiceField(label="Operation", required=False, choices=[
+        ("", "All"), ("Meaning", [("grant", "Access granted"), ("extension", "Extensions"), ("end", "Ended early"),
+                                  ("enable", "JIT enabled"), ("remove", "JIT removed")]),
+        ("Azure's operation", [("initiate", "Initiate (request access)"), ("write", "Create or update policy"),
+                               ("delete", "Delete policy")])])
 
     def __init__(self, data, *args, **kwargs) -> None:
         data = data.copy()

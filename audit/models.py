@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # --- The archive: the portal's own copy of Azure's JIT history ------------------------------------------------
 # Filled from every auditor's and admin's reads and from the optional read-only app identity (audit.archive), so
@@ -34,6 +38,12 @@ class ArchivedEvent(models.Model):
     # "archived configurations", or "" while unexplained (retried at the next collection).
     explained_by = models.CharField(max_length=30, blank=True)
     trail_seq = models.PositiveBigIntegerField(null=True, blank=True)
+    # What the operation meant, in the portal's words beside Azure's operation name (audit.meaning: "access
+    # granted", "extension", "ended early", "JIT enabled", "JIT removed"…), set when it is explained.
+    meaning = models.CharField(max_length=40, blank=True, db_index=True)
+    # Who asked for the access (Azure's caller is whoever opened it: the approver, or who ended it early).
+    requested_by = models.CharField(max_length=254, blank=True)
+    portal_request = models.PositiveIntegerField(null=True, blank=True)  # the portal's request it opened or ended
 
     class Meta:
         ordering = ["-time", "-id"]
@@ -98,3 +108,29 @@ class ArchiveCursor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["collector", "subscription_id"], name="one_cursor")]
+
+
+# --- What leaves the building: evidence manifests and the SIEM streams' cursors ----------------------------------
+
+
+class ExportManifest(models.Model):
+    """The evidence manifest of one download (what was asked, coverage, rows, SHA-256 of the bytes, checkpoint),
+    sealed with the trail's key once the file has been written whole; fetched by the person who downloaded it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=200)
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    document = models.JSONField(null=True, blank=True)  # None while the file is still being written (or was cut)
+
+
+class StreamCursor(models.Model):
+    """Up to which trail event (`seq`) one SIEM sink has acknowledged delivery: the worker sends what follows, and
+    moves this on only after the sink said yes, so a restart or an outage resends rather than loses."""
+
+    sink = models.CharField(max_length=40, unique=True)
+    seq = models.PositiveBigIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)  # in a row, since the last delivery
+    next_attempt = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)

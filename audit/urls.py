@@ -7,7 +7,9 @@ from . import views
 urlpatterns = [
     path("", views.report, name="audit-report"),
     path("report.csv", views.report_csv, name="audit-report-csv"),
+    path("report.jsonl", views.report_csv, name="audit-report-jsonl"),  # the same rows as JSON lines
     path("trail", views.trail, name="audit-trail"),
     path("trail.csv", views.trail_csv, name="audit-trail-csv"),
+    path("manifests/<uuid:manifest_id>.json", views.manifest, name="audit-manifest"),
     re_path(rf"^vm/{VM}/$", views.vm_activity, name="audit-vm"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,21 +10,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, AUDITOR, require_role
 from core import gateway
 from core.actor import actor_of
-from trail.chain import log_checkpoint, record
+from trail.chain import record
 from trail.models import AuditEvent
 from vms.inventory import Inventory, get_inventory
 from vms.rights import vm_for
 
-from . import archive, csv_export
-from .difference import difference
+from . import archive, csv_export, evidence, jsonl_export
+from .difference import details_json, difference
 from .forms import AuditFilterForm
+from .models import ExportManifest
 from .report import matching, report_rows
 from .scope import ReadScope, scope_of
 
@@ -100,6 +100,7 @@ def report(request: HttpRequest) -> HttpResponse:
                                                                      azure_now=fleet.inventory.azure_clock()),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
+        "coverage": _fleet_coverage(fleet, ignored), "manifests": evidence.recent(request.user),
         "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
         "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
@@ -110,19 +111,16 @@ def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
     return sorted(((names.get(sub, sub), until) for sub, until in fresh.items()), key=lambda x: x[0].lower())
 
 
-def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: list[tuple[str, object]],
-              ignored: list[str] = ()) -> str:
-    """The CSV's first line; the checkpoint is taken after the download went on the trail, so it covers it."""
-    head = log_checkpoint()
-    missing = "; ".join(f"{name} ({why})" for name, why in unread) or "none"
-    archived = "; ".join(f"{name} up to {until:%Y-%m-%dT%H:%M:%SZ}" if until else f"{name} never"
-                         for name, until in fresh) or "none"
-    return (f"Coverage of {filename}: subscriptions included: {', '.join(included) or 'none'}. "
-            + (f"Filters not applied: {' '.join(ignored)} " if ignored else "")
-            + f"Not read from Azure for this file: {missing}"
-            + ("; their rows are the archive's only, up to the time below" if unread else "")
-            + f". Archive collected (by anyone's reads) up to: {archived}. Rows hidden by your Azure read scope: "
-            f"{hidden}. Audit trail checkpoint: {head}")
+def _fleet_coverage(fleet: _Fleet, ignored: list[str]) -> evidence.Coverage:
+    unread = {name for name, _ in fleet.collected.unread}
+    return _coverage([n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden,
+                     _freshness(fleet.fresh, fleet.names), ignored)
+
+
+def _coverage(included: list[str], unread, hidden: int, fresh: list[tuple[str, object]],
+              ignored: list[str] = ()) -> evidence.Coverage:
+    """What a file or a page covers: the manifest keeps it, the page says it."""
+    return evidence.Coverage(list(included), list(ignored), list(unread), list(fresh), hidden)
 
 
 NOWHERE = "00000000-0000-0000-0000-000000000000"
@@ -146,14 +144,26 @@ def _about(rows: list, form: AuditFilterForm) -> str:
     return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
 
 
-def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
-                azure_now: datetime, about: str, vm_id: str = "") -> HttpResponse:
-    """Stream the rows as the Azure portal's CSV plus ours; the download itself goes on the trail."""
+def _download(request: HttpRequest, filename: str, header: list[str], rows, coverage: evidence.Coverage,
+              about: str = "") -> HttpResponse:
+    """Stream a table (CSV with its header on line 1, or JSON lines when the name ends .jsonl); the download goes on
+    the trail, and its evidence manifest (what was asked, coverage, rows, SHA-256, checkpoint) is sealed once the
+    last byte is written."""
     if request.method == "GET":  # a HEAD downloads nothing
         record(actor_of(request), "csv.download", filename + about, "succeeded", details={"filters": request.GET.dict()})
-    rows = csv_export.report_lines(events, names, scope, vm_id, azure_now)
-    return csv_export.response(csv_export.stream(coverage(), csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
-                                                 rows), filename)
+    manifest = evidence.begin(request.user, filename)
+    counted = evidence.Counted(rows)
+    asked = {"path": request.path, "filters": request.GET.dict()}
+    if filename.endswith(".jsonl"):
+        text, media_type = jsonl_export.stream(counted), jsonl_export.MEDIA_TYPE
+    else:
+        text, media_type = csv_export.stream(header, counted), "text/csv"
+    pieces = evidence.written(text, manifest, asked, coverage, counted, media_type)
+    return csv_export.response(pieces, filename, evidence.url(manifest), media_type)
+
+
+def _format(request: HttpRequest) -> str:
+    return "jsonl" if request.path.endswith(".jsonl") or request.GET.get("format") == "jsonl" else "csv"
 
 
 @require_safe
@@ -162,11 +172,24 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     form, ignored = _filters(request)
     fleet = _fleet(request, form)
-    unread = {name for name, _ in fleet.collected.unread}
-    filename = f"jit-activity_{form.range_label()}.csv"
-    return _report_csv(request, fleet.events, fleet.names, fleet.scope, filename, lambda: _coverage(
-        [n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden, filename,
-        _freshness(fleet.fresh, fleet.names), ignored), fleet.inventory.azure_clock(), _about(fleet.inventory.rows, form))
+    filename = f"jit-activity_{form.range_label()}.{_format(request)}"
+    coverage = _fleet_coverage(fleet, ignored)
+    rows = csv_export.report_lines(fleet.events, fleet.names, fleet.scope, azure_now=fleet.inventory.azure_clock())
+    return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
+                     _about(fleet.inventory.rows, form))
+
+
+@require_safe
+@login_required
+def manifest(request: HttpRequest, manifest_id) -> HttpResponse:
+    """A download's evidence manifest, to the person who downloaded it; 404 while the file is unfinished."""
+    require_role(request.user, AUDITOR, ADMIN)
+    found = ExportManifest.objects.filter(pk=manifest_id, user=request.user, document__isnull=False).first()
+    if found is None:
+        raise Http404("No finished download of yours has that manifest.")
+    answer = JsonResponse(found.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    answer["Content-Disposition"] = f'attachment; filename="{found.filename}.manifest.json"'
+    return answer
 
 
 @require_safe
@@ -181,17 +204,18 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     events, _ = matching(form.filters(), scope, vm_id=vm.vm_id)
     names = {vm.subscription_id.lower(): vm.subscription_name}
     fresh = _freshness(archive.freshness(list(names)), names)
-    if request.GET.get("format") == "csv":
-        filename = f"jit-activity_{vm.name}_{form.range_label()}.csv"
-        return _report_csv(request, events, names, scope, filename, lambda: _coverage(
-            [] if collected.unread else [vm.subscription_name], collected.unread, 0, filename, fresh, ignored),
-            inventory.azure_clock(), f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}",
-            vm.vm_id)
+    coverage = _coverage([] if collected.unread else [vm.subscription_name], collected.unread, 0, fresh, ignored)
+    if request.GET.get("format") in ("csv", "jsonl"):
+        filename = f"jit-activity_{vm.name}_{form.range_label()}.{_format(request)}"
+        rows = csv_export.report_lines(events, names, scope, vm.vm_id, inventory.azure_clock())
+        return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
+                         f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}")
     _tell(request, ignored)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": report_rows(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
                                              "unread": collected.unread, "count": page.paginator.count,
                                              "query": _query(request), "freshness": fresh,
+                                             "coverage": coverage, "manifests": evidence.recent(request.user),
                                              "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
         "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
@@ -222,14 +246,11 @@ def trail(request: HttpRequest) -> HttpResponse:
 @login_required
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
-    if request.method == "GET":  # a HEAD downloads nothing
-        record(actor_of(request), "csv.download", "portal-audit-trail.csv", "succeeded",
-               details={"filters": request.GET.dict()})
     events, hidden = _trail_events(request)
     rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, e.details, e.seq, e.mac] for e in events.iterator(chunk_size=2000))
-    coverage = _coverage(["the portal's own trail"], (), hidden, "portal-audit-trail.csv", [])
-    return csv_export.response(csv_export.stream(coverage, csv_export.TRAIL_COLUMNS, rows), "portal-audit-trail.csv")
+             e.correlation_id, details_json(e.details), e.seq, e.mac] for e in events.iterator(chunk_size=2000))
+    return _download(request, "portal-audit-trail.csv", csv_export.TRAIL_COLUMNS, rows,
+                     _coverage(["the portal's own trail"], (), hidden, []))
 
 
 def _query(request: HttpRequest) -> str:

@@ -27,7 +27,8 @@ logger = logging.getLogger("jitportal.request")
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 # The LogRecord attributes a line may carry besides its message; everything else a caller attaches is dropped.
-FIELDS = ("request_id", "method", "path", "status", "duration_ms", "tid", "oid", "correlation_ids")
+FIELDS = ("request_id", "method", "path", "status", "duration_ms", "tid", "oid", "correlation_ids",
+          "sink", "delivered", "behind_events", "behind_seconds", "failures")  # the last: the audit stream's
 
 
 def forbidden_in_one_line() -> Callable[[logging.LogRecord], bool]:

@@ -294,6 +294,30 @@ AUDIT_COLLECT_SECONDS = env_int("AUDIT_COLLECT_SECONDS", 60, minimum=0)
 AUDIT_READER_CLIENT_ID = env_str("AUDIT_READER_CLIENT_ID") or ""
 AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""
 
+# --- The audit stream to SIEMs (audit/stream.py), delivered by the worker from a durable cursor ----------------
+# Each sink is optional. Azure Monitor Logs Ingestion (Sentinel): a data collection endpoint (or the rule's own
+# logsIngestion URL), the rule's immutableId, its stream, as an app identity with Monitoring Metrics Publisher on the
+# rule (by default the archive's read-only reader). A signed webhook: a URL, and a secret for its HMAC.
+AUDIT_INGESTION_ENDPOINT = (env_str("AUDIT_INGESTION_ENDPOINT") or "").rstrip("/")
+AUDIT_INGESTION_RULE_ID = env_str("AUDIT_INGESTION_RULE_ID") or ""
+AUDIT_INGESTION_STREAM = env_str("AUDIT_INGESTION_STREAM") or "Custom-JitPortalAudit_CL"
+AUDIT_INGESTION_CLIENT_ID = env_str("AUDIT_INGESTION_CLIENT_ID") or AUDIT_READER_CLIENT_ID
+AUDIT_INGESTION_CLIENT_SECRET = env_str("AUDIT_INGESTION_CLIENT_SECRET") or AUDIT_READER_CLIENT_SECRET
+AUDIT_INGESTION_SCOPE = env_str("AUDIT_INGESTION_SCOPE") or "https://monitor.azure.com//.default"
+if AUDIT_INGESTION_ENDPOINT and not (AUDIT_INGESTION_RULE_ID and AUDIT_INGESTION_CLIENT_ID and AUDIT_INGESTION_CLIENT_SECRET):
+    raise ImproperlyConfigured("AUDIT_INGESTION_ENDPOINT needs AUDIT_INGESTION_RULE_ID and an app identity "
+                               "(AUDIT_INGESTION_CLIENT_ID/_SECRET, or AUDIT_READER_CLIENT_ID/_SECRET).")
+AUDIT_STREAM_WEBHOOK_URL = env_str("AUDIT_STREAM_WEBHOOK_URL") or ""
+AUDIT_STREAM_WEBHOOK_SECRET = env_str("AUDIT_STREAM_WEBHOOK_SECRET") or ""
+if AUDIT_STREAM_WEBHOOK_URL and not re.fullmatch(r"https?://[^\s]+", AUDIT_STREAM_WEBHOOK_URL):
+    raise ImproperlyConfigured("AUDIT_STREAM_WEBHOOK_URL must be an http(s) URL.")
+AUDIT_STREAM_BATCH = env_int("AUDIT_STREAM_BATCH", 1000, minimum=1)  # events per delivery (a commit each)
+AUDIT_STREAM_SECONDS = env_int("AUDIT_STREAM_SECONDS", 15, minimum=1)  # the worker's pause when it has caught up
+AUDIT_STREAM_TIMEOUT_SECONDS = env_int("AUDIT_STREAM_TIMEOUT_SECONDS", 30, minimum=1)
+# /readyz?detail (from these addresses only; loopback always) adds each check and the stream's lag, as JSON.
+HEALTH_DETAIL_FROM = env_list("HEALTH_DETAIL_FROM", [])
+HEALTH_DETAILS = ["audit.stream.health"]  # callables returning {name: value}, read by /readyz?detail
+
 # --- Notifications (core/notify.py): e-mail and webhooks, delivered by the worker ---------------------
 # Links in what is sent are PORTAL_URL + a portal path, each to a page that asks for sign-in.
 PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "")).rstrip("/")

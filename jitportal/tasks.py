@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django_tasks import task
 
 from audit.archive import collect_as_app
+from audit.stream import deliver_all, sinks
 from core.leases import Busy, hold
 from core.notify import deliver_notifications
 from core.schedule import run_every
@@ -27,7 +28,7 @@ from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
 from vms.settle import settle_due
 
-__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "watch_requests"]
+__all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "stream_audit", "watch_requests"]
 
 
 def clear_sessions() -> None:
@@ -72,7 +73,19 @@ def watch_requests() -> None:
     settle_late_openings()
 
 
+@task()
+def stream_audit() -> None:
+    """Every AUDIT_STREAM_SECONDS while a SIEM sink is configured: deliver the trail's new events to each sink from
+    its durable cursor (audit/stream.py)."""
+    if not sinks():
+        return  # the chain ends; a worker started with a sink configured starts it again
+    run_every(stream_audit, settings.AUDIT_STREAM_SECONDS)
+    deliver_all()
+
+
 def ensure_scheduled() -> bool:
     """Book and queue each periodic job's next run unless one is booked; True when this queued any."""
     queued = run_every(housekeeping, settings.HOUSEKEEPING_SECONDS)
+    if sinks():
+        queued = run_every(stream_audit, settings.AUDIT_STREAM_SECONDS) or queued
     return run_every(watch_requests, settings.WATCH_REQUESTS_SECONDS) or queued

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core import gateway
+from core import gateway, justifications
 from core.actor import PORTAL, Actor
 from core.fates import ENDED_EARLY
 from core.models import Notification
@@ -163,7 +163,7 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: 
     access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
     approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
                           if a.decision == Approval.Decision.APPROVE)
-    justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
+    justification = justifications.approved(access.user.upn, access.justification, approvers)
     try:
         open_request(actor, access, justification, "access.open")
     finally:
@@ -286,7 +286,7 @@ def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetim
     for p in group:
         vms[p.item.vm_id].append(gateway.GrantPort(p.item.port, NOBODY if p.rule.allowed_prefixes == ("*",)
                                                    else p.item.source_prefix, end))
-    justification = f"Ended early by {actor.user.upn} (request {access.pk} of {access.user.upn})"
+    justification = justifications.ended_early(actor.user.upn, access.pk, access.user.upn)
     correlation, problem = str(uuid.uuid4()), ""
     try:
         gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
@@ -341,7 +341,9 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
         raise Refused("An extension of this already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
-    return do_submit_request(actor, key, planned, access.source_prefix, window, access.justification,
+    # Azure's history (and so the VM list) tells an extension from a new grant by these words.
+    return do_submit_request(actor, key, planned, access.source_prefix, window,
+                             justifications.extension(access.pk, access.justification),
                              inventory.azure_clock(), extends=access)
 
 

@@ -120,6 +120,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         access.user_id) if access.waits else []
     return render(request, "requests_app/detail.html", {"stuck": stuck,
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
+        "own_windows": any(i.minutes and i.minutes != access.duration_minutes for i in access.items.all()),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "held_parts": access.held_parts.prefetch_related("items"),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],

@@ -7,6 +7,7 @@ from .certs import Material
 from .device import PublicClients
 from .http import Request, Response, json_response, route
 from .identity import Identity
+from .ingestion import Ingestion
 from .state import FAULT_KINDS, STALL_AFTER_APPLY, Fault, Knobs, Sandbox
 from .timeutil import format_time, parse_duration, parse_time
 
@@ -16,8 +17,10 @@ def _bad(message: str) -> Response:
 
 
 class Control:
-    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material, public_clients: PublicClients) -> None:
+    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material, public_clients: PublicClients,
+                 ingestion: Ingestion) -> None:
         self.sandbox = sandbox
+        self.ingestion = ingestion
         self.identity = identity
         self.public_clients = public_clients
         self.ca_path = material.ca_path
@@ -38,6 +41,7 @@ class Control:
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
+            route("GET", "/_sandbox/ingested", self.ingested, "control"),
             route("GET", "/_sandbox/device-codes", self.device_codes, "control"),
             route("POST", "/_sandbox/device-codes/{user_code}", self.decide_device_code, "control"),
             route("POST", "/_sandbox/public-clients/{client_id}", self.set_public_client, "control"),
@@ -73,7 +77,14 @@ class Control:
                             "role_assignments": [a for a in world["role_assignments"]
                                                  if a["principalId"] == g.object_id]} for g in demo.GROUPS],
                 "subscriptions": [{"id": s["subscriptionId"], "name": s["displayName"]} for s in world["subscriptions"]],
+                "logs_ingestion": {"endpoint": base_url, "rule_id": demo.INGESTION_RULE_ID,
+                                   "stream": demo.INGESTION_STREAM, "publishers": ["audit-reader"]},
             })
+
+    def ingested(self, request: Request) -> Response:
+        """What the Logs Ingestion endpoint accepted since the last reset, in order, and how many calls it took."""
+        with self.ingestion.lock:
+            return json_response(200, {"records": list(self.ingestion.received), "calls": self.ingestion.calls})
 
     def stats(self, request: Request) -> Response:
         with self.sandbox.lock:
@@ -151,6 +162,7 @@ class Control:
 
     def reset(self, request: Request) -> Response:
         self.sandbox.reset()
+        self.ingestion.forget()
         return json_response(200, {"reset": True, "now": format_time(self.sandbox.clock.now())})
 
     def replace_fleet(self, request: Request) -> Response:

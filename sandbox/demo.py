@@ -22,6 +22,11 @@ API_SCOPE = "access_as_user"
 # permission the portal's app exposes.
 CLI_CLIENT_ID = "1e7c11a0-d0c5-4c1e-9a2b-3c4d5e6f7a80"
 CLI_SCOPE = f"{API_ID_URI}/{API_SCOPE}"
+MONITOR_AUDIENCE = "https://monitor.azure.com"  # Logs Ingestion's tokens
+# The Logs Ingestion API's data collection rule (its immutableId) and stream; the audit reader holds Monitoring
+# Metrics Publisher on it, as Azure wants of whoever uploads.
+INGESTION_RULE_ID = "dcr-6a1f0c2e9b7d4e3f8a5b2c1d0e9f8a7b"
+INGESTION_STREAM = "Custom-JitPortalAudit_CL"
 DEFAULT_PORT = 8443
 
 

@@ -70,9 +70,9 @@ class Identity:
     def _sign(self, claims: dict) -> str:
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
-    def decode_arm_token(self, token: str) -> dict:
+    def decode_arm_token(self, token: str, audience: str = demo.ARM_AUDIENCE) -> dict:
         """Check signature and audience; the caller checks expiry against the sandbox clock."""
-        return jwt.decode(token, self.key.public_key(), algorithms=["RS256"], audience=demo.ARM_AUDIENCE,
+        return jwt.decode(token, self.key.public_key(), algorithms=["RS256"], audience=audience,
                           options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
 
     # --- endpoints -----------------------------------------------------------------------------
@@ -185,13 +185,14 @@ class Identity:
         if isinstance(client, Response):
             return client
         scope = form.get("scope", "")
-        other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)]
+        grant = form.get("grant_type")
+        other = [s for s in scope.split() if s.startswith("http") and not s.startswith(demo.ARM_AUDIENCE)
+                 and not (grant == "client_credentials" and s.startswith(demo.MONITOR_AUDIENCE))]
         if other:
             return json_response(400, _oauth_error("invalid_scope", 70011,
                                                    f"The provided value for scope {other[0]} is not valid."))
         if (problem := _resource_problem(scope)) is not None:
             return problem
-        grant = form.get("grant_type")
         if grant == "client_credentials":
             return self._app_token(request, client, scope)
         if grant == OBO_GRANT:
@@ -268,18 +269,22 @@ class Identity:
         return None
 
     def _app_token(self, request: Request, client: demo.App, scope: str) -> Response:
-        """Client credentials: an app-only token for the client's own service principal, for ARM or for the
-        portal's API (no `scp`: an API must not take it for a person)."""
+        """Client credentials: an app-only token for the client's own service principal, for ARM, for the portal's
+        API (no `scp`: an API must not take it for a person), or for Azure Monitor's Logs Ingestion (whose
+        documented scope is `https://monitor.azure.com//.default`: the resource with its trailing slash; Entra ID
+        takes `https://monitor.azure.com/.default` too)."""
         if scope.split() == [f"{demo.API_ID_URI}/.default"]:
             return self._app_api_token(request, client)
-        if scope.split() != [f"{demo.ARM_AUDIENCE}/.default"]:
+        audience = {f"{demo.ARM_AUDIENCE}/.default": demo.ARM_AUDIENCE, f"{demo.MONITOR_AUDIENCE}/.default":
+                    demo.MONITOR_AUDIENCE, f"{demo.MONITOR_AUDIENCE}//.default": demo.MONITOR_AUDIENCE}.get(scope.strip())
+        if audience is None or len(scope.split()) != 1:
             return json_response(400, _oauth_error(
                 "invalid_scope", 1002012, f"The provided value for scope {scope} is not valid. Client credential "
                 "flows must have a scope value with /.default suffixed to the resource identifier (application ID "
                 "URI)."))
         now = int(self.sandbox.clock.now().timestamp())
         lifetime = self.sandbox.knobs.access_token_lifetime_s
-        claims = {"aud": demo.ARM_AUDIENCE, "iss": self.arm_issuer(request.base_url), "iat": now, "nbf": now,
+        claims = {"aud": audience, "iss": self.arm_issuer(request.base_url), "iat": now, "nbf": now,
                   "exp": now + lifetime, "tid": demo.TENANT_ID, "oid": client.object_id, "sub": client.object_id,
                   "appid": client.client_id, "idtyp": "app", "ver": "1.0", "uti": _uti()}
         return json_response(200, {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime,

@@ -19,6 +19,7 @@ from .device import PublicClients
 from .errors import ArmError
 from .http import Request, Response, json_response, match
 from .identity import Identity
+from .ingestion import Ingestion
 from .state import STALL_AFTER_APPLY, Fault, Sandbox
 
 log = logging.getLogger("sandbox")
@@ -31,11 +32,13 @@ class App:
         self.identity = Identity(self.sandbox, self.material.signing_key_path, self.material.client_certificate_path)
         self.public_clients = PublicClients(self.identity)
         self.arm = Arm(self.sandbox, self.identity)
-        self.control = Control(self.sandbox, self.identity, self.material, self.public_clients)
+        self.ingestion = Ingestion(self.sandbox, self.identity)
+        self.control = Control(self.sandbox, self.identity, self.material, self.public_clients, self.ingestion)
         self.port = port
         self.control_routes = self.control.routes()
         self.identity_routes = self.identity.routes() + self.public_clients.routes()
         self.arm_routes = self.arm.routes()
+        self.ingestion_routes = self.ingestion.routes()
 
     def handle(self, request: Request) -> Response | None:
         """Return the response, or None to drop the connection (an injected fault)."""
@@ -45,6 +48,8 @@ class App:
             return self._dispatch(self.control_routes, request, lambda: json_response(404, {"error": "no such control"}))
         if request.path.lower().startswith(("/subscriptions", "/providers/microsoft.authorization/")):
             return self._arm(request)
+        if request.path.lower().startswith("/datacollectionrules/"):
+            return self._ingest(request)
         return self._dispatch(self.identity_routes, request, lambda: json_response(404, {"error": "not_found"}))
 
     def _dispatch(self, routes, request: Request, not_found) -> Response:
@@ -86,6 +91,20 @@ class App:
         except ArmError as error:
             response = _arm_error(error)
         if fault is not None:  # the write is done; the answer comes late, or never
+            time.sleep(fault.seconds)
+            if fault.drop_after:
+                return None
+        return response
+
+
+    def _ingest(self, request: Request) -> Response | None:
+        """Logs Ingestion (sandbox/ingestion.py), with the same fault knob as ARM's routes (429, 503, drop)."""
+        fault = self.sandbox.take_fault("ingestion.upload", request.path)
+        if fault is not None and fault.kind != STALL_AFTER_APPLY:
+            return _fault_response(fault, request)
+        response = self._dispatch(self.ingestion_routes, request, lambda: json_response(
+            404, {"error": {"code": "NotFound", "message": "No such route."}}))
+        if fault is not None:  # accepted; the answer comes late, or never
             time.sleep(fault.seconds)
             if fault.drop_after:
                 return None

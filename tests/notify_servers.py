@@ -104,13 +104,13 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(receiver.delay)
-                with receiver.lock:
+                with receiver.lock:  # received, whatever happens to the answer (a sender killed while it waits)
                     receiver.requests.append(ReceivedPost(self.path, dict(self.headers.items()), body))
                     status = 200
                     if receiver.failures_left:
                         receiver.failures_left -= 1
                         status = receiver.failure_status
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()

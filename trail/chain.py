@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -132,3 +133,23 @@ def first_break(against: Checkpoint | None = None) -> Break | None:
     if against and against.count and mac_at_checkpoint != against.mac:
         return Break(against.count, "it differs from the checkpoint's MAC (the trail was rewritten since)")
     return None
+
+
+def seal(document: dict) -> dict:
+    """`document` with the id of the trail's current key and an HMAC-SHA256 under it over its canonical JSON, so
+    that whoever holds the key (`verify_export`) can tell it was issued by this portal and not changed since."""
+    kid, key = next(iter(keys().items()))
+    unsealed = {k: v for k, v in document.items() if k not in ("key_id", "signature")} | {"key_id": kid}
+    return unsealed | {"signature": _document_mac(key, unsealed)}
+
+
+def seal_holds(document: dict) -> bool:
+    """Whether a sealed document is as it was sealed, under any key the trail knows (rotation included)."""
+    key = keys().get(str(document.get("key_id", "")))
+    unsealed = {k: v for k, v in document.items() if k != "signature"}
+    return key is not None and hmac.compare_digest(_document_mac(key, unsealed), str(document.get("signature", "")))
+
+
+def _document_mac(key: bytes, document: dict) -> str:
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, b"jitportal sealed document\0" + canonical.encode(), hashlib.sha256).hexdigest()

@@ -20,7 +20,7 @@ from operator import attrgetter
 from django.conf import settings
 from django.core.cache import cache
 
-from core import gateway
+from core import gateway, justifications
 from core.durations import human
 from core.gateway import (
     STILL_LOADING,
@@ -372,16 +372,33 @@ def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, Polic
     unsupported = _unsupported_reason(sub, vm, nsg, wall)
     if configured is not None and not vm.classic:
         policy, entry = configured
-        recent = [line for line in history if line.start >= now - RECENT]
-        latest = history[0] if history else None
+        # An early end and an extension are not new approvals (their words say which: core.justifications); the
+        # last user is who asked, not the approver whose token opened it nor who ended it.
+        recent, latest = _granted(history, now - RECENT)
         return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
-                     approved_7d=len({line.start for line in recent}),
-                     last_access=latest.start if latest else None, last_user=latest.requestor if latest else "",
-                     history=tuple(history))
+                     approved_7d=len(recent), last_access=latest[0].start if latest else None,
+                     last_user=(latest[1].requester or latest[0].requestor) if latest else "", history=tuple(history))
     if unsupported:
         reason, fix = REASONS[unsupported]
         return VmRow(**base, tab=UNSUPPORTED, reason=reason, fix=fix)
     return VmRow(**base, tab=NOT_CONFIGURED)
+
+
+def _granted(history: list[RequestLine], since: datetime) -> tuple[set[datetime], tuple | None]:
+    """The starts of new grants since `since`, and the newest line that is no early end with its words read. History
+    is newest first: the walk stops once past `since` with the newest found (it can hold 100,000 requests)."""
+    recent: set[datetime] = set()
+    latest = None
+    for line in history:
+        if line.start < since and latest is not None:
+            break
+        read = justifications.read(line.justification)
+        if read.kind == "ended":
+            continue
+        latest = latest or (line, read)
+        if read.kind == "grant" and line.start >= since:
+            recent.add(line.start)
+    return recent, latest
 
 
 def _unsupported_reason(sub: SubscriptionFleet, vm: VmFacts, nsg: str, wall) -> str:

@@ -24,6 +24,7 @@ from .errors import (
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
 from .ids import RESOURCE_GROUP, SUBSCRIPTION_ID, PolicyRef, parse_policy_id, parse_vm_id, subscription_of
+from .ingestion import upload_logs
 from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
@@ -55,7 +56,7 @@ __all__ = [
     "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "STILL_LOADING", "parallel",
+    "list_subscriptions_with", "list_policies_in", "upload_logs", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "STILL_LOADING", "parallel",
     "read_permissions", "Holder", "RoleAssignment", "RoleCatalog", "RoleDefinition", "read_role_catalog",
     "try_role_catalog",
     "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",

@@ -53,7 +53,7 @@ class InvalidRequest(GatewayError):
 
 
 class Throttled(GatewayError):
-    pass
+    retry_after: int | None = None  # seconds, when Azure said (Retry-After)
 
 
 class Unavailable(GatewayError):

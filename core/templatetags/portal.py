@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from core.durations import human
 from core.fates import azure_fate
@@ -34,9 +34,14 @@ def when(value: datetime | None):
 
 @register.filter
 def window(value: str):
-    """{{ row.window|window }}: an ISO 8601 interval ("start/end", as the CSV carries it) shown as two moments."""
-    try:
-        start, end = (datetime.fromisoformat(part) for part in (value or "").split("/"))
-    except ValueError:
-        return value
-    return format_html("{} – {}", when(start), when(end))
+    """{{ row.window|window }}: an ISO 8601 interval ("start/end", as the CSV carries it) shown as two moments; where
+    VM:port pairs have windows of their own ("dev-02:5986 start/end; dev-06:22 start/end"), each after its pair."""
+    parts = []
+    for part in (value or "").split("; "):
+        label, _, interval = part.rpartition(" ")
+        try:
+            start, end = (datetime.fromisoformat(x) for x in interval.split("/"))
+        except ValueError:
+            return value
+        parts.append(format_html("{}{} – {}", f"{label} " if label else "", when(start), when(end)))
+    return format_html_join("; ", "{}", ((p,) for p in parts))

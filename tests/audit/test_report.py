@@ -17,10 +17,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 def csv_rows(response) -> list[dict]:
-    """The rows under the header; the first line is the coverage cell."""
+    """The rows under the header, which is the first line."""
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     lines = io.StringIO(text)
-    assert next(csv.reader(lines))[0].startswith("Coverage of ")
+    assert next(csv.reader(lines))[:2] == ["Correlation id", "Operation name"]
+    lines.seek(0)
     return list(csv.DictReader(lines))
 
 
@@ -46,7 +47,7 @@ def test_carol_sees_the_enable_and_the_request_with_the_justification_joined(por
     assert [(r.event.operation_name, r.event.caller) for r in rows] == [
         ("Initiate JIT Network Access Policy", "alice@contoso.test"),
         ("Create or Update JIT Network Access Policy", "bob@contoso.test")]
-    assert (rows[0].vms, rows[0].ports, rows[0].source, rows[0].joined_from) == ("build-01", "22",
+    assert (rows[0].vms, rows[0].ports, rows[0].source, rows[0].joined_from) == ("build-01", "build-01:22",
                                                                                   "203.0.113.50", "portal")
     assert rows[0].justification == '=HYPERLINK("http://x")'
 
@@ -135,7 +136,7 @@ def test_after_jit_is_removed_from_web_02_its_history_stays_in_the_report_and_on
     assert [(r.event.operation.rsplit("/", 1)[-1], r.vms, r.change or r.ports, r.source, r.justification) for r in rows] == [
         ("delete", "web-01, web-02, web-03, web-04", "removed from web-01; removed from web-02; removed from web-03; "
                                                     "removed from web-04 (changed outside the portal)", "", ""),
-        ("action", "web-02", "22", "203.0.113.7", "Investigating disk alert")]
+        ("action", "web-02", "web-02:22", "203.0.113.7", "Investigating disk alert")]
     page = portal.get(f"/audit/vm/{sub}/rg-web/web-02/", since).context["rows"]
     assert [r.event.event_id for r in page] == [r.event.event_id for r in rows]
 

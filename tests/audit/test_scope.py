@@ -3,12 +3,12 @@ not on rg-monitor) is not shown rg-monitor's changes in the trail, its CSV or th
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 
 import pytest
 
 from core.actor import PORTAL
+from tests.audit.downloads import csv_download
 from trail.chain import record
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -27,8 +27,9 @@ def test_grace_is_not_shown_rg_monitors_changes_in_the_trail_and_is_told_so(sign
     page = grace.get("/audit/trail")
     assert monitor_change not in page.content.decode() and page.context["hidden"] == 1
     assert "1 event about resource groups outside your Azure read scope is not shown." in page.content.decode()
-    text = b"".join(grace.get("/audit/trail.csv").streaming_content).decode("utf-8-sig")
-    assert monitor_change not in text and "Rows hidden by your Azure read scope: 1." in text.splitlines()[0]
+    data, rows, manifest = csv_download(grace, "/audit/trail.csv")
+    assert monitor_change not in data.decode() and manifest["coverage"]["rows_hidden_by_read_scope"] == 1
+    assert len(rows) == manifest["rows"]
 
 
 def test_carol_reader_everywhere_sees_rg_monitors_changes(signed_in, monitor_change):
@@ -36,20 +37,20 @@ def test_carol_reader_everywhere_sees_rg_monitors_changes(signed_in, monitor_cha
     assert monitor_change in page.content.decode() and page.context["hidden"] == 0
 
 
-def test_the_report_csv_says_what_it_covers_and_what_could_not_be_read(signed_in):
+def test_the_report_csvs_manifest_says_what_it_covers_and_what_could_not_be_read(signed_in):
     grace = signed_in("grace")
-    text = b"".join(grace.get("/audit/report.csv").streaming_content).decode("utf-8-sig")
-    first = next(csv.reader(io.StringIO(text)))[0]
-    assert first.startswith("Coverage of jit-activity_") and "Contoso Production" in first
-    assert "Not read from Azure for this file: Contoso Legacy Apps (" in first and "Audit trail checkpoint: " in first
+    data, rows, manifest = csv_download(grace, "/audit/report.csv")
+    assert data.decode("utf-8-sig").startswith("Correlation id,Operation name,")
+    assert manifest["file"].startswith("jit-activity_") and "Contoso Production" in manifest["coverage"]["subscriptions"]
+    assert [u["subscription"] for u in manifest["coverage"]["not_read_from_azure"]] == ["Contoso Legacy Apps"]
+    assert re.fullmatch(r"\d+:[0-9a-f]{64}", manifest["checkpoint"]) and manifest["generated_by"] == "grace@contoso.test"
 
 
 def test_a_csv_says_which_filters_it_did_not_apply_and_leaves_no_warning_for_the_next_page(signed_in):
     carol = signed_in("carol")
-    text = b"".join(carol.get("/audit/report.csv", {"start": "2026-11-28", "end": "2020-01-01"})
-                    .streaming_content).decode("utf-8-sig")
-    first = next(csv.reader(io.StringIO(text)))[0]
-    assert "Filters not applied: Ignored " in first
+    _, _, manifest = csv_download(carol, "/audit/report.csv", {"start": "2026-11-28", "end": "2020-01-01"})
+    assert manifest["coverage"]["filters_not_applied"][0].startswith("Ignored ")
+    assert manifest["asked"]["filters"] == {"start": "2026-11-28", "end": "2020-01-01"}
     assert not [m for m in carol.get("/vms/").context["messages"] if "Ignored" in str(m)]
     page = carol.get("/audit/", {"start": "2026-11-28", "end": "2020-01-01"})
     assert [str(m) for m in page.context["messages"] if "Ignored" in str(m)]

@@ -12,6 +12,7 @@ from django.http import StreamingHttpResponse
 from audit import csv_export
 from audit.difference import difference
 from core.actor import PORTAL
+from tests.audit.downloads import manifest_of
 from tests.sandbox_client import query_of
 from trail.chain import checkpoint, record
 from trail.models import AuditEvent
@@ -27,7 +28,8 @@ def _three_events():
 def _peak_while_streaming(count: int) -> int:
     rows = ([f"id-{i}", "Initiate JIT Network Access Policy", "Succeeded", "=x" if i % 7 == 0 else "y" * 40]
             for i in range(count))
-    response = csv_export.response(csv_export.stream("Coverage", ["a", "b", "c", "d"], rows), "x.csv")
+    response = csv_export.response((p.encode() for p in csv_export.stream(["a", "b", "c", "d"], rows)), "x.csv",
+                                   "/audit/manifests/x.json")
     assert isinstance(response, StreamingHttpResponse)
     tracemalloc.start()
     written = 0
@@ -62,9 +64,9 @@ def test_the_trail_csv_streams_from_the_database_and_carries_a_checkpoint(client
     assert isinstance(response, StreamingHttpResponse)
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     head = checkpoint()
-    assert head.count == 4 and f"Audit trail checkpoint: {head}" in text.splitlines()[0]
+    assert head.count == 4 and manifest_of(client, response)["checkpoint"] == str(head)
     assert [r.getMessage() for r in caplog.records if r.name == "audit.checkpoint"] == [f"audit checkpoint {head}"]
-    assert text.splitlines()[1] == ",".join(csv_export.TRAIL_COLUMNS) and text.count("jit.edit") == 3
+    assert text.splitlines()[0] == ",".join(csv_export.TRAIL_COLUMNS) and text.count("jit.edit") == 3
     assert AuditEvent.objects.filter(action="csv.download").count() == 1
 
 
@@ -89,3 +91,12 @@ def test_the_trails_before_and_after_reads_as_a_difference_per_vm():
     assert difference(details) == [
         "dev-01: port 22 max 3 h → 1 h, port 3389 removed, port 8443 added (TCP, from 10.0.0.0/8, 10.1.0.0/16, ≤ 3 h)",
         "enabled on dev-08: 22, 3389 (Any, ≤ 3 h)", "removed from web-02", "error: Azure refused"]
+
+
+def test_the_trails_details_read_as_words_with_vm_names_beside_arm_ids_never_as_python():
+    vm = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/dev-02"
+    assert difference({"request": 1, "comment": "ok"}) == ["request: 1", "comment: ok"]
+    assert difference({"roles": ["JIT.Auditor"]}) == ["roles: JIT.Auditor"]
+    assert difference({"filters": {"vm": "mon-01", "start": ""}, "break_glass": True}) == [
+        "filters: vm mon-01; start none", "break glass: yes"]
+    assert difference({"items": [{"vm": vm, "port": 22}]}) == [f"items: vm dev-02 ({vm}); port 22"]

@@ -56,7 +56,7 @@ def test_the_audit_pages_fit_the_window_and_their_tables_scroll_in_their_own_box
         table = page.get_by_role("table")
         expect(table).to_contain_text("Correlation id")
         assert _page_width(page) <= width, url
-        # Each moment of a window (the 11th column) stays on one line: a window reads in at most two.
-        lines = page.locator("table.events tbody td:nth-child(11) time").evaluate_all(
+        # Each moment of a window (the 12th column) stays on one line: a window reads in at most two.
+        lines = page.locator("table.events tbody td:nth-child(12) time").evaluate_all(
             "moments => moments.map(m => m.getClientRects().length)")
         assert lines and set(lines) == {1}, (url, lines)
