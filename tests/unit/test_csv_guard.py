@@ -29,19 +29,19 @@ def _read(pieces: list[str]) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text[1:])))
 
 
-def test_every_cell_of_a_download_is_neutralised_the_coverage_line_first():
+def test_every_cell_of_a_download_is_neutralised_the_header_first():
     rows = [["=cmd|' /C calc'!A0", "+1", "ok"], [None, -5, 7], ["@x", "", "b-c"]]
-    lines = _read(list(stream("=Subscriptions: 1", ["Time", "Actor", "Action"], rows)))
-    assert lines == [["'=Subscriptions: 1"], ["Time", "Actor", "Action"], ["'=cmd|' /C calc'!A0", "'+1", "ok"],
+    lines = _read(list(stream(["Time", "Actor", "Action"], rows)))
+    assert lines == [["Time", "Actor", "Action"], ["'=cmd|' /C calc'!A0", "'+1", "ok"],
                      ["", "'-5", "7"], ["'@x", "", "b-c"]]
 
 
 def test_a_long_download_comes_in_pieces_with_every_row_once():
     rows = [[f"=row {n}", "x" * 100] for n in range(1000)]  # about 110 KB: several pieces
-    pieces = list(stream("covered", ["A", "B"], rows))
+    pieces = list(stream(["A", "B"], rows))
     assert len(pieces) > 3 and all(len(p) < 2 * PIECE for p in pieces)
-    assert _read(pieces) == [["covered"], ["A", "B"], *([f"'=row {n}", "x" * 100] for n in range(1000))]
+    assert _read(pieces) == [["A", "B"], *([f"'=row {n}", "x" * 100] for n in range(1000))]
 
 
-def test_a_download_with_no_rows_is_its_two_first_lines():
-    assert _read(list(stream("covered", ["A"], []))) == [["covered"], ["A"]]
+def test_a_download_with_no_rows_is_its_header_alone():
+    assert _read(list(stream(["A"], []))) == [["A"]]
