@@ -1,0 +1,227 @@
+"""Whether JIT really protects each port of a VM: the states the portal shows, judged from `reach`.
+
+Pure code (no Django, no SDK). Worst first, per VM the worst of its ports:
+- Bypassed: an allow rule that is not JIT's lets the port in before JIT's deny rule;
+- Deny rule missing: the policy lists the port but no JIT deny rule covers it;
+- Exposed, no JIT: a VM without JIT whose management port the Internet reaches;
+- Left-over allow: a JIT allow rule whose request Azure has ended;
+- Unknown: the NSGs could not be read or judged (why is said);
+- Open now by JIT: a request is open (who, until when);
+- Protected: JIT's deny rule is in force and nothing before it lets traffic in;
+- Closed: a VM without JIT that the Internet does not reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.gateway.types import SecurityGroup, SecurityRule
+
+from .reach import LOAD_BALANCER, Intervals, Network, Passage, Target, cidr, intersect, matching, reaches, subtract
+
+BYPASSED, MISSING, EXPOSED, LEFTOVER, UNKNOWN, OPEN, PROTECTED, CLOSED = (
+    "bypassed", "missing", "exposed", "leftover", "unknown", "open", "protected", "closed")
+STATES = ((BYPASSED, "Bypassed"), (MISSING, "Deny rule missing"), (EXPOSED, "Exposed, no JIT"),
+          (LEFTOVER, "Left-over allow"), (UNKNOWN, "Unknown"), (OPEN, "Open now by JIT"), (PROTECTED, "Protected"),
+          (CLOSED, "Not exposed"))
+LABELS = dict(STATES)
+RANK = {state: i for i, (state, _) in enumerate(STATES)}
+FINDINGS = frozenset({BYPASSED, MISSING, EXPOSED, LEFTOVER})  # what notifies admins and opens an exposure window
+CRITICAL, HIGH, NARROW = "critical", "high", "narrow"
+MANAGEMENT_PORTS = (22, 3389, 5985, 5986)  # what "Exposed, no JIT" looks at: the ports JIT recommends
+JIT_PREFIX = "SecurityCenter-JITRule"
+_LB = cidr(LOAD_BALANCER) or ()
+
+
+def is_jit(rule: SecurityRule) -> bool:
+    return rule.name.startswith(JIT_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class Culprit:
+    """The rule a finding names, where it lives, and what it lets in."""
+
+    rule: SecurityRule
+    nsg_id: str
+    nsg_name: str
+    level: str  # "subnet" or "NIC"
+
+    @property
+    def source_text(self) -> str:
+        if self.rule.source_asgs:
+            return ", ".join(a.rsplit("/", 1)[-1] for a in self.rule.source_asgs)
+        return ", ".join("Any" if s == "*" else s for s in self.rule.sources or ("*",))
+
+    @property
+    def words(self) -> str:
+        return (f"{self.rule.name}, priority {self.rule.priority}, from {self.source_text}, "
+                f"on {self.nsg_name} ({self.level})")
+
+
+@dataclass(frozen=True, slots=True)
+class PortHealth:
+    port: int
+    state: str
+    detail: str
+    severity: str = ""
+    culprit: Culprit | None = None
+    who: str = ""
+    until: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.state]
+
+
+@dataclass(frozen=True, slots=True)
+class VmHealth:
+    state: str
+    ports: tuple[PortHealth, ...]
+    nsgs: tuple[tuple[str, str], ...] = ()  # (level, NSG id) that apply, subnet first
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.state]
+
+    @property
+    def severity(self) -> str:
+        found = {p.severity for p in self.ports if p.state == self.state and p.severity}
+        return next((s for s in (CRITICAL, HIGH, NARROW) if s in found), "")
+
+    @property
+    def summary(self) -> str:
+        """The worst port's words, e.g. "22: allow-ssh, priority 300, from Internet, on nsg-web (NIC)"."""
+        worst = next((p for p in self.ports if p.state == self.state), None)
+        return f"{worst.port}: {worst.detail}" if worst else ""
+
+
+def unknown(why: str, ports: tuple[int, ...], nsgs: tuple[tuple[str, str], ...] = ()) -> VmHealth:
+    return VmHealth(UNKNOWN, tuple(PortHealth(p, UNKNOWN, why) for p in ports), nsgs)
+
+
+def _size(sources: Intervals) -> int:
+    return sum(hi - lo + 1 for lo, hi in sources)
+
+
+def severity(sources: Intervals, network: Network, limit_v4: int, limit_v6: int) -> str:
+    """By what the rule lets in: all of the Internet's IPv4 addresses (Any, Internet, 0.0.0.0/0) critical; more
+    addresses than the portal lets a requester type (JIT_MAX_SOURCE_PREFIX_*) high; fewer narrow."""
+    public_v4 = intersect(network.internet, ((0, (1 << 32) - 1),))
+    if not subtract(public_v4, sources):
+        return CRITICAL
+    v4 = intersect(sources, ((0, (1 << 32) - 1),))
+    rest = subtract(sources, v4)
+    if _size(v4) > 2 ** (32 - limit_v4) or _size(rest) > 2 ** (128 - limit_v6):
+        return HIGH
+    return NARROW
+
+
+def _reaching(found: tuple[Passage, ...]) -> list[Passage]:
+    """Passages that matter: the host's own probes (AzureLoadBalancer) reach every port by design."""
+    return [p for p in found if subtract(p.sources, _LB)]
+
+
+def _culprit(passage: Passage, groups: Mapping[str, SecurityGroup | None]) -> Culprit | None:
+    """The rule to name for a passage: one that is neither Azure's default nor JIT's (the NIC's first)."""
+    for level, rule in (("NIC", passage.nic_rule), ("subnet", passage.subnet_rule)):
+        if rule is not None and not rule.default and not is_jit(rule):
+            group = groups[level]
+            return Culprit(rule, group.nsg_id if group else "", group.name if group else "", level)
+    return None
+
+
+def _jit_allow(passage: Passage, groups: Mapping[str, SecurityGroup | None]) -> Culprit | None:
+    for level, rule in (("NIC", passage.nic_rule), ("subnet", passage.subnet_rule)):
+        if rule is not None and is_jit(rule):
+            group = groups[level]
+            return Culprit(rule, group.nsg_id if group else "", group.name if group else "", level)
+    return None
+
+
+def _what_reaches(found: list[Passage], groups: Mapping[str, SecurityGroup | None], network: Network) -> str:
+    for passage in found:
+        culprit = _culprit(passage, groups)
+        if culprit is not None:
+            where = "the Internet" if intersect(passage.sources, network.internet) else culprit.source_text
+            return f"open to {where} by {culprit.words}"
+    if any(intersect(p.sources, network.vnet) for p in found):
+        return "open to the virtual network (AllowVnetInBound)"
+    if found:
+        return "open to JIT's allow rule only"
+    return "closed by the default DenyAllInBound, with nothing to keep it so"
+
+
+@dataclass(frozen=True)
+class Judge:
+    """Judges the ports of VMs in one network: their NSGs (subnet's, NIC's), what tags stand for, the limits."""
+
+    network: Network
+    limit_v4: int = 24
+    limit_v6: int = 64
+
+    def _both(self, subnet: SecurityGroup | None, nic: SecurityGroup | None, target: Target
+              ) -> tuple[list[Passage], Mapping[str, SecurityGroup | None]]:
+        return _reaching(reaches(subnet, nic, target, self.network)), {"subnet": subnet, "NIC": nic}
+
+    def configured(self, address: str, asgs: frozenset[str], ports: tuple[int, ...], subnet: SecurityGroup | None,
+                   nic: SecurityGroup | None, open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
+        """A VM in a JIT policy: each policy port judged."""
+        judged = []
+        for port in ports:
+            target = Target(address, asgs, port)
+            found, groups = self._both(subnet, nic, target)
+            denied = any(r.access == "Deny" and is_jit(r) for g in (subnet, nic) if g
+                         for r in matching(g, target, self.network))
+            judged.append(self._configured_port(port, found, groups, denied, open_now.get(port)))
+        return _vm(judged, subnet, nic)
+
+    def _configured_port(self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None],
+                         denied: bool, opened: tuple[str, datetime] | None) -> PortHealth:
+        if not denied:
+            return PortHealth(port, MISSING, f"no JIT deny rule covers port {port}; {_what_reaches(found, groups, self.network)}")
+        bypasses = [(p, c) for p in found if (c := _culprit(p, groups)) is not None]
+        if bypasses:
+            rated = [(severity(p.sources, self.network, self.limit_v4, self.limit_v6), c) for p, c in bypasses]
+            level, culprit = min(rated, key=lambda sc: (CRITICAL, HIGH, NARROW).index(sc[0]))
+            words = (culprit.words if level != NARROW
+                     else f"allowed from {culprit.source_text} by {culprit.rule.name}, priority {culprit.rule.priority}, "
+                          f"on {culprit.nsg_name} ({culprit.level})")
+            return PortHealth(port, BYPASSED, words, level, culprit)
+        jit = [c for p in found if (c := _jit_allow(p, groups)) is not None]
+        if jit and opened:
+            who, until = opened
+            return PortHealth(port, OPEN, f"open by JIT for {who} until {until:%Y-%m-%d %H:%M} UTC", culprit=jit[0],
+                              who=who, until=until)
+        if jit:
+            return PortHealth(port, LEFTOVER, f"{jit[0].rule.name} still allows it after its request ended "
+                                              f"(priority {jit[0].rule.priority}, from {jit[0].source_text}, "
+                                              f"on {jit[0].nsg_name})", culprit=jit[0])
+        if found:  # JIT's deny rule is there but some sources pass it (e.g. a deny narrowed by hand)
+            return PortHealth(port, BYPASSED, f"reaches the port past JIT's deny rule: {_what_reaches(found, groups, self.network)}",
+                              HIGH)
+        return PortHealth(port, PROTECTED, "JIT's deny rule is in force")
+
+    def unconfigured(self, address: str, asgs: frozenset[str], subnet: SecurityGroup | None,
+                     nic: SecurityGroup | None) -> VmHealth:
+        """A VM without JIT: are its management ports open to the Internet?"""
+        judged = []
+        for port in MANAGEMENT_PORTS:
+            found, groups = self._both(subnet, nic, Target(address, asgs, port))
+            public = [(p, _culprit(p, groups)) for p in found if intersect(p.sources, self.network.internet)]
+            if not public:
+                judged.append(PortHealth(port, CLOSED, "not reachable from the Internet through its NSGs"))
+                continue
+            passage, culprit = public[0]
+            level = severity(passage.sources, self.network, self.limit_v4, self.limit_v6)
+            words = culprit.words if culprit else "no NSG filters it"
+            judged.append(PortHealth(port, EXPOSED, f"open to the Internet: {words}", level, culprit))
+        return _vm(judged, subnet, nic)
+
+
+def _vm(judged: list[PortHealth], subnet: SecurityGroup | None, nic: SecurityGroup | None) -> VmHealth:
+    state = min((p.state for p in judged), key=RANK.__getitem__) if judged else PROTECTED
+    nsgs = tuple((level, g.nsg_id) for level, g in (("subnet", subnet), ("NIC", nic)) if g)
+    return VmHealth(state, tuple(judged), nsgs)
+
