@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import demo, publish
+from . import demo, nsg, publish
 from .certs import Material
 from .http import Request, Response, json_response, route
 from .identity import Identity
@@ -36,6 +36,7 @@ class Control:
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
+            route("POST", "/_sandbox/nsgs/redeploy", self.redeploy_nsg, "control"),
         ]
 
     def info(self, request: Request) -> Response:
@@ -175,3 +176,17 @@ class Control:
             self.sandbox.world.setdefault("app_roles", {})[key] = [str(r) for r in body["roles"]]
             self.sandbox.save()
         return json_response(200, {"person": key, "roles": body["roles"]})
+
+    def redeploy_nsg(self, request: Request) -> Response:
+        """An NSG redeployed from its infrastructure-as-code template: the rules it declares stay, JIT's go
+        (MicrosoftDocs/azure-docs#122814; terraform-provider-azurerm PR #10326)."""
+        body = request.json()
+        name = body.get("nsg") if isinstance(body, dict) else None
+        with self.sandbox.lock:
+            found = [n for n in self.sandbox.world["nsgs"].values()
+                     if isinstance(name, str) and name.lower() in (n["name"].lower(), n["id"].lower())]
+            if len(found) != 1:
+                return _bad('send {"nsg": "<name or id of one NSG>"}')
+            dropped = nsg.redeploy(found[0])
+            self.sandbox.save()
+        return json_response(200, {"nsg": found[0]["id"], "dropped": dropped})

@@ -2,7 +2,7 @@
 
 Starts its own sandbox with a generated fleet and a latency on every ARM call, signs people in through
 the real MSAL flow, then measures in one run:
-- the floor: a bare client making the page's calls (subscriptions, then every subscription's nine lists
+- the floor: a bare client making the page's calls (subscriptions, then every subscription's ten lists
   and each resource group's permissions, in parallel as wide as the portal's pool, plain `json.loads`,
   to the last page);
 - the portal's Configured tab cold (after Refresh) and warm (every tab, filter, sort and page);

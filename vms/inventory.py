@@ -37,6 +37,7 @@ from core.gateway import (
 
 from .models import SeenScope
 from .seen import scope_key
+from .verdicts import FleetJudge, VmHealth
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
@@ -89,6 +90,11 @@ class VmRow:
     history: tuple[RequestLine, ...] = field(default=())
     admin_username: str = ""
     jit_address: str = ""  # the Azure Firewall's public IP when JIT reaches the VM through one
+    health: VmHealth | None = None  # whether JIT really protects it (Configured and Not configured only)
+
+    @property
+    def health_state(self) -> str:
+        return self.health.state if self.health else ""
 
     @property
     def connect_address(self) -> str:
@@ -336,12 +342,23 @@ def _epochs(subscription_ids: list[str]) -> dict[str, int]:
 def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
     policies = {vm.vm_id.lower(): (policy, vm) for policy in sub.policies for vm in policy.vms}
     histories = _histories(sub.policies)
-    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [], now)
+    judge = FleetJudge(sub, settings.JIT_MAX_SOURCE_PREFIX_V4, settings.JIT_MAX_SOURCE_PREFIX_V6)
+    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [],
+                 now, judge)
             for vm in sub.vms for found in [policies.get(vm.vm_id.lower())]]
 
 
+def _open_ports(history: list[RequestLine], now: datetime) -> dict[int, tuple[str, datetime]]:
+    """Port → (who, until) of the requests Azure has open now (the newest first, so the newest wins)."""
+    found: dict[int, tuple[str, datetime]] = {}
+    for line in history:
+        if line.status == "Initiated" and line.end > now:
+            found.setdefault(line.port, (line.requestor, line.end))
+    return found
+
+
 def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, PolicyVm] | None,
-         history: list[RequestLine], now: datetime) -> VmRow:
+         history: list[RequestLine], now: datetime, judge: FleetJudge) -> VmRow:
     nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
     nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
     vnet = nic.subnet_id.rsplit("/subnets/", 1)[0].lower() if nic else ""
@@ -360,14 +377,16 @@ def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, Polic
         policy, entry = configured
         recent = [line for line in history if line.start >= now - RECENT]
         latest = history[0] if history else None
+        health = judge.judge(nic, tuple(p.number for p in entry.ports), wall.name if wall else "",
+                             _open_ports(history, now))
         return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
                      approved_7d=len({line.start for line in recent}),
                      last_access=latest.start if latest else None, last_user=latest.requestor if latest else "",
-                     history=tuple(history))
+                     history=tuple(history), health=health)
     if unsupported:
         reason, fix = REASONS[unsupported]
         return VmRow(**base, tab=UNSUPPORTED, reason=reason, fix=fix)
-    return VmRow(**base, tab=NOT_CONFIGURED)
+    return VmRow(**base, tab=NOT_CONFIGURED, health=judge.judge(nic, None, wall.name if wall else "", {}))
 
 
 def _unsupported_reason(sub: SubscriptionFleet, vm: VmFacts, nsg: str, wall) -> str:

@@ -17,9 +17,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.gateway.types import SecurityGroup, SecurityRule
+from core.gateway.types import NicFacts, SecurityGroup, SecurityRule, SubscriptionFleet
 
-from .reach import LOAD_BALANCER, Intervals, Network, Passage, Target, cidr, intersect, matching, reaches, subtract
+from .reach import (
+    LOAD_BALANCER,
+    Intervals,
+    Network,
+    Passage,
+    Target,
+    cidr,
+    intersect,
+    matching,
+    network_of,
+    reaches,
+    subtract,
+)
 
 BYPASSED, MISSING, EXPOSED, LEFTOVER, UNKNOWN, OPEN, PROTECTED, CLOSED = (
     "bypassed", "missing", "exposed", "leftover", "unknown", "open", "protected", "closed")
@@ -225,3 +237,60 @@ def _vm(judged: list[PortHealth], subnet: SecurityGroup | None, nic: SecurityGro
     nsgs = tuple((level, g.nsg_id) for level, g in (("subnet", subnet), ("NIC", nic)) if g)
     return VmHealth(state, tuple(judged), nsgs)
 
+
+
+class FleetJudge:
+    """Judges the VMs of one subscription's fleet read: finds each VM's NSGs (subnet's and NIC's) in the one NSG
+    list the read made, and what its virtual network's tags stand for. Says Unknown, and why, where it cannot."""
+
+    def __init__(self, fleet: SubscriptionFleet, limit_v4: int = 24, limit_v6: int = 64) -> None:
+        self.fleet = fleet
+        self.limits = (limit_v4, limit_v6)
+        members: dict[str, list[str]] = {}
+        for nic in fleet.nics.values():
+            for asg in nic.asg_ids:
+                members.setdefault(asg.lower(), []).append(nic.private_ip)
+        self._members = members
+        self._judges: dict[str, Judge] = {}
+
+    def _judge(self, vnet_id: str) -> Judge:
+        found = self._judges.get(vnet_id)
+        if found is None:
+            network = network_of(self.fleet.vnet_prefixes.get(vnet_id, ()), self._members)
+            found = self._judges[vnet_id] = Judge(network, *self.limits)
+        return found
+
+    def _groups(self, nic: NicFacts) -> tuple[SecurityGroup | None, SecurityGroup | None, str]:
+        """(subnet's NSG, NIC's NSG, why they cannot be judged or "")."""
+        subnet_id = self.fleet.subnet_nsgs.get(nic.subnet_id.lower(), "")
+        if not subnet_id and not nic.nsg_id:
+            return None, None, ""
+        if self.fleet.nsgs is None:
+            return None, None, f"Azure would not list the network security groups: {self.fleet.nsgs_error}"
+        found = []
+        for nsg_id in (subnet_id, nic.nsg_id):
+            group = self.fleet.nsgs.get(nsg_id.lower()) if nsg_id else None
+            if nsg_id and group is None:
+                parts = nsg_id.split("/")
+                return None, None, (f"Azure did not show NSG {parts[-1]} in {parts[4] if len(parts) > 4 else '?'}: "
+                                    "reading it needs Microsoft.Network/networkSecurityGroups/read there")
+            found.append(group)
+        return found[0], found[1], ""
+
+    def judge(self, nic: NicFacts | None, ports: tuple[int, ...] | None, firewall: str,
+              open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
+        """`ports`: the policy's for a VM in JIT, None for one without; `firewall`: the Azure Firewall it is behind."""
+        checked = ports if ports is not None else MANAGEMENT_PORTS
+        if nic is None:
+            return unknown("the VM's network interface is not visible", checked)
+        subnet, nic_group, why = self._groups(nic)
+        if why:
+            return unknown(why, checked)
+        if subnet is None and nic_group is None and firewall:
+            return unknown(f"JIT reaches it through Azure Firewall {firewall}, whose rules the portal does not judge",
+                           checked)
+        judge = self._judge(nic.subnet_id.rsplit("/subnets/", 1)[0].lower())
+        asgs = frozenset(a.lower() for a in nic.asg_ids)
+        if ports is None:
+            return judge.unconfigured(nic.private_ip, asgs, subnet, nic_group)
+        return judge.configured(nic.private_ip, asgs, ports, subnet, nic_group, open_now)
