@@ -2,11 +2,13 @@ from django.urls import path, re_path
 
 from vms.urls import VM
 
-from . import views
+from . import health, views
 
 urlpatterns = [
     path("", views.report, name="audit-report"),
     path("report.csv", views.report_csv, name="audit-report-csv"),
+    path("health", health.health, name="audit-health"),
+    path("health.csv", health.health_csv, name="audit-health-csv"),
     path("trail", views.trail, name="audit-trail"),
     path("trail.csv", views.trail_csv, name="audit-trail-csv"),
     re_path(rf"^vm/{VM}/$", views.vm_activity, name="audit-vm"),

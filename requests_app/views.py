@@ -84,7 +84,8 @@ def new(request: HttpRequest) -> HttpResponse:
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
     return render(request, "requests_app/new.html", {
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": rules, "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
+        "rules": rules, "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
+        "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)]})
 
 
 @require_safe

@@ -37,7 +37,7 @@ from core.gateway import (
 
 from .models import SeenScope
 from .seen import scope_key
-from .verdicts import FleetJudge, VmHealth
+from .verdicts import RANK, FleetJudge, VmHealth
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
@@ -95,6 +95,11 @@ class VmRow:
     @property
     def health_state(self) -> str:
         return self.health.state if self.health else ""
+
+    @property
+    def health_rank(self) -> int:
+        """Worst first when sorted: the order of verdicts.STATES; no health last."""
+        return RANK.get(self.health_state, len(RANK))
 
     @property
     def connect_address(self) -> str:

@@ -102,6 +102,23 @@ class VmHealth:
         found = {p.severity for p in self.ports if p.state == self.state and p.severity}
         return next((s for s in (CRITICAL, HIGH, NARROW) if s in found), "")
 
+    def notices(self, vm_name: str) -> list[str]:
+        """What a requester is told before asking for a port that is open already (the request form)."""
+        found = []
+        for port in self.ports:
+            if port.state != BYPASSED or port.culprit is None:
+                continue
+            rule, whence = port.culprit.rule, ("to the Internet" if port.severity == CRITICAL
+                                               else f"from {port.culprit.source_text}")
+            found.append(f"Port {port.port} of {vm_name} is already open {whence} by rule {rule.name} (priority "
+                         f"{rule.priority}, on {port.culprit.nsg_name}): JIT does not protect it.")
+        return found
+
+    @property
+    def where(self) -> str:
+        """The NSGs judged, e.g. "subnet: nsg-web; NIC: web-01-nsg"."""
+        return "; ".join(f"{level}: {nsg_id.rsplit('/', 1)[-1]}" for level, nsg_id in self.nsgs) or "none"
+
     @property
     def summary(self) -> str:
         """The worst port's words, e.g. "22: allow-ssh, priority 300, from Internet, on nsg-web (NIC)"."""
@@ -118,10 +135,11 @@ def _size(sources: Intervals) -> int:
 
 
 def severity(sources: Intervals, network: Network, limit_v4: int, limit_v6: int) -> str:
-    """By what the rule lets in: all of the Internet's IPv4 addresses (Any, Internet, 0.0.0.0/0) critical; more
-    addresses than the portal lets a requester type (JIT_MAX_SOURCE_PREFIX_*) high; fewer narrow."""
+    """By what the rule lets in: most of the Internet's IPv4 addresses (Any, Internet, 0.0.0.0/0 — less an
+    address an earlier rule took) critical; more addresses than the portal lets a requester type
+    (JIT_MAX_SOURCE_PREFIX_*) high; fewer narrow."""
     public_v4 = intersect(network.internet, ((0, (1 << 32) - 1),))
-    if not subtract(public_v4, sources):
+    if 2 * _size(intersect(sources, public_v4)) >= _size(public_v4):
         return CRITICAL
     v4 = intersect(sources, ((0, (1 << 32) - 1),))
     rest = subtract(sources, v4)

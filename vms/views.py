@@ -17,6 +17,7 @@ from core.navigation import safe_next
 
 from .access import CONFIGURE, REQUEST, vm_for, why_not
 from .forms import TABS, FleetFilterForm
+from .health_views import health_context
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
@@ -101,7 +102,8 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
     return render(request, "vms/detail.html", {
         "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now),
         "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
-                                                "request": why_not(inventory, row, REQUEST)}})
+                                                "request": why_not(inventory, row, REQUEST)},
+        **health_context(request, inventory, row)})
 
 
 @require_POST

@@ -22,9 +22,10 @@ from .errors import (
     Unavailable,
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
-from .ids import PolicyRef, parse_policy_id, parse_vm_id
-from .permissions import UNKNOWN, Permissions
+from .ids import PolicyRef, RuleRef, parse_policy_id, parse_rule_id, parse_vm_id
+from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies, list_policies_at, list_policies_in, list_policies_with, put_policy
+from .security_rules import delete_security_rule, read_security_rule
 from .subscriptions import list_subscriptions, list_subscriptions_with
 from .types import (
     ActivityEvent,
@@ -54,6 +55,7 @@ __all__ = [
     "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
     "list_subscriptions_with", "list_policies_in", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
+    "RuleRef", "parse_rule_id", "delete_security_rule", "read_security_rule", "read_permissions",
 ]
 
 

@@ -139,6 +139,9 @@ judge = Judge(VNET, limit_v4=24)
     ((JIT_DENY, rule("allow-any", 300, port="22")), {}, verdicts.BYPASSED, verdicts.CRITICAL, "from Any"),
     ((JIT_DENY, rule("allow-all", 300, source="0.0.0.0/0", port="22")), {}, verdicts.BYPASSED, verdicts.CRITICAL, ""),
     ((JIT_DENY, rule("allow-wide", 300, source="198.0.0.0/8", port="22")), {}, verdicts.BYPASSED, verdicts.HIGH, ""),
+    # Critical stays critical when an earlier rule (an open JIT request) took one address of the Internet.
+    ((JIT_DENY, JIT_ALLOW, rule("allow-ssh", 300, source="Internet", port="22")), {22: ("bob", UNTIL)},
+     verdicts.BYPASSED, verdicts.CRITICAL, "allow-ssh"),
     ((JIT_DENY, rule("allow-corp", 300, source="10.0.0.0/16", port="22")), {}, verdicts.BYPASSED, verdicts.HIGH, ""),
     ((JIT_DENY, rule("allow-office", 300, source="198.51.100.0/28", port="22")), {}, verdicts.BYPASSED,
      verdicts.NARROW, "allowed from 198.51.100.0/28 by allow-office"),
