@@ -25,7 +25,7 @@ from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
-from vms.actions import describe_ports
+from vms.snapshots import port_data
 
 from .difference import per_vm
 from .models import (
@@ -55,7 +55,7 @@ class Collected:
 def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: str,
             subscriptions: list[Subscription]) -> Collected:
     """Fetch each subscription's new Activity Log tail and its policies (configuration and request history)
-    into the archive, then explain the events not yet explained. Running it twice stores nothing twice."""
+    into the archive, then link the events not yet explained to the VMs they touched (`link_touches`). Running it twice stores nothing twice."""
     now = timezone.now()
     cursors = dict(ArchiveCursor.objects.filter(collector=collector).values_list("subscription_id", "until"))
     oldest = now - AZURE_RETENTION
@@ -72,7 +72,7 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
         for tail in read:
             ArchiveCursor.objects.update_or_create(collector=collector, subscription_id=tail.subscription.subscription_id.lower(),
                                                    defaults={"until": tail.azure_now or now})
-    explain(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
+    link_touches(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
         t.subscription.subscription_id.lower() for t in read]))
     if fresh:
         restate()
@@ -170,8 +170,8 @@ def _store_events(events: list[ActivityEvent]) -> list[ActivityEvent]:
     return list(fresh.values())
 
 
-def _configuration(policy: JitPolicy) -> dict[str, str]:
-    return {vm.vm_id.lower(): describe_ports(vm.ports) for vm in policy.vms}
+def _configuration(policy: JitPolicy) -> dict[str, list]:
+    return {vm.vm_id.lower(): port_data(vm.ports) for vm in policy.vms}
 
 
 def _store_policies(policies: list[JitPolicy], seen: datetime) -> None:
@@ -251,7 +251,7 @@ def restate() -> None:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
-def explain(events) -> None:
+def link_touches(events) -> None:
     """Find which VMs each event touched and how, oldest first (so that each request is claimed once). A
     transaction per few hundred events: one commit each would cost a disk flush per event, one for all would
     hold SQLite's write lock for the whole of a first collection."""
@@ -283,6 +283,10 @@ def _is_initiate(event: ArchivedEvent) -> bool:
     return event.operation.endswith("/initiate/action")
 
 
+# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
+OPENINGS = ("access.request", "access.open")
+
+
 def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     """The portal's own trail event with the same correlation id: the portal sends its own on every change."""
     if not event.correlation_id:
@@ -302,10 +306,6 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
         touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
     event.trail_seq = trail.seq
     return PORTAL, touches
-
-
-# The trail events that carry an initiate's items: a request opened at once, one an approver opened, an early end.
-OPENINGS = ("access.request", "access.open")
 
 
 def _opening(correlation_id: str) -> AuditEvent | None:

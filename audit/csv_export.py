@@ -16,7 +16,7 @@ from itertools import islice
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, explain, touches_of
+from .report import EVENT_FIELDS, INITIATE, ReportRow, aware, change_of, chunks, report_rows, touches_of
 from .scope import ReadScope
 
 AZURE_COLUMNS = ["Correlation id", "Operation name", "Status", "Event category", "Level", "Time", "Subscription",
@@ -62,13 +62,13 @@ def report_lines(events: QuerySet, names: dict[str, str], scope: ReadScope, vm_i
                  azure_now: datetime | None = None) -> Iterator[list[str]]:
     """Every event of `events` (from `matching`) as a CSV line, a chunk at a time (flat memory). A policy change's
     line is built straight from the database's row and its touches (at volume, most of an archive); a request's
-    goes through `explain` (the portal's trail, Azure's request lines)."""
+    goes through `report_rows` (the portal's trail, Azure's request lines)."""
     for chunk in chunks(events):
         touched: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for event_id, vm_name, line, _ in touches_of([r[_ID] for r in chunk], vm_id):
             touched[event_id].append((vm_name, line))
         requests = [aware(r) for r in chunk if r[_OPERATION].endswith(INITIATE)]
-        explained = ({row.event.id: report_line(row) for row in explain(requests, names, scope, vm_id, azure_now)}
+        explained = ({row.event.id: report_line(row) for row in report_rows(requests, names, scope, vm_id, azure_now)}
                      if requests else {})
         for r in chunk:
             line = explained.get(r[_ID])

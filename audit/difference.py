@@ -1,14 +1,19 @@
 """A trail event's before/after as a reader wants it: per VM, what was enabled, removed or changed, in short
 words ("enabled on dev-08: 22, 3389 (Any, ≤ 3 h)", "removed from web-02", "dev-01: port 22 max 3 h → 1 h").
 
-Both the trail and the archived configurations hold a VM's ports as `vms.actions.describe_ports` words
-("22/Any from per request up to 3 h; 3389/TCP from 10.0.0.0/8 up to 1 h"), sealed as they were written, so
-this reads those words back rather than change what the chain covers."""
+The trail and the archived configurations hold a VM's ports as data (`vms.snapshots.port_data`). Events and
+configurations written before that hold words ("22/Any from per request up to 3 h; 3389/TCP from 10.0.0.0/8 up
+to 1 h"), sealed as they were written: those are read back as words rather than change what the chain covers."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+import isodate
+
+from core.durations import human
 
 _PORT = re.compile(r"^(\d+)/(\S+) from (.+) up to (.+)$")
 
@@ -28,10 +33,15 @@ def _name(vm_id: str) -> str:
     return vm_id.rsplit("/", 1)[-1]
 
 
-def _rules(words: str) -> dict[int, _Rule] | None:
-    """Port number → its rule, or None when the words are not describe_ports' (then shown as they are)."""
+def _rules(ports: list[dict[str, Any]] | str) -> dict[int, _Rule] | None:
+    """Port number → its rule, from data or from the older events' words; None when the words are not the
+    portal's (then shown as they are)."""
+    if isinstance(ports, list):
+        return {p["port"]: _Rule("Any" if p["protocol"] == "*" else p["protocol"],
+                                 "per request" if p["sources"] == ["*"] else "+".join(p["sources"]),
+                                 human(isodate.parse_duration(p["max"]))) for p in ports}
     rules = {}
-    for part in filter(None, (p.strip() for p in words.split(";"))):
+    for part in filter(None, (p.strip() for p in ports.split(";"))):
         found = _PORT.match(part)
         if not found:
             return None
@@ -64,7 +74,7 @@ def _changed(before: dict[int, _Rule], after: dict[int, _Rule]) -> str:
     return ", ".join(parts)
 
 
-def _line(vm: str, before: str | None, after: str | None) -> str | None:
+def _line(vm: str, before: list | str | None, after: list | str | None) -> str | None:
     name = _name(vm)
     if before is None:
         rules = _rules(after or "")
@@ -79,7 +89,7 @@ def _line(vm: str, before: str | None, after: str | None) -> str | None:
     return f"{name}: {_changed(old, new)}" if old != new else None
 
 
-def per_vm(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str]]:
+def per_vm(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
     """(VM id, line) for each VM whose ports differ; VMs left as they were are not named."""
     lines = [(vm, _line(vm, before.get(vm), after.get(vm))) for vm in sorted(before.keys() | after.keys(), key=_name)]
     return [(vm, line) for vm, line in lines if line]

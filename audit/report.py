@@ -21,7 +21,8 @@ from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from core.fates import ENDED_EARLY, azure_fate
-from requests_app.status import PORTAL_FATES
+from requests_app.states import ItemStatus
+from requests_app.status import portal_fate
 from trail.models import AuditEvent
 
 from .archive import CONFIGURATIONS, HISTORY, PORTAL
@@ -63,6 +64,13 @@ def _window(start: datetime, end: datetime) -> str:
     return f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
 
 
+# What a row reads of an event and of each VM it touched: plain tuples, not models, so that a CSV of a million
+# rows costs a few microseconds a row (`make bench`).
+EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
+                "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
+                "scope_subscription", "explained_by", "trail_seq")
+
+
 def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, int]:
     """The archived events the filters select within the viewer's read scope, newest first, and how many the
     scope hides. `vm_id` keeps exactly the events that touched that VM (its activity page)."""
@@ -84,11 +92,6 @@ def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, i
             events.exclude(allowed).count())
 
 
-# What a row reads of an event and of each VM it touched: plain tuples, not models, so that a CSV of a million
-# rows costs a few microseconds a row (`make bench`).
-EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
-                "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
-                "scope_subscription", "explained_by", "trail_seq")
 TOUCH_FIELDS = ("event_id", "vm_name", "line", "request_id")
 REQUEST_FIELDS = ("id", "port", "start", "end", "source", "justification", "status", "reason")
 Touch = tuple[Any, Any]  # a VM an event touched (its name and line), with Azure's request line for it if any
@@ -96,7 +99,7 @@ EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, 
 TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
-def explain(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
+def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
             azure_now: datetime | None = None) -> list[ReportRow]:
     """Report rows for a batch of events (a page, or a chunk of a CSV; rows of `matching`, or models): four
     queries at most whatever its size. With `vm_id` (its activity page), a row tells only what the event did
@@ -184,7 +187,7 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
     if trail is not None:
         items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id]
         ends = [datetime.fromisoformat(i["end"]) for i in items]
-        fates = {PORTAL_FATES.get(i.get("status"), "") for i in items} - {""}
+        fates = {portal_fate(i["status"]) for i in items if i.get("status") and i["status"] != ItemStatus.OPENED}
         approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", False))
         if ended and trail.action != "access.end":
             fates = {ENDED_EARLY}
@@ -210,6 +213,9 @@ def _fate(touches: list[Touch], now: datetime) -> str:
     return ", ".join(dict.fromkeys(fates))
 
 
+_AT = EVENT_FIELDS.index("time")
+
+
 def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
     """The rows of `events` (from `matching`) as EVENT_FIELDS tuples, a chunk at a time, as the database gives
     them: one query read as `QuerySet.iterator` reads it (a server-side cursor where the database has them), so a
@@ -220,9 +226,6 @@ def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
         fields[_AT] = Cast("time", output_field=TextField())
     query = events.values_list(*fields)
     yield from query.query.get_compiler(query.db).execute_sql(MULTI, chunked_fetch=True, chunk_size=size)
-
-
-_AT = EVENT_FIELDS.index("time")
 
 
 def aware(raw: tuple) -> EventRow:

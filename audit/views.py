@@ -20,13 +20,13 @@ from core import gateway
 from core.actor import actor_of
 from trail.chain import log_checkpoint, record
 from trail.models import AuditEvent
-from vms.access import vm_for
 from vms.inventory import Inventory, get_inventory
+from vms.rights import vm_for
 
 from . import archive, csv_export
 from .difference import difference
 from .forms import AuditFilterForm
-from .report import explain, matching
+from .report import matching, report_rows
 from .scope import ReadScope, scope_of
 
 PER_PAGE = 50
@@ -96,7 +96,7 @@ def report(request: HttpRequest) -> HttpResponse:
     fleet = _fleet(request, form)
     page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "audit/report.html", {
-        "form": form, "page": page, "rows": explain(page.object_list, fleet.names, fleet.scope,
+        "form": form, "page": page, "rows": report_rows(page.object_list, fleet.names, fleet.scope,
                                                                      azure_now=fleet.inventory.azure_clock()),
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
@@ -125,6 +125,9 @@ def _coverage(included: list[str], unread, hidden: int, filename: str, fresh: li
             f"{hidden}. Audit trail checkpoint: {head}")
 
 
+NOWHERE = "00000000-0000-0000-0000-000000000000"
+
+
 def _about(rows: list, form: AuditFilterForm) -> str:
     """The resource groups a download's filters narrow it to, as ARM ids for the trail's target (so that its
     event, which names what was typed, is shown only to those who may read them), or "" when none narrows it.
@@ -141,9 +144,6 @@ def _about(rows: list, form: AuditFilterForm) -> str:
                      and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
                      and (not wanted.vm or wanted.vm.lower() in r.name.lower())}) or [(NOWHERE, NOWHERE)]
     return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
-
-
-NOWHERE = "00000000-0000-0000-0000-000000000000"
 
 
 def _report_csv(request: HttpRequest, events, names: dict[str, str], scope: ReadScope, filename: str, coverage,
@@ -189,7 +189,7 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
             vm.vm_id)
     _tell(request, ignored)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": explain(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
+    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": report_rows(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
                                              "unread": collected.unread, "count": page.paginator.count,
                                              "query": _query(request), "freshness": fresh,
                                              "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),

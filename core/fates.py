@@ -1,4 +1,5 @@
-"""One vocabulary for what became of an access request, on every page: Azure's status and reason, mapped once.
+"""One vocabulary for what became of an access request port in Azure, on every page: Azure's status and reason,
+mapped once (the portal's own states and their words are `requests_app.states`).
 
 Floor 1, so that `vms` (the VM page) and `requests_app` (its own page, My access) and the audit report all
 word a request port's fate the same way."""
@@ -8,10 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 OPEN, EXPIRED, REPLACED, REVOKED = "open", "expired", "replaced by a newer request", "revoked"
-# A request's fate before or instead of opening, and after an early end (the approval workflow's states).
-PENDING_APPROVAL, DENIED, LAPSED, CANCELLED = "pending approval", "denied", "expired (nobody decided)", "cancelled"
-APPROVED_NOT_OPENED, ENDED_EARLY = "approved, not opened", "ended early"
-WAITING_FOR_AZURE = "waiting for Azure"
+ENDED_EARLY = "ended early"  # a port someone closed before its end (the portal's End now)
 
 
 def azure_fate(status: str, reason: str, end: datetime, now: datetime) -> str:

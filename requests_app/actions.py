@@ -14,15 +14,15 @@ from django.utils import timezone
 
 from core import gateway
 from core.actor import PORTAL, Actor
-from core.fates import PENDING_APPROVAL
 from trail.chain import record
 from trail.models import AuditEvent
 from vms.inventory import CONFIGURED, VmRow, invalidate
 
 from . import notices
-from .forms import Planned
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .plan import Planned
 from .rules import rule_for
+from .states import ItemStatus, RequestStatus
 
 # Azure said no (rights, content, a missing policy, a conflict): asking again the same way will not help.
 REFUSALS = (gateway.AccessDenied, gateway.InvalidRequest, gateway.NotFound, gateway.Conflict)
@@ -35,7 +35,7 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
             [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
 
 
-def do_request_access(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
+def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
                       justification: str, azure_now: datetime, *, break_glass: str = "",
                       extends: AccessRequest | None = None) -> AccessRequest:
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
@@ -49,8 +49,8 @@ def do_request_access(actor: Actor, key: str, planned: list[Planned], source: st
         if access.user_id != actor.user_pk:
             raise PermissionDenied("That request belongs to someone else.")
         return access
-    if access.status == AccessRequest.AWAITING:
-        record(actor, "access.request", targets(access), PENDING_APPROVAL, details={
+    if access.status == RequestStatus.PENDING_APPROVAL:
+        record(actor, "access.request", targets(access), RequestStatus.PENDING_APPROVAL.label, details={
             **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
             "pending_until": access.pending_until.isoformat()})
         notices.pending(access)
@@ -78,7 +78,7 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
         _write_outcomes([i for plan in plans for i in plan.items])
     _conclude(actor, access, justification, action)
     for policy_id in by_policy:
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     expired = next((a for a in answers if isinstance(a, gateway.SignInRequired)), None)
     if expired is not None:
         raise expired  # after every outcome is written: the middleware sends the person to sign in and back
@@ -86,9 +86,9 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
 
 def _conclude(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
     outcomes = {item.status for item in access.items.all()}
-    access.status = (AccessRequest.OPENED if outcomes == {AccessRequestItem.OPENED} else
-                     AccessRequest.FAILED if AccessRequestItem.OPENED not in outcomes else AccessRequest.PARTIAL)
-    if access.status != AccessRequest.FAILED:
+    access.move(RequestStatus.OPENED if outcomes == {ItemStatus.OPENED} else
+                RequestStatus.NOT_OPENED if ItemStatus.OPENED not in outcomes else RequestStatus.PARTLY_OPENED)
+    if access.status != RequestStatus.NOT_OPENED:
         access.opened_by = actor.user
     access.save(update_fields=["status", "opened_by"])
     record(actor, action, targets(access), access.status, details={**_details(access), "justification": justification},
@@ -123,7 +123,7 @@ def _save(actor: Actor, key: str, planned: list[Planned], source: str, window: t
             "user": actor.user, "justification": justification, "source_prefix": source,
             "duration_minutes": int(window.total_seconds() // 60), "break_glass": break_glass, "extends": extends,
             "opening_since": None if waits else timezone.now(),
-            **({"status": AccessRequest.AWAITING, "rule": rule, "rule_name": rule.name,
+            **({"status": RequestStatus.PENDING_APPROVAL, "rule": rule, "rule_name": rule.name,
                 "approvals_needed": rule.approvals_needed, "approvers": rule.approvers,
                 "pending_until": timezone.now() + timedelta(minutes=rule.pending_minutes)} if waits else {})})
         if created:
@@ -184,10 +184,10 @@ def _settle_answer(plan: _Plan, answer: _Answer, justification: str) -> None:
         _read_back(plan.ref, plan.items, policies, lost.message, justification)
         return
     if isinstance(answer, gateway.SignInRequired):
-        _settle(plan.items, AccessRequestItem.FAILED, "Not opened: the sign-in had expired. Sign in and try again.")
+        _settle(plan.items, ItemStatus.FAILED, "Not opened: the sign-in had expired. Sign in and try again.")
         return
     if isinstance(answer, gateway.GatewayError):
-        status = AccessRequestItem.REFUSED if isinstance(answer, REFUSALS) else AccessRequestItem.FAILED
+        status = ItemStatus.REFUSED if isinstance(answer, REFUSALS) else ItemStatus.FAILED
         _settle(plan.items, status, answer.message)
         return
     for item in plan.items:
@@ -195,9 +195,9 @@ def _settle_answer(plan: _Plan, answer: _Answer, justification: str) -> None:
         if item.port in granted:
             item.end = granted[item.port]
             item.mapped_port = answer.mapped.get(item.vm_id.lower(), {}).get(item.port)
-            _settle([item], AccessRequestItem.OPENED, "Opened.")
+            _settle([item], ItemStatus.OPENED, "Opened.")
         else:
-            _settle([item], AccessRequestItem.REFUSED, "Azure's answer did not include this port.")
+            _settle([item], ItemStatus.REFUSED, "Azure's answer did not include this port.")
 
 
 def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies: list[gateway.JitPolicy] | None,
@@ -205,7 +205,7 @@ def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies:
     """Initiate's answer was lost, so Azure may have opened the ports: look for this request among the
     policy's requests read back (same VM, port, end and justification) instead of guessing."""
     if policies is None:
-        _settle(items, AccessRequestItem.UNKNOWN, f"{why} The portal could not check whether your ports opened: "
+        _settle(items, ItemStatus.UNKNOWN, f"{why} The portal could not check whether your ports opened: "
                                                   "look at My access in a minute.")
         return
     granted = {(vm.vm_id.lower(), port.number): port
@@ -216,9 +216,9 @@ def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies:
         port = granted.get((item.vm_id.lower(), item.port))
         if port is not None and abs(port.end - item.end) <= MATCH_END:
             item.end, item.mapped_port = port.end, port.mapped_port
-            _settle([item], AccessRequestItem.OPENED, f"{why} The portal checked: it is open.")
+            _settle([item], ItemStatus.OPENED, f"{why} The portal checked: it is open.")
         else:
-            _settle([item], AccessRequestItem.FAILED, f"{why} The portal checked: it was not opened. Request again.")
+            _settle([item], ItemStatus.FAILED, f"{why} The portal checked: it was not opened. Request again.")
 
 
 def _write_outcomes(items: list[AccessRequestItem]) -> None:
@@ -228,14 +228,14 @@ def _write_outcomes(items: list[AccessRequestItem]) -> None:
     for item in items:
         alike[(item.status, item.message, item.end, item.mapped_port)].append(item.pk)
     for (status, message, end, mapped_port), pks in alike.items():
-        AccessRequestItem.objects.filter(pk__in=pks).update(status=status, message=message, end=end,
-                                                            mapped_port=mapped_port)
+        AccessRequestItem.objects.filter(pk__in=pks, status__in=ItemStatus.from_states(status)).update(
+            status=status, message=message, end=end, mapped_port=mapped_port)
 
 
-def _settle(items: list[AccessRequestItem], status: str, message: str) -> None:
+def _settle(items: list[AccessRequestItem], status: ItemStatus, message: str) -> None:
     """An outcome on the items in hand; `open_request` writes them all in one statement."""
     for item in items:
-        item.status, item.message = status, message
+        item.status, item.message = ItemStatus(item.status).step(status), message
 
 
 def ensure_demo_rule(subscription_id: str) -> None:

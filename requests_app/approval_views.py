@@ -20,10 +20,11 @@ from trail.chain import record
 from vms.inventory import get_inventory
 
 from . import approvals
-from .access import in_scope, overseen_request, own_request
 from .forms import DecisionForm, ExtendForm, RuleForm
-from .models import AccessRequest, AccessRequestItem, ApprovalRule
+from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
+from .states import ItemStatus, RequestStatus
+from .visibility import in_scope, overseen_request, own_request
 
 
 def _detail(access: AccessRequest) -> HttpResponseRedirect:
@@ -54,11 +55,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[AccessRequest.AWAITING, AccessRequest.APPROVED])
+    waiting = [a for a in AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
                .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
                .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
     now = inventory.azure_clock() if inventory else timezone.now()
-    open_ids = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+    open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)
                 .values_list("request_id", flat=True).distinct()[:500])
     # Open by Azure's own request history (a replaced or ended request is not), as this person's inventory shows it.
@@ -82,7 +83,7 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, problem or " ".join(e for errors in form.errors.values() for e in errors))
         return _detail(access)
     comment = form.cleaned_data["comment"]
-    if form.cleaned_data["decision"] == DecisionForm.APPROVE:
+    if form.cleaned_data["decision"] == Approval.Decision.APPROVE:
         return _step(request, access, lambda: approvals.approve(actor, access.pk, comment, inventory))
     return _step(request, access, lambda: approvals.deny(actor, access.pk, comment))
 

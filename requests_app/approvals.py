@@ -16,15 +16,16 @@ from django.utils import timezone
 
 from core import gateway
 from core.actor import PORTAL, Actor
-from core.fates import CANCELLED, DENIED, ENDED_EARLY, LAPSED
+from core.fates import ENDED_EARLY
 from core.models import Notification
 from trail.chain import record
 from vms.inventory import Inventory, VmRow, invalidate
 
 from . import notices
-from .actions import do_request_access, open_request, targets
-from .forms import Choice, Planned
+from .actions import do_submit_request, open_request, targets
 from .models import AccessRequest, AccessRequestItem, Approval
+from .plan import Choice, Planned
+from .states import ItemStatus, RequestStatus
 from .status import line_of, still_open
 
 RECENT = timedelta(days=7)
@@ -38,6 +39,9 @@ class Refused(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+
+ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
 
 
 def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:
@@ -64,9 +68,6 @@ def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]
     return found
 
 
-ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
-
-
 def _locked(pk: int) -> AccessRequest:
     return AccessRequest.objects.select_for_update().select_related("user").get(pk=pk)
 
@@ -81,7 +82,7 @@ def _lapse_if_due(pk: int) -> None:
 
 
 def _decidable(actor: Actor, access: AccessRequest) -> None:
-    if access.status != AccessRequest.AWAITING:
+    if access.status != RequestStatus.PENDING_APPROVAL:
         raise Refused("This request is no longer waiting for a decision.")
     why = access.why_not_decide(actor.user)
     if why:
@@ -95,7 +96,7 @@ def _decide(actor: Actor, pk: int, decision: str, comment: str) -> tuple[AccessR
     settles the request in the same transaction."""
     _decidable(actor, access := _locked(pk))
     Approval.objects.create(request=access, approver=actor.user, decision=decision, comment=comment)
-    return access, access.approvals.filter(decision=Approval.APPROVE).count()
+    return access, access.approvals.filter(decision=Approval.Decision.APPROVE).count()
 
 
 def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> AccessRequest:
@@ -103,10 +104,11 @@ def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> Access
     _lapse_if_due(pk)
     try:
         with transaction.atomic():
-            access, count = _decide(actor, pk, Approval.APPROVE, comment)
+            access, count = _decide(actor, pk, Approval.Decision.APPROVE, comment)
             last = count >= access.approvals_needed
             if last:  # from here on, a second approver's click finds it decided
-                access.status, access.decided_at = AccessRequest.PENDING, timezone.now()
+                access.move(RequestStatus.WAITING_FOR_AZURE)
+                access.decided_at = timezone.now()
                 access.opening_since = access.decided_at
                 access.save(update_fields=["status", "decided_at", "opening_since"])
             record(actor, "access.approve", targets(access), "approved", details={
@@ -124,15 +126,16 @@ def open_again(actor: Actor, pk: int, inventory: Inventory) -> AccessRequest:
     """An approved request Azure refused to open for its approver: another approver opens it with theirs."""
     with transaction.atomic():
         access = _locked(pk)
-        if access.status != AccessRequest.APPROVED:
+        if access.status != RequestStatus.APPROVED_NOT_OPENED:
             raise Refused("This request is not waiting to be opened.")
         access.opening_since = timezone.now()
         why = access.why_not_decide(actor.user)
         if why:
             raise Refused(why)
-        access.status = AccessRequest.PENDING
+        access.move(RequestStatus.WAITING_FOR_AZURE)
         access.save(update_fields=["status", "opening_since"])
-        access.items.update(status=AccessRequestItem.PENDING, message="", correlation_id="")
+        access.items.filter(status__in=ItemStatus.from_states(ItemStatus.WAITING_FOR_AZURE)).update(
+            status=ItemStatus.WAITING_FOR_AZURE, message="", correlation_id="")
     _open_as(actor, access, inventory, opener=True)
     return access
 
@@ -149,15 +152,15 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: 
     AccessRequestItem.objects.bulk_update(items, ["end"])
     access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
     approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
-                          if a.decision == Approval.APPROVE)
+                          if a.decision == Approval.Decision.APPROVE)
     justification = f"{access.user.upn}: {access.justification} — approved by {approvers}"[:1000]
     try:
         open_request(actor, access, justification, "access.open")
     finally:
         # Nothing opened (Azure refused the approver, failed, or their sign-in had expired): the approvals stand
         # and the request stays approved, for them or another approver to open.
-        AccessRequest.objects.filter(pk=access.pk, status__in=[AccessRequest.FAILED, AccessRequest.PENDING]).update(
-            status=AccessRequest.APPROVED)
+        AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(
+            RequestStatus.APPROVED_NOT_OPENED)).update(status=RequestStatus.APPROVED_NOT_OPENED)
         access.refresh_from_db(fields=["status"])
     notices.decided(access, actor.user, opener)
 
@@ -170,10 +173,11 @@ def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
     _lapse_if_due(pk)
     try:
         with transaction.atomic():
-            access, _ = _decide(actor, pk, Approval.DENY, comment)
-            access.status, access.decided_at = AccessRequest.DENIED, timezone.now()
+            access, _ = _decide(actor, pk, Approval.Decision.DENY, comment)
+            access.move(RequestStatus.DENIED)
+            access.decided_at = timezone.now()
             access.save(update_fields=["status", "decided_at"])
-            record(actor, "access.deny", targets(access), DENIED, details={"request": access.pk, "comment": comment})
+            record(actor, "access.deny", targets(access), RequestStatus.DENIED.label, details={"request": access.pk, "comment": comment})
     except IntegrityError:
         raise Refused("You have already decided on this request.") from None
     notices.decided(access, actor.user)
@@ -186,27 +190,28 @@ def cancel(actor: Actor, pk: int) -> AccessRequest:
         access = _locked(pk)
         if access.user_id != actor.user_pk:
             raise Refused("Only the requester may cancel a request.")
-        if access.status != AccessRequest.AWAITING:
+        if access.status != RequestStatus.PENDING_APPROVAL:
             raise Refused("This request is no longer waiting, so there is nothing to cancel.")
-        access.status, access.decided_at = AccessRequest.CANCELLED, timezone.now()
+        access.move(RequestStatus.CANCELLED)
+        access.decided_at = timezone.now()
         access.save(update_fields=["status", "decided_at"])
-        record(actor, "access.cancel", targets(access), CANCELLED, details={"request": access.pk})
+        record(actor, "access.cancel", targets(access), RequestStatus.CANCELLED.label, details={"request": access.pk})
     return access
 
 
 def _lapse(access: AccessRequest) -> None:
-    updated = AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.AWAITING).update(
-        status=AccessRequest.LAPSED, decided_at=timezone.now())
+    updated = AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(RequestStatus.LAPSED)).update(
+        status=RequestStatus.LAPSED, decided_at=timezone.now())
     if updated:
-        access.status = AccessRequest.LAPSED
-        record(PORTAL, "access.lapse", targets(access), LAPSED, details={
+        access.status = RequestStatus.LAPSED  # as the guarded UPDATE above wrote it
+        record(PORTAL, "access.lapse", targets(access), RequestStatus.LAPSED.label, details={
             "request": access.pk, "pending_until": access.pending_until.isoformat()})
         notices.lapsed(access)
 
 
 def lapse_due(now: datetime | None = None) -> int:
     """Expire every request nobody decided on in time (the worker runs it; a page does it when it meets one)."""
-    due = AccessRequest.objects.filter(status=AccessRequest.AWAITING, pending_until__lte=now or timezone.now())
+    due = AccessRequest.objects.filter(status=RequestStatus.PENDING_APPROVAL, pending_until__lte=now or timezone.now())
     count = 0
     for access in due.select_related("user").prefetch_related("items"):
         with transaction.atomic():
@@ -231,7 +236,7 @@ def open_ports(access: AccessRequest, inventory: Inventory) -> list[OpenPort]:
     for item in access.items.all():
         row = inventory.row_of(item.vm_id)
         rule = _port(row, item.port)
-        if item.status == AccessRequestItem.OPENED and rule is not None and still_open(item, line_of(row, item), now):
+        if item.status == ItemStatus.OPENED and rule is not None and still_open(item, line_of(row, item), now):
             found.append(OpenPort(item, row, rule))
     return found
 
@@ -258,26 +263,25 @@ def end_now(actor: Actor, access: AccessRequest, inventory: Inventory) -> list[s
                              justification, correlation)
             outcome = ENDED_EARLY
         except gateway.GatewayError as error:
-            outcome = "refused"
+            outcome = ItemStatus.REFUSED.value
             problems.append(error.message)
         record(actor, "access.end", policy_id, outcome, correlation_id=correlation, details={
-            "request": access.pk, "justification": justification, "message": problems[-1] if outcome == "refused" else "",
+            "request": access.pk, "justification": justification, "message": problems[-1] if outcome == ItemStatus.REFUSED else "",
             "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
                       for vm, grants in vms.items() for g in grants]})
-        invalidate(policy_id.split("/")[2])
+        invalidate(gateway.subscription_of(policy_id))
     if len(problems) < len(by_policy):
         ended = timezone.now()
         AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=ended)
         access.ended_by, access.ended_at = actor.user, ended
-        for extension in access.extensions.filter(status=AccessRequest.AWAITING):
-            if AccessRequest.objects.filter(pk=extension.pk, status=AccessRequest.AWAITING).update(
-                    status=AccessRequest.CANCELLED, decided_at=ended):
-                record(actor, "access.cancel", targets(extension), CANCELLED, details={
+        for extension in access.extensions.filter(status=RequestStatus.PENDING_APPROVAL):
+            if AccessRequest.objects.filter(pk=extension.pk, status__in=RequestStatus.from_states(
+                    RequestStatus.CANCELLED)).update(status=RequestStatus.CANCELLED, decided_at=ended):
+                record(actor, "access.cancel", targets(extension), RequestStatus.CANCELLED.label, details={
                     "request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"})
         if actor.user_pk != access.user_id:
             notices.ended(access, actor.user)
     return problems
-
 
 
 def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory) -> AccessRequest:
@@ -288,11 +292,11 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
     ports = open_ports(access, inventory)
     if not ports:
         raise Refused("Nothing of this request is open any more, so there is nothing to extend: request again.")
-    if access.extensions.filter(status=AccessRequest.AWAITING).exists():
+    if access.extensions.filter(status=RequestStatus.PENDING_APPROVAL).exists():
         raise Refused("An extension of this request already waits for approval.")
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
-    return do_request_access(actor, key, planned, access.source_prefix, window, access.justification,
+    return do_submit_request(actor, key, planned, access.source_prefix, window, access.justification,
                              inventory.azure_clock(), extends=access)
 
 
@@ -303,7 +307,7 @@ def remind_ending(now: datetime | None = None) -> int:
     if not minutes:
         return 0
     now = now or timezone.now()
-    ending = (AccessRequestItem.objects.filter(status=AccessRequestItem.OPENED, end__gt=now,
+    ending = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                end__lte=now + timedelta(minutes=minutes), request__ended_at__isnull=True)
               .values_list("request_id", flat=True).distinct())
     ending = list(ending)
@@ -312,7 +316,7 @@ def remind_ending(now: datetime | None = None) -> int:
     # Not those already extended: the newer request gets its own reminder.
     for access in (AccessRequest.objects.filter(pk__in=ending, extensions__isnull=True).exclude(pk__in=told)
                    .select_related("user").prefetch_related("items")):
-        first_end = min(i.end for i in access.items.all() if i.status == AccessRequestItem.OPENED)
+        first_end = min(i.end for i in access.items.all() if i.status == ItemStatus.OPENED)
         notices.ending_soon(access, max(1, round((first_end - now).total_seconds() / 60)))
         count += 1
     return count
@@ -323,15 +327,16 @@ def settle_stalled(now: datetime | None = None) -> int:
     ports are "not confirmed" (My access asks Azure's request history), and an approved one goes back to its
     approvers. The worker runs it every minute; returns how many it settled."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.POLICY_LEASE_SECONDS)
-    stalled = AccessRequest.objects.filter(status=AccessRequest.PENDING, opening_since__lt=cutoff)
+    stalled = AccessRequest.objects.filter(status=RequestStatus.WAITING_FOR_AZURE, opening_since__lt=cutoff)
     count = 0
     for access in stalled.select_related("user"):
         with transaction.atomic():
-            waiting = access.items.filter(status=AccessRequestItem.PENDING)
-            waiting.update(status=AccessRequestItem.UNKNOWN, message="The portal lost track of this while asking Azure: "
+            waiting = access.items.filter(status__in=ItemStatus.from_states(ItemStatus.UNKNOWN))
+            waiting.update(status=ItemStatus.UNKNOWN, message="The portal lost track of this while asking Azure: "
                            "My access shows whether it opened.")
-            status = AccessRequest.APPROVED if access.decided_at else AccessRequest.FAILED
-            if not AccessRequest.objects.filter(pk=access.pk, status=AccessRequest.PENDING).update(status=status):
+            status = RequestStatus.APPROVED_NOT_OPENED if access.decided_at else RequestStatus.NOT_OPENED
+            if not AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(status)).update(
+                    status=status):
                 continue
             record(PORTAL, "access.stall", targets(access), "not confirmed", details={"request": access.pk})
         count += 1

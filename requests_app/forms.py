@@ -10,46 +10,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.core import validators
 
+from core import gateway
 from core.durations import human
 from core.fields import DurationField, SignedField, SourcePrefixField, parse_prefix, prefix_text, too_broad
 from core.gateway import PortRule
 from vms.inventory import VmRow
 
-from .models import ApprovalRule
+from .models import Approval, ApprovalRule
+from .plan import Choice, Planned
 
 MY_IP, OTHER = "my-ip", "other"
 JUSTIFICATION_LIMIT = 1000
 RUNNING = "running"
-
-
-@dataclass(frozen=True)
-class Choice:
-    row: VmRow
-    port: PortRule
-
-    @property
-    def field_name(self) -> str:
-        return f"port-{self.row.vm_id.lower()}-{self.port.number}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.row.name} port {self.port.number}"
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One port as it will be asked of Azure: from which source, for how long."""
-
-    choice: Choice
-    source: str
-    window: timedelta
 
 
 USUAL_PORT = {"linux": 22, "windows": 3389}  # SSH and RDP: what a person connects with first
@@ -212,14 +190,14 @@ class RequestAccessForm(BreakGlass):
 
 
 class DecisionForm(forms.Form):
-    APPROVE, DENY = "approve", "deny"
-    decision = forms.ChoiceField(choices=((APPROVE, "Approve"), (DENY, "Deny")), widget=forms.HiddenInput)
+    decision = forms.ChoiceField(choices=((Approval.Decision.APPROVE, "Approve"), (Approval.Decision.DENY, "Deny")),
+                                 widget=forms.HiddenInput)
     comment = forms.CharField(label="Comment", required=False, max_length=1000,
                               widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()
-        if data.get("decision") == self.DENY and not data.get("comment", "").strip():
+        if data.get("decision") == Approval.Decision.DENY and not data.get("comment", "").strip():
             self.add_error("comment", "Say why you deny it: the requester reads this.")
         return data
 
@@ -236,8 +214,6 @@ class ExtendForm(forms.Form):
         self.fields["request_key"].initial = RequestAccessForm.new_key()
 
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 
 
 class RuleForm(forms.ModelForm):
@@ -272,13 +248,13 @@ class RuleForm(forms.ModelForm):
 
     def clean_subscription_id(self) -> str:
         value = self.cleaned_data["subscription_id"].strip().lower()
-        if value and not GUID.match(value):
+        if value and not gateway.SUBSCRIPTION_ID.match(value):
             raise forms.ValidationError("A subscription id looks like 00000000-0000-0000-0000-000000000000.")
         return value
 
     def clean_resource_group(self) -> str:
         value = self.cleaned_data["resource_group"].strip()
-        if value and not RESOURCE_GROUP.match(value):
+        if value and not gateway.RESOURCE_GROUP.match(value):
             raise forms.ValidationError("Not a resource group name (letters, digits, - _ . ( ), at most 90).")
         return value
 

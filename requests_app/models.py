@@ -5,16 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.text import capfirst
 
-from core.fates import (
-    APPROVED_NOT_OPENED,
-    CANCELLED,
-    DENIED,
-    ENDED_EARLY,
-    LAPSED,
-    PENDING_APPROVAL,
-    WAITING_FOR_AZURE,
-)
+from core.fates import ENDED_EARLY
+
+from .states import ItemStatus, RequestStatus
 
 
 class ApprovalRule(models.Model):
@@ -70,18 +65,14 @@ class ApprovalRule(models.Model):
 
 
 class AccessRequest(models.Model):
-    # pending: saved, Azure not yet asked (or being asked); awaiting: waiting for approvers; approved: the
-    # approvals are in but Azure refused the approver who opened it, so another approver may open it.
-    PENDING, OPENED, PARTIAL, FAILED = "pending", "opened", "partial", "failed"
-    AWAITING, APPROVED, DENIED, LAPSED, CANCELLED = "awaiting", "approved", "denied", "lapsed", "cancelled"
-
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="access_requests")
     created = models.DateTimeField(default=timezone.now, db_index=True)
     idempotency_key = models.CharField(max_length=64, unique=True)
     justification = models.TextField(blank=True)
     source_prefix = models.CharField(max_length=64)
     duration_minutes = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, default=PENDING, db_index=True)
+    status = models.CharField(max_length=10, choices=RequestStatus, default=RequestStatus.WAITING_FOR_AZURE,
+                              db_index=True)
     # The rule it waits on, as it was when the request was made (a rule edited later does not change it).
     rule = models.ForeignKey(ApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     rule_name = models.CharField(max_length=80, blank=True)
@@ -105,7 +96,7 @@ class AccessRequest(models.Model):
 
     @property
     def waits(self) -> bool:
-        return self.status == self.AWAITING
+        return self.status == RequestStatus.PENDING_APPROVAL
 
     @property
     def overdue(self) -> bool:
@@ -127,22 +118,34 @@ class AccessRequest(models.Model):
 
     @property
     def status_words(self) -> str:
-        """Its status in the fates' words (the full state, against Azure's history, is `status.request_state`)."""
-        if self.ended_at:
-            return ENDED_EARLY
-        return {self.PENDING: WAITING_FOR_AZURE, self.OPENED: "opened", self.PARTIAL: "partly opened",
-                self.FAILED: "not opened", self.AWAITING: PENDING_APPROVAL, self.APPROVED: APPROVED_NOT_OPENED,
-                self.DENIED: DENIED, self.LAPSED: LAPSED, self.CANCELLED: CANCELLED}.get(self.status, self.status)
+        """Its status in the state machine's words (the full state, against Azure's history, is
+        `status.request_state`)."""
+        return ENDED_EARLY if self.ended_at else RequestStatus(self.status).label
+
+    @property
+    def stopped_before_azure(self) -> bool:
+        """Denied, lapsed or cancelled: it never reached Azure, and its state is the workflow's."""
+        return self.status in (RequestStatus.DENIED, RequestStatus.LAPSED, RequestStatus.CANCELLED)
+
+    @property
+    def approved_not_opened(self) -> bool:
+        return self.status == RequestStatus.APPROVED_NOT_OPENED
+
+    def move(self, to: RequestStatus) -> None:
+        """Set the next state, when the state machine allows it after the current one (the caller saves)."""
+        self.status = RequestStatus(self.status).step(to)
 
 
 class Approval(models.Model):
     """One approver's decision on one request: nobody counts twice."""
 
-    APPROVE, DENY = "approve", "deny"
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "approved"
+        DENY = "deny", "denied"
 
     request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="approvals")
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decision = models.CharField(max_length=8)
+    decision = models.CharField(max_length=8, choices=Decision)
     comment = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now)
 
@@ -152,9 +155,6 @@ class Approval(models.Model):
 
 
 class AccessRequestItem(models.Model):
-    # refused: Azure said no; failed: not applied, worth trying again; unknown: no answer and no way to check.
-    PENDING, OPENED, REFUSED, FAILED, UNKNOWN = "pending", "opened", "refused", "failed", "unknown"
-
     request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="items")
     vm_id = models.CharField(max_length=400)
     vm_name = models.CharField(max_length=64)
@@ -162,7 +162,7 @@ class AccessRequestItem(models.Model):
     port = models.PositiveIntegerField()
     end = models.DateTimeField()  # until opened: when it would end had it opened when asked
     minutes = models.PositiveIntegerField(null=True, blank=True)  # the window asked for this port
-    status = models.CharField(max_length=10, default=PENDING)
+    status = models.CharField(max_length=10, choices=ItemStatus, default=ItemStatus.WAITING_FOR_AZURE)
     message = models.TextField(blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)  # the audit join looks it up
     # The port's own source when the person gave it one; blank: the request's `source_prefix`.
@@ -181,9 +181,10 @@ class AccessRequestItem(models.Model):
     def connect_port(self) -> int:
         return self.mapped_port or self.port
 
-    LABELS = {PENDING: "Waiting for Azure", OPENED: "Opened", REFUSED: "Refused by Azure",
-              FAILED: "Not opened (try again)", UNKNOWN: "Not confirmed"}
+    @property
+    def opened(self) -> bool:
+        return self.status == ItemStatus.OPENED
 
     @property
     def label(self) -> str:
-        return self.LABELS.get(self.status, self.status)
+        return capfirst(ItemStatus(self.status).label)

@@ -14,7 +14,8 @@ from core.gateway import parse_policy_id
 from core.notify import Message, Recipient, send
 from vms.seen import who_sees
 
-from .models import AccessRequest
+from .models import AccessRequest, Approval
+from .states import RequestStatus
 
 
 def _recipients(users: Iterable[User]) -> list[Recipient]:
@@ -77,10 +78,10 @@ def decided(access: AccessRequest, by: User, opener: bool = False) -> None:
     """The decision, or (`opener`) the opening of an approved request by someone who did not approve it."""
     decisions = list(access.approvals.select_related("approver"))
     comments = "".join(f"\n{d.approver.upn}: {d.comment}" for d in decisions if d.comment)
-    approvers = ", ".join(d.approver.upn for d in decisions if d.decision == "approve")
-    if access.status == AccessRequest.DENIED:
+    approvers = ", ".join(d.approver.upn for d in decisions if d.decision == Approval.Decision.APPROVE)
+    if access.status == RequestStatus.DENIED:
         subject, text = "Your request was denied", f"{by.upn} denied {_what(access)}."
-    elif access.status in (AccessRequest.OPENED, AccessRequest.PARTIAL):
+    elif access.status in (RequestStatus.OPENED, RequestStatus.PARTLY_OPENED):
         subject = "Your request was approved: access is open"
         text = (f"Approved by {approvers}; opened by {by.upn}: {_what(access)}." if opener
                 else f"{by.upn} approved and opened {_what(access)}.")

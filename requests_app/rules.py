@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from core.gateway import parse_policy_id
 
-from .forms import Planned
 from .models import AccessRequest, ApprovalRule
+from .plan import Planned
+from .states import RequestStatus
 
 
 def _scope(policy_id: str) -> tuple[str, str]:
@@ -32,7 +33,7 @@ def rule_for(planned: list[Planned], extends: AccessRequest | None = None) -> Ap
     if not rules:
         return None
     rule = rules[0]
-    opened = extends is not None and extends.status in (AccessRequest.OPENED, AccessRequest.PARTIAL)
+    opened = extends is not None and extends.status in (RequestStatus.OPENED, RequestStatus.PARTLY_OPENED)
     if opened and all(minutes <= rule.extension_minutes for _, _, minutes in ports):
         return None
     return rule

@@ -6,19 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.text import capfirst
 
-from core.fates import (
-    ENDED_EARLY,
-    EXPIRED,
-    LAPSED,
-    OPEN,
-    PENDING_APPROVAL,
-    WAITING_FOR_AZURE,
-    azure_fate,
-)
+from core.fates import ENDED_EARLY, EXPIRED, OPEN, azure_fate
 from vms.inventory import Inventory, RequestLine, VmRow
 
-from .models import AccessRequest, AccessRequestItem
+from .models import AccessRequest, AccessRequestItem, Approval
+from .states import WORKFLOW, ItemStatus, RequestStatus
 
 
 @dataclass(frozen=True)
@@ -54,7 +48,7 @@ def _line(inventory: Inventory | None, item: AccessRequestItem) -> RequestLine |
 
 def still_open(item: AccessRequestItem, line: RequestLine | None, now: datetime) -> bool:
     """Open by Azure's line for it, or, Azure silent about it (its list could not be read), by our own record."""
-    open_by_azure = line.status == "Initiated" and line.end > now if line else item.status == AccessRequestItem.OPENED
+    open_by_azure = line.status == "Initiated" and line.end > now if line else item.status == ItemStatus.OPENED
     return open_by_azure and item.end > now
 
 
@@ -64,7 +58,7 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
     # own request history decides for those.
     items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=[
-        AccessRequestItem.OPENED, AccessRequestItem.FAILED, AccessRequestItem.UNKNOWN])
+        ItemStatus.OPENED, ItemStatus.FAILED, ItemStatus.UNKNOWN])
     for item in items.select_related("request").order_by("end"):
         line = _line(inventory, item)
         if still_open(item, line, now):
@@ -75,14 +69,14 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
 
 def _not_opened(statuses: set[str]) -> str:
     """Why nothing opened, in the words of the worst case: a refusal is final, a failure is worth retrying."""
-    if statuses == {AccessRequestItem.REFUSED}:
-        return "Refused"
-    return "Not confirmed" if AccessRequestItem.UNKNOWN in statuses else "Not opened (try again)"
+    worst = (ItemStatus.REFUSED if statuses == {ItemStatus.REFUSED} else
+             ItemStatus.UNKNOWN if ItemStatus.UNKNOWN in statuses else ItemStatus.FAILED)
+    return capfirst(worst.label)
 
 
-# What became of a request item, in the portal's words where Azure has nothing to say.
-PORTAL_FATES = {AccessRequestItem.PENDING: WAITING_FOR_AZURE, AccessRequestItem.REFUSED: "refused",
-                AccessRequestItem.FAILED: "failed", AccessRequestItem.UNKNOWN: "not confirmed"}
+def portal_fate(status: str) -> str:
+    """What became of a request item, in the portal's words where Azure has nothing to say."""
+    return ItemStatus(status).label if status in ItemStatus.values else status
 
 
 def fate(item: AccessRequestItem, inventory: Inventory | None, now: datetime) -> str:
@@ -91,9 +85,9 @@ def fate(item: AccessRequestItem, inventory: Inventory | None, now: datetime) ->
     line = _line(inventory, item)
     if line is not None:
         return azure_fate(line.status, line.reason, line.end, now)
-    if item.status == AccessRequestItem.OPENED:
+    if item.status == ItemStatus.OPENED:
         return OPEN if item.end > now else EXPIRED
-    return PORTAL_FATES.get(item.status, item.status)
+    return portal_fate(item.status)
 
 
 def fates(access: AccessRequest, inventory: Inventory | None) -> list[tuple[AccessRequestItem, str]]:
@@ -120,7 +114,7 @@ def history(user, open_items: list[OpenAccess], limit: int = 50, inventory: Inve
 def request_state(access: AccessRequest, inventory: Inventory | None) -> str:
     """One request's state, as My access words it (its own page)."""
     now = inventory.azure_now if inventory else timezone.now()
-    is_open = any(fate(i, inventory, now) == OPEN for i in access.items.all() if i.status == AccessRequestItem.OPENED)
+    is_open = any(fate(i, inventory, now) == OPEN for i in access.items.all() if i.status == ItemStatus.OPENED)
     return _state(access, is_open, inventory, now)
 
 
@@ -129,34 +123,30 @@ def _state(access: AccessRequest, is_open: bool, inventory: Inventory | None, no
     if access.status in WORKFLOW:
         return workflow_state(access)
     if access.ended_at:
-        return ENDED_EARLY.capitalize()
+        return capfirst(ENDED_EARLY)
     if is_open:
         return "Open now" + _partly(items)
-    if access.status == AccessRequest.FAILED:
+    if access.status == RequestStatus.NOT_OPENED:
         return _not_opened({i.status for i in items})
-    if access.status == AccessRequest.PENDING:
-        return WAITING_FOR_AZURE.capitalize()
-    ended = {fate(i, inventory, now) for i in items if i.status == AccessRequestItem.OPENED} - {OPEN}
+    if access.status == RequestStatus.WAITING_FOR_AZURE:
+        return capfirst(RequestStatus.WAITING_FOR_AZURE.label)
+    ended = {fate(i, inventory, now) for i in items if i.status == ItemStatus.OPENED} - {OPEN}
     return (", ".join(sorted(ended)) or EXPIRED).capitalize() + _partly(items)
 
 
 def _partly(items: list[AccessRequestItem]) -> str:
     """What a partly opened request says of the ports that did not open: refused only when Azure refused them."""
-    missed = {i.status for i in items} - {AccessRequestItem.OPENED}
+    missed = {i.status for i in items} - {ItemStatus.OPENED}
     if not missed:
         return ""
-    return " (partly refused)" if missed == {AccessRequestItem.REFUSED} else " (partly not opened)"
-
-
-WORKFLOW = (AccessRequest.AWAITING, AccessRequest.APPROVED, AccessRequest.DENIED, AccessRequest.LAPSED,
-            AccessRequest.CANCELLED)
+    return " (partly refused)" if missed == {ItemStatus.REFUSED} else " (partly not opened)"
 
 
 def workflow_state(access: AccessRequest) -> str:
     """A request's state while (or instead of) waiting for approvers, in the words every page uses."""
     if access.overdue:
-        return LAPSED.capitalize()
+        return capfirst(RequestStatus.LAPSED.label)
     if access.waits:
-        given = sum(1 for a in access.approvals.all() if a.decision == "approve")
-        return f"{PENDING_APPROVAL.capitalize()} ({given} of {access.approvals_needed})"
-    return access.status_words.capitalize()
+        given = sum(1 for a in access.approvals.all() if a.decision == Approval.Decision.APPROVE)
+        return f"{capfirst(RequestStatus.PENDING_APPROVAL.label)} ({given} of {access.approvals_needed})"
+    return capfirst(access.status_words)

@@ -16,16 +16,17 @@ from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role, ro
 from core import gateway
 from core.actor import actor_of
 from core.notify import sent_about
-from vms.access import REQUEST, permitted, selected_vms
 from vms.inventory import get_inventory
+from vms.rights import REQUEST, permitted, selected_vms
 
-from .access import overseen_request, own_item, own_request
-from .actions import do_request_access, requestable
+from .actions import do_submit_request, requestable
 from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
 from .rules import rules_for_ports
+from .states import RequestStatus
 from .status import fates, history, open_now, request_state
+from .visibility import overseen_request, own_item, own_request
 
 HISTORY_PER_PAGE = 50
 
@@ -76,7 +77,7 @@ def new(request: HttpRequest) -> HttpResponse:
                              initial={"request_key": RequestAccessForm.new_key(), **initial})
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_request_access(actor, data["request_key"], data["planned"], data["source_prefix"],
+        access = do_submit_request(actor, data["request_key"], data["planned"], data["source_prefix"],
                                    data["window"], data.get("justification", ""), inventory.azure_clock(),
                                    break_glass=data.get("break_glass_reason", ""))
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
@@ -103,7 +104,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
         "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
-        "can_open": APPROVER in held and access.status == AccessRequest.APPROVED and not access.why_not_decide(request.user),
+        "can_open": APPROVER in held and access.status == RequestStatus.APPROVED_NOT_OPENED and not access.why_not_decide(request.user),
         "can_end": bool(inventory and (mine or held & {APPROVER, ADMIN}) and open_ports(access, inventory)),
         "decision_form": DecisionForm()})
 

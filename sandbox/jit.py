@@ -1,5 +1,5 @@
-"""JIT network access policy semantics as Azure applies them (DESIGN §3): what a PUT accepts, what an
-initiate grants, when a grant ends. The NSG rules that enforce them are `nsg`'s.
+"""JIT network access policy semantics as Azure applies them: what a PUT accepts, what an initiate grants,
+when a grant ends (Microsoft's REST examples, tests/contract/examples/). The NSG rules that enforce them are `nsg`'s.
 
 Functions change the world (plain dicts) in place and raise ArmError where Azure refuses. The caller
 holds the world's lock.

@@ -111,8 +111,8 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> tuple[fl
     bare client sending the same initiates, as many at once (the floor the sandbox itself sets)."""
     from core.actor import Actor
     from core.gateway.auth import UserCredential
-    from requests_app.actions import do_request_access
-    from requests_app.forms import Choice, Planned
+    from requests_app.actions import do_submit_request
+    from requests_app.plan import Choice, Planned
     from vms.inventory import CONFIGURED, get_inventory
 
     client = Client(HTTP_HOST=PORTAL_HOST)
@@ -130,7 +130,7 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> tuple[fl
     bare = bare_initiates(sandbox, UserCredential(session).get_token(settings.AZURE_ARM_SCOPE).token, rows,
                           inventory.azure_clock() + timedelta(hours=1))
     started = time.perf_counter()
-    access = do_request_access(Actor(user, session, "203.0.113.7"), str(uuid.uuid4()), chosen, "203.0.113.7",
+    access = do_submit_request(Actor(user, session, "203.0.113.7"), str(uuid.uuid4()), chosen, "203.0.113.7",
                                timedelta(hours=1), "bench", inventory.azure_clock())
     elapsed = time.perf_counter() - started
     assert access.status == "opened", access.status

@@ -19,11 +19,11 @@ from django.db import transaction
 
 from core.actor import Actor
 from core.dblocks import serialize
+from core.gateway.ids import scopes_in
 
 from .models import AuditEvent, AuditScope
 
 GENESIS = "0" * 64
-_SCOPE = re.compile(r"/subscriptions/([0-9a-f-]{36})/resourcegroups/([-\w.()]+)", re.IGNORECASE)
 log = logging.getLogger("audit.checkpoint")
 
 
@@ -46,7 +46,7 @@ def keys() -> dict[str, bytes]:
 
 def scopes_of(target: str) -> set[tuple[str, str]]:
     """The (subscription, resource group) pairs, lower case, that a target names (one or more ARM ids)."""
-    return {(sub.lower(), rg.lower()) for sub, rg in _SCOPE.findall(target)}
+    return scopes_in(target)
 
 
 def _ip(text: str) -> str | None:

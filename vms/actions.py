@@ -16,12 +16,12 @@ from datetime import timedelta
 
 from core import gateway
 from core.actor import Actor
-from core.durations import human
 from core.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
 from trail.chain import record
 
 from .inventory import CONFIGURED, VmRow, invalidate
 from .lease import Busy, policy_lease
+from .snapshots import PortData, VmSnapshot, changes, describe_ports, port_data, rules_of, snapshot
 
 ENABLE, EDIT, REMOVE = "jit.enable", "jit.edit", "jit.remove"
 DEFAULT_POLICY = "default"
@@ -55,19 +55,7 @@ def group_of(row: VmRow) -> Group:
     return Group(row.subscription_id.lower(), row.resource_group, row.location.lower())
 
 
-def describe_ports(ports: tuple[PortRule, ...]) -> str:
-    def one(p: PortRule) -> str:
-        sources = "per request" if p.allowed_prefixes == ("*",) else "+".join(p.allowed_prefixes)
-        return f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} from {sources} up to {human(p.max_duration)}"
-    return "; ".join(one(p) for p in sorted(ports, key=lambda p: p.number))
-
-
-def snapshot(policies: list[JitPolicy]) -> dict[str, str]:
-    """What the group's policies say, VM by VM: the basis for noticing a concurrent change."""
-    return {vm.vm_id.lower(): f"{p.name}: {describe_ports(vm.ports)}" for p in policies for vm in p.vms}
-
-
-def open_snapshots(actor: Actor, rows: list[VmRow]) -> dict[str, dict[str, str]]:
+def open_snapshots(actor: Actor, rows: list[VmRow]) -> dict[str, dict[str, VmSnapshot]]:
     """Read each group's policies now (one call per group) for the form to carry."""
     groups = {group_of(r) for r in rows}
     return {g.key: snapshot(gateway.list_policies_at(actor.session, g.subscription_id, g.resource_group,
@@ -94,60 +82,9 @@ def eligible(rows: list[VmRow], tab: str) -> tuple[list[VmRow], list[Outcome]]:
     return ok, refused
 
 
-def port_words(described: str) -> dict[int, str]:
-    """A snapshot's text for one VM ("default: 22/Any from … ; 3389/…"), port by port."""
-    pieces = _ports_text(described).split("; ")
-    return {int(one.split("/", 1)[0]): one for one in pieces if one.split("/", 1)[0].isdigit()}
-
-
-def _ports_text(described: str) -> str:
-    return described.split(": ", 1)[-1]  # drop the policy's name
-
-
-def _vm_changes(name: str, before: str, after: str) -> list[str]:
-    was, now = port_words(before), port_words(after)
-    lines = [f"Someone added port {n} to {name} ({now[n]})" for n in sorted(set(now) - set(was))]
-    lines += [f"Someone removed port {n} from {name}" for n in sorted(set(was) - set(now))]
-    lines += [f"Someone changed port {n} on {name}: now {now[n]}" for n in sorted(set(was) & set(now))
-              if was[n] != now[n]]
-    return lines
-
-
-def changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """What differs between two snapshots, in plain words, one sentence per change."""
-    lines = []
-    for vm in sorted(set(before) | set(after)):
-        name = vm.rsplit("/", 1)[-1]
-        if vm not in after:
-            lines.append(f"Someone removed JIT from {name}")
-        elif vm not in before:
-            lines.append(f"Someone enabled JIT on {name} ({_ports_text(after[vm])})")
-        elif before[vm] != after[vm]:
-            lines += _vm_changes(name, before[vm], after[vm])
-    return lines
-
-
-def keep_mine(opened: str, mine: tuple[PortRule, ...], now: tuple[PortRule, ...]) -> tuple[PortRule, ...]:
-    """Azure's ports now, with the person's own changes (against what their form showed) applied wherever
-    nobody else changed that port meanwhile: a three-way merge, port by port."""
-    was = port_words(opened)
-    wanted, theirs = {r.number: r for r in mine}, {r.number: r for r in now}
-    merged = dict(theirs)
-    for number in set(was) | set(wanted):
-        mine_changed = _words(wanted.get(number)) != was.get(number)
-        if mine_changed and _words(theirs.get(number)) == was.get(number):
-            merged.pop(number, None)
-            if number in wanted:
-                merged[number] = wanted[number]
-    return tuple(merged[n] for n in sorted(merged))
-
-
-def _words(rule: PortRule | None) -> str | None:
-    return describe_ports((rule,)) if rule else None
-
-
 def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
-                 ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, dict[str, str]] | None) -> list[Outcome]:
+                 ports: dict[str, tuple[PortRule, ...] | None],
+                 opened: dict[str, dict[str, VmSnapshot]] | None) -> list[Outcome]:
     """Give each VM in `rows` the ports in `ports[vm_id.lower()]` (None removes it from JIT).
 
     `action` names what the person did, for the audit trail: ENABLE, EDIT or REMOVE.
@@ -163,7 +100,7 @@ def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
 
 
 def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow],
-                    ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
+                    ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None) -> list[Outcome]:
     try:
         with policy_lease(group.key, getattr(actor.user, "upn", "") or "someone"):
             outcomes = _change_group(actor, action, group, members, ports, opened)
@@ -176,7 +113,7 @@ def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow
 
 
 def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
-                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, str] | None) -> list[Outcome]:
+                  ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None) -> list[Outcome]:
     """Read Azure's policies now, check them against what the person was shown, then write."""
     try:
         current = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)
@@ -192,7 +129,8 @@ def _change_group(actor: Actor, action: str, group: Group, members: list[VmRow],
     refused = []
     if action == ENABLE:  # the person saw these VMs without JIT: one that gained it meanwhile is not overwritten
         refused = [Outcome(m.name, False, f"Not enabled: it was configured in Azure since you loaded the list "
-                                          f"({now[m.vm_id.lower()]}). Use Edit.") for m in members if m.vm_id.lower() in now]
+                                          f"({_words(now[m.vm_id.lower()])}). Use Edit.")
+                   for m in members if m.vm_id.lower() in now]
         members = [m for m in members if m.vm_id.lower() not in now]
     return refused + [o for policy, wanted in plan(group, current, members, ports)
                       for o in _write(actor, action, group, policy, wanted, members)]
@@ -224,8 +162,8 @@ def _write(actor: Actor, action: str, group: Group, policy: JitPolicy | None, vm
     ref = gateway.parse_policy_id(policy.policy_id) if policy else group.default_ref()
     mine = [m for m in members if any(v.vm_id.lower() == m.vm_id.lower() for v in vms)
             or (policy and any(v.vm_id.lower() == m.vm_id.lower() for v in policy.vms))]
-    change = {"before": {vm.vm_id.lower(): describe_ports(vm.ports) for vm in (policy.vms if policy else ())},
-              "after": {vm.vm_id.lower(): describe_ports(vm.ports) for vm in vms}}
+    change = {"before": {vm.vm_id.lower(): port_data(vm.ports) for vm in (policy.vms if policy else ())},
+              "after": {vm.vm_id.lower(): port_data(vm.ports) for vm in vms}}
     correlation = str(uuid.uuid4())
     try:
         if vms:
@@ -254,7 +192,7 @@ def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: li
                details={**change, "error": f"{why} Reading it back failed: {error.message}"})
         return [Outcome(m.name, False, f"{why} The portal could not check whether the change was applied: look at "
                                        "the VM's page before trying again.") for m in mine]
-    holds = {vm.vm_id.lower(): describe_ports(vm.ports) for p in found for vm in p.vms}
+    holds = {vm.vm_id.lower(): port_data(vm.ports) for p in found for vm in p.vms}
     applied = all(holds.get(m.vm_id.lower()) == change["after"].get(m.vm_id.lower()) for m in mine)
     record(actor, action, ref.policy_id, "succeeded" if applied else "failed", correlation_id=correlation,
            details={**change, "resolved": f"{why} The portal read the policy back."})
@@ -265,12 +203,17 @@ def _read_back(actor: Actor, action: str, ref: PolicyRef, change: dict, mine: li
                                    "VM's page in a minute before trying again.") for m in mine]
 
 
-def _done(row: VmRow, after: dict[str, str]) -> str:
+def _done(row: VmRow, after: dict[str, list[PortData]]) -> str:
     ports = after.get(row.vm_id.lower())
-    return f"JIT protects {ports}." if ports else "JIT removed. Access that is open now stays open until it expires."
+    return (f"JIT protects {describe_ports(rules_of(ports))}." if ports else
+            "JIT removed. Access that is open now stays open until it expires.")
 
 
-def snapshot_ports(actor: Actor, row: VmRow) -> tuple[dict[str, dict[str, str]], tuple[PortRule, ...]]:
+def _words(vm: VmSnapshot) -> str:
+    return f"{vm['policy']}: {describe_ports(rules_of(vm['ports']))}"
+
+
+def snapshot_ports(actor: Actor, row: VmRow) -> tuple[dict[str, dict[str, VmSnapshot]], tuple[PortRule, ...]]:
     """The group's snapshot for the form, and the VM's ports as Azure has them now."""
     group = group_of(row)
     policies = gateway.list_policies_at(actor.session, group.subscription_id, group.resource_group, group.location)

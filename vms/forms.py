@@ -13,6 +13,7 @@ from core.fields import DurationField, SignedField, SourcePrefixListField, prefi
 from core.gateway import PortRule
 
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, Selection, VmRow
+from .snapshots import VmSnapshot
 from .verdicts import STATES
 
 TABS = ((CONFIGURED, "Configured"), (NOT_CONFIGURED, "Not configured"), (UNSUPPORTED, "Unsupported"))
@@ -139,13 +140,14 @@ def port_initial(rules) -> list[dict]:
 class SnapshotForm(forms.Form):
     """What the group's policies said when the form was shown, signed, so a save can tell what changed since."""
 
-    opened = SignedField(salt="vms.jit-form", max_age=3600,
+    # The salt names the snapshot's shape: a form opened before it changed reads as expired, never misread.
+    opened = SignedField(salt="vms.jit-form.snapshot-data", max_age=3600,
                          expired="This form was open too long or was altered; it now shows Azure's policies "
                                  "as they are. Check and save again.")
 
     @classmethod
-    def token(cls, snapshots: dict[str, dict[str, str]]) -> str:
+    def token(cls, snapshots: dict[str, dict[str, VmSnapshot]]) -> str:
         return cls.base_fields["opened"].sign(snapshots)
 
-    def snapshots(self) -> dict[str, dict[str, str]] | None:
+    def snapshots(self) -> dict[str, dict[str, VmSnapshot]] | None:
         return self.cleaned_data["opened"] if self.is_valid() else None

@@ -14,9 +14,9 @@ from core import gateway
 from core.actor import Actor, actor_of
 from core.gateway import RuleRef
 
-from .access import CONFIGURE, vm_for, why_not
 from .inventory import CONFIGURED, Inventory, VmRow, get_inventory
 from .repair import DELETE_ACTION, az_delete, az_recreate_deny, delete_rule, restore
+from .rights import CONFIGURE, vm_for, why_not
 from .verdicts import BYPASSED, EXPOSED, LEFTOVER, MISSING, PortHealth
 
 FIXABLE = (BYPASSED, EXPOSED, LEFTOVER)  # a rule someone could delete

@@ -11,25 +11,23 @@ from accounts.roles import ADMIN, require_role
 from core.actor import Actor, actor_of
 from core.gateway import PortRule
 
-from .access import CONFIGURE, permitted, selected_vms, vm_for
 from .actions import (
     EDIT,
     ENABLE,
     RECOMMENDED_PORTS,
     REMOVE,
     Outcome,
-    changes,
-    describe_ports,
     do_set_ports,
     eligible,
     group_of,
-    keep_mine,
     open_snapshots,
     snapshot_ports,
 )
 from .forms import PortFormSet, SnapshotForm, port_initial
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
 from .outcomes import redirect_to_outcome, stored_outcome
+from .rights import CONFIGURE, permitted, selected_vms, vm_for
+from .snapshots import VmSnapshot, changes, describe_ports, keep_mine
 
 
 def _form_page(request, template: str, rows, formset, opened_token: str, notes, **extra) -> HttpResponse:
@@ -116,13 +114,13 @@ def _fresh_token(actor: Actor, row: VmRow) -> tuple[str, tuple]:
     return SnapshotForm.token(opened), ports
 
 
-def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str, dict[str, str]],
+def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str, dict[str, VmSnapshot]],
                 mine: tuple[PortRule, ...]) -> HttpResponse:
     """Someone changed the policy meanwhile: say what, in words, and offer the form again as Azure has it
     now, with this person's own changes kept on every port nobody else touched."""
     fresh, now = snapshot_ports(actor, row)
     key = group_of(row).key
-    formset = PortFormSet(initial=port_initial(keep_mine(opened.get(key, {}).get(row.vm_id.lower(), ""), mine, now)))
+    formset = PortFormSet(initial=port_initial(keep_mine(opened.get(key, {}).get(row.vm_id.lower()), mine, now)))
     what = ". ".join(changes(opened.get(key, {}), fresh[key])) or "the policy changed"
     note = (f"Nothing was saved: {what} since you opened the form. It now "
             "shows the policy as Azure has it, with your changes kept where nobody else changed that port; review "

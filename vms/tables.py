@@ -17,8 +17,8 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.roles import ADMIN, AUDITOR, REQUESTER
 from core.templatetags.portal import when
 
-from .access import CONFIGURE, REQUEST, why_not
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, VmRow
+from .rights import CONFIGURE, REQUEST, why_not
 
 
 def detail_url(row: VmRow) -> str:

@@ -15,10 +15,10 @@ from django_tables2.utils import OrderBy
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
 
-from .access import CONFIGURE, REQUEST, vm_for, why_not
 from .forms import TABS, FleetFilterForm
 from .health_views import health_context
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
+from .rights import CONFIGURE, REQUEST, vm_for, why_not
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
 # Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.

@@ -4,8 +4,7 @@ Functions take the signed-in person's session (where their token cache lives) an
 return frozen dataclasses, and raise GatewayError subclasses — or SignInRequired, which is not one.
 """
 
-from .access import initiate
-from .activity import jit_activity_since, list_jit_activity
+from .activity import jit_activity_since
 from .app_identity import AppCredential, app_reader
 from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
 from .clients import parallel
@@ -22,14 +21,23 @@ from .errors import (
     Unavailable,
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
-from .ids import PolicyRef, RuleRef, parse_policy_id, parse_rule_id, parse_vm_id
+from .ids import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION_ID,
+    PolicyRef,
+    RuleRef,
+    parse_policy_id,
+    parse_rule_id,
+    parse_vm_id,
+    subscription_of,
+)
+from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
-from .policies import delete_policy, list_policies, list_policies_at, list_policies_in, list_policies_with, put_policy
+from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .security_rules import delete_security_rule, read_security_rule
 from .subscriptions import list_subscriptions, list_subscriptions_with
 from .types import (
     ActivityEvent,
-    ActivityPage,
     ActivityTail,
     FleetFailure,
     GrantPort,
@@ -51,10 +59,10 @@ __all__ = [
     "SignedIn", "Subscription", "Throttled", "Unavailable", "begin_sign_in", "complete_sign_in", "latest_app_roles",
     "list_subscriptions", "sign_out_url", "load_fleet", "FleetFailure", "JitPolicy", "JitRequest",
     "PortRule", "SubscriptionFleet", "VmFacts", "PolicyRef", "PolicyVm", "parse_policy_id", "parse_vm_id",
-    "delete_policy", "list_policies", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
-    "list_jit_activity", "ActivityEvent", "ActivityPage", "Permissions", "UNKNOWN", "FleetLoad", "Part",
+    "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
+    "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "list_policies_in", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
+    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
     "RuleRef", "parse_rule_id", "delete_security_rule", "read_security_rule", "read_permissions",
 ]
 

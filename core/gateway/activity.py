@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from datetime import datetime
-from typing import Any
 
 from .app_identity import AppCredential
 from .auth import UserCredential
@@ -12,7 +10,7 @@ from .clients import parallel
 from .errors import GatewayError
 from .parse import parse_time
 from .raw import try_list
-from .types import ActivityEvent, ActivityPage, ActivityTail, FleetFailure, Subscription
+from .types import ActivityEvent, ActivityTail, Subscription
 
 JIT_OPERATIONS = "Microsoft.Security/locations/jitNetworkAccessPolicies/"
 ACTIVITY_VERSION = "2015-04-01"
@@ -50,12 +48,6 @@ def _read(credential: UserCredential | AppCredential, sub: Subscription,
             and (i.get("eventName") or {}).get("value") == "EndRequest"], found[1]
 
 
-def _fetch(credential: UserCredential, sub: Subscription, start: datetime, end: datetime,
-           narrow: str) -> list[ActivityEvent] | GatewayError:
-    found = _read(credential, sub, f"eventTimestamp ge '{_iso(start)}' and eventTimestamp le '{_iso(end)}' and {narrow}")
-    return found if isinstance(found, GatewayError) else found[0]
-
-
 def jit_activity_since(credential: UserCredential | AppCredential,
                        wanted: list[tuple[Subscription, datetime]]) -> list[ActivityTail]:
     """Each subscription's JIT operations from its start time to Azure's now, in parallel: the new tail the
@@ -68,17 +60,3 @@ def jit_activity_since(credential: UserCredential | AppCredential,
             return ActivityTail(sub, (), None, found.message)
         return ActivityTail(sub, tuple(found[0]), found[1])
     return parallel(one, wanted)
-
-
-def list_jit_activity(session: MutableMapping[str, Any], subscriptions: list[Subscription], start: datetime,
-                      end: datetime, resource_id: str = "") -> ActivityPage:
-    """ARM: Activity Logs - List, per subscription in parallel, filtered to JIT operations.
-
-    ARM accepts one narrowing clause: `resourceUri eq` for one policy, else `resourceProvider eq`."""
-    credential = UserCredential(session)
-    narrow = f"resourceUri eq '{resource_id}'" if resource_id else "resourceProvider eq 'Microsoft.Security'"
-    results = parallel(lambda s: _fetch(credential, s, start, end, narrow), subscriptions)
-    events = [e for r in results if not isinstance(r, GatewayError) for e in r]
-    failures = [FleetFailure(s, r.message) for s, r in zip(subscriptions, results, strict=True)
-                if isinstance(r, GatewayError)]
-    return ActivityPage(tuple(sorted(events, key=lambda e: e.time, reverse=True)), tuple(failures))

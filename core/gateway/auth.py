@@ -6,9 +6,11 @@ TokenCredential built from it: it refreshes silently and raises SignInRequired w
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 import time
-from collections.abc import Callable, Hashable, MutableMapping
+from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +28,6 @@ FLOW_KEY = "gateway.auth_flow"
 # The app roles of the latest ID token (sign-in or refresh); accounts keeps the person's groups equal to them.
 ROLES_KEY = "gateway.app_roles"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
-_http_cache_lock = threading.Lock()
 
 
 def _http_client() -> requests.Session:
@@ -55,21 +56,77 @@ def client_credential() -> str | dict:
     }
 
 
-def _app(cache: msal.SerializableTokenCache | None = None) -> msal.ConfidentialClientApplication:
+_PERSON_CACHE: contextvars.ContextVar[msal.SerializableTokenCache | None] = contextvars.ContextVar(
+    "msal_person_cache", default=None)
+
+
+class _PersonsCache:
+    """What MSAL's one application per process sees as its token cache: the cache of the person whose call is in
+    progress. MSAL binds a cache to an application and reads it through `app.token_cache` at each call; the portal
+    keeps each person's cache in their session, so a context variable names it for the call (threads and the
+    parallel Azure calls each carry their own context)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+    # MSAL takes these two as callbacks when the application is built, before any person's call.
+    def remove_rt(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().remove_rt(*args, **kwargs)
+
+    def update_rt(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().update_rt(*args, **kwargs)
+
+    @staticmethod
+    def _current() -> msal.SerializableTokenCache:
+        cache = _PERSON_CACHE.get()
+        if cache is None:
+            raise RuntimeError("MSAL asked for a token cache outside a person's call")
+        return cache
+
+
+_apps: dict[tuple, msal.ConfidentialClientApplication] = {}
+_apps_lock = threading.Lock()
+
+
+def _app_key() -> tuple:
+    """What the application is made of: a change of settings (tests, a rotated certificate file) makes a new one."""
+    path = settings.AZURE_CLIENT_CERTIFICATE_PATH
+    certificate = (path, Path(path).stat().st_mtime_ns) if path else None
+    return (settings.AZURE_CLIENT_ID, settings.AZURE_AUTHORITY, settings.AZURE_CLIENT_SECRET, certificate,
+            settings.AZURE_CA_BUNDLE, settings.AZURE_INSTANCE_DISCOVERY, settings.AZURE_TIMEOUT_SECONDS)
+
+
+def _app() -> msal.ConfidentialClientApplication:
+    """The process's one MSAL application (Microsoft: build it once and reuse it); the certificate is read once."""
     try:
-        with _http_cache_lock:
-            return msal.ConfidentialClientApplication(
-                settings.AZURE_CLIENT_ID,
-                client_credential=client_credential(),
-                authority=settings.AZURE_AUTHORITY,
-                token_cache=cache,
-                http_client=_http_client(),
-                http_cache=_http_cache,
-                instance_discovery=settings.AZURE_INSTANCE_DISCOVERY,
-                timeout=settings.AZURE_TIMEOUT_SECONDS,
-            )
+        key = _app_key()
+        with _apps_lock:
+            if key not in _apps:
+                _apps.clear()
+                _apps[key] = msal.ConfidentialClientApplication(
+                    settings.AZURE_CLIENT_ID,
+                    client_credential=client_credential(),
+                    authority=settings.AZURE_AUTHORITY,
+                    token_cache=_PersonsCache(),
+                    http_client=_http_client(),
+                    http_cache=_http_cache,
+                    instance_discovery=settings.AZURE_INSTANCE_DISCOVERY,
+                    timeout=settings.AZURE_TIMEOUT_SECONDS,
+                )
+            return _apps[key]
     except (requests.RequestException, ValueError, OSError) as exc:
         raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__}).") from exc
+
+
+@contextlib.contextmanager
+def _as_person(cache: msal.SerializableTokenCache) -> Iterator[msal.ConfidentialClientApplication]:
+    """The application, seeing `cache` as its token cache for the calls made inside the block."""
+    app = _app()
+    token = _PERSON_CACHE.set(cache)
+    try:
+        yield app
+    finally:
+        _PERSON_CACHE.reset(token)
 
 
 def _scopes() -> list[str]:
@@ -97,7 +154,8 @@ def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -
         raise SignInFailed(f"The sign-in service said: {description}")
     cache = msal.SerializableTokenCache()
     try:
-        result = _app(cache).acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
+        with _as_person(cache) as app:
+            result = app.acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
     except ValueError:
         raise SignInFailed("The sign-in response did not match the request (state mismatch). Please try again.") from None
     except requests.RequestException as exc:
@@ -180,14 +238,14 @@ class UserCredential(KeepsClients):
             raise SignInRequired("Please sign in.")
         cache = msal.SerializableTokenCache()
         cache.deserialize(serialized)
-        app = _app(cache)
-        accounts = app.get_accounts()
         result = None
-        if accounts:
-            try:
-                result = app.acquire_token_silent(_scopes(), account=accounts[0], force_refresh=force_refresh)
-            except requests.RequestException as exc:
-                raise SignInRequired(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+        with _as_person(cache) as app:
+            accounts = app.get_accounts()
+            if accounts:
+                try:
+                    result = app.acquire_token_silent(_scopes(), account=accounts[0], force_refresh=force_refresh)
+                except requests.RequestException as exc:
+                    raise SignInRequired(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
         if not result or "access_token" not in result:
             raise SignInRequired("Your sign-in has expired. Please sign in again.")
         if cache.has_state_changed:

@@ -25,6 +25,7 @@ from .auth import UserCredential
 from .errors import GatewayError
 from .parse import classic_vm, firewall, nic, policy, security_group, subscription, vm_facts
 from .permissions import Permissions, read_permissions
+from .policies import JIT_VERSION
 from .raw import read_list, try_list
 from .subscriptions import RESOURCES_VERSION
 from .types import FleetFailure, Subscription, SubscriptionFleet
@@ -34,7 +35,6 @@ COMPUTE_VERSION = "2024-07-01"
 NETWORK_VERSION = "2024-05-01"
 CLASSIC_VERSION = "2017-04-01"
 PRICING_VERSION = "2024-01-01"
-JIT_VERSION = "2020-01-01"
 # (key, path below the subscription, api-version, extra query, required for the tab to be right)
 LISTS = (
     ("vms", "providers/Microsoft.Compute/virtualMachines", COMPUTE_VERSION, {}, True),

@@ -1,12 +1,21 @@
-"""Strict ARM resource id patterns: nothing else may reach an ARM URL."""
+"""ARM resource ids, in one place: strict patterns for what may reach an ARM URL (nothing else does), and
+azure-mgmt-core's `parse_resource_id` for reading the parts of ids Azure itself wrote."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-_SUB = r"(?P<sub>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-_RG = r"(?P<rg>[-\w._()]{1,90})"
+from azure.mgmt.core.tools import parse_resource_id
+
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_RG_NAME = r"[-\w._()]{1,90}"
+_SUB = rf"(?P<sub>{_GUID})"
+_RG = rf"(?P<rg>{_RG_NAME})"
+SUBSCRIPTION_ID = re.compile(rf"^{_GUID}$")
+RESOURCE_GROUP = re.compile(rf"^{_RG_NAME}$")
+# Every subscription + resource group a text names (a trail event's target may name several ids).
+_SCOPES_IN_TEXT = re.compile(rf"/subscriptions/({_GUID})/resourcegroups/({_RG_NAME})", re.IGNORECASE)
 VM_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Compute/virtualMachines/"
                    r"(?P<name>[-\w.]{1,64})$", re.IGNORECASE)
 POLICY_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Security/locations/"
@@ -66,3 +75,17 @@ def parse_vm_id(value: str) -> tuple[str, str, str] | None:
 def parse_policy_id(value: str) -> PolicyRef | None:
     match = POLICY_ID.match(value or "")
     return PolicyRef(match["sub"].lower(), match["rg"], match["location"].lower(), match["name"]) if match else None
+
+
+def subscription_of(resource_id: str) -> str:
+    """The subscription of an id Azure wrote (lower case, as the portal keys subscriptions)."""
+    return parse_resource_id(resource_id).get("subscription", "").lower()
+
+
+def resource_group_of(resource_id: str) -> str:
+    return parse_resource_id(resource_id).get("resource_group", "")
+
+
+def scopes_in(text: str) -> set[tuple[str, str]]:
+    """The (subscription, resource group) pairs, lower case, that a text names in one or more ARM ids."""
+    return {(sub.lower(), rg.lower()) for sub, rg in _SCOPES_IN_TEXT.findall(text)}

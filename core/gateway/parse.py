@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import isodate
 
+from .ids import resource_group_of
 from .types import (
     FirewallFacts,
     GrantResult,
@@ -26,11 +27,6 @@ from .types import (
 
 def _props(item: dict) -> dict:
     return item.get("properties") or {}
-
-
-def _rg(resource_id: str) -> str:
-    parts = resource_id.split("/")
-    return parts[4] if len(parts) > 4 else ""
 
 
 def parse_time(value: str) -> datetime:
@@ -56,7 +52,7 @@ def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
     codes = [s.get("code", "") for s in (_props(status or {}).get("instanceView") or {}).get("statuses", [])]
     power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), "unknown")
     return VmFacts(
-        vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=_rg(item["id"]),
+        vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=resource_group_of(item["id"]),
         location=item.get("location", ""),
         os_type=((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType", "") or "Unknown",
         power_state=power,
@@ -69,7 +65,7 @@ def classic_vm(item: dict, subscription_id: str) -> VmFacts:
     props = _props(item)
     state = (props.get("instanceView") or {}).get("powerState", "")
     os_type = ((props.get("storageProfile") or {}).get("operatingSystemDisk") or {}).get("operatingSystem", "")
-    return VmFacts(vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=_rg(item["id"]),
+    return VmFacts(vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=resource_group_of(item["id"]),
                    location=item.get("location", ""), os_type=os_type or "Unknown",
                    power_state={"Started": "running", "Stopped": "stopped"}.get(state, state.lower() or "unknown"),
                    nic_ids=(), classic=True)
@@ -148,7 +144,7 @@ def policy(item: dict, subscription_id: str) -> JitPolicy:
     props = _props(item)
     return JitPolicy(
         policy_id=item["id"], name=item.get("name", "default"), subscription_id=subscription_id,
-        resource_group=_rg(item["id"]), location=item.get("location", ""),
+        resource_group=resource_group_of(item["id"]), location=item.get("location", ""),
         vms=tuple(PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])), vm.get("publicIpAddress") or "")
                   for vm in props.get("virtualMachines", [])),
         requests=tuple(_request(r) for r in props.get("requests", [])),

@@ -20,6 +20,7 @@ from .types import JitPolicy, PolicyVm, PortRule
 JIT_VERSION = "2020-01-01"
 
 
+
 def list_policies_at(session: MutableMapping[str, Any], subscription_id: str, resource_group: str,
                      location: str) -> list[JitPolicy]:
     """ARM: JitNetworkAccessPolicies - List By Resource Group And Region."""
@@ -46,15 +47,10 @@ def _list_at(credential: UserCredential | AppCredential, place: tuple[str, str, 
     return found if isinstance(found, GatewayError) else [parse_policy(p, subscription_id) for p in found[0]]
 
 
-def list_policies(session: MutableMapping[str, Any],
-                  subscription_ids: list[str]) -> tuple[list[JitPolicy], dict[str, GatewayError]]:
-    """ARM: JitNetworkAccessPolicies - List, per subscription in parallel; the refusals by subscription."""
-    return list_policies_with(UserCredential(session), subscription_ids)
-
-
 def list_policies_with(credential: UserCredential | AppCredential,
                        subscription_ids: list[str]) -> tuple[list[JitPolicy], dict[str, GatewayError]]:
-    """`list_policies` as any reader: the person, or the app's read-only identity."""
+    """ARM: JitNetworkAccessPolicies - List, per subscription in parallel, as any reader (the person, or the app's
+    read-only identity); the refusals by subscription."""
 
     def one(subscription_id: str) -> list[JitPolicy] | GatewayError:
         found = try_list(credential, f"/subscriptions/{subscription_id}/providers/Microsoft.Security/"

@@ -1,7 +1,7 @@
 """ARM answers read as plain JSON through an SDK client's pipeline (auth, retries, timeouts).
 
 The generated clients' models cost several times more CPU than the JSON itself on large lists
-(DESIGN §4), so every answer is read here and turned into our own small dataclasses by `parse`.
+(docs/architecture.md, "Azure calls and their cost"), so every answer is read here and turned into our own small dataclasses by `parse`.
 """
 
 from __future__ import annotations

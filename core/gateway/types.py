@@ -177,12 +177,6 @@ class ActivityTail:
 
 
 @dataclass(frozen=True)
-class ActivityPage:
-    events: tuple[ActivityEvent, ...]
-    failures: tuple[FleetFailure, ...]
-
-
-@dataclass(frozen=True)
 class SecurityRule:
     """One inbound rule of a network security group, as ARM lists it (a default rule too)."""
 

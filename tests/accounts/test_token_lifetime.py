@@ -3,9 +3,14 @@ sends the person to sign in and back to the page they asked for."""
 
 from __future__ import annotations
 
-import pytest
+import threading
 
-from tests.conftest import sign_in
+import jwt
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tests.conftest import PORTAL_HOST, sign_in
 from tests.sandbox_client import query_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -83,3 +88,36 @@ def test_a_session_within_its_absolute_lifetime_goes_on(portal, sandbox, setting
     session["accounts.signed_in_at"] -= settings.SESSION_ABSOLUTE_SECONDS - 60
     session.save()
     assert portal.get("/access/").status_code == 200
+
+
+
+def test_one_msal_application_serves_everyone_each_with_their_own_tokens(sandbox, db):
+    """One application per process (the secret or certificate read once); parallel refreshes of two people each
+    see only their own cache."""
+    from core.gateway import auth
+
+    oids = {"alice": "a11ce000-0000-4000-8000-000000000001", "carol": "ca201000-0000-4000-8000-000000000003"}
+    sessions = {}
+    for name in oids:
+        client = Client(HTTP_HOST=PORTAL_HOST)
+        assert sign_in(client, sandbox, name).status_code == 302
+        sessions[name] = dict(client.session.items())
+    auth._apps.clear()
+    sandbox.advance("PT2H")  # every token is refreshed through the application, none read from the session
+    found: dict[str, set[str]] = {name: set() for name in oids}
+
+    def refresh(name: str) -> None:
+        credential = auth.UserCredential(sessions[name])
+        for _ in range(3):
+            credential.force_refresh()
+            credential._refreshed_at = 0.0  # refresh again on the next turn
+            found[name].add(jwt.decode(credential.get_token(settings.AZURE_ARM_SCOPE).token,
+                                       options={"verify_signature": False})["oid"])
+
+    threads = [threading.Thread(target=refresh, args=(name,)) for name in oids for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == {name: {oid} for name, oid in oids.items()}
+    assert len(auth._apps) == 1

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import ArchiveCursor, ArchivedEvent
-from audit.report import explain
+from audit.report import report_rows
 from audit.scope import ReadScope
 from sandbox.timeutil import parse_time
 from tests.conftest import fill, sign_in, submit
@@ -173,8 +173,8 @@ def test_the_portals_record_explains_a_row_only_within_the_viewers_read_scope(po
     everything = ReadScope(frozenset({(view.sub("Contoso Production").lower(), "rg-web"),
                                       (view.sub("Contoso Development").lower(), "rg-dev")}))
     only_dev = ReadScope(frozenset({(view.sub("Contoso Development").lower(), "rg-dev")}))
-    assert [(r.justification, r.joined_from) for r in explain([event], {}, everything)] == [("Both at once", "portal")]
-    assert [(r.justification, r.source, r.joined_from) for r in explain([event], {}, only_dev)] == [
+    assert [(r.justification, r.joined_from) for r in report_rows([event], {}, everything)] == [("Both at once", "portal")]
+    assert [(r.justification, r.source, r.joined_from) for r in report_rows([event], {}, only_dev)] == [
         ("Both at once", "203.0.113.50", "Azure request history")]
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from requests_app.approvals import lapse_due
 from requests_app.models import AccessRequest, Approval, ApprovalRule
+from requests_app.states import RequestStatus
 from tests.azure_view import AzureView
 from tests.conftest import MY_IP, fill, sign_in, submit
 from tests.requests_app.conftest import ask, decide
@@ -513,7 +514,7 @@ def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_
         user = access.user if upn == access.user.upn else User.objects.get_or_create(
             username=f"t/{upn}", defaults={"upn": upn, "tenant_id": "t", "object_id": upn})[0]
         other = AccessRequest.objects.create(user=user, justification="", source_prefix=MY_IP, duration_minutes=60,
-                                             idempotency_key=f"{upn}{days}", status=AccessRequest.OPENED)
+                                             idempotency_key=f"{upn}{days}", status=RequestStatus.OPENED)
         AccessRequest.objects.filter(pk=other.pk).update(created=timezone.now() - timedelta(days=days))
         AccessRequestItem.objects.create(request=other, vm_id=vm_id, vm_name=vm_id.rsplit("/", 1)[-1], policy_id="p",
                                          port=22, end=timezone.now(), minutes=60)

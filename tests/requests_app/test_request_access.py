@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 
 from requests_app.models import AccessRequest, AccessRequestItem
+from requests_app.states import RequestStatus
 from tests.azure_view import AzureView
 from tests.conftest import MY_IP, fill, sign_in, submit
 from trail.models import AuditEvent
@@ -259,7 +260,7 @@ def test_my_requests_pages_past_the_newest_fifty(alice):
     now = timezone.now()
     AccessRequest.objects.bulk_create(
         AccessRequest(user=user, created=now - timedelta(minutes=n), idempotency_key=f"k{n}", source_prefix="10.0.0.1",
-                      duration_minutes=n + 1, status=AccessRequest.FAILED) for n in range(120))
+                      duration_minutes=n + 1, status=RequestStatus.NOT_OPENED) for n in range(120))
     first = alice.get("/access/")
     assert [p.request.duration_minutes for p in first.context["history"]] == list(range(1, 51))
     assert first.context["history_page"].has_next()
