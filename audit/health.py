@@ -21,11 +21,14 @@ from accounts.roles import ADMIN, AUDITOR, require_role
 from core.actor import actor_of
 from trail.chain import log_checkpoint, record
 from vms.inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
+from vms.models import Exposure
 from vms.verdicts import CRITICAL, HIGH, NARROW, STATES, PortHealth
 
 from . import csv_export
+from .scope import ReadScope
 
 PER_PAGE = 50
+WINDOWS = 50  # the newest exposure windows the report shows
 HEADER = ["Subscription", "Resource group", "VM", "JIT", "Port", "State", "Severity", "Why", "Rule", "NSG",
           "Priority", "Source", "Rule id", "Open for", "Open until"]
 
@@ -115,3 +118,8 @@ def health_csv(request: HttpRequest) -> HttpResponse:
                 f"Not read from Azure: {unread}. Audit trail checkpoint: {log_checkpoint()}")
     rows: Iterator[list[object]] = (_cells(line) for line in found)
     return csv_export.response(csv_export.stream(coverage, HEADER, rows), "jit-health.csv")
+
+
+def exposure_windows(scope: ReadScope) -> list[Exposure]:
+    """The newest exposure windows in the viewer's Azure read scope: when each finding started and ended."""
+    return list(Exposure.objects.filter(scope.allowed()).order_by("-started")[:WINDOWS])

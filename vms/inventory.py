@@ -20,6 +20,8 @@ from operator import attrgetter
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts.models import User
+from accounts.roles import ADMIN
 from core import gateway
 from core.durations import human
 from core.gateway import (
@@ -35,6 +37,7 @@ from core.gateway import (
     VmFacts,
 )
 
+from .exposures import Seen, observe
 from .models import SeenScope
 from .seen import scope_key
 from .verdicts import RANK, FleetJudge, VmHealth
@@ -304,6 +307,13 @@ def _keep(user_pk: int, inventory: Inventory) -> None:
             held -= len(oldest.rows) * ROW_BYTES
 
 
+def _watch(user_pk: int, inventory: Inventory) -> None:
+    """An admin's fresh read keeps the exposure windows when the read-only app identity does not (README)."""
+    if settings.AUDIT_READER_CLIENT_ID or not User.objects.filter(pk=user_pk, groups__name=ADMIN).exists():
+        return
+    observe(Seen(inventory.rows, inventory.failures, inventory.azure_now))
+
+
 def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory:
     """The person's inventory, cached. A page lists it as soon as all but a late few subscriptions are in;
     `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
@@ -312,11 +322,22 @@ def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory
         inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
         _keep(user_pk, inventory)
         _remember_scope(user_pk, inventory)
+        _watch(user_pk, inventory)
     if complete and inventory.loading is not None and inventory.loading.wait_all(settings.AZURE_TIMEOUT_SECONDS):
         inventory = _inventory(inventory.loading, inventory.fetched_at)
         _keep(user_pk, inventory)
         _remember_scope(user_pk, inventory)
     return inventory
+
+
+def fleet_read(credential, subscriptions: tuple, azure_now: datetime, seconds: float
+               ) -> tuple[tuple[VmRow, ...], tuple[FleetFailure, ...]]:
+    """Every subscription's rows read with `credential` (the app's read-only identity), waiting up to `seconds`
+    for late ones; no rights are asked (the app acts on nothing)."""
+    load = FleetLoad(credential, subscriptions, azure_now, lambda sub, now: (rows_of(sub, now), []))
+    load.wait_all(seconds)
+    found = _inventory(load, time.time())
+    return found.rows, found.failures
 
 
 def _classified(sub: SubscriptionFleet, now: datetime) -> tuple[list[VmRow], list[str]]:

@@ -35,7 +35,7 @@ from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .security_rules import delete_security_rule, read_security_rule
-from .subscriptions import list_subscriptions, list_subscriptions_with
+from .subscriptions import list_subscriptions, list_subscriptions_with, subscriptions_and_clock
 from .types import (
     ActivityEvent,
     ActivityTail,
@@ -63,7 +63,7 @@ __all__ = [
     "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
     "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
-    "RuleRef", "parse_rule_id", "delete_security_rule", "read_security_rule", "read_permissions",
+    "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule", "read_permissions",
 ]
 
 
