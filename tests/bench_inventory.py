@@ -8,7 +8,9 @@ the real MSAL flow, then measures in one run:
 - the portal's Configured tab cold (after Refresh) and warm (every tab, filter, sort and page);
 - the cold page again with one subscription at 2 s per call (median of the rounds, against the cold page);
 - an access request for 20 VMs over 6 policies against one initiate round trip (best of ten rounds at least);
-- the memory of one cached inventory.
+- the memory of one cached inventory;
+- JIT's health (the NSG list and the evaluator): the cold and warm Configured tab with it and without it,
+  alternated round by round, as ratios (the machine is shared: only ratios in one run compare).
 Not a test: numbers, to compare before and after a change.
 
     python -m tests.bench_inventory [VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]]
@@ -27,7 +29,9 @@ import sys
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from threading import Lock
 
@@ -199,6 +203,36 @@ def warm_views(client: Client) -> dict[str, tuple[float, float]]:
     return {view: (min(t for t, _ in times), min(c for _, c in times)) for view, times in timings.items()}
 
 
+@contextmanager
+def without_health() -> Iterator[None]:
+    """The portal as it was before JIT's health: no NSG list per subscription, no evaluation per VM."""
+    from core.gateway import fleet
+    from vms import verdicts
+
+    lists, judge = fleet.LISTS, verdicts.FleetJudge.judge
+    fleet.LISTS = tuple(item for item in lists if item[0] != "nsgs")
+    verdicts.FleetJudge.judge = lambda self, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        fleet.LISTS, verdicts.FleetJudge.judge = lists, judge
+
+
+def health_cost(client: Client, rounds: int) -> tuple[list[float], list[float], float, float]:
+    """Cold Configured tab with and without health, alternated; then the worst warm view of each."""
+    with_health, without = [], []
+    for _ in range(rounds):
+        with_health.append(cold_load(client, "/vms/?tab=configured")[0])
+        with without_health():
+            without.append(cold_load(client, "/vms/?tab=configured")[0])
+    warm_with = max(t for t, _ in warm_views(client).values())
+    with without_health():
+        cold_load(client, "/vms/?tab=configured")
+        warm_without = max(t for t, _ in warm_views(client).values())
+    cold_load(client, "/vms/?tab=configured")
+    return with_health, without, warm_with, warm_without
+
+
 def busy(processes: int) -> list[subprocess.Popen]:
     """Other processes loading the machine: one spinning Python per core."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
@@ -244,6 +278,8 @@ def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
         slows = [cold_load(client, "/vms/?tab=configured") for _ in range(rounds)]
         slow_seconds, slow_pending = statistics.median(s for s, _ in slows), max(p for _, p in slows)
         sandbox.control("DELETE", "faults")
+        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+        cost_with, cost_without, warm_with, warm_without = health_cost(client, max(rounds, 5))
         memory = inventory_bytes(client)
         best_floor, cold = min(floors), statistics.median(colds)
         print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; "
@@ -263,6 +299,11 @@ def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
         print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
               f"page without it; all {_list([s for s, _ in slows])}), {slow_pending} still loading")
         print(f"one cached inventory: {memory:.1f} MB")
+        with_median, without_median = statistics.median(cost_with), statistics.median(cost_without)
+        print(f"JIT health, cold Configured tab: median {with_median:.2f} s with, {without_median:.2f} s without = "
+              f"{(with_median / without_median - 1) * 100:+.1f} % (with {_list(cost_with)}; without "
+              f"{_list(cost_without)}); warm worst view {warm_with * 1000:.0f} ms with, {warm_without * 1000:.0f} ms "
+              f"without")
         if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
             from pyinstrument import Profiler
             sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})

@@ -252,7 +252,7 @@ class FleetLoad(Generic[R]):
             self._done(Part(sub, None, {}, FleetFailure(sub, problem.message)))
             return
         lists = {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in answers.items()}
-        nsgs_refused = answers["nsgs"]
+        nsgs_refused = answers.get("nsgs")
         fleet = _assemble(sub, lists, nsgs_refused.message if isinstance(nsgs_refused, GatewayError) else "")
         made, groups = self._then(fleet, self.azure_now)
         if not groups:
@@ -322,7 +322,7 @@ def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str =
         firewalls=tuple(f for f in (firewall(x) for x in lists["firewalls"]) if f is not None),
         jit_plan_available=jit_available,
         policies=tuple(policy(p, sub.subscription_id) for p in lists["policies"]),
-        nsgs=None if nsgs_error else {g.nsg_id.lower(): g for g in map(security_group, lists["nsgs"])},
+        nsgs=None if nsgs_error else {g.nsg_id.lower(): g for g in map(security_group, lists.get("nsgs", ()))},
         nsgs_error=nsgs_error,
         vnet_prefixes={v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {})
                                               .get("addressPrefixes") or ()) for v in lists["vnets"]},
