@@ -14,22 +14,24 @@ Pure code (no Django, no SDK). Worst first, per VM the worst of its ports:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.gateway.types import NicFacts, SecurityGroup, SecurityRule, SubscriptionFleet
 
 from .reach import (
     LOAD_BALANCER,
+    Compiled,
     Intervals,
+    Level,
     Network,
     Passage,
     Target,
     cidr,
+    compiled,
     intersect,
-    matching,
     network_of,
-    reaches,
+    reaches_from,
     subtract,
 )
 
@@ -185,27 +187,56 @@ def _what_reaches(found: list[Passage], groups: Mapping[str, SecurityGroup | Non
 
 @dataclass(frozen=True)
 class Judge:
-    """Judges the ports of VMs in one network: their NSGs (subnet's, NIC's), what tags stand for, the limits."""
+    """Judges the ports of VMs in one network: their NSGs (subnet's, NIC's), what tags stand for, the limits.
+    VMs whose rules judge alike (the same NSGs, each with only its own JIT deny rule) share one verdict per port."""
 
     network: Network
     limit_v4: int = 24
     limit_v6: int = 64
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def _both(self, subnet: SecurityGroup | None, nic: SecurityGroup | None, target: Target
-              ) -> tuple[list[Passage], Mapping[str, SecurityGroup | None]]:
-        return _reaching(reaches(subnet, nic, target, self.network)), {"subnet": subnet, "NIC": nic}
+    def _levels(self, subnet: Compiled | None, nic: Compiled | None, target: Target) -> tuple[list[Level], tuple | None]:
+        levels = [(g, g.candidates(target, self.network)) if g is not None else None for g in (subnet, nic)]
+        shapes = [level[0].signature(level[1]) if level else () for level in levels]
+        key = None if None in shapes else (id(subnet), id(nic), target.port, tuple(target.asgs), *shapes)
+        return levels, key
 
-    def configured(self, address: str, asgs: frozenset[str], ports: tuple[int, ...], subnet: SecurityGroup | None,
-                   nic: SecurityGroup | None, open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
+    def _found(self, levels: list[Level]) -> tuple[list[Passage], Mapping[str, SecurityGroup | None]]:
+        subnet, nic = levels
+        return (_reaching(reaches_from(levels, self.network)),
+                {"subnet": subnet[0].group if subnet else None, "NIC": nic[0].group if nic else None})
+
+    def _vm_key(self, subnet: Compiled | None, nic: Compiled | None, address: str, asgs: frozenset[str]
+                ) -> tuple | None:
+        found = cidr(address)
+        number = found[0][0] if found else -1
+        shapes = [g.own_shape(number) if g is not None else () for g in (subnet, nic)]
+        return None if None in shapes else (id(subnet), id(nic), tuple(sorted(asgs)), *shapes)
+
+    def configured(self, address: str, asgs: frozenset[str], ports: tuple[int, ...],
+                   subnet: SecurityGroup | Compiled | None, nic: SecurityGroup | Compiled | None,
+                   open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
         """A VM in a JIT policy: each policy port judged."""
+        subnet, nic = compiled(subnet), compiled(nic)
+        vm_key = self._vm_key(subnet, nic, address, asgs)
+        vm_key = vm_key and ("vm", *vm_key, ports, tuple(sorted(open_now.items())))
+        if vm_key and vm_key in self._memo:
+            return self._memo[vm_key]
         judged = []
         for port in ports:
-            target = Target(address, asgs, port)
-            found, groups = self._both(subnet, nic, target)
-            denied = any(r.access == "Deny" and is_jit(r) for g in (subnet, nic) if g
-                         for r in matching(g, target, self.network))
-            judged.append(self._configured_port(port, found, groups, denied, open_now.get(port)))
-        return _vm(judged, subnet, nic)
+            levels, key = self._levels(subnet, nic, Target(address, asgs, port))
+            key = key and ("configured", *key, open_now.get(port))
+            made = self._memo.get(key) if key else None
+            if made is None:
+                denied = any(r.access == "Deny" and is_jit(r) for level in levels if level for _, r in level[1])
+                made = self._configured_port(port, *self._found(levels), denied, open_now.get(port))
+                if key:
+                    self._memo[key] = made
+            judged.append(made)
+        health = _vm(judged, subnet, nic)
+        if vm_key:
+            self._memo[vm_key] = health
+        return health
 
     def _configured_port(self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None],
                          denied: bool, opened: tuple[str, datetime] | None) -> PortHealth:
@@ -233,26 +264,43 @@ class Judge:
                               HIGH)
         return PortHealth(port, PROTECTED, "JIT's deny rule is in force")
 
-    def unconfigured(self, address: str, asgs: frozenset[str], subnet: SecurityGroup | None,
-                     nic: SecurityGroup | None) -> VmHealth:
+    def unconfigured(self, address: str, asgs: frozenset[str], subnet: SecurityGroup | Compiled | None,
+                     nic: SecurityGroup | Compiled | None) -> VmHealth:
         """A VM without JIT: are its management ports open to the Internet?"""
+        subnet, nic = compiled(subnet), compiled(nic)
+        vm_key = self._vm_key(subnet, nic, address, asgs)
+        vm_key = vm_key and ("vm-unconfigured", *vm_key)
+        if vm_key and vm_key in self._memo:
+            return self._memo[vm_key]
         judged = []
         for port in MANAGEMENT_PORTS:
-            found, groups = self._both(subnet, nic, Target(address, asgs, port))
-            public = [(p, _culprit(p, groups)) for p in found if intersect(p.sources, self.network.internet)]
-            if not public:
-                judged.append(PortHealth(port, CLOSED, "not reachable from the Internet through its NSGs"))
-                continue
-            passage, culprit = public[0]
-            level = severity(passage.sources, self.network, self.limit_v4, self.limit_v6)
-            words = culprit.words if culprit else "no NSG filters it"
-            judged.append(PortHealth(port, EXPOSED, f"open to the Internet: {words}", level, culprit))
-        return _vm(judged, subnet, nic)
+            levels, key = self._levels(subnet, nic, Target(address, asgs, port))
+            key = key and ("unconfigured", *key)
+            made = self._memo.get(key) if key else None
+            if made is None:
+                made = self._unconfigured_port(port, *self._found(levels))
+                if key:
+                    self._memo[key] = made
+            judged.append(made)
+        health = _vm(judged, subnet, nic)
+        if vm_key:
+            self._memo[vm_key] = health
+        return health
+
+    def _unconfigured_port(self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None]
+                           ) -> PortHealth:
+        public = [(p, _culprit(p, groups)) for p in found if intersect(p.sources, self.network.internet)]
+        if not public:
+            return PortHealth(port, CLOSED, "not reachable from the Internet through its NSGs")
+        passage, culprit = public[0]
+        level = severity(passage.sources, self.network, self.limit_v4, self.limit_v6)
+        words = culprit.words if culprit else "no NSG filters it"
+        return PortHealth(port, EXPOSED, f"open to the Internet: {words}", level, culprit)
 
 
-def _vm(judged: list[PortHealth], subnet: SecurityGroup | None, nic: SecurityGroup | None) -> VmHealth:
+def _vm(judged: list[PortHealth], subnet: Compiled | None, nic: Compiled | None) -> VmHealth:
     state = min((p.state for p in judged), key=RANK.__getitem__) if judged else PROTECTED
-    nsgs = tuple((level, g.nsg_id) for level, g in (("subnet", subnet), ("NIC", nic)) if g)
+    nsgs = tuple((level, g.group.nsg_id) for level, g in (("subnet", subnet), ("NIC", nic)) if g)
     return VmHealth(state, tuple(judged), nsgs)
 
 
@@ -270,6 +318,8 @@ class FleetJudge:
                 members.setdefault(asg.lower(), []).append(nic.private_ip)
         self._members = members
         self._judges: dict[str, Judge] = {}
+        self._compiled: dict[str, Compiled] = {}
+        self._places: dict[tuple[str, str], tuple[Compiled | None, Compiled | None, str, Judge | None]] = {}
 
     def _judge(self, vnet_id: str) -> Judge:
         found = self._judges.get(vnet_id)
@@ -278,7 +328,7 @@ class FleetJudge:
             found = self._judges[vnet_id] = Judge(network, *self.limits)
         return found
 
-    def _groups(self, nic: NicFacts) -> tuple[SecurityGroup | None, SecurityGroup | None, str]:
+    def _groups(self, nic: NicFacts) -> tuple[Compiled | None, Compiled | None, str]:
         """(subnet's NSG, NIC's NSG, why they cannot be judged or "")."""
         subnet_id = self.fleet.subnet_nsgs.get(nic.subnet_id.lower(), "")
         if not subnet_id and not nic.nsg_id:
@@ -292,8 +342,15 @@ class FleetJudge:
                 parts = nsg_id.split("/")
                 return None, None, (f"Azure did not show NSG {parts[-1]} in {parts[4] if len(parts) > 4 else '?'}: "
                                     "reading it needs Microsoft.Network/networkSecurityGroups/read there")
-            found.append(group)
+            found.append(self._compile(group) if group else None)
         return found[0], found[1], ""
+
+    def _compile(self, group: SecurityGroup) -> Compiled:
+        key = group.nsg_id.lower()
+        made = self._compiled.get(key)
+        if made is None:
+            made = self._compiled[key] = Compiled(group)
+        return made
 
     def judge(self, nic: NicFacts | None, ports: tuple[int, ...] | None, firewall: str,
               open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
@@ -301,14 +358,18 @@ class FleetJudge:
         checked = ports if ports is not None else MANAGEMENT_PORTS
         if nic is None:
             return unknown("the VM's network interface is not visible", checked)
-        subnet, nic_group, why = self._groups(nic)
+        place = self._places.get((nic.subnet_id, nic.nsg_id))
+        if place is None:  # NICs of one subnet share their NSGs and network: looked up once
+            subnet, nic_group, why = self._groups(nic)
+            judge = None if why else self._judge(nic.subnet_id.rsplit("/subnets/", 1)[0].lower())
+            place = self._places[(nic.subnet_id, nic.nsg_id)] = (subnet, nic_group, why, judge)
+        subnet, nic_group, why, judge = place
         if why:
             return unknown(why, checked)
         if subnet is None and nic_group is None and firewall:
             return unknown(f"JIT reaches it through Azure Firewall {firewall}, whose rules the portal does not judge",
                            checked)
-        judge = self._judge(nic.subnet_id.rsplit("/subnets/", 1)[0].lower())
-        asgs = frozenset(a.lower() for a in nic.asg_ids)
+        asgs = frozenset(a.lower() for a in nic.asg_ids) if nic.asg_ids else frozenset()
         if ports is None:
             return judge.unconfigured(nic.private_ip, asgs, subnet, nic_group)
         return judge.configured(nic.private_ip, asgs, ports, subnet, nic_group, open_now)
