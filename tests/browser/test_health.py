@@ -18,8 +18,8 @@ def test_carol_finds_every_state_on_the_health_page_and_downloads_it(page):
     for label in ("Bypassed", "Deny rule missing", "Exposed, no JIT", "Left-over allow", "Unknown", "Open now by JIT",
                   "Protected"):
         expect(counts.get_by_text(label, exact=True)).to_be_visible()
-    page.get_by_label("State").select_option("bypassed")
-    page.get_by_label("Severity").select_option("critical")
+    page.get_by_role("combobox", name="State").select_option("bypassed")
+    page.get_by_role("combobox", name="Severity").select_option("critical")
     page.get_by_role("button", name="Filter").click()
     table = page.get_by_role("region", name="Ports and their state")
     expect(table).to_contain_text("allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)")
