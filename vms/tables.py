@@ -196,7 +196,7 @@ class ConfiguredTable(_Base):
     actions = ActionsColumn(attrs={"td": {"class": "row-actions"}})
 
     class Meta(_Base.Meta):
-        sequence = ("select", "name", "...")
+        sequence = ("select", "name", "health", "...")
 
 
 class NotConfiguredTable(_Base):
@@ -207,7 +207,7 @@ class NotConfiguredTable(_Base):
     health = HealthColumn()
 
     class Meta(_Base.Meta):
-        sequence = ("select", "name", "...")
+        sequence = ("select", "name", "health", "...")
 
 
 class UnsupportedTable(_Base):
