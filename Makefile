@@ -8,13 +8,15 @@ export PORT
 .PHONY: serve test unit sandbox bench lint clean prod worker loadtest verify-audit
 
 # pyproject.toml declares the dependencies; constraints.txt pins them (pip freeze style, no lock file).
-$(VENV)/.installed-%: pyproject.toml constraints.txt
+# dev also installs the jit command (cli/, its own distribution) so that its tests run it as people do.
+$(VENV)/.installed-%: pyproject.toml constraints.txt cli/pyproject.toml $(wildcard cli/jit_cli/*.py)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@mkdir -p var
 	@$(PY) -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 		extra = p["optional-dependencies"]["dev"] if sys.argv[1] == "dev" else []; \
 		print("\n".join(p["dependencies"] + extra))' $* > var/requirements-$*.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r var/requirements-$*.txt -c constraints.txt
+	@if [ "$*" = dev ]; then $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt ./cli; fi
 	@touch $@
 
 serve: $(VENV)/.installed-run
@@ -30,9 +32,11 @@ test: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-# Hypothesis with many more examples than `make test` runs: about 10,000 inputs, none may get a 500.
+# Hypothesis with many more examples than `make test` runs: about 10,000 inputs to the pages, and 250 per API
+# operation (schemathesis, from the OpenAPI document); none may get a 500.
 fuzz: $(VENV)/.installed-dev
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_no_server_errors.py -q -s $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=fuzz API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-250} $(PY) -m pytest tests/test_no_server_errors.py \
+		tests/api/test_openapi_fuzz.py -q -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

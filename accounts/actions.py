@@ -10,23 +10,30 @@ from django.db import transaction
 from core import gateway
 
 from .models import User
-from .roles import sync_roles
+from .roles import ALL, roles_of, sync_roles
 
 
 def do_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -> User:
     signed_in = gateway.complete_sign_in(session, query)
+    return keep_person(signed_in.tenant_id, signed_in.object_id, signed_in.username, signed_in.display_name,
+                       signed_in.app_roles)
+
+
+def keep_person(tenant_id: str, object_id: str, username: str, display_name: str, app_roles: tuple[str, ...]) -> User:
+    """The person a sign-in or an API token names (keyed by tenant and object id), with the roles it carries."""
     with transaction.atomic():
         user, created = User.objects.get_or_create(
-            tenant_id=signed_in.tenant_id, object_id=signed_in.object_id,
-            defaults={"username": f"{signed_in.tenant_id}/{signed_in.object_id}"},
+            tenant_id=tenant_id, object_id=object_id, defaults={"username": f"{tenant_id}/{object_id}"},
         )
-        user.upn = signed_in.username
-        user.display_name = signed_in.display_name
-        user.email = signed_in.username if "@" in signed_in.username else ""
-        if created:
-            # Only once: a new unusable password would change the session hash and sign the person
-            # out of every other browser.
-            user.set_unusable_password()
-        user.save()
-        sync_roles(user, signed_in.app_roles)
+        if created or (user.upn, user.display_name) != (username, display_name):
+            user.upn = username
+            user.display_name = display_name
+            user.email = username if "@" in username else ""
+            if created:
+                # Only once: a new unusable password would change the session hash and sign the person
+                # out of every other browser.
+                user.set_unusable_password()
+            user.save()
+        if created or roles_of(user) != set(app_roles) & set(ALL):
+            sync_roles(user, app_roles)
     return user

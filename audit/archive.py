@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core import gateway
 from core.actor import Actor
+from core.database import renew_statistics
 from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
@@ -235,20 +236,11 @@ def _store_requests(pid: str, policy: JitPolicy) -> None:
 
 
 def restate() -> None:
-    """Renew SQLite's statistics of the archive after it grew or shrank (PostgreSQL's autovacuum analyses a table
-    once a tenth of it changed).
-
-    Without them SQLite takes every subscription and resource group of a read scope as selective and sorts all
-    the rows it selects: a CSV over most of a 1,000,000-event archive spent a sixth of its time sorting, where
-    walking the time index in order costs nothing (`make bench`). A sample of each index suffices
-    (`analysis_limit`): a few milliseconds at a million rows."""
-    connection = connections[ArchivedEvent.objects.db]
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA analysis_limit = 1000")
-        for model in (ArchivedEvent, ArchivedTouch, ArchivedRequest):
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    """Renew the archive's statistics after it grew or shrank. Without them SQLite takes every subscription and
+    resource group of a read scope as selective and sorts all the rows it selects: a CSV over most of a
+    1,000,000-event archive spent a sixth of its time sorting, where walking the time index in order costs
+    nothing (`make bench`)."""
+    renew_statistics(ArchivedEvent, ArchivedTouch, ArchivedRequest)
 
 
 def link_touches(events) -> None:

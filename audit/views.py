@@ -40,7 +40,7 @@ def _scope(request: HttpRequest) -> ReadScope:
 def _collect(request: HttpRequest, subscriptions: list[gateway.Subscription]) -> archive.Collected:
     """Every auditor's read fills the archive with the new tail of what they may read (at most once every
     AUDIT_COLLECT_SECONDS per subscription, unless the portal changed something there since)."""
-    return archive.collect_due(gateway.person_reader(request.session), f"user:{request.user.pk}", subscriptions)
+    return archive.collect_due(gateway.UserCredential(request.session), f"user:{request.user.pk}", subscriptions)
 
 
 def _filters(request: HttpRequest) -> tuple[AuditFilterForm, list[str]]:

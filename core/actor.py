@@ -19,6 +19,7 @@ class Actor:
     user: Any  # accounts.User, or None before sign-in
     session: MutableMapping[str, Any]  # where the person's token cache lives: what the gateway signs in with
     ip: str  # the client's address through the trusted-proxy rule; "" when unknown
+    channel: str = "web"  # the door the change came through, kept on the trail: web, api, cli (portal: a job)
 
     @property
     def user_pk(self) -> int | None:
@@ -54,4 +55,4 @@ def client_ip(request: HttpRequest) -> str:
 
 
 # The portal itself (a management command, a background job): no person, no credential, no address.
-PORTAL = Actor(user=None, session={}, ip="")
+PORTAL = Actor(user=None, session={}, ip="", channel="portal")

@@ -36,9 +36,6 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.CharField(max_length=300, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    # The lease of the worker delivering it now: a claim that lapses on its own if that worker dies.
-    claimed_by = models.CharField(max_length=32, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "jitportal_notification"  # its table since before the shared base had an app of its own
@@ -54,3 +51,15 @@ class Notification(models.Model):
         if self.channel == self.Channel.WEBHOOK:
             return urlsplit(self.address).hostname or "webhook"
         return self.address
+
+
+class Lease(models.Model):
+    """A committed claim on a name that lapses on its own at `expires`: one policy's writes, the archive's
+    collection, one notification's sending, a job's next run (`core.leases`). Never a database lock held across
+    Azure calls or a send: other people's work never waits on it, and a holder that dies simply lets it lapse."""
+
+    name = models.CharField(max_length=400, unique=True)
+    holder = models.CharField(max_length=32, blank=True)
+    holder_name = models.CharField(max_length=254, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)
+    claims = models.PositiveIntegerField(default=0)

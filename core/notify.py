@@ -33,13 +33,13 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Min, Q, QuerySet
+from django.db.models import F, Min, QuerySet
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks import task
 
-from core.dblocks import serialize
+from core.leases import claim, release
 from core.models import Notification
+from core.schedule import run_at
 
 logger = logging.getLogger("core.notify")
 
@@ -123,18 +123,9 @@ def deliver_notifications() -> int:
 
 
 def schedule_next_delivery() -> bool:
-    """Queue a delivery run for the earliest queued notification unless one already waits for it; True if queued."""
-    with transaction.atomic():
-        serialize("notification-delivery-schedule")
-        due = Notification.objects.filter(status=Notification.Status.QUEUED).aggregate(at=Min("next_attempt_at"))["at"]
-        if due is None:
-            return False
-        waiting = DBTaskResult.objects.filter(task_path=deliver_notifications.module_path,
-                                              status=TaskResultStatus.READY)
-        if waiting.filter(Q(run_after__lte=due) | Q(run_after=get_date_max())).exists():
-            return False
-        deliver_notifications.using(run_after=max(due, timezone.now())).enqueue()
-        return True
+    """Queue a delivery run for the earliest queued notification unless one is booked by then; True if queued."""
+    due = Notification.objects.filter(status=Notification.Status.QUEUED).aggregate(at=Min("next_attempt_at"))["at"]
+    return due is not None and run_at(deliver_notifications, due)
 
 
 def email_enabled() -> bool:
@@ -210,21 +201,22 @@ def _lease() -> timedelta:
 
 
 def _claim(now: datetime, token: str) -> Notification | None:
-    """Take the lease on the next due notification and count the attempt; None when none is due and free.
+    """Take the lease on the next due notification that nobody holds and count the attempt; None when none is
+    due and free. The lease (`core.leases`, named after the row) lapses on its own if this worker dies."""
+    due = (Notification.objects.filter(status=Notification.Status.QUEUED, next_attempt_at__lte=now)
+           .order_by("next_attempt_at", "pk").values_list("pk", flat=True))
+    for pk in due.iterator(chunk_size=100):
+        if claim(_lease_name(pk), token, "a notification worker", _lease().total_seconds(), now) is None:
+            # Sent or given up by another worker between the read and the claim: not due any more.
+            if Notification.objects.filter(pk=pk, status=Notification.Status.QUEUED).update(
+                    attempts=F("attempts") + 1):
+                return Notification.objects.get(pk=pk)
+            release(_lease_name(pk), token, forget=True)
+    return None
 
-    PostgreSQL: skip rows another worker has locked, and the conditional UPDATE re-checks the lease under
-    the row lock. SQLite: the IMMEDIATE transaction is the database's one write lock, so the two are atomic.
-    """
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    with transaction.atomic():
-        pk = (Notification.objects.select_for_update(skip_locked=True)
-              .filter(free, status=Notification.Status.QUEUED, next_attempt_at__lte=now)
-              .order_by("next_attempt_at", "pk").values_list("pk", flat=True).first())
-        if pk is None:
-            return None
-        taken = Notification.objects.filter(free, pk=pk, status=Notification.Status.QUEUED).update(
-            claimed_by=token, claimed_until=now + _lease(), attempts=F("attempts") + 1)
-    return Notification.objects.get(pk=pk) if taken else _claim(now, token)
+
+def _lease_name(pk: int) -> str:
+    return f"notification {pk}"
 
 
 def _deliver(notification: Notification, now: datetime, token: str) -> None:
@@ -238,8 +230,9 @@ def _deliver(notification: Notification, now: datetime, token: str) -> None:
     except Exception as exc:  # a bug or an unexpected library error: retried like any failure, never a crash
         _record_failure(notification, now, token, _Failure(f"{type(exc).__name__}: {exc}"))
     else:
-        Notification.objects.filter(pk=notification.pk, claimed_by=token).update(
-            status=Notification.Status.SENT, sent_at=now, last_error="", claimed_by="", claimed_until=None)
+        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENT, sent_at=now,
+                                                               last_error="")
+        release(_lease_name(notification.pk), token, forget=True)
         logger.info("Notification %s (%s) sent by %s to %s.", notification.pk, notification.kind,
                     notification.channel, notification.destination)
 
@@ -250,10 +243,10 @@ def _record_failure(notification: Notification, now: datetime, token: str, failu
     wait = FIRST_RETRY * 2 ** (notification.attempts - 1)
     if failure.retry_after:
         wait = max(wait, min(failure.retry_after, RETRY_AFTER_CAP))
-    Notification.objects.filter(pk=notification.pk, claimed_by=token).update(
+    Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.FAILED if final else Notification.Status.QUEUED,
-        next_attempt_at=notification.next_attempt_at if final else now + wait,
-        last_error=reason, claimed_by="", claimed_until=None)
+        next_attempt_at=notification.next_attempt_at if final else now + wait, last_error=reason)
+    release(_lease_name(notification.pk), token, forget=True)
     logger.warning("Notification %s (%s) by %s to %s: attempt %s failed (%s); %s.", notification.pk,
                    notification.kind, notification.channel, notification.destination, notification.attempts,
                    reason, "given up" if final else f"next try in {int(wait.total_seconds() // 60)} min")

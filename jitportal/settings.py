@@ -1,4 +1,8 @@
-"""jitportal settings: one file, configured by environment variables through small typed helpers.
+"""jitportal settings: one file, configured by environment variables through one small parser: a typed helper
+per kind of value (string, true/false, whole number, pattern, list), each reading NAME or the file NAME_FILE names
+(secrets mounted as files) and stopping the start with the variable's name on a bad value. (A settings library
+would add a dependency and still need the minimums and the pattern check; django-environ's bool, for one, reads
+a typo as false.)
 
 With no AZURE_* variables set, the portal uses the local sandbox (the embedded default). Setting
 AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE) points it at
@@ -30,7 +34,7 @@ def env_str(name: str, default: str | None = None) -> str | None:
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+    value = env_str(name)
     if value is None:
         return default
     if value.lower() in ("1", "true", "yes", "on"):
@@ -41,7 +45,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, minimum: int = 0) -> int:
-    value = os.environ.get(name)
+    value = env_str(name)
     if value is None:
         return default
     try:
@@ -55,7 +59,7 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 
 def env_pattern(name: str) -> str:
     """A regular expression from NAME ("" for none), checked now so that a typo stops the start, not a form."""
-    value = os.environ.get(name, "")
+    value = env_str(name, "") or ""
     try:
         re.compile(value)
     except re.error as exc:
@@ -63,9 +67,10 @@ def env_pattern(name: str) -> str:
     return value
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    return [item.strip() for item in value.split(",") if item.strip()] if value else default
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    """Items separated by commas or new lines (a NAME_FILE holds one a line)."""
+    value = env_str(name)
+    return [item.strip() for item in re.split(r"[,\n]", value) if item.strip()] if value else list(default or [])
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -88,7 +93,7 @@ AZURE_TENANT_ID = env_str("AZURE_TENANT_ID") or ""
 AZURE_CLIENT_ID = env_str("AZURE_CLIENT_ID") or ""
 AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
 # A PEM file holding the app's certificate and its private key; used instead of a client secret.
-AZURE_CLIENT_CERTIFICATE_PATH = os.environ.get("AZURE_CLIENT_CERTIFICATE_PATH", "")
+AZURE_CLIENT_CERTIFICATE_PATH = env_str("AZURE_CLIENT_CERTIFICATE_PATH", "") or ""
 if AZURE_TENANT_ID and not (AZURE_CLIENT_ID and (AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)):
     raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
                                "or AZURE_CLIENT_CERTIFICATE_PATH.")
@@ -100,6 +105,12 @@ AZURE_INSTANCE_DISCOVERY = env_bool("AZURE_INSTANCE_DISCOVERY", True)
 AZURE_ARM_SCOPE = env_str("AZURE_ARM_SCOPE", "https://management.azure.com/user_impersonation")
 AZURE_REDIRECT_URI = env_str("AZURE_REDIRECT_URI")  # None: built from the request
 AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
+# The portal's own API (docs/api.md): tokens for api://<AZURE_CLIENT_ID>/access_as_user; the jit command's public
+# client id marks its calls as the "cli" channel on the trail.
+API_SCOPE = env_str("API_SCOPE", "access_as_user")
+AZURE_CLI_CLIENT_ID = env_str("AZURE_CLI_CLIENT_ID") or ""
+API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
+API_WRITES_PER_MINUTE = env_int("API_WRITES_PER_MINUTE", 20, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
 AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
@@ -133,6 +144,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # the API's reference page from its own static files (no CDN)
     "core",
     "accounts",
     "trail",
@@ -268,8 +280,7 @@ logging.captureWarnings(True)  # Python's warnings become log records, so JSON l
 # AUDIT_PREVIOUS_KEYS_FILE, one a line) verifies events sealed before a rotation. Unset, the key is
 # derived from DJANGO_SECRET_KEY (docs/architecture.md, "The audit trail's seal").
 AUDIT_KEY = env_str("AUDIT_KEY") or ""
-AUDIT_PREVIOUS_KEYS = [k.strip() for k in (env_str("AUDIT_PREVIOUS_KEYS") or "").replace("\n", ",").split(",")
-                       if k.strip()]
+AUDIT_PREVIOUS_KEYS = env_list("AUDIT_PREVIOUS_KEYS")
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 100, minimum=1)  # events between logged checkpoints
 # The archive of Azure's JIT history: kept AUDIT_RETENTION_DAYS (beyond PCI DSS's year), purged by `purge_archive`.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=1)
@@ -281,7 +292,7 @@ AUDIT_READER_CLIENT_SECRET = env_str("AUDIT_READER_CLIENT_SECRET") or ""
 
 # --- Notifications (core/notify.py): e-mail and webhooks, delivered by the worker ---------------------
 # Links in what is sent are PORTAL_URL + a portal path, each to a page that asks for sign-in.
-PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{os.environ.get('PORT', '8000')}" if DEBUG else "")).rstrip("/")
+PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "")).rstrip("/")
 if PORTAL_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PORTAL_URL):
     raise ImproperlyConfigured(f"PORTAL_URL must be the portal's http(s) address, such as https://jit.example.com, "
                                f"not {PORTAL_URL!r}")
@@ -302,7 +313,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "jitportal@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Slack- and Teams-compatible incoming webhooks (comma-separated; or WEBHOOK_URLS_FILE, one a line: such URLs
 # are secrets), each post signed with WEBHOOK_SECRET (docs/architecture.md, "Notifications").
-WEBHOOK_URLS = [u.strip() for u in (env_str("WEBHOOK_URLS") or "").replace("\n", ",").split(",") if u.strip()]
+WEBHOOK_URLS = env_list("WEBHOOK_URLS")
 for _number, _url in enumerate(WEBHOOK_URLS, start=1):
     if not re.fullmatch(r"https?://[^/?#\s]+(/\S*)?", _url):
         raise ImproperlyConfigured(f"WEBHOOK_URLS item {_number} is not an http(s) URL.")  # it may hold a secret

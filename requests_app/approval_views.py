@@ -23,7 +23,7 @@ from . import approvals
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
-from .states import ItemStatus, RequestStatus
+from .states import ItemStatus
 from .visibility import in_scope, overseen_request, own_request
 
 
@@ -55,9 +55,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     require_role(request.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory, problem = _inventory(request)
-    waiting = [a for a in AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
-               .exclude(user=request.user).select_related("user").prefetch_related("items", "approvals__approver")
-               .order_by("pending_until", "id")[:200] if in_scope(inventory, a)]
+    waiting = approvals.waiting_for(request.user, inventory)
     now = inventory.azure_clock() if inventory else timezone.now()
     open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
                                                  request__ended_at__isnull=True)

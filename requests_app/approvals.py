@@ -27,6 +27,7 @@ from .models import AccessRequest, AccessRequestItem, Approval
 from .plan import Choice, Planned
 from .states import ItemStatus, RequestStatus
 from .status import line_of, still_open
+from .visibility import in_scope
 
 RECENT = timedelta(days=7)
 # Documentation addresses (RFC 5737, TEST-NET-1): never routed, so a window opened to one reaches nobody.
@@ -42,6 +43,15 @@ class Refused(Exception):
 
 
 ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others lately"
+
+
+def waiting_for(user, inventory: Inventory | None) -> list[AccessRequest]:
+    """The requests waiting for a decision (or for someone to open them) that `user` may see, the soonest
+    deadline first; never their own."""
+    waiting = (AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
+               .exclude(user=user).select_related("user").prefetch_related("items", "approvals__approver")
+               .order_by("pending_until", "id")[:200])
+    return [a for a in waiting if in_scope(inventory, a)]
 
 
 def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]]:

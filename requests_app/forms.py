@@ -33,7 +33,7 @@ RUNNING = "running"
 USUAL_PORT = {"linux": 22, "windows": 3389}  # SSH and RDP: what a person connects with first
 
 
-def _usual_port(row: VmRow) -> PortRule | None:
+def usual_port(row: VmRow) -> PortRule | None:
     """The port ticked at first: SSH on Linux, RDP on Windows, else the policy's first port."""
     usual = USUAL_PORT.get(row.os_type.lower())
     return next((p for p in row.ports if p.number == usual), row.ports[0] if row.ports else None)
@@ -93,7 +93,7 @@ class RequestAccessForm(BreakGlass):
         self.choices = [Choice(row, port) for row in rows for port in row.ports]
         picked = set(picked or ())
         # A VM none of whose ports is picked (from the person's last request) starts with its usual port.
-        picked |= {Choice(row, port).field_name for row in rows if (port := _usual_port(row))
+        picked |= {Choice(row, port).field_name for row in rows if (port := usual_port(row))
                    and not any(Choice(row, p).field_name in picked for p in row.ports)}
         for choice in self.choices:
             self.fields[choice.field_name] = forms.BooleanField(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import demo, nsg, publish
 from .certs import Material
+from .device import PublicClients
 from .http import Request, Response, json_response, route
 from .identity import Identity
 from .state import FAULT_KINDS, STALL_AFTER_APPLY, Fault, Knobs, Sandbox
@@ -15,9 +16,10 @@ def _bad(message: str) -> Response:
 
 
 class Control:
-    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material) -> None:
+    def __init__(self, sandbox: Sandbox, identity: Identity, material: Material, public_clients: PublicClients) -> None:
         self.sandbox = sandbox
         self.identity = identity
+        self.public_clients = public_clients
         self.ca_path = material.ca_path
         self.client_certificate_path = material.client_certificate_path
 
@@ -37,6 +39,10 @@ class Control:
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
             route("POST", "/_sandbox/nsgs/redeploy", self.redeploy_nsg, "control"),
+            route("GET", "/_sandbox/device-codes", self.device_codes, "control"),
+            route("POST", "/_sandbox/device-codes/{user_code}", self.decide_device_code, "control"),
+            route("POST", "/_sandbox/public-clients/{client_id}", self.set_public_client, "control"),
+            route("POST", "/_sandbox/people/{person}/obo", self.set_obo_conditions, "control"),
         ]
 
     def info(self, request: Request) -> Response:
@@ -48,11 +54,17 @@ class Control:
                 "authority": f"{base_url}/{demo.TENANT_ID}", "arm_url": base_url, "ca_certificate": str(self.ca_path),
                 "environment": publish.environment(base_url, self.ca_path),
                 "client_certificate_path": str(self.client_certificate_path),
+                # The API the portal's registration exposes (tokens for it: aud = the client id, v2).
+                "api": {"app_id_uri": demo.API_ID_URI, "scope": f"{demo.API_ID_URI}/{demo.API_SCOPE}"},
                 "apps": [{"client_id": a.client_id, "client_secret": a.secret, "object_id": a.object_id,
                           "display_name": a.display_name, "summary": a.summary,
                           "role_assignments": [r for r in world["role_assignments"] if r["principalId"] == a.object_id]}
                          for a in demo.APPS],
                 "redirect_uris": "any http://127.0.0.1:<port>/… or http://localhost:<port>/… (loopback only)",
+                "public_clients": [{"client_id": c.client_id, "display_name": c.display_name, "summary": c.summary,
+                                    "scopes": list(c.scopes),
+                                    "allow_public_client_flows": self.public_clients.allows_public_flows(c)}
+                                   for c in demo.PUBLIC_CLIENTS],
                 "people": [{"username": p.username, "display_name": p.display_name, "object_id": p.object_id,
                             "app_roles": self.identity.app_roles(p), "summary": p.summary,
                             "role_assignments": [a for a in world["role_assignments"]
@@ -190,3 +202,40 @@ class Control:
             dropped = nsg.redeploy(found[0])
             self.sandbox.save()
         return json_response(200, {"nsg": found[0]["id"], "dropped": dropped})
+    def device_codes(self, request: Request) -> Response:
+        """The device codes waiting for a person, newest last: what a test approves without a browser."""
+        return json_response(200, {"pending": self.public_clients.pending()})
+
+    def decide_device_code(self, request: Request) -> Response:
+        body = request.json()
+        if not isinstance(body, dict) or not (isinstance(body.get("user"), str) or body.get("decline") is True):
+            return _bad('send {"user": "alice"} to approve the code as that person, or {"decline": true}')
+        problem = self.public_clients.decide(request.params["user_code"], None if body.get("decline") else body["user"])
+        if problem:
+            return _bad(problem)
+        return json_response(200, {"user_code": request.params["user_code"],
+                                   "decided": "declined" if body.get("decline") else "approved"})
+
+    def set_public_client(self, request: Request) -> Response:
+        """{"allow_public_client_flows": false}: the registration's switch; the device code then fails as in Entra."""
+        body = request.json()
+        client = demo.public_client(request.params["client_id"])
+        if client is None or not isinstance(body, dict) or not isinstance(body.get("allow_public_client_flows"), bool):
+            return _bad('send {"allow_public_client_flows": true|false} to /_sandbox/public-clients/<client id>')
+        self.public_clients.set_public_flows(client, body["allow_public_client_flows"])
+        return json_response(200, {"client_id": client.client_id,
+                                   "allow_public_client_flows": body["allow_public_client_flows"]})
+
+    def set_obo_conditions(self, request: Request) -> Response:
+        """What the on-behalf-of grant meets for a person: `"consent": false` (nobody consented: AADSTS65001),
+        `"mfa": true` (Conditional Access wants MFA for ARM: interaction_required, AADSTS50079)."""
+        body = request.json()
+        key = request.params["person"]
+        if (key not in {p.key for p in demo.PEOPLE} or not isinstance(body, dict) or not body
+                or not set(body) <= {"consent", "mfa"} or not all(isinstance(v, bool) for v in body.values())):
+            return _bad('send {"consent": false} and/or {"mfa": true} to /_sandbox/people/<alice|bob|…>/obo')
+        with self.sandbox.lock:
+            conditions = self.sandbox.world.setdefault("obo_conditions", {}).setdefault(key, {})
+            conditions.update(body)
+            self.sandbox.save()
+            return json_response(200, {"person": key, **conditions})

@@ -14,6 +14,14 @@ CLIENT_SECRET = "sandbox-demo-secret"
 CLIENT_OBJECT_ID = "5e2c1a00-0000-4000-8000-0000000000c1"  # the portal's service principal: no Azure roles
 DOMAIN = "contoso.test"
 ARM_AUDIENCE = "https://management.azure.com"
+# The portal's own API, exposed on its app registration: Entra v2 access tokens for it carry `aud` = the client id.
+API_ID_URI = f"api://{CLIENT_ID}"
+API_SCOPE = "access_as_user"
+# The `jit` command's own registration: a public client (no secret), "Mobile and desktop applications" with the
+# redirect URI http://localhost, "Allow public client flows" on (the device code needs it), and the delegated
+# permission the portal's app exposes.
+CLI_CLIENT_ID = "1e7c11a0-d0c5-4c1e-9a2b-3c4d5e6f7a80"
+CLI_SCOPE = f"{API_ID_URI}/{API_SCOPE}"
 DEFAULT_PORT = 8443
 
 
@@ -109,3 +117,25 @@ APPS: tuple[App, ...] = (
 
 def app(client_id: str) -> App | None:
     return next((a for a in APPS if a.client_id == client_id), None)
+
+
+@dataclass(frozen=True)
+class PublicClient:
+    """An app registration that holds no secret (a command on people's machines): it signs people in with the
+    authorization code and PKCE on a loopback redirect, or with a device code when public client flows are on."""
+    key: str
+    display_name: str
+    client_id: str
+    summary: str
+    scopes: tuple[str, ...]  # the delegated permissions it was granted (consented for the tenant)
+
+
+PUBLIC_CLIENTS: tuple[PublicClient, ...] = (
+    PublicClient("jit-cli", "jit command", CLI_CLIENT_ID,
+                 "The jit command: public client, redirect http://localhost, public client flows allowed",
+                 (CLI_SCOPE,)),
+)
+
+
+def public_client(client_id: str) -> PublicClient | None:
+    return next((c for c in PUBLIC_CLIENTS if c.client_id == client_id), None)

@@ -15,6 +15,7 @@ def environment(base_url: str, ca_path: Path) -> dict[str, str]:
         "AZURE_TENANT_ID": demo.TENANT_ID,
         "AZURE_CLIENT_ID": demo.CLIENT_ID,
         "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET,
+        "AZURE_CLI_CLIENT_ID": demo.CLI_CLIENT_ID,  # the jit command's public client (README: From the terminal)
         "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
         "AZURE_ARM_URL": base_url,
         "AZURE_CA_BUNDLE": str(ca_path),

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import certs, demo
 from .arm import Arm
 from .control import Control
+from .device import PublicClients
 from .errors import ArmError
 from .http import Request, Response, json_response, match
 from .identity import Identity
@@ -28,11 +29,12 @@ class App:
         self.material = certs.ensure(data_dir)
         self.sandbox = Sandbox(data_dir)
         self.identity = Identity(self.sandbox, self.material.signing_key_path, self.material.client_certificate_path)
+        self.public_clients = PublicClients(self.identity)
         self.arm = Arm(self.sandbox, self.identity)
-        self.control = Control(self.sandbox, self.identity, self.material)
+        self.control = Control(self.sandbox, self.identity, self.material, self.public_clients)
         self.port = port
         self.control_routes = self.control.routes()
-        self.identity_routes = self.identity.routes()
+        self.identity_routes = self.identity.routes() + self.public_clients.routes()
         self.arm_routes = self.arm.routes()
 
     def handle(self, request: Request) -> Response | None:

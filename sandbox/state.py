@@ -48,6 +48,8 @@ class Knobs:
     page_size: int = 200
     access_token_lifetime_s: int = 3600
     refresh_token_lifetime_s: int = 86400
+    device_code_lifetime_s: int = 900  # Entra's device codes last 15 minutes
+    device_code_interval_s: int = 5  # and ask clients to poll every 5 seconds
 
     def delay_ms(self, operation: str, path: str) -> int:
         """The latency for this call: a setting for its path beats one for any path, its operation beats "*"."""
@@ -64,6 +66,7 @@ class Sandbox:
         self.knobs = Knobs()
         self.stats: Counter[str] = Counter()
         self.codes: dict[str, dict] = {}
+        self.device_codes: dict[str, dict] = {}  # sandbox.device: by device code
         self.generation = 0  # bumped whenever the fleet is replaced, so indexes over it are rebuilt
         self.version = 0  # bumped by every write (each one saves), so pages made before it are not served again
         self._saved = -1  # the version on disk
@@ -88,6 +91,7 @@ class Sandbox:
             self.generation += 1
             self.knobs = Knobs()
             self.codes.clear()
+            self.device_codes.clear()
             self.save()
 
     def generate(self, vm_count: int, subscription_count: int, events: int = 0) -> None:

@@ -60,7 +60,7 @@ def collect(client: Client) -> tuple[float, int]:
 
     subscriptions = gateway.list_subscriptions(client.session)
     collector = f"user:{client.session['_auth_user_id']}"  # Carol's own, as her report views collect
-    seconds, collected = timed(lambda: archive.collect(gateway.person_reader(client.session), collector, subscriptions))
+    seconds, collected = timed(lambda: archive.collect(gateway.UserCredential(client.session), collector, subscriptions))
     return seconds, collected.new_events
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from core.actor import Actor
-from core.dblocks import serialize
+from core.database import serialize
 from core.gateway.ids import scopes_in
 
 from .models import AuditEvent, AuditScope
@@ -44,11 +44,6 @@ def keys() -> dict[str, bytes]:
     return {key_id(k): k for k in [current, *older]}
 
 
-def scopes_of(target: str) -> set[tuple[str, str]]:
-    """The (subscription, resource group) pairs, lower case, that a target names (one or more ARM ids)."""
-    return scopes_in(target)
-
-
 def _ip(text: str) -> str | None:
     try:
         return str(ipaddress.ip_address(text))
@@ -66,12 +61,12 @@ def record(actor: Actor, action: str, target: str, outcome: str, *, details: dic
         event = AuditEvent(
             seq=last.seq + 1 if last else 1, actor=actor.user, actor_name=getattr(actor.user, "upn", "") or "",
             action=action, target=target, outcome=outcome, source_ip=_ip(actor.ip), correlation_id=correlation_id,
-            details=details or {}, key_id=kid, previous_mac=last.mac if last else GENESIS,
+            details={**(details or {}), "channel": actor.channel}, key_id=kid, previous_mac=last.mac if last else GENESIS,
         )
         event.mac = event.compute_mac(key)
         event.save()
         AuditScope.objects.bulk_create(AuditScope(event=event, subscription_id=sub, resource_group=rg)
-                                       for sub, rg in scopes_of(target))
+                                       for sub, rg in scopes_in(target))
     if event.seq % settings.AUDIT_CHECKPOINT_EVERY == 0:
         log.info("audit checkpoint %s", Checkpoint(event.seq, event.mac))
     return event

@@ -14,13 +14,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+
 from core import gateway
 from core.actor import Actor
 from core.gateway import JitPolicy, PolicyRef, PolicyVm, PortRule
+from core.leases import Busy, hold
 from trail.chain import record
 
 from .inventory import CONFIGURED, VmRow, invalidate
-from .lease import Busy, policy_lease
 from .snapshots import PortData, VmSnapshot, changes, describe_ports, port_data, rules_of, snapshot
 
 ENABLE, EDIT, REMOVE = "jit.enable", "jit.edit", "jit.remove"
@@ -102,7 +104,8 @@ def do_set_ports(actor: Actor, action: str, rows: list[VmRow],
 def _apply_to_group(actor: Actor, action: str, group: Group, members: list[VmRow],
                     ports: dict[str, tuple[PortRule, ...] | None], opened: dict[str, VmSnapshot] | None) -> list[Outcome]:
     try:
-        with policy_lease(group.key, getattr(actor.user, "upn", "") or "someone"):
+        with hold(group.key, getattr(actor.user, "upn", "") or "someone", settings.POLICY_LEASE_SECONDS,
+                  settings.POLICY_LEASE_WAIT_SECONDS):
             outcomes = _change_group(actor, action, group, members, ports, opened)
     except Busy as busy:
         return [Outcome(m.name, False, f"Not saved: {busy.holder_name} is saving a change to the JIT policy of "

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from accounts.roles import ADMIN
-from core.dblocks import serialize
+from core.database import serialize
 from core.gateway import FleetFailure
 from core.notify import Message, Recipient, send
 

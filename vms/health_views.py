@@ -35,7 +35,7 @@ def may_delete(actor: Actor, inventory: Inventory, row: VmRow, ref: RuleRef) -> 
     the VM's, else asked now (one call)."""
     same = (ref.subscription_id, ref.resource_group.lower()) == (row.subscription_id.lower(), row.resource_group.lower())
     rights = (inventory.permissions(row) if same else
-              gateway.read_permissions(gateway.person_reader(actor.session), ref.subscription_id, ref.resource_group))
+              gateway.read_permissions(gateway.UserCredential(actor.session), ref.subscription_id, ref.resource_group))
     return rights.known and rights.allows(DELETE_ACTION)
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from core import gateway
 from core.actor import Actor
 from core.gateway import GatewayError, OutcomeUnknown, RuleRef
+from core.leases import Busy, hold
 from trail.chain import record
 
 from .actions import group_of
 from .inventory import VmRow, forget, get_inventory, invalidate
-from .lease import Busy, policy_lease
 from .verdicts import MISSING, VmHealth
 
 RESTORE, DELETE_RULE = "jit.restore", "nsg.rule.delete"
@@ -60,7 +62,8 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     correlation_id = str(uuid.uuid4())
     before = health_words(row.health)
     try:
-        with policy_lease(group_of(row).key, getattr(actor.user, "upn", "") or "someone"):
+        with hold(group_of(row).key, getattr(actor.user, "upn", "") or "someone", settings.POLICY_LEASE_SECONDS,
+                  settings.POLICY_LEASE_WAIT_SECONDS):
             policy = next((p for p in gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group,
                                                                ref.location) if p.policy_id.lower() == row.policy_id.lower()),
                           None)

@@ -17,7 +17,8 @@ def _legacy_hash(event) -> str:
 
 def seal(apps, schema_editor) -> None:
     from trail.models import AuditEvent as Current
-    from trail.chain import GENESIS, keys, scopes_of
+    from core.gateway.ids import scopes_in
+    from trail.chain import GENESIS, keys
 
     kid, key = next(iter(keys().items()))
     previous_legacy, previous = GENESIS, GENESIS
@@ -33,7 +34,7 @@ def seal(apps, schema_editor) -> None:
                                                        mac=sealed.mac)
         apps.get_model("audit", "AuditScope").objects.bulk_create(
             apps.get_model("audit", "AuditScope")(event_id=event.pk, subscription_id=sub, resource_group=rg)
-            for sub, rg in scopes_of(event.target))
+            for sub, rg in scopes_in(event.target))
 
 
 class Migration(migrations.Migration):

@@ -6,12 +6,14 @@ return frozen dataclasses, and raise GatewayError subclasses — or SignInRequir
 
 from .activity import jit_activity_since
 from .app_identity import AppCredential, app_reader
-from .auth import UserCredential, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
+from .auth import UserCredential, api_session, begin_sign_in, complete_sign_in, latest_app_roles, sign_out_url
+from .bearer import ApiCaller, BearerRefused, authenticate
 from .clients import parallel
 from .errors import (
     AccessDenied,
     Conflict,
     GatewayError,
+    InteractionRequired,
     InvalidRequest,
     NotFound,
     OutcomeUnknown,
@@ -62,11 +64,7 @@ __all__ = [
     "delete_policy", "list_policies_at", "put_policy", "initiate", "GrantPort", "GrantResult",
     "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
-    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "person_reader", "STILL_LOADING", "parallel",
+    "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "STILL_LOADING", "parallel",
+    "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
     "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule", "read_permissions",
 ]
-
-
-def person_reader(session) -> UserCredential:
-    """A credential acting as the signed-in person, to pass to the `*_with` and `*_since` reads."""
-    return UserCredential(session)

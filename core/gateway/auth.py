@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +21,7 @@ import requests
 from azure.core.credentials import AccessToken
 from django.conf import settings
 
-from .errors import SignInFailed, SignInRequired
+from .errors import InteractionRequired, SignInFailed, SignInRequired, Unavailable
 from .types import SignedIn
 
 T = TypeVar("T")
@@ -27,7 +29,10 @@ CACHE_KEY = "gateway.msal_cache"
 FLOW_KEY = "gateway.auth_flow"
 # The app roles of the latest ID token (sign-in or refresh); accounts keeps the person's groups equal to them.
 ROLES_KEY = "gateway.app_roles"
+# An API call's stand-in for a session: the person's bearer token, traded on-behalf-of for ARM tokens.
+API_ASSERTION_KEY = "gateway.api_assertion"
 _http_cache: dict = {}  # MSAL keeps the authority's discovery document here between requests
+OBO_KEPT = 10_000  # ARM tokens kept for API callers (by their token's digest), least recently used out first
 
 
 def _http_client() -> requests.Session:
@@ -193,6 +198,66 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
             + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
 
 
+class _ApiSession(dict):
+    """A dict that never shows its content: it holds a bearer token, and reprs reach logs and error reports."""
+
+    def __repr__(self) -> str:
+        return "<API session>"
+
+
+def api_session(token: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    """What an API call acts with where a page acts with its session: the person's own token for the portal's
+    API, which the gateway trades for ARM tokens (on-behalf-of), and the app roles it carries."""
+    return _ApiSession({API_ASSERTION_KEY: token, ROLES_KEY: list(roles)})
+
+
+class _NoTokenCache(msal.TokenCache):
+    """What the process's MSAL application sees as its cache during an on-behalf-of call: MSAL (1.39) writes every
+    OBO answer to the cache and never reads one back for that grant, so nothing is kept there; `_OnBehalfOf`
+    keeps what it needs, bounded."""
+
+    def add(self, event, now=None) -> None:
+        return None
+
+
+class _OnBehalfOf:
+    """ARM tokens traded on-behalf-of (through the process's one MSAL application) for the tokens API callers
+    sent, by the digest of those tokens (never the tokens themselves), until shortly before they expire."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tokens: OrderedDict[str, AccessToken] = OrderedDict()
+
+    def token(self, assertion: str, force_refresh: bool) -> AccessToken:
+        digest = hashlib.sha256(f"{_app_key()}:{assertion}".encode()).hexdigest()
+        with self.lock:
+            kept = self.tokens.get(digest)
+            if kept is not None and not force_refresh and kept.expires_on - 60 > time.time():
+                self.tokens.move_to_end(digest)
+                return kept
+        try:
+            with _as_person(_NoTokenCache()) as app:
+                result = app.acquire_token_on_behalf_of(assertion, _scopes())
+        except requests.RequestException as exc:
+            raise Unavailable(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
+        if "access_token" not in result:
+            error = result.get("error", "")
+            description = result.get("error_description") or error
+            if error in ("interaction_required", "invalid_grant", "consent_required"):
+                # The person must sign in again (expired, no consent, Conditional Access): their client's job.
+                raise InteractionRequired(f"Sign in again: {description}", claims=result.get("claims", ""))
+            raise Unavailable(f"The sign-in service refused the portal an Azure token for you: {description}")
+        token = AccessToken(result["access_token"], int(time.time()) + int(result.get("expires_in", 300)))
+        with self.lock:
+            self.tokens[digest] = token
+            while len(self.tokens) > OBO_KEPT:
+                self.tokens.popitem(last=False)
+        return token
+
+
+_obo = _OnBehalfOf()
+
+
 class KeepsClients:
     """A credential that keeps what is made for it once (an SDK client and its connections) for its life."""
 
@@ -233,6 +298,8 @@ class UserCredential(KeepsClients):
             self._refreshed_at = time.monotonic()
 
     def _acquire(self, force_refresh: bool) -> AccessToken:
+        if API_ASSERTION_KEY in self._session:
+            return _obo.token(self._session[API_ASSERTION_KEY], force_refresh)
         serialized = self._session.get(CACHE_KEY)
         if not serialized:
             raise SignInRequired("Please sign in.")

@@ -15,6 +15,15 @@ class SignInRequired(Exception):
         self.message = message
 
 
+class InteractionRequired(SignInRequired):
+    """The authority wants the person to sign in interactively (no consent, Conditional Access, an expired
+    token); `claims` is its claims challenge, to hand to the person's client, or ""."""
+
+    def __init__(self, message: str, *, claims: str = "") -> None:
+        super().__init__(message)
+        self.claims = claims
+
+
 class GatewayError(Exception):
     """Azure (or the authority) said no, or could not be reached."""
 

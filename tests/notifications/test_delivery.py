@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from core import notify
+from core import leases, notify
 from core.models import Notification
 from core.notify import Message, Recipient
 from tests.notifications.helpers import HANA, PENDING, send_committed
@@ -215,7 +215,7 @@ def test_a_claim_left_by_a_dead_worker_is_taken_up_when_its_lease_lapses(webhook
                                                                           django_capture_on_commit_callbacks):
     [row] = send_committed(django_capture_on_commit_callbacks)
     start = timezone.now()
-    Notification.objects.filter(pk=row.pk).update(claimed_by="dead-worker", claimed_until=start + timedelta(minutes=2))
+    assert leases.claim(f"notification {row.pk}", "dead-worker", "a worker that died", 120) is None
 
     assert notify.deliver_due(start) == 0
     assert notify.deliver_due(start + timedelta(minutes=3)) == 1

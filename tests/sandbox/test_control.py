@@ -57,7 +57,7 @@ def test_info_describes_what_a_client_needs(sandbox):
 
 def _environment(base_url: str, ca_path: Path) -> dict[str, str]:
     return {"AZURE_TENANT_ID": demo.TENANT_ID, "AZURE_CLIENT_ID": demo.CLIENT_ID,
-            "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET, "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
+            "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET, "AZURE_CLI_CLIENT_ID": demo.CLI_CLIENT_ID, "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
             "AZURE_ARM_URL": base_url, "AZURE_CA_BUNDLE": str(ca_path), "AZURE_INSTANCE_DISCOVERY": "false"}
 
 

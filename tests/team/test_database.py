@@ -16,10 +16,10 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from core.actor import PORTAL
+from core.leases import claim
 from jitportal.tasks import ensure_scheduled, housekeeping, watch_requests
 from trail.chain import record
 from trail.models import AuditEvent
-from vms.lease import _claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +51,7 @@ def test_concurrent_appends_keep_one_chain():
 
 
 def test_only_one_of_many_concurrent_claims_gets_the_lease():
-    holders = _at_once(6, lambda i: _claim("/subscriptions/s/policy/default", f"token-{i}", f"admin {i}"))
+    holders = _at_once(6, lambda i: claim("/subscriptions/s/policy/default", f"token-{i}", f"admin {i}", 60))
     assert holders.count(None) == 1, holders  # None: this claimant took it; the others name who holds it
 
 

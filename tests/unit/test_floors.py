@@ -20,6 +20,7 @@ FLOORS = (
     ("vms", "vms"),
     ("requests", "requests_app"),
     ("the audit archive and report", "audit"),
+    ("the API", "api"),
     ("the project shell", "jitportal"),
 )
 PORTAL = tuple(dict.fromkeys(folder.split(".")[0] for _, folder in FLOORS))
@@ -123,4 +124,14 @@ def test_domain_actions_take_values_not_requests():
                  if isinstance(node, ast.FunctionDef)
                  for arg in node.args.args + node.args.kwonlyargs
                  if arg.arg == "request" or "HttpRequest" in ast.unparse(arg.annotation or ast.Constant(""))]
+    assert offenders == []
+
+
+def test_the_command_stands_outside_the_portal():
+    """cli/ is its own distribution: it talks to the portal's API, never imports Django, the portal or the sandbox."""
+    modules = {_module_name(p): _imports(p) for p in (ROOT / "cli").rglob("*.py")}
+    assert "cli.jit_cli.main" in modules  # really read
+    forbidden = ("django", "sandbox", *PORTAL)
+    offenders = sorted(f"{m} imports {i}" for m, imported in modules.items() for i in imported
+                       if i.split(".")[0] in forbidden)
     assert offenders == []

@@ -6,12 +6,12 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from audit.archive import purge
-from core.actor import Actor
+from core.actor import PORTAL
 
 
 class Command(BaseCommand):
     help = "Purge archived JIT history older than AUDIT_RETENTION_DAYS, recording the purge in the audit trail."
 
     def handle(self, *args, **options) -> None:
-        deleted = purge(Actor(user=None, session={}, ip=""))
+        deleted = purge(PORTAL)
         self.stdout.write(f"Purged {deleted} archived events older than the retention period.")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vms', '0003_seen_scope'),
+        ('vms', '0004_leases_in_core'),
     ]
 
     operations = [

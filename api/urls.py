@@ -1,0 +1,33 @@
+"""The API's one NinjaAPI: /api/v1, bearer tokens only, problems as RFC 9457, the OpenAPI document and its
+reference page (Swagger UI from the portal's own static files: no CDN, under the strict CSP)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
+
+from . import access, approvals, audit, problems, schemas, vms
+from .auth import EntraBearer, actor
+
+api = NinjaAPI(
+    title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
+    docs=Swagger(settings={"persistAuthorization": False}), docs_url="/docs", openapi_url="/openapi.json",
+    description="Just-in-Time VM access as the signed-in person: the same checks, approvals and trail as the "
+                "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
+                "Errors are application/problem+json (RFC 9457). See docs/api.md.")
+problems.install(api)
+
+
+@api.get("/me", response=schemas.Me, summary="Who this token names", tags=["Me"])
+def me(request: HttpRequest):
+    who = actor(request)
+    user = who.user
+    return {"tenant_id": user.tenant_id, "object_id": user.object_id, "username": user.upn,
+            "display_name": user.display_name, "roles": sorted(who.session["gateway.app_roles"]), "channel": who.channel}
+
+
+for module in (vms, access, approvals, audit):
+    api.add_router("/", module.router)
+
+urlpatterns = api.urls

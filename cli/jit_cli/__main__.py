@@ -1,0 +1,3 @@
+from jit_cli.main import main
+
+main()
