@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -25,7 +26,7 @@ from vms.models import Exposure
 from vms.verdicts import CRITICAL, HIGH, NARROW, STATES, PortHealth
 
 from . import csv_export
-from .scope import ReadScope
+from .scope import ReadScope, scope_of
 
 PER_PAGE = 50
 WINDOWS = 50  # the newest exposure windows the report shows
@@ -123,3 +124,13 @@ def health_csv(request: HttpRequest) -> HttpResponse:
 def exposure_windows(scope: ReadScope) -> list[Exposure]:
     """The newest exposure windows in the viewer's Azure read scope: when each finding started and ended."""
     return list(Exposure.objects.filter(scope.allowed()).order_by("-started")[:WINDOWS])
+
+
+@require_safe
+@login_required
+def exposures(request: HttpRequest) -> HttpResponse:
+    """The auditors' report of exposure windows, within the viewer's Azure read scope."""
+    require_role(request.user, AUDITOR, ADMIN)
+    inventory = get_inventory(request.session, request.user.pk)
+    return render(request, "audit/exposures.html", {
+        "exposures": exposure_windows(scope_of(inventory)), "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})

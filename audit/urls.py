@@ -9,6 +9,7 @@ urlpatterns = [
     path("report.csv", views.report_csv, name="audit-report-csv"),
     path("health", health.health, name="audit-health"),
     path("health.csv", health.health_csv, name="audit-health-csv"),
+    path("exposures", health.exposures, name="audit-exposures"),
     path("trail", views.trail, name="audit-trail"),
     path("trail.csv", views.trail_csv, name="audit-trail-csv"),
     re_path(rf"^vm/{VM}/$", views.vm_activity, name="audit-vm"),

@@ -26,7 +26,6 @@ from vms.rights import vm_for
 from . import archive, csv_export
 from .difference import difference
 from .forms import AuditFilterForm
-from .health import exposure_windows
 from .report import matching, report_rows
 from .scope import ReadScope, scope_of
 
@@ -102,7 +101,7 @@ def report(request: HttpRequest) -> HttpResponse:
         "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
         "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
         "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
-        "collect_seconds": settings.AUDIT_COLLECT_SECONDS, "exposures": exposure_windows(fleet.scope)})
+        "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
 
 
 def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:

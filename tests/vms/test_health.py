@@ -224,10 +224,12 @@ def test_an_admins_read_opens_exposure_windows_once_and_tells_the_admins_who_see
 def test_the_auditors_report_shows_exposure_windows_in_their_scope(db, sandbox):
     person(sandbox, "bob").get("/vms/")
     grace = person(sandbox, "grace")
-    shown = {e.vm_name for e in grace.get("/audit/").context["exposures"]}
+    page = grace.get("/audit/exposures")
+    shown = {e.vm_name for e in page.context["exposures"]}
     assert {"sql-02", "dev-06"} <= shown
-    page = grace.get("/audit/")
-    assert b"Exposure windows" in page.content and b"allow-ssh, priority 290, from Internet" in page.content
+    assert b"allow-ssh, priority 290, from Internet" in page.content
+    assert b'href="/audit/exposures"' in grace.get("/audit/").content
+    assert person(sandbox, "alice").get("/audit/exposures").status_code == 403
 
 
 def test_the_worker_scans_as_the_read_only_app_identity(sandbox, settings):
