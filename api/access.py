@@ -16,21 +16,22 @@ from core import gateway
 from core.actor import Actor
 from requests_app import approvals
 from requests_app.actions import do_submit_request, requestable
-from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, usual_port
+from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
 from requests_app.models import AccessRequest
+from requests_app.plan import Choice
 from requests_app.status import fates, open_now, request_state
 from requests_app.visibility import overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
 from . import guard, schemas
-from .auth import actor
+from .auth import actor, person
 from .paging import page_of
 from .problems import Problem, invalid
 
 router = Router(tags=["Requests"])
 HISTORY_PER_PAGE = 50
-# The form's field names as the API calls them; the port fields are the API's `ports`.
+# The form's field names as the API calls them; a port's own time and source are the API's `overrides`.
 FIELD_NAMES = {"duration": "duration_minutes", "other_source": "source", "break_glass_reason": "break_glass_reason",
                "justification": "justification", "source": "source", "request_key": "Idempotency-Key"}
 
@@ -47,8 +48,10 @@ def _inventory(who: Actor) -> Inventory | None:
 
 
 def described(access: AccessRequest, inventory: Inventory | None) -> dict:
+    rows = {i.vm_id.lower(): inventory.row_of(i.vm_id) for i in access.items.all()} if inventory else {}
     return schemas.request(access, request_state(access, inventory),
-                           {item.pk: words for item, words in fates(access, inventory)})
+                           {item.pk: words for item, words in fates(access, inventory)},
+                           {vm: row.connect_address for vm, row in rows.items() if row})
 
 
 def _form_data(rows: list[VmRow], body: schemas.RequestIn, key: str) -> dict:
@@ -70,16 +73,38 @@ def _form_data(rows: list[VmRow], body: schemas.RequestIn, key: str) -> dict:
         if not [p for p in wanted if p]:
             problems.append(f"{row.name} has none of the ports {', '.join(map(str, body.ports or []))} in its JIT "
                             f"policy (it has {', '.join(str(p.number) for p in row.ports) or 'none'}).")
-        data.update({f"port-{row.vm_id.lower()}-{p.number}": "on" for p in wanted if p})
+        data.update({Choice(row, p).field_name: "on" for p in wanted if p})
     if problems:
         raise invalid({"ports": problems})
+    data.update(_overrides(rows, body.overrides))
+    return data
+
+
+def _overrides(rows: list[VmRow], overrides: list[schemas.PortOverride]) -> dict:
+    """The form's own time and source under each port named, which is ticked too."""
+    by_id = {r.vm_id.lower(): r for r in rows}
+    data, problems = {}, []
+    for wanted in overrides:
+        row = by_id.get(wanted.vm.lower())
+        rule = next((p for p in row.ports if p.number == wanted.port), None) if row else None
+        if rule is None:
+            problems.append(f"Port {wanted.port} of {wanted.vm[-64:]} is not among the VMs and ports of this request.")
+            continue
+        choice = Choice(row, rule)
+        data[choice.field_name] = "on"
+        if wanted.duration_minutes is not None:
+            data.update({f"{own_time(choice)}_value": str(wanted.duration_minutes), f"{own_time(choice)}_unit": "minutes"})
+        if wanted.source is not None:
+            data[own_source(choice)] = wanted.source
+    if problems:
+        raise invalid({"overrides": problems})
     return data
 
 
 def _errors(form) -> dict[str, list[str]]:
     named: dict[str, list[str]] = {}
     for field, messages in form.errors.items():
-        named.setdefault(FIELD_NAMES.get(field, "ports" if field.startswith("port-") else field), []).extend(messages)
+        named.setdefault(FIELD_NAMES.get(field, "overrides" if field.startswith("port-") else field), []).extend(messages)
     return named
 
 
@@ -107,39 +132,35 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
     return json_answer(described(access, inventory), 201)
 
 
-@router.post("/requests", response={200: schemas.Request, 201: schemas.Request}, summary="Request access",
+@router.post("/requests", response=schemas.answers({200: schemas.Request, 201: schemas.Request}), summary="Request access",
              description="Same checks and words as the request form. Send Idempotency-Key so that a retried call "
                          "creates one request. 201: created (its state says open, or pending approval); 200: the "
-                         "request this Idempotency-Key already made.")
+                         "request this Idempotency-Key already made.", auth=person(REQUESTER))
 def create_request(request: HttpRequest, body: schemas.RequestIn):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     key = guard.idempotency_key(request)
     return guard.once(request, lambda: _create(who, body, key))
 
 
-@router.get("/requests", response=schemas.RequestPage, summary="My requests, newest first")
+@router.get("/requests", response=schemas.answers(schemas.RequestPage), summary="My requests, newest first", auth=person(REQUESTER))
 def my_requests(request: HttpRequest, page: int = 1):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     inventory = _inventory(who)
     mine = AccessRequest.objects.filter(user=who.user).select_related("user").prefetch_related("items", "approvals__approver")
     shown, paging = page_of(mine, page, HISTORY_PER_PAGE)
     return {**paging, "items": [described(a, inventory) for a in shown]}
 
 
-@router.get("/requests/{int:pk}", response=schemas.Request, summary="One request")
+@router.get("/requests/{int:pk}", response=schemas.answers(schemas.Request), summary="One request", auth=person(REQUESTER, APPROVER, ADMIN, AUDITOR))
 def one_request(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER, APPROVER, ADMIN, AUDITOR)
     inventory = _inventory(who)
     return described(overseen_request(who.user, pk, inventory), inventory)
 
 
-@router.get("/access", response=list[schemas.OpenAccess], summary="What is open for me now")
+@router.get("/access", response=schemas.answers(list[schemas.OpenAccess]), summary="What is open for me now", auth=person(REQUESTER))
 def my_access(request: HttpRequest):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     inventory = get_inventory(who.session, who.user_pk)
     return [{"request_id": a.item.request_id, "item_id": a.item.pk, "vm_id": a.item.vm_id, "vm_name": a.item.vm_name,
              "port": a.item.port, "connect_address": a.address, "connect_port": a.port, "end": a.item.end,
@@ -173,10 +194,9 @@ def _extend(who: Actor, pk: int, body: schemas.ExtendIn, idempotency: str) -> Ht
     return json_answer(described(extension, inventory), 201)
 
 
-@router.post("/requests/{int:pk}/extend", response={201: schemas.Request}, summary="Extend: open again from now")
+@router.post("/requests/{int:pk}/extend", response=schemas.answers({201: schemas.Request}), summary="Extend: open again from now", auth=person(REQUESTER))
 def extend(request: HttpRequest, pk: int, body: schemas.ExtendIn):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     key = guard.idempotency_key(request)
     return guard.once(request, lambda: _extend(who, pk, body, key))
 
@@ -192,11 +212,10 @@ def _end(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/end", response=schemas.Request, summary="End now",
-             description="Azure has no revoke: the ports are replaced by a one-minute window that admits nobody.")
+@router.post("/requests/{int:pk}/end", response=schemas.answers(schemas.Request), summary="End now",
+             description="Azure has no revoke: the ports are replaced by a one-minute window that admits nobody.", auth=person(REQUESTER, APPROVER, ADMIN))
 def end(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER, APPROVER, ADMIN)
     return guard.once(request, lambda: _end(who, pk))
 
 
@@ -210,8 +229,7 @@ def _cancel(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, _inventory(who)))
 
 
-@router.post("/requests/{int:pk}/cancel", response=schemas.Request, summary="Cancel a request waiting for approval")
+@router.post("/requests/{int:pk}/cancel", response=schemas.answers(schemas.Request), summary="Cancel a request waiting for approval", auth=person(REQUESTER))
 def cancel(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, REQUESTER)
     return guard.once(request, lambda: _cancel(who, pk))

@@ -5,25 +5,24 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from accounts.roles import ADMIN, APPROVER, require_role, roles_of
+from accounts.roles import ADMIN, APPROVER, roles_of
 from core.actor import Actor
-from requests_app import approvals
+from requests_app import approvals, enforcement
 from requests_app.forms import DecisionForm
-from requests_app.models import Approval, ApprovalRule
+from requests_app.models import Approval
 from requests_app.visibility import overseen_request
 
 from . import guard, schemas
 from .access import described, inventory_now, json_answer, refusal
-from .auth import actor
+from .auth import actor, person
 from .problems import invalid
 
 router = Router(tags=["Approvals"])
 
 
-@router.get("/approvals", response=list[schemas.Waiting], summary="Requests waiting for a decision I may see")
+@router.get("/approvals", response=schemas.answers(list[schemas.Waiting]), summary="Requests waiting for a decision I may see", auth=person(APPROVER, ADMIN))
 def inbox(request: HttpRequest):
     who = actor(request)
-    require_role(who.user, APPROVER, ADMIN)
     approvals.lapse_due()
     inventory = inventory_now(who)
     may_decide = APPROVER in roles_of(who.user)
@@ -51,19 +50,21 @@ def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/decision", response=schemas.Request, summary="Approve or deny",
+@router.post("/requests/{int:pk}/decision", response=schemas.answers(schemas.Request), summary="Approve or deny",
              description="A denial needs a comment (the requester reads it). The last approval opens the ports with "
-                         "the approver's own Azure rights.")
+                         "the approver's own Azure rights.", auth=person(APPROVER))
 def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
     who = actor(request)
-    require_role(who.user, APPROVER)
     return guard.once(request, lambda: _decide(who, pk, body))
 
 
-@router.get("/rules", response=list[schemas.Rule], summary="The approval rules")
+@router.get("/rules", response=schemas.answers(list[schemas.Rule]), summary="The approval rules",
+            description="Only the rules within what Azure lets me read (as the rules page shows them).",
+            auth=person(ADMIN, APPROVER))
 def rules(request: HttpRequest):
-    require_role(actor(request).user, ADMIN, APPROVER)
-    return [schemas.rule(r) for r in ApprovalRule.objects.all()]
+    who = actor(request)
+    shown, _ = enforcement.visible_rules(who.session, who.user_pk, inventory_now(who).rows)
+    return [schemas.rule(r) for r in shown]
 
 
 def _open_again(who: Actor, pk: int) -> HttpResponse:
@@ -77,9 +78,8 @@ def _open_again(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/open", response=schemas.Request, summary="Open an approved request with my rights",
-             description="When Azure refused the approver who approved it, another approver opens it with theirs.")
+@router.post("/requests/{int:pk}/open", response=schemas.answers(schemas.Request), summary="Open an approved request with my rights",
+             description="When Azure refused the approver who approved it, another approver opens it with theirs.", auth=person(APPROVER))
 def open_again(request: HttpRequest, pk: int):
     who = actor(request)
-    require_role(who.user, APPROVER)
     return guard.once(request, lambda: _open_again(who, pk))

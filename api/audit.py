@@ -14,7 +14,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 
-from accounts.roles import ADMIN, AUDITOR, require_role
+from accounts.roles import ADMIN, AUDITOR
 from audit import archive, csv_export
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
@@ -27,7 +27,7 @@ from trail.models import AuditEvent
 from vms.inventory import get_inventory
 
 from . import schemas
-from .auth import actor
+from .auth import actor, person
 from .paging import page_of
 from .problems import invalid
 
@@ -42,24 +42,45 @@ class EventFilters(Schema):
     actor: str = ""
     page: int = 1
     per_page: int = Field(50, ge=1, le=200)
+    format: Literal["json", "csv", "jsonl"] = "json"
 
 
-@router.get("/audit/events", response=schemas.EventPage, summary="The portal's own trail")
+def _event(e: AuditEvent) -> dict:
+    details = e.details if isinstance(e.details, dict) else {}
+    return {"seq": e.seq, "created": e.created, "actor": e.actor_name, "action": e.action, "target": e.target,
+            "outcome": e.outcome, "source_ip": e.source_ip or "", "correlation_id": e.correlation_id,
+            "channel": str(details.get("channel", "")), "details": details}
+
+
+@router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail",
+            description="format=json: a page; csv: every event as the trail's CSV (coverage first); jsonl: every "
+                        "event, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
-    require_role(who.user, AUDITOR, ADMIN)
     found = AuditEvent.objects.select_related("actor").order_by("-seq")
     if filters.action:
         found = found.filter(action=filters.action[:40])
     if filters.actor:
         found = found.filter(actor_name__icontains=filters.actor[:254])
     visible, hidden = scope_of(get_inventory(who.session, who.user_pk)).visible(found)
+    if filters.format != "json":
+        return _trail_download(who, filters, visible, hidden)
     shown, paging = page_of(visible, filters.page, filters.per_page)
-    return {**paging, "hidden": hidden, "items": [{
-        "seq": e.seq, "created": e.created, "actor": e.actor_name, "action": e.action, "target": e.target,
-        "outcome": e.outcome, "source_ip": e.source_ip or "", "correlation_id": e.correlation_id,
-        "channel": str(e.details.get("channel", "")) if isinstance(e.details, dict) else "",
-        "details": e.details if isinstance(e.details, dict) else {}} for e in shown]}
+    return {**paging, "hidden": hidden, "items": [_event(e) for e in shown]}
+
+
+def _trail_download(who: Actor, filters: EventFilters, visible, hidden: int) -> StreamingHttpResponse:
+    filename = f"portal-audit-trail.{filters.format}"
+    _record_download(who, filename, "", filters)
+    if filters.format == "jsonl":
+        lines = (json.dumps(_event(e), cls=DjangoJSONEncoder) + "\n" for e in visible.iterator(chunk_size=2000))
+        answer = StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8")
+        answer["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return answer
+    rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
+             e.correlation_id, e.details, e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
+    coverage = _coverage(["the portal's own trail"], (), hidden, filename, [])
+    return csv_export.response(csv_export.stream(coverage, csv_export.TRAIL_COLUMNS, rows), filename)
 
 
 class ReportFilters(Schema):
@@ -85,17 +106,16 @@ def _jsonl(lines: Iterator[list]) -> Iterator[str]:
         yield json.dumps(_line(values), cls=DjangoJSONEncoder) + "\n"
 
 
-def _record_download(who: Actor, filename: str, about: str, filters: ReportFilters) -> None:
+def _record_download(who: Actor, filename: str, about: str, filters: Schema) -> None:
     record(who, "csv.download", filename + about, "succeeded",
            details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}})
 
 
-@router.get("/audit/report", response=schemas.ReportPage, summary="The audit report",
+@router.get("/audit/report", response=schemas.answers(schemas.ReportPage), summary="The audit report",
             description="format=json: a page; csv: every row as the report's CSV (its first line says what it "
-                        "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.")
+                        "covers); jsonl: every row, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
 def report(request: HttpRequest, filters: Query[ReportFilters]):
     who = actor(request)
-    require_role(who.user, AUDITOR, ADMIN)
     form = AuditFilterForm({k: str(v) for k, v in filters.dict().items()
                             if v not in ("", None) and k not in ("page", "per_page", "format")})
     if not form.is_valid():  # the page falls back to its defaults with a message; a script is told

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from accounts.actions import keep_person
+from accounts.roles import require_role
 from core import gateway
 from core.actor import Actor, client_ip
 
@@ -25,8 +26,15 @@ def channel_of(request: HttpRequest, caller: gateway.ApiCaller) -> str:
 
 
 class EntraBearer(HttpBearer):
+    """A bearer token for the portal's API, and (when `roles` is not None) one of those portal roles — any portal
+    role when empty — checked before the body is even read: the access check comes first."""
+
     openapi_description = ("An Entra ID access token for api://<client-id>/access_as_user (Entra v2: aud is the "
                            "client id). Session cookies are not accepted.")
+
+    def __init__(self, roles: tuple[str, ...] | None = None) -> None:
+        super().__init__()
+        self.roles = roles
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor:
         caller = gateway.authenticate(token)
@@ -34,8 +42,15 @@ class EntraBearer(HttpBearer):
         # The log line and anything reading request.user see the token's person, never a cookie's.
         request.user = user
         guard.count_call(user.pk, request.method or "GET")
+        if self.roles is not None:
+            require_role(user, *self.roles)
         return Actor(user=user, session=gateway.api_session(token, caller.roles), ip=client_ip(request),
                      channel=channel_of(request, caller))
+
+
+def person(*roles: str) -> EntraBearer:
+    """A route's access check: a person's token with one of `roles` (any portal role when none is named)."""
+    return EntraBearer(roles)
 
 
 def actor(request: HttpRequest) -> Actor:

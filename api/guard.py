@@ -61,13 +61,17 @@ def once(request: HttpRequest, make: Callable[[], HttpResponse]) -> HttpResponse
     if not key:
         return make()
     cache_key = f"api-idem:{request.user.pk}:{request.path}:{hashlib.sha256(key.encode()).hexdigest()}"
+    body = hashlib.sha256(request.body).hexdigest()
     kept = cache.get(cache_key)
+    if kept is not None and kept.get("request") != body:
+        raise Problem(422, "validation", "The request is not valid.",
+                      f"This {KEY_HEADER} was sent with another body in the last 24 h: use a new key for a new call.")
     if kept is not None:
         answer = HttpResponse(kept["body"], status=kept["status"], content_type=kept["type"])
         answer["Idempotency-Replayed"] = "true"
         return answer
     answer = make()
     if answer.status_code < 400:
-        cache.set(cache_key, {"body": answer.content, "status": answer.status_code, "type": answer["Content-Type"]},
-                  KEPT_SECONDS)
+        cache.set(cache_key, {"body": answer.content, "status": answer.status_code, "type": answer["Content-Type"],
+                              "request": body}, KEPT_SECONDS)
     return answer

@@ -13,6 +13,26 @@ from requests_app.models import AccessRequest, ApprovalRule
 from vms.inventory import RequestLine, VmRow
 
 
+class ProblemOut(Schema):
+    """RFC 9457 (application/problem+json): what went wrong, in the pages' words; `errors` per field for 422."""
+
+    type: str
+    title: str
+    status: int
+    detail: str = ""
+    errors: dict[str, list[str]] | None = None
+
+
+# Every operation may answer these; the document lists them so that a client knows the shape of each refusal.
+PROBLEMS = {401: ProblemOut, 403: ProblemOut, 404: ProblemOut, 409: ProblemOut, 422: ProblemOut, 429: ProblemOut,
+            502: ProblemOut}
+
+
+def answers(ok: dict | type) -> dict:
+    """An operation's answers: its own (a schema for 200, or a dict of them) and the problems."""
+    return {**(ok if isinstance(ok, dict) else {200: ok}), **PROBLEMS}
+
+
 class Me(Schema):
     tenant_id: str
     object_id: str
@@ -86,6 +106,15 @@ class VmPage(Page):
     unavailable: list[str] = Field(description="subscriptions Azure did not answer for, in words")
 
 
+class PortOverride(Schema):
+    """One port's own window or source, as the form's "Own time or source" under a port (it is opened too)."""
+
+    vm: str = Field(description="the VM's Azure id")
+    port: int
+    duration_minutes: int | None = None
+    source: str | None = Field(None, max_length=100, description="an IP or CIDR, or a prefix the policy lists")
+
+
 class RequestIn(Schema):
     vms: list[str] = Field(min_length=1, max_length=500, description="Azure VM ids")
     ports: list[int] | None = Field(None, max_length=100, description="omitted: each VM's usual port (SSH on Linux, RDP on Windows, else its policy's first)")
@@ -93,6 +122,7 @@ class RequestIn(Schema):
     duration_minutes: int = Field(description="the window, from 5 minutes to 24 hours and at most each port's maximum")
     justification: str = Field("", max_length=5000)
     break_glass_reason: str = Field("", max_length=5000, description="open at once despite an approval rule: why this cannot wait")
+    overrides: list[PortOverride] = Field([], max_length=100, description="ports with their own window or source")
 
 
 class Item(Schema):
@@ -105,6 +135,7 @@ class Item(Schema):
     status: str = Field(description="the portal's record: pending, opened, refused, failed, unknown")
     fate: str = Field(description="what became of it, in the pages' words (open, expired, replaced by a newer request…)")
     message: str
+    connect_address: str = Field(description="where to connect (the firewall's public IP, the VM's public IP, else its private IP); \"\" when Azure's view is not at hand")
     connect_port: int
 
 
@@ -253,7 +284,7 @@ def line(entry: RequestLine) -> dict:
                                             "reason", "mapped_port")}
 
 
-def request(access: AccessRequest, state: str, fates: dict[int, str]) -> dict:
+def request(access: AccessRequest, state: str, fates: dict[int, str], addresses: dict[str, str]) -> dict:
     return {
         "id": access.pk, "requester": access.user.upn, "created": access.created, "state": state,
         "status": access.status, "justification": access.justification, "source": access.source_prefix,
@@ -262,7 +293,7 @@ def request(access: AccessRequest, state: str, fates: dict[int, str]) -> dict:
         "extends": access.extends_id, "ended_at": access.ended_at,
         "items": [{"id": i.pk, "vm_id": i.vm_id, "vm_name": i.vm_name, "port": i.port, "source": i.source_prefix,
                    "end": i.end, "status": i.status, "fate": fates.get(i.pk, i.label), "message": i.message,
-                   "connect_port": i.connect_port} for i in access.items.all()],
+                   "connect_address": addresses.get(i.vm_id.lower(), ""), "connect_port": i.connect_port} for i in access.items.all()],
         "decisions": [{"approver": a.approver.upn, "decision": a.decision, "comment": a.comment, "created": a.created}
                       for a in access.approvals.all()]}
 

@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
+from accounts.roles import roles_of
+
 from . import access, approvals, audit, problems, schemas, vms
 from .auth import EntraBearer, actor
 
@@ -19,12 +21,12 @@ api = NinjaAPI(
 problems.install(api)
 
 
-@api.get("/me", response=schemas.Me, summary="Who this token names", tags=["Me"])
+@api.get("/me", response=schemas.answers(schemas.Me), summary="Who this token names", tags=["Me"])
 def me(request: HttpRequest):
     who = actor(request)
     user = who.user
     return {"tenant_id": user.tenant_id, "object_id": user.object_id, "username": user.upn,
-            "display_name": user.display_name, "roles": sorted(who.session["gateway.app_roles"]), "channel": who.channel}
+            "display_name": user.display_name, "roles": sorted(roles_of(user)), "channel": who.channel}
 
 
 for module in (vms, access, approvals, audit):

@@ -7,13 +7,12 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from accounts.roles import require_role
 from vms.forms import FleetFilterForm
 from vms.inventory import CONFIGURED, get_inventory
 from vms.rights import CONFIGURE, REQUEST, vm_for, why_not
 
 from . import schemas
-from .auth import actor
+from .auth import actor, person
 from .paging import page_of
 from .problems import invalid
 
@@ -32,10 +31,9 @@ class VmFilters(Schema):
     per_page: int = Field(25, description="10, 25, 50 or 100")
 
 
-@router.get("/vms", response=schemas.VmPage, summary="The VMs I can see")
+@router.get("/vms", response=schemas.answers(schemas.VmPage), summary="The VMs I can see", auth=person())
 def vm_list(request: HttpRequest, filters: Query[VmFilters]):
     who = actor(request)
-    require_role(who.user)
     inventory = get_inventory(who.session, who.user_pk)
     form = FleetFilterForm({k: str(v) for k, v in filters.dict().items() if v not in ("", None) and k != "page"},
                            inventory)  # per_page too: the form's choices are the page's
@@ -47,10 +45,9 @@ def vm_list(request: HttpRequest, filters: Query[VmFilters]):
             "age_seconds": inventory.age_seconds(), "unavailable": [f.message for f in inventory.failures]}
 
 
-@router.get("/vms/{subscription_id}/{resource_group}/{name}", response=schemas.VmDetail, summary="One VM")
+@router.get("/vms/{subscription_id}/{resource_group}/{name}", response=schemas.answers(schemas.VmDetail), summary="One VM", auth=person())
 def vm_detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str):
     who = actor(request)
-    require_role(who.user)
     inventory = get_inventory(who.session, who.user_pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
     return {**schemas.vm(row), "open_now": [schemas.line(x) for x in row.open_now(inventory.azure_now)],

@@ -108,6 +108,7 @@ AZURE_TIMEOUT_SECONDS = env_int("AZURE_TIMEOUT_SECONDS", 30, minimum=1)
 # The portal's own API (docs/api.md): tokens for api://<AZURE_CLIENT_ID>/access_as_user; the jit command's public
 # client id marks its calls as the "cli" channel on the trail.
 API_SCOPE = env_str("API_SCOPE", "access_as_user")
+API_PATH = "/api/"  # where bearer tokens, not sessions, say who calls
 AZURE_CLI_CLIENT_ID = env_str("AZURE_CLI_CLIENT_ID") or ""
 API_RATE_PER_MINUTE = env_int("API_RATE_PER_MINUTE", 120, minimum=1)
 API_WRITES_PER_MINUTE = env_int("API_WRITES_PER_MINUTE", 20, minimum=1)

@@ -238,13 +238,17 @@ def _settle(items: list[AccessRequestItem], status: ItemStatus, message: str) ->
         item.status, item.message = ItemStatus(item.status).step(status), message
 
 
-def ensure_demo_rule(subscription_id: str) -> None:
-    """The demo's rule (`make serve` against the sandbox): Production needs one approval. Made once: never again
-    after an admin has changed or removed rules."""
+def ensure_demo_rule(subscription_id: str, enforced_subscription_id: str = "") -> None:
+    """The demo's rules (`make serve` against the sandbox): Production needs one approval (Alice can skip it in
+    Azure), and so does Shared services (enforced). Made once: never again after an admin has changed or
+    removed rules."""
     with transaction.atomic():
         if ApprovalRule.objects.exists() or AuditEvent.objects.filter(action__startswith="rule.").exists():
             return
-        rule = ApprovalRule.objects.create(name="Production", subscription_id=subscription_id.lower(), approvals_needed=1)
-        record(PORTAL, "rule.create", f"approval rule {rule.pk}", "saved",
-               details={"before": {}, "after": {"name": rule.name, "subscription_id": rule.subscription_id,
-                                                 "approvals_needed": "1", "note": "the demo's rule"}})
+        for name, subscription in (("Production", subscription_id), ("Shared services", enforced_subscription_id)):
+            if not subscription:
+                continue
+            rule = ApprovalRule.objects.create(name=name, subscription_id=subscription.lower(), approvals_needed=1)
+            record(PORTAL, "rule.create", f"approval rule {rule.pk}", "saved",
+                   details={"before": {}, "after": {"name": rule.name, "subscription_id": rule.subscription_id,
+                                                     "approvals_needed": "1", "note": "the demo's rule"}})

@@ -19,7 +19,7 @@ from core.actor import actor_of
 from trail.chain import record
 from vms.inventory import get_inventory
 
-from . import approvals
+from . import approvals, enforcement
 from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
@@ -145,43 +145,78 @@ def extend(request: HttpRequest, pk: int) -> HttpResponse:
                                                         "problem": problem, "rules": rules})
 
 
-def _subscriptions(request: HttpRequest) -> dict[str, str]:
-    """The subscriptions this person sees, id → name, for naming a rule's scope."""
+def _places(request: HttpRequest) -> dict[str, tuple[str, list[str]]]:
+    """The subscriptions and resource groups Azure shows this person: id → (name, resource groups)."""
     inventory, _ = _inventory(request)
-    return {r.subscription_id.lower(): r.subscription_name for r in inventory.rows} if inventory else {}
+    places: dict[str, tuple[str, set[str]]] = {}
+    for r in inventory.rows if inventory else ():
+        places.setdefault(r.subscription_id.lower(), (r.subscription_name, set()))[1].add(r.resource_group)
+    return {sub: (name, sorted(groups, key=str.lower)) for sub, (name, groups) in places.items()}
+
+
+def _about(places: dict[str, tuple[str, list[str]]], *rules: ApprovalRule) -> str:
+    """The resource groups rules cover (of those the person sees), as ARM ids in the trail's target, so that
+    an event about a rule shows only to those who may read its scope; a rule on every subscription is about
+    no one scope, and shows to every auditor."""
+    groups = sorted({(r.subscription_id.lower(), g.lower()) for r in rules if r.subscription_id
+                     for g in ([r.resource_group] if r.resource_group else places.get(r.subscription_id.lower(), ("", []))[1])})
+    return " about " + ", ".join(f"/subscriptions/{s}/resourceGroups/{g}" for s, g in groups) if groups else ""
 
 
 @require_safe
 @login_required
 def rules(request: HttpRequest) -> HttpResponse:
     require_role(request.user, ADMIN, APPROVER)
-    names = _subscriptions(request)
+    inventory, _ = _inventory(request)
+    rows = inventory.rows if inventory else ()
+    names = {r.subscription_id.lower(): r.subscription_name for r in rows}
+    shown, hidden = enforcement.visible_rules(request.session, request.user.pk, rows)
+    admin = ADMIN in roles_of(request.user)
+    checks = enforcement.rule_checks(request.session, request.user.pk, names, shown)
     return render(request, "requests_app/rules.html", {
-        "rules": [(rule, names.get(rule.subscription_id, "")) for rule in ApprovalRule.objects.all()],
-        "can_edit": ADMIN in roles_of(request.user)})
+        "rules": [(c, enforcement.scope_words(c.rule, names),
+                   enforcement.why_not_manage(request.session, request.user.pk, c.rule.subscription_id,
+                                              c.rule.resource_group, names) if admin else "") for c in checks],
+        "can_edit": admin, "hidden": hidden})
 
 
 def _rule_words(rule: ApprovalRule) -> dict:
     return {f: str(getattr(rule, f)) for f in RuleForm.Meta.fields}
 
 
+def _refused(request: HttpRequest, reason: str) -> HttpResponseRedirect:
+    messages.error(request, reason)
+    return HttpResponseRedirect(reverse("requests-rules"))
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     require_role(request.user, ADMIN)
+    places = _places(request)
+    names = {sub: name for sub, (name, _) in places.items()}
     rule = get_object_or_404(ApprovalRule, pk=pk) if pk else None
+    if rule and (reason := enforcement.why_not_manage(request.session, request.user.pk, rule.subscription_id,
+                                                      rule.resource_group, names)):
+        return _refused(request, reason)
     before = _rule_words(rule) if rule else {}
-    form = RuleForm(request.POST or None, instance=rule)
+    form = RuleForm(request.POST or None, instance=rule, places=places)
+    problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
-        saved.updated = timezone.now()
-        saved.save()
-        record(actor_of(request), "rule.update" if rule else "rule.create", f"approval rule {saved.pk}", "saved",
-               details={"before": before, "after": _rule_words(saved)})
-        messages.success(request, f"Rule “{saved.name}” saved.")
-        return HttpResponseRedirect(reverse("requests-rules"))
-    return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule,
-                                                           "subscriptions": sorted(_subscriptions(request).items())})
+        reason, problems = enforcement.check_before_saving(request.session, request.user.pk, saved, names)
+        if reason:
+            form.add_error("subscription_id", reason)
+        if form.is_valid() and (not problems or form.cleaned_data["save_anyway"]):
+            saved.updated = timezone.now()
+            saved.save()
+            old = ApprovalRule(**{f: before[f] for f in ("subscription_id", "resource_group")}) if rule else saved
+            record(actor_of(request), "rule.update" if rule else "rule.create",
+                   f"approval rule {saved.pk}{_about(places, old, saved)}", "saved",
+                   details={"before": before, "after": _rule_words(saved), "saved_despite": problems})
+            messages.success(request, f"Rule “{saved.name}” saved.")
+            return HttpResponseRedirect(reverse("requests-rules"))
+    return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule, "problems": problems})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -189,11 +224,15 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     require_role(request.user, ADMIN)
     rule = get_object_or_404(ApprovalRule, pk=pk)
+    places = _places(request)
+    names = {sub: name for sub, (name, _) in places.items()}
+    if reason := enforcement.why_not_manage(request.session, request.user.pk, rule.subscription_id,
+                                            rule.resource_group, names):
+        return _refused(request, reason)
     if request.method != "POST":  # asks once: removing a control is not a click away
         return render(request, "requests_app/rule_delete.html", {"rule": rule})
-    record(actor_of(request), "rule.delete", f"approval rule {rule.pk}", "deleted",
+    record(actor_of(request), "rule.delete", f"approval rule {rule.pk}{_about(places, rule)}", "deleted",
            details={"before": _rule_words(rule), "after": {}})
     rule.delete()
     messages.success(request, f"Rule “{rule.name}” deleted; requests already waiting keep it.")
     return HttpResponseRedirect(reverse("requests-rules"))
-

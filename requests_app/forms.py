@@ -217,25 +217,34 @@ class ExtendForm(forms.Form):
 
 
 class RuleForm(forms.ModelForm):
+    """A rule's scope is picked by name among the subscriptions and resource groups Azure shows the person
+    (`places`: subscription id → (name, its resource groups)), so that no typed id or name can miss."""
+
     # Longer than the model's column: what was typed is judged as ports (at most 20), not as characters.
     ports = forms.CharField(label="Ports (e.g. 22, 3389)", required=False, max_length=1000)
+    save_anyway = forms.BooleanField(label="Save despite the problems above (recorded in the trail)", required=False)
 
     class Meta:
         model = ApprovalRule
         fields = ["name", "subscription_id", "resource_group", "condition", "longer_than_minutes", "ports",
                   "approvals_needed", "approvers", "pending_minutes", "extension_minutes"]
-        labels = {"subscription_id": "Subscription id (blank: every subscription)",
-                  "resource_group": "Resource group (blank: the whole subscription)",
+        labels = {"subscription_id": "Subscription",
+                  "resource_group": "Resource group",
                   "longer_than_minutes": "Longer than (minutes)", "ports": "Ports (e.g. 22, 3389)",
                   "approvals_needed": "Approvals needed (1–3)",
                   "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
                   "pending_minutes": "A request waits at most (minutes)",
                   "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)"}
-        widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect,
-                   "subscription_id": forms.TextInput(attrs={"list": "subscriptions", "autocomplete": "off"})}
+        widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, places: dict[str, tuple[str, list[str]]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.places = places or {}
+        by_name = sorted(self.places.items(), key=lambda p: p[1][0].lower())
+        self.fields["subscription_id"].widget = forms.Select(
+            choices=[("", "Every subscription")] + [(sub, name) for sub, (name, _) in by_name])
+        self.fields["resource_group"].widget = forms.Select(
+            choices=[("", "The whole subscription")] + [(name, [(rg, rg) for rg in groups]) for _, (name, groups) in by_name])
         for name, low, high in (("approvals_needed", 1, 3), ("pending_minutes", 5, 7 * 24 * 60),
                                 ("extension_minutes", 0, 24 * 60), ("longer_than_minutes", 0, 24 * 60)):
             field = self.fields[name]
@@ -250,6 +259,8 @@ class RuleForm(forms.ModelForm):
         value = self.cleaned_data["subscription_id"].strip().lower()
         if value and not gateway.SUBSCRIPTION_ID.match(value):
             raise forms.ValidationError("A subscription id looks like 00000000-0000-0000-0000-000000000000.")
+        if value and value not in self.places:
+            raise forms.ValidationError("Pick a subscription from the list: Azure does not show you that one.")
         return value
 
     def clean_resource_group(self) -> str:
@@ -278,8 +289,16 @@ class RuleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("resource_group") and not data.get("subscription_id"):
-            self.add_error("resource_group", "A resource group needs its subscription id.")
+        sub, group = data.get("subscription_id"), data.get("resource_group")
+        if group and not sub and "subscription_id" not in self.errors:
+            self.add_error("resource_group", "A resource group needs its subscription.")
+        elif group and sub in self.places:
+            name, groups = self.places[sub]
+            found = next((g for g in groups if g.lower() == group.lower()), None)
+            if found is None:
+                self.add_error("resource_group", f"Azure shows you no resource group “{group}” in {name}.")
+            else:
+                data["resource_group"] = found
         if data.get("condition") == ApprovalRule.LONGER and data.get("longer_than_minutes") is None:
             self.add_error("longer_than_minutes", "Say after how many minutes a request needs approval.")
         if data.get("condition") == ApprovalRule.PORTS and not data.get("ports"):

@@ -15,10 +15,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role, roles_of
 from core import gateway
 from core.actor import actor_of
+from core.gateway import parse_policy_id
 from core.notify import sent_about
 from vms.inventory import get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
+from . import enforcement
 from .actions import do_submit_request, requestable
 from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
@@ -85,8 +87,19 @@ def new(request: HttpRequest) -> HttpResponse:
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
     return render(request, "requests_app/new.html", {
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": rules, "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
+        "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
         "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)]})
+
+
+def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list) -> list[tuple]:
+    """Each rule that may apply, whether Azure lets people skip it, and the resource groups of these VMs where
+    nobody could decide under it."""
+    names = {r.subscription_id.lower(): r.subscription_name for r in rows}
+    checks = enforcement.rule_checks(request.session, request.user.pk, names, rules)
+    return [(c, enforcement.nobody_decides(request.session, request.user.pk, c.rule,
+                                           {(r.subscription_id, r.resource_group) for r in rows
+                                            if c.rule.covers(r.subscription_id, r.resource_group)}, request.user.pk))
+            for c in checks]
 
 
 @require_safe
@@ -99,7 +112,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         inventory = None
     access = overseen_request(request.user, pk, inventory)
     mine, held = access.user_id == request.user.pk, roles_of(request.user)
-    return render(request, "requests_app/detail.html", {
+    # Who could decide: the request's own copy of its rule's approvers, against Azure's roles now.
+    stuck = enforcement.nobody_decides(request.session, request.user.pk, ApprovalRule(approvers=access.approvers), {
+        (ref.subscription_id, ref.resource_group) for i in access.items.all() if (ref := parse_policy_id(i.policy_id))},
+        access.user_id) if access.waits else []
+    return render(request, "requests_app/detail.html", {"stuck": stuck,
         "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
         "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
         "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],

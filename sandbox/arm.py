@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import jwt
 
-from . import activity, jit, rbac
+from . import activity, authorization, jit, rbac
 from .errors import ArmError
 from .fleet import policy_id
 from .http import INVALID, Request, Response, json_response, route
@@ -41,7 +41,10 @@ API_VERSIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "jit": ("Microsoft.Security", "locations/jitNetworkAccessPolicies", ("2020-01-01",)),
     "activityLog": ("Microsoft.Insights", "eventtypes", ("2015-04-01",)),
     "permissions": ("Microsoft.Authorization", "permissions", ("2015-07-01", "2022-04-01")),
+    "roleAssignments": ("Microsoft.Authorization", "roleAssignments", ("2022-04-01",)),
+    "roleDefinitions": ("Microsoft.Authorization", "roleDefinitions", ("2022-04-01",)),
 }
+AUTHORIZATION = "providers/Microsoft.Authorization"
 P = "/subscriptions/{sub}"
 NSG = f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkSecurityGroups/{{nsg}}"
 RULE_NAME = re.compile(r"^\w[\w.-]{0,78}[\w_]$|^\w$")  # Azure: a word character first, a word character or _ last
@@ -122,6 +125,24 @@ class Arm:
                   "permissions.list"),
             route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Authorization/permissions",
                   self.list_permissions, "permissions.listForResourceGroup"),
+            *self._authorization_routes(),
+        ]
+
+    def _authorization_routes(self) -> list:
+        rg = f"{P}/resourceGroups/{{rg}}"
+        return [
+            route("GET", f"{P}/{AUTHORIZATION}/roleAssignments", self.list_role_assignments,
+                  "roleAssignments.listForSubscription"),
+            route("GET", f"{rg}/{AUTHORIZATION}/roleAssignments", self.list_role_assignments,
+                  "roleAssignments.listForScope"),
+            route("GET", f"{P}/{AUTHORIZATION}/roleDefinitions", self.list_role_definitions, "roleDefinitions.list"),
+            route("GET", f"{rg}/{AUTHORIZATION}/roleDefinitions", self.list_role_definitions, "roleDefinitions.list"),
+            route("GET", f"{P}/{AUTHORIZATION}/roleDefinitions/{{role}}", self.get_role_definition,
+                  "roleDefinitions.get"),
+            route("GET", f"{rg}/{AUTHORIZATION}/roleDefinitions/{{role}}", self.get_role_definition,
+                  "roleDefinitions.get"),
+            route("GET", f"/{AUTHORIZATION}/roleDefinitions/{{role}}", self.get_role_definition,
+                  "roleDefinitions.getById"),
         ]
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -205,7 +226,7 @@ class Arm:
         if rbac.allowed(assignments, caller["oid"], action, scope):
             return items
         readable_groups = {a["scope"].lower() for a in assignments
-                           if a["principalId"] == caller["oid"] and rbac.scope_covers(scope, a["scope"])
+                           if rbac.holds(a, caller["oid"]) and rbac.scope_covers(scope, a["scope"])
                            and rbac.role_allows(a["role"], action)}
         if not readable_groups:
             self._require(caller, action, scope)
@@ -244,7 +265,7 @@ class Arm:
     # --- handlers --------------------------------------------------------------------------------
     def list_subscriptions(self, request: Request) -> Response:
         caller = self.caller(request)
-        mine = [a["scope"].lower() for a in self.sandbox.world["role_assignments"] if a["principalId"] == caller["oid"]]
+        mine = [a["scope"].lower() for a in self.sandbox.world["role_assignments"] if rbac.holds(a, caller["oid"])]
         subs = [s for s in self.sandbox.world["subscriptions"]
                 if any(scope.startswith(s["id"].lower()) for scope in mine)]
         return self._page(request, subs)
@@ -388,6 +409,47 @@ class Arm:
             scope += f"/resourceGroups/{request.params['rg']}"
         return json_response(200, {"value": rbac.permissions(self.sandbox.world["role_assignments"], caller["oid"],
                                                              scope)})
+
+    def _authorization_scope(self, request: Request) -> tuple[str, str]:
+        """The subscription or resource group a Microsoft.Authorization call names: (scope, subscription id)."""
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        scope = f"/subscriptions/{sub_id}"
+        if "rg" in request.params:
+            self._resource_group(sub_id, request.params["rg"])
+            scope += f"/resourceGroups/{request.params['rg']}"
+        return scope, sub_id
+
+    def list_role_assignments(self, request: Request) -> Response:
+        """Who holds which role at, above and below a scope, from the assignments the sandbox enforces."""
+        caller = self.caller(request)
+        scope, _ = self._authorization_scope(request)
+        self._require(caller, "Microsoft.Authorization/roleAssignments/read", scope)
+        return self._page(request, authorization.assignments(self.sandbox.world["role_assignments"], scope,
+                                                             request.query.get("$filter", "")))
+
+    def list_role_definitions(self, request: Request) -> Response:
+        caller = self.caller(request)
+        scope, sub_id = self._authorization_scope(request)
+        self._require(caller, "Microsoft.Authorization/roleDefinitions/read", scope)
+        return self._page(request, authorization.definitions(f"/subscriptions/{sub_id}", self._subscription_ids(),
+                                                             request.query.get("$filter", "")))
+
+    def get_role_definition(self, request: Request) -> Response:
+        """By name at a scope, or by its tenant-rooted id (built-in roles resolve there), as ARM answers."""
+        caller = self.caller(request)
+        root = ""
+        if "sub" in request.params:
+            scope, sub_id = self._authorization_scope(request)
+            self._require(caller, "Microsoft.Authorization/roleDefinitions/read", scope)
+            root = f"/subscriptions/{sub_id}"
+        role = authorization.role_by_id(request.params["role"])
+        if role is None:
+            raise ArmError(404, "RoleDefinitionDoesNotExist", "The specified role definition with ID "
+                                                              f"'{request.params['role']}' does not exist.")
+        return json_response(200, authorization.definition(role, root, self._subscription_ids()))
+
+    def _subscription_ids(self) -> list[str]:
+        return [s["subscriptionId"] for s in self.sandbox.world["subscriptions"]]
 
     def delete_policy(self, request: Request) -> Response:
         caller = self.caller(request)

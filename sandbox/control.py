@@ -69,6 +69,10 @@ class Control:
                             "app_roles": self.identity.app_roles(p), "summary": p.summary,
                             "role_assignments": [a for a in world["role_assignments"]
                                                  if a["principalId"] == p.object_id]} for p in demo.PEOPLE],
+                "groups": [{"display_name": g.display_name, "object_id": g.object_id, "summary": g.summary,
+                            "members": [demo.person(m).username for m in g.members],
+                            "role_assignments": [a for a in world["role_assignments"]
+                                                 if a["principalId"] == g.object_id]} for g in demo.GROUPS],
                 "subscriptions": [{"id": s["subscriptionId"], "name": s["displayName"]} for s in world["subscriptions"]],
             })
 

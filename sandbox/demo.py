@@ -83,9 +83,28 @@ PEOPLE: tuple[Person, ...] = (
     ),
     Person(
         "hana", "Hana Hill", "4a4a0000-0000-4000-8000-000000000008", ("JIT.Approver",),
-        "Approver: decides on Production requests; Reader and JIT VM Access Requester on Production",
-        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}")),
+        "Approver: decides on Production and Shared services requests; Reader and JIT VM Access Requester on both",
+        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}"),
+         ("Reader", "{sub:shared}"), ("JIT VM Access Requester", "{sub:shared}")),
     ),
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """An Entra ID security group: Azure roles assigned to it hold for each member."""
+    key: str
+    display_name: str
+    object_id: str
+    members: tuple[str, ...]  # people's keys
+    summary: str
+    assignments: tuple[tuple[str, str], ...] = field(default=())
+
+
+GROUPS: tuple[Group, ...] = (
+    Group("oncall", "JIT on-call", "0c0ca110-0000-4000-8000-0000000000b1", ("alice",),
+          "On-call developers: JIT VM Access Requester on Development",
+          (("JIT VM Access Requester", "{sub:dev}"),)),
 )
 
 

@@ -278,7 +278,7 @@ def build_demo(world: dict) -> None:
             vms = [{"id": f"{base}/{vm_name}", "ports": default_ports()} for vm_name in spec.configured]
             world["policies"][pid.lower()] = new_policy(pid, spec.location, vms)
             protect(world, vms)
-    for principal in (*demo.PEOPLE, *demo.APPS):
+    for principal in (*demo.PEOPLE, *demo.APPS, *demo.GROUPS):
         for role, scope in principal.assignments:
             sub_key, _, rest = scope.removeprefix("{sub:").partition("}")
             world["role_assignments"].append({

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from . import demo
+
 JIT = "Microsoft.Security/locations/jitNetworkAccessPolicies"
 
 COMPUTE_WRITE = "Microsoft.Compute/virtualMachines/write"
@@ -72,11 +74,22 @@ def role_allows(role: str, action: str) -> bool:
             and not any(_pattern(p).match(action) for p in not_actions))
 
 
+@cache
+def holders(principal: str) -> frozenset[str]:
+    """The principal and the groups it is a member of: a role assigned to any of them holds for it."""
+    return frozenset({principal, *(g.object_id for g in demo.GROUPS
+                                   if any(demo.person(m).object_id == principal for m in g.members))})
+
+
+def holds(assignment: dict, principal: str) -> bool:
+    return assignment["principalId"] in holders(principal)
+
+
 def permissions(assignments: list[dict], principal: str, scope: str) -> list[dict]:
     """Microsoft.Authorization/permissions at `scope`: one entry per role assigned there or above."""
     return [{"actions": list(ROLES.get(a["role"], ((), ()))[0]), "notActions": list(ROLES.get(a["role"], ((), ()))[1]),
              "dataActions": [], "notDataActions": []}
-            for a in assignments if a["principalId"] == principal and scope_covers(a["scope"], scope)]
+            for a in assignments if holds(a, principal) and scope_covers(a["scope"], scope)]
 
 
 def scope_covers(assignment_scope: str, scope: str) -> bool:
@@ -86,14 +99,14 @@ def scope_covers(assignment_scope: str, scope: str) -> bool:
 
 def allowed(assignments: list[dict], principal: str, action: str, scope: str) -> bool:
     return any(
-        a["principalId"] == principal and scope_covers(a["scope"], scope) and role_allows(a["role"], action)
+        holds(a, principal) and scope_covers(a["scope"], scope) and role_allows(a["role"], action)
         for a in assignments
     )
 
 
 def granting_role(assignments: list[dict], principal: str, action: str, scope: str) -> str:
     """The first role assigned to the principal that allows the action at the scope ("" when none does)."""
-    return next((a["role"] for a in assignments if a["principalId"] == principal
+    return next((a["role"] for a in assignments if holds(a, principal)
                  and scope_covers(a["scope"], scope) and role_allows(a["role"], action)), "")
 
 

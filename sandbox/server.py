@@ -43,7 +43,7 @@ class App:
             if not ipaddress.ip_address(request.client_ip).is_loopback:
                 return json_response(403, {"error": "the control API answers loopback only"})
             return self._dispatch(self.control_routes, request, lambda: json_response(404, {"error": "no such control"}))
-        if request.path.lower().startswith("/subscriptions"):
+        if request.path.lower().startswith(("/subscriptions", "/providers/microsoft.authorization/")):
             return self._arm(request)
         return self._dispatch(self.identity_routes, request, lambda: json_response(404, {"error": "not_found"}))
 

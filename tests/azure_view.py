@@ -8,6 +8,7 @@ import time
 import msal
 import requests
 from azure.core.credentials import AccessToken
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.network import NetworkManagementClient
@@ -65,6 +66,9 @@ class Clients:
 
     def monitor(self, sub: str) -> MonitorManagementClient:
         return MonitorManagementClient(subscription_id=sub, **self.options)
+
+    def authorization(self, sub: str) -> AuthorizationManagementClient:
+        return AuthorizationManagementClient(subscription_id=sub, **self.options)
 
 
 class AzureView:

@@ -3,6 +3,9 @@ demo person in, Azure's own view of the sandbox, and the request form filled as 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -118,3 +121,27 @@ def subs(sandbox) -> dict[str, str]:
     names = {"Contoso Production": "prod", "Contoso Development": "dev", "Contoso Shared Services": "shared",
              "Contoso Legacy Apps": "legacy"}
     return {names[s["name"]]: s["id"] for s in sandbox.info()["subscriptions"]}
+
+
+# --- The browser: Playwright driving the Debian Chromium at /usr/bin/chromium (never a downloaded browser) --------
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Playwright's sync API runs an event loop in this thread; Django's ORM refuses that unless told.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        message = f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip("SKIPPED LOUDLY: " + message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                  "--disable-background-networking", "--disable-component-update"])
+        yield browser
+        browser.close()

@@ -130,7 +130,9 @@ def test_only_admins_change_rules(as_member, kind):
                                                        "pending_minutes": "60", "extension_minutes": "0"})
     deleted = client.post(f"/access/rules/{rule.pk}/delete")
     assert (edited.status_code, deleted.status_code) == ((302, 302) if kind == "admin" else (403, 403))
-    assert ApprovalRule.objects.exists() == (kind != "admin")
+    # The admin passes the role check, then meets Azure's: with no subscription to write JIT policies in, the
+    # rule stays (tests/requests_app/test_skippable.py has the admins Azure lets and does not let).
+    assert ApprovalRule.objects.exists()
 
 
 @pytest.mark.parametrize("kind", sorted(CAST))

@@ -36,6 +36,7 @@ from .ids import (
 from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
+from .roles import Holder, RoleAssignment, RoleCatalog, RoleDefinition, read_role_catalog, try_role_catalog
 from .security_rules import delete_security_rule, read_security_rule
 from .subscriptions import list_subscriptions, list_subscriptions_with, subscriptions_and_clock
 from .types import (
@@ -65,6 +66,8 @@ __all__ = [
     "ActivityEvent", "Permissions", "UNKNOWN", "FleetLoad", "Part",
     "jit_activity_since", "ActivityTail", "AppCredential", "app_reader", "UserCredential", "list_policies_with",
     "list_subscriptions_with", "list_policies_in", "RESOURCE_GROUP", "SUBSCRIPTION_ID", "subscription_of", "RequestPort", "RequestVm", "STILL_LOADING", "parallel",
+    "read_permissions", "Holder", "RoleAssignment", "RoleCatalog", "RoleDefinition", "read_role_catalog",
+    "try_role_catalog",
     "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
-    "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule", "read_permissions",
+    "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule",
 ]

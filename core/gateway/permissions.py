@@ -42,10 +42,11 @@ UNKNOWN = Permissions(known=False)
 
 
 def read_permissions(credential: UserCredential, subscription_id: str, resource_group: str) -> Permissions:
-    """ARM: GET {group}/providers/Microsoft.Authorization/permissions (Permissions - List For Resource Group);
-    UNKNOWN when Azure would not answer."""
-    path = f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.Authorization/permissions"
-    answer = try_list(credential, path, {"api-version": PERMISSIONS_VERSION}, f"your rights in {resource_group}",
+    """ARM: GET {group}/providers/Microsoft.Authorization/permissions (Permissions - List For Resource Group), or
+    at the subscription when `resource_group` is "" (Permissions - List); UNKNOWN when Azure would not answer."""
+    scope = f"/subscriptions/{subscription_id}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
+    answer = try_list(credential, f"{scope}/providers/Microsoft.Authorization/permissions",
+                      {"api-version": PERMISSIONS_VERSION}, f"your rights in {resource_group or 'the subscription'}",
                       subscription_id)
     if isinstance(answer, GatewayError):
         return UNKNOWN

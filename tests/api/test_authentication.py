@@ -135,3 +135,50 @@ def test_the_token_an_api_call_acts_with_never_shows_in_a_repr(sandbox, db):
     token = api_token(sandbox, "alice")
     who = EntraBearer().authenticate(RequestFactory().get("/api/v1/me"), token)
     assert token not in repr(who) and token not in str(who.session)
+
+
+def test_a_cookie_sent_along_with_a_token_is_left_alone(portal, sandbox, api_for):
+    """A browser trying the API (the reference page) sends its session cookie too: the answer is the token's
+    person's, and the session's person keeps their roles and their session."""
+    from django.contrib.auth import get_user_model
+
+    sign_in(portal, sandbox, "bob")
+    alice_token = api_for("alice").headers["HTTP_AUTHORIZATION"]
+    answer = portal.get("/api/v1/me", HTTP_AUTHORIZATION=alice_token)
+    assert answer.status_code == 200 and answer.json()["username"] == "alice@contoso.test"
+    bob = get_user_model().objects.get(upn="bob@contoso.test")
+    alice = get_user_model().objects.get(upn="alice@contoso.test")
+    assert set(bob.groups.values_list("name", flat=True)) == {"JIT.Admin"}
+    assert set(alice.groups.values_list("name", flat=True)) == {"JIT.Requester"}
+    assert portal.get("/vms/").status_code == 200  # Bob's session goes on
+
+
+# Who may call what (the pages' roles): True — the role lets them in (the answer may still be 404 or 422 for the
+# made-up request 999999 or an empty body); False — 403 before anything else.
+ROLE_MATRIX = {
+    ("GET", "/vms"): {"alice": True, "bob": True, "carol": True, "hana": True, "erin": False},
+    ("GET", "/requests"): {"alice": True, "bob": False, "carol": False, "hana": False, "erin": False},
+    ("GET", "/access"): {"alice": True, "bob": False, "carol": False, "hana": False, "erin": False},
+    ("GET", "/requests/999999"): {"alice": True, "bob": True, "carol": True, "hana": True, "erin": False},
+    ("GET", "/approvals"): {"alice": False, "bob": True, "carol": False, "hana": True, "erin": False},
+    ("GET", "/rules"): {"alice": False, "bob": True, "carol": False, "hana": True, "erin": False},
+    ("GET", "/audit/events"): {"alice": False, "bob": True, "carol": True, "hana": False, "erin": False},
+    ("GET", "/audit/report"): {"alice": False, "bob": True, "carol": True, "hana": False, "erin": False},
+    ("POST", "/requests"): {"alice": True, "bob": False, "carol": False, "hana": False, "erin": False},
+    ("POST", "/requests/999999/extend"): {"alice": True, "bob": False, "carol": False, "hana": False, "erin": False},
+    ("POST", "/requests/999999/end"): {"alice": True, "bob": True, "carol": False, "hana": True, "erin": False},
+    ("POST", "/requests/999999/cancel"): {"alice": True, "bob": False, "carol": False, "hana": False, "erin": False},
+    ("POST", "/requests/999999/decision"): {"alice": False, "bob": False, "carol": False, "hana": True, "erin": False},
+    ("POST", "/requests/999999/open"): {"alice": False, "bob": False, "carol": False, "hana": True, "erin": False},
+}
+BODIES = {"/requests": {"vms": [], "duration_minutes": 60}, "/requests/999999/extend": {"duration_minutes": 60},
+          "/requests/999999/decision": {"decision": "approve"}}
+
+
+def test_each_role_reaches_what_the_pages_let_it_and_nothing_else(api_for):
+    for (method, path), allowed in ROLE_MATRIX.items():
+        for person, may in allowed.items():
+            api = api_for(person)
+            answer = api.get(path) if method == "GET" else api.post(path, BODIES.get(path, {}))
+            assert (answer.status_code != 403) == may, (method, path, person, answer.status_code, answer.content[:200])
+            assert answer.status_code < 500

@@ -57,7 +57,8 @@ def test_one_vm_with_its_policy_and_what_azure_would_refuse(api_for, subs, view)
 def test_rules_are_read_by_admins_and_approvers(api_for, subs):
     ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1,
                                 approvers="hana@contoso.test")
-    rules = api_for("hana").get("/rules").json()
+    ApprovalRule.objects.create(name="Development", subscription_id=subs["dev"], approvals_needed=1)
+    rules = api_for("hana").get("/rules").json()  # Development is outside what Azure lets Hana read
     assert [(r["name"], r["approvers"]) for r in rules] == [("Production", ["hana@contoso.test"])]
     assert rules[0]["summary"].startswith("Production: 1 approval")
     assert api_for("alice").get("/rules").status_code == 403
@@ -70,6 +71,13 @@ def test_the_trail_paged_within_scope_with_each_channel(api_for, view):
     events = api_for("carol").get("/audit/events", {"action": "access.request"}).json()
     assert [(e["actor"], e["channel"]) for e in events["items"]] == [("alice@contoso.test", "api")]
     assert api_for("alice").get("/audit/events").status_code == 403
+    csv = api_for("carol").get("/audit/events", {"format": "csv"})
+    text = b"".join(csv.streaming_content).decode("utf-8-sig").splitlines()
+    assert text[0].startswith("Coverage of portal-audit-trail.csv") and text[1].startswith("Time,Actor,Action")
+    lines = api_for("carol").get("/audit/events", {"format": "jsonl"})
+    rows = [json.loads(line) for line in b"".join(lines.streaming_content).decode().splitlines()]
+    assert rows[0]["action"] == "csv.download" and rows[0]["channel"] == "api"  # the CSV above, on the trail
+    assert any(r["action"] == "access.request" and r["channel"] == "api" for r in rows)
 
 
 def test_the_report_as_json_csv_and_json_lines(api_for, view):

@@ -29,6 +29,7 @@ def test_alice_opens_ssh_as_herself_and_the_trail_says_api(api_for, sandbox, vie
     body = answer.json()
     assert body["state"] == "Open now" and [(i["vm_name"], i["port"], i["fate"]) for i in body["items"]] == [
         ("web-02", 22, "open")]
+    assert body["items"][0]["connect_address"].startswith("20.")
     last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
     # Azure judged and recorded the call as Alice (on-behalf-of), not as the portal.
     assert (last.requestor, last.justification) == ("alice@contoso.test", "Deploying hotfix 4.2.2")
@@ -59,6 +60,8 @@ def test_a_retried_call_with_the_same_idempotency_key_creates_one_request(api_fo
     assert first.status_code == 201 and again.status_code == 201 and again["Idempotency-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and AccessRequest.objects.count() == 1
     assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
+    reused = _ask(alice, web_02, headers={"HTTP_IDEMPOTENCY_KEY": "retry-7f3a"}, duration_minutes=90)
+    assert reused.status_code == 422 and "another body" in reused.json()["detail"]
     other = _ask(alice, web_02, headers={"HTTP_IDEMPOTENCY_KEY": "retry-8b1c"})
     assert other.json()["id"] != first.json()["id"] and AccessRequest.objects.count() == 2
 
@@ -182,3 +185,15 @@ def test_a_request_not_waiting_to_be_opened_is_409_to_open_again(api_for, web_02
     answer = api_for("hana").post(f"/requests/{asked['id']}/open")
     assert answer.status_code == 409 and answer.json()["detail"] == "This request is not waiting to be opened."
     assert api_for("alice").post(f"/requests/{asked['id']}/open").status_code == 403
+
+
+def test_a_port_with_its_own_window_and_source(api_for, web_02):
+    answer = _ask(api_for("alice"), web_02, duration_minutes=120,
+                  overrides=[{"vm": web_02, "port": 22, "duration_minutes": 30, "source": "198.51.100.7"}])
+    assert answer.status_code == 201, answer.content
+    item = AccessRequest.objects.get().items.get()
+    assert (item.minutes, item.source) == (30, "198.51.100.7")
+    too_long = _ask(api_for("alice"), web_02, overrides=[{"vm": web_02, "port": 22, "duration_minutes": 600}])
+    assert too_long.status_code == 422 and "allows at most 3 h, not 10 h" in str(too_long.json()["errors"])
+    elsewhere = _ask(api_for("alice"), web_02, overrides=[{"vm": web_02, "port": 2222}])
+    assert elsewhere.status_code == 422 and "Port 2222 of" in elsewhere.json()["errors"]["overrides"][0]

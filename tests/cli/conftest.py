@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import browser  # noqa: F401 - Hana approves in her browser in the flow test
-
 ROOT = Path(__file__).resolve().parents[2]
 CLI_SOURCE = ROOT / "cli"
 STAND_IN_SSH = """#!/bin/sh

@@ -334,6 +334,7 @@ def test_an_admin_manages_rules_and_every_change_is_in_the_trail(person, subs):
                                           "condition": "always", "approvals_needed": "4", "pending_minutes": "60",
                                           "extension_minutes": "0"})
     assert page.status_code == 200 and not ApprovalRule.objects.exists()  # 4 approvals: refused
+    person("hana")  # an approver the portal knows, whom Azure lets open ports on Production
     bob.post("/access/rules/new", {"name": "Production", "subscription_id": subs["prod"].upper(), "condition": "always",
                                    "approvals_needed": "1", "pending_minutes": "60", "extension_minutes": "0"})
     rule = ApprovalRule.objects.get()
@@ -358,14 +359,17 @@ def test_the_demo_rule_is_made_once_and_never_again_after_an_admin_removed_it(su
     from requests_app.actions import ensure_demo_rule
 
     setting = _demo_settings({"subscriptions": [{"id": subs["prod"], "name": "Contoso Production"},
-                                                {"id": subs["dev"], "name": "Contoso Development"}]})
-    assert setting == {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": subs["prod"]}
-    ensure_demo_rule(subs["prod"])
-    ensure_demo_rule(subs["prod"])
-    rule = ApprovalRule.objects.get()
-    assert (rule.subscription_id, rule.approvals_needed) == (subs["prod"], 1)
-    rule.delete()
-    ensure_demo_rule(subs["prod"])
+                                                {"id": subs["dev"], "name": "Contoso Development"},
+                                                {"id": subs["shared"], "name": "Contoso Shared Services"}]})
+    assert setting == {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": subs["prod"],
+                       "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": subs["shared"]}
+    ensure_demo_rule(subs["prod"], subs["shared"])
+    ensure_demo_rule(subs["prod"], subs["shared"])
+    rules = list(ApprovalRule.objects.order_by("name"))
+    assert [(r.name, r.subscription_id, r.approvals_needed) for r in rules] == [
+        ("Production", subs["prod"], 1), ("Shared services", subs["shared"], 1)]
+    ApprovalRule.objects.all().delete()
+    ensure_demo_rule(subs["prod"], subs["shared"])
     assert not ApprovalRule.objects.exists()
 
 

@@ -63,9 +63,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def _demo_settings(info: dict) -> dict[str, str]:
-    """The demo's approval rule goes on the sandbox's Production subscription (Development stays self-service)."""
-    production = next((s["id"] for s in info.get("subscriptions", []) if s.get("name") == "Contoso Production"), "")
-    return {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production} if production else {}
+    """The demo's approval rules go on the sandbox's Production subscription (one Alice can skip in Azure) and on
+    Shared services (enforced: only its approver and the admins can open ports there); Development stays
+    self-service."""
+    ids = {s.get("name"): s["id"] for s in info.get("subscriptions", [])}
+    production, shared = ids.get("Contoso Production", ""), ids.get("Contoso Shared Services", "")
+    return ({"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production, "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": shared}
+            if production else {})
 
 
 class Command(BaseCommand):
@@ -99,7 +103,7 @@ class Command(BaseCommand):
     def _run_portal(self, port: int, children: list[subprocess.Popen]) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         if demo_subscription := os.environ.get("JITPORTAL_DEMO_RULE_SUBSCRIPTION"):
-            ensure_demo_rule(demo_subscription)
+            ensure_demo_rule(demo_subscription, os.environ.get("JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION", ""))
         call_command("schedule_housekeeping", verbosity=0)
         # Its own process, as in production: a long job never holds up a page.
         children.append(subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
