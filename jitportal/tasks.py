@@ -27,6 +27,7 @@ from requests_app.actions import settle_late_openings
 from requests_app.approvals import lapse_due, remind_ending, settle_stalled
 from trail.chain import log_checkpoint
 from vms.settle import settle_due
+from vms.watch import scan_as_app
 
 __all__ = ["deliver_notifications", "ensure_scheduled", "housekeeping", "stream_audit", "watch_requests"]
 
@@ -47,6 +48,16 @@ def collect_archive() -> None:
         pass  # another worker is collecting right now
 
 
+def scan_health() -> None:
+    """JIT's health across the fleet as the app's read-only identity sees it, when one is configured: new findings
+    and resolved ones are kept as exposure windows and told to admins once (vms.exposures; idempotent)."""
+    try:
+        with hold("health-scan", "the health scan", settings.POLICY_LEASE_SECONDS, wait=0):
+            scan_as_app()
+    except Busy:
+        pass  # another worker is scanning right now
+
+
 def checkpoint_trail() -> None:
     """Log the audit trail's head, so that a later deletion of its newest events can be caught; only reads."""
     log_checkpoint()
@@ -58,6 +69,7 @@ def housekeeping() -> None:
     clear_sessions()
     deliver_notifications.call()  # what is left due (a delivery task lost, say), and a run for the next retry
     collect_archive()
+    scan_health()
     checkpoint_trail()
 
 

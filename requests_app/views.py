@@ -90,7 +90,8 @@ def new(request: HttpRequest) -> HttpResponse:
             if rules_for_ports([(r.policy_id, p.number, 0)], rules)]
     return render(request, "requests_app/new.html", {"held": held,
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules)})
+        "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
+        "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)]})
 
 
 def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list) -> list[tuple]:

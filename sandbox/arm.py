@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -33,6 +34,9 @@ API_VERSIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "vnets": ("Microsoft.Network", "virtualNetworks", _NETWORK_VERSIONS),
     "publicIps": ("Microsoft.Network", "publicIPAddresses", _NETWORK_VERSIONS),
     "firewalls": ("Microsoft.Network", "azureFirewalls", _NETWORK_VERSIONS),
+    "asgs": ("Microsoft.Network", "applicationSecurityGroups", _NETWORK_VERSIONS),
+    "securityRules": ("Microsoft.Network", "networkSecurityGroups/securityRules", _NETWORK_VERSIONS),
+    "networkOperations": ("Microsoft.Network", "locations/operations", _NETWORK_VERSIONS),
     "pricings": ("Microsoft.Security", "pricings", ("2018-06-01", "2022-03-01", "2023-01-01", "2024-01-01")),
     "jit": ("Microsoft.Security", "locations/jitNetworkAccessPolicies", ("2020-01-01",)),
     "activityLog": ("Microsoft.Insights", "eventtypes", ("2015-04-01",)),
@@ -42,6 +46,8 @@ API_VERSIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 AUTHORIZATION = "providers/Microsoft.Authorization"
 P = "/subscriptions/{sub}"
+NSG = f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkSecurityGroups/{{nsg}}"
+RULE_NAME = re.compile(r"^\w[\w.-]{0,78}[\w_]$|^\w$")  # Azure: a word character first, a word character or _ last
 JIT_BASE = f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Security/locations/{{loc}}/jitNetworkAccessPolicies"
 RETENTION = dt.timedelta(days=90)
 KEPT_PAGES = 20_000  # list pages kept between writes: a generated 10,000-VM fleet for a few callers
@@ -84,8 +90,20 @@ class Arm:
                   self._collection("pips", "Microsoft.Network/publicIPAddresses/read"), "publicIps.list"),
             route("GET", f"{net}/azureFirewalls",
                   self._collection("firewalls", "Microsoft.Network/azureFirewalls/read"), "firewalls.list"),
+            route("GET", f"{net}/applicationSecurityGroups",
+                  self._collection("asgs", "Microsoft.Network/applicationSecurityGroups/read"), "asgs.list"),
+            route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/applicationSecurityGroups/{{name}}",
+                  self._single("asgs", "Microsoft.Network/applicationSecurityGroups"), "asgs.get"),
             route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkSecurityGroups/{{name}}",
                   self._single("nsgs", "Microsoft.Network/networkSecurityGroups"), "nsgs.get"),
+            route("GET", f"{NSG}/securityRules", self.list_security_rules, "securityRules.list"),
+            route("GET", f"{NSG}/securityRules/{{rule}}", self.get_security_rule, "securityRules.get"),
+            route("PUT", f"{NSG}/securityRules/{{rule}}", self.put_security_rule, "securityRules.put"),
+            route("DELETE", f"{NSG}/securityRules/{{rule}}", self.delete_security_rule, "securityRules.delete"),
+            route("GET", f"{net}/locations/{{loc}}/operations/{{op}}", self.network_operation,
+                  "networkOperations.get"),
+            route("GET", f"{net}/locations/{{loc}}/operationResults/{{op}}", self.network_operation_result,
+                  "networkOperations.result"),
             route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/networkInterfaces/{{name}}",
                   self._single("nics", "Microsoft.Network/networkInterfaces"), "nics.get"),
             route("GET", f"{P}/resourceGroups/{{rg}}/providers/Microsoft.Network/publicIPAddresses/{{name}}",
@@ -232,6 +250,7 @@ class Arm:
         if store == "policies":  # written by requests; small
             prefix = f"/subscriptions/{sub_id}/".lower()
             return [r for key, r in self.sandbox.world[store].items() if key.startswith(prefix)]
+        self.sandbox.world.setdefault(store, {})  # a world saved before the store existed
         if self._index_generation != self.sandbox.generation:
             self._index, self._index_generation = {}, self.sandbox.generation
         key = (store, sub_id.lower())
@@ -467,6 +486,92 @@ class Arm:
         activity.record(self.sandbox.world, "initiate", pid, caller, "Succeeded", now, correlation, "Accepted")
         self.sandbox.save()
         return json_response(202, result)
+
+    # --- NSG security rules: long-running operations, as the SDK's begin_create_or_update/begin_delete expect ----
+    def _nsg(self, request: Request, caller: dict, action: str) -> tuple[dict, str]:
+        sub_id = self._subscription(request.params["sub"])["subscriptionId"]
+        rg, name = request.params["rg"], request.params["nsg"]
+        nsg_id = f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityGroups/{name}"
+        self._require(caller, action, nsg_id)
+        self._resource_group(sub_id, rg)
+        found = self.sandbox.world["nsgs"].get(nsg_id.lower())
+        if found is None:
+            raise ArmError(404, "ResourceNotFound", f"The Resource 'Microsoft.Network/networkSecurityGroups/{name}' "
+                                                    f"under resource group '{rg}' was not found.")
+        return found, sub_id
+
+    def list_security_rules(self, request: Request) -> Response:
+        group, _ = self._nsg(request, self.caller(request), "Microsoft.Network/networkSecurityGroups/securityRules/read")
+        return self._page(request, group["properties"]["securityRules"])
+
+    def get_security_rule(self, request: Request) -> Response:
+        group, _ = self._nsg(request, self.caller(request), "Microsoft.Network/networkSecurityGroups/securityRules/read")
+        return json_response(200, self._rule(group, request.params["rule"]))
+
+    def _rule(self, group: dict, name: str) -> dict:
+        found = next((r for r in group["properties"]["securityRules"] if r["name"].lower() == name.lower()), None)
+        if found is None:
+            raise ArmError(404, "NotFound", f"Resource '{group['id']}/securityRules/{name}' not found.")
+        return found
+
+    def put_security_rule(self, request: Request) -> Response:
+        caller = self.caller(request)
+        group, sub_id = self._nsg(request, caller, "Microsoft.Network/networkSecurityGroups/securityRules/write")
+        body, name = request.json(), request.params["rule"]
+        properties = body.get("properties") if isinstance(body, dict) else None
+        if not isinstance(properties, dict) or not RULE_NAME.match(name):
+            raise ArmError(400, "InvalidRequestFormat", "Cannot parse the request.")
+        priority = properties.get("priority")
+        if not isinstance(priority, int) or not 100 <= priority <= 4096:
+            raise ArmError(400, "SecurityRuleInvalidPriority",
+                           f"Security rule {name} has invalid Priority. Value provided: {priority}. Allowed range 100-4096.")
+        for key in ("protocol", "access", "direction"):
+            if not properties.get(key):
+                raise ArmError(400, "InvalidRequestFormat", f"Security rule {name} is missing {key}.")
+        rules = group["properties"]["securityRules"]
+        clash = next((r for r in rules if r["name"].lower() != name.lower()
+                      and r["properties"]["priority"] == priority
+                      and r["properties"]["direction"] == properties["direction"]), None)
+        if clash is not None:
+            raise ArmError(400, "SecurityRuleConflict",
+                           f"Security rule {name} conflicts with rule {clash['name']}. Rules cannot have the same "
+                           "Priority and Direction.")
+        existed = any(r["name"].lower() == name.lower() for r in rules)
+        rule = {"id": f"{group['id']}/securityRules/{name}", "name": name,
+                "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                "properties": {**{k: v for k, v in properties.items() if k != "provisioningState"},
+                               "provisioningState": "Succeeded"}}
+        group["properties"]["securityRules"] = [r for r in rules if r["name"].lower() != name.lower()] + [rule]
+        self.sandbox.save()
+        return json_response(200 if existed else 201, rule, self._operation_headers(request, sub_id, group))
+
+    def delete_security_rule(self, request: Request) -> Response:
+        caller = self.caller(request)
+        group, sub_id = self._nsg(request, caller, "Microsoft.Network/networkSecurityGroups/securityRules/delete")
+        rules = group["properties"]["securityRules"]
+        kept = [r for r in rules if r["name"].lower() != request.params["rule"].lower()]
+        if len(kept) == len(rules):
+            return Response(204)
+        group["properties"]["securityRules"] = kept
+        self.sandbox.save()
+        headers = self._operation_headers(request, sub_id, group)
+        headers["Location"] = headers["Azure-AsyncOperation"].replace("/operations/", "/operationResults/")
+        return Response(202, b"", headers)
+
+    def _operation_headers(self, request: Request, sub_id: str, group: dict) -> dict[str, str]:
+        """Where the SDK's poller asks how the operation went; the sandbox applies writes at once, so it has."""
+        version = request.query.get("api-version", "")
+        url = (f"{request.base_url}/subscriptions/{sub_id}/providers/Microsoft.Network/locations/{group['location']}"
+               f"/operations/{uuid.uuid4()}?api-version={version}")
+        return {"Azure-AsyncOperation": url, "Retry-After": "0"}
+
+    def network_operation(self, request: Request) -> Response:
+        self.caller(request)
+        return json_response(200, {"status": "Succeeded"})
+
+    def network_operation_result(self, request: Request) -> Response:
+        self.caller(request)
+        return Response(204)
 
     def activity_log(self, request: Request) -> Response:
         caller = self.caller(request)

@@ -23,6 +23,7 @@ BUILT_IN = {
     "Security Reader": "39bc4728-0917-49c7-9d2c-d95423bc2eb4",
     "Security Admin": "fb1c8493-542b-48eb-b624-b4c8fea62acd",
     "Virtual Machine Contributor": "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
+    "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
 }
 DESCRIPTIONS = {
     "Owner": "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
@@ -32,6 +33,7 @@ DESCRIPTIONS = {
     "Security Admin": "Security Admin Role",
     "Virtual Machine Contributor": "Lets you manage virtual machines, but not access to them, and not the virtual "
                                    "network or storage account they're connected to.",
+    "Network Contributor": "Lets you manage networks, but not access to them.",
     "JIT VM Access Requester": "Request just-in-time access to virtual machines (the actions Defender for Cloud "
                                "documents for requesting JIT access).",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import demo, publish
+from . import demo, nsg, publish
 from .certs import Material
 from .device import PublicClients
 from .http import Request, Response, json_response, route
@@ -42,6 +42,7 @@ class Control:
             route("POST", "/_sandbox/history", self.add_history, "control"),
             route("POST", "/_sandbox/people/{person}/roles", self.set_roles, "control"),
             route("GET", "/_sandbox/ingested", self.ingested, "control"),
+            route("POST", "/_sandbox/nsgs/redeploy", self.redeploy_nsg, "control"),
             route("GET", "/_sandbox/device-codes", self.device_codes, "control"),
             route("POST", "/_sandbox/device-codes/{user_code}", self.decide_device_code, "control"),
             route("POST", "/_sandbox/public-clients/{client_id}", self.set_public_client, "control"),
@@ -204,6 +205,19 @@ class Control:
             self.sandbox.save()
         return json_response(200, {"person": key, "roles": body["roles"]})
 
+    def redeploy_nsg(self, request: Request) -> Response:
+        """An NSG redeployed from its infrastructure-as-code template: the rules it declares stay, JIT's go
+        (MicrosoftDocs/azure-docs#122814; terraform-provider-azurerm PR #10326)."""
+        body = request.json()
+        name = body.get("nsg") if isinstance(body, dict) else None
+        with self.sandbox.lock:
+            found = [n for n in self.sandbox.world["nsgs"].values()
+                     if isinstance(name, str) and name.lower() in (n["name"].lower(), n["id"].lower())]
+            if len(found) != 1:
+                return _bad('send {"nsg": "<name or id of one NSG>"}')
+            dropped = nsg.redeploy(found[0])
+            self.sandbox.save()
+        return json_response(200, {"nsg": found[0]["id"], "dropped": dropped})
     def device_codes(self, request: Request) -> Response:
         """The device codes waiting for a person, newest last: what a test approves without a browser."""
         return json_response(200, {"pending": self.public_clients.pending()})

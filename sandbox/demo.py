@@ -54,9 +54,11 @@ PEOPLE: tuple[Person, ...] = (
     ),
     Person(
         "bob", "Bob Brennan", "b0b00000-0000-4000-8000-000000000002", ("JIT.Admin",),
-        "Admin: Security Admin, Virtual Machine Contributor and Reader on every subscription",
+        "Admin: Security Admin, Virtual Machine Contributor and Reader on every subscription; Network Contributor on "
+        "Production",
         tuple((role, f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")
-              for role in ("Security Admin", "Virtual Machine Contributor", "Reader")),
+              for role in ("Security Admin", "Virtual Machine Contributor", "Reader"))
+        + (("Network Contributor", "{sub:prod}"),),
     ),
     Person(
         "carol", "Carol Chen", "ca201000-0000-4000-8000-000000000003", ("JIT.Auditor",),

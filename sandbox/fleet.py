@@ -10,7 +10,7 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from . import demo
+from . import demo, nsg
 
 _NS = uuid.UUID("5a4db0c5-0000-4000-8000-00000000f1ee")
 JIT_TYPE = "Microsoft.Security/locations/jitNetworkAccessPolicies"
@@ -38,13 +38,15 @@ class GroupSpec:
     protection: str  # "subnet-nsg", "nic-nsg", "none", "firewall", "firewall-manager", "classic"
     vms: list[tuple[str, str, str]]  # (name, os, power)
     configured: tuple[str, ...] = ()
+    nsg_groups: tuple[tuple[str, str], ...] = ()  # (VM, resource group of its NIC's NSG) where not the VM's own
+    asg: str = ""  # an application security group every NIC of the group is in
 
 
 DEMO_GROUPS = [
     GroupSpec("prod", "rg-web", "westeurope", "subnet-nsg",
               [(f"web-{i:02d}", "Linux", p) for i, p in enumerate(
                   ["running", "running", "running", "stopped", "running", "deallocated"], 1)],
-              configured=("web-01", "web-02", "web-03", "web-04")),
+              configured=("web-01", "web-02", "web-03", "web-04"), asg="asg-web"),
     GroupSpec("prod", "rg-sql", "northeurope", "nic-nsg",
               [(f"sql-{i:02d}", "Windows", p) for i, p in enumerate(
                   ["running", "running", "stopped", "running"], 1)],
@@ -66,7 +68,9 @@ DEMO_GROUPS = [
     GroupSpec("dev", "rg-jump", "westus2", "firewall", [("jump-01", "Linux", "running")]),
     GroupSpec("shared", "rg-shared", "northeurope", "nic-nsg",
               [("ad-01", "Windows", "running"), ("ad-02", "Windows", "running"), ("ad-03", "Windows", "stopped")],
-              configured=("ad-01",)),
+              configured=("ad-01",),
+              # The network team's resource group: someone who reads only rg-shared cannot read this NSG.
+              nsg_groups=(("ad-03", "rg-network"),)),
     GroupSpec("shared", "rg-monitor", "eastus", "subnet-nsg",
               [(f"mon-{i:02d}", "Linux", p) for i, p in enumerate(
                   ["running", "running", "running", "deallocated", "running"], 1)]
@@ -80,7 +84,7 @@ DEMO_GROUPS = [
 def empty_world() -> dict:
     return {
         "subscriptions": [], "vms": {}, "classic_vms": {}, "nics": {}, "nsgs": {}, "vnets": {}, "pips": {},
-        "firewalls": {}, "pricings": {}, "policies": {}, "policy_written_at": {}, "activity": [],
+        "firewalls": {}, "asgs": {}, "pricings": {}, "policies": {}, "policy_written_at": {}, "activity": [],
         "role_assignments": [], "refresh_tokens": {}, "clock_offset_seconds": 0.0,
     }
 
@@ -150,10 +154,18 @@ class _Builder:
                     "properties": {"protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": "443",
                                    "sourceAddressPrefix": "*", "destinationAddressPrefix": "*", "access": "Allow",
                                    "priority": 300, "direction": "Inbound", "provisioningState": "Succeeded"}}],
-                "defaultSecurityRules": [], "networkInterfaces": [], "subnets": [], "provisioningState": "Succeeded",
+                "defaultSecurityRules": nsg.default_rules(nsg_id), "networkInterfaces": [], "subnets": [],
+                "provisioningState": "Succeeded",
             },
         }
         return nsg_id
+
+    def _asg(self, base: str, location: str, name: str) -> str:
+        asg_id = f"{base}/providers/Microsoft.Network/applicationSecurityGroups/{name}"
+        self.world["asgs"].setdefault(asg_id.lower(), {
+            "id": asg_id, "name": name, "type": "Microsoft.Network/applicationSecurityGroups", "location": location,
+            "properties": {"resourceGuid": stable_uuid("asg", asg_id), "provisioningState": "Succeeded"}})
+        return asg_id
 
     def _firewall(self, base: str, spec: GroupSpec, fw_subnet: str, octet: int) -> None:
         fw_id = f"{base}/providers/Microsoft.Network/azureFirewalls/afw-{spec.rg}"
@@ -206,8 +218,11 @@ class _Builder:
                                                  "properties": ip_config}],
                            "virtualMachine": {"id": vm_id}, "primary": True, "provisioningState": "Succeeded"},
         }
+        if spec.asg:
+            ip_config["applicationSecurityGroups"] = [{"id": self._asg(base, spec.location, spec.asg)}]
         if spec.protection == "nic-nsg":
-            nsg_id = self._nsg(base, spec.location, f"{name}-nsg")
+            nsg_base = base.rsplit("/", 1)[0] + "/" + dict(spec.nsg_groups).get(name, spec.rg)
+            nsg_id = self._nsg(nsg_base, spec.location, f"{name}-nsg")
             nic["properties"]["networkSecurityGroup"] = {"id": nsg_id}
             self.world["nsgs"][nsg_id.lower()]["properties"]["networkInterfaces"] = [{"id": nic_id}]
         self.world["nics"][nic_id.lower()] = nic
@@ -227,6 +242,12 @@ class _Builder:
                            "hardwareProfile": {"size": "Small", "platformGuestAgent": True},
                            "storageProfile": {"operatingSystemDisk": {"operatingSystem": os_type}},
                            "provisioningState": "Succeeded"}}
+
+
+def protect(world: dict, vms: list[dict]) -> None:
+    """JIT's deny rules for VMs put in a policy: in Azure every configured VM has them (a policy PUT writes them)."""
+    for vm in vms:
+        nsg.set_deny_rule(world, vm["id"], [p["number"] for p in vm["ports"]])
 
 
 def default_ports() -> list[dict]:
@@ -256,6 +277,7 @@ def build_demo(world: dict) -> None:
             base = f"/subscriptions/{sub_id}/resourceGroups/{spec.rg}/providers/Microsoft.Compute/virtualMachines"
             vms = [{"id": f"{base}/{vm_name}", "ports": default_ports()} for vm_name in spec.configured]
             world["policies"][pid.lower()] = new_policy(pid, spec.location, vms)
+            protect(world, vms)
     for principal in (*demo.PEOPLE, *demo.APPS, *demo.GROUPS):
         for role, scope in principal.assignments:
             sub_key, _, rest = scope.removeprefix("{sub:").partition("}")
@@ -295,8 +317,9 @@ def generate(world: dict, vm_count: int, subscription_count: int, seed_value: in
             configured = vm_ids[: len(vm_ids) // 2]
             if configured:
                 pid = policy_id(sub_id, spec.rg, location)
-                fresh["policies"][pid.lower()] = new_policy(
-                    pid, location, [{"id": v, "ports": default_ports()} for v in configured])
+                vms = [{"id": v, "ports": default_ports()} for v in configured]
+                fresh["policies"][pid.lower()] = new_policy(pid, location, vms)
+                protect(fresh, vms)
         made += count
     world.clear()
     world.update(fresh)

@@ -1,7 +1,8 @@
 """What JIT does to network security groups: a deny rule per protected VM, an allow rule per granted port.
 
-Rule names, priorities and shapes follow what Defender for Cloud writes (`SecurityCenter-JITRule…`).
-The caller holds the world's lock.
+Rule names, priorities and shapes follow what Defender for Cloud writes (`SecurityCenter-JITRule…`). JIT writes
+to every NSG that filters the VM's traffic, the NIC's and the subnet's ("Defender for Cloud configures the NSGs";
+docs/architecture.md says what the sandbox assumes beyond Microsoft's words). The caller holds the world's lock.
 """
 
 from __future__ import annotations
@@ -39,44 +40,68 @@ def protection(world: dict, vm: dict) -> tuple[str | None, str | None]:
     return nsg, None
 
 
+def deny_rule_name(vm_id: str) -> str:
+    return f"SecurityCenter-JITRule_{_signed_crc(vm_id)}_{uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower()).hex.upper()}"
+
+
 def set_deny_rule(world: dict, vm_id: str, ports: list[int]) -> None:
-    """Deny the VM's JIT ports (none: remove the rule)."""
-    nsg, private_ip = _nsg_for(world, vm_id)
-    if nsg is None:
-        return
-    name = f"SecurityCenter-JITRule_{_signed_crc(vm_id)}_{uuid.uuid5(uuid.NAMESPACE_URL, vm_id.lower()).hex.upper()}"
-    rules = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
-    if ports:
-        others = [r["properties"]["priority"] for r in rules if not r["name"].startswith("SecurityCenter-JITRule")]
-        deny_priorities = [r["properties"]["priority"] for r in rules if r["name"].startswith("SecurityCenter-JITRule_")]
-        priority = max([4096 - 1000, *others, *deny_priorities]) + 1
-        rules.append(_rule(nsg, name, "Deny", min(priority, 4096), "*", private_ip, ports))
-    nsg["properties"]["securityRules"] = rules
+    """Deny the VM's JIT ports (none: remove the rule), after every rule already there, as Microsoft documents:
+    existing rules for the ports "take priority over the new deny all inbound traffic rules"."""
+    nsgs, address = _nsgs_for(world, vm_id)
+    name = deny_rule_name(vm_id)
+    for nsg in nsgs:
+        rules = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
+        if ports:
+            others = [r["properties"]["priority"] for r in rules if not r["name"].startswith("SecurityCenter-JITRule")]
+            deny_priorities = [r["properties"]["priority"] for r in rules
+                               if r["name"].startswith("SecurityCenter-JITRule_")]
+            priority = max([4096 - 1000, *others, *deny_priorities]) + 1
+            rules.append(_rule(nsg, name, "Deny", min(priority, 4096), "*", address, ports))
+        nsg["properties"]["securityRules"] = rules
 
 
 def add_allow_rule(world: dict, vm_id: str, start: str, number: int, source: str) -> None:
-    nsg, private_ip = _nsg_for(world, vm_id)
-    if nsg is None:
-        return
-    used = {r["properties"]["priority"] for r in nsg["properties"]["securityRules"]}
-    priority = next(p for p in range(100, 4096) if p not in used)
-    nsg["properties"]["securityRules"].append(
-        _rule(nsg, _allow_rule_name(vm_id, start, number), "Allow", priority, source, private_ip, [number]))
+    nsgs, address = _nsgs_for(world, vm_id)
+    for nsg in nsgs:
+        used = {r["properties"]["priority"] for r in nsg["properties"]["securityRules"]}
+        priority = next(p for p in range(100, 4096) if p not in used)
+        nsg["properties"]["securityRules"].append(
+            _rule(nsg, _allow_rule_name(vm_id, start, number), "Allow", priority, source, address, [number]))
 
 
 def remove_allow_rule(world: dict, vm_id: str, start: str, number: int) -> None:
-    nsg, _ = _nsg_for(world, vm_id)
-    if nsg is not None:
-        name = _allow_rule_name(vm_id, start, number)
+    nsgs, _ = _nsgs_for(world, vm_id)
+    name = _allow_rule_name(vm_id, start, number)
+    for nsg in nsgs:
         nsg["properties"]["securityRules"] = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
 
 
-def _nsg_for(world: dict, vm_id: str) -> tuple[dict | None, str]:
+def redeploy(nsg: dict) -> int:
+    """The NSG as an infrastructure-as-code template redeploys it: the rules it declares, JIT's gone. How many
+    rules went."""
+    rules = nsg["properties"]["securityRules"]
+    kept = [r for r in rules if not r["name"].startswith("SecurityCenter-JITRule")]
+    nsg["properties"]["securityRules"] = kept
+    return len(rules) - len(kept)
+
+
+def applying(world: dict, vm: dict) -> list[dict]:
+    """The NSGs that filter the VM's inbound traffic: its subnet's, then its NIC's."""
+    nic = world["nics"].get(vm["nic"].lower(), {})
+    subnet_id = subnet_of(world, vm)
+    vnet = world["vnets"].get(subnet_id.rsplit("/subnets/", 1)[0].lower(), {})
+    subnet = next((s for s in vnet.get("properties", {}).get("subnets", []) if s["id"].lower() == subnet_id.lower()),
+                  {})
+    ids = [((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id"),
+           (nic.get("properties", {}).get("networkSecurityGroup") or {}).get("id")]
+    return [world["nsgs"][i.lower()] for i in ids if i and i.lower() in world["nsgs"]]
+
+
+def _nsgs_for(world: dict, vm_id: str) -> tuple[list[dict], str]:
     vm = world["vms"].get(vm_id.lower())
     if vm is None:
-        return None, ""
-    nsg_id, _ = protection(world, vm)
-    return (world["nsgs"].get(nsg_id.lower()) if nsg_id else None), private_ip(world, vm_id)
+        return [], ""
+    return applying(world, vm), private_ip(world, vm_id)
 
 
 def _signed_crc(text: str) -> int:
@@ -87,6 +112,29 @@ def _signed_crc(text: str) -> int:
 def _allow_rule_name(vm_id: str, start: str, number: int) -> str:
     # The request's start time tells two grants of the same port apart.
     return f"SecurityCenter-JITRule-{_signed_crc(vm_id + start)}-{number}"
+
+
+DEFAULT_RULES = (
+    ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "Allow", "Inbound", 65000, "VirtualNetwork",
+     "VirtualNetwork"),
+    ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "Allow", "Inbound", 65001,
+     "AzureLoadBalancer", "*"),
+    ("DenyAllInBound", "Deny all inbound traffic", "Deny", "Inbound", 65500, "*", "*"),
+    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Allow", "Outbound", 65000,
+     "VirtualNetwork", "VirtualNetwork"),
+    ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "Allow", "Outbound", 65001, "*",
+     "Internet"),
+    ("DenyAllOutBound", "Deny all outbound traffic", "Deny", "Outbound", 65500, "*", "*"),
+)
+
+
+def default_rules(nsg_id: str) -> list[dict]:
+    """The six rules Azure puts in every NSG (NetworkSecurityGroupGet.json)."""
+    return [{"name": name, "id": f"{nsg_id}/defaultSecurityRules/{name}",
+             "properties": {"description": text, "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
+                            "sourceAddressPrefix": source, "destinationAddressPrefix": destination, "access": access,
+                            "priority": priority, "direction": direction, "provisioningState": "Succeeded"}}
+            for name, text, access, direction, priority, source, destination in DEFAULT_RULES]
 
 
 def _rule(nsg: dict, name: str, access: str, priority: int, source: str, destination: str,

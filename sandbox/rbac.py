@@ -41,6 +41,15 @@ ROLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         "Microsoft.Resources/subscriptions/resourceGroups/read",
         "Microsoft.Insights/alertRules/*",
     ), ()),
+    "Network Contributor": ((
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*",
+        "Microsoft.Network/*",
+        "Microsoft.ResourceHealth/availabilityStatuses/read",
+        "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Support/*",
+    ), ()),
     "JIT VM Access Requester": ((
         f"{JIT}/initiate/action",
         f"{JIT}/*/read",

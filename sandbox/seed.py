@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from . import activity, demo, fleet, jit
+from . import activity, demo, fleet, jit, nsg
 from .timeutil import format_time
 
 # (vm, port, requestor key, started hours ago, lasting hours, justification, source)
@@ -38,6 +38,44 @@ def seed(world: dict, now: dt.datetime) -> None:
         start = now - dt.timedelta(hours=ago)
         _add_request(world, vm["id"], port, demo.person(who), start, start + dt.timedelta(hours=hours),
                      why, source, now)
+    _findings(world)
+
+
+def _findings(world: dict) -> None:
+    """One VM in each state of JIT's health, as Azure gets there (docs/architecture.md, JIT you can verify):
+    web-01 and sql-01 open now by JIT, the other configured VMs protected, and these."""
+    nsgs = {n["name"]: n for n in world["nsgs"].values()}
+    # Bypassed, critical: an older allow rule has a lower number than JIT's deny rule.
+    add_rule(nsgs["sql-02-nsg"], "allow-ssh", 290, "Internet", "22")
+    # Bypassed, narrow: an office range allowed by hand.
+    add_rule(nsgs["dev-03-nsg"], "allow-ssh-office", 310, "198.51.100.0/28", "22")
+    # Deny rule missing: the NSG redeployed from its template, as infrastructure-as-code does.
+    nsg.redeploy(nsgs["dev-02-nsg"])
+    # Left-over allow: dev-01's request has ended, its allow rule stayed.
+    dev_01 = next(v for v in world["vms"].values() if v["name"] == "dev-01")
+    policy = next(p for p in world["policies"].values()
+                  if any(v["id"] == dev_01["id"] for v in p["properties"]["virtualMachines"]))
+    request = next(r for r in policy["properties"]["requests"] if r["virtualMachines"][0]["id"] == dev_01["id"])
+    port = request["virtualMachines"][0]["ports"][0]
+    nsg.add_allow_rule(world, dev_01["id"], request["startTimeUtc"], port["number"], port["allowedSourceAddressPrefix"])
+    # Exposed, no JIT: a VM outside JIT whose SSH is open to anyone.
+    add_rule(nsgs["dev-06-nsg"], "allow-ssh-anywhere", 320, "*", "22")
+    # An application security group: HTTPS to the web servers (no management port).
+    web = next(n for n in world["nsgs"].values() if n["name"] == "nsg-rg-web-default")
+    asg = next(a for a in world["asgs"].values() if a["name"] == "asg-web")
+    add_rule(web, "allow-https-web", 310, "Internet", "443", destination_asg=asg["id"])
+
+
+def add_rule(group: dict, name: str, priority: int, source: str, port: str, destination_asg: str = "") -> None:
+    """An inbound allow rule written by hand (not JIT's)."""
+    properties = {"protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": port, "sourceAddressPrefix": source,
+                  "destinationAddressPrefix": "*", "access": "Allow", "priority": priority, "direction": "Inbound",
+                  "provisioningState": "Succeeded"}
+    if destination_asg:
+        del properties["destinationAddressPrefix"]
+        properties["destinationApplicationSecurityGroups"] = [{"id": destination_asg}]
+    group["properties"]["securityRules"].append(
+        {"id": f"{group['id']}/securityRules/{name}", "name": name, "properties": properties})
 
 
 def _caller(person: demo.Person, ip: str, role: str) -> dict:

@@ -2,13 +2,15 @@
 
 Starts its own sandbox with a generated fleet and a latency on every ARM call, signs people in through
 the real MSAL flow, then measures in one run:
-- the floor: a bare client making the page's calls (subscriptions, then every subscription's nine lists
+- the floor: a bare client making the page's calls (subscriptions, then every subscription's ten lists
   and each resource group's permissions, in parallel as wide as the portal's pool, plain `json.loads`,
   to the last page);
 - the portal's Configured tab cold (after Refresh) and warm (every tab, filter, sort and page);
 - the cold page again with one subscription at 2 s per call (median of the rounds, against the cold page);
 - an access request for 20 VMs over 6 policies against one initiate round trip (best of ten rounds at least);
-- the memory of one cached inventory.
+- the memory of one cached inventory;
+- JIT's health (the NSG list and the evaluator): the cold and warm Configured tab with it and without it,
+  alternated round by round, as ratios (the machine is shared: only ratios in one run compare).
 Not a test: numbers, to compare before and after a change.
 
     python -m tests.bench_inventory [VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]]
@@ -27,7 +29,9 @@ import sys
 import time
 import tracemalloc
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from threading import Lock
 
@@ -199,6 +203,66 @@ def warm_views(client: Client) -> dict[str, tuple[float, float]]:
     return {view: (min(t for t, _ in times), min(c for _, c in times)) for view, times in timings.items()}
 
 
+@contextmanager
+def without_health() -> Iterator[None]:
+    """The portal as it was before JIT's health: no NSG list per subscription, no evaluation per VM."""
+    from core.gateway import fleet
+    from vms import verdicts
+
+    lists, judge = fleet.LISTS, verdicts.FleetJudge.judge
+    fleet.LISTS = tuple(item for item in lists if item[0] != "nsgs")
+    verdicts.FleetJudge.judge = lambda self, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        fleet.LISTS, verdicts.FleetJudge.judge = lists, judge
+
+
+def health_cost(client: Client, rounds: int) -> tuple[list[float], list[float], float, float]:
+    """Cold Configured tab with and without health, alternated; then the worst warm view of each. Each cold sample
+    is (wall seconds, the portal process's CPU seconds): on a shared machine the CPU is what compares."""
+    with_health, without = [], []
+    for _ in range(rounds):
+        cpu = time.process_time()
+        with_health.append((cold_load(client, "/vms/?tab=configured")[0], time.process_time() - cpu))
+        with without_health():
+            cpu = time.process_time()
+            without.append((cold_load(client, "/vms/?tab=configured")[0], time.process_time() - cpu))
+    warm_with = max(t for t, _ in warm_views(client).values())
+    with without_health():
+        cold_load(client, "/vms/?tab=configured")
+        warm_without = max(t for t, _ in warm_views(client).values())
+    cold_load(client, "/vms/?tab=configured")
+    return with_health, without, warm_with, warm_without
+
+
+def print_health(cost_with: list[tuple[float, float]], cost_without: list[tuple[float, float]], warm_with: float,
+                 warm_without: float) -> None:
+    for what, i in (("wall", 0), ("portal CPU", 1)):
+        with_median = statistics.median(c[i] for c in cost_with)
+        without_median = statistics.median(c[i] for c in cost_without)
+        print(f"JIT health, cold Configured tab, {what}: median {with_median:.2f} s with, {without_median:.2f} s "
+              f"without = {(with_median / without_median - 1) * 100:+.1f} % (with {_list([c[i] for c in cost_with])}; "
+              f"without {_list([c[i] for c in cost_without])})")
+    print(f"JIT health, warm: worst view {warm_with * 1000:.0f} ms with, {warm_without * 1000:.0f} ms without")
+
+
+def health_only(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
+    """BENCH_ONLY=health: the fleet, then only health's cost (a shorter run for a busy machine)."""
+    sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
+    try:
+        sandbox.control("POST", "fleet", {"vms": vms, "subscriptions": subscriptions})
+        client = Client(HTTP_HOST=PORTAL_HOST)
+        sign_in(client, sandbox, "carol")
+        client.get("/vms/")
+        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+        print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; {rounds} rounds")
+        print_health(*health_cost(client, rounds))
+    finally:
+        sandbox.process.terminate()
+        sandbox.process.wait()
+
+
 def busy(processes: int) -> list[subprocess.Popen]:
     """Other processes loading the machine: one spinning Python per core."""
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
@@ -244,6 +308,8 @@ def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
         slows = [cold_load(client, "/vms/?tab=configured") for _ in range(rounds)]
         slow_seconds, slow_pending = statistics.median(s for s, _ in slows), max(p for _, p in slows)
         sandbox.control("DELETE", "faults")
+        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+        cost_with, cost_without, warm_with, warm_without = health_cost(client, max(rounds, 5))
         memory = inventory_bytes(client)
         best_floor, cold = min(floors), statistics.median(colds)
         print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; "
@@ -263,6 +329,7 @@ def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
         print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
               f"page without it; all {_list([s for s, _ in slows])}), {slow_pending} still loading")
         print(f"one cached inventory: {memory:.1f} MB")
+        print_health(cost_with, cost_without, warm_with, warm_without)
         if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
             from pyinstrument import Profiler
             sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
@@ -287,7 +354,7 @@ def main(*args: int) -> None:
     call_command("migrate", verbosity=0)
     latency_ms, rounds = (list(args[2:]) + [50, 3][len(args[2:]):])[:2]
     for vms, subscriptions in [args[:2]] if args else [(10_000, 100), (2_000, 20)]:
-        run(vms, subscriptions, latency_ms, rounds)
+        (health_only if os.environ.get("BENCH_ONLY") == "health" else run)(vms, subscriptions, latency_ms, rounds)
         print()
 
 

@@ -14,6 +14,7 @@ from core.gateway import PortRule
 
 from .inventory import CONFIGURED, NOT_CONFIGURED, UNSUPPORTED, Inventory, Selection, VmRow
 from .snapshots import VmSnapshot
+from .verdicts import STATES
 
 TABS = ((CONFIGURED, "Configured"), (NOT_CONFIGURED, "Not configured"), (UNSUPPORTED, "Unsupported"))
 POWER_STATES = ("running", "stopped", "deallocated", "deallocating", "starting", "stopping", "unknown")
@@ -39,6 +40,8 @@ class FleetFilterForm(forms.Form):
     region = forms.ChoiceField(required=False, widget=QuickSelect)
     os = forms.ChoiceField(label="OS", required=False, widget=QuickSelect)
     power = forms.ChoiceField(label="Power state", required=False, widget=QuickSelect)
+    health = forms.ChoiceField(label="JIT health", required=False, widget=QuickSelect,
+                               choices=[("", "All"), *STATES])
     per_page = forms.TypedChoiceField(label="Per page", required=False, coerce=int, empty_value=25,
                                       choices=[(n, n) for n in (10, 25, 50, 100)], widget=QuickSelect)
 
@@ -69,7 +72,8 @@ class FleetFilterForm(forms.Form):
                     and chosen.get("resource_group", r.resource_group.lower()) == r.resource_group.lower()
                     and chosen.get("region", r.location) == r.location
                     and chosen.get("os", r.os_type) == r.os_type
-                    and chosen.get("power", r.power_state) == r.power_state)
+                    and chosen.get("power", r.power_state) == r.power_state
+                    and chosen.get("health", r.health_state) == r.health_state)
         return inventory.select(tuple(sorted({**chosen, "q": q}.items())) if chosen else (), keep)
 
 

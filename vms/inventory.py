@@ -20,6 +20,8 @@ from operator import attrgetter
 from django.conf import settings
 from django.core.cache import cache
 
+from accounts.models import User
+from accounts.roles import ADMIN
 from core import gateway, justifications
 from core.durations import human
 from core.gateway import (
@@ -35,8 +37,10 @@ from core.gateway import (
     VmFacts,
 )
 
+from .exposures import Seen, observe
 from .models import SeenScope
 from .seen import scope_key
+from .verdicts import RANK, FleetJudge, VmHealth
 
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
@@ -89,6 +93,16 @@ class VmRow:
     history: tuple[RequestLine, ...] = field(default=())
     admin_username: str = ""
     jit_address: str = ""  # the Azure Firewall's public IP when JIT reaches the VM through one
+    health: VmHealth | None = None  # whether JIT really protects it (Configured and Not configured only)
+
+    @property
+    def health_state(self) -> str:
+        return self.health.state if self.health else ""
+
+    @property
+    def health_rank(self) -> int:
+        """Worst first when sorted: the order of verdicts.STATES; no health last."""
+        return RANK.get(self.health_state, len(RANK))
 
     @property
     def connect_address(self) -> str:
@@ -307,6 +321,13 @@ def _keep(user_pk: int, inventory: Inventory) -> None:
             held -= len(oldest.rows) * ROW_BYTES
 
 
+def _watch(user_pk: int, inventory: Inventory) -> None:
+    """An admin's fresh read keeps the exposure windows when the read-only app identity does not (README)."""
+    if settings.AUDIT_READER_CLIENT_ID or not User.objects.filter(pk=user_pk, groups__name=ADMIN).exists():
+        return
+    observe(Seen(inventory.rows, inventory.failures, inventory.azure_now))
+
+
 def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory:
     """The person's inventory, cached. A page lists it as soon as all but a late few subscriptions are in;
     `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
@@ -315,11 +336,22 @@ def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory
         inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
         _keep(user_pk, inventory)
         _remember_scope(user_pk, inventory)
+        _watch(user_pk, inventory)
     if complete and inventory.loading is not None and inventory.loading.wait_all(settings.AZURE_TIMEOUT_SECONDS):
         inventory = _inventory(inventory.loading, inventory.fetched_at)
         _keep(user_pk, inventory)
         _remember_scope(user_pk, inventory)
     return inventory
+
+
+def fleet_read(credential, subscriptions: tuple, azure_now: datetime, seconds: float
+               ) -> tuple[tuple[VmRow, ...], tuple[FleetFailure, ...]]:
+    """Every subscription's rows read with `credential` (the app's read-only identity), waiting up to `seconds`
+    for late ones; no rights are asked (the app acts on nothing)."""
+    load = FleetLoad(credential, subscriptions, azure_now, lambda sub, now: (rows_of(sub, now), []))
+    load.wait_all(seconds)
+    found = _inventory(load, time.time())
+    return found.rows, found.failures
 
 
 def _classified(sub: SubscriptionFleet, now: datetime) -> tuple[list[VmRow], list[str]]:
@@ -350,12 +382,23 @@ def _epochs(subscription_ids: list[str]) -> dict[str, int]:
 def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
     policies = {vm.vm_id.lower(): (policy, vm) for policy in sub.policies for vm in policy.vms}
     histories = _histories(sub.policies)
-    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [], now)
+    judge = FleetJudge(sub, settings.JIT_MAX_SOURCE_PREFIX_V4, settings.JIT_MAX_SOURCE_PREFIX_V6)
+    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [],
+                 now, judge)
             for vm in sub.vms for found in [policies.get(vm.vm_id.lower())]]
 
 
+def _open_ports(history: list[RequestLine], now: datetime) -> dict[int, tuple[str, datetime]]:
+    """Port → (who, until) of the requests Azure has open now (the newest first, so the newest wins)."""
+    found: dict[int, tuple[str, datetime]] = {}
+    for line in history:
+        if line.status == "Initiated" and line.end > now:
+            found.setdefault(line.port, (line.requestor, line.end))
+    return found
+
+
 def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, PolicyVm] | None,
-         history: list[RequestLine], now: datetime) -> VmRow:
+         history: list[RequestLine], now: datetime, judge: FleetJudge) -> VmRow:
     nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
     nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
     vnet = nic.subnet_id.rsplit("/subnets/", 1)[0].lower() if nic else ""
@@ -375,13 +418,16 @@ def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, Polic
         # An early end and an extension are not new approvals (their words say which: core.justifications); the
         # last user is who asked, not the approver whose token opened it nor who ended it.
         recent, latest = _granted(history, now - RECENT)
+        health = judge.judge(nic, tuple(p.number for p in entry.ports), wall.name if wall else "",
+                             _open_ports(history, now))
         return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
                      approved_7d=len(recent), last_access=latest[0].start if latest else None,
-                     last_user=(latest[1].requester or latest[0].requestor) if latest else "", history=tuple(history))
+                     last_user=(latest[1].requester or latest[0].requestor) if latest else "", history=tuple(history),
+                     health=health)
     if unsupported:
         reason, fix = REASONS[unsupported]
         return VmRow(**base, tab=UNSUPPORTED, reason=reason, fix=fix)
-    return VmRow(**base, tab=NOT_CONFIGURED)
+    return VmRow(**base, tab=NOT_CONFIGURED, health=judge.judge(nic, None, wall.name if wall else "", {}))
 
 
 def _granted(history: list[RequestLine], since: datetime) -> tuple[set[datetime], tuple | None]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from .verdicts import LABELS
+
 
 class SeenScope(models.Model):
     """The resource groups a person's last complete inventory showed them (what Azure lets them read), kept so
@@ -39,3 +41,32 @@ class UnsettledWrite(models.Model):
 
     class Meta:
         ordering = ["-started", "-id"]
+
+
+class Exposure(models.Model):
+    """A health finding (Bypassed, Deny rule missing, Exposed, Left-over allow) on one VM's port, from when it was
+    first seen until it was seen gone, by Azure's clock: the auditors' report shows these as exposure windows.
+    The admins whose scope holds the VM are told once when it opens and once when it ends."""
+
+    key = models.CharField(max_length=1200)  # VM id, port, state and rule id, lower case: what makes it the same
+    vm_id = models.CharField(max_length=400)
+    vm_name = models.CharField(max_length=64)
+    subscription_id = models.CharField(max_length=36)  # lower case
+    resource_group = models.CharField(max_length=90)  # lower case
+    port = models.PositiveIntegerField()
+    state = models.CharField(max_length=20)
+    severity = models.CharField(max_length=10, blank=True)
+    detail = models.TextField()
+    rule_id = models.CharField(max_length=600, blank=True)
+    started = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    ended = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.state, self.state)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key"], condition=models.Q(ended__isnull=True),
+                                               name="one_open_exposure_per_finding")]
+        indexes = [models.Index(fields=["subscription_id", "resource_group", "started"])]

@@ -73,6 +73,26 @@ class PowerColumn(tables.Column):
         return format_html('<span class="power {}">{}</span>', value, value.capitalize())
 
 
+class HealthColumn(tables.Column):
+    """Whether JIT really protects the VM: its worst port's state, with the rule in the tooltip (and for screen
+    readers); sorted worst first."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(accessor="health_state", verbose_name="JIT health", order_by=("health_rank",), **kwargs)
+
+    def render(self, value, record: VmRow, table=None):
+        return health_badge(record)
+
+
+def health_badge(row: VmRow) -> SafeString:
+    health = row.health
+    if health is None:
+        return format_html("{}", "—")
+    severity = f" ({health.severity})" if health.severity else ""
+    return format_html('<span class="health {}" title="{}">{}{}</span><span class="sr-only">: {}</span>',
+                       health.state, health.summary, health.label, severity, health.summary)
+
+
 class WhenColumn(tables.Column):
     def render(self, value, record: VmRow | None = None, table=None):
         return when(value)
@@ -166,10 +186,11 @@ class ConfiguredTable(_Base):
     last_access = WhenColumn(verbose_name="Last access", default="—")
     last_user = tables.Column(verbose_name="Last user", default="—")
     protection = tables.Column(verbose_name="Connection details")
+    health = HealthColumn()
     actions = ActionsColumn(attrs={"td": {"class": "row-actions"}})
 
     class Meta(_Base.Meta):
-        sequence = ("select", "name", "...")
+        sequence = ("select", "name", "health", "...")
 
 
 class NotConfiguredTable(_Base):
@@ -177,9 +198,10 @@ class NotConfiguredTable(_Base):
     select = SelectColumn()
     os_type = tables.Column(verbose_name="OS")
     power_state = PowerColumn(verbose_name="Power state")
+    health = HealthColumn()
 
     class Meta(_Base.Meta):
-        sequence = ("select", "name", "...")
+        sequence = ("select", "name", "health", "...")
 
 
 class UnsupportedTable(_Base):

@@ -18,6 +18,7 @@ from core.navigation import safe_next
 from . import settle
 from .actions import TOO_LONG, group_of, name_too_long
 from .forms import TABS, FleetFilterForm
+from .health_views import health_context
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
 from .rights import CONFIGURE, REQUEST, refusals, vm_for, why_not
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
@@ -121,7 +122,8 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
     return render(request, "vms/detail.html", {
         "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now), "late_writes": writes,
         "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
-                                                "request": why_not(inventory, row, REQUEST)}})
+                                                "request": why_not(inventory, row, REQUEST)},
+        **health_context(request, inventory, row)})
 
 
 @require_POST

@@ -23,13 +23,23 @@ from .errors import (
     Unavailable,
 )
 from .fleet import STILL_LOADING, FleetLoad, Part, load_fleet
-from .ids import RESOURCE_GROUP, SUBSCRIPTION_ID, PolicyRef, parse_policy_id, parse_vm_id, subscription_of
+from .ids import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION_ID,
+    PolicyRef,
+    RuleRef,
+    parse_policy_id,
+    parse_rule_id,
+    parse_vm_id,
+    subscription_of,
+)
 from .ingestion import upload_logs
 from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .roles import Holder, RoleAssignment, RoleCatalog, RoleDefinition, read_role_catalog, try_role_catalog
-from .subscriptions import list_subscriptions, list_subscriptions_with
+from .security_rules import delete_security_rule, read_security_rule
+from .subscriptions import list_subscriptions, list_subscriptions_with, subscriptions_and_clock
 from .types import (
     ActivityEvent,
     ActivityTail,
@@ -60,4 +70,5 @@ __all__ = [
     "read_permissions", "Holder", "RoleAssignment", "RoleCatalog", "RoleDefinition", "read_role_catalog",
     "try_role_catalog",
     "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
+    "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule",
 ]

@@ -22,6 +22,7 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.security import SecurityCenter
 from django.conf import settings
 from django.db import connections
@@ -86,6 +87,12 @@ def security(credential: UserCredential, subscription_id: str) -> SecurityCenter
     """The JIT operations that change Azure (the SDK's models shape their bodies)."""
     return credential.keep(("security", subscription_id), lambda: _build(SecurityCenter, credential, subscription_id,
                                                                           transport=_read_transport()))
+
+
+def network(credential: UserCredential, subscription_id: str) -> NetworkManagementClient:
+    """NSG rule writes (long-running operations: the SDK's poller follows Azure-AsyncOperation)."""
+    return credential.keep(("network", subscription_id), lambda: _build(
+        NetworkManagementClient, credential, subscription_id, transport=_read_transport(), polling_interval=1))
 
 
 def raw_answer(pipeline_response, _deserialized, _headers) -> tuple[dict, str]:

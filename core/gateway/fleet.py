@@ -23,7 +23,7 @@ from django.conf import settings
 
 from .auth import UserCredential
 from .errors import GatewayError
-from .parse import classic_vm, firewall, nic, policy, subscription, vm_facts
+from .parse import classic_vm, firewall, nic, policy, security_group, subscription, vm_facts
 from .permissions import Permissions, read_permissions
 from .policies import JIT_VERSION
 from .raw import read_list, try_list
@@ -46,6 +46,8 @@ LISTS = (
     ("classic", "providers/Microsoft.ClassicCompute/virtualMachines", CLASSIC_VERSION, {}, False),
     ("pricings", "providers/Microsoft.Security/pricings", PRICING_VERSION, {}, False),
     ("policies", "providers/Microsoft.Security/jitNetworkAccessPolicies", JIT_VERSION, {}, True),
+    # Rules included (their own and the defaults): what JIT's health is judged from, never per-NIC effective rules.
+    ("nsgs", "providers/Microsoft.Network/networkSecurityGroups", NETWORK_VERSION, {}, False),
 )
 
 
@@ -250,7 +252,9 @@ class FleetLoad(Generic[R]):
             self._done(Part(sub, None, {}, FleetFailure(sub, problem.message)))
             return
         lists = {k: ([] if isinstance(v, GatewayError) else v[0]) for k, v in answers.items()}
-        made, groups = self._then(_assemble(sub, lists), self.azure_now)
+        nsgs_refused = answers.get("nsgs")
+        fleet = _assemble(sub, lists, nsgs_refused.message if isinstance(nsgs_refused, GatewayError) else "")
+        made, groups = self._then(fleet, self.azure_now)
         if not groups:
             self._done(Part(sub, made, {}))
             return
@@ -300,7 +304,7 @@ def _rights(credential: UserCredential, subscription_id: str, group: str, _betwe
     return read_permissions(credential, subscription_id, group)
 
 
-def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFleet:
+def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str = "") -> SubscriptionFleet:
     power = {item["id"].lower(): item for item in lists["power"]}
     subnet_nsgs = {s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
                    for v in lists["vnets"] for s in (v.get("properties") or {}).get("subnets", [])}
@@ -318,4 +322,8 @@ def _assemble(sub: Subscription, lists: dict[str, list[dict]]) -> SubscriptionFl
         firewalls=tuple(f for f in (firewall(x) for x in lists["firewalls"]) if f is not None),
         jit_plan_available=jit_available,
         policies=tuple(policy(p, sub.subscription_id) for p in lists["policies"]),
+        nsgs=None if nsgs_error else {g.nsg_id.lower(): g for g in map(security_group, lists.get("nsgs", ()))},
+        nsgs_error=nsgs_error,
+        vnet_prefixes={v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {})
+                                              .get("addressPrefixes") or ()) for v in lists["vnets"]},
     )

@@ -21,6 +21,33 @@ VM_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Micr
 POLICY_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Security/locations/"
                        r"(?P<location>[a-z0-9]{1,40})/jitNetworkAccessPolicies/(?P<name>[-\w.]{1,56})$", re.IGNORECASE)
 
+RULE_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Network/networkSecurityGroups/"
+                     r"(?P<nsg>[-\w._]{1,80})/securityRules/(?P<name>\w[-\w._]{0,79})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleRef:
+    """An NSG security rule, by the parts of its ARM id."""
+
+    subscription_id: str
+    resource_group: str
+    nsg: str
+    name: str
+
+    @property
+    def nsg_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.Network/networkSecurityGroups/{self.nsg}")
+
+    @property
+    def rule_id(self) -> str:
+        return f"{self.nsg_id}/securityRules/{self.name}"
+
+
+def parse_rule_id(value: str) -> RuleRef | None:
+    match = RULE_ID.match(value or "")
+    return RuleRef(match["sub"].lower(), match["rg"], match["nsg"], match["name"]) if match else None
+
 
 @dataclass(frozen=True)
 class PolicyRef:

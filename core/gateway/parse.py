@@ -18,6 +18,8 @@ from .types import (
     PortRule,
     RequestPort,
     RequestVm,
+    SecurityGroup,
+    SecurityRule,
     Subscription,
     VmFacts,
 )
@@ -78,7 +80,37 @@ def nic(item: dict) -> NicFacts:
         public_ip_id=(config.get("publicIPAddress") or {}).get("id", ""),
         subnet_id=(config.get("subnet") or {}).get("id", ""),
         nsg_id=(_props(item).get("networkSecurityGroup") or {}).get("id", ""),
+        asg_ids=tuple(a["id"] for a in config.get("applicationSecurityGroups") or () if a.get("id")),
     )
+
+
+def _many(props: dict, single: str, plural: str) -> tuple[str, ...]:
+    """A rule field Azure writes either as one value or as a list (augmented rules); an empty list and an empty
+    string both mean "not this form"."""
+    values = props.get(plural) or []
+    return tuple(values) if values else ((props[single],) if props.get(single) else ())
+
+
+def security_rule(item: dict, default: bool = False) -> SecurityRule:
+    props = _props(item)
+    return SecurityRule(
+        name=item.get("name", ""), rule_id=item.get("id", ""), priority=int(props.get("priority", 65500)),
+        access=props.get("access", "Deny"), protocol=props.get("protocol", "*"),
+        sources=_many(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
+        source_asgs=tuple(a["id"] for a in props.get("sourceApplicationSecurityGroups") or () if a.get("id")),
+        destinations=_many(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
+        destination_asgs=tuple(a["id"] for a in props.get("destinationApplicationSecurityGroups") or () if a.get("id")),
+        ports=_many(props, "destinationPortRange", "destinationPortRanges") or ("*",), default=default)
+
+
+def security_group(item: dict) -> SecurityGroup:
+    """An NSG with its inbound rules (its own and the defaults) in priority order; outbound ones are left out."""
+    props = _props(item)
+    rules = [security_rule(r) for r in props.get("securityRules") or ()
+             if _props(r).get("direction", "Inbound") == "Inbound"]
+    rules += [security_rule(r, default=True) for r in props.get("defaultSecurityRules") or ()
+              if _props(r).get("direction", "Inbound") == "Inbound"]
+    return SecurityGroup(nsg_id=item["id"], name=item.get("name", ""), rules=tuple(sorted(rules, key=lambda r: r.priority)))
 
 
 def firewall(item: dict) -> FirewallFacts | None:

@@ -93,6 +93,7 @@ class NicFacts:
     public_ip_id: str
     subnet_id: str
     nsg_id: str
+    asg_ids: tuple[str, ...] = ()  # the application security groups of its primary IP configuration
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ class SubscriptionFleet:
     firewalls: tuple[FirewallFacts, ...]
     jit_plan_available: bool
     policies: tuple[JitPolicy, ...]
+    # Network security groups by lower-case id; None when Azure would not list them (`nsgs_error` says why).
+    nsgs: dict[str, SecurityGroup] | None = None
+    nsgs_error: str = ""
+    vnet_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # VNet id (lower) → address space
 
 
 @dataclass(frozen=True)
@@ -169,3 +174,29 @@ class ActivityTail:
     events: tuple[ActivityEvent, ...]
     azure_now: datetime | None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class SecurityRule:
+    """One inbound rule of a network security group, as ARM lists it (a default rule too)."""
+
+    name: str
+    rule_id: str
+    priority: int
+    access: str  # "Allow" or "Deny"
+    protocol: str  # "Tcp", "Udp", "Icmp", "Esp", "Ah" or "*"
+    sources: tuple[str, ...]  # prefixes and service tags, as written
+    source_asgs: tuple[str, ...]  # application security group ids
+    destinations: tuple[str, ...]
+    destination_asgs: tuple[str, ...]
+    ports: tuple[str, ...]  # "*", "22", "1000-2000"
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    """A network security group's inbound rules, its own and Azure's defaults, in priority order."""
+
+    nsg_id: str
+    name: str
+    rules: tuple[SecurityRule, ...]

@@ -48,7 +48,9 @@ def _pages(subs: dict[str, str]) -> list[str]:
             f"/vms/{subs['dev']}/rg-build/build-01/", f"/access/new?vm={web02}", "/access/",
             f"/vms/enable?vm={build}", f"/vms/enable/defaults?vm={build}", f"{vm}jit/edit", f"{vm}jit/remove",
             "/audit/", f"/audit/vm/{subs['prod']}/rg-web/web-01/", "/audit/trail", "/access/approvals/",
-            "/access/rules/", "/access/rules/new", "/vms/no/such/page/"]
+            "/access/rules/", "/access/rules/new", "/vms/no/such/page/",
+            "/audit/health", "/audit/exposures", f"/vms/{subs['prod']}/rg-sql/sql-02/", f"/vms/{subs['prod']}/rg-sql/sql-02/health/restore",
+            f"/vms/{subs['dev']}/rg-dev/dev-02/"]
 
 
 @pytest.mark.parametrize("person", PEOPLE)
