@@ -105,9 +105,11 @@ def report_line(row: ReportRow) -> list[object]:
             row.approver, row.decided and row.decided.isoformat()[:19] + "Z", row.comment, row.break_glass]
 
 
-def response(pieces: Iterator[bytes], filename: str, manifest_url: str, media_type: str = "text/csv") -> StreamingHttpResponse:
+def response(pieces: Iterator[bytes], filename: str, manifest_url: str = "",
+             media_type: str = "text/csv") -> StreamingHttpResponse:
     answer = StreamingHttpResponse(pieces, content_type=f"{media_type}; charset=utf-8")
     answer["X-Content-Type-Options"] = "nosniff"
     answer["Content-Disposition"] = f'attachment; filename="{filename}"'
-    answer["Link"] = f'<{manifest_url}>; rel="describedby"; type="application/json"'  # its evidence manifest
+    if manifest_url:
+        answer["Link"] = f'<{manifest_url}>; rel="describedby"; type="application/json"'  # its evidence manifest
     return answer

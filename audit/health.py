@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 
 from accounts.roles import ADMIN, AUDITOR, require_role
 from core.actor import actor_of
-from trail.chain import log_checkpoint, record
+from trail.chain import record
 from vms.inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
 from vms.models import Exposure
 from vms.verdicts import CRITICAL, HIGH, NARROW, STATES, PortHealth
@@ -112,13 +112,9 @@ def health_csv(request: HttpRequest) -> HttpResponse:
     chosen = form.chosen()
     found = lines(inventory, chosen)
     record(actor_of(request), "health.csv", "", "succeeded", details={"filters": chosen, "rows": len(found)})
-    unread = "; ".join(f"{f.subscription.display_name} ({f.message})" for f in inventory.failures) or "none"
-    coverage = (f"Coverage of jit-health.csv: JIT health of the VMs your Azure read scope shows, as Azure's NSGs were "
-                f"read at {inventory.azure_now:%Y-%m-%dT%H:%M:%SZ}. Filters: "
-                f"{', '.join(f'{k}={v}' for k, v in sorted(chosen.items())) or 'none'}. "
-                f"Not read from Azure: {unread}. Audit trail checkpoint: {log_checkpoint()}")
     rows: Iterator[list[object]] = (_cells(line) for line in found)
-    return csv_export.response(csv_export.stream(coverage, HEADER, rows), "jit-health.csv")
+    # The header on line 1, as every CSV of the portal's (what it covers is on the Health page it came from).
+    return csv_export.response(csv_export.stream(HEADER, rows), "jit-health.csv")
 
 
 def exposure_windows(scope: ReadScope) -> list[Exposure]:
