@@ -155,7 +155,7 @@ def test_the_rules_page_reads_two_lists_per_subscription_whatever_the_number_of_
                                     approvals_needed=1)
     ApprovalRule.objects.create(name="Everywhere", approvals_needed=2)
     from django.core.cache import cache
-    cache.delete_many([f"roles:{u}:{s}" for u in range(1, 20) for s in subs.values()])
+    cache.clear()  # what the first view kept (user ids are not 1, 2, 3… on PostgreSQL, whose sequences run on)
     sandbox.control("POST", "stats")
     page = bob.get("/access/rules/")
     assert len(page.context["rules"]) == 6
