@@ -241,15 +241,15 @@ class Graph:
                 {"code": "ParserFailure", "message": str(error), "line": 1,
                  "characterPositionInLine": error.position, "token": error.token}]) from None
         index, freshness, assignments = self._view()
-        subscriptions = self._subscriptions(body.get("subscriptions"), caller, index, assignments)
+        subscriptions = self._subscriptions(body.get("subscriptions"), caller["oid"], assignments)
         rows = self._rows(query, body["query"], subscriptions, caller["oid"], index, freshness, assignments)
         return _page(rows, query, options, _fingerprint(body["query"], subscriptions), body.get("facets"))
 
-    def _subscriptions(self, requested: object, caller: dict, index: Index, assignments: list[dict]) -> list[str]:
+    def _subscriptions(self, requested: object, principal: str, assignments: list[dict]) -> list[str]:
         """The subscriptions to read, lower case, in the order asked: unknown ones and ones the caller has no
         role in are skipped without a word, as Azure does; none asked means all the caller's."""
         mine = {a["scope"].split("/")[2].lower() for a in assignments
-                if rbac.holds(a, caller["oid"]) and a["scope"].lower().startswith("/subscriptions/")}
+                if rbac.holds(a, principal) and a["scope"].lower().startswith("/subscriptions/")}
         known = {s["subscriptionId"].lower() for s in self.sandbox.world["subscriptions"]}
         if requested is None or requested == []:
             return sorted(mine & known)
