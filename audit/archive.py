@@ -27,7 +27,9 @@ from core.gateway import ActivityEvent, JitPolicy, Subscription
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
+from vms.models import Exposure
 from vms.snapshots import port_data
+from vms.verdicts import LABELS
 
 from . import events
 from .difference import per_vm
@@ -44,6 +46,7 @@ OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late
 MATCH_WINDOW = timedelta(seconds=60)  # an initiate event and the request it made start within this
 GIVE_UP_AFTER = timedelta(days=1)  # an event still unexplained this long after it happened stays so
 PORTAL, HISTORY, CONFIGURATIONS = "portal", "Azure request history", "archived configurations"
+HEALTH_CHECK = "JIT health check"  # what explains an exposure window's start and end: the portal's own reading
 NARROW_READS = 3  # resource groups and regions of a subscription read one by one rather than the whole subscription
 BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
 
@@ -117,6 +120,7 @@ def collect_due(reader: gateway.UserCredential, collector: str, subscriptions: l
     requests and policy changes show at once; a change made elsewhere within that many seconds). The page
     reads the archive as collected and says up to when. A subscription that could not be read is tried again
     at the next view."""
+    take_exposures()
     keys = {f"audit-collected:{collector}:{s.subscription_id.lower()}": s for s in subscriptions}
     read = cache.get_many(list(keys)) if settings.AUDIT_COLLECT_SECONDS else {}
     written = _written_since(read, keys)  # one query for all: it was one per subscription, 50 per view
@@ -144,10 +148,66 @@ def _written_since(read: dict[str, int], keys: dict[str, Subscription]) -> set[s
 def collect_as_app() -> Collected | None:
     """The worker's job: collect every subscription the read-only app identity can read; None when it is not
     configured (AUDIT_READER_CLIENT_ID/SECRET)."""
+    take_exposures()
     reader = gateway.app_reader()
     if reader is None:
         return None
     return collect(reader, "app", gateway.list_subscriptions_with(reader))
+
+
+STARTED, ENDED = 1, 2  # Exposure.archived: its start archived; its end too
+
+
+def take_exposures() -> int:
+    """Archive each exposure window's start and end (vms.Exposure, kept by the health check's reads) as rows of the
+    report: scoped like Azure's events by the VM's subscription and resource group, purged with them, in the CSV and
+    JSON lines with their event codes. Idempotent (keyed by the window's id); one indexed query when nothing is new.
+    How many rows it archived."""
+    rows: list[tuple[ArchivedEvent, Exposure]] = []
+    taken = {STARTED: [], ENDED: []}
+    for exposure in Exposure.objects.filter(archived__lt=ENDED).exclude(archived=STARTED, ended=None):
+        if exposure.archived < STARTED:
+            rows.append((_exposure_event(exposure, started=True), exposure))
+        if exposure.ended is not None:
+            rows.append((_exposure_event(exposure, started=False), exposure))
+        taken[ENDED if exposure.ended is not None else STARTED].append(exposure.pk)
+    if not rows:
+        return 0
+    with transaction.atomic():
+        ArchivedEvent.objects.bulk_create([event for event, _ in rows], ignore_conflicts=True)
+        stored = {e.event_id: e.pk for e in ArchivedEvent.objects.filter(event_id__in=[e.event_id for e, _ in rows])}
+        ArchivedTouch.objects.filter(event_id__in=stored.values()).delete()  # a second run rewrites, never doubles
+        ArchivedTouch.objects.bulk_create([ArchivedTouch(event_id=stored[event.event_id], vm_id=exposure.vm_id.lower(),
+                                                         vm_name=exposure.vm_name, line=_exposure_line(exposure, event))
+                                           for event, exposure in rows if event.event_id in stored])
+        for state, pks in taken.items():
+            Exposure.objects.filter(pk__in=pks).update(archived=state)
+    return len(rows)
+
+
+def _exposure_event(exposure: Exposure, started: bool) -> ArchivedEvent:
+    """An exposure window's start or end as a row of the archive, in the shape of Azure's Activity Log columns."""
+    kind = events.EXPOSURE_STARTED if started else events.EXPOSURE_ENDED
+    level = ("Critical" if exposure.severity == "critical" else "Warning") if started else "Informational"
+    return ArchivedEvent(
+        event_id=f"jitportal-exposure-{exposure.pk}-{'start' if started else 'end'}", correlation_id="",
+        operation=f"jitportal/health/exposure/{'start' if started else 'end'}",
+        operation_name=f"Exposure {'started' if started else 'ended'} (JIT health check)",
+        status="Active" if started else "Resolved", category="JIT health", level=level,
+        time=exposure.started if started else exposure.ended, subscription_id=exposure.subscription_id,
+        caller=HEALTH_CHECK, resource_type="Microsoft.Compute/virtualMachines",
+        resource_group=exposure.resource_group, resource_id=exposure.vm_id, scope_subscription=exposure.subscription_id,
+        scope_group=exposure.resource_group, explained_by=HEALTH_CHECK, meaning=kind.words)
+
+
+def _exposure_line(exposure: Exposure, event: ArchivedEvent) -> str:
+    """"port 22 bypassed (critical): allow-ssh, …", and on its end the window it closes."""
+    state = LABELS.get(exposure.state, exposure.state).lower() + (f" ({exposure.severity})" if exposure.severity else "")
+    rule = f" [rule {exposure.rule_id}]" if exposure.rule_id else ""
+    if event.meaning == events.EXPOSURE_STARTED.words:
+        return f"port {exposure.port} {state}: {exposure.detail}{rule}"
+    return (f"port {exposure.port} no longer {state}; exposed {exposure.started:%Y-%m-%dT%H:%M:%SZ}/"
+            f"{exposure.ended:%Y-%m-%dT%H:%M:%SZ}: {exposure.detail}{rule}")
 
 
 def freshness(subscription_ids: list[str]) -> dict[str, datetime | None]:
@@ -421,9 +481,12 @@ def purge(actor: Actor, now: datetime | None = None) -> int:
         stale = [c.pk for c in ArchivedConfiguration.objects.filter(seen__lt=cutoff).only("pk", "policy_id", "seen")
                  if newest.get(c.policy_id) != c.seen]
         configurations, _ = ArchivedConfiguration.objects.filter(pk__in=stale).delete()
+        # Exposure windows ended before the cutoff: their archived start and end went with the events above.
+        exposures, _ = Exposure.objects.filter(ended__lt=cutoff).delete()
     if events:
         restate()
     record(actor, "archive.purge", "", "succeeded", details={
         "cutoff": cutoff.isoformat(), "retention_days": settings.AUDIT_RETENTION_DAYS,
-        "deleted": {"events": events, "request_lines": lines, "configurations": configurations}})
+        "deleted": {"events": events, "request_lines": lines, "configurations": configurations,
+                    "exposure_windows": exposures}})
     return events
