@@ -39,6 +39,7 @@ from .models import (
     ArchivedEvent,
     ArchivedRequest,
     ArchivedTouch,
+    ExportManifest,
 )
 
 AZURE_RETENTION = timedelta(days=90)
@@ -483,10 +484,13 @@ def purge(actor: Actor, now: datetime | None = None) -> int:
         configurations, _ = ArchivedConfiguration.objects.filter(pk__in=stale).delete()
         # Exposure windows ended before the cutoff: their archived start and end went with the events above.
         exposures, _ = Exposure.objects.filter(ended__lt=cutoff).delete()
+        # Downloads' evidence manifests: a file kept longer keeps the manifest saved beside it (verify_export reads
+        # that file; named by its id, a purged one is said to be gone).
+        manifests, _ = ExportManifest.objects.filter(created__lt=cutoff).delete()
     if events:
         restate()
     record(actor, "archive.purge", "", "succeeded", details={
         "cutoff": cutoff.isoformat(), "retention_days": settings.AUDIT_RETENTION_DAYS,
         "deleted": {"events": events, "request_lines": lines, "configurations": configurations,
-                    "exposure_windows": exposures}})
+                    "exposure_windows": exposures, "manifests": manifests}})
     return events

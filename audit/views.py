@@ -186,7 +186,8 @@ def manifest(request: HttpRequest, manifest_id) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     found = ExportManifest.objects.filter(pk=manifest_id, user=request.user, document__isnull=False).first()
     if found is None:
-        raise Http404("No finished download of yours has that manifest.")
+        raise Http404("No finished download of yours has that manifest (manifests are purged with the archive after "
+                      f"{settings.AUDIT_RETENTION_DAYS} days).")
     answer = JsonResponse(found.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
     answer["Content-Disposition"] = f'attachment; filename="{found.filename}.manifest.json"'
     return answer
