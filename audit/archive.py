@@ -24,6 +24,7 @@ from core import gateway
 from core.actor import Actor
 from core.database import renew_statistics
 from core.gateway import ActivityEvent, JitPolicy, Subscription
+from core.leases import Busy, hold
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
@@ -47,6 +48,8 @@ OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late
 MATCH_WINDOW = timedelta(seconds=60)  # an initiate event and the request it made start within this
 GIVE_UP_AFTER = timedelta(days=1)  # an event still unexplained this long after it happened stays so
 PORTAL, HISTORY, CONFIGURATIONS = "portal", "Azure request history", "archived configurations"
+APP_READ_LATELY = "audit-app-read-lately"  # no lease claimed at each read while this says the app read just now
+APP_COLLECTION = "audit-archive-collection"  # the lease the app identity's collections hold, worker or read
 HEALTH_CHECK = "JIT health check"  # what explains an exposure window's start and end: the portal's own reading
 NARROW_READS = 3  # resource groups and regions of a subscription read one by one rather than the whole subscription
 BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
@@ -115,7 +118,7 @@ def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read
             + (gateway.list_policies_in(reader, narrow)[0] if narrow else []))
 
 
-def collect_due(reader: gateway.UserCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
+def collect_due(reader: gateway.UserCredential | gateway.AppCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
     """A person's read: `collect` only the subscriptions whose tail this collector has not read within
     AUDIT_COLLECT_SECONDS, or about which the portal's trail has recorded a change since (the portal's own
     requests and policy changes show at once; a change made elsewhere within that many seconds). The page
@@ -144,6 +147,26 @@ def _written_since(read: dict[str, int], keys: dict[str, Subscription]) -> set[s
     since = {keys[key].subscription_id.lower(): head for key, head in read.items()}
     return {sub for sub, seq in AuditScope.objects.filter(event__seq__gt=min(since.values()), subscription_id__in=list(since))
             .values_list("subscription_id", "event__seq") if seq > since[sub]}
+
+
+def collect_app_due() -> Collected | None:
+    """At a person's read, the read-only app identity's collection too (at most once every AUDIT_COLLECT_SECONDS per
+    subscription for everyone, as `collect_due`), when one is configured: a scoped auditor's own read cannot archive
+    what Azure will not show her, so without it the rows her scope hides would be counted only once someone else, or
+    the worker, had collected them. None when no identity is configured, or while the worker collects."""
+    reader = gateway.app_reader()
+    if reader is None or (settings.AUDIT_COLLECT_SECONDS and cache.get(APP_READ_LATELY)):
+        return None  # (the portal's own changes since are counted from the trail meanwhile: `report.not_archived_yet`)
+    subscriptions = cache.get_or_set("audit-app-subscriptions", lambda: gateway.list_subscriptions_with(reader),
+                                     settings.INVENTORY_CACHE_SECONDS)
+    try:
+        with hold(APP_COLLECTION, "the archive collector", settings.POLICY_LEASE_SECONDS, wait=0):
+            collected = collect_due(reader, "app", subscriptions)
+    except Busy:
+        return None  # the worker is collecting as the app right now
+    if settings.AUDIT_COLLECT_SECONDS and not collected.unread:
+        cache.set(APP_READ_LATELY, True, settings.AUDIT_COLLECT_SECONDS)
+    return collected
 
 
 def collect_as_app() -> Collected | None:
