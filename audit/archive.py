@@ -9,7 +9,6 @@ and Azure's event id (eventDataId) makes a second copy of an event a no-op."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core import gateway
+from core import gateway, justifications
 from core.actor import Actor
 from core.database import renew_statistics
 from core.gateway import ActivityEvent, JitPolicy, Subscription
@@ -355,10 +354,6 @@ def _explain_one(event: ArchivedEvent, now: datetime) -> None:
     event.save(update_fields=["explained_by", "trail_seq", "meaning", "requested_by", "portal_request"])
 
 
-# The portal's own words for an early end, as `requests_app.approvals.end_now` sends them to Azure.
-_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \(request (?P<request>\d+) of (?P<requester>\S+)\)$")
-
-
 def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, str, int | None]:
     """What an operation meant in the portal's words (beside Azure's operation name), who asked for it (Azure's
     caller is whoever's token opened it: an approver, or who ended it early), and the portal request it opened or
@@ -368,14 +363,14 @@ def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, st
             if event.trail_seq else None
         if trail is not None:
             request = trail.details.get("request")
-            if trail.action == "access.end":
-                return events.ENDED.words, _requester_of(request), request
+            if trail.action == "access.end":  # of a portal request, or of a window opened outside the portal
+                return events.ENDED.words, trail.details.get("opened_outside_by") or _requester_of(request), request
             kind = events.EXTENDED if trail.details.get("extends") else events.GRANTED
             return kind.words, trail.details.get("requester") or trail.actor_name, request
         line = next((t.request for t in touches if t.request is not None), None)
-        ended = _ENDED.match(line.justification) if line is not None else None
-        if ended:
-            return events.ENDED.words, ended["requester"], int(ended["request"])
+        said = justifications.read(line.justification) if line is not None else None
+        if said is not None and said.kind == "ended":  # the portal's own words for an early end
+            return events.ENDED.words, said.requester, said.request
         return events.GRANTED.words, line.requestor if line is not None else event.caller, None
     return removal_or_change(event.operation, [t.line for t in touches]).words, event.caller, None
 
