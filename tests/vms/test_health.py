@@ -284,3 +284,14 @@ def test_the_sandbox_keeps_a_reconciled_nsg_to_its_template_until_told_otherwise
     assert sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": False})["reconciled"] is False
     done = bob.post(url).context["done"]
     assert done.ok and done.recreate is None
+
+
+def test_restore_names_the_older_allow_rule_that_still_lets_traffic_in_before_jits_deny_rule(bob, view):
+    """sql-02's deny rule is in force, but allow-ssh (290, from Internet) comes first: re-applying the policy cannot
+    fix that, and restore says so rather than "back on every port"."""
+    page = bob.post(f"/vms/{view.sub('Contoso Production')}/rg-sql/sql-02/health/restore")
+    done = page.context["done"]
+    assert not done.ok and done.recreate is None
+    assert "Another rule still lets traffic in before it" in done.message
+    assert done.still_open == ("port 22: allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)",)
+    assert "port 22: allow-ssh, priority 290, from Internet" in page.content.decode()
