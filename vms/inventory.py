@@ -37,6 +37,7 @@ from core.gateway import (
     VmFacts,
 )
 
+from .azure_actions import CHECKED
 from .exposures import Seen, observe
 from .models import SeenScope
 from .seen import scope_key
@@ -178,6 +179,8 @@ class Inventory:
     # What Azure lets this person do, per (subscription id, resource group), lower case: read with the fleet.
     rights: dict[tuple[str, str], Permissions] = field(default_factory=dict)
     loading: FleetLoad[list[VmRow]] | None = None  # while some subscriptions have not answered yet
+    sources: frozenset[str] = frozenset()  # "graph" (Azure Resource Graph) and/or "arm" (ARM's lists)
+    notes: tuple[str, ...] = ()  # why some subscriptions were read through ARM's lists instead of Resource Graph
     _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
     _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _html: dict[tuple, str] = field(default_factory=dict, repr=False)
@@ -246,6 +249,14 @@ class Inventory:
     def age_seconds(self) -> int:
         return int(time.time() - self.fetched_at)
 
+    @property
+    def source_words(self) -> str:
+        """Where the rows were read, for the freshness line: Resource Graph can lag Azure by seconds."""
+        if "graph" in self.sources:
+            also = " and Azure Resource Manager" if "arm" in self.sources else ""
+            return f"from Azure Resource Graph{also} (Resource Graph can be seconds behind Azure)"
+        return "from Azure Resource Manager"
+
     def azure_clock(self) -> datetime:
         """Azure's time now: its Date header when the inventory was read, moved on by the time since."""
         return self.azure_now + timedelta(seconds=time.time() - self.fetched_at)
@@ -271,10 +282,29 @@ ROW_BYTES = 2048
 
 
 def invalidate(subscription_id: str) -> None:
-    """Make every cached inventory holding this subscription stale (after a write to it)."""
+    """Make every cached inventory holding this subscription stale (after a write to it), and read it from ARM's
+    lists, not Resource Graph, for GRAPH_SETTLE_SECONDS: Resource Graph may not show the write yet."""
     key = _epoch_key(subscription_id)
     cache.add(key, 0, timeout=None)
     cache.incr(key)
+    if settings.GRAPH_SETTLE_SECONDS:
+        cache.set(_written_key(subscription_id), time.time(), timeout=settings.GRAPH_SETTLE_SECONDS)
+
+
+def _written_key(subscription_id: str) -> str:
+    return f"inventory-written:{subscription_id.lower()}"
+
+
+def written_lately(subscription_ids: list[str]) -> set[str]:
+    """The subscriptions (lower case) the portal wrote to within GRAPH_SETTLE_SECONDS: read them from ARM."""
+    found = cache.get_many([_written_key(s) for s in subscription_ids])
+    return {s.lower() for s in subscription_ids if _written_key(s) in found}
+
+
+def covers(rights: Permissions) -> bool:
+    """Whether a subscription's rights already allow every action the pages check: then so do its groups'
+    (a group's are the subscription's and those assigned at the group), and no call per group is needed."""
+    return rights.known and all(rights.allows(action) for action in CHECKED)
 
 
 def forget(user_pk: int | None = None) -> None:
@@ -333,7 +363,8 @@ def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory
     `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
     inventory = _cached(user_pk)
     if inventory is None:
-        inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
+        inventory = _inventory(gateway.load_fleet(session, _classified, covers=covers, on_arm=written_lately),
+                               time.time())
         _keep(user_pk, inventory)
         _remember_scope(user_pk, inventory)
         _watch(user_pk, inventory)
@@ -371,7 +402,9 @@ def _inventory(load: FleetLoad[list[VmRow]], fetched_at: float) -> Inventory:
         subscription_count=len(parts), azure_now=load.azure_now, fetched_at=fetched_at,
         epochs=_epochs([sub.subscription_id for sub in load.subscriptions]),
         rights={key: value for _, part in parts if part is not None for key, value in part.rights.items()},
-        loading=None if all(part is not None for _, part in parts) else load)
+        loading=None if all(part is not None for _, part in parts) else load,
+        sources=frozenset(part.source for _, part in parts if part is not None and part.failure is None),
+        notes=tuple(dict.fromkeys(part.note for _, part in parts if part is not None and part.note)))
 
 
 def _epochs(subscription_ids: list[str]) -> dict[str, int]:
