@@ -127,6 +127,9 @@ if GRAPH_BATCH_SUBSCRIPTIONS >= 300:
 GRAPH_FALLBACK = env_bool("GRAPH_FALLBACK", True)
 # Resource Graph may lag ARM: a subscription the portal wrote to is read through ARM lists for this long after.
 GRAPH_SETTLE_SECONDS = env_int("GRAPH_SETTLE_SECONDS", 120, minimum=0)
+# A cold VM tab waits this long for the fleet, then shows how far its load has come and looks again (each look
+# waiting as long again): a thousand subscriptions show progress, not a blank page.
+INVENTORY_PROGRESS_SECONDS = env_int("INVENTORY_PROGRESS_SECONDS", 3, minimum=1)
 # A policy write holds a lease (not a database lock) over its Azure calls: a read, one write per policy
 # and, after a lost answer, a read back; it expires on its own if its holder dies.
 POLICY_LEASE_SECONDS = env_int("POLICY_LEASE_SECONDS", 4 * AZURE_TIMEOUT_SECONDS + 30, minimum=10)

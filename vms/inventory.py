@@ -312,8 +312,10 @@ def forget(user_pk: int | None = None) -> None:
     with _LOCAL_LOCK:
         if user_pk is None:
             _LOCAL.clear()
+            _STARTED.clear()
         else:
             _LOCAL.pop(user_pk, None)
+            _STARTED.pop(user_pk, None)
 
 
 def _cached(user_pk: int) -> Inventory | None:
@@ -358,16 +360,56 @@ def _watch(user_pk: int, inventory: Inventory) -> None:
     observe(Seen(inventory.rows, inventory.failures, inventory.azure_now))
 
 
+@dataclass(frozen=True)
+class Loading:
+    """A cold inventory still loading: what the page says while it waits (how many subscriptions are in)."""
+
+    done: int
+    total: int
+    seconds: int
+
+
+# Cold loads in progress, per person, in this process: a page that does not wait for the whole fleet shows their
+# progress and looks again; the next view takes the load over rather than start another.
+_STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float]] = {}
+_STARTED_LOCKS: dict[int, threading.Lock] = {}
+
+
+def inventory_within(session, user_pk: int, seconds: float | None) -> Inventory | Loading:
+    """The person's inventory if it is (or becomes) ready within `seconds`, else how far its load has come. The
+    load goes on in the background between views (its own pool), so a fleet of a thousand subscriptions shows
+    progress instead of a blank wait."""
+    inventory = _cached(user_pk)
+    if inventory is not None:
+        return inventory
+    with _LOCAL_LOCK:
+        lock = _STARTED_LOCKS.setdefault(user_pk, threading.Lock())
+    with lock:  # one load per person, whoever asks first; other people's pages never wait here
+        load, fetched_at = _STARTED.get(user_pk) or (None, 0.0)
+        if load is None or time.time() - fetched_at > settings.AZURE_TIMEOUT_SECONDS * 4:
+            fetched_at = time.time()
+            load = gateway.load_fleet(session, _classified, covers=covers, on_arm=written_lately, wait=False)
+            _STARTED[user_pk] = (load, fetched_at)
+    try:
+        ready = load.wait(seconds)
+    except BaseException:
+        _STARTED.pop(user_pk, None)
+        raise
+    if not ready:
+        return Loading(len(load.parts), len(load.subscriptions), int(time.time() - fetched_at))
+    _STARTED.pop(user_pk, None)
+    inventory = _inventory(load, fetched_at)
+    _keep(user_pk, inventory)
+    _remember_scope(user_pk, inventory)
+    _watch(user_pk, inventory)
+    return inventory
+
+
 def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory:
     """The person's inventory, cached. A page lists it as soon as all but a late few subscriptions are in;
     `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
-    inventory = _cached(user_pk)
-    if inventory is None:
-        inventory = _inventory(gateway.load_fleet(session, _classified, covers=covers, on_arm=written_lately),
-                               time.time())
-        _keep(user_pk, inventory)
-        _remember_scope(user_pk, inventory)
-        _watch(user_pk, inventory)
+    inventory = inventory_within(session, user_pk, None)
+    assert isinstance(inventory, Inventory)  # no limit: it waited for the load
     if complete and inventory.loading is not None and inventory.loading.wait_all(settings.AZURE_TIMEOUT_SECONDS):
         inventory = _inventory(inventory.loading, inventory.fetched_at)
         _keep(user_pk, inventory)

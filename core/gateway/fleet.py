@@ -171,15 +171,21 @@ class FleetLoad(Generic[R]):
         with self._changed:
             return tuple(self._pending())
 
-    def wait(self) -> None:
-        """Until every subscription is in, or all but a few late ones (see LATE_SHARE)."""
+    def wait(self, seconds: float | None = None) -> bool:
+        """Until every subscription is in, or all but a few late ones (see LATE_SHARE), for at most `seconds`
+        (None: as long as it takes); whether the page may show. Raises what stopped the load."""
         enough = max(1, len(self.subscriptions) - self._allowed_late)
+        deadline = None if seconds is None else time.monotonic() + seconds
         with self._changed:
-            while not (self.error is not None or self.complete
+            while not (ready := self.error is not None or self.complete
                        or (len(self.parts) >= enough and self._only_late_left(self._late()))):
-                self._changed.wait(timeout=LOOK_AGAIN_SECONDS)
+                left = LOOK_AGAIN_SECONDS if deadline is None else min(deadline - time.monotonic(), LOOK_AGAIN_SECONDS)
+                if left <= 0:
+                    break
+                self._changed.wait(timeout=left)
             if self.error is not None:
                 raise self.error
+        return ready
 
     def wait_all(self, seconds: float) -> bool:
         """Until every subscription is in, late ones too, for at most `seconds`; whether all are. For work on
