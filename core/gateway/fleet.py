@@ -23,7 +23,7 @@ from django.conf import settings
 
 from .auth import UserCredential
 from .errors import GatewayError
-from .graph import QUERIES, REQUIRED, batches, try_rows
+from .graph import KINDS, QUERIES, REQUIRED, batches, try_rows
 from .parse import (
     classic_vm,
     firewall,
@@ -74,6 +74,8 @@ LATE_SHARE = 0.1
 LATE_AFTER_SECONDS = 0.5
 LATE_FACTOR = 4
 LOOK_AGAIN_SECONDS = 0.05  # lateness grows with time, not only when a call ends
+# Which kinds of rows each Resource Graph query gives.
+TYPES_OF = {"resources": tuple(k for k in KINDS if k != "pricings"), "pricings": ("pricings",)}
 GRAPH_TURN = "graph:"  # a Resource Graph batch's turn in the pool, beside the subscriptions' own
 STILL_LOADING = "Azure has not answered yet; it shows here when it does (reload the page)."
 
@@ -157,8 +159,8 @@ class FleetLoad(Generic[R]):
             on_graph = [s for s in subscriptions if graph and s.subscription_id.lower() not in on_arm]
             # Resource Graph's queries first: each is a chain of pages, the longest part of the load.
             for number, batch in enumerate(batches(on_graph, settings.GRAPH_BATCH_SUBSCRIPTIONS)):
-                for kind in QUERIES:
-                    self._call_batch(credential, number, batch, kind)
+                for query in QUERIES:
+                    self._call_batch(credential, number, batch, query)
             for sub in subscriptions:
                 self._start(credential, sub, graph=sub in on_graph)
             self._fill()
@@ -279,7 +281,7 @@ class FleetLoad(Generic[R]):
         lists = [entry for entry in LISTS if entry[0] == "policies" or not graph]
         sub_id = sub.subscription_id
         self._answers[sub_id] = {}
-        self._expect[sub_id] = ({key for key, *_ in lists} | ({f"g:{kind}" for kind in QUERIES} if graph else set())
+        self._expect[sub_id] = ({key for key, *_ in lists} | ({f"g:{query}" for query in QUERIES} if graph else set())
                                 | ({"rights"} if self._covers is not None else set()))
         self._lists(credential, sub, lists)
         if self._covers is not None:
@@ -290,18 +292,18 @@ class FleetLoad(Generic[R]):
             self._call(sub, partial(_fetch, credential, sub, path, version, extra),
                        partial(self._listed, credential, sub, key))
 
-    def _call_batch(self, credential: UserCredential, number: int, batch: list[Subscription], kind: str) -> None:
-        """One Resource Graph query over a batch of subscriptions, its rows handed to each of them."""
+    def _call_batch(self, credential: UserCredential, number: int, batch: list[Subscription], query: str) -> None:
+        """One Resource Graph query over a batch of subscriptions, its rows handed to each of them by kind."""
         ids = [s.subscription_id for s in batch]
 
         def done(future: Future) -> None:
             found = future.exception() or future.result()
             for sub in batch:
-                value = found if isinstance(found, BaseException) else found.get(sub.subscription_id.lower(), [])
-                self._listed(credential, sub, f"g:{kind}", value=value)
+                value = found if isinstance(found, BaseException) else found.get(sub.subscription_id.lower(), {})
+                self._listed(credential, sub, f"g:{query}", value=value)
 
         with self._changed:
-            self._waiting[f"{GRAPH_TURN}{number}"].append((partial(_query, credential, ids, kind), done))
+            self._waiting[f"{GRAPH_TURN}{number}"].append((partial(_query, credential, ids, query), done))
 
     def _listed(self, credential: UserCredential, sub: Subscription, key: str, future: Future | None = None, *,
                 value: Any = None) -> None:
@@ -324,6 +326,11 @@ class FleetLoad(Generic[R]):
         if refused is not None and settings.GRAPH_FALLBACK:
             self._fall_back(credential, sub, answers, refused)
             return
+        if graph:  # the two queries' rows by kind, as the ARM lists' keys with "g:" before them
+            answers = {**{k: v for k, v in answers.items() if not k.startswith("g:")},
+                       **{f"g:{kind}": answer if isinstance(answer, GatewayError) else answer.get(kind, [])
+                          for query in QUERIES for answer in [answers[f"g:{query}"]]
+                          for kind in (TYPES_OF[query])}}
         required = {f"g:{k}" for k in REQUIRED} | {"policies"} if graph else {k for k, *_, req in LISTS if req}
         problem = next((answers[k] for k in sorted(required) if isinstance(answers[k], GatewayError)), None)
         if problem is not None:
@@ -331,6 +338,9 @@ class FleetLoad(Generic[R]):
             return
         lists = {k: ([] if isinstance(v, GatewayError) else v if k.startswith("g:") or k == "rights" else v[0])
                  for k, v in answers.items()}
+        if graph and (unseen := _network_unseen(lists)):
+            self._done(Part(sub, None, {}, FleetFailure(sub, unseen), source="graph"))
+            return
         nsgs_refused = answers.get("g:nsgs" if graph else "nsgs")
         nsgs_error = nsgs_refused.message if isinstance(nsgs_refused, GatewayError) else ""
         fleet = (_assemble_graph if graph else _assemble)(sub, lists, nsgs_error)
@@ -430,6 +440,26 @@ def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str =
         vnet_prefixes={v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {})
                                               .get("addressPrefixes") or ()) for v in lists["vnets"]},
     )
+
+
+def _network_unseen(lists: dict[str, list[dict]]) -> str:
+    """Why Resource Graph's rows cannot tell the tabs, if they cannot: it leaves out the rows a person may not read
+    where an ARM list is refused whole, so a VM whose network interface, or whose interface's virtual network, is
+    not among the rows would read as unprotected. ("" when every VM's network is there.)"""
+    nics = {n["id"].lower(): n for n in lists["g:nics"]}
+    vnets = {v["id"].lower() for v in lists["g:vnets"]}
+    for vm in lists["g:vms"]:
+        first = next((n["id"] for n in vm.get("nics") or () if n.get("id")), "")
+        found = nics.get(first.lower()) if first else None
+        if first and found is None:
+            return ("Azure lets you read its virtual machines but not all of their network interfaces (or Resource "
+                    "Graph has not caught up yet), so JIT's status here cannot be told.")
+        configs = (found or {}).get("ipConfigurations") or ()
+        subnet = next((((c.get("properties") or {}).get("subnet") or {}).get("id", "") for c in configs), "")
+        if "/subnets/" in subnet and subnet.rsplit("/subnets/", 1)[0].lower() not in vnets:
+            return ("Azure lets you read its virtual machines but not all of their virtual networks (or Resource "
+                    "Graph has not caught up yet), so JIT's status here cannot be told.")
+    return ""
 
 
 def _assemble_graph(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str = "") -> SubscriptionFleet:

@@ -25,31 +25,37 @@ GRAPH_PATH = "/providers/Microsoft.ResourceGraph/resources"
 PAGE_ROWS = 1000  # Resource Graph's largest $top
 BATCH_LIMIT = 299  # Microsoft's throttling guidance: batches of fewer than 300 subscriptions
 
-# One query per kind of resource, the same for every batch; each projects `id`, without which Azure gives no
-# $skipToken. The wording is docs/resource-graph.md's, where each is explained.
+# Two queries per batch (docs/resource-graph.md explains each column): every resource the pages use from
+# `resources` in one, Defender's pricing from `securityresources` in the other. Each query costs one of the person's
+# quota (15 per 5 s by default) however few rows it gives, so kinds share a query rather than each have its own.
+# Each projects `id`, without which Azure gives no $skipToken.
+TYPES = {
+    "microsoft.compute/virtualmachines": "vms",
+    "microsoft.classiccompute/virtualmachines": "classic",
+    "microsoft.network/networkinterfaces": "nics",
+    "microsoft.network/virtualnetworks": "vnets",
+    "microsoft.network/publicipaddresses": "pips",
+    "microsoft.network/azurefirewalls": "firewalls",
+    "microsoft.network/networksecuritygroups": "nsgs",
+}
 QUERIES = {
-    "vms": "resources | where type =~ 'microsoft.compute/virtualmachines' | project id, name, location, "
-           "subscriptionId, osType = tostring(properties.storageProfile.osDisk.osType), "
-           "power = tostring(properties.extended.instanceView.powerState.code), "
-           "nics = properties.networkProfile.networkInterfaces, admin = tostring(properties.osProfile.adminUsername)",
-    "classic": "resources | where type =~ 'microsoft.classiccompute/virtualmachines' | project id, name, location, "
-               "subscriptionId, power = tostring(properties.instanceView.powerState), "
-               "os = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem)",
-    "nics": "resources | where type =~ 'microsoft.network/networkinterfaces' | project id, subscriptionId, "
-            "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations",
-    "vnets": "resources | where type =~ 'microsoft.network/virtualnetworks' | project id, subscriptionId, "
-             "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets",
-    "pips": "resources | where type =~ 'microsoft.network/publicipaddresses' and isnotempty(properties.ipAddress) "
-            "| project id, subscriptionId, ip = tostring(properties.ipAddress)",
-    "firewalls": "resources | where type =~ 'microsoft.network/azurefirewalls' | project id, name, subscriptionId, "
-                 "ipConfigurations = properties.ipConfigurations, "
-                 "firewallPolicy = tostring(properties.firewallPolicy.id)",
-    "nsgs": "resources | where type =~ 'microsoft.network/networksecuritygroups' | project id, name, subscriptionId, "
-            "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules",
+    "resources": "resources | where type in~ ({types}) | project id, name, type, location, subscriptionId, "
+                 "osType = tostring(properties.storageProfile.osDisk.osType), "
+                 "power = tostring(properties.extended.instanceView.powerState.code), "
+                 "nics = properties.networkProfile.networkInterfaces, "
+                 "admin = tostring(properties.osProfile.adminUsername), "
+                 "classicPower = tostring(properties.instanceView.powerState), "
+                 "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
+                 "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
+                 "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
+                 "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
+                 "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules"
+                 .format(types=", ".join(f"'{t}'" for t in TYPES)),
     "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' "
                 "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
                 "subPlan = tostring(properties.subPlan)",
 }
+KINDS = (*TYPES.values(), "pricings")
 # The kinds without which a subscription's tabs would be wrong (as fleet.LISTS marks the ARM lists).
 REQUIRED = frozenset({"vms", "nics", "vnets"})
 
@@ -89,11 +95,11 @@ def batches(subscription_ids: list[str], size: int) -> list[list[str]]:
     return [subscription_ids[i:i + size] for i in range(0, len(subscription_ids), size)]
 
 
-def query_rows(credential: UserCredential, subscription_ids: list[str], kind: str,
+def query_rows(credential: UserCredential, subscription_ids: list[str], query: str,
                between_pages: Callable[[], None] | None = None) -> list[dict]:
-    """Resource Graph - Resources (POST /providers/Microsoft.ResourceGraph/resources): every row of the kind's query
+    """Resource Graph - Resources (POST /providers/Microsoft.ResourceGraph/resources): every row of one of QUERIES
     over these subscriptions, following $skipToken; raises the GatewayError that refused it."""
-    what = f"Resource Graph's {kind} in {len(subscription_ids)} subscription(s)"
+    what = f"Resource Graph's {query} in {len(subscription_ids)} subscription(s)"
     quota = credential.keep(("graph-quota",), Quota)
     client = reader(credential)
 
@@ -103,7 +109,7 @@ def query_rows(credential: UserCredential, subscription_ids: list[str], kind: st
         while True:
             quota.wait()
             request = HttpRequest("POST", GRAPH_PATH, params={"api-version": GRAPH_VERSION},
-                                  json={"subscriptions": subscription_ids, "query": QUERIES[kind], "options": options})
+                                  json={"subscriptions": subscription_ids, "query": QUERIES[query], "options": options})
             response = client.send_request(request, stream=True, **timeouts())
             response.read()
             quota.note(response.headers)
@@ -123,14 +129,16 @@ def query_rows(credential: UserCredential, subscription_ids: list[str], kind: st
     return call(credential, pages, what)
 
 
-def try_rows(credential: UserCredential, subscription_ids: list[str], kind: str,
-             between_pages: Callable[[], None] | None = None) -> dict[str, list[dict]] | GatewayError:
-    """`query_rows` by subscription (lower-case id), or the GatewayError that refused the batch."""
+def try_rows(credential: UserCredential, subscription_ids: list[str], query: str,
+             between_pages: Callable[[], None] | None = None) -> dict[str, dict[str, list[dict]]] | GatewayError:
+    """`query_rows` by subscription (lower-case id) and kind (a KINDS name), or the GatewayError that refused it."""
     try:
-        rows = query_rows(credential, subscription_ids, kind, between_pages)
+        rows = query_rows(credential, subscription_ids, query, between_pages)
     except GatewayError as error:
         return error
-    found: dict[str, list[dict]] = defaultdict(list)
+    found: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        found[(row.get("subscriptionId") or "").lower()].append(row)
+        kind = "pricings" if query == "pricings" else TYPES.get((row.get("type") or "").lower())
+        if kind is not None:
+            found[(row.get("subscriptionId") or "").lower()][kind].append(row)
     return found

@@ -83,8 +83,8 @@ def graph_vm(row: dict, subscription_id: str) -> VmFacts:
 
 def graph_classic_vm(row: dict, subscription_id: str) -> VmFacts:
     return classic_vm({"id": row["id"], "name": row["name"], "location": row.get("location") or "", "properties": {
-        "instanceView": {"powerState": row.get("power") or ""},
-        "storageProfile": {"operatingSystemDisk": {"operatingSystem": row.get("os") or ""}}}}, subscription_id)
+        "instanceView": {"powerState": row.get("classicPower") or ""},
+        "storageProfile": {"operatingSystemDisk": {"operatingSystem": row.get("classicOs") or ""}}}}, subscription_id)
 
 
 def nic(item: dict) -> NicFacts:

@@ -67,7 +67,7 @@ def _graph_rows() -> dict[str, list]:
         "g:vms": [{"id": VM_ID, "name": "web-01", "location": "westeurope", "subscriptionId": sub, "osType": "Linux",
                    "power": "PowerState/deallocated", "nics": [{"id": NIC_ID}], "admin": "azureuser"}],
         "g:classic": [{"id": CLASSIC_ID, "name": "old-01", "location": "westeurope", "subscriptionId": sub,
-                       "power": "Started", "os": "Windows"}],
+                       "classicPower": "Started", "classicOs": "Windows"}],
         "g:nics": [{"id": NIC_ID, "subscriptionId": sub, "nsg": "", "ipConfigurations": [CONFIG]}],
         "g:vnets": [{"id": VNET_ID, "subscriptionId": sub, "prefixes": ["10.0.0.0/16"], "subnets": SUBNETS}],
         "g:pips": [{"id": PIP_ID, "subscriptionId": sub, "ip": "203.0.113.9"}],
@@ -133,13 +133,14 @@ def azure(monkeypatch, settings):
     refuse: dict[str, Exception] = {}
     lock = threading.Lock()
 
-    def query(credential, ids, kind, between_pages):
+    def query(credential, ids, query, between_pages):
         with lock:
-            asked["graph"].append((tuple(ids), kind))
-        if kind in refuse:
-            return refuse[kind]
-        rows = _graph_rows()[f"g:{kind}"]
-        return {s.lower(): [dict(r, subscriptionId=s) for r in rows] for s in ids}
+            asked["graph"].append((tuple(ids), query))
+        if query in refuse:
+            return refuse[query]
+        rows = _graph_rows()
+        return {s.lower(): {kind: [dict(r, subscriptionId=s) for r in rows[f"g:{kind}"]]
+                            for kind in fleet.TYPES_OF[query]} for s in ids}
 
     def fetch(credential, sub, path, version, extra, between_pages):
         key = next(k for k, p, v, e, _ in fleet.LISTS if p == path and e == extra)
@@ -169,7 +170,7 @@ def _load(subs, **options) -> fleet.FleetLoad:
     return load
 
 
-def test_resource_graph_reads_each_batch_once_per_kind_and_arm_only_the_policies(azure):
+def test_resource_graph_reads_each_batch_in_two_queries_and_arm_only_the_policies(azure):
     asked, _ = azure
     subs = _subs(3)
     load = _load(subs)
@@ -191,7 +192,8 @@ def test_groups_rights_are_read_only_where_the_subscriptions_do_not_cover_them(a
 
 def test_a_batch_resource_graph_refuses_is_read_through_the_arm_lists_and_said(azure):
     asked, refuse = azure
-    refuse["nics"] = Throttled("Azure is throttling requests for Resource Graph's nics; please try again in a minute.")
+    refuse["resources"] = Throttled("Azure is throttling requests for Resource Graph's resources; please try again in "
+                                    "a minute.")
     subs = _subs(2)
     load = _load(subs)
     assert {key for _, key in asked["arm"]} == {key for key, *_ in fleet.LISTS}
@@ -203,10 +205,10 @@ def test_a_batch_resource_graph_refuses_is_read_through_the_arm_lists_and_said(a
 def test_without_the_fall_back_a_refused_required_kind_is_the_subscriptions_banner(azure, settings):
     settings.GRAPH_FALLBACK = False
     _, refuse = azure
-    refuse["vms"] = AccessDenied("Azure refused Resource Graph's vms: no.")
+    refuse["resources"] = AccessDenied("Azure refused Resource Graph's resources: no.")
     load = _load(_subs(1))
     part = next(iter(load.parts.values()))
-    assert part.made is None and part.failure.message == "Azure refused Resource Graph's vms: no."
+    assert part.made is None and part.failure.message == "Azure refused Resource Graph's resources: no."
 
 
 def test_a_subscription_written_to_lately_is_read_from_the_arm_lists(azure):
