@@ -43,6 +43,9 @@ API_VERSIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "permissions": ("Microsoft.Authorization", "permissions", ("2015-07-01", "2022-04-01")),
     "roleAssignments": ("Microsoft.Authorization", "roleAssignments", ("2022-04-01",)),
     "roleDefinitions": ("Microsoft.Authorization", "roleDefinitions", ("2022-04-01",)),
+    # Resource Graph: 2021-03-01 is what azure-mgmt-resourcegraph 8.0.1 sends by default; 2022-10-01 and 2024-04-01
+    # the later stable versions (sandbox/graph.py)
+    "resourceGraph": ("Microsoft.ResourceGraph", "resources", ("2021-03-01", "2022-10-01", "2024-04-01")),
 }
 AUTHORIZATION = "providers/Microsoft.Authorization"
 P = "/subscriptions/{sub}"
@@ -221,13 +224,10 @@ class Arm:
 
     def _visible(self, caller: dict, action: str, sub_id: str, items: list[dict], id_field: str = "id") -> list[dict]:
         """ARM lists at subscription scope only what the caller may read, and refuses if that is nothing."""
-        assignments = self.sandbox.world["role_assignments"]
         scope = f"/subscriptions/{sub_id}"
-        if rbac.allowed(assignments, caller["oid"], action, scope):
+        whole, readable_groups = rbac.readable(self.sandbox.world["role_assignments"], caller["oid"], action, scope)
+        if whole:
             return items
-        readable_groups = {a["scope"].lower() for a in assignments
-                           if rbac.holds(a, caller["oid"]) and rbac.scope_covers(scope, a["scope"])
-                           and rbac.role_allows(a["role"], action)}
         if not readable_groups:
             self._require(caller, action, scope)
         return [i for i in items if "/".join(i[id_field].split("/")[:5]).lower() in readable_groups]

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,11 @@ class Knobs:
     refresh_token_lifetime_s: int = 86400
     device_code_lifetime_s: int = 900  # Entra's device codes last 15 minutes
     device_code_interval_s: int = 5  # and ask clients to poll every 5 seconds
+    # Resource Graph (sandbox/graph.py): per person, `graph_quota` queries per `graph_quota_window_s` seconds, as
+    # Microsoft's throttling guidance's example; writes show in it `graph_lag_seconds` after they are saved.
+    graph_quota: int = 15
+    graph_quota_window_s: int = 5
+    graph_lag_seconds: float = 0.0
 
     def delay_ms(self, operation: str, path: str) -> int:
         """The latency for this call: a setting for its path beats one for any path, its operation beats "*"."""
@@ -59,11 +65,13 @@ class Knobs:
 
 
 class Sandbox:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, graph_lag_seconds: float = 0.0) -> None:
         self.data_dir = data_dir
+        self.graph_lag_seconds = graph_lag_seconds  # what a reset sets the knob back to
         self.state_path = data_dir / "state.json"
         self.lock = threading.RLock()
-        self.knobs = Knobs()
+        self.knobs = Knobs(graph_lag_seconds=graph_lag_seconds)
+        self.write_listeners: list[Callable[[], None]] = []  # called under the lock after each saved write
         self.stats: Counter[str] = Counter()
         self.codes: dict[str, dict] = {}
         self.device_codes: dict[str, dict] = {}  # sandbox.device: by device code
@@ -89,7 +97,7 @@ class Sandbox:
             self.clock = Clock(0.0)
             seed(self.world, self.clock.now())
             self.generation += 1
-            self.knobs = Knobs()
+            self.knobs = Knobs(graph_lag_seconds=self.graph_lag_seconds)
             self.codes.clear()
             self.device_codes.clear()
             self.save()
@@ -130,6 +138,8 @@ class Sandbox:
         every write, it queued parallel writes (a request's initiates) one behind the other."""
         with self.lock:
             self.version += 1
+            for listener in self.write_listeners:
+                listener()
         self._dirty.set()
 
     def flush(self) -> None:
