@@ -136,8 +136,9 @@ class FleetLoad(Generic[R]):
         # Per subscription: the answers in so far, by key (a LISTS key, "g:" + a Resource Graph kind, "rights"), and
         # the keys it waits for.
         self._answers: dict[str, dict[str, Any]] = {}
-        self._expect: dict[str, set[str]] = {}
+        self._expect: dict[str, set[str] | None] = {}
         self._notes: dict[str, str] = {}
+        self._batch_of: dict[str, str] = {}  # subscription id → the turn of its Resource Graph batch
         self._changed = threading.Condition()
         self._width = settings.AZURE_PARALLEL_CALLS
         self._share = max(2, -(-self._width // max(1, len(subscriptions))))
@@ -209,7 +210,12 @@ class FleetLoad(Generic[R]):
                 | {s for s, calls in self._asked.items() if now - min(asked for asked, in calls) >= after})
 
     def _only_late_left(self, late: set[str]) -> bool:
-        return all(s.subscription_id in late for s in self._pending())
+        """Whether every subscription still out is late, and none waits for a Resource Graph batch: a batch holds
+        many subscriptions, and it is the page's own read, not a slow subscription's (under the lock)."""
+        open_batches = {key for key, calls in self._waiting.items() if key.startswith(GRAPH_TURN) and calls} | {
+            key for key, running in self._running.items() if key.startswith(GRAPH_TURN) and running}
+        return all(s.subscription_id in late and self._batch_of.get(s.subscription_id) not in open_batches
+                   for s in self._pending())
 
     def _answered(self, sub_id: str, asked: list[float]) -> None:
         """Azure answered a request of this call (under the lock): its time counts; the next one starts now."""
@@ -295,6 +301,7 @@ class FleetLoad(Generic[R]):
     def _call_batch(self, credential: UserCredential, number: int, batch: list[Subscription], query: str) -> None:
         """One Resource Graph query over a batch of subscriptions, its rows handed to each of them by kind."""
         ids = [s.subscription_id for s in batch]
+        self._batch_of.update((s, f"{GRAPH_TURN}{number}") for s in ids)
 
         def done(future: Future) -> None:
             found = future.exception() or future.result()
@@ -311,9 +318,10 @@ class FleetLoad(Generic[R]):
         with self._changed:
             answers = self._answers[sub_id]
             answers[key] = value if future is None else (future.exception() or future.result())
-            if not self._expect[sub_id] <= answers.keys():
+            expected = self._expect[sub_id]
+            if expected is None or not expected <= answers.keys():
                 return
-            self._expect[sub_id] = set()  # assembled once
+            self._expect[sub_id] = None  # assembled once
         self._assembled(credential, sub, answers)
 
     def _assembled(self, credential: UserCredential, sub: Subscription, answers: dict[str, Any]) -> None:
