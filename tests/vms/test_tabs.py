@@ -87,6 +87,10 @@ def _calls_for_one_page(portal, sandbox, vms: int) -> tuple[dict[str, int], int]
     portal.post("/vms/refresh")
     sandbox.control("POST", "stats")
     page = portal.get("/vms/")
+    deadline = time.monotonic() + 15  # a subscription late on a busy machine comes in with a later view
+    while page.context["inventory"].loading is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page = portal.get("/vms/")
     rows = page.context["inventory"].rows
     assert len(rows) == vms
     groups = {(r.subscription_id, r.resource_group.lower()) for r in rows if r.tab != "unsupported"}
