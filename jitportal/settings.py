@@ -120,7 +120,7 @@ INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
 FLEET_SOURCE = env_str("FLEET_SOURCE", "graph")
 if FLEET_SOURCE not in ("graph", "arm"):
     raise ImproperlyConfigured(f"FLEET_SOURCE must be graph or arm, not {FLEET_SOURCE!r}.")
-GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 100, minimum=1)
+GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 10, minimum=1)
 if GRAPH_BATCH_SUBSCRIPTIONS >= 300:
     raise ImproperlyConfigured("GRAPH_BATCH_SUBSCRIPTIONS must be under 300 (Microsoft's throttling guidance).")
 # When Resource Graph refuses a batch (403, or 429 after retries), read its subscriptions through the ARM lists.

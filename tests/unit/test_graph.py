@@ -180,13 +180,14 @@ def _load(subs, **options) -> fleet.FleetLoad:
     return load
 
 
-def test_resource_graph_reads_each_batch_in_two_queries_and_arm_only_the_policies(azure):
+def test_resource_graph_reads_the_resources_by_batch_the_pricing_at_once_and_arm_only_the_policies(azure):
     asked, _ = azure
     subs = _subs(3)
     load = _load(subs)
     ids = [s.subscription_id for s in subs]
-    assert sorted(asked["graph"]) == sorted([(tuple(ids[:2]), k) for k in graph.QUERIES]
-                                            + [(tuple(ids[2:]), k) for k in graph.QUERIES])
+    # resources in batches of GRAPH_BATCH_SUBSCRIPTIONS (side by side), the pricing in one of up to 299
+    assert sorted(asked["graph"]) == sorted([(tuple(ids[:2]), "resources"), (tuple(ids[2:]), "resources"),
+                                             (tuple(ids), "pricings")])
     assert sorted(asked["arm"]) == sorted((s, "policies") for s in ids)
     assert all(p.source == "graph" and p.made.vms[0].power_state == "deallocated" for p in load.parts.values())
 
