@@ -4,6 +4,7 @@ fields: Azure omits what is empty."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 import isodate
 
@@ -35,6 +36,7 @@ def parse_time(value: str) -> datetime:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+@cache  # a fleet's policies repeat a few durations ("PT3H") over thousands of ports
 def parse_duration(value: str) -> timedelta:
     """Azure's day-time durations ("PT3H", "P1D"); ValueError for years and months, which have no fixed length."""
     parsed = isodate.parse_duration(value)
