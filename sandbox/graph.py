@@ -19,12 +19,14 @@ import binascii
 import collections
 import copy
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from . import demo, kql, rbac
@@ -239,15 +241,15 @@ class Graph:
                 {"code": "ParserFailure", "message": str(error), "line": 1,
                  "characterPositionInLine": error.position, "token": error.token}]) from None
         index, freshness, assignments = self._view()
-        subscriptions = self._subscriptions(body.get("subscriptions"), caller, index, assignments)
+        subscriptions = self._subscriptions(body.get("subscriptions"), caller["oid"], assignments)
         rows = self._rows(query, body["query"], subscriptions, caller["oid"], index, freshness, assignments)
         return _page(rows, query, options, _fingerprint(body["query"], subscriptions), body.get("facets"))
 
-    def _subscriptions(self, requested: object, caller: dict, index: Index, assignments: list[dict]) -> list[str]:
+    def _subscriptions(self, requested: object, principal: str, assignments: list[dict]) -> list[str]:
         """The subscriptions to read, lower case, in the order asked: unknown ones and ones the caller has no
         role in are skipped without a word, as Azure does; none asked means all the caller's."""
         mine = {a["scope"].split("/")[2].lower() for a in assignments
-                if rbac.holds(a, caller["oid"]) and a["scope"].lower().startswith("/subscriptions/")}
+                if rbac.holds(a, principal) and a["scope"].lower().startswith("/subscriptions/")}
         known = {s["subscriptionId"].lower() for s in self.sandbox.world["subscriptions"]}
         if requested is None or requested == []:
             return sorted(mine & known)
@@ -261,14 +263,19 @@ class Graph:
 
     def _rows(self, query: kql.Query, text: str, subscriptions: list[str], principal: str, index: Index,
               freshness: tuple, assignments: list[dict]) -> list[dict]:
-        """The query's whole result, kept for its next pages while the world it came from is current."""
-        key = (principal, text, tuple(subscriptions), freshness)
+        """The query's whole result, kept for its next pages while the world it came from is current. It is
+        kept by what the caller may read, not by who asks: two people with the same read scope get the same
+        rows, so the second one's query costs no more than a page."""
+        scopes = _readable_scopes(query, subscriptions, principal, index, assignments)
+        key = (text, tuple(scopes), freshness)
         with self._lock:
             kept = self._results.get(key)
             if kept is not None:
                 self._results.move_to_end(key)
                 return kept
-        rows = kql.run(query.stages, self._candidates(query, subscriptions, principal, index, assignments))
+        candidates = [_Row(r, store, type_lower, sub) for sub, store, type_lower, groups in scopes
+                      for r in index[type_lower][sub] if groups is None or _group_of(r["id"]) in groups]
+        rows = [row if type(row) is dict else dict(row) for row in kql.run(query.stages, candidates)]
         with self._lock:
             self._results[key] = rows
             self._kept_rows += len(rows)
@@ -277,31 +284,31 @@ class Graph:
                 self._kept_rows -= len(dropped)
         return rows
 
-    def _candidates(self, query: kql.Query, subscriptions: list[str], principal: str, index: Index,
-                    assignments: list[dict]) -> list[dict]:
-        """The table's rows in the subscriptions, of the types the query's leading `where type …` admits,
-        that the caller may read: per subscription and type, all of them or those in readable groups."""
-        admitted = query.types()
-        types = [(store, arm_type) for store, (table, arm_type) in STORES.items()
-                 if table == query.table and (admitted is None or arm_type.lower() in admitted)]
-        held = [a for a in assignments if rbac.holds(a, principal)]
-        by_sub: dict[str, list[dict]] = {}
-        for a in held:
+
+def _readable_scopes(query: kql.Query, subscriptions: list[str], principal: str, index: Index,
+                     assignments: list[dict]) -> list[tuple[str, str, str, frozenset[str] | None]]:
+    """What the caller may read of the table's rows in the subscriptions, of the types the query's leading
+    `where type …` admits: (subscription, store, type, None for all of them or the readable groups), in order.
+    Read permission per subscription and type, as ARM's lists check it, from the caller's own assignments."""
+    admitted = query.types()
+    types = [(store, arm_type) for store, (table, arm_type) in STORES.items()
+             if table == query.table and (admitted is None or arm_type.lower() in admitted)]
+    by_sub: dict[str, list[dict]] = {}
+    for a in assignments:
+        if rbac.holds(a, principal):
             parts = a["scope"].lower().split("/")
             by_sub.setdefault(parts[2] if len(parts) > 2 else "", []).append(a)
-        rows: list[dict] = []
-        for sub in subscriptions:
-            mine = by_sub.get(sub, []) + by_sub.get("", [])
-            for store, arm_type in types:
-                resources = index.get(arm_type.lower(), {}).get(sub)
-                if not resources:
-                    continue
-                whole, groups = rbac.readable(mine, principal, f"{arm_type}/read", f"/subscriptions/{sub}")
-                if not whole and not groups:
-                    continue
-                rows.extend(_row(r, store, arm_type.lower(), sub) for r in resources
-                            if whole or _group_of(r["id"]) in groups)
-        return rows
+    scopes: list[tuple[str, str, str, frozenset[str] | None]] = []
+    for sub in subscriptions:
+        mine = by_sub.get(sub, []) + by_sub.get("", [])
+        for store, arm_type in types:
+            type_lower = arm_type.lower()
+            if not index.get(type_lower, {}).get(sub):
+                continue
+            whole, groups = rbac.readable(mine, principal, f"{arm_type}/read", f"/subscriptions/{sub}")
+            if whole or groups:
+                scopes.append((sub, store, type_lower, None if whole else frozenset(groups)))
+    return scopes
 
 
 def _build_index(world: dict) -> Index:
@@ -318,30 +325,73 @@ def _group_of(resource_id: str) -> str:
     return "/".join(resource_id.split("/")[:5]).lower()
 
 
-def _row(resource: dict, store: str, type_lower: str, sub: str) -> dict:
-    """One Resource Graph row for a world resource (the fields Microsoft documents for the resources table)."""
-    parts = resource["id"].split("/")
-    group = parts[4].lower() if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
-    properties = resource.get("properties", {})
-    location = resource.get("location", "")
-    if store == "vms":
-        properties = _vm_properties(resource)
-    return {"id": resource["id"], "name": resource["name"], "type": type_lower, "tenantId": demo.TENANT_ID,
-            "kind": resource.get("kind", ""), "location": location, "resourceGroup": group, "subscriptionId": sub,
-            "managedBy": "", "sku": resource.get("sku"), "plan": resource.get("plan"), "properties": properties,
-            "tags": resource.get("tags") or {}, "identity": resource.get("identity"), "zones": resource.get("zones"),
-            "extendedLocation": resource.get("extendedLocation")}
+COLUMNS = ("id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy",
+           "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation")
+
+
+class _Row(Mapping):
+    """One Resource Graph row of a world resource (the fields Microsoft documents for the resources table),
+    made field by field as the query reads them: a query that projects five fields of 30,000 VMs renders
+    no more than it shows."""
+
+    __slots__ = ("resource", "store", "type", "sub", "_properties")
+
+    def __init__(self, resource: dict, store: str, type_lower: str, sub: str) -> None:
+        self.resource, self.store, self.type, self.sub = resource, store, type_lower, sub
+        self._properties: dict | None = None
+
+    def get(self, key: str, default: object = None) -> object:
+        resource = self.resource
+        if key == "properties":
+            if self._properties is None:
+                self._properties = (_vm_properties(resource) if self.store == "vms"
+                                    else resource.get("properties", {}))
+            return self._properties
+        if key in ("id", "name"):
+            return resource[key]
+        if key == "type":
+            return self.type
+        if key == "subscriptionId":
+            return self.sub
+        if key == "resourceGroup":
+            parts = resource["id"].split("/", 5)
+            return parts[4].lower() if len(parts) > 4 and parts[3].lower() == "resourcegroups" else ""
+        if key == "tenantId":
+            return demo.TENANT_ID
+        if key in ("kind", "location", "managedBy"):
+            return resource.get(key, "")
+        if key == "tags":
+            return resource.get("tags") or {}
+        if key in COLUMNS:
+            return resource.get(key)
+        return default
+
+    def __getitem__(self, key: str) -> object:
+        if key not in COLUMNS:
+            raise KeyError(key)
+        return self.get(key)
+
+    def __iter__(self):
+        return iter(COLUMNS)
+
+    def __len__(self) -> int:
+        return len(COLUMNS)
 
 
 def _vm_properties(vm: dict) -> dict:
     """ARM's VM properties plus what Resource Graph adds under `extended` (the power state ARM gives only in
     an instance view)."""
-    display = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}[vm["power"]]
     properties = render_vm(vm)["properties"]
-    properties["extended"] = {"instanceView": {
-        "computerName": vm["name"], "osName": "ubuntu" if vm["os"] == "Linux" else "Windows Server 2022 Datacenter",
-        "powerState": {"code": f"PowerState/{vm['power']}", "level": "Info", "displayStatus": display}}}
+    properties["extended"] = _extended(vm["power"], vm["os"])
     return properties
+
+
+@functools.cache
+def _extended(power: str, os_type: str) -> dict:
+    """Shared by every VM in that state (only serialized, never changed)."""
+    display = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}[power]
+    return {"instanceView": {"osName": "ubuntu" if os_type == "Linux" else "Windows Server 2022 Datacenter",
+                             "powerState": {"code": f"PowerState/{power}", "level": "Info", "displayStatus": display}}}
 
 
 @dataclass(frozen=True)

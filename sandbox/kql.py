@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 TABLES = ("resources", "securityresources")
@@ -563,8 +563,9 @@ def _sorted(rows: list[dict], keys: list[SortKey]) -> list[dict]:
     return result
 
 
-def run(stages: list[Stage], rows: list[dict]) -> list[dict]:
-    """Apply the stages in order. Rows are never changed in place: project and extend make new dicts."""
+def run(stages: list[Stage], rows: Sequence[Mapping]) -> list[Mapping]:
+    """Apply the stages in order to rows (any Mapping whose `get` reads a column). Rows are never changed in
+    place: project, extend and project-away make new dicts."""
     for stage in stages:
         if stage.operator == "where":
             predicate = stage.predicate
@@ -572,7 +573,7 @@ def run(stages: list[Stage], rows: list[dict]) -> list[dict]:
         elif stage.operator == "project":
             rows = [{c.name: c.expr(row) for c in stage.columns} for row in rows]
         elif stage.operator == "extend":
-            rows = [{**row, **{c.name: c.expr(row) for c in stage.columns}} for row in rows]
+            rows = [{**row, **{c.name: c.expr(row) for c in stage.columns}} for row in rows]  # any Mapping
         elif stage.operator == "project-away":
             away = set(stage.names)
             rows = [{k: v for k, v in row.items() if k not in away} for row in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import gc
 import json
 import os
 import random
@@ -21,6 +22,13 @@ from .timeutil import Clock
 STALL_AFTER_APPLY = "stall-after-apply"
 SAVE_DELAY_SECONDS = 0.5  # writes within this long share one save
 FAULT_KINDS = ("429", "500", "503", "drop", STALL_AFTER_APPLY)
+
+
+def _settle() -> None:
+    """Take the world just built out of the garbage collector's sight: it lives until the next fleet, holds no
+    cycles to collect, and a 100,000-VM world made each full collection (run while answers are built) walk
+    millions of objects. Measured: Resource Graph's query family over 10,000 VMs took 40 % less CPU."""
+    gc.freeze()
 
 
 @dataclass
@@ -85,6 +93,7 @@ class Sandbox:
         atexit.register(self.flush)
         if self.state_path.exists():
             self.world = json.loads(self.state_path.read_text())
+            _settle()
         else:
             self.world = fleet.empty_world()
             self.reset()
@@ -96,6 +105,7 @@ class Sandbox:
             self.world.update(fleet.empty_world())
             self.clock = Clock(0.0)
             seed(self.world, self.clock.now())
+            _settle()
             self.generation += 1
             self.knobs = Knobs(graph_lag_seconds=self.graph_lag_seconds)
             self.codes.clear()
@@ -108,6 +118,7 @@ class Sandbox:
             fleet.generate(self.world, vm_count, subscription_count)
             now = self.clock.now()
             generated_history(self.world, events, now - dt.timedelta(days=80), now - dt.timedelta(hours=1))
+            _settle()
             self.generation += 1
             self.save()
 
