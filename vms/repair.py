@@ -25,7 +25,6 @@ from .inventory import VmRow, forget, get_inventory, invalidate
 from .verdicts import BYPASSED, JIT_PREFIX, MISSING, VmHealth
 
 RESTORE, DELETE_RULE = "jit.restore", "nsg.rule.delete"
-DELETE_ACTION = "Microsoft.Network/networkSecurityGroups/securityRules/delete"
 JIT_DENY = JIT_PREFIX + "_"  # Defender for Cloud's deny rules: SecurityCenter-JITRule_…; its allow rules: …-
 
 

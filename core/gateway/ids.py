@@ -83,6 +83,11 @@ def subscription_of(resource_id: str) -> str:
 
 
 def resource_group_of(resource_id: str) -> str:
+    """The resource group an ARM id names ("" for none). Read per VM of a fleet (10,000 at a time), so the
+    common shape, /subscriptions/{id}/resourceGroups/{name}/…, is read without azure-mgmt-core's parser."""
+    parts = resource_id.split("/", 5)
+    if len(parts) > 4 and not parts[0] and parts[1].lower() == "subscriptions" and parts[3].lower() == "resourcegroups":
+        return parts[4]
     return parse_resource_id(resource_id).get("resource_group", "")
 
 

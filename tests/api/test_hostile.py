@@ -53,7 +53,8 @@ def test_a_path_no_route_matches_is_a_404_problem(client, db, path):
 def test_a_vm_whose_subscription_azure_did_not_list_is_azure_unavailable_not_bad_input(api_for, sandbox, view):
     # A script must tell "try again" from "fix your input": the VM is real, Azure failed to list it just now.
     web_02 = view.vm_id("Contoso Production", "rg-web", "web-02")
-    sandbox.control("POST", "faults", {"operation": "vms.list", "kind": "500", "rate": 1.0})
+    # The JIT policies: an ARM list per subscription whether the fleet comes from Resource Graph or the ARM lists.
+    sandbox.control("POST", "faults", {"operation": "jit.list", "kind": "500", "rate": 1.0})
     try:
         answer = api_for("alice").post("/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60},
                                        REMOTE_ADDR=MY_IP)

@@ -144,4 +144,4 @@ def test_one_on_behalf_of_exchange_serves_a_tokens_calls(api_for, sandbox, monke
     for _ in range(3):
         forget()  # no cached inventory: every call asks Azure again
         assert alice.get("/vms").status_code == 200
-    assert exchanges == ["_NoTokenCache"] and sandbox.control("GET", "stats")["calls"]["vms.list"] >= 3
+    assert exchanges == ["_NoTokenCache"] and sandbox.control("GET", "stats")["calls"]["jit.list"] >= 3

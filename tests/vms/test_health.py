@@ -58,7 +58,9 @@ def test_an_nsg_outside_the_persons_read_scope_is_unknown_with_the_missing_right
     assert "Microsoft.Network/networkSecurityGroups/read" in health.summary
 
 
-def test_an_nsg_list_azure_refuses_is_unknown_with_its_words(bob, sandbox, subs):
+def test_an_nsg_list_azure_refuses_is_unknown_with_its_words(bob, sandbox, subs, settings):
+    # The ARM lists' path: through Resource Graph the NSGs come with the VMs, in one query (test_graph_fleet.py).
+    settings.FLEET_SOURCE = "arm"
     sandbox.control("POST", "faults", {"operation": "nsgs.list", "kind": "503", "count": 20, "retry_after": 0,
                                        "path_contains": subs["dev"]})
     # The VM's page waits for a subscription whose retries make it late, as the tabs do not.
