@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 
+# The environment a person's shell gives `make serve`, before the test settings put the sandbox's into this one.
+PEOPLES_ENVIRONMENT = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "SANDBOX_", "DJANGO_"))}
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop here
 
@@ -196,11 +198,6 @@ class Server:
         self.cleanup()
 
 
-def _child_environment() -> dict[str, str]:
-    """This process's environment without what it set for itself (the test settings)."""
-    return {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-
-
 def _wait_healthy(name: str, url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -218,7 +215,7 @@ def _wait_healthy(name: str, url: str, process: subprocess.Popen, log: Path, sec
 def start_serve(sandbox: SandboxProcess, work: Path) -> Server:
     """`make serve`, using the bench's sandbox (its published connection settings, as a second `make serve` would)."""
     port, log = free_port(), work / "serve.log"
-    environment = {**_child_environment(), "PORT": str(port), "SANDBOX_PORT": sandbox.base_url.rsplit(":", 1)[1],
+    environment = {**PEOPLES_ENVIRONMENT, "PORT": str(port), "SANDBOX_PORT": sandbox.base_url.rsplit(":", 1)[1],
                    "SANDBOX_DATA_DIR": str(sandbox.ca_path.parent), "DATABASE_PATH": str(work / "serve.sqlite3")}
     with log.open("ab") as out:
         process = subprocess.Popen(["make", "-s", "serve"], cwd=ROOT, env=environment, stdout=out,
@@ -229,7 +226,8 @@ def start_serve(sandbox: SandboxProcess, work: Path) -> Server:
     def is_portal(pid: int) -> bool:  # the runserver: the `manage.py serve` that `manage.py serve` started
         line = cmdline(pid)
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) if line else 0
-        return "manage.py serve" in line and "manage.py serve" in cmdline(parent)
+        return "python" in line and "manage.py serve" in line and "manage.py serve" in cmdline(parent) \
+            and "python" in cmdline(parent)
     return Server("make serve", url, process, is_portal)
 
 
