@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import demo, nsg, publish
 from .certs import Material
 from .device import PublicClients
+from .graph import Graph
 from .http import Request, Response, json_response, route
 from .identity import Identity
 from .ingestion import Ingestion
@@ -18,8 +19,9 @@ def _bad(message: str) -> Response:
 
 class Control:
     def __init__(self, sandbox: Sandbox, identity: Identity, material: Material, public_clients: PublicClients,
-                 ingestion: Ingestion) -> None:
+                 ingestion: Ingestion, graph: Graph) -> None:
         self.sandbox = sandbox
+        self.graph = graph
         self.ingestion = ingestion
         self.identity = identity
         self.public_clients = public_clients
@@ -37,6 +39,8 @@ class Control:
             route("POST", "/_sandbox/faults", self.add_fault, "control"),
             route("DELETE", "/_sandbox/faults", self.clear_faults, "control"),
             route("POST", "/_sandbox/config", self.config, "control"),
+            route("GET", "/_sandbox/resource-graph", self.resource_graph, "control"),
+            route("POST", "/_sandbox/resource-graph", self.set_resource_graph, "control"),
             route("POST", "/_sandbox/reset", self.reset, "control"),
             route("POST", "/_sandbox/fleet", self.replace_fleet, "control"),
             route("POST", "/_sandbox/history", self.add_history, "control"),
@@ -152,7 +156,7 @@ class Control:
 
     def config(self, request: Request) -> Response:
         body = request.json()
-        allowed = set(Knobs.__dataclass_fields__) - {"latency_ms", "faults"}
+        allowed = set(Knobs.__dataclass_fields__) - {"latency_ms", "faults", "graph_lag_seconds"}
         if not isinstance(body, dict) or not set(body) <= allowed or not all(
                 isinstance(v, int) and v > 0 for v in body.values()):
             return _bad(f"send positive integers for any of {sorted(allowed)}")
@@ -161,8 +165,34 @@ class Control:
                 setattr(self.sandbox.knobs, key, value)
         return json_response(200, body)
 
+    def resource_graph(self, request: Request) -> Response:
+        knobs = self.sandbox.knobs
+        return json_response(200, {"lag_seconds": knobs.graph_lag_seconds, "quota": knobs.graph_quota,
+                                   "window_seconds": knobs.graph_quota_window_s})
+
+    def set_resource_graph(self, request: Request) -> Response:
+        """{"lag_seconds": 5} (writes show in Resource Graph that long after), {"quota": 2, "window_seconds": 5}
+        (queries per person per window); a quota change starts everyone's window afresh."""
+        body = request.json()
+        fields = {"lag_seconds": (int, float), "quota": (int,), "window_seconds": (int,)}
+        if (not isinstance(body, dict) or not body or not set(body) <= set(fields)
+                or not all(isinstance(v, fields[k]) and not isinstance(v, bool) for k, v in body.items())
+                or body.get("lag_seconds", 0) < 0 or body.get("quota", 1) < 1 or body.get("window_seconds", 1) < 1):
+            return _bad('send any of {"lag_seconds": 0 or more, "quota": 1 or more, "window_seconds": 1 or more}')
+        with self.sandbox.lock:
+            knobs = self.sandbox.knobs
+            knobs.graph_lag_seconds = float(body.get("lag_seconds", knobs.graph_lag_seconds))
+            knobs.graph_quota = body.get("quota", knobs.graph_quota)
+            knobs.graph_quota_window_s = body.get("window_seconds", knobs.graph_quota_window_s)
+        if "lag_seconds" in body:
+            self.graph.lag_changed()
+        if "quota" in body or "window_seconds" in body:
+            self.graph.quota.forget()
+        return self.resource_graph(request)
+
     def reset(self, request: Request) -> Response:
         self.sandbox.reset()
+        self.graph.quota.forget()
         self.ingestion.forget()
         return json_response(200, {"reset": True, "now": format_time(self.sandbox.clock.now())})
 

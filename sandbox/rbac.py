@@ -104,6 +104,15 @@ def allowed(assignments: list[dict], principal: str, action: str, scope: str) ->
     )
 
 
+def readable(assignments: list[dict], principal: str, action: str, scope: str) -> tuple[bool, set[str]]:
+    """Where the principal may do `action` within `scope`: (everywhere in it, the lower-case scopes below it
+    where a role allows it). ARM's subscription-wide lists and Resource Graph's rows both filter by this."""
+    if allowed(assignments, principal, action, scope):
+        return True, set()
+    return False, {a["scope"].lower() for a in assignments
+                   if holds(a, principal) and scope_covers(scope, a["scope"]) and role_allows(a["role"], action)}
+
+
 def granting_role(assignments: list[dict], principal: str, action: str, scope: str) -> str:
     """The first role assigned to the principal that allows the action at the scope ("" when none does)."""
     return next((a["role"] for a in assignments if holds(a, principal)

@@ -55,7 +55,7 @@ class SandboxProcess:
 
 def start(port: int, data_dir: Path) -> SandboxProcess:
     process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", str(data_dir),
-                                "--quiet"], cwd=Path(__file__).resolve().parent.parent)
+                                "--quiet", "--graph-lag", "0"], cwd=Path(__file__).resolve().parent.parent)
     sandbox = SandboxProcess(f"https://127.0.0.1:{port}", data_dir / "ca.pem", process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
