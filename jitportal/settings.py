@@ -115,6 +115,21 @@ API_WRITES_PER_MINUTE = env_int("API_WRITES_PER_MINUTE", 20, minimum=1)
 AZURE_RETRIES = env_int("AZURE_RETRIES", 3)
 AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
+# Where the fleet's resources are read (docs/architecture.md, "Fleet through Resource Graph"): "graph" (Azure
+# Resource Graph, in batches of GRAPH_BATCH_SUBSCRIPTIONS, as the person) or "arm" (nine ARM lists per subscription).
+FLEET_SOURCE = env_str("FLEET_SOURCE", "graph")
+if FLEET_SOURCE not in ("graph", "arm"):
+    raise ImproperlyConfigured(f"FLEET_SOURCE must be graph or arm, not {FLEET_SOURCE!r}.")
+GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 100, minimum=1)
+if GRAPH_BATCH_SUBSCRIPTIONS >= 300:
+    raise ImproperlyConfigured("GRAPH_BATCH_SUBSCRIPTIONS must be under 300 (Microsoft's throttling guidance).")
+# When Resource Graph refuses a batch (403, or 429 after retries), read its subscriptions through the ARM lists.
+GRAPH_FALLBACK = env_bool("GRAPH_FALLBACK", True)
+# Resource Graph may lag ARM: a subscription the portal wrote to is read through ARM lists for this long after.
+GRAPH_SETTLE_SECONDS = env_int("GRAPH_SETTLE_SECONDS", 120, minimum=0)
+# A cold VM tab waits this long for the fleet, then shows how far its load has come and looks again (each look
+# waiting as long again): a thousand subscriptions show progress, not a blank page.
+INVENTORY_PROGRESS_SECONDS = env_int("INVENTORY_PROGRESS_SECONDS", 3, minimum=1)
 # A policy write holds a lease (not a database lock) over its Azure calls: a read, one write per policy
 # and, after a lost answer, a read back; it expires on its own if its holder dies.
 POLICY_LEASE_SECONDS = env_int("POLICY_LEASE_SECONDS", 4 * AZURE_TIMEOUT_SECONDS + 30, minimum=10)

@@ -41,3 +41,6 @@ else:
     # A file, not shared-cache memory, so that concurrent writers meet SQLite's real (IMMEDIATE) locking.
     DATABASES["default"]["TEST"] = {"NAME": str(SANDBOX_DATA_DIR / "test-portal.sqlite3")}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Pages wait for the whole fleet (as before issue #27): a test reads the page it asked for, not the progress view,
+# which tests/vms/test_graph_fleet.py asks for by setting this low.
+INVENTORY_PROGRESS_SECONDS = 120

@@ -14,8 +14,9 @@ from core import gateway
 from core.actor import Actor, actor_of
 from core.gateway import RuleRef
 
+from .azure_actions import DELETE_ACTION
 from .inventory import CONFIGURED, Inventory, VmRow, get_inventory
-from .repair import DELETE_ACTION, az_delete, az_recreate_deny, delete_rule, restore
+from .repair import az_delete, az_recreate_deny, delete_rule, restore
 from .rights import CONFIGURE, vm_for, why_not
 from .verdicts import BYPASSED, EXPOSED, LEFTOVER, MISSING, PortHealth
 

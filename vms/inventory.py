@@ -37,6 +37,7 @@ from core.gateway import (
     VmFacts,
 )
 
+from .azure_actions import CHECKED
 from .exposures import Seen, observe
 from .models import SeenScope
 from .seen import scope_key
@@ -178,6 +179,8 @@ class Inventory:
     # What Azure lets this person do, per (subscription id, resource group), lower case: read with the fleet.
     rights: dict[tuple[str, str], Permissions] = field(default_factory=dict)
     loading: FleetLoad[list[VmRow]] | None = None  # while some subscriptions have not answered yet
+    sources: frozenset[str] = frozenset()  # "graph" (Azure Resource Graph) and/or "arm" (ARM's lists)
+    notes: tuple[str, ...] = ()  # why some subscriptions were read through ARM's lists instead of Resource Graph
     _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
     _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _html: dict[tuple, str] = field(default_factory=dict, repr=False)
@@ -246,6 +249,14 @@ class Inventory:
     def age_seconds(self) -> int:
         return int(time.time() - self.fetched_at)
 
+    @property
+    def source_words(self) -> str:
+        """Where the rows were read, for the freshness line: Resource Graph can lag Azure by seconds."""
+        if "graph" in self.sources:
+            also = " and Azure Resource Manager" if "arm" in self.sources else ""
+            return f"from Azure Resource Graph{also} (Resource Graph can be seconds behind Azure)"
+        return "from Azure Resource Manager"
+
     def azure_clock(self) -> datetime:
         """Azure's time now: its Date header when the inventory was read, moved on by the time since."""
         return self.azure_now + timedelta(seconds=time.time() - self.fetched_at)
@@ -271,10 +282,29 @@ ROW_BYTES = 2048
 
 
 def invalidate(subscription_id: str) -> None:
-    """Make every cached inventory holding this subscription stale (after a write to it)."""
+    """Make every cached inventory holding this subscription stale (after a write to it), and read it from ARM's
+    lists, not Resource Graph, for GRAPH_SETTLE_SECONDS: Resource Graph may not show the write yet."""
     key = _epoch_key(subscription_id)
     cache.add(key, 0, timeout=None)
     cache.incr(key)
+    if settings.GRAPH_SETTLE_SECONDS:
+        cache.set(_written_key(subscription_id), time.time(), timeout=settings.GRAPH_SETTLE_SECONDS)
+
+
+def _written_key(subscription_id: str) -> str:
+    return f"inventory-written:{subscription_id.lower()}"
+
+
+def written_lately(subscription_ids: list[str]) -> set[str]:
+    """The subscriptions (lower case) the portal wrote to within GRAPH_SETTLE_SECONDS: read them from ARM."""
+    found = cache.get_many([_written_key(s) for s in subscription_ids])
+    return {s.lower() for s in subscription_ids if _written_key(s) in found}
+
+
+def covers(rights: Permissions) -> bool:
+    """Whether a subscription's rights already allow every action the pages check: then so do its groups'
+    (a group's are the subscription's and those assigned at the group), and no call per group is needed."""
+    return rights.known and all(rights.allows(action) for action in CHECKED)
 
 
 def forget(user_pk: int | None = None) -> None:
@@ -282,8 +312,10 @@ def forget(user_pk: int | None = None) -> None:
     with _LOCAL_LOCK:
         if user_pk is None:
             _LOCAL.clear()
+            _STARTED.clear()
         else:
             _LOCAL.pop(user_pk, None)
+            _STARTED.pop(user_pk, None)
 
 
 def _cached(user_pk: int) -> Inventory | None:
@@ -328,15 +360,56 @@ def _watch(user_pk: int, inventory: Inventory) -> None:
     observe(Seen(inventory.rows, inventory.failures, inventory.azure_now))
 
 
+@dataclass(frozen=True)
+class Loading:
+    """A cold inventory still loading: what the page says while it waits (how many subscriptions are in)."""
+
+    done: int
+    total: int
+    seconds: int
+
+
+# Cold loads in progress, per person, in this process: a page that does not wait for the whole fleet shows their
+# progress and looks again; the next view takes the load over rather than start another.
+_STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float]] = {}
+_STARTED_LOCKS: dict[int, threading.Lock] = {}
+
+
+def inventory_within(session, user_pk: int, seconds: float | None) -> Inventory | Loading:
+    """The person's inventory if it is (or becomes) ready within `seconds`, else how far its load has come. The
+    load goes on in the background between views (its own pool), so a fleet of a thousand subscriptions shows
+    progress instead of a blank wait."""
+    inventory = _cached(user_pk)
+    if inventory is not None:
+        return inventory
+    with _LOCAL_LOCK:
+        lock = _STARTED_LOCKS.setdefault(user_pk, threading.Lock())
+    with lock:  # one load per person, whoever asks first; other people's pages never wait here
+        load, fetched_at = _STARTED.get(user_pk) or (None, 0.0)
+        if load is None or time.time() - fetched_at > settings.AZURE_TIMEOUT_SECONDS * 4:
+            fetched_at = time.time()
+            load = gateway.load_fleet(session, _classified, covers=covers, on_arm=written_lately, wait=False)
+            _STARTED[user_pk] = (load, fetched_at)
+    try:
+        ready = load.wait(seconds)
+    except BaseException:
+        _STARTED.pop(user_pk, None)
+        raise
+    if not ready:
+        return Loading(len(load.parts), len(load.subscriptions), int(time.time() - fetched_at))
+    _STARTED.pop(user_pk, None)
+    inventory = _inventory(load, fetched_at)
+    _keep(user_pk, inventory)
+    _remember_scope(user_pk, inventory)
+    _watch(user_pk, inventory)
+    return inventory
+
+
 def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory:
     """The person's inventory, cached. A page lists it as soon as all but a late few subscriptions are in;
     `complete` (pages that act on chosen VMs) waits for the late ones too, up to Azure's timeout."""
-    inventory = _cached(user_pk)
-    if inventory is None:
-        inventory = _inventory(gateway.load_fleet(session, _classified), time.time())
-        _keep(user_pk, inventory)
-        _remember_scope(user_pk, inventory)
-        _watch(user_pk, inventory)
+    inventory = inventory_within(session, user_pk, None)
+    assert isinstance(inventory, Inventory)  # no limit: it waited for the load
     if complete and inventory.loading is not None and inventory.loading.wait_all(settings.AZURE_TIMEOUT_SECONDS):
         inventory = _inventory(inventory.loading, inventory.fetched_at)
         _keep(user_pk, inventory)
@@ -371,7 +444,9 @@ def _inventory(load: FleetLoad[list[VmRow]], fetched_at: float) -> Inventory:
         subscription_count=len(parts), azure_now=load.azure_now, fetched_at=fetched_at,
         epochs=_epochs([sub.subscription_id for sub in load.subscriptions]),
         rights={key: value for _, part in parts if part is not None for key, value in part.rights.items()},
-        loading=None if all(part is not None for _, part in parts) else load)
+        loading=None if all(part is not None for _, part in parts) else load,
+        sources=frozenset(part.source for _, part in parts if part is not None and part.failure is None),
+        notes=tuple(dict.fromkeys(part.note for _, part in parts if part is not None and part.note)))
 
 
 def _epochs(subscription_ids: list[str]) -> dict[str, int]:

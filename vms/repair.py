@@ -24,7 +24,6 @@ from .inventory import VmRow, forget, get_inventory, invalidate
 from .verdicts import MISSING, VmHealth
 
 RESTORE, DELETE_RULE = "jit.restore", "nsg.rule.delete"
-DELETE_ACTION = "Microsoft.Network/networkSecurityGroups/securityRules/delete"
 
 
 def health_words(health: VmHealth | None) -> dict[str, str]:

@@ -7,7 +7,10 @@ from django.http import Http404
 
 from core.gateway import parse_vm_id
 
+from .azure_actions import CONFIGURE, JIT, READ, REQUEST
 from .inventory import Inventory, VmRow
+
+__all__ = ["CONFIGURE", "JIT", "READ", "REQUEST"]  # where the other modules find them
 
 MAX_SELECTION = 500
 TAIL = 48  # of an id that is not a VM's: its end is where a name would be, and the link chose its length
@@ -42,12 +45,6 @@ def vm_for(inventory: Inventory, subscription_id: str, resource_group: str, name
     return row
 
 
-JIT = "Microsoft.Security/locations/jitNetworkAccessPolicies"
-# The rights Defender for Cloud documents for JIT ("Permissions needed to configure and use JIT").
-CONFIGURE = (f"{JIT}/write", "Microsoft.Compute/virtualMachines/write")
-REQUEST = (f"{JIT}/initiate/action", f"{JIT}/read", "Microsoft.Compute/virtualMachines/read",
-           "Microsoft.Network/networkInterfaces/read", "Microsoft.Network/publicIPAddresses/read")
-READ = "Microsoft.Compute/virtualMachines/read"
 
 
 def refusal(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:

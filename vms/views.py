@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,7 +20,17 @@ from . import settle
 from .actions import TOO_LONG, group_of, name_too_long
 from .forms import TABS, FleetFilterForm
 from .health_views import health_context
-from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, Selection, VmRow, forget, get_inventory
+from .inventory import (
+    CONFIGURED,
+    NOT_CONFIGURED,
+    Inventory,
+    Loading,
+    Selection,
+    VmRow,
+    forget,
+    get_inventory,
+    inventory_within,
+)
 from .rights import CONFIGURE, REQUEST, refusals, vm_for, why_not
 from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
 
@@ -34,7 +45,9 @@ TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
-    inventory = get_inventory(request.session, request.user.pk)
+    inventory = inventory_within(request.session, request.user.pk, settings.INVENTORY_PROGRESS_SECONDS)
+    if isinstance(inventory, Loading):
+        return render(request, "vms/loading.html", {"loading": inventory})
     filters = FleetFilterForm(request.GET, inventory)
     chosen = filters.selected()
     for name, errors in filters.errors.items():

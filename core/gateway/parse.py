@@ -71,15 +71,36 @@ def classic_vm(item: dict, subscription_id: str) -> VmFacts:
                    nic_ids=(), classic=True)
 
 
+def graph_vm(row: dict, subscription_id: str) -> VmFacts:
+    """A VM as docs/resource-graph.md's query projects it (power state `PowerState/running`, from `extended`)."""
+    power = row.get("power") or ""
+    return VmFacts(
+        vm_id=row["id"], name=row["name"], subscription_id=subscription_id, resource_group=resource_group_of(row["id"]),
+        location=row.get("location") or "", os_type=row.get("osType") or "Unknown",
+        power_state=power.split("/", 1)[1] if power.startswith("PowerState/") else "unknown",
+        nic_ids=tuple(n["id"] for n in row.get("nics") or () if n.get("id")), admin_username=row.get("admin") or "")
+
+
+def graph_classic_vm(row: dict, subscription_id: str) -> VmFacts:
+    return classic_vm({"id": row["id"], "name": row["name"], "location": row.get("location") or "", "properties": {
+        "instanceView": {"powerState": row.get("classicPower") or ""},
+        "storageProfile": {"operatingSystemDisk": {"operatingSystem": row.get("classicOs") or ""}}}}, subscription_id)
+
+
 def nic(item: dict) -> NicFacts:
-    configs = _props(item).get("ipConfigurations", [])
+    return nic_of(item["id"], _props(item).get("ipConfigurations") or [],
+                  (_props(item).get("networkSecurityGroup") or {}).get("id", ""))
+
+
+def nic_of(nic_id: str, configs: list[dict], nsg_id: str) -> NicFacts:
+    """A NIC from its IP configurations (the primary one, or the first) and its own NSG's id."""
     primary = next((c for c in configs if _props(c).get("primary")), configs[0] if configs else {})
     config = _props(primary)
     return NicFacts(
-        nic_id=item["id"], private_ip=config.get("privateIPAddress", ""),
+        nic_id=nic_id, private_ip=config.get("privateIPAddress", ""),
         public_ip_id=(config.get("publicIPAddress") or {}).get("id", ""),
         subnet_id=(config.get("subnet") or {}).get("id", ""),
-        nsg_id=(_props(item).get("networkSecurityGroup") or {}).get("id", ""),
+        nsg_id=nsg_id or "",
         asg_ids=tuple(a["id"] for a in config.get("applicationSecurityGroups") or () if a.get("id")),
     )
 
@@ -104,22 +125,30 @@ def security_rule(item: dict, default: bool = False) -> SecurityRule:
 
 
 def security_group(item: dict) -> SecurityGroup:
-    """An NSG with its inbound rules (its own and the defaults) in priority order; outbound ones are left out."""
     props = _props(item)
-    rules = [security_rule(r) for r in props.get("securityRules") or ()
-             if _props(r).get("direction", "Inbound") == "Inbound"]
-    rules += [security_rule(r, default=True) for r in props.get("defaultSecurityRules") or ()
-              if _props(r).get("direction", "Inbound") == "Inbound"]
-    return SecurityGroup(nsg_id=item["id"], name=item.get("name", ""), rules=tuple(sorted(rules, key=lambda r: r.priority)))
+    return security_group_of(item["id"], item.get("name", ""), props.get("securityRules"),
+                             props.get("defaultSecurityRules"))
+
+
+def security_group_of(nsg_id: str, name: str, own: list[dict] | None, defaults: list[dict] | None) -> SecurityGroup:
+    """An NSG with its inbound rules (its own and the defaults) in priority order; outbound ones are left out."""
+    rules = [security_rule(r) for r in own or () if _props(r).get("direction", "Inbound") == "Inbound"]
+    rules += [security_rule(r, default=True) for r in defaults or () if _props(r).get("direction", "Inbound") == "Inbound"]
+    return SecurityGroup(nsg_id=nsg_id, name=name, rules=tuple(sorted(rules, key=lambda r: r.priority)))
 
 
 def firewall(item: dict) -> FirewallFacts | None:
-    configs = _props(item).get("ipConfigurations", [])
+    return firewall_of(item["id"], item.get("name", ""), _props(item).get("ipConfigurations") or [],
+                       bool(_props(item).get("firewallPolicy")))
+
+
+def firewall_of(firewall_id: str, name: str, configs: list[dict], managed: bool) -> FirewallFacts | None:
+    """An Azure Firewall by the subnet of its first IP configuration; None when it names none."""
     subnet = ((_props(configs[0]).get("subnet") or {}).get("id", "")) if configs else ""
     if "/subnets/" not in subnet:
         return None
-    return FirewallFacts(firewall_id=item["id"], name=item.get("name", ""), vnet_id=subnet.rsplit("/subnets/", 1)[0],
-                         managed_by_firewall_manager=bool(_props(item).get("firewallPolicy")))
+    return FirewallFacts(firewall_id=firewall_id, name=name, vnet_id=subnet.rsplit("/subnets/", 1)[0],
+                         managed_by_firewall_manager=managed)
 
 
 def _port_rule(port: dict) -> PortRule:
