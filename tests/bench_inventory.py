@@ -164,17 +164,19 @@ def warm_views(client: Client) -> dict[str, tuple[float, float]]:
 
 @contextmanager
 def without_health() -> Iterator[None]:
-    """The portal as it was before JIT's health: no NSG list per subscription, no evaluation per VM."""
-    from core.gateway import fleet
+    """The portal as it was before JIT's health: no NSGs read (neither their ARM list per subscription nor their rows
+    in the Resource Graph query), no evaluation per VM."""
+    from core.gateway import fleet, graph
     from vms import verdicts
 
-    lists, judge = fleet.LISTS, verdicts.FleetJudge.judge
+    lists, judge, resources = fleet.LISTS, verdicts.FleetJudge.judge, graph.QUERIES["resources"]
     fleet.LISTS = tuple(item for item in lists if item[0] != "nsgs")
+    graph.QUERIES["resources"] = resources.replace(", 'microsoft.network/networksecuritygroups'", "")
     verdicts.FleetJudge.judge = lambda self, *args, **kwargs: None
     try:
         yield
     finally:
-        fleet.LISTS, verdicts.FleetJudge.judge = lists, judge
+        fleet.LISTS, verdicts.FleetJudge.judge, graph.QUERIES["resources"] = lists, judge, resources
 
 
 def health_cost(client: Client, rounds: int) -> tuple[list[float], list[float], float, float]:
