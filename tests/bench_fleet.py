@@ -163,6 +163,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _serves(pid: int) -> bool:
+    """Whether the process is Python running `manage.py serve` (not the shell make started it with)."""
+    argv = cmdline(pid).split()
+    return len(argv) > 2 and "python" in Path(argv[0]).name and argv[1:3] == ["manage.py", "serve"]
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
@@ -224,10 +230,8 @@ def start_serve(sandbox: SandboxProcess, work: Path) -> Server:
     _wait_healthy("make serve", url, process, log)
 
     def is_portal(pid: int) -> bool:  # the runserver: the `manage.py serve` that `manage.py serve` started
-        line = cmdline(pid)
-        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) if line else 0
-        return "python" in line and "manage.py serve" in line and "manage.py serve" in cmdline(parent) \
-            and "python" in cmdline(parent)
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) if cmdline(pid) else 0
+        return _serves(pid) and _serves(parent)
     return Server("make serve", url, process, is_portal)
 
 
