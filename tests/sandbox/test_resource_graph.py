@@ -16,17 +16,38 @@ from tests.azure_view import Clients
 pytestmark = pytest.mark.integration
 
 GRAPH = "/providers/Microsoft.ResourceGraph/resources"
-# The portal's query family, as docs/resource-graph.md writes them (one line each).
-PORTAL_QUERIES = {
-    "vms": "resources | where type =~ 'microsoft.compute/virtualmachines' | project id, name, location, subscriptionId, osType = tostring(properties.storageProfile.osDisk.osType), power = tostring(properties.extended.instanceView.powerState.code), nics = properties.networkProfile.networkInterfaces, admin = tostring(properties.osProfile.adminUsername)",
-    "classic": "resources | where type =~ 'microsoft.classiccompute/virtualmachines' | project id, name, location, subscriptionId, power = tostring(properties.instanceView.powerState), os = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem)",
-    "nics": "resources | where type =~ 'microsoft.network/networkinterfaces' | project id, subscriptionId, nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations",
-    "vnets": "resources | where type =~ 'microsoft.network/virtualnetworks' | project id, subscriptionId, prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets",
-    "pips": "resources | where type =~ 'microsoft.network/publicipaddresses' and isnotempty(properties.ipAddress) | project id, subscriptionId, ip = tostring(properties.ipAddress)",
-    "firewalls": "resources | where type =~ 'microsoft.network/azurefirewalls' | project id, name, subscriptionId, ipConfigurations = properties.ipConfigurations, firewallPolicy = tostring(properties.firewallPolicy.id)",
-    "nsgs": "resources | where type =~ 'microsoft.network/networksecuritygroups' | project id, name, subscriptionId, securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules",
-    "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' | project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), subPlan = tostring(properties.subPlan)",
+# The portal's query family, as docs/resource-graph.md writes it (each sent on one line): every kind the pages
+# use from `resources` in one query, told apart by type; Defender's pricing from `securityresources`.
+TYPES = {
+    "microsoft.compute/virtualmachines": "vms", "microsoft.classiccompute/virtualmachines": "classic",
+    "microsoft.network/networkinterfaces": "nics", "microsoft.network/virtualnetworks": "vnets",
+    "microsoft.network/publicipaddresses": "pips", "microsoft.network/azurefirewalls": "firewalls",
+    "microsoft.network/networksecuritygroups": "nsgs",
 }
+PORTAL_QUERIES = {
+    "resources": "resources | where type in~ ({types}) | project id, name, type, location, subscriptionId, "
+                 "osType = tostring(properties.storageProfile.osDisk.osType), "
+                 "power = tostring(properties.extended.instanceView.powerState.code), "
+                 "nics = properties.networkProfile.networkInterfaces, "
+                 "admin = tostring(properties.osProfile.adminUsername), "
+                 "classicPower = tostring(properties.instanceView.powerState), "
+                 "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
+                 "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
+                 "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
+                 "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
+                 "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules"
+                 .format(types=", ".join(f"'{t}'" for t in TYPES)),
+    "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' "
+                "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
+                "subPlan = tostring(properties.subPlan)",
+}
+
+
+def by_kind(rows: list[dict]) -> dict[str, list[dict]]:
+    kinds: dict[str, list[dict]] = {kind: [] for kind in TYPES.values()}
+    for row in rows:
+        kinds[TYPES[row["type"]]].append(row)
+    return kinds
 
 
 @pytest.fixture
@@ -71,20 +92,21 @@ def test_every_query_the_portal_sends_gives_the_rows_the_arm_lists_give(graph, c
             "nsgs": {n.id.lower(): sorted(r.name for r in n.security_rules)
                      for n in network.network_security_groups.list_all()},
         }
-        graph_rows = {kind: every_row(graph, "carol", PORTAL_QUERIES[kind], [sub]) for kind in arm}
+        graph_rows = by_kind(every_row(graph, "carol", PORTAL_QUERIES["resources"], [sub]))
         assert {r["id"].lower(): r["osType"] for r in graph_rows["vms"]} == arm["vms"]
         assert {r["id"].lower(): r["nsg"] for r in graph_rows["nics"]} == arm["nics"]
+        assert all(r["nsg"] == "" and r["ipConfigurations"] is None for r in graph_rows["vms"])  # not a VM's columns
         assert {r["id"].lower(): r["prefixes"] for r in graph_rows["vnets"]} == arm["vnets"]
         assert {r["id"].lower(): r["ip"] for r in graph_rows["pips"]} == arm["pips"]
         assert {r["id"].lower(): r["firewallPolicy"] for r in graph_rows["firewalls"]} == arm["firewalls"]
         assert {r["id"].lower(): sorted(x["name"] for x in r["securityRules"]) for r in graph_rows["nsgs"]} == arm["nsgs"]
         assert all(len(r["defaultSecurityRules"]) == 6 for r in graph_rows["nsgs"])
         assert all(r["subscriptionId"] == sub for rows in graph_rows.values() for r in rows)
-    vms = every_row(graph, "carol", PORTAL_QUERIES["vms"], list(subs.values()))
-    assert {r["name"]: r["power"] for r in vms}["web-06"] == "PowerState/deallocated"
-    assert all(r["nics"][0]["id"] and r["admin"] == "azureuser" for r in vms)
-    classic = every_row(graph, "carol", PORTAL_QUERIES["classic"], list(subs.values()))
-    assert [(r["name"], r["power"], r["os"]) for r in classic] == [("classic-01", "Started", "Windows")]
+    everything = by_kind(every_row(graph, "carol", PORTAL_QUERIES["resources"], list(subs.values()), top=50))
+    assert {r["name"]: r["power"] for r in everything["vms"]}["web-06"] == "PowerState/deallocated"
+    assert all(r["nics"][0]["id"] and r["admin"] == "azureuser" for r in everything["vms"])
+    assert [(r["name"], r["classicPower"], r["classicOs"]) for r in everything["classic"]] == [
+        ("classic-01", "Started", "Windows")]
     pricings = every_row(graph, "carol", PORTAL_QUERIES["pricings"], list(subs.values()))
     assert {r["subscriptionId"]: r["subPlan"] for r in pricings} == {
         subs["prod"]: "P2", subs["dev"]: "P2", subs["shared"]: "P2", subs["legacy"]: "P1"}
