@@ -120,11 +120,14 @@ INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
 FLEET_SOURCE = env_str("FLEET_SOURCE", "graph")
 if FLEET_SOURCE not in ("graph", "arm"):
     raise ImproperlyConfigured(f"FLEET_SOURCE must be graph or arm, not {FLEET_SOURCE!r}.")
-GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 100, minimum=1)
+GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 10, minimum=1)
 if GRAPH_BATCH_SUBSCRIPTIONS >= 300:
     raise ImproperlyConfigured("GRAPH_BATCH_SUBSCRIPTIONS must be under 300 (Microsoft's throttling guidance).")
 # When Resource Graph refuses a batch (403, or 429 after retries), read its subscriptions through the ARM lists.
 GRAPH_FALLBACK = env_bool("GRAPH_FALLBACK", True)
+# Resource Graph's quota (15 queries per 5 s per person by default): a load waits for its reset up to this long, and
+# reads the batch through the ARM lists when it is further off.
+GRAPH_QUOTA_WAIT_SECONDS = env_int("GRAPH_QUOTA_WAIT_SECONDS", 10)
 # Resource Graph may lag ARM: a subscription the portal wrote to is read through ARM lists for this long after.
 GRAPH_SETTLE_SECONDS = env_int("GRAPH_SETTLE_SECONDS", 120, minimum=0)
 # A cold VM tab waits this long for the fleet, then shows how far its load has come and looks again (each look

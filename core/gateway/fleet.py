@@ -23,7 +23,7 @@ from django.conf import settings
 
 from .auth import UserCredential
 from .errors import GatewayError
-from .graph import KINDS, QUERIES, REQUIRED, batches, try_rows
+from .graph import BATCH_LIMIT, KINDS, QUERIES, REQUIRED, batches, try_rows
 from .parse import (
     classic_vm,
     firewall,
@@ -138,7 +138,7 @@ class FleetLoad(Generic[R]):
         self._answers: dict[str, dict[str, Any]] = {}
         self._expect: dict[str, set[str] | None] = {}
         self._notes: dict[str, str] = {}
-        self._batch_of: dict[str, str] = {}  # subscription id → the turn of its Resource Graph batch
+        self._batches_of: dict[str, set[str]] = {}  # subscription id → the turns of its Resource Graph batches
         self._changed = threading.Condition()
         self._width = settings.AZURE_PARALLEL_CALLS
         self._share = max(2, -(-self._width // max(1, len(subscriptions))))
@@ -158,10 +158,13 @@ class FleetLoad(Generic[R]):
         if subscriptions and credential is not None:
             self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="arm")
             on_graph = [s for s in subscriptions if graph and s.subscription_id.lower() not in on_arm]
-            # Resource Graph's queries first: each is a chain of pages, the longest part of the load.
+            # Resource Graph's queries first: each is a chain of pages, the longest part of the load. The resources
+            # in small batches, so that their chains run side by side; the pricing, a row per subscription, in the
+            # largest batches Microsoft advises, so that it costs the person's quota least.
             for number, batch in enumerate(batches(on_graph, settings.GRAPH_BATCH_SUBSCRIPTIONS)):
-                for query in QUERIES:
-                    self._call_batch(credential, number, batch, query)
+                self._call_batch(credential, f"r{number}", batch, "resources")
+            for number, batch in enumerate(batches(on_graph, BATCH_LIMIT)):
+                self._call_batch(credential, f"p{number}", batch, "pricings")
             for sub in subscriptions:
                 self._start(credential, sub, graph=sub in on_graph)
             self._fill()
@@ -214,7 +217,7 @@ class FleetLoad(Generic[R]):
         many subscriptions, and it is the page's own read, not a slow subscription's (under the lock)."""
         open_batches = {key for key, calls in self._waiting.items() if key.startswith(GRAPH_TURN) and calls} | {
             key for key, running in self._running.items() if key.startswith(GRAPH_TURN) and running}
-        return all(s.subscription_id in late and self._batch_of.get(s.subscription_id) not in open_batches
+        return all(s.subscription_id in late and not self._batches_of.get(s.subscription_id, set()) & open_batches
                    for s in self._pending())
 
     def _answered(self, sub_id: str, asked: list[float]) -> None:
@@ -298,10 +301,11 @@ class FleetLoad(Generic[R]):
             self._call(sub, partial(_fetch, credential, sub, path, version, extra),
                        partial(self._listed, credential, sub, key))
 
-    def _call_batch(self, credential: UserCredential, number: int, batch: list[Subscription], query: str) -> None:
+    def _call_batch(self, credential: UserCredential, name: str, batch: list[Subscription], query: str) -> None:
         """One Resource Graph query over a batch of subscriptions, its rows handed to each of them by kind."""
         ids = [s.subscription_id for s in batch]
-        self._batch_of.update((s, f"{GRAPH_TURN}{number}") for s in ids)
+        for sub_id in ids:
+            self._batches_of.setdefault(sub_id, set()).add(f"{GRAPH_TURN}{name}")
 
         def done(future: Future) -> None:
             found = future.exception() or future.result()
@@ -310,7 +314,7 @@ class FleetLoad(Generic[R]):
                 self._listed(credential, sub, f"g:{query}", value=value)
 
         with self._changed:
-            self._waiting[f"{GRAPH_TURN}{number}"].append((partial(_query, credential, ids, query), done))
+            self._waiting[f"{GRAPH_TURN}{name}"].append((partial(_query, credential, ids, query), done))
 
     def _listed(self, credential: UserCredential, sub: Subscription, key: str, future: Future | None = None, *,
                 value: Any = None) -> None:

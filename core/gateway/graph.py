@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from azure.core.rest import HttpRequest
+from django.conf import settings
 
 from .auth import UserCredential
 from .clients import TokenRejected, call, reader, refusal, timeouts
-from .errors import GatewayError
+from .errors import GatewayError, Throttled
 
 GRAPH_VERSION = "2022-10-01"
 GRAPH_PATH = "/providers/Microsoft.ResourceGraph/resources"
@@ -61,16 +62,20 @@ REQUIRED = frozenset({"vms", "nics", "vnets"})
 
 
 class Quota:
-    """Resource Graph's per-person quota, as its answers state it (x-ms-user-quota-remaining and -resets-after):
-    once none remains, no query of this person's leaves before the reset."""
+    """Resource Graph's per-person quota, as its answers state it (x-ms-user-quota-remaining and -resets-after, or a
+    429's Retry-After): once none remains, no query of this person's leaves before the reset — unless that is more
+    than GRAPH_QUOTA_WAIT_SECONDS away, when the query is refused here (and its batch read through the ARM lists)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._until = 0.0
 
-    def wait(self) -> None:
+    def wait(self, what: str) -> None:
         with self._lock:
             left = self._until - time.monotonic()
+        if left > settings.GRAPH_QUOTA_WAIT_SECONDS:
+            raise Throttled(f"Azure Resource Graph's quota for your queries resets in {int(left) + 1} s, "
+                            f"too late for {what}.")
         if left > 0:
             time.sleep(left)
 
@@ -82,11 +87,13 @@ class Quota:
             if int(remaining) > 0:
                 return
             hours, minutes, seconds = resets.split(":")
-            after = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            self.hold(int(hours) * 3600 + int(minutes) * 60 + float(seconds))
         except ValueError:
             return
+
+    def hold(self, seconds: float) -> None:
         with self._lock:
-            self._until = max(self._until, time.monotonic() + after)
+            self._until = max(self._until, time.monotonic() + seconds)
 
 
 def batches(subscription_ids: list[str], size: int) -> list[list[str]]:
@@ -106,13 +113,19 @@ def query_rows(credential: UserCredential, subscription_ids: list[str], query: s
     def pages() -> list[dict]:
         rows: list[dict] = []
         options: dict[str, object] = {"resultFormat": "objectArray", "$top": PAGE_ROWS}
+        throttled = 0
         while True:
-            quota.wait()
+            quota.wait(what)
             request = HttpRequest("POST", GRAPH_PATH, params={"api-version": GRAPH_VERSION},
                                   json={"subscriptions": subscription_ids, "query": QUERIES[query], "options": options})
-            response = client.send_request(request, stream=True, **timeouts())
+            # No retries of azure-core's here: it would sleep out any Retry-After; Quota decides how long to wait.
+            response = client.send_request(request, stream=True, retry_total=0, **timeouts())
             response.read()
             quota.note(response.headers)
+            if response.status_code == 429 and throttled < settings.AZURE_RETRIES:
+                throttled += 1
+                quota.hold(_seconds(response.headers.get("Retry-After")))
+                continue
             if response.status_code == 401:
                 raise TokenRejected()
             if response.status_code >= 400:
@@ -142,3 +155,11 @@ def try_rows(credential: UserCredential, subscription_ids: list[str], query: str
         if kind is not None:
             found[(row.get("subscriptionId") or "").lower()][kind].append(row)
     return found
+
+
+def _seconds(retry_after: str | None) -> float:
+    """A Retry-After in seconds (Resource Graph sends seconds); 1 when it says nothing readable."""
+    try:
+        return max(0.0, float(retry_after or 1))
+    except ValueError:
+        return 1.0

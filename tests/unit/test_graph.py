@@ -103,15 +103,25 @@ def test_batches_stay_under_300_subscriptions_in_order():
     assert graph.batches(ids[:5], 2) == [["s0", "s1"], ["s2", "s3"], ["s4"]]
 
 
-def test_no_query_leaves_before_the_quota_resets_once_none_remains():
+def test_no_query_leaves_before_the_quota_resets_once_none_remains(settings):
     quota = graph.Quota()
     quota.note({"x-ms-user-quota-remaining": "3", "x-ms-user-quota-resets-after": "00:00:05"})
     started = time.monotonic()
-    quota.wait()
+    quota.wait("a test")
     assert time.monotonic() - started < 0.05
     quota.note({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:00:00.4"})
-    quota.wait()
+    quota.wait("a test")
     assert time.monotonic() - started >= 0.35
+
+
+def test_a_quota_that_resets_too_late_refuses_the_query_rather_than_wait(settings):
+    settings.GRAPH_QUOTA_WAIT_SECONDS = 10
+    quota = graph.Quota()
+    quota.note({"x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "00:01:00"})
+    started = time.monotonic()
+    with pytest.raises(Throttled, match="resets in 60 s"):
+        quota.wait("Resource Graph's resources")
+    assert time.monotonic() - started < 0.05
 
 
 @pytest.mark.parametrize("blocks, covered", [
@@ -170,13 +180,14 @@ def _load(subs, **options) -> fleet.FleetLoad:
     return load
 
 
-def test_resource_graph_reads_each_batch_in_two_queries_and_arm_only_the_policies(azure):
+def test_resource_graph_reads_the_resources_by_batch_the_pricing_at_once_and_arm_only_the_policies(azure):
     asked, _ = azure
     subs = _subs(3)
     load = _load(subs)
     ids = [s.subscription_id for s in subs]
-    assert sorted(asked["graph"]) == sorted([(tuple(ids[:2]), k) for k in graph.QUERIES]
-                                            + [(tuple(ids[2:]), k) for k in graph.QUERIES])
+    # resources in batches of GRAPH_BATCH_SUBSCRIPTIONS (side by side), the pricing in one of up to 299
+    assert sorted(asked["graph"]) == sorted([(tuple(ids[:2]), "resources"), (tuple(ids[2:]), "resources"),
+                                             (tuple(ids), "pricings")])
     assert sorted(asked["arm"]) == sorted((s, "policies") for s in ids)
     assert all(p.source == "graph" and p.made.vms[0].power_state == "deallocated" for p in load.parts.values())
 
