@@ -384,14 +384,18 @@ def measure_server(server: Server, sandbox: SandboxProcess, token: str, browser,
     for _ in range(rounds):
         wide.append(floor(sandbox, token, WIDE)[0])
         narrow.append(floor(sandbox, token, settings.AZURE_PARALLEL_CALLS)[0])
+        sandbox.control("POST", "stats")
         seconds, first_seen, looks, still, read_from = cold_view(carol)
+        calls = sandbox.control("GET", "stats")
+        graph_calls = sum(n for operation, n in calls["calls"].items() if "graph" in operation.lower())
         colds.append(seconds)
         firsts.append(first_seen)
         documents.append(looks)
         late += still
         print(f"  round: physical floor {wide[-1]:.2f} s, narrow floor {narrow[-1]:.2f} s, cold {seconds:.2f} s "
               f"(first response {first_seen:.2f} s, {looks} documents, {still} subscriptions still loading; read from "
-              f"{read_from})", flush=True)
+              f"{read_from}; {calls['total']:,} calls to the sandbox, {graph_calls:,} of them Resource Graph's)",
+              flush=True)
     warm = warm_views(carol)
     alone, during, carols = others_meanwhile(server, sandbox, bob)
     result = {"carols": carols, "wide": wide, "narrow": narrow, "colds": colds, "firsts": firsts, "documents": documents, "late": late, "warm": warm, "alone": alone,
