@@ -348,7 +348,9 @@ def others_meanwhile(server: Server, sandbox: SandboxProcess, other_page) -> tup
 
     carol = Person(sandbox)
     carol.sign_in(server, "carol")
-    page = carol.get(server, CONFIGURED)
+    page = carol.http.get(f"{server.url}{CONFIGURED}", timeout=PAGE_TIMEOUT_S)  # may be cold: another worker
+    while page.status_code == 200 and "table-container" not in page.text:  # a progress page looks again
+        page = carol.http.get(f"{server.url}{CONFIGURED}", timeout=PAGE_TIMEOUT_S)
     token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
     cold_view(other_page)
     fresh_until = time.monotonic() + settings.INVENTORY_CACHE_SECONDS - 5
@@ -360,7 +362,7 @@ def others_meanwhile(server: Server, sandbox: SandboxProcess, other_page) -> tup
         answer = carol.http.post(f"{server.url}/vms/refresh", data={"csrfmiddlewaretoken": token, "next": CONFIGURED},
                                  headers={"Referer": f"{server.url}{CONFIGURED}"}, timeout=PAGE_TIMEOUT_S)
         while answer.status_code == 200 and "table-container" not in answer.text:  # a progress page looks again
-            answer = carol.get(server, CONFIGURED)
+            answer = carol.http.get(f"{server.url}{CONFIGURED}", timeout=PAGE_TIMEOUT_S)
         assert answer.status_code == 200, answer.status_code
         took[0] = time.perf_counter() - began
     loading = threading.Thread(target=cold)
@@ -374,13 +376,15 @@ def others_meanwhile(server: Server, sandbox: SandboxProcess, other_page) -> tup
 
 
 # --- one fleet ------------------------------------------------------------------------------------------------
-def measure_server(server: Server, sandbox: SandboxProcess, token: str, browser, rounds: int) -> dict:
+def measure_server(server: Server, sandbox: SandboxProcess, token: str, browser, rounds: int, result: dict) -> None:
+    """Fill `result` as the figures come (a failure later keeps those already measured)."""
     print(f"{server.name}: portal processes after start: {server.memory()}", flush=True)
     carol, bob = browser_person(browser, server, "carol"), browser_person(browser, server, "bob")
     first = timed_view(carol, CONFIGURED)
     timed_view(bob, CONFIGURED)  # Bob's inventory, for his warm pages beside Carol's cold ones
     print(f"{server.name}: first Configured tab {first:.2f} s; portal processes: {server.memory()}", flush=True)
-    wide, narrow, colds, firsts, documents, late = [], [], [], [], [], 0
+    wide, narrow, colds, firsts, documents = [], [], [], [], []
+    result.update(wide=wide, narrow=narrow, colds=colds, firsts=firsts, documents=documents, late=0)
     for _ in range(rounds):
         wide.append(floor(sandbox, token, WIDE)[0])
         narrow.append(floor(sandbox, token, settings.AZURE_PARALLEL_CALLS)[0])
@@ -391,33 +395,38 @@ def measure_server(server: Server, sandbox: SandboxProcess, token: str, browser,
         colds.append(seconds)
         firsts.append(first_seen)
         documents.append(looks)
-        late += still
+        result["late"] += still
         print(f"  round: physical floor {wide[-1]:.2f} s, narrow floor {narrow[-1]:.2f} s, cold {seconds:.2f} s "
               f"(first response {first_seen:.2f} s, {looks} documents, {still} subscriptions still loading; read from "
               f"{read_from}; {calls['total']:,} calls to the sandbox, {graph_calls:,} of them Resource Graph's)",
               flush=True)
-    warm = warm_views(carol)
-    alone, during, carols = others_meanwhile(server, sandbox, bob)
-    result = {"carols": carols, "wide": wide, "narrow": narrow, "colds": colds, "firsts": firsts, "documents": documents, "late": late, "warm": warm, "alone": alone,
-              "during": during, "memory": server.memory()}
+    result["warm"] = warm_views(carol)
+    result["alone"], result["during"], result["carols"] = others_meanwhile(server, sandbox, bob)
+    result["memory"] = server.memory()
     carol.context.close()
     bob.context.close()
-    return result
 
 
 def print_server(name: str, r: dict, goal_cold: float) -> None:
+    if not r.get("colds"):
+        return
     ratios = [c / w for c, w in zip(r["colds"], r["wide"], strict=True)]
     narrow_ratios = [c / n for c, n in zip(r["colds"], r["narrow"], strict=True)]
-    cold, worst = statistics.median(r["colds"]), max(r["warm"].values())
+    cold = statistics.median(r["colds"])
     print(f"{name}: cold Configured tab (browser, after Refresh, to the response showing its rows) median {cold:.2f} s "
           f"(all {_list(r['colds'])}; first response after {_list(r['firsts'])} s; documents {r['documents']}; "
           f"{r['late']} subscriptions left loading)")
     print(f"  = {statistics.median(ratios):.2f}× the physical floor (per round {_list(ratios)}; goal ≤ {goal_cold:.1f}×: "
           f"{'met' if statistics.median(ratios) <= goal_cold else 'NOT met'}), "
           f"{statistics.median(narrow_ratios):.2f}× the narrow floor")
+    if "warm" not in r:
+        return
+    worst = max(r["warm"].values())
     print(f"  warm: worst of {len(r['warm'])} views {worst * 1000:.0f} ms (best of three each; goal ≤ 50 ms: "
           f"{'met' if worst <= 0.05 else 'NOT met'}); "
           + ", ".join(f"{v * 1000:.0f}" for v in r["warm"].values()) + " ms")
+    if "memory" not in r:
+        return
     alone, during = statistics.median(r["alone"]), statistics.median(r["during"]) if r["during"] else float("nan")
     print(f"  another person's warm page while a cold one loads: median {during * 1000:.0f} ms, worst "
           f"{max(r['during'], default=float('nan')) * 1000:.0f} ms over {len(r['during'])} loads = "
@@ -476,7 +485,7 @@ def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: l
                 if server is None:
                     continue
                 try:
-                    results[server.name] = measure_server(server, sandbox, token, browser, rounds)
+                    measure_server(server, sandbox, token, browser, rounds, results.setdefault(server.name, {}))
                 except Exception as error:  # noqa: BLE001 - one server's failure is a figure too; the others go on
                     failures[server.name] = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
                     print(f"{server.name}: FAILED: {failures[server.name]}", flush=True)
@@ -485,9 +494,9 @@ def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: l
             browser.close()
         goal = 1.3 if vms < 100_000 else 1.0
         print(f"--- {vms:,} VMs over {subscriptions:,} subscriptions: the physical floor (bare client, {calls:,} calls, "
-              f"{WIDE} at once): best {min((w for r in results.values() for w in r['wide']), default=seconds):.2f} s; "
+              f"{WIDE} at once): best {min((w for r in results.values() for w in r.get('wide', [])), default=seconds):.2f} s; "
               f"the narrow floor ({settings.AZURE_PARALLEL_CALLS} at once, the portal's pool): best "
-              f"{min((n for r in results.values() for n in r['narrow']), default=float('nan')):.2f} s")
+              f"{min((n for r in results.values() for n in r.get('narrow', [])), default=float('nan')):.2f} s")
         for name, why in failures.items():
             print(f"{name}: NO FIGURES ({why}; its log: {work})")
         for name, result in results.items():
