@@ -51,7 +51,7 @@ clean:
 	rm -rf $(VENV) var mutants
 
 bench: $(VENV)/.installed-dev
-	$(PY) -m tests.bench_inventory $(BENCH_ARGS)
+	$(PY) -m tests.bench_fleet $(BENCH_ARGS)
 	$(PY) -m tests.bench_audit $(BENCH_AUDIT_ARGS)
 	$(PY) -m tests.bench_stream $(BENCH_STREAM_ARGS)
 

@@ -1,27 +1,24 @@
-"""`make bench`: the VM tabs against the latency floor, cold and warm; an access request; memory.
+"""`make bench` (in process, through tests/bench_fleet.py): what a browser cannot separate, on one fleet.
 
-Starts its own sandbox with a generated fleet and a latency on every ARM call, signs people in through
-the real MSAL flow, then measures in one run:
-- the floor: a bare client making the page's calls (subscriptions, then every subscription's ten lists
-  and each resource group's permissions, in parallel as wide as the portal's pool, plain `json.loads`,
-  to the last page);
-- the portal's Configured tab cold (after Refresh) and warm (every tab, filter, sort and page);
-- the cold page again with one subscription at 2 s per call (median of the rounds, against the cold page);
-- an access request for 20 VMs over 6 policies against one initiate round trip (best of ten rounds at least);
-- the memory of one cached inventory;
+With the sandbox holding a generated fleet at a latency on every ARM call and Carol signed in through the real
+MSAL flow, Django's test client (DEBUG off, as served) measures:
+- warm pages (every tab, filter, sort and page) with the CPU their thread spent, quiet and beside busy processes;
+- an access request for 20 VMs over 6 policies against one initiate round trip (best of ten rounds at least),
+  and against a bare client's same initiates;
+- the cold page with one subscription at 2 s per call (median of the rounds, against the cold page);
 - JIT's health (the NSG list and the evaluator): the cold and warm Configured tab with it and without it,
-  alternated round by round, as ratios (the machine is shared: only ratios in one run compare).
+  alternated round by round, as ratios (the machine is shared: only ratios in one run compare);
+- the memory of one cached inventory (traced allocations; bench_fleet prints it for every fleet).
+The pages against the floor, in a browser and real server processes, are tests/bench_fleet.py's.
 Not a test: numbers, to compare before and after a change.
 
-    python -m tests.bench_inventory [VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]]
-        (default: 10000 100, then 2000 20; 50 ms; 3 rounds)
-    BENCH_PROFILE=1 adds pyinstrument's view of one cold and one warm page.
+    python -m tests.bench_inventory [VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]]   (default 10000 100 50 3)
+    BENCH_ONLY=health: only JIT health's cost.  BENCH_PROFILE=1 adds pyinstrument's view of a cold and a warm page.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
 import statistics
 import subprocess
@@ -30,10 +27,9 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
-from threading import Lock
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -55,51 +51,6 @@ WARM_VIEWS = ("tab=configured", "tab=not-configured", "tab=unsupported", "tab=co
               "tab=configured&sort=-name", "tab=not-configured&sort=power_state&page=7",
               "tab=configured&sort=subscription_name&page=3", "tab=configured&q=vm-012",
               "tab=configured&power=running&os=Linux", "tab=not-configured&region=eastus&sort=-resource_group")
-
-
-def floor(sandbox: SandboxProcess, token: str) -> tuple[float, int]:
-    """Seconds and calls for the page's ARM calls made by a bare client; the pool is as wide as the portal's."""
-    from core.gateway.fleet import LISTS
-    from core.gateway.permissions import PERMISSIONS_VERSION
-    from core.gateway.subscriptions import RESOURCES_VERSION
-
-    http = requests.Session()
-    http.trust_env = False
-    http.verify = str(sandbox.ca_path)
-    http.headers["Authorization"] = f"Bearer {token}"
-    width = settings.AZURE_PARALLEL_CALLS
-    http.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=width))
-    calls, lock = [0], Lock()
-
-    def read(path: str, params: dict[str, str]) -> list[dict]:
-        items, url, query = [], f"{sandbox.base_url}{path}", params
-        while url:
-            answer = http.get(url, params=query, timeout=60)
-            answer.raise_for_status()
-            body = json.loads(answer.content)
-            items += body.get("value", [])
-            url, query = body.get("nextLink"), None
-            with lock:
-                calls[0] += 1
-        return items
-
-    started = time.perf_counter()
-    subscriptions = read("/subscriptions", {"api-version": RESOURCES_VERSION})
-    with ThreadPoolExecutor(max_workers=width) as pool:
-        pending: list[Future] = []
-
-        def lists_then_rights(sub: str, path: str, version: str, extra: dict[str, str]) -> None:
-            items = read(f"{sub}/{path}", {"api-version": version, **extra})
-            if path.endswith("virtualMachines") and not extra:  # the groups whose rights the page shows
-                for group in sorted({v["id"].split("/")[4].lower() for v in items}):
-                    pending.append(pool.submit(read, f"{sub}/resourceGroups/{group}/providers/Microsoft.Authorization/"
-                                                     "permissions", {"api-version": PERMISSIONS_VERSION}))
-
-        pending += [pool.submit(lists_then_rights, s["id"], path, version, extra)
-                    for s in subscriptions for _, path, version, extra, _ in LISTS]
-        while pending:
-            pending.pop().result()
-    return time.perf_counter() - started, calls[0]
 
 
 def timed_get(client: Client, url: str) -> tuple[float, float]:
@@ -176,12 +127,21 @@ def inventory_bytes(client: Client) -> float:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    client.get("/vms/?tab=configured")
+    shown(client, "/vms/?tab=configured")
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     kept = sum(s.size_diff for s in after.compare_to(before, "filename"))
     return kept / 2**20
+
+
+def shown(client: Client, url: str):
+    """The VM page with its rows: a page that shows the load's progress instead is asked again, as its browser does."""
+    page = client.get(url)
+    while page.status_code == 200 and "inventory" not in page.context:
+        page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    return page
 
 
 def cold_load(client: Client, url: str) -> tuple[float, int]:
@@ -190,9 +150,8 @@ def cold_load(client: Client, url: str) -> tuple[float, int]:
     client.post("/vms/refresh")
     gc.collect()
     started = time.perf_counter()
-    page = client.get(url)
+    page = shown(client, url)
     elapsed = time.perf_counter() - started
-    assert page.status_code == 200, page.status_code
     inventory = page.context["inventory"]
     return elapsed, len(inventory.loading.pending()) if inventory.loading is not None else 0
 
@@ -205,17 +164,19 @@ def warm_views(client: Client) -> dict[str, tuple[float, float]]:
 
 @contextmanager
 def without_health() -> Iterator[None]:
-    """The portal as it was before JIT's health: no NSG list per subscription, no evaluation per VM."""
-    from core.gateway import fleet
+    """The portal as it was before JIT's health: no NSGs read (neither their ARM list per subscription nor their rows
+    in the Resource Graph query), no evaluation per VM."""
+    from core.gateway import fleet, graph
     from vms import verdicts
 
-    lists, judge = fleet.LISTS, verdicts.FleetJudge.judge
+    lists, judge, resources = fleet.LISTS, verdicts.FleetJudge.judge, graph.QUERIES["resources"]
     fleet.LISTS = tuple(item for item in lists if item[0] != "nsgs")
+    graph.QUERIES["resources"] = resources.replace(", 'microsoft.network/networksecuritygroups'", "")
     verdicts.FleetJudge.judge = lambda self, *args, **kwargs: None
     try:
         yield
     finally:
-        fleet.LISTS, verdicts.FleetJudge.judge = lists, judge
+        fleet.LISTS, verdicts.FleetJudge.judge, graph.QUERIES["resources"] = lists, judge, resources
 
 
 def health_cost(client: Client, rounds: int) -> tuple[list[float], list[float], float, float]:
@@ -268,94 +229,80 @@ def busy(processes: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
 
 
-def run(vms: int, subscriptions: int, latency_ms: int, rounds: int) -> None:
+def run(sandbox: SandboxProcess, client: Client, latency_ms: int, rounds: int) -> None:
+    """The in-process figures for the fleet `sandbox` holds, `client` signed in as Carol (tests/bench_fleet.py
+    times the pages against the floor in a browser, as people run the portal)."""
     from django.db import connection
 
-    from core.gateway.auth import UserCredential
+    sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+    cold_load(client, "/vms/?tab=configured")
+    warm = warm_views(client)
+    spinners = busy(os.cpu_count() or 2)
+    try:
+        loaded = warm_views(client)
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    # Best of ten rounds at least, alternated: one sample of ~0.1 s is at the mercy of a scheduler's tick (the
+    # six initiates' spread over ten rounds: 91-100 ms).
+    pairs = [(access_request(sandbox, 1, 1), access_request(sandbox, 6, 20)) for _ in range(max(rounds, 10))]
+    one, many = min(o for (o, _), _ in pairs), min(m for _, (m, _) in pairs)
+    bare_one, bare_many = min(b for (_, b), _ in pairs), min(b for _, (_, b) in pairs)
+    colds = [cold_load(client, "/vms/?tab=configured")[0] for _ in range(rounds)]
+    slow = sandbox.info()["subscriptions"][0]
+    sandbox.control("POST", "latency", {"operation": "*", "ms": 2000, "path_contains": slow["id"]})
+    slows = [cold_load(client, "/vms/?tab=configured") for _ in range(rounds)]
+    slow_seconds, slow_pending = statistics.median(s for s, _ in slows), max(p for _, p in slows)
+    sandbox.control("DELETE", "faults")
+    sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
+    cost_with, cost_without, warm_with, warm_without = health_cost(client, max(rounds, 5))
+    cold = statistics.median(colds)
+    print(f"in process (Django's test client, DEBUG off; {settings.AZURE_PARALLEL_CALLS} calls at once):")
+    print(f"portal warm: worst {max(t for t, _ in warm.values()) * 1000:.0f} ms quiet (CPU "
+          f"{max(c for _, c in warm.values()) * 1000:.0f} ms), {max(t for t, _ in loaded.values()) * 1000:.0f} ms "
+          f"beside {len(spinners)} busy processes, over {len(warm)} views (tabs, filters, sorts, pages)")
+    for view, (seconds, cpu) in warm.items():
+        print(f"  {seconds * 1000:6.1f} ms (CPU {cpu * 1000:5.1f} ms), busy {loaded[view][0] * 1000:6.1f} ms  "
+              f"/vms/?{view}")
+    print(f"access request, 20 VMs over 6 policies: {many:.3f} s = {many / one:.2f}x one initiate ({one:.3f} s); "
+          f"a bare client's same initiates: {bare_many:.3f} s = {bare_many / bare_one:.2f}x one ({bare_one:.3f} s), "
+          f"so the portal's request is {many / bare_many:.2f}x the bare one")
+    print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
+          f"page without it, {cold:.2f} s; all {_list([s for s, _ in slows])}), {slow_pending} still loading")
+    print_health(cost_with, cost_without, warm_with, warm_without)
+    if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
+        from pyinstrument import Profiler
+        for url in ("/vms/refresh", "/vms/?tab=configured&sort=subscription_name"):
+            if url.endswith("refresh"):
+                client.post(url)
+                url = "/vms/?tab=configured"
+            with Profiler(async_mode="disabled") as profiler:
+                client.get(url)
+            print(profiler.output_text(show_all=False, timeline=False))
+    connection.close()
 
+
+def main(vms: int = 10_000, subscriptions: int = 100, latency_ms: int = 50, rounds: int = 3) -> None:
+    """One fleet's in-process figures alone (`make bench` runs them through tests/bench_fleet.py)."""
+    from django.core.management import call_command
+
+    setup_test_environment(debug=False)  # measured as served: DEBUG logs every query
+    call_command("migrate", verbosity=0)
+    if os.environ.get("BENCH_ONLY") == "health":
+        health_only(vms, subscriptions, latency_ms, rounds)
+        return
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
     try:
         sandbox.control("POST", "fleet", {"vms": vms, "subscriptions": subscriptions})
         client = Client(HTTP_HOST=PORTAL_HOST)
         sign_in(client, sandbox, "carol")
-        client.get("/vms/")  # warms the sandbox's indexes and the portal's imports
-        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
-        token = UserCredential(client.session).get_token(settings.AZURE_ARM_SCOPE).token
-        floors, colds, late, calls, floor_calls = [], [], 0, 0, 0
-        for _ in range(rounds):
-            seconds, floor_calls = floor(sandbox, token)
-            floors.append(seconds)
-            sandbox.control("POST", "stats")
-            seconds, still_loading = cold_load(client, "/vms/?tab=configured")
-            colds.append(seconds)
-            late += still_loading
-            calls = sandbox.control("GET", "stats")["total"]
-        warm = warm_views(client)
-        spinners = busy(os.cpu_count() or 2)
-        try:
-            loaded = warm_views(client)
-        finally:
-            for spinner in spinners:
-                spinner.kill()
-                spinner.wait()
-        # Best of ten rounds at least, alternated: one sample of ~0.1 s is at the mercy of a scheduler's tick (the
-        # six initiates' spread over ten rounds: 91-100 ms).
-        pairs = [(access_request(sandbox, 1, 1), access_request(sandbox, 6, 20)) for _ in range(max(rounds, 10))]
-        one, many = min(o for (o, _), _ in pairs), min(m for _, (m, _) in pairs)
-        bare_one, bare_many = min(b for (_, b), _ in pairs), min(b for _, (_, b) in pairs)
-        slow = sandbox.info()["subscriptions"][0]
-        sandbox.control("POST", "latency", {"operation": "*", "ms": 2000, "path_contains": slow["id"]})
-        slows = [cold_load(client, "/vms/?tab=configured") for _ in range(rounds)]
-        slow_seconds, slow_pending = statistics.median(s for s, _ in slows), max(p for _, p in slows)
-        sandbox.control("DELETE", "faults")
-        sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
-        cost_with, cost_without, warm_with, warm_without = health_cost(client, max(rounds, 5))
-        memory = inventory_bytes(client)
-        best_floor, cold = min(floors), statistics.median(colds)
-        print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; "
-              f"{settings.AZURE_PARALLEL_CALLS} calls at once; {rounds} rounds")
-        print(f"floor (bare client, {floor_calls} calls): best {best_floor:.2f} s (all {_list(floors)})")
-        print(f"portal cold (after Refresh, {calls} calls): median {cold:.2f} s = {cold / best_floor:.2f}x floor "
-              f"(all {_list(colds)}; {late} subscriptions left loading)")
-        print(f"portal warm: worst {max(t for t, _ in warm.values()) * 1000:.0f} ms quiet (CPU "
-              f"{max(c for _, c in warm.values()) * 1000:.0f} ms), {max(t for t, _ in loaded.values()) * 1000:.0f} ms "
-              f"beside {len(spinners)} busy processes, over {len(warm)} views (tabs, filters, sorts, pages)")
-        for view, (seconds, cpu) in warm.items():
-            print(f"  {seconds * 1000:6.1f} ms (CPU {cpu * 1000:5.1f} ms), busy {loaded[view][0] * 1000:6.1f} ms  "
-                  f"/vms/?{view}")
-        print(f"access request, 20 VMs over 6 policies: {many:.3f} s = {many / one:.2f}x one initiate ({one:.3f} s); "
-              f"a bare client's same initiates: {bare_many:.3f} s = {bare_many / bare_one:.2f}x one ({bare_one:.3f} s), "
-              f"so the portal's request is {many / bare_many:.2f}x the bare one")
-        print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
-              f"page without it; all {_list([s for s, _ in slows])}), {slow_pending} still loading")
-        print(f"one cached inventory: {memory:.1f} MB")
-        print_health(cost_with, cost_without, warm_with, warm_without)
-        if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
-            from pyinstrument import Profiler
-            sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
-            for url in ("/vms/refresh", "/vms/?tab=configured&sort=subscription_name"):
-                if url.endswith("refresh"):
-                    client.post(url)
-                    url = "/vms/?tab=configured"
-                with Profiler(async_mode="disabled") as profiler:
-                    client.get(url)
-                print(profiler.output_text(show_all=False, timeline=False))
-        connection.close()
+        print(f"fleet: {vms} VMs over {subscriptions} subscriptions; {latency_ms} ms per ARM call; {rounds} rounds")
+        run(sandbox, client, latency_ms, rounds)
+        print(f"one cached inventory: {inventory_bytes(client):.1f} MB")
     finally:
         sandbox.process.terminate()
         sandbox.process.wait()
-
-
-def main(*args: int) -> None:
-    """One fleet as asked (VMS SUBSCRIPTIONS [LATENCY_MS [ROUNDS]]), or both default sizes."""
-    from django.core.management import call_command
-
-    setup_test_environment(debug=False)  # measured as served: DEBUG logs every query
-    call_command("migrate", verbosity=0)
-    latency_ms, rounds = (list(args[2:]) + [50, 3][len(args[2:]):])[:2]
-    for vms, subscriptions in [args[:2]] if args else [(10_000, 100), (2_000, 20)]:
-        (health_only if os.environ.get("BENCH_ONLY") == "health" else run)(vms, subscriptions, latency_ms, rounds)
-        print()
 
 
 def _list(values: list[float]) -> str:
