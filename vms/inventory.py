@@ -180,6 +180,9 @@ class Inventory:
     rights: dict[tuple[str, str], Permissions] = field(default_factory=dict)
     loading: FleetLoad[list[VmRow]] | None = None  # while some subscriptions have not answered yet
     sources: frozenset[str] = frozenset()  # "graph" (Azure Resource Graph) and/or "arm" (ARM's lists)
+    # When it was made: it is kept INVENTORY_CACHE_SECONDS from then, not from the load's start (at a thousand
+    # subscriptions a cold load can take longer than the cache's whole life).
+    made_at: float = field(default_factory=time.time)
     notes: tuple[str, ...] = ()  # why some subscriptions were read through ARM's lists instead of Resource Graph
     _selections: OrderedDict[tuple, Selection] = field(default_factory=OrderedDict, repr=False)
     _choices: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
@@ -321,7 +324,7 @@ def forget(user_pk: int | None = None) -> None:
 def _cached(user_pk: int) -> Inventory | None:
     with _LOCAL_LOCK:
         found = _LOCAL.get(user_pk)
-    if found is None or found.age_seconds() >= settings.INVENTORY_CACHE_SECONDS:
+    if found is None or time.time() - found.made_at >= settings.INVENTORY_CACHE_SECONDS:
         return None
     if found.epochs != _epochs(list(found.epochs)):
         return None
@@ -370,8 +373,9 @@ class Loading:
 
 
 # Cold loads in progress, per person, in this process: a page that does not wait for the whole fleet shows their
-# progress and looks again; the next view takes the load over rather than start another.
-_STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float]] = {}
+# progress and looks again; the next view takes the load over rather than start another. Kept with it: when it
+# started, and how many subscriptions were in when it last moved, and when.
+_STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float, int, float]] = {}
 _STARTED_LOCKS: dict[int, threading.Lock] = {}
 
 
@@ -385,11 +389,17 @@ def inventory_within(session, user_pk: int, seconds: float | None) -> Inventory 
     with _LOCAL_LOCK:
         lock = _STARTED_LOCKS.setdefault(user_pk, threading.Lock())
     with lock:  # one load per person, whoever asks first; other people's pages never wait here
-        load, fetched_at = _STARTED.get(user_pk) or (None, 0.0)
-        if load is None or time.time() - fetched_at > settings.AZURE_TIMEOUT_SECONDS * 4:
-            fetched_at = time.time()
+        load, fetched_at, seen, moved_at = _STARTED.get(user_pk) or (None, 0.0, 0, 0.0)
+        now = time.time()
+        if load is not None and len(load.parts) != seen:
+            seen, moved_at = len(load.parts), now
+            _STARTED[user_pk] = (load, fetched_at, seen, moved_at)
+        # A new load only when the last one stopped moving: a long one still making progress is never restarted
+        # (that doubled the work at a thousand subscriptions and never finished).
+        if load is None or now - moved_at > settings.AZURE_TIMEOUT_SECONDS * 4:
+            fetched_at = moved_at = now
             load = gateway.load_fleet(session, _classified, covers=covers, on_arm=written_lately, wait=False)
-            _STARTED[user_pk] = (load, fetched_at)
+            _STARTED[user_pk] = (load, fetched_at, 0, moved_at)
     try:
         ready = load.wait(seconds)
     except BaseException:
