@@ -4,6 +4,7 @@ reference page (Swagger UI from the portal's own static files: no CDN, under the
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import URLPattern
 from ninja import NinjaAPI, Router
 from ninja.openapi.docs import Swagger
 
@@ -13,7 +14,24 @@ from . import access, approvals, audit, problems, schemas, vms
 from .auth import EntraBearer, actor
 from .problems import Problem
 
-api = NinjaAPI(
+
+class ProblemApi(NinjaAPI):
+    """django-ninja's API whose document declares errors as the API sends them (application/problem+json) and
+    whose routes answer a wrong method with a problem document too."""
+
+    def get_openapi_schema(self, **kwargs):
+        return problems.declared(super().get_openapi_schema(**kwargs))
+
+    @property
+    def urls(self):
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = problems.method_checked(pattern.callback)
+        return patterns, app_name, namespace
+
+
+api = ProblemApi(
     title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
     docs=Swagger(settings={"persistAuthorization": False}), docs_url="/docs", openapi_url="/openapi.json",
     description="Just-in-Time VM access as the signed-in person: the same checks, approvals and trail as the "
