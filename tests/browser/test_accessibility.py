@@ -120,3 +120,13 @@ def test_at_phone_width_what_a_person_needs_is_on_screen(page):
     for label in ("Port, port row 1", "Maximum request time, port row 1", "Remove, port row 1", "IPs or CIDRs, port row 3"):
         box = page.get_by_label(label).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+
+
+def test_the_api_reference_page_has_no_axe_violations_at_both_widths(page):
+    """/api/v1/docs, the API's reference (Swagger UI failed axe on colour contrast, nested buttons, heading order)."""
+    page.goto("/api/v1/docs")
+    expect(page.get_by_role("heading", name="POST /api/v1/items/{pk}/end")).to_be_visible()
+    found = violations(page)
+    page.get_by_role("link", name="RequestIn").first.click()  # a body's schema, one link away
+    expect(page.get_by_role("heading", name="RequestIn", exact=True)).to_be_in_viewport()
+    assert found == []
