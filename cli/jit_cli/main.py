@@ -409,11 +409,11 @@ def _rdp_opener() -> str | None:
     return "xdg-open" if handler else None
 
 
-def _request_id(api: Api, ref: str, vm_id: str | None = None) -> str:
-    """A request's id, or the VM (Azure's id `vm_id`, when known) whose open request is meant."""
+def _request_id(api: Api, ref: str) -> str:
+    """A request's id, or the VM whose open request is meant."""
     if ref.isdigit():
         return ref
-    vm_id = vm_id or api.vm_id(ref)
+    vm_id = api.vm_id(ref)
     ids = sorted({str(i["request_id"]) for i in api.get("access") if i["vm_id"].lower() == vm_id.lower()})
     if not ids:
         raise JitError(f"Nothing is open on {ref}.", Exit.OTHER, "not-found")
@@ -436,6 +436,21 @@ def extend(obj: Context, ref: str, duration: str, wait: bool, timeout: str) -> N
     if wait:
         created = _wait(obj, api, created, minutes(timeout) * 60)
     _finish(obj, created, wait)
+
+
+def _request_of(api: Api, ref: str, vm_id: str, ports: tuple[int, ...]) -> str:
+    """The one request whose open ports of this VM (those in `ports`, when given) are meant."""
+    on_vm = [i for i in api.get("access") if i["vm_id"].lower() == vm_id.lower()]
+    meant = [i for i in on_vm if not ports or i["port"] in ports]
+    ids = sorted({str(i["request_id"]) for i in meant})
+    if not ids:
+        asked = f" port {', '.join(map(str, ports))}" if ports else ""
+        raise JitError(f"Nothing is open on {ref}{asked}" + (f" (open: {_pairs(on_vm)})." if on_vm else "."),
+                       Exit.OTHER, "not-open")
+    if len(ids) > 1:
+        raise JitError(f"{ref} has ports open in {len(ids)} requests ({', '.join(ids)}): give --port, or the "
+                       "request's id.", Exit.USAGE, "usage")
+    return ids[0]
 
 
 def _pairs(items: list[dict]) -> str:
@@ -465,7 +480,7 @@ def end(obj: Context, ref: str, ports: tuple[int, ...], every: bool) -> None:
     one row) or --all."""
     api = obj.api()
     vm_id = None if ref.isdigit() else api.vm_id(ref)
-    request_id = _request_id(api, ref, vm_id)
+    request_id = ref if vm_id is None else _request_of(api, ref, vm_id, ports)
     current = api.get(f"requests/{request_id}")
     if current.get("status") == "awaiting":  # nothing open to end: the portal cancels it ("Cancel request")
         cancelled = api.post(f"requests/{request_id}/cancel")

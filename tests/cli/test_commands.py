@@ -125,8 +125,7 @@ def test_end_of_several_ports_names_them_and_wants_a_port_or_all(alice):
     assert re.search(r"dev-01 port 3389 from \S+: ended early", one.stdout) and "dev-01 port 22 from" in one.stdout
     assert ports_open(alice) == [("dev-01", 22)]
     missing = alice.run("end", "dev-01", "--port", "3389")
-    assert missing.returncode == 1 and f"Nothing of request {asked['id']} port 3389 is open (open: dev-01 port 22)." \
-        in missing.stderr
+    assert missing.returncode == 1 and missing.stderr == "jit: Nothing is open on dev-01 port 3389 (open: dev-01 port 22).\n"
 
     last = valid("request", alice.json("end", "dev-01"))  # one port left: it ends without asking
     assert last["state"] == "Ended early" and ports_open(alice) == []
@@ -154,6 +153,14 @@ def test_end_of_several_ports_at_a_terminal_asks_first(alice):
         in prompt.replace("\r\n", " ")
     assert ports_open(alice) == [("dev-01", 22), ("dev-01", 3389)]
     assert answered("y")[0] == 0 and ports_open(alice) == []
+
+
+def test_end_of_a_vm_open_in_two_requests_takes_the_port_to_tell_them_apart(alice):
+    alice.json("request", "dev-01", "-p", "22", "--reason", "first")
+    alice.json("request", "dev-01", "-p", "3389", "--reason", "second")
+    both = alice.run("end", "dev-01")
+    assert both.returncode == 2 and "dev-01 has ports open in 2 requests" in both.stderr
+    assert alice.run("end", "dev-01", "-p", "22").returncode == 0 and ports_open(alice) == [("dev-01", 3389)]
 
 
 def test_end_all_of_a_request_ends_every_vm_of_it(alice):
