@@ -457,9 +457,9 @@ def _pairs(items: list[dict]) -> str:
     return ", ".join(f"{i['vm_name']} port {i['port']}" for i in items)
 
 
-def _confirm_all(obj: Context, request_id: str, chosen: list[dict]) -> None:
+def _confirm_all(obj: Context, request_id: str, chosen: list[dict], vm: str) -> None:
     """Several ports would end: say which, and ask (the web's "End all N" asks too); a script says --all."""
-    what = f"Request {request_id} has {len(chosen)} ports open: {_pairs(chosen)}."
+    what = f"Request {request_id} has {len(chosen)} ports open{f' on {vm}' if vm else ''}: {_pairs(chosen)}."
     if not sys.stdin.isatty():
         raise JitError(f"{what} Give --port to end one, or --all to end all {len(chosen)}.", Exit.USAGE, "usage")
     if not click.confirm(f"{what} End all {len(chosen)}?", err=True):
@@ -494,7 +494,7 @@ def end(obj: Context, ref: str, ports: tuple[int, ...], every: bool) -> None:
         raise JitError(f"Nothing of request {request_id}{shown} is open"
                        + (f" (open: {_pairs(open_items)})." if open_items else "."), Exit.OTHER, "not-open")
     if len(chosen) > 1 and not ports and not every:
-        _confirm_all(obj, request_id, chosen)
+        _confirm_all(obj, request_id, chosen, "" if vm_id is None else ref)
     if len(chosen) == len(open_items):  # all of it: one call, as the request page's End
         ended = api.post(f"requests/{request_id}/end")
     else:

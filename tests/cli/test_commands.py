@@ -115,7 +115,7 @@ def test_end_of_several_ports_names_them_and_wants_a_port_or_all(alice):
     asked = alice.json("request", "dev-01", "-p", "22", "-p", "3389", "--reason", "two ports")
     several = alice.run("end", "dev-01")  # no terminal to ask in: a script must say which
     assert several.returncode == 2
-    assert several.stderr == (f"jit: Request {asked['id']} has 2 ports open: dev-01 port 22, dev-01 port 3389. "
+    assert several.stderr == (f"jit: Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. "
                               "Give --port to end one, or --all to end all 2.\n")
     assert ports_open(alice) == [("dev-01", 22), ("dev-01", 3389)]
 
@@ -149,7 +149,7 @@ def test_end_of_several_ports_at_a_terminal_asks_first(alice):
         return process.returncode, seen
 
     code, prompt = answered("n")
-    assert code == 1 and f"Request {asked['id']} has 2 ports open: dev-01 port 22, dev-01 port 3389. End all 2? [y/N]" \
+    assert code == 1 and f"Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. End all 2? [y/N]" \
         in prompt.replace("\r\n", " ")
     assert ports_open(alice) == [("dev-01", 22), ("dev-01", 3389)]
     assert answered("y")[0] == 0 and ports_open(alice) == []
