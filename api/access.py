@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Router
 
 from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role
@@ -17,10 +17,10 @@ from core.actor import Actor
 from requests_app import approvals
 from requests_app.actions import do_submit_request, requestable
 from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
-from requests_app.models import AccessRequest
+from requests_app.models import AccessRequest, AccessRequestItem
 from requests_app.plan import Choice
 from requests_app.status import fates, item_result, open_now, request_state
-from requests_app.visibility import overseen_request, own_request
+from requests_app.visibility import NOT_YOURS, overseen_request, own_request
 from vms.inventory import Inventory, VmRow, get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
@@ -213,13 +213,15 @@ def extend(request: HttpRequest, pk: int, body: schemas.ExtendIn):
     return guard.once(request, lambda: _extend(who, pk, body, key))
 
 
-def _end(who: Actor, pk: int) -> HttpResponse:
+def _end(who: Actor, pk: int, only: set[int] | None = None) -> HttpResponse:
+    """End the request's open ports (those whose item pk is in `only`, when given), as the web's End on the
+    request's page (every port) or on one row of My access (one VM and port) does."""
     inventory = inventory_now(who)
     access = overseen_request(who.user, pk, inventory)
     if access.user_id != who.user_pk:
         require_role(who.user, APPROVER, ADMIN)  # a requester ends only their own
     try:
-        refusals = approvals.end_now(who, approvals.open_ports(access, inventory), inventory)
+        refusals = approvals.end_now(who, approvals.open_ports(access, inventory, only), inventory)
     except approvals.Refused as refused:  # nothing open any more (ended, expired): a second `jit end`
         raise refusal(refused) from None
     if refusals:
@@ -233,6 +235,18 @@ def _end(who: Actor, pk: int) -> HttpResponse:
 def end(request: HttpRequest, pk: int):
     who = actor(request)
     return guard.once(request, lambda: _end(who, pk))
+
+
+@router.post("/items/{int:pk}/end", response=schemas.answers(schemas.Request), summary="End one VM's port now",
+             description="One row of My access: this VM and port of its request, and nothing else (the rest of the "
+                         "request stays open). The request, as it is now, is the answer.",
+             auth=person(REQUESTER, APPROVER, ADMIN))
+def end_item(request: HttpRequest, pk: int):
+    who = actor(request)
+    item = AccessRequestItem.objects.filter(pk=pk).only("request_id").first()
+    if item is None:
+        raise Http404(NOT_YOURS)
+    return guard.once(request, lambda: _end(who, item.request_id, {pk}))
 
 
 def _cancel(who: Actor, pk: int) -> HttpResponse:

@@ -4,11 +4,13 @@ as the pages."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -127,3 +129,29 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return response(Problem(404, "not-found", "Not found.", str(exc) or "No such thing, or you may not see it."))
+
+
+def method_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A route's view whose wrong method answers 405 as a problem document with `Allow` (django-ninja answers with
+    Django's text/html "Method not allowed"). functools.wraps keeps the view's csrf_exempt."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        answer = view(request, *args, **kwargs)
+        if not isinstance(answer, HttpResponseNotAllowed):
+            return answer
+        allowed = answer["Allow"]
+        return response(Problem(405, "method-not-allowed", "Method not allowed.",
+                                f"This route takes {allowed}, not {request.method}.", headers={"Allow": allowed}))
+    return checked
+
+
+def declared(document: dict) -> dict:
+    """The OpenAPI document with every error answer (4xx, 5xx) declared as application/problem+json, the type the
+    API sends it with (django-ninja declares its renderer's application/json for every answer)."""
+    for operations in (document.get("paths") or {}).values():
+        for operation in operations.values():
+            for status, answer in (operation.get("responses") or {}).items():
+                if str(status)[0] in "45" and answer.get("content"):
+                    answer["content"] = {CONTENT_TYPE: next(iter(answer["content"].values()))}
+    return document

@@ -1,21 +1,39 @@
 """The API's one NinjaAPI: /api/v1, bearer tokens only, problems as RFC 9457, the OpenAPI document and its
-reference page (Swagger UI from the portal's own static files: no CDN, under the strict CSP)."""
+reference page (rendered by the portal from that document, in its own frame: no script, no CDN)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import URLPattern
 from ninja import NinjaAPI, Router
-from ninja.openapi.docs import Swagger
 
 from accounts.roles import roles_of
 
 from . import access, approvals, audit, problems, schemas, vms
 from .auth import EntraBearer, actor
 from .problems import Problem
+from .reference import Reference
 
-api = NinjaAPI(
+
+class ProblemApi(NinjaAPI):
+    """django-ninja's API whose document declares errors as the API sends them (application/problem+json) and
+    whose routes answer a wrong method with a problem document too."""
+
+    def get_openapi_schema(self, **kwargs):
+        return problems.declared(super().get_openapi_schema(**kwargs))
+
+    @property
+    def urls(self):
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if isinstance(pattern, URLPattern):
+                pattern.callback = problems.method_checked(pattern.callback)
+        return patterns, app_name, namespace
+
+
+api = ProblemApi(
     title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
-    docs=Swagger(settings={"persistAuthorization": False}), docs_url="/docs", openapi_url="/openapi.json",
+    docs=Reference(), docs_url="/docs", openapi_url="/openapi.json",
     description="Just-in-Time VM access as the signed-in person: the same checks, approvals and trail as the "
                 "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
                 "Errors are application/problem+json (RFC 9457). See docs/api.md.")

@@ -273,11 +273,16 @@ def rules(request: HttpRequest) -> HttpResponse:
     shown, hidden = enforcement.visible_rules(request.session, request.user.pk, rows)
     admin = ADMIN in roles_of(request.user)
     checks = enforcement.rule_checks(request.session, request.user.pk, names, shown)
+    groups: dict[str, set[str]] = {}
+    for r in rows:
+        groups.setdefault(r.subscription_id.lower(), set()).add(r.resource_group)
     return render(request, "requests_app/rules.html", {
         "rules": [(c, enforcement.scope_words(c.rule, names),
                    enforcement.why_not_manage(request.session, request.user.pk, c.rule.subscription_id,
                                               c.rule.resource_group, names) if admin else "") for c in checks],
-        "can_edit": admin, "hidden": hidden})
+        "can_edit": admin, "hidden": hidden,
+        # "New rule" only where Azure lets the admin write JIT policies somewhere (Frank, Reader in Azure: never)
+        "no_new_rule": enforcement.why_no_new_rule(request.session, request.user.pk, groups) if admin else ""})
 
 
 def _rule_words(rule: ApprovalRule) -> dict:

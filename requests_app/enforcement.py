@@ -81,6 +81,17 @@ class RuleCheck:
                     f"approval: {', '.join(w.label for w in self.skippers)}.")
         return "Enforced: only its approvers and JIT administrators can open these ports in Azure."
 
+    def words_for(self, me: str) -> str:
+        """`words` as the person `me` (an object id) reads them: when Azure lets them skip the rule, one sentence that
+        tells them so and names who else may (the request form said it twice: to them, then naming them)."""
+        me = me.lower()
+        if self.unread or me not in {i.lower() for i in self.skipper_ids}:
+            return self.words
+        others = [w.label for w in self.skippers if w.principal_id.lower() != me]
+        return (f"Not enforced: Azure lets you{' and ' + ', '.join(others) if others else ''} open these ports "
+                "directly, without approval: this approval is the portal's, not Azure's, and a direct opening is in "
+                "Azure's Activity Log for auditors.")
+
 
 def catalog(session, user_pk: int, subscription_id: str) -> gateway.RoleCatalog | str:
     """One subscription's role assignments and definitions as this person may read them, or why not."""
@@ -277,6 +288,21 @@ def why_not_manage(session, user_pk: int, subscription_id: str, resource_group: 
             return (f"Azure does not give you {WRITE} on {where}: managing an approval rule there takes the right "
                     "to write its JIT policies.")
     return ""
+
+
+def why_no_new_rule(session, user_pk: int, groups: dict[str, set[str]]) -> str:
+    """Why this person can make no rule anywhere ("" when they can somewhere): a rule takes the right to write JIT
+    policies where it applies, as Azure's permissions API tells it. `groups`: each subscription they see → its
+    resource groups; the subscriptions are asked first, the resource groups only when no subscription allows
+    it (a role assigned on one group alone)."""
+    if not groups:
+        return "Azure shows you no subscription, so the portal cannot tell whether you may manage rules."
+    for scopes in ([(s, "") for s in sorted(groups)], [(s, g) for s in sorted(groups) for g in sorted(groups[s])]):
+        answers = gateway.parallel(lambda scope: rights(session, user_pk, *scope), scopes)
+        if any(a.known and a.allows(WRITE) for a in answers):
+            return ""
+    return (f"Azure gives you {WRITE} on none of the subscriptions and resource groups you see: making an approval "
+            "rule takes the right to write JIT policies where it applies.")
 
 
 def visible_rules(session, user_pk: int, rows: Iterable) -> tuple[list[ApprovalRule], int]:

@@ -90,7 +90,7 @@ def new(request: HttpRequest) -> HttpResponse:
             if rules_for_ports([(r.policy_id, p.number, 0)], rules)]
     return render(request, "requests_app/new.html", {"held": held,
         "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": _rules_in_azure(request, rules, rows), "me": (request.user.object_id or "").lower(), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
+        "rules": _rules_in_azure(request, rules, rows), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
         "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)]})
 
 
@@ -101,7 +101,8 @@ def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list)
     checks = enforcement.rule_checks(request.session, request.user.pk, names, rules)
     return [(c, enforcement.nobody_decides(request.session, request.user.pk, c.rule,
                                            {(r.subscription_id, r.resource_group) for r in rows
-                                            if c.rule.covers(r.subscription_id, r.resource_group)}, request.user.pk))
+                                            if c.rule.covers(r.subscription_id, r.resource_group)}, request.user.pk),
+             c.words_for(request.user.object_id or ""))
             for c in checks]
 
 

@@ -381,15 +381,32 @@ def rdp(obj: Context, target: str, port: int, user: str | None, duration: str, r
     if user or login_name:
         lines.append(f"username:s:{user or login_name}")
     path.write_text("\r\n".join(lines) + "\r\n")
-    opener = next((c for c in ("xdg-open", "open") if shutil.which(c)), None)
-    opened = bool(open_it and (opener or hasattr(os, "startfile")))
-    if opened:
-        if opener:
-            subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        else:
-            os.startfile(path)  # noqa: S606 - Windows: the .rdp's own handler (mstsc)
-    obj.emit({"access": access, "file": str(path), "opened": opened},
-             f"Wrote {path} ({address})" + ("; opening it." if opened else "; open it with your RDP client."))
+    opener = _rdp_opener() if open_it else None
+    if opener == "startfile":
+        os.startfile(path)  # noqa: S606 - Windows: the .rdp's own handler (mstsc)
+    elif opener:
+        subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    said = (f"; opening it with {opener}." if opener else "." if not open_it else
+            f". No RDP client to open it here: open it with yours (Windows App, Remmina, xfreerdp /v:{address}).")
+    obj.emit({"access": access, "file": str(path), "opened": bool(opener)}, f"Wrote {path} ({address}){said}")
+
+
+def _rdp_opener() -> str | None:
+    """What opens an .rdp here: Windows' own handler (mstsc), macOS' `open`, or on Linux `xdg-open` when the
+    desktop names a default application for .rdp files (xdg-open alone opens nothing without one, and Debian's
+    `open` is openvt); None when no client is known."""
+    if sys.platform == "win32":
+        return "startfile"
+    if sys.platform == "darwin":
+        return "open" if shutil.which("open") else None
+    if not (shutil.which("xdg-open") and shutil.which("xdg-mime")):
+        return None
+    try:
+        handler = subprocess.run(["xdg-mime", "query", "default", "application/x-rdp"], capture_output=True,
+                                 text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return "xdg-open" if handler else None
 
 
 def _request_id(api: Api, ref: str) -> str:
@@ -421,17 +438,69 @@ def extend(obj: Context, ref: str, duration: str, wait: bool, timeout: str) -> N
     _finish(obj, created, wait)
 
 
+def _request_of(api: Api, ref: str, vm_id: str, ports: tuple[int, ...]) -> str:
+    """The one request whose open ports of this VM (those in `ports`, when given) are meant."""
+    on_vm = [i for i in api.get("access") if i["vm_id"].lower() == vm_id.lower()]
+    meant = [i for i in on_vm if not ports or i["port"] in ports]
+    ids = sorted({str(i["request_id"]) for i in meant})
+    if not ids:
+        asked = f" port {', '.join(map(str, ports))}" if ports else ""
+        raise JitError(f"Nothing is open on {ref}{asked}" + (f" (open: {_pairs(on_vm)})." if on_vm else "."),
+                       Exit.OTHER, "not-open")
+    if len(ids) > 1:
+        raise JitError(f"{ref} has ports open in {len(ids)} requests ({', '.join(ids)}): give --port, or the "
+                       "request's id.", Exit.USAGE, "usage")
+    return ids[0]
+
+
+def _pairs(items: list[dict]) -> str:
+    return ", ".join(f"{i['vm_name']} port {i['port']}" for i in items)
+
+
+def _confirm_all(obj: Context, request_id: str, chosen: list[dict], vm: str) -> None:
+    """Several ports would end: say which, and ask (the web's "End all N" asks too); a script says --all."""
+    what = f"Request {request_id} has {len(chosen)} ports open{f' on {vm}' if vm else ''}: {_pairs(chosen)}."
+    if not sys.stdin.isatty():
+        raise JitError(f"{what} Give --port to end one, or --all to end all {len(chosen)}.", Exit.USAGE, "usage")
+    if not click.confirm(f"{what} End all {len(chosen)}?", err=True):
+        raise JitError("Nothing ended.", Exit.OTHER, "not-confirmed")
+
+
 @cli.command()
 @click.argument("ref")
+@click.option("--port", "-p", "ports", type=click.IntRange(0, 65535), multiple=True,
+              help="End only this port (repeat for more); the rest stays open.")
+@click.option("--all", "every", is_flag=True, help="End every port open without asking, when several are.")
 @output_option
 @click.pass_obj
-def end(obj: Context, ref: str) -> None:
-    """End an open request now, or cancel one waiting for approval (its id, or the VM)."""
+def end(obj: Context, ref: str, ports: tuple[int, ...], every: bool) -> None:
+    """End open access now (a request's id, or the VM), or cancel a request waiting for approval.
+
+    One port open: it ends. Several: it names them and asks, or give --port (one VM's port, as My access' End on
+    one row) or --all."""
     api = obj.api()
-    request_id = _request_id(api, ref)
-    # A request still waiting has nothing open to end: the portal cancels it (its page's "Cancel request").
-    waits = ref.isdigit() and api.get(f"requests/{request_id}").get("status") == "awaiting"
-    ended = api.post(f"requests/{request_id}/{'cancel' if waits else 'end'}")
+    vm_id = None if ref.isdigit() else api.vm_id(ref)
+    request_id = ref if vm_id is None else _request_of(api, ref, vm_id, ports)
+    current = api.get(f"requests/{request_id}")
+    if current.get("status") == "awaiting":  # nothing open to end: the portal cancels it ("Cancel request")
+        cancelled = api.post(f"requests/{request_id}/cancel")
+        obj.emit(cancelled, _items_text(cancelled))
+        return
+    open_items = [i for i in current.get("items") or [] if i.get("fate") == "open"]
+    chosen = [i for i in open_items if (vm_id is None or i["vm_id"].lower() == vm_id.lower())
+              and (not ports or i["port"] in ports)]
+    if not chosen:
+        shown = f" port {', '.join(map(str, ports))}" if ports else ""
+        raise JitError(f"Nothing of request {request_id}{shown} is open"
+                       + (f" (open: {_pairs(open_items)})." if open_items else "."), Exit.OTHER, "not-open")
+    if len(chosen) > 1 and not ports and not every:
+        _confirm_all(obj, request_id, chosen, "" if vm_id is None else ref)
+    if len(chosen) == len(open_items):  # all of it: one call, as the request page's End
+        ended = api.post(f"requests/{request_id}/end")
+    else:
+        for item in chosen:
+            ended = api.post(f"items/{item['id']}/end")
+    obj.say(f"Ended {_pairs(chosen)}: {'it closes' if len(chosen) == 1 else 'they close'} within a minute.")
     obj.emit(ended, _items_text(ended))
 
 

@@ -122,6 +122,16 @@ def test_at_phone_width_what_a_person_needs_is_on_screen(page):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
 
 
+def test_the_api_reference_page_has_no_axe_violations_at_both_widths(page):
+    """/api/v1/docs, the API's reference (Swagger UI failed axe on colour contrast, nested buttons, heading order)."""
+    page.goto("/api/v1/docs")
+    expect(page.get_by_role("heading", name="POST /api/v1/items/{pk}/end")).to_be_visible()
+    found = violations(page)
+    page.get_by_role("link", name="RequestIn").first.click()  # a body's schema, one link away
+    expect(page.get_by_role("heading", name="RequestIn", exact=True)).to_be_in_viewport()
+    assert found == []
+
+
 def test_the_pages_of_the_leftovers_have_no_axe_violations_at_both_widths(page, sandbox):
     """Pages that answer a POST (#22, #23): the restore page naming the rule to re-create, Edit's question before it
     removes a port; and My access and Open now in your scope with an End for a window opened outside the portal."""

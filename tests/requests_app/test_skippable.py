@@ -44,14 +44,20 @@ def test_alice_opens_production_from_azure_directly_and_the_portal_flags_the_rul
     card = _card(person("bob").get("/access/rules/"), "Production")
     assert "Can be skipped" in card and "Enforced" not in card
     assert "Alice Archer (alice@contoso.test) — can open ports without approval" in card
+    # Said once, naming who (the card also said "Not enforced: Azure lets 1 principal … without approval: Alice…").
+    assert card.count("without approval") == 1 and card.count("Alice Archer") == 1
     assert "JIT VM Access Requester on Contoso Production" in card
     assert "Hana Hill (hana@contoso.test) — an approver of this rule" in card
     assert "Bob Brennan (bob@contoso.test) — a JIT administrator" in card
     assert "Can decide in Azure: Hana Hill" in card
 
     form = html.unescape(alice.get("/access/new", {"vm": vm}).content.decode())
-    assert "Azure also lets you open these ports directly, without approval" in form
-    assert "Not enforced: Azure lets 1 principal open these ports without approval: Alice Archer" in form
+    note = form[form.index('id="approval-note"'):form.index("</div>", form.index('id="approval-note"'))]
+    # Once, to her (it said "Azure also lets you open these ports directly, without approval…", then "Not enforced:
+    # Azure lets 1 principal open these ports without approval: Alice Archer").
+    assert note.count("without approval") == 1 and "Alice Archer" not in note
+    assert "Not enforced: Azure lets you open these ports directly, without approval: this approval is the " \
+           "portal's, not Azure's" in note
 
 
 def test_a_rule_only_approvers_and_administrators_can_act_under_is_enforced_and_groups_are_named_as_groups(
@@ -80,12 +86,16 @@ def test_frank_jit_admin_but_reader_in_azure_can_no_longer_delete_the_production
     production_rule.refresh_from_db()
     assert production_rule.name == "Production"
     assert not AuditEvent.objects.filter(action__startswith="rule.").exists()
-    # Nor can he make a rule anywhere: he may write JIT policies nowhere.
+    # Nor can he make a rule anywhere: he may write JIT policies nowhere, so the page offers him no "New rule".
+    assert "/access/rules/new" not in page.content.decode()
+    assert ("Read-only for you. Azure gives you Microsoft.Security/locations/jitNetworkAccessPolicies/write on none of "
+            "the subscriptions and resource groups you see") in html.unescape(page.content.decode())
     made = frank.post("/access/rules/new", {"name": "Mine", "subscription_id": production_rule.subscription_id, **RULE})
     assert made.status_code == 200 and ApprovalRule.objects.count() == 1
     assert "managing an approval rule there takes the right to write its JIT policies" in html.unescape(
         made.content.decode())
     bob = person("bob")
+    assert 'href="/access/rules/new"' in bob.get("/access/rules/").content.decode()
     assert bob.post(f"/access/rules/{production_rule.pk}/delete").status_code == 302
     assert not ApprovalRule.objects.exists()
 
