@@ -60,7 +60,9 @@ def test_a_slow_subscription_leaves_the_page_as_soon_as_the_others_are_in(azure,
     load, seconds = _load(subscriptions)
     assert [s.subscription_id for s in load.pending()] == [subscriptions[0].subscription_id]
     assert len(load.parts) == 19
-    assert seconds < without + 0.3, (seconds, without)  # not the old grace of a quarter of the time so far
+    # Well before the slow subscription's first answer, and not the old grace of a quarter of the time so far
+    # (bounded by the slow call, not by the other load's time: a busy machine stretches that one).
+    assert seconds < max(without + 0.3, 1.2), (seconds, without)
     # Its calls wait beside the pool's width: at most its share more calls at once than the others may make.
     assert at_once["most"] <= settings.AZURE_PARALLEL_CALLS + 2
     deadline = time.monotonic() + 10
