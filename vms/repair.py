@@ -150,7 +150,7 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     else:
         message = (message + " " if message else "") + "JIT's deny rule is back on every port of the policy."
     if still_open:
-        message += " Another rule still lets traffic in before it: delete or narrow it (see the VM's page)."
+        message += " Another rule still lets traffic in before it: delete or narrow it."
     return Restored(not missing and not still_open and outcome == "succeeded", message, after, recreate, still_open)
 
 

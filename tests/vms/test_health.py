@@ -297,3 +297,6 @@ def test_restore_names_the_older_allow_rule_that_still_lets_traffic_in_before_ji
     assert "Another rule still lets traffic in before it" in done.message
     assert done.still_open == ("port 22: allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)",)
     assert "port 22: allow-ssh, priority 290, from Internet" in page.content.decode()
+    # Where to delete or narrow it is a link, not words to go and find it by.
+    vm_page = f"/vms/{view.sub('Contoso Production')}/rg-sql/sql-02/"
+    assert f'<a class="button" href="{vm_page}">Delete or narrow it on sql-02\'s page</a>' in page.content.decode()
