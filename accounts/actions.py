@@ -37,3 +37,11 @@ def keep_person(tenant_id: str, object_id: str, username: str, display_name: str
         if created or roles_of(user) != set(app_roles) & set(ALL):
             sync_roles(user, app_roles)
     return user
+
+
+def ensure_demo_people(people: list[list]) -> None:
+    """`make serve`'s demo people (tenant id, object id, username, display name, app roles), kept as a first sign-in
+    would keep them. The portal judges approval rules only by people it knows: before Hana and Bob had signed in,
+    Alice's request form on Production named them by bare object id and said nobody could decide there."""
+    for tenant_id, object_id, username, display_name, app_roles in people:
+        keep_person(tenant_id, object_id, username, display_name, tuple(app_roles))

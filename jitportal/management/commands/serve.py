@@ -11,6 +11,7 @@ everything, and so does the death of the process that started it.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.actions import ensure_demo_people
 from requests_app.actions import ensure_demo_rule
 
 PR_SET_PDEATHSIG = 1
@@ -68,8 +70,13 @@ def _demo_settings(info: dict) -> dict[str, str]:
     self-service."""
     ids = {s.get("name"): s["id"] for s in info.get("subscriptions", [])}
     production, shared = ids.get("Contoso Production", ""), ids.get("Contoso Shared Services", "")
-    return ({"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production, "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": shared}
-            if production else {})
+    if not production:
+        return {}
+    # The demo people, known to the portal from the start (see accounts.actions.ensure_demo_people).
+    people = [[info["tenant_id"], p["object_id"], p["username"], p["display_name"], p["app_roles"]]
+              for p in info.get("people", [])]
+    return {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production, "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": shared,
+            **({"JITPORTAL_DEMO_PEOPLE": json.dumps(people)} if people else {})}
 
 
 class Command(BaseCommand):
@@ -103,6 +110,7 @@ class Command(BaseCommand):
     def _run_portal(self, port: int, children: list[subprocess.Popen]) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         if demo_subscription := os.environ.get("JITPORTAL_DEMO_RULE_SUBSCRIPTION"):
+            ensure_demo_people(json.loads(os.environ.get("JITPORTAL_DEMO_PEOPLE", "[]")))
             ensure_demo_rule(demo_subscription, os.environ.get("JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION", ""))
         call_command("schedule_housekeeping", verbosity=0)
         # Its own process, as in production: a long job never holds up a page.
