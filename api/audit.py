@@ -119,6 +119,7 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
     subscriptions = cache.get_or_set(f"audit-subscriptions:{who.user_pk}",
                                      lambda: gateway.list_subscriptions(who.session), settings.INVENTORY_CACHE_SECONDS)
     collected = archive.collect_due(gateway.UserCredential(who.session), f"user:{who.user_pk}", subscriptions)
+    archive.collect_app_due()  # what the reader's scope hides, counted now (as the page does)
     inventory = get_inventory(who.session, who.user_pk)
     scope = scope_of(inventory)
     found, hidden = matching(form.filters(), scope)

@@ -9,7 +9,6 @@ and Azure's event id (eventDataId) makes a second copy of an event a no-op."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,14 +19,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core import gateway
+from core import gateway, justifications
 from core.actor import Actor
 from core.database import renew_statistics
 from core.gateway import ActivityEvent, JitPolicy, Subscription
+from core.leases import Busy, hold
 from requests_app.models import AccessRequestItem
 from trail.chain import record
 from trail.models import AuditEvent, AuditScope
+from vms.models import Exposure
 from vms.snapshots import port_data
+from vms.verdicts import LABELS
 
 from . import events
 from .difference import per_vm
@@ -37,6 +39,7 @@ from .models import (
     ArchivedEvent,
     ArchivedRequest,
     ArchivedTouch,
+    ExportManifest,
 )
 
 AZURE_RETENTION = timedelta(days=90)
@@ -44,6 +47,9 @@ OVERLAP = timedelta(minutes=15)  # Azure writes Activity Log events minutes late
 MATCH_WINDOW = timedelta(seconds=60)  # an initiate event and the request it made start within this
 GIVE_UP_AFTER = timedelta(days=1)  # an event still unexplained this long after it happened stays so
 PORTAL, HISTORY, CONFIGURATIONS = "portal", "Azure request history", "archived configurations"
+APP_READ_LATELY = "audit-app-read-lately"  # no lease claimed at each read while this says the app read just now
+APP_COLLECTION = "audit-archive-collection"  # the lease the app identity's collections hold, worker or read
+HEALTH_CHECK = "JIT health check"  # what explains an exposure window's start and end: the portal's own reading
 NARROW_READS = 3  # resource groups and regions of a subscription read one by one rather than the whole subscription
 BATCH = 10_000  # ids per query: below SQLite's limit of 32,766 parameters
 
@@ -111,12 +117,13 @@ def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read
             + (gateway.list_policies_in(reader, narrow)[0] if narrow else []))
 
 
-def collect_due(reader: gateway.UserCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
+def collect_due(reader: gateway.UserCredential | gateway.AppCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
     """A person's read: `collect` only the subscriptions whose tail this collector has not read within
     AUDIT_COLLECT_SECONDS, or about which the portal's trail has recorded a change since (the portal's own
     requests and policy changes show at once; a change made elsewhere within that many seconds). The page
     reads the archive as collected and says up to when. A subscription that could not be read is tried again
     at the next view."""
+    take_exposures()
     keys = {f"audit-collected:{collector}:{s.subscription_id.lower()}": s for s in subscriptions}
     read = cache.get_many(list(keys)) if settings.AUDIT_COLLECT_SECONDS else {}
     written = _written_since(read, keys)  # one query for all: it was one per subscription, 50 per view
@@ -141,13 +148,89 @@ def _written_since(read: dict[str, int], keys: dict[str, Subscription]) -> set[s
             .values_list("subscription_id", "event__seq") if seq > since[sub]}
 
 
+def collect_app_due() -> Collected | None:
+    """At a person's read, the read-only app identity's collection too (at most once every AUDIT_COLLECT_SECONDS per
+    subscription for everyone, as `collect_due`), when one is configured: a scoped auditor's own read cannot archive
+    what Azure will not show her, so without it the rows her scope hides would be counted only once someone else, or
+    the worker, had collected them. None when no identity is configured, or while the worker collects."""
+    reader = gateway.app_reader()
+    if reader is None or (settings.AUDIT_COLLECT_SECONDS and cache.get(APP_READ_LATELY)):
+        return None  # (the portal's own changes since are counted from the trail meanwhile: `report.not_archived_yet`)
+    subscriptions = cache.get_or_set("audit-app-subscriptions", lambda: gateway.list_subscriptions_with(reader),
+                                     settings.INVENTORY_CACHE_SECONDS)
+    try:
+        with hold(APP_COLLECTION, "the archive collector", settings.POLICY_LEASE_SECONDS, wait=0):
+            collected = collect_due(reader, "app", subscriptions)
+    except Busy:
+        return None  # the worker is collecting as the app right now
+    if settings.AUDIT_COLLECT_SECONDS and not collected.unread:
+        cache.set(APP_READ_LATELY, True, settings.AUDIT_COLLECT_SECONDS)
+    return collected
+
+
 def collect_as_app() -> Collected | None:
     """The worker's job: collect every subscription the read-only app identity can read; None when it is not
     configured (AUDIT_READER_CLIENT_ID/SECRET)."""
+    take_exposures()
     reader = gateway.app_reader()
     if reader is None:
         return None
     return collect(reader, "app", gateway.list_subscriptions_with(reader))
+
+
+STARTED, ENDED = 1, 2  # Exposure.archived: its start archived; its end too
+
+
+def take_exposures() -> int:
+    """Archive each exposure window's start and end (vms.Exposure, kept by the health check's reads) as rows of the
+    report: scoped like Azure's events by the VM's subscription and resource group, purged with them, in the CSV and
+    JSON lines with their event codes. Idempotent (keyed by the window's id); one indexed query when nothing is new.
+    How many rows it archived."""
+    rows: list[tuple[ArchivedEvent, Exposure]] = []
+    taken = {STARTED: [], ENDED: []}
+    for exposure in Exposure.objects.filter(archived__lt=ENDED).exclude(archived=STARTED, ended=None):
+        if exposure.archived < STARTED:
+            rows.append((_exposure_event(exposure, started=True), exposure))
+        if exposure.ended is not None:
+            rows.append((_exposure_event(exposure, started=False), exposure))
+        taken[ENDED if exposure.ended is not None else STARTED].append(exposure.pk)
+    if not rows:
+        return 0
+    with transaction.atomic():
+        ArchivedEvent.objects.bulk_create([event for event, _ in rows], ignore_conflicts=True)
+        stored = {e.event_id: e.pk for e in ArchivedEvent.objects.filter(event_id__in=[e.event_id for e, _ in rows])}
+        ArchivedTouch.objects.filter(event_id__in=stored.values()).delete()  # a second run rewrites, never doubles
+        ArchivedTouch.objects.bulk_create([ArchivedTouch(event_id=stored[event.event_id], vm_id=exposure.vm_id.lower(),
+                                                         vm_name=exposure.vm_name, line=_exposure_line(exposure, event))
+                                           for event, exposure in rows if event.event_id in stored])
+        for state, pks in taken.items():
+            Exposure.objects.filter(pk__in=pks).update(archived=state)
+    return len(rows)
+
+
+def _exposure_event(exposure: Exposure, started: bool) -> ArchivedEvent:
+    """An exposure window's start or end as a row of the archive, in the shape of Azure's Activity Log columns."""
+    kind = events.EXPOSURE_STARTED if started else events.EXPOSURE_ENDED
+    level = ("Critical" if exposure.severity == "critical" else "Warning") if started else "Informational"
+    return ArchivedEvent(
+        event_id=f"jitportal-exposure-{exposure.pk}-{'start' if started else 'end'}", correlation_id="",
+        operation=f"jitportal/health/exposure/{'start' if started else 'end'}",
+        operation_name=f"Exposure {'started' if started else 'ended'} (JIT health check)",
+        status="Active" if started else "Resolved", category="JIT health", level=level,
+        time=exposure.started if started else exposure.ended, subscription_id=exposure.subscription_id,
+        caller=HEALTH_CHECK, resource_type="Microsoft.Compute/virtualMachines",
+        resource_group=exposure.resource_group, resource_id=exposure.vm_id, scope_subscription=exposure.subscription_id,
+        scope_group=exposure.resource_group, explained_by=HEALTH_CHECK, meaning=kind.words)
+
+
+def _exposure_line(exposure: Exposure, event: ArchivedEvent) -> str:
+    """"port 22 bypassed (critical): allow-ssh, …", and on its end the window it closes."""
+    state = LABELS.get(exposure.state, exposure.state).lower() + (f" ({exposure.severity})" if exposure.severity else "")
+    rule = f" [rule {exposure.rule_id}]" if exposure.rule_id else ""
+    if event.meaning == events.EXPOSURE_STARTED.words:
+        return f"port {exposure.port} {state}: {exposure.detail}{rule}"
+    return (f"port {exposure.port} no longer {state}; exposed {exposure.started:%Y-%m-%dT%H:%M:%SZ}/"
+            f"{exposure.ended:%Y-%m-%dT%H:%M:%SZ}: {exposure.detail}{rule}")
 
 
 def freshness(subscription_ids: list[str]) -> dict[str, datetime | None]:
@@ -271,10 +354,6 @@ def _explain_one(event: ArchivedEvent, now: datetime) -> None:
     event.save(update_fields=["explained_by", "trail_seq", "meaning", "requested_by", "portal_request"])
 
 
-# The portal's own words for an early end, as `requests_app.approvals.end_now` sends them to Azure.
-_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \(request (?P<request>\d+) of (?P<requester>\S+)\)$")
-
-
 def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, str, int | None]:
     """What an operation meant in the portal's words (beside Azure's operation name), who asked for it (Azure's
     caller is whoever's token opened it: an approver, or who ended it early), and the portal request it opened or
@@ -284,14 +363,14 @@ def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, st
             if event.trail_seq else None
         if trail is not None:
             request = trail.details.get("request")
-            if trail.action == "access.end":
-                return events.ENDED.words, _requester_of(request), request
+            if trail.action == "access.end":  # of a portal request, or of a window opened outside the portal
+                return events.ENDED.words, trail.details.get("opened_outside_by") or _requester_of(request), request
             kind = events.EXTENDED if trail.details.get("extends") else events.GRANTED
             return kind.words, trail.details.get("requester") or trail.actor_name, request
         line = next((t.request for t in touches if t.request is not None), None)
-        ended = _ENDED.match(line.justification) if line is not None else None
-        if ended:
-            return events.ENDED.words, ended["requester"], int(ended["request"])
+        said = justifications.read(line.justification) if line is not None else None
+        if said is not None and said.kind == "ended":  # the portal's own words for an early end
+            return events.ENDED.words, said.requester, said.request
         return events.GRANTED.words, line.requestor if line is not None else event.caller, None
     return removal_or_change(event.operation, [t.line for t in touches]).words, event.caller, None
 
@@ -421,9 +500,15 @@ def purge(actor: Actor, now: datetime | None = None) -> int:
         stale = [c.pk for c in ArchivedConfiguration.objects.filter(seen__lt=cutoff).only("pk", "policy_id", "seen")
                  if newest.get(c.policy_id) != c.seen]
         configurations, _ = ArchivedConfiguration.objects.filter(pk__in=stale).delete()
+        # Exposure windows ended before the cutoff: their archived start and end went with the events above.
+        exposures, _ = Exposure.objects.filter(ended__lt=cutoff).delete()
+        # Downloads' evidence manifests: a file kept longer keeps the manifest saved beside it (verify_export reads
+        # that file; named by its id, a purged one is said to be gone).
+        manifests, _ = ExportManifest.objects.filter(created__lt=cutoff).delete()
     if events:
         restate()
     record(actor, "archive.purge", "", "succeeded", details={
         "cutoff": cutoff.isoformat(), "retention_days": settings.AUDIT_RETENTION_DAYS,
-        "deleted": {"events": events, "request_lines": lines, "configurations": configurations}})
+        "deleted": {"events": events, "request_lines": lines, "configurations": configurations,
+                    "exposure_windows": exposures, "manifests": manifests}})
     return events

@@ -5,7 +5,8 @@ Codes are stable (docs/audit-events.md lists them): `JIT<number><I|W|E>` — the
 the outcome (I succeeded, W partly or unknown, E failed), as Teleport's event codes do. OCSF 1.1 classes: access
 granted, extended or ended early is User Access Management (3005: Assign / Revoke Privileges); a request's
 lifecycle, JIT policies and approval rules are Entity Management (3004: Create / Update / Delete); sign-in and
-sign-out Authentication (3002: Logon / Logoff); exports and purges API Activity (6003: Read / Delete)."""
+sign-out Authentication (3002: Logon / Logoff); exports and purges API Activity (6003: Read / Delete); an exposure
+window's start and end (the health check's findings, archived) Detection Finding (2004: Create / Close)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ class Kind(NamedTuple):
     words: str  # the portal's meaning, beside Azure's operation name
 
 
-AUTHENTICATION, ENTITY_MANAGEMENT, USER_ACCESS, API_ACTIVITY = 3002, 3004, 3005, 6003
+AUTHENTICATION, ENTITY_MANAGEMENT, USER_ACCESS, API_ACTIVITY, FINDING = 3002, 3004, 3005, 6003, 2004
 OCSF_CLASS_NAMES = {AUTHENTICATION: "Authentication", ENTITY_MANAGEMENT: "Entity Management",
-                    USER_ACCESS: "User Access Management", API_ACTIVITY: "API Activity"}
-OCSF_CATEGORY = {AUTHENTICATION: 3, ENTITY_MANAGEMENT: 3, USER_ACCESS: 3, API_ACTIVITY: 6}
+                    USER_ACCESS: "User Access Management", API_ACTIVITY: "API Activity", FINDING: "Detection Finding"}
+OCSF_CATEGORY = {AUTHENTICATION: 3, ENTITY_MANAGEMENT: 3, USER_ACCESS: 3, API_ACTIVITY: 6, FINDING: 2}
 
 GRANTED = Kind("access.granted", 100, USER_ACCESS, 1, "access granted")
 EXTENDED = Kind("access.extended", 101, USER_ACCESS, 1, "extension")
@@ -49,9 +50,12 @@ SIGNED_IN = Kind("user.signed_in", 300, AUTHENTICATION, 1, "signed in")
 SIGNED_OUT = Kind("user.signed_out", 301, AUTHENTICATION, 2, "signed out")
 EXPORTED = Kind("audit.exported", 400, API_ACTIVITY, 2, "audit downloaded")
 PURGED = Kind("audit.archive_purged", 401, API_ACTIVITY, 4, "archive purged")
+EXPOSURE_STARTED = Kind("health.exposure_started", 500, FINDING, 1, "exposure started")
+EXPOSURE_ENDED = Kind("health.exposure_ended", 501, FINDING, 3, "exposure ended")
 OTHER = Kind("portal.event", 999, API_ACTIVITY, 99, "portal event")
 KINDS = (GRANTED, EXTENDED, ENDED, NOT_CONFIRMED, SUBMITTED, APPROVED, DENIED, CANCELLED, LAPSED, ENABLED, CHANGED,
-         REMOVED, RULE_CREATED, RULE_CHANGED, RULE_DELETED, SIGNED_IN, SIGNED_OUT, EXPORTED, PURGED, OTHER)
+         REMOVED, RULE_CREATED, RULE_CHANGED, RULE_DELETED, SIGNED_IN, SIGNED_OUT, EXPORTED, PURGED, EXPOSURE_STARTED,
+         EXPOSURE_ENDED, OTHER)
 BY_WORDS = {k.words: k for k in KINDS}
 
 _BY_ACTION = {"access.open": GRANTED, "access.end": ENDED, "access.stall": NOT_CONFIRMED, "access.approve": APPROVED,
@@ -81,8 +85,9 @@ def code(kind: Kind, letter: str) -> str:
 
 
 def azure_letter(status: str) -> str:
-    """An archived Azure operation's outcome letter from Azure's status (Succeeded, Failed)."""
-    return "E" if status == "Failed" else "I" if status == "Succeeded" else "W"
+    """An archived row's outcome letter from its status: Azure's (Succeeded, Failed), or an exposure's (Active: a
+    warning; Resolved)."""
+    return "E" if status == "Failed" else "I" if status in ("Succeeded", "Resolved") else "W"
 
 
 _STATUS = {"I": ("Success", 1), "W": ("Unknown", 0), "E": ("Failure", 2)}

@@ -23,7 +23,8 @@ class AuditFilterForm(forms.Form):
     person = forms.CharField(label="Person", required=False, max_length=254)
     operation = forms.ChoiceField(label="Operation", required=False, choices=[
         ("", "All"), ("Meaning", [("grant", "Access granted"), ("extension", "Extensions"), ("end", "Ended early"),
-                                  ("enable", "JIT enabled"), ("remove", "JIT removed")]),
+                                  ("enable", "JIT enabled"), ("remove", "JIT removed"),
+                                  ("exposure", "Exposure windows (JIT health)")]),
         ("Azure's operation", [("initiate", "Initiate (request access)"), ("write", "Create or update policy"),
                                ("delete", "Delete policy")])])
 

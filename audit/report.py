@@ -26,15 +26,16 @@ from requests_app.status import portal_fate
 from trail.models import AuditEvent, AuditScope
 
 from . import events as events_catalogue
-from .archive import BATCH, CONFIGURATIONS, HISTORY, PORTAL
+from .archive import BATCH, CONFIGURATIONS, HEALTH_CHECK, HISTORY, PORTAL
 from .models import ArchivedEvent, ArchivedRequest, ArchivedTouch
 from .scope import ReadScope
 
 OPERATIONS = {"initiate": "/initiate/action", "write": "/write", "delete": "/delete"}
 # Filters on what an operation meant, whatever Azure's operation was (a removal is often a write without the VM).
-MEANINGS = {"grant": events_catalogue.GRANTED.words, "extension": events_catalogue.EXTENDED.words,
-            "end": events_catalogue.ENDED.words, "enable": events_catalogue.ENABLED.words,
-            "remove": events_catalogue.REMOVED.words}
+MEANINGS = {"grant": (events_catalogue.GRANTED.words,), "extension": (events_catalogue.EXTENDED.words,),
+            "end": (events_catalogue.ENDED.words,), "enable": (events_catalogue.ENABLED.words,),
+            "remove": (events_catalogue.REMOVED.words,),
+            "exposure": (events_catalogue.EXPOSURE_STARTED.words, events_catalogue.EXPOSURE_ENDED.words)}
 
 
 class ReportRow(NamedTuple):  # a tuple, not a dataclass: a CSV builds a million of them
@@ -92,7 +93,7 @@ def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, i
     if f.operation in OPERATIONS:
         events = events.filter(operation__iendswith=OPERATIONS[f.operation])
     elif f.operation in MEANINGS:
-        events = events.filter(meaning=MEANINGS[f.operation])
+        events = events.filter(meaning__in=MEANINGS[f.operation])
     if f.vm:
         events = events.filter(pk__in=ArchivedTouch.objects.filter(vm_name__icontains=f.vm).values("event_id"))
     if vm_id:
@@ -201,7 +202,7 @@ def touches_of(event_ids: list[int], vm_id: str) -> list[tuple]:
         return cursor.fetchall()
 
 
-_JOINED = frozenset((PORTAL, HISTORY, CONFIGURATIONS))
+_JOINED = frozenset((PORTAL, HISTORY, CONFIGURATIONS, HEALTH_CHECK))
 INITIATE = "/initiate/action"
 
 

@@ -80,6 +80,7 @@ def _subscriptions(request: HttpRequest) -> list[gateway.Subscription]:
 def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
     subscriptions = _subscriptions(request)
     collected = _collect(request, subscriptions)
+    archive.collect_app_due()  # what her scope hides, counted now: she cannot collect it herself
     inventory = get_inventory(request.session, request.user.pk)
     scope = scope_of(inventory)
     events, hidden = matching(form.filters(), scope)
@@ -186,7 +187,8 @@ def manifest(request: HttpRequest, manifest_id) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     found = ExportManifest.objects.filter(pk=manifest_id, user=request.user, document__isnull=False).first()
     if found is None:
-        raise Http404("No finished download of yours has that manifest.")
+        raise Http404("No finished download of yours has that manifest (manifests are purged with the archive after "
+                      f"{settings.AUDIT_RETENTION_DAYS} days).")
     answer = JsonResponse(found.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
     answer["Content-Disposition"] = f'attachment; filename="{found.filename}.manifest.json"'
     return answer

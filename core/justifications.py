@@ -13,13 +13,19 @@ from typing import NamedTuple
 
 LIMIT = 1000  # Azure's limit, and the request form's
 
-_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \(request (?P<request>\d+) of (?P<requester>\S+)\)$")
+_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \((?:request (?P<request>\d+) of|opened outside the portal by) "
+                    r"(?P<requester>\S+)\)$")
 _APPROVED = re.compile(r"^(?P<requester>[^\s:]+@[^\s:]+): (?P<text>.*) — approved by [^—]+$", re.DOTALL)
 _EXTENSION = re.compile(r"^Extension of request (?P<request>\d+): ")
 
 
 def ended_early(by: str, request: int, requester: str) -> str:
     return f"Ended early by {by} (request {request} of {requester})"
+
+
+def ended_outside(by: str, requester: str) -> str:
+    """An early end of a window opened outside the portal (no portal request to name)."""
+    return f"Ended early by {by} (opened outside the portal by {requester})"
 
 
 def extension(request: int, text: str) -> str:
@@ -40,7 +46,7 @@ class Read(NamedTuple):
 def read(text: str) -> Read:
     ended = _ENDED.match(text or "")
     if ended:
-        return Read("ended", ended["requester"], int(ended["request"]))
+        return Read("ended", ended["requester"], int(ended["request"]) if ended["request"] else None)
     opened = _APPROVED.match(text or "")
     requester, text = (opened["requester"], opened["text"]) if opened else ("", text or "")
     extended = _EXTENSION.match(text)

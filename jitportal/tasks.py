@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django_tasks import task
 
-from audit.archive import collect_as_app
+from audit.archive import APP_COLLECTION, collect_as_app, take_exposures
 from audit.stream import deliver_all, sinks
 from core.leases import Busy, hold
 from core.notify import deliver_notifications
@@ -42,7 +42,7 @@ def collect_archive() -> None:
     configured. Stored by Azure's event ids, so twice stores once; the lease keeps two workers from
     explaining the same new events at once (and is no database lock held across Azure calls)."""
     try:
-        with hold("audit-archive-collection", "the archive collector", settings.POLICY_LEASE_SECONDS, wait=0):
+        with hold(APP_COLLECTION, "the archive collector", settings.POLICY_LEASE_SECONDS, wait=0):
             collect_as_app()
     except Busy:
         pass  # another worker is collecting right now
@@ -54,6 +54,7 @@ def scan_health() -> None:
     try:
         with hold("health-scan", "the health scan", settings.POLICY_LEASE_SECONDS, wait=0):
             scan_as_app()
+            take_exposures()  # into the audit archive, so that they are there without anyone reading the report
     except Busy:
         pass  # another worker is scanning right now
 

@@ -25,7 +25,7 @@ from .forms import DecisionForm, ExtendForm, RuleForm
 from .models import AccessRequest, AccessRequestItem, Approval, ApprovalRule
 from .rules import rules_for_ports
 from .states import ItemStatus
-from .status import open_now, opened_outside
+from .status import open_now, opened_outside, outside_window
 from .visibility import in_scope, overseen_request, own_item, own_request
 
 
@@ -161,6 +161,36 @@ def end_item(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, problem)
     else:
         _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory)
+    return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
+
+
+@require_POST
+@login_required
+def end_outside(request: HttpRequest) -> HttpResponse:
+    """End one window Azure has open that was opened outside the portal (one row of My access, or of an approver's
+    or admin's Open now in your scope), as the portal ends its own. Its requester may; an approver or admin may end
+    anyone's whose VM their Azure read scope holds (the rule for the portal's own requests)."""
+    require_role(request.user, REQUESTER, APPROVER, ADMIN)
+    inventory, problem = _inventory(request)
+    everyone = bool(roles_of(request.user) & {APPROVER, ADMIN})
+    vm, port, end = request.POST.get("vm", "")[:400], request.POST.get("port", ""), request.POST.get("end", "")
+    window = (outside_window(inventory, "" if everyone else request.user.upn, vm, int(port), int(end))
+              if port.isascii() and port.isdigit() and len(port) < 6 and end.isascii() and end.isdigit()
+              and len(end) < 12 else None)
+    if problem:
+        messages.error(request, problem)
+    elif window is None:
+        messages.error(request, "That window is not open any more, or not one you may end.")
+    else:
+        try:
+            refused = approvals.end_outside(actor_of(request), window.row, window.line, inventory)
+        except approvals.Refused as refusal:
+            refused = refusal.message
+        if refused:
+            messages.error(request, f"Azure refused to end it: {refused}")
+        else:
+            messages.success(request, f"Ended {window.row.name} port {window.line.port} (opened outside the portal by "
+                                      f"{window.line.requestor}): it closes within a minute.")
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 

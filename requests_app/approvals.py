@@ -19,7 +19,7 @@ from core.actor import PORTAL, Actor
 from core.fates import ENDED_EARLY
 from core.models import Notification
 from trail.chain import record
-from vms.inventory import Inventory, VmRow, invalidate
+from vms.inventory import Inventory, RequestLine, VmRow, invalidate
 
 from . import notices
 from .actions import do_submit_request, open_request, targets
@@ -284,19 +284,49 @@ def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetim
     access = group[0].item.request
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
     for p in group:
-        vms[p.item.vm_id].append(gateway.GrantPort(p.item.port, NOBODY if p.rule.allowed_prefixes == ("*",)
-                                                   else p.item.source_prefix, end))
-    justification = justifications.ended_early(actor.user.upn, access.pk, access.user.upn)
+        vms[p.item.vm_id].append(_closing(p.rule, p.item.port, p.item.source_prefix, end))
+    return _replace(actor, policy_id, vms, justifications.ended_early(actor.user.upn, access.pk, access.user.upn),
+                    {"request": access.pk})
+
+
+def _closing(rule: gateway.PortRule, port: int, source: str, end: datetime) -> gateway.GrantPort:
+    """The window that replaces an open one: to an address that reaches nobody where the port takes any source."""
+    return gateway.GrantPort(port, NOBODY if rule.allowed_prefixes == ("*",) else source, end)
+
+
+def _replace(actor: Actor, policy_id: str, vms: dict[str, list[gateway.GrantPort]], justification: str,
+             about: dict) -> str:
+    """The initiate that ends windows early, and its `access.end` trail event (`about`: the request, or the window
+    opened outside the portal); Azure's refusal, or ""."""
     correlation, problem = str(uuid.uuid4()), ""
     try:
         gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
                          justification, correlation)
     except gateway.GatewayError as error:
         problem = error.message
+    end = next(g.end for grants in vms.values() for g in grants)
     record(actor, "access.end", policy_id, ItemStatus.REFUSED.value if problem else ENDED_EARLY, correlation_id=correlation, details={
-        "request": access.pk, "justification": justification, "message": problem,
+        **about, "justification": justification, "message": problem,
         "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
                   for vm, grants in vms.items() for g in grants]})
+    return problem
+
+
+def end_outside(actor: Actor, row: VmRow, line: RequestLine, inventory: Inventory) -> str:
+    """End a window Azure has open that the portal did not open (the Azure portal, the CLI, PowerShell) as `end_now`
+    ends the portal's own: a newer request for that VM and port alone, reaching nobody, for a minute; the trail's
+    `access.end` names whose window it was. Who may is the caller's to check (`views.end_outside`). Azure's refusal,
+    or ""."""
+    rule = _port(row, line.port)
+    if rule is None:
+        raise Refused(f"Port {line.port} of {row.name} is not in its JIT policy any more: nothing to end.")
+    end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
+    problem = _replace(actor, row.policy_id, {row.vm_id: [_closing(rule, line.port, line.source, end)]},
+                       justifications.ended_outside(actor.user.upn, line.requestor),
+                       {"request": None, "opened_outside_by": line.requestor, "window_end": line.end.isoformat()})
+    invalidate(gateway.subscription_of(row.policy_id))
+    if not problem and line.requestor.lower() != (actor.user.upn or "").lower():
+        notices.ended_outside(line.requestor, row.name, line.port, actor.user)
     return problem
 
 

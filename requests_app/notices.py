@@ -122,3 +122,11 @@ def ending_soon(access: AccessRequest, minutes: int) -> None:
 def ended(access: AccessRequest, by: User) -> None:
     _to_requester(access, "ended", "Your access was ended early", f"{by.upn} ended your access to {_what(access)}.")
 
+
+def ended_outside(requestor: str, vm: str, port: int, by: User) -> None:
+    """To whoever opened it outside the portal, when the portal knows them (they have signed in)."""
+    people = list(User.objects.filter(upn__iexact=requestor, is_active=True)[:1])
+    send(Message("ended", "Your access was ended early",
+                 f"{by.upn} ended your access to {vm} port {port} (opened outside the portal).",
+                 path=reverse("requests-my-access")), _recipients(people))
+

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from core import justifications
 from core.fates import ENDED_EARLY, EXPIRED, OPEN, azure_fate
 from vms.inventory import Inventory, RequestLine, VmRow
 
@@ -106,6 +107,13 @@ def _portal_windows(now: datetime) -> set[tuple[str, int, int]]:
     return known
 
 
+def outside_window(inventory: Inventory | None, requestor: str, vm_id: str, port: int, end: int) -> OutsideAccess | None:
+    """The window opened outside the portal on this VM and port ending at this second (what a page listed), among
+    `requestor`'s ("": everybody's the inventory shows); None when it is not open any more."""
+    return next((o for o in opened_outside(inventory, requestor) if o.row.vm_id.lower() == vm_id.lower()
+                 and o.line.port == port and int(o.line.end.timestamp()) == end), None)
+
+
 def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[OutsideAccess]:
     """What Azure's request history (read with the inventory: no call of its own) has open now that the portal did
     not open: `requestor`'s (a user principal name), or, blank, everybody's the inventory shows."""
@@ -113,9 +121,11 @@ def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[Out
         return []
     now = inventory.azure_now
     known = _portal_windows(now)
+    # An early end's minute-long window (the portal's words, to an address that reaches nobody) is no access.
     found = [OutsideAccess(row, line, now) for row, line in inventory.open_lines()
              if line.end > now and (not requestor or line.requestor.lower() == requestor.lower())
-             and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known]
+             and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known
+             and justifications.read(line.justification).kind != "ended"]
     return sorted(found, key=lambda a: (a.line.end, a.row.name, a.line.port))
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("items/<int:pk>/end", approval_views.end_item, name="requests-end-item"),
     path("items/<int:pk>/extend", approval_views.extend_item, name="requests-extend-item"),
     path("end-all", approval_views.end_all, name="requests-end-all"),
+    path("outside/end", approval_views.end_outside, name="requests-end-outside"),
     path("items/<int:pk>/connect.rdp", views.rdp_file, name="requests-rdp"),
     path("approvals/", approval_views.inbox, name="requests-inbox"),
     path("rules/", approval_views.rules, name="requests-rules"),

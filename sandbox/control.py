@@ -207,17 +207,25 @@ class Control:
 
     def redeploy_nsg(self, request: Request) -> Response:
         """An NSG redeployed from its infrastructure-as-code template: the rules it declares stay, JIT's go
-        (MicrosoftDocs/azure-docs#122814; terraform-provider-azurerm PR #10326)."""
+        (MicrosoftDocs/azure-docs#122814; terraform-provider-azurerm PR #10326). With `"reconcile": true` the template
+        is re-applied after every change from then on (a reconciling pipeline, or an Azure Policy denying undeclared
+        rules), so JIT's writes there do not stay; `false` stops it."""
         body = request.json()
         name = body.get("nsg") if isinstance(body, dict) else None
+        keep = body.get("reconcile") if isinstance(body, dict) else None
+        if keep is not None and not isinstance(keep, bool):
+            return _bad('"reconcile" is true or false')
         with self.sandbox.lock:
             found = [n for n in self.sandbox.world["nsgs"].values()
                      if isinstance(name, str) and name.lower() in (n["name"].lower(), n["id"].lower())]
             if len(found) != 1:
                 return _bad('send {"nsg": "<name or id of one NSG>"}')
             dropped = nsg.redeploy(found[0])
+            if keep is not None:
+                nsg.reconcile(self.sandbox.world, found[0], keep)
             self.sandbox.save()
-        return json_response(200, {"nsg": found[0]["id"], "dropped": dropped})
+        return json_response(200, {"nsg": found[0]["id"], "dropped": dropped,
+                                   "reconciled": found[0]["id"].lower() in self.sandbox.world.get("reconciled_nsgs", [])})
     def device_codes(self, request: Request) -> Response:
         """The device codes waiting for a person, newest last: what a test approves without a browser."""
         return json_response(200, {"pending": self.public_clients.pending()})

@@ -47,7 +47,7 @@ def deny_rule_name(vm_id: str) -> str:
 def set_deny_rule(world: dict, vm_id: str, ports: list[int]) -> None:
     """Deny the VM's JIT ports (none: remove the rule), after every rule already there, as Microsoft documents:
     existing rules for the ports "take priority over the new deny all inbound traffic rules"."""
-    nsgs, address = _nsgs_for(world, vm_id)
+    nsgs, address = _nsgs_for(world, vm_id, writing=True)
     name = deny_rule_name(vm_id)
     for nsg in nsgs:
         rules = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
@@ -61,7 +61,7 @@ def set_deny_rule(world: dict, vm_id: str, ports: list[int]) -> None:
 
 
 def add_allow_rule(world: dict, vm_id: str, start: str, number: int, source: str) -> None:
-    nsgs, address = _nsgs_for(world, vm_id)
+    nsgs, address = _nsgs_for(world, vm_id, writing=True)
     for nsg in nsgs:
         used = {r["properties"]["priority"] for r in nsg["properties"]["securityRules"]}
         priority = next(p for p in range(100, 4096) if p not in used)
@@ -85,6 +85,13 @@ def redeploy(nsg: dict) -> int:
     return len(rules) - len(kept)
 
 
+def reconcile(world: dict, nsg: dict, keep: bool) -> None:
+    """An NSG kept to its template from now on (or no longer): a pipeline that re-applies the template after every
+    change (or an Azure Policy that denies rules the template does not declare) leaves none of JIT's writes there."""
+    held = [i for i in world.get("reconciled_nsgs", []) if i != nsg["id"].lower()]
+    world["reconciled_nsgs"] = [*held, nsg["id"].lower()] if keep else held
+
+
 def applying(world: dict, vm: dict) -> list[dict]:
     """The NSGs that filter the VM's inbound traffic: its subnet's, then its NIC's."""
     nic = world["nics"].get(vm["nic"].lower(), {})
@@ -97,11 +104,13 @@ def applying(world: dict, vm: dict) -> list[dict]:
     return [world["nsgs"][i.lower()] for i in ids if i and i.lower() in world["nsgs"]]
 
 
-def _nsgs_for(world: dict, vm_id: str) -> tuple[list[dict], str]:
+def _nsgs_for(world: dict, vm_id: str, writing: bool = False) -> tuple[list[dict], str]:
+    """The NSGs JIT writes to (`writing`: not those kept to their template, where its writes do not stay)."""
     vm = world["vms"].get(vm_id.lower())
     if vm is None:
         return [], ""
-    return applying(world, vm), private_ip(world, vm_id)
+    reconciled = set(world.get("reconciled_nsgs", ())) if writing else set()
+    return [n for n in applying(world, vm) if n["id"].lower() not in reconciled], private_ip(world, vm_id)
 
 
 def _signed_crc(text: str) -> int:

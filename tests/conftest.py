@@ -98,6 +98,16 @@ def submit(client: Client, data: dict):
     return client.post("/access/new", data, REMOTE_ADDR=MY_IP)
 
 
+def save_edit(client: Client, url: str, data: dict, **options):
+    """An Edit form's POST that takes ports away is answered with a page listing them (#23); confirm it, as the
+    person would, and return the answer to the confirmation (the answer itself when nothing was removed)."""
+    page = client.post(url, data, **options)
+    listed = next((c["listed"] for c in (page.context or ()) if "listed" in c), None) if page.context else None
+    if listed is None or page.status_code != 200:
+        return page
+    return client.post(url, {**data, "confirm_removal": listed}, **options)
+
+
 @pytest.fixture
 def token_for(sandbox):
     cache: dict[str, str] = {}

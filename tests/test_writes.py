@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 
 from requests_app.models import AccessRequest, AccessRequestItem
 from tests.azure_view import AzureView
-from tests.conftest import PORTAL_HOST, fill, sign_in, submit
+from tests.conftest import PORTAL_HOST, fill, save_edit, sign_in, submit
 from trail.models import AuditEvent
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def test_a_lost_answer_to_a_put_is_read_back_and_told_as_it_is(bob, sandbox, vie
     sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "stall-after-apply", "count": 1, **fault})
     sandbox.control("POST", "stats")
     with override_settings(AZURE_TIMEOUT_SECONDS=1):
-        page = bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", {
+        page = save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
             "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
             "form-0-number": "2201", "form-0-protocol": "*", "form-0-source": "per-request",
             "form-0-max_value": "2", "form-0-max_unit": "hours"}, follow=True)
@@ -143,7 +143,7 @@ def test_a_failed_read_before_an_edit_leaves_a_trail_event(bob, sandbox, view):
     sub = view.sub("Contoso Production")
     form = bob.get(f"/vms/{sub}/rg-web/web-01/jit/edit")
     sandbox.control("POST", "faults", {"operation": "jit.listByResourceGroupAndRegion", "kind": "503", "count": 10})
-    page = bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", {
+    page = save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
         "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-number": "22",
         "form-0-protocol": "*", "form-0-source": "per-request", "form-0-max_value": "1", "form-0-max_unit": "hours"},
         follow=True)
@@ -174,7 +174,7 @@ def test_a_hanging_azure_call_never_blocks_other_peoples_work(sandbox, view):
             connection.close()
 
     with override_settings(AZURE_TIMEOUT_SECONDS=4):
-        threads = [threading.Thread(target=slow, args=("bob", lambda: bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", {
+        threads = [threading.Thread(target=slow, args=("bob", lambda: save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
             "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
             "form-0-number": "2201", "form-0-protocol": "*", "form-0-source": "per-request", "form-0-max_value": "1",
             "form-0-max_unit": "hours"}))),

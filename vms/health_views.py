@@ -15,7 +15,7 @@ from core.actor import Actor, actor_of
 from core.gateway import RuleRef
 
 from .inventory import CONFIGURED, Inventory, VmRow, get_inventory
-from .repair import DELETE_ACTION, az_delete, az_recreate_deny, delete_rule, restore
+from .repair import DELETE_ACTION, az_delete, delete_rule, deny_rule_now, restore
 from .rights import CONFIGURE, vm_for, why_not
 from .verdicts import BYPASSED, EXPOSED, LEFTOVER, MISSING, PortHealth
 
@@ -41,10 +41,12 @@ def may_delete(actor: Actor, inventory: Inventory, row: VmRow, ref: RuleRef) -> 
 
 def port_lines(actor: Actor, inventory: Inventory, row: VmRow, is_admin: bool) -> list[PortLine]:
     lines, asked = [], {}
-    for port in row.health.ports if row.health else ():
+    ports = row.health.ports if row.health else ()
+    recreate = deny_rule_now(actor.session, row, [p.port for p in ports if p.state == MISSING])
+    for port in ports:
         ref = gateway.parse_rule_id(port.culprit.rule.rule_id) if port.culprit else None
-        if port.state == MISSING and row.health.nsgs:
-            command = az_recreate_deny(row, row.health.nsgs[-1][1], [port.port])
+        if port.state == MISSING and recreate:
+            command = recreate.command
         else:
             command = az_delete(ref) if ref and port.state in FIXABLE else ""
         allowed = False

@@ -28,7 +28,7 @@ from .forms import PortFormSet, SnapshotForm, port_initial
 from .inventory import CONFIGURED, NOT_CONFIGURED, Inventory, VmRow, get_inventory
 from .outcomes import redirect_to_outcome, stored_outcome
 from .rights import CONFIGURE, permitted, selected_vms, vm_for
-from .snapshots import VmSnapshot, changes, describe_ports, keep_mine
+from .snapshots import VmSnapshot, changes, describe_ports, keep_mine, rules_of
 
 
 def _form_page(request, template: str, rows, formset, opened_token: str, notes, **extra) -> HttpResponse:
@@ -134,6 +134,23 @@ def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str
     return _form_page(request, "vms/edit.html", [row], formset, SnapshotForm.token(fresh), [note], vm=row)
 
 
+def _confirm_removal(request: HttpRequest, row: VmRow, opened: dict[str, dict[str, VmSnapshot]],
+                     mine: tuple[PortRule, ...]) -> HttpResponse | None:
+    """An edit that takes ports away is saved only once the person has seen which (a page of its own, so it works
+    without JavaScript): the page carries the form's data back with the ports it listed, and a confirmation that
+    lists other ports than the edit now removes asks again. None when nothing is removed, or it was confirmed."""
+    had = (opened.get(group_of(row).key, {}).get(row.vm_id.lower()) or {}).get("ports", [])
+    kept = {p.number for p in mine}
+    removed = tuple(p for p in rules_of(had) if p.number not in kept)
+    listed = ",".join(str(p.number) for p in removed)
+    if not removed or request.POST.get("confirm_removal") == listed:
+        return None
+    data = [(name, value) for name, values in request.POST.lists() if name not in ("csrfmiddlewaretoken", "confirm_removal")
+            for value in values]
+    return render(request, "vms/edit_confirm.html", {"vm": row, "removed": [(p, describe_ports((p,))) for p in removed],
+                                                     "kept": describe_ports(mine), "data": data, "listed": listed})
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: str) -> HttpResponse:
@@ -148,7 +165,9 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
     if opened is None:
         return _form_page(request, "vms/edit.html", [row], formset, _fresh_token(actor, row)[0],
                           snapshot.errors["opened"], vm=row)
-    if formset.is_valid():
+    if formset.is_valid() and "back" not in request.POST:
+        if asking := _confirm_removal(request, row, opened, formset.rules):
+            return asking
         outcomes = do_set_ports(actor, EDIT, [row], {row.vm_id.lower(): formset.rules}, opened)
         if outcomes[0].stale:
             return _edit_again(request, actor, row, opened, formset.rules)

@@ -61,6 +61,8 @@ class Exposure(models.Model):
     started = models.DateTimeField()
     last_seen = models.DateTimeField()
     ended = models.DateTimeField(null=True, blank=True)
+    # How much of it the audit archive holds (audit.archive.take_exposures): nothing, its start, or start and end.
+    archived = models.PositiveSmallIntegerField(default=0)
 
     @property
     def label(self) -> str:
@@ -69,4 +71,6 @@ class Exposure(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["key"], condition=models.Q(ended__isnull=True),
                                                name="one_open_exposure_per_finding")]
-        indexes = [models.Index(fields=["subscription_id", "resource_group", "started"])]
+        indexes = [models.Index(fields=["subscription_id", "resource_group", "started"]),
+                   models.Index(fields=["archived"], name="exposure_to_archive",
+                                condition=models.Q(archived__lt=2))]

@@ -16,15 +16,17 @@ from django.conf import settings
 from core import gateway
 from core.actor import Actor
 from core.gateway import GatewayError, OutcomeUnknown, RuleRef
+from core.gateway.types import SecurityGroup
 from core.leases import Busy, hold
 from trail.chain import record
 
 from .actions import group_of
 from .inventory import VmRow, forget, get_inventory, invalidate
-from .verdicts import MISSING, VmHealth
+from .verdicts import BYPASSED, JIT_PREFIX, MISSING, VmHealth
 
 RESTORE, DELETE_RULE = "jit.restore", "nsg.rule.delete"
 DELETE_ACTION = "Microsoft.Network/networkSecurityGroups/securityRules/delete"
+JIT_DENY = JIT_PREFIX + "_"  # Defender for Cloud's deny rules: SecurityCenter-JITRule_…; its allow rules: …-
 
 
 def health_words(health: VmHealth | None) -> dict[str, str]:
@@ -37,13 +39,63 @@ def az_delete(ref: RuleRef) -> str:
             f"--nsg-name {ref.nsg} --name {ref.name}")
 
 
-def az_recreate_deny(row: VmRow, nsg_id: str, ports: list[int], priority: int = 4000) -> str:
-    """The deny rule JIT keeps for this VM, as an `az` command: what to re-create when a restore did not."""
-    parts = nsg_id.split("/")
-    return (f"az network nsg rule create --subscription {parts[2]} --resource-group {parts[4]} --nsg-name {parts[-1]} "
-            f"--name JIT-deny-{row.name} --priority {priority} --direction Inbound --access Deny --protocol '*' "
-            f"--source-address-prefixes '*' --destination-address-prefixes {row.private_ip} "
-            f"--destination-port-ranges {' '.join(str(p) for p in ports)}")
+@dataclass(frozen=True)
+class DenyRule:
+    """JIT's deny rule for one VM, as a person re-creates it where Azure did not write it back: inbound, deny, any
+    protocol, from any source to the VM's private IP, on the policy's ports, after every rule already in the NSG
+    (where Defender for Cloud puts its own). Its name carries JIT's prefix, so that the health check (which tells
+    JIT's rules by name) counts it as JIT's deny rule."""
+
+    ref: RuleRef  # the NSG and the rule's name
+    priority: int
+    ports: tuple[int, ...]
+    destination: str  # the VM's private IP
+    direction: str = "Inbound"
+    access: str = "Deny"
+    protocol: str = "*"
+    source: str = "*"
+
+    @property
+    def words(self) -> str:
+        return (f"{self.ref.name}: {self.direction}, {self.access}, priority {self.priority}, protocol Any, "
+                f"port{'s' if len(self.ports) > 1 else ''} {', '.join(map(str, self.ports))}, from Any (*) to "
+                f"{self.destination}, on NSG {self.ref.nsg} (resource group {self.ref.resource_group})")
+
+    @property
+    def command(self) -> str:
+        return (f"az network nsg rule create --subscription {self.ref.subscription_id} --resource-group "
+                f"{self.ref.resource_group} --nsg-name {self.ref.nsg} --name {self.ref.name} --priority {self.priority} "
+                f"--direction {self.direction} --access {self.access} --protocol '{self.protocol}' "
+                f"--source-address-prefixes '{self.source}' --source-port-ranges '*' "
+                f"--destination-address-prefixes {self.destination} "
+                f"--destination-port-ranges {' '.join(str(p) for p in self.ports)}")
+
+
+FIRST_DENY = 3097  # where Defender for Cloud's deny rules start when the NSG holds nothing later (the sandbox's)
+
+
+def deny_rule(row: VmRow, nsg_id: str, ports: list[int], group: SecurityGroup | None) -> DenyRule:
+    """The deny rule to re-create on the NSG `nsg_id`: after every rule there but JIT's own deny rules, on the first
+    number no inbound rule holds (`group`, the NSG as Azure lists it now; None: not read, the first such number)."""
+    taken = {r.priority for r in (group.rules if group else ()) if not r.default}
+    later = [r.priority for r in (group.rules if group else ()) if not r.default and not r.name.startswith(JIT_DENY)]
+    priority = next((p for p in range(max([FIRST_DENY - 1, *later]) + 1, 4097) if p not in taken),
+                    next((p for p in range(4096, 99, -1) if p not in taken), 4096))
+    ref = gateway.parse_rule_id(f"{nsg_id}/securityRules/{JIT_DENY}portal_{row.name}"[:len(nsg_id) + 95])
+    return DenyRule(ref, priority, tuple(sorted(ports)), row.private_ip)
+
+
+def deny_rule_now(session, row: VmRow, ports: list[int]) -> DenyRule | None:
+    """The deny rule to re-create for these ports, with a number free in the NSG as Azure holds it now (one read;
+    the rule with the first free number after JIT's when the NSG cannot be read)."""
+    if not ports or not row.health or not row.health.nsgs:
+        return None
+    nsg_id = row.health.nsgs[-1][1]  # the NIC's when it has one: the rule then filters this VM only
+    try:
+        group = gateway.read_security_group(session, gateway.parse_rule_id(f"{nsg_id}/securityRules/x"))
+    except GatewayError:
+        group = None
+    return deny_rule(row, nsg_id, ports, group)
 
 
 @dataclass(frozen=True)
@@ -51,7 +103,8 @@ class Restored:
     ok: bool
     message: str
     after: VmRow | None = None
-    recreate: tuple[str, ...] = ()  # `az` commands for deny rules still missing
+    recreate: DenyRule | None = None  # JIT's deny rule, where Azure did not write it back
+    still_open: tuple[str, ...] = ()  # ports the deny rule is back on but another rule still lets in, in words
 
 
 def restore(actor: Actor, row: VmRow) -> Restored:
@@ -83,18 +136,23 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     invalidate(row.subscription_id)
     forget(actor.user_pk)
     after = get_inventory(actor.session, actor.user_pk, complete=True).row_of(row.vm_id)
-    missing = [p.port for p in (after.health.ports if after and after.health else ()) if p.state == MISSING]
-    nsgs = [nsg_id for _, nsg_id in (after.health.nsgs if after and after.health else ())]
-    recreate = tuple(az_recreate_deny(after, nsg_id, missing) for nsg_id in nsgs[-1:]) if missing else ()
+    ports = after.health.ports if after and after.health else ()
+    missing = [p.port for p in ports if p.state == MISSING]
+    still_open = tuple(f"port {p.port}: {p.detail}" for p in ports if p.state == BYPASSED)
+    recreate = deny_rule_now(actor.session, after, missing) if missing else None
     record(actor, RESTORE, row.vm_id, outcome, details={
         "policy": row.policy_id, "before": before, "after": health_words(after.health if after else None),
-        "deny_rule_back": not missing}, correlation_id=correlation_id)
+        "deny_rule_back": not missing, **({"recreate": recreate.words} if recreate else {})},
+        correlation_id=correlation_id)
     if missing:
         message = (message + " " if message else "") + (
-            f"Azure did not write JIT's deny rule back for port(s) {', '.join(map(str, missing))}: re-create it.")
+            f"Azure did not write JIT's deny rule back for port{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(str, missing))}: re-create it as shown below.")
     else:
         message = (message + " " if message else "") + "JIT's deny rule is back on every port of the policy."
-    return Restored(not missing and outcome == "succeeded", message, after, recreate)
+    if still_open:
+        message += " Another rule still lets traffic in before it: delete or narrow it (see the VM's page)."
+    return Restored(not missing and not still_open and outcome == "succeeded", message, after, recreate, still_open)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from .initiate import initiate
 from .permissions import UNKNOWN, Permissions, read_permissions
 from .policies import delete_policy, list_policies_at, list_policies_in, list_policies_with, put_policy
 from .roles import Holder, RoleAssignment, RoleCatalog, RoleDefinition, read_role_catalog, try_role_catalog
-from .security_rules import delete_security_rule, read_security_rule
+from .security_rules import delete_security_rule, read_security_group, read_security_rule
 from .subscriptions import list_subscriptions, list_subscriptions_with, subscriptions_and_clock
 from .types import (
     ActivityEvent,
@@ -71,4 +71,5 @@ __all__ = [
     "try_role_catalog",
     "ApiCaller", "BearerRefused", "InteractionRequired", "api_session", "authenticate",
     "RuleRef", "parse_rule_id", "subscriptions_and_clock", "delete_security_rule", "read_security_rule",
+    "read_security_group",
 ]

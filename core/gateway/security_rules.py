@@ -8,6 +8,8 @@ from typing import Any
 from .auth import UserCredential
 from .clients import call, network, raw_answer, write_options
 from .ids import RuleRef
+from .parse import security_group
+from .types import SecurityGroup
 
 NETWORK_VERSION = "2024-05-01"
 
@@ -20,6 +22,15 @@ def read_security_rule(session: MutableMapping[str, Any], ref: RuleRef) -> dict:
                                                         api_version=NETWORK_VERSION),
                      f"rule {ref.name} of NSG {ref.nsg}")
     return answer
+
+
+def read_security_group(session: MutableMapping[str, Any], ref: RuleRef) -> SecurityGroup:
+    """ARM: NetworkSecurityGroups - Get. The inbound rules of the NSG `ref` names (its rule name is not read)."""
+    credential = UserCredential(session)
+    operations = network(credential, ref.subscription_id).network_security_groups
+    answer, _ = call(credential, lambda: operations.get(ref.resource_group, ref.nsg, cls=raw_answer,
+                                                        api_version=NETWORK_VERSION), f"NSG {ref.nsg}")
+    return security_group(answer)
 
 
 def delete_security_rule(session: MutableMapping[str, Any], ref: RuleRef, correlation_id: str) -> None:

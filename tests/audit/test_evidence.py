@@ -105,3 +105,37 @@ def test_a_download_cut_short_has_no_manifest(auditor):
     next(iter(response.streaming_content))  # the browser went away after the first piece
     url = response["Link"].split(">")[0][1:]
     assert auditor.get(url).status_code == 404
+
+
+def test_verify_export_reads_the_portals_copy_by_its_id_or_address(downloaded, capsys):
+    path, _, _, manifest = downloaded
+    from audit.models import ExportManifest
+
+    manifest_id = str(ExportManifest.objects.get(filename="portal-audit-trail.csv").pk)
+    call_command("verify_export", str(path), manifest_id)
+    call_command("verify_export", str(path), f"https://jit.example.com/audit/manifests/{manifest_id}.json")
+    assert capsys.readouterr().out.count("matches its manifest: 3 rows") == 2
+
+
+def test_the_archives_purge_takes_manifests_and_verify_export_says_one_is_gone(downloaded, settings, capsys):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from audit.archive import purge
+    from audit.models import ExportManifest
+
+    path, manifest_path, _, _ = downloaded
+    old = ExportManifest.objects.get(filename="portal-audit-trail.csv")
+    ExportManifest.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS + 1))
+    kept = ExportManifest.objects.create(user=old.user, filename="recent.csv")
+    purge(PORTAL)
+    assert list(ExportManifest.objects.values_list("pk", flat=True)) == [kept.pk]
+    with pytest.raises(CommandError, match=rf"Manifest {old.pk} is gone: .* purged with the archive after "
+                                           rf"AUDIT_RETENTION_DAYS \({settings.AUDIT_RETENTION_DAYS}\) days; the last "
+                                           r"purge \(.*\) deleted those created before .*saved beside it"):
+        call_command("verify_export", str(path), str(old.pk))
+    call_command("verify_export", str(path), str(manifest_path))  # the file saved beside it still verifies
+    assert "matches its manifest" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="was never sealed: its download was cut short"):
+        call_command("verify_export", str(path), str(kept.pk))

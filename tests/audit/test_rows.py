@@ -148,3 +148,35 @@ def test_rows_hidden_by_read_scope_count_a_change_outside_it_at_once_and_once(pe
     assert grace.get("/audit/").context["hidden"] == before + 1  # nobody else has read the report since
     person("carol").get("/audit/")  # Carol, who reads rg-monitor, archives it
     assert grace.get("/audit/").context["hidden"] == before + 1  # counted once, archived or not
+
+
+def _outside_the_portal_in_rg_monitor(view) -> None:
+    """Bob enables JIT on mon-01 (rg-monitor, outside Grace's read scope) with Azure's own client: an Activity Log
+    event the portal's trail knows nothing of."""
+    mon_01 = view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")
+    view.clients.security(view.sub("Contoso Shared Services")).jit_network_access_policies.create_or_update(
+        "rg-monitor", "eastus", "default", {"properties": {"virtualMachines": [{"id": mon_01, "ports": [{
+            "number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}]}]},
+            "kind": "Basic"})
+
+
+def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_once_someone_collected_it(person, view):
+    grace = person("grace")
+    before = grace.get("/audit/").context["hidden"]
+    _outside_the_portal_in_rg_monitor(view)
+    person("carol").get("/audit/")  # Carol reads rg-monitor: her read archives Azure's event
+    assert grace.get("/audit/").context["hidden"] == before + 1  # counted at Grace's next read: no cache between
+
+
+def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_at_the_moment_she_reads(person, sandbox, view,
+                                                                                           settings):
+    """With the read-only app identity configured, nobody else need read first: Grace's read collects as the app."""
+    reader = next(a for a in sandbox.info()["apps"] if a["display_name"] == "jitportal audit reader")
+    settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
+    settings.AUDIT_COLLECT_SECONDS = 0  # a read per view (at most one a minute by default: test_collect_throttle)
+    grace = person("grace")
+    before = grace.get("/audit/").context["hidden"]
+    _outside_the_portal_in_rg_monitor(view)
+    page = grace.get("/audit/")
+    assert page.context["hidden"] == before + 1
+    assert "mon-01" not in page.content.decode()

@@ -120,3 +120,27 @@ def test_at_phone_width_what_a_person_needs_is_on_screen(page):
     for label in ("Port, port row 1", "Maximum request time, port row 1", "Remove, port row 1", "IPs or CIDRs, port row 3"):
         box = page.get_by_label(label).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+
+
+def test_the_pages_of_the_leftovers_have_no_axe_violations_at_both_widths(page, sandbox):
+    """Pages that answer a POST (#22, #23): the restore page naming the rule to re-create, Edit's question before it
+    removes a port; and My access and Open now in your scope with an End for a window opened outside the portal."""
+    sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": True})
+    sign_in_as(page, "Bob Brennan")
+    found = []
+    page.goto("/vms/?tab=configured&q=web-02")
+    page.get_by_role("link", name="web-02", exact=True).click()
+    page.get_by_role("link", name="Restore JIT's rules").click()
+    page.get_by_role("button", name="Restore JIT's rules").click()
+    expect(page.get_by_role("heading", name="The rule to re-create")).to_be_visible()
+    found += violations(page)
+    page.goto("/vms/?tab=configured&q=web-03")
+    page.get_by_role("link", name="Edit web-03").click()
+    page.get_by_label("Remove, port row 2").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("button", name="Remove port 3389 and save")).to_be_visible()
+    found += violations(page)
+    page.goto("/access/approvals/")
+    expect(page.get_by_role("button", name="End web-01 port 22 of alice@contoso.test now")).to_be_visible()
+    found += violations(page)
+    assert found == []

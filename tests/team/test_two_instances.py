@@ -83,7 +83,11 @@ def _edit(person: Person, instance: Instance, vm_path: str, port: int, page) -> 
             "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000", "form-0-number": str(port),
             "form-0-protocol": "*", "form-0-source": "per-request", "form-0-addresses": "",
             "form-0-max_value": "3", "form-0-max_unit": "hours"}
-    return person.post(instance, f"{vm_path}/jit/edit", data, page).text
+    answer = person.post(instance, f"{vm_path}/jit/edit", data, page)
+    if 'name="confirm_removal"' in answer.text:  # the edit takes ports away: the page lists them, she confirms
+        answer = person.post(instance, f"{vm_path}/jit/edit", {**data, "confirm_removal": hidden(answer, "confirm_removal")},
+                             answer)
+    return answer.text
 
 
 def _request_form(person: Person, instance: Instance, vm_id: str):

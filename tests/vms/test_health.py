@@ -241,3 +241,57 @@ def test_the_worker_scans_as_the_read_only_app_identity(sandbox, settings):
     settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
     housekeeping.call()
     assert Exposure.objects.filter(vm_name="sql-02", state="bypassed", ended=None).exists()
+
+
+def test_restore_says_the_exact_rule_to_re_create_where_azure_does_not_write_it_back(bob, sandbox, view, clients_for):
+    """An NSG kept to its template (a reconciling pipeline, an Azure Policy denying undeclared rules): re-applying the
+    policy leaves JIT's deny rule out. The page names the rule whole and its `az` command; created as it says, through
+    the real SDK, it protects the VM."""
+    sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": True})
+    bob.post("/vms/refresh")
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/health/restore"
+    page = bob.post(url)
+    done = page.context["done"]
+    assert not done.ok and "Azure did not write JIT's deny rule back for ports 22, 3389, 5985, 5986" in done.message
+    rule = done.recreate
+    assert (rule.ref.nsg, rule.ref.resource_group, rule.direction, rule.access, rule.source) == (
+        "nsg-rg-web-default", "rg-web", "Inbound", "Deny", "*")
+    assert rule.ports == (22, 3389, 5985, 5986) and rule.destination == done.after.private_ip
+    assert rule.ref.name == "SecurityCenter-JITRule_portal_web-02" and 3097 <= rule.priority <= 4096
+    text = page.content.decode()
+    for words in (rule.ref.name, "nsg-rg-web-default", f"<dd>{rule.priority}</dd>", "<dd>Inbound</dd>",
+                  "<dd>22, 3389, 5985, 5986</dd>", "<dd>Any (*)</dd>", "az network nsg rule create"):
+        assert words in text, words
+    assert (f"--nsg-name nsg-rg-web-default --name {rule.ref.name} --priority {rule.priority} --direction Inbound "
+            f"--access Deny") in rule.command
+    event = AuditEvent.objects.get(action="jit.restore")
+    assert event.details["deny_rule_back"] is False and event.details["recreate"] == rule.words
+    # The VM's page offers the same rule.
+    assert rule.command.replace("'", "&#x27;") in bob.get(url.removesuffix("health/restore")).content.decode()
+    network = clients_for("bob").network(view.sub("Contoso Production"))
+    network.security_rules.begin_create_or_update("rg-web", rule.ref.nsg, rule.ref.name, SecurityRule(
+        protocol="*", source_address_prefix=rule.source, source_port_range="*",
+        destination_address_prefix=rule.destination, destination_port_ranges=[str(p) for p in rule.ports],
+        access=rule.access, priority=rule.priority, direction=rule.direction)).result()
+    bob.post("/vms/refresh")
+    assert health_of(bob, "web-02").state == "protected"
+
+
+def test_the_sandbox_keeps_a_reconciled_nsg_to_its_template_until_told_otherwise(bob, sandbox, view):
+    sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": True})
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/health/restore"
+    assert bob.post(url).context["done"].recreate is not None
+    assert sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": False})["reconciled"] is False
+    done = bob.post(url).context["done"]
+    assert done.ok and done.recreate is None
+
+
+def test_restore_names_the_older_allow_rule_that_still_lets_traffic_in_before_jits_deny_rule(bob, view):
+    """sql-02's deny rule is in force, but allow-ssh (290, from Internet) comes first: re-applying the policy cannot
+    fix that, and restore says so rather than "back on every port"."""
+    page = bob.post(f"/vms/{view.sub('Contoso Production')}/rg-sql/sql-02/health/restore")
+    done = page.context["done"]
+    assert not done.ok and done.recreate is None
+    assert "Another rule still lets traffic in before it" in done.message
+    assert done.still_open == ("port 22: allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)",)
+    assert "port 22: allow-ssh, priority 290, from Internet" in page.content.decode()

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.conftest import PORTAL_HOST, sign_in
+from tests.conftest import PORTAL_HOST, save_edit, sign_in
 from trail.models import AuditEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -90,8 +90,8 @@ def test_edit_changes_one_vm_and_keeps_the_others_and_the_history(bob, view):
     history = len(view.policies("Contoso Production", "rg-web", "westeurope")[0].requests)
     url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/jit/edit"
     opened = open_form(bob, url)
-    page = bob.post(url, formset([{"number": 22}, {"number": 3389, "DELETE": "on"}, {"number": 8443, "max_value": 1}],
-                                 **opened), follow=True)
+    page = save_edit(bob, url, formset([{"number": 22}, {"number": 3389, "DELETE": "on"},
+                                        {"number": 8443, "max_value": 1}], **opened), follow=True)
     assert [o.ok for o in page.context["outcomes"]] == [True]
     after = view.ports("Contoso Production", "rg-web", "westeurope")
     assert after["web-02"] == [(22, "*", "*", "PT3H"), (8443, "*", "*", "PT1H")]
@@ -120,9 +120,9 @@ def test_a_stale_form_is_refused_with_what_changed_and_nothing_is_written(bob, v
     sub = view.sub("Contoso Production")
     first = open_form(bob, f"/vms/{sub}/rg-web/web-01/jit/edit")
     second = open_form(bob, f"/vms/{sub}/rg-web/web-02/jit/edit")
-    bob.post(f"/vms/{sub}/rg-web/web-01/jit/edit", formset([{"number": 22, "max_value": 1}], **first))
+    save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", formset([{"number": 22, "max_value": 1}], **first))
     saved = view.ports("Contoso Production", "rg-web", "westeurope")
-    page = bob.post(f"/vms/{sub}/rg-web/web-02/jit/edit", formset([{"number": 3389}], **second), follow=True)
+    page = save_edit(bob, f"/vms/{sub}/rg-web/web-02/jit/edit", formset([{"number": 3389}], **second), follow=True)
     note = page.context["notes"][0]
     assert page.status_code == 200 and "changed since you opened the form" not in note
     assert note.startswith("Nothing was saved: Someone") and "Someone removed port 3389 from web-01" in note
@@ -143,7 +143,7 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
 
     def save(i: int, vm: str, port: int) -> None:
         try:
-            page = admins[i].post(f"/vms/{sub}/rg-web/{vm}/jit/edit", formset([{"number": port}], **forms[i]),
+            page = save_edit(admins[i], f"/vms/{sub}/rg-web/{vm}/jit/edit", formset([{"number": port}], **forms[i]),
                                   follow=True)
             results[vm] = page.content.decode()  # not page.context: template signals mix across threads
         finally:
@@ -282,7 +282,7 @@ def test_an_expired_or_altered_form_is_shown_again_with_azures_policy_and_can_th
     url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-03/jit/edit"
     page = bob.post(url, formset([{"number": 2222}], opened="forged"))
     assert "it now shows Azure&#x27;s policies as they are" in page.content.decode()
-    saved = bob.post(url, formset([{"number": 2222}], opened=page.context["opened"]), follow=True)
+    saved = save_edit(bob, url, formset([{"number": 2222}], opened=page.context["opened"]), follow=True)
     assert [o.ok for o in saved.context["outcomes"]] == [True]
     assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == [2222]
 
@@ -296,3 +296,51 @@ def test_a_sign_in_that_expired_before_the_save_is_a_trip_to_sign_in_not_an_outc
     assert page.status_code == 302 and page["Location"].startswith("/accounts/sign-in?next=")
     assert "jit.put" not in sandbox.control("GET", "stats")["calls"]
     assert not AuditEvent.objects.filter(action="jit.enable").exists()
+
+
+def test_an_edit_that_removes_a_port_lists_it_and_saves_only_once_confirmed(bob, view):
+    """#23 "Edit summarises what it removes before saving": the server's own page, which works without JavaScript."""
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-03/jit/edit"
+    before = view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]
+    data = formset([{"number": p[0]} for p in before] + [{"number": 8443}], **open_form(bob, url))
+    data["form-1-DELETE"] = "on"  # 3389 goes
+    asking = bob.post(url, data)
+    assert asking.status_code == 200 and asking.context["listed"] == "3389"
+    text = asking.content.decode()
+    assert "<h1>Remove port 3389 from web-03?</h1>" in text
+    assert "Remove port 3389 and save" in text and "Port 3389/Any from per request up to 3 h" in text
+    assert 'name="csrfmiddlewaretoken"' in text
+    assert view.ports("Contoso Production", "rg-web", "westeurope")["web-03"] == before  # nothing saved yet
+    assert not AuditEvent.objects.filter(action="jit.edit").exists()
+    back = bob.post(url, {**data, "back": "1"})  # back to the form, the person's changes kept, nothing saved
+    assert back.context["formset"].data["form-1-DELETE"] == "on" and "listed" not in back.context
+    assert view.ports("Contoso Production", "rg-web", "westeurope")["web-03"] == before
+    stale = bob.post(url, {**data, "confirm_removal": "22"})  # a confirmation of something else asks again
+    assert stale.context["listed"] == "3389"
+    done = bob.post(url, {**data, "confirm_removal": "3389"}, follow=True)
+    assert [o.ok for o in done.context["outcomes"]] == [True]
+    assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == sorted(
+        {p[0] for p in before} - {3389} | {8443})
+
+
+def test_an_edit_that_only_adds_or_changes_saves_at_once(bob, view):
+    url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-03/jit/edit"
+    before = view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]
+    data = formset([{"number": p[0], "max_value": 1} for p in before] + [{"number": 8443}], **open_form(bob, url))
+    page = bob.post(url, data, follow=True)
+    assert [o.ok for o in page.context["outcomes"]] == [True]
+
+
+def test_a_confirmed_removal_still_meets_the_stale_edit_check(bob, view):
+    sub = view.sub("Contoso Production")
+    url = f"/vms/{sub}/rg-web/web-03/jit/edit"
+    before = view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]
+    data = formset([{"number": p[0]} for p in before], **open_form(bob, url))
+    data["form-0-DELETE"] = "on"
+    listed = bob.post(url, data).context["listed"]
+    # Meanwhile another edit of the same policy (web-01) is saved.
+    save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", formset([{"number": 22, "max_value": 1}],
+                                                                 **open_form(bob, f"/vms/{sub}/rg-web/web-01/jit/edit")))
+    page = bob.post(url, {**data, "confirm_removal": listed})
+    assert page.context["notes"][0].startswith("Nothing was saved: Someone")
+    assert view.ports("Contoso Production", "rg-web", "westeurope")["web-03"] == before

@@ -1,6 +1,9 @@
 """`manage.py verify_export FILE MANIFEST`: check a downloaded CSV (or JSON lines) file against its evidence
 manifest — the manifest's seal under the trail's key, the file's SHA-256, byte and row counts — and that the trail
-still reaches the manifest's checkpoint. Exit 1 at the first thing that does not hold."""
+still reaches the manifest's checkpoint. Exit 1 at the first thing that does not hold.
+
+MANIFEST is the manifest file saved with the download, or its id (or its address, `…/audit/manifests/<id>.json`) to
+read the portal's own copy; that copy is purged with the archive (AUDIT_RETENTION_DAYS), and the command says so."""
 
 from __future__ import annotations
 
@@ -8,11 +11,47 @@ import csv
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.models import ExportManifest
 from trail.chain import Checkpoint, first_break, seal_holds
+from trail.models import AuditEvent
+
+MANIFEST_ID = re.compile(r"(?:^|/manifests/)(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+                         r"(?:\.json)?/?$", re.IGNORECASE)
+
+
+def manifest_named(given: str) -> dict:
+    """The manifest a file holds, or the portal's own copy of the one this id (or address) names."""
+    path = Path(given)
+    if path.is_file() or not MANIFEST_ID.search(given):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read the manifest {given}: {exc}.") from None
+    manifest_id = MANIFEST_ID.search(given)["id"].lower()
+    found = ExportManifest.objects.filter(pk=manifest_id).first()
+    if found is None:
+        raise CommandError(gone(manifest_id))
+    if found.document is None:
+        raise CommandError(f"Manifest {manifest_id} was never sealed: its download was cut short, so it describes no "
+                           "file.")
+    return found.document
+
+
+def gone(manifest_id: str) -> str:
+    """Why the portal holds no manifest by that id, in words: purged with the archive, or never one of its own."""
+    purge = AuditEvent.objects.filter(action="archive.purge").order_by("-seq").first()
+    why = (f"the last purge ({purge.created:%Y-%m-%d %H:%M} UTC) deleted those created before "
+           f"{str(purge.details.get('cutoff', '?'))[:16].replace('T', ' ')} UTC" if purge else
+           "no purge has run yet, so this portal never made one by that id (check it)")
+    return (f"Manifest {manifest_id} is gone: this portal no longer holds a manifest by that id. Manifests are purged "
+            f"with the archive after AUDIT_RETENTION_DAYS ({settings.AUDIT_RETENTION_DAYS}) days; {why}. Verify the "
+            "file against the manifest saved beside it when it was downloaded (<file>.manifest.json).")
 
 
 def rows_in(data: bytes, media_type: str) -> int:
@@ -47,14 +86,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file", type=Path)
-        parser.add_argument("manifest", type=Path)
+        parser.add_argument("manifest", help="the manifest file, or its id or address to read the portal's copy")
 
     def handle(self, *args, **options) -> None:
         try:
             data = options["file"].read_bytes()
-            manifest = json.loads(options["manifest"].read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"Cannot read them: {exc}.") from None
+        except OSError as exc:
+            raise CommandError(f"Cannot read the file: {exc}.") from None
+        manifest = manifest_named(str(options["manifest"]))
         found = problems(data, manifest)
         if not found:
             try:
