@@ -7,7 +7,6 @@ from datetime import timedelta
 from django import forms
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from core.fields import DurationField, SignedField, SourcePrefixListField, WholeNumberField, prefix_text
 from core.gateway import PortRule
@@ -27,7 +26,7 @@ class QuickSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None) -> str:
         chosen = set(self.format_value(value))
         options = format_html_join("\n", '<option value="{}"{}>{}</option>', (
-            (key, mark_safe(" selected") if str(key) in chosen else "", label) for key, label in self.choices))
+            (key, " selected" if str(key) in chosen else "", label) for key, label in self.choices))
         return format_html('<select name="{}"{}>\n{}\n</select>', name, flatatt(self.build_attrs(self.attrs, attrs)),
                            options)
 

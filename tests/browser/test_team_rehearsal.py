@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 
 from tests.team.cluster import REDIS_URL, ROOT, drop_database, fresh_database, unreachable
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+# On the team tests' worker (make test runs pytest-xdist): tests/team/ also collects static files into var/static.
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.xdist_group("team")]
 
 
 def _three_free_ports() -> int:

@@ -26,7 +26,8 @@ from tests.team.cluster import (
     unreachable,
 )
 
-pytestmark = pytest.mark.integration
+# One worker runs the team tests in turn (make test runs pytest-xdist): both collect static files into var/static.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team")]
 EDITS = 20
 
 
