@@ -58,8 +58,9 @@ def test_a_load_that_stopped_moving_is_started_again(loads, monkeypatch):
 
 def test_an_inventory_is_kept_from_when_it_is_made_not_from_when_its_load_began(settings):
     settings.INVENTORY_CACHE_SECONDS = 60
-    made = Inventory(rows=(), failures=(), subscription_count=0, azure_now=None, fetched_at=time.time() - 120,
-                     epochs={})
+    made = Inventory(
+        rows=(), failures=(), subscription_count=0, azure_now=None, fetched_at=time.time() - 120, epochs={}
+    )
     inventory._keep(4244, made)
     try:
         assert inventory._cached(4244) is made
