@@ -14,11 +14,17 @@ from .auth import EntraBearer, actor
 from .problems import Problem
 
 api = NinjaAPI(
-    title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
-    docs=Swagger(settings={"persistAuthorization": False}), docs_url="/docs", openapi_url="/openapi.json",
+    title="jitportal API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=EntraBearer(),
+    docs=Swagger(settings={"persistAuthorization": False}),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
     description="Just-in-Time VM access as the signed-in person: the same checks, approvals and trail as the "
-                "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
-                "Errors are application/problem+json (RFC 9457). See docs/api.md.")
+    "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
+    "Errors are application/problem+json (RFC 9457). See docs/api.md.",
+)
 problems.install(api)
 
 
@@ -26,8 +32,14 @@ problems.install(api)
 def me(request: HttpRequest):
     who = actor(request)
     user = who.user
-    return {"tenant_id": user.tenant_id, "object_id": user.object_id, "username": user.upn,
-            "display_name": user.display_name, "roles": sorted(roles_of(user)), "channel": who.channel}
+    return {
+        "tenant_id": user.tenant_id,
+        "object_id": user.object_id,
+        "username": user.upn,
+        "display_name": user.display_name,
+        "roles": sorted(roles_of(user)),
+        "channel": who.channel,
+    }
 
 
 # Last, so that it matches only what no route does: an unknown path (or an id that is not a number) under /api/v1/

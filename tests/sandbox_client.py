@@ -52,15 +52,18 @@ class SandboxProcess:
         page = http.get(authorize_url, timeout=10)
         assert page.status_code == 200, page.text
         carried = re.search(r"name='request' value='([^']*)'", page.text).group(1).replace("&amp;", "&")
-        answer = http.post(authorize_url.split("?")[0], data={"request": carried, "user": user_key},
-                           allow_redirects=False, timeout=10)
+        answer = http.post(
+            authorize_url.split("?")[0], data={"request": carried, "user": user_key}, allow_redirects=False, timeout=10
+        )
         assert answer.status_code == 302, answer.text
         return answer.headers["Location"]
 
 
 def start(port: int, data_dir: Path) -> SandboxProcess:
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", str(data_dir),
-                                "--quiet"], cwd=Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", str(data_dir), "--quiet"],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     sandbox = SandboxProcess(f"https://127.0.0.1:{port}", data_dir / "ca.pem", process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

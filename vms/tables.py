@@ -70,8 +70,9 @@ class ActionsColumn(tables.Column):
     cell = "actions"
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(accessor="vm_id", verbose_name="Actions", orderable=False,
-                         attrs={"td": {"class": "row-actions"}}, **kwargs)
+        super().__init__(
+            accessor="vm_id", verbose_name="Actions", orderable=False, attrs={"td": {"class": "row-actions"}}, **kwargs
+        )
 
 
 class PowerColumn(tables.Column):
@@ -119,18 +120,29 @@ class _Base(tables.Table):
         """(th attributes, label, sort link or "") per column: what django-tables2's table.html puts in its header,
         made here since its template's tags cost a warm page ~1 ms of CPU (more than its 25 kept rows)."""
         query = dict(self.request.GET) if getattr(self, "request", None) else {}
-        return [(column.attrs["th"].as_html(), column.header,
-                 "?" + urlencode({**query, self.prefixed_order_by_field: column.order_by_alias.next}, doseq=True)
-                 if column.orderable else "") for column in self.columns]
+        return [
+            (
+                column.attrs["th"].as_html(),
+                column.header,
+                "?" + urlencode({**query, self.prefixed_order_by_field: column.order_by_alias.next}, doseq=True)
+                if column.orderable
+                else "",
+            )
+            for column in self.columns
+        ]
 
     def page_rows(self) -> list[str]:
         """This page's rows, each written once per inventory, person's roles and set of columns, then kept."""
-        columns = [(column.accessor, getattr(column.column, "cell", ""), column.attrs["td"].as_html(), column.default)
-                   for column in self.columns]
+        columns = [
+            (column.accessor, getattr(column.column, "cell", ""), column.attrs["td"].as_html(), column.default)
+            for column in self.columns
+        ]
         key = (type(self).__name__, tuple(column.name for column in self.columns), self.roles)
         template = get_template("vms/_fleet_row.html")
-        return [self.inventory.html((*key, row.record.vm_id), lambda vm=row.record: self._row(template, vm, columns))
-                for row in self.paginated_rows]
+        return [
+            self.inventory.html((*key, row.record.vm_id), lambda vm=row.record: self._row(template, vm, columns))
+            for row in self.paginated_rows
+        ]
 
     def _row(self, template, row: VmRow, columns: list[tuple[str, str, str, str]]) -> str:
         cells = []
@@ -139,11 +151,15 @@ class _Base(tables.Table):
             # An empty value is the column's default, as django-tables2 writes it ("—").
             cells.append((attrs, "", default) if value in (None, "") else (attrs, cell, value))
         kinds = {cell for _, cell, _ in cells}
-        return template.render({
-            "row": row, "cells": cells,
-            "detail_url": reverse("vms-detail", args=[row.subscription_id, row.resource_group, row.name]),
-            "unpickable": self._unpickable(row) if "select" in kinds else "",
-            "actions": self._actions(row) if "actions" in kinds else ()})
+        return template.render(
+            {
+                "row": row,
+                "cells": cells,
+                "detail_url": reverse("vms-detail", args=[row.subscription_id, row.resource_group, row.name]),
+                "unpickable": self._unpickable(row) if "select" in kinds else "",
+                "actions": self._actions(row) if "actions" in kinds else (),
+            }
+        )
 
     def _unpickable(self, row: VmRow) -> str:
         """Why the tab's bulk action cannot take this row, or "" when it can."""

@@ -23,8 +23,10 @@ from .tables import ConfiguredTable, NotConfiguredTable, TabRows, UnsupportedTab
 
 # Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.
 BULK = {CONFIGURED: (REQUESTER, REQUEST), NOT_CONFIGURED: (ADMIN, CONFIGURE)}
-ACTIONS = {CONFIGURED: ((REQUESTER, "Request access", REQUEST), (ADMIN, "Edit, Remove JIT", CONFIGURE)),
-           NOT_CONFIGURED: ((ADMIN, "Enable JIT", CONFIGURE),)}
+ACTIONS = {
+    CONFIGURED: ((REQUESTER, "Request access", REQUEST), (ADMIN, "Edit, Remove JIT", CONFIGURE)),
+    NOT_CONFIGURED: ((ADMIN, "Enable JIT", CONFIGURE),),
+}
 TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "unsupported": UnsupportedTable}
 
 
@@ -43,14 +45,29 @@ def index(request: HttpRequest) -> HttpResponse:
     roles, groups = frozenset(roles_of(request.user)), list(selection.groups[tab].values())
     selectable = _may_select(tab, roles, inventory, groups)
     refused = _refused(tab, roles, inventory, groups) + _too_long(tab, roles, selection)
-    table = TABLES[tab](TabRows(selection, tab), request=request, roles=roles, inventory=inventory,
-                        exclude=() if selectable else ("select",))
+    table = TABLES[tab](
+        TabRows(selection, tab),
+        request=request,
+        roles=roles,
+        inventory=inventory,
+        exclude=() if selectable else ("select",),
+    )
     RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
-    return render(request, "vms/index.html", {
-        "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts, "selectable": selectable,
-        "refused": refused,
-        "tabs": [(key, label, counts[key]) for key, label in TABS], "tab_query": _query_without(request, "tab"),
-    })
+    return render(
+        request,
+        "vms/index.html",
+        {
+            "inventory": inventory,
+            "filters": filters,
+            "table": table,
+            "tab": tab,
+            "counts": counts,
+            "selectable": selectable,
+            "refused": refused,
+            "tabs": [(key, label, counts[key]) for key, label in TABS],
+            "tab_query": _query_without(request, "tab"),
+        },
+    )
 
 
 def _may_select(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> bool:
@@ -98,11 +115,19 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
             inventory = get_inventory(request.session, request.user.pk, complete=True)
             row = vm_for(inventory, subscription_id, resource_group, name)
         writes = settle.lately(key)
-    return render(request, "vms/detail.html", {
-        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now), "late_writes": writes,
-        "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
-                                                "request": why_not(inventory, row, REQUEST)},
-        **health_context(request, inventory, row)})
+    return render(
+        request,
+        "vms/detail.html",
+        {
+            "vm": row,
+            "inventory": inventory,
+            "open_now": row.open_now(inventory.azure_now),
+            "late_writes": writes,
+            "recent": row.history[:20],
+            "why_not": {"configure": why_not(inventory, row, CONFIGURE), "request": why_not(inventory, row, REQUEST)},
+            **health_context(request, inventory, row),
+        },
+    )
 
 
 @require_POST

@@ -73,8 +73,9 @@ class Part(Generic[R]):
     failure: FleetFailure | None = None
 
 
-def load_fleet(session: MutableMapping[str, Any],
-               then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]]) -> FleetLoad[R]:
+def load_fleet(
+    session: MutableMapping[str, Any], then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]]
+) -> FleetLoad[R]:
     """ARM: the person's subscriptions; then per subscription VMs (twice: model and power state), NICs,
     virtual networks, public IPs, Azure Firewalls, classic VMs, Defender pricings, JIT policies
     (jitNetworkAccessPolicies - List); `then` makes what the caller keeps of each subscription's fleet
@@ -96,8 +97,13 @@ class FleetLoad(Generic[R]):
     others are in: its calls, each waiting as long as Azure takes, cannot keep the width from the calls the
     page waits for."""
 
-    def __init__(self, credential: UserCredential | None, subscriptions: tuple[Subscription, ...], azure_now: datetime,
-                 then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None) -> None:
+    def __init__(
+        self,
+        credential: UserCredential | None,
+        subscriptions: tuple[Subscription, ...],
+        azure_now: datetime,
+        then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None,
+    ) -> None:
         self.subscriptions = subscriptions
         self.azure_now = azure_now  # Azure's clock: the Date of its first answer
         self.parts: dict[str, Part[R]] = {}
@@ -109,7 +115,8 @@ class FleetLoad(Generic[R]):
         self._allowed_late = max(1, int(len(subscriptions) * LATE_SHARE))
         self._threads = self._width + self._share * self._allowed_late  # late calls wait beside the width
         self._waiting: dict[str, deque[tuple[Callable[[Callable[[], None]], Any], Callable[[Future], None]]]] = (
-            defaultdict(deque))
+            defaultdict(deque)
+        )
         self._running: dict[str, int] = defaultdict(int)
         self._busy = 0  # calls handed to the pool and not finished
         # When each running call last asked Azure (its first request, or its list's next page), per subscription
@@ -137,8 +144,11 @@ class FleetLoad(Generic[R]):
         """Until every subscription is in, or all but a few late ones (see LATE_SHARE)."""
         enough = max(1, len(self.subscriptions) - self._allowed_late)
         with self._changed:
-            while not (self.error is not None or self.complete
-                       or (len(self.parts) >= enough and self._only_late_left(self._late()))):
+            while not (
+                self.error is not None
+                or self.complete
+                or (len(self.parts) >= enough and self._only_late_left(self._late()))
+            ):
                 self._changed.wait(timeout=LOOK_AGAIN_SECONDS)
             if self.error is not None:
                 raise self.error
@@ -159,8 +169,9 @@ class FleetLoad(Generic[R]):
         """The subscriptions for which Azure took, or is taking, LATE_FACTOR times as long as it usually does to
         answer a request, and at least LATE_AFTER_SECONDS (under the lock)."""
         now, after = time.monotonic(), max(LATE_AFTER_SECONDS, LATE_FACTOR * _median(self._took))
-        return ({s for s, usual in self._slow.items() if usual >= after}
-                | {s for s, calls in self._asked.items() if now - min(asked for asked, in calls) >= after})
+        return {s for s, usual in self._slow.items() if usual >= after} | {
+            s for s, calls in self._asked.items() if now - min(asked for (asked,) in calls) >= after
+        }
 
     def _only_late_left(self, late: set[str]) -> bool:
         return all(s.subscription_id in late for s in self._pending())
@@ -181,7 +192,9 @@ class FleetLoad(Generic[R]):
         with self._changed:
             self._answered(sub_id, asked)
 
-    def _call(self, sub: Subscription, work: Callable[[Callable[[], None]], Any], done: Callable[[Future], None]) -> None:
+    def _call(
+        self, sub: Subscription, work: Callable[[Callable[[], None]], Any], done: Callable[[Future], None]
+    ) -> None:
         """`work` on the pool in its turn (see `_fill`, which the caller runs), given what to call between the
         pages of a list; then `done` with its future."""
         with self._changed:
@@ -214,7 +227,8 @@ class FleetLoad(Generic[R]):
                 asked = [time.monotonic()]
                 self._asked.setdefault(sub_id, []).append(asked)
             self._pool.submit(work, partial(self._between_pages, sub_id, asked)).add_done_callback(
-                partial(self._finished, sub_id, asked, done))
+                partial(self._finished, sub_id, asked, done)
+            )
 
     def _finished(self, sub_id: str, asked: list[float], done: Callable[[Future], None], future: Future) -> None:
         with self._changed:
@@ -240,14 +254,20 @@ class FleetLoad(Generic[R]):
         for key, path, version, extra, _ in LISTS:
             self._call(sub, partial(_fetch, credential, sub, path, version, extra), partial(listed, key))
 
-    def _assembled(self, credential: UserCredential, sub: Subscription,
-                   answers: dict[str, tuple[list[dict], datetime | None] | BaseException]) -> None:
-        fatal = next((a for a in answers.values() if isinstance(a, BaseException) and not isinstance(a, GatewayError)),
-                     None)
+    def _assembled(
+        self,
+        credential: UserCredential,
+        sub: Subscription,
+        answers: dict[str, tuple[list[dict], datetime | None] | BaseException],
+    ) -> None:
+        fatal = next(
+            (a for a in answers.values() if isinstance(a, BaseException) and not isinstance(a, GatewayError)), None
+        )
         if fatal is not None:
             raise fatal
-        problem = next((answers[key] for key, *_, required in LISTS
-                        if required and isinstance(answers[key], GatewayError)), None)
+        problem = next(
+            (answers[key] for key, *_, required in LISTS if required and isinstance(answers[key], GatewayError)), None
+        )
         if problem is not None:
             self._done(Part(sub, None, {}, FleetFailure(sub, problem.message)))
             return
@@ -293,29 +313,47 @@ def _median(ordered: list[float]) -> float:
     return ordered[(len(ordered) - 1) // 2] if ordered else 0.0
 
 
-def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str, extra: dict[str, str],
-           between_pages: Callable[[], None]) -> tuple[list[dict], datetime | None] | GatewayError:
-    return try_list(credential, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra},
-                    f"{path.rsplit('/', 1)[-1]} in {sub.display_name}", sub.subscription_id, between_pages)
+def _fetch(
+    credential: UserCredential,
+    sub: Subscription,
+    path: str,
+    version: str,
+    extra: dict[str, str],
+    between_pages: Callable[[], None],
+) -> tuple[list[dict], datetime | None] | GatewayError:
+    return try_list(
+        credential,
+        f"/subscriptions/{sub.subscription_id}/{path}",
+        {"api-version": version, **extra},
+        f"{path.rsplit('/', 1)[-1]} in {sub.display_name}",
+        sub.subscription_id,
+        between_pages,
+    )
 
 
-def _rights(credential: UserCredential, subscription_id: str, group: str, _between_pages: Callable[[], None]
-            ) -> Permissions:
+def _rights(
+    credential: UserCredential, subscription_id: str, group: str, _between_pages: Callable[[], None]
+) -> Permissions:
     return read_permissions(credential, subscription_id, group)
 
 
 def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str = "") -> SubscriptionFleet:
     power = {item["id"].lower(): item for item in lists["power"]}
-    subnet_nsgs = {s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
-                   for v in lists["vnets"] for s in (v.get("properties") or {}).get("subnets", [])}
+    subnet_nsgs = {
+        s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
+        for v in lists["vnets"]
+        for s in (v.get("properties") or {}).get("subnets", [])
+    }
     pricing = next((p for p in lists["pricings"] if p.get("name") == "VirtualMachines"), None)
     plan = (pricing or {}).get("properties", {})
     jit_available = pricing is None or (plan.get("pricingTier") == "Standard" and plan.get("subPlan", "P2") == "P2")
     nics = [nic(n) for n in lists["nics"]]
     return SubscriptionFleet(
         subscription=sub,
-        vms=tuple([vm_facts(v, power.get(v["id"].lower()), sub.subscription_id) for v in lists["vms"]]
-                  + [classic_vm(v, sub.subscription_id) for v in lists["classic"]]),
+        vms=tuple(
+            [vm_facts(v, power.get(v["id"].lower()), sub.subscription_id) for v in lists["vms"]]
+            + [classic_vm(v, sub.subscription_id) for v in lists["classic"]]
+        ),
         nics={n.nic_id.lower(): n for n in nics},
         subnet_nsgs={k: v for k, v in subnet_nsgs.items() if v},
         public_ips={p["id"].lower(): (p.get("properties") or {}).get("ipAddress", "") for p in lists["pips"]},
@@ -324,6 +362,8 @@ def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str =
         policies=tuple(policy(p, sub.subscription_id) for p in lists["policies"]),
         nsgs=None if nsgs_error else {g.nsg_id.lower(): g for g in map(security_group, lists.get("nsgs", ()))},
         nsgs_error=nsgs_error,
-        vnet_prefixes={v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {})
-                                              .get("addressPrefixes") or ()) for v in lists["vnets"]},
+        vnet_prefixes={
+            v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {}).get("addressPrefixes") or ())
+            for v in lists["vnets"]
+        },
     )

@@ -44,7 +44,9 @@ def parse_duration(value: str) -> timedelta:
 
 
 def subscription(item: dict) -> Subscription:
-    return Subscription(item["subscriptionId"], item.get("displayName") or item["subscriptionId"], item.get("state") or "")
+    return Subscription(
+        item["subscriptionId"], item.get("displayName") or item["subscriptionId"], item.get("state") or ""
+    )
 
 
 def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
@@ -52,7 +54,10 @@ def vm_facts(item: dict, status: dict | None, subscription_id: str) -> VmFacts:
     codes = [s.get("code", "") for s in (_props(status or {}).get("instanceView") or {}).get("statuses", [])]
     power = next((c.split("/", 1)[1] for c in codes if c.startswith("PowerState/")), "unknown")
     return VmFacts(
-        vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=resource_group_of(item["id"]),
+        vm_id=item["id"],
+        name=item["name"],
+        subscription_id=subscription_id,
+        resource_group=resource_group_of(item["id"]),
         location=item.get("location", ""),
         os_type=((props.get("storageProfile") or {}).get("osDisk") or {}).get("osType", "") or "Unknown",
         power_state=power,
@@ -65,10 +70,17 @@ def classic_vm(item: dict, subscription_id: str) -> VmFacts:
     props = _props(item)
     state = (props.get("instanceView") or {}).get("powerState", "")
     os_type = ((props.get("storageProfile") or {}).get("operatingSystemDisk") or {}).get("operatingSystem", "")
-    return VmFacts(vm_id=item["id"], name=item["name"], subscription_id=subscription_id, resource_group=resource_group_of(item["id"]),
-                   location=item.get("location", ""), os_type=os_type or "Unknown",
-                   power_state={"Started": "running", "Stopped": "stopped"}.get(state, state.lower() or "unknown"),
-                   nic_ids=(), classic=True)
+    return VmFacts(
+        vm_id=item["id"],
+        name=item["name"],
+        subscription_id=subscription_id,
+        resource_group=resource_group_of(item["id"]),
+        location=item.get("location", ""),
+        os_type=os_type or "Unknown",
+        power_state={"Started": "running", "Stopped": "stopped"}.get(state, state.lower() or "unknown"),
+        nic_ids=(),
+        classic=True,
+    )
 
 
 def nic(item: dict) -> NicFacts:
@@ -76,7 +88,8 @@ def nic(item: dict) -> NicFacts:
     primary = next((c for c in configs if _props(c).get("primary")), configs[0] if configs else {})
     config = _props(primary)
     return NicFacts(
-        nic_id=item["id"], private_ip=config.get("privateIPAddress", ""),
+        nic_id=item["id"],
+        private_ip=config.get("privateIPAddress", ""),
         public_ip_id=(config.get("publicIPAddress") or {}).get("id", ""),
         subnet_id=(config.get("subnet") or {}).get("id", ""),
         nsg_id=(_props(item).get("networkSecurityGroup") or {}).get("id", ""),
@@ -94,23 +107,34 @@ def _many(props: dict, single: str, plural: str) -> tuple[str, ...]:
 def security_rule(item: dict, default: bool = False) -> SecurityRule:
     props = _props(item)
     return SecurityRule(
-        name=item.get("name", ""), rule_id=item.get("id", ""), priority=int(props.get("priority", 65500)),
-        access=props.get("access", "Deny"), protocol=props.get("protocol", "*"),
+        name=item.get("name", ""),
+        rule_id=item.get("id", ""),
+        priority=int(props.get("priority", 65500)),
+        access=props.get("access", "Deny"),
+        protocol=props.get("protocol", "*"),
         sources=_many(props, "sourceAddressPrefix", "sourceAddressPrefixes"),
         source_asgs=tuple(a["id"] for a in props.get("sourceApplicationSecurityGroups") or () if a.get("id")),
         destinations=_many(props, "destinationAddressPrefix", "destinationAddressPrefixes"),
         destination_asgs=tuple(a["id"] for a in props.get("destinationApplicationSecurityGroups") or () if a.get("id")),
-        ports=_many(props, "destinationPortRange", "destinationPortRanges") or ("*",), default=default)
+        ports=_many(props, "destinationPortRange", "destinationPortRanges") or ("*",),
+        default=default,
+    )
 
 
 def security_group(item: dict) -> SecurityGroup:
     """An NSG with its inbound rules (its own and the defaults) in priority order; outbound ones are left out."""
     props = _props(item)
-    rules = [security_rule(r) for r in props.get("securityRules") or ()
-             if _props(r).get("direction", "Inbound") == "Inbound"]
-    rules += [security_rule(r, default=True) for r in props.get("defaultSecurityRules") or ()
-              if _props(r).get("direction", "Inbound") == "Inbound"]
-    return SecurityGroup(nsg_id=item["id"], name=item.get("name", ""), rules=tuple(sorted(rules, key=lambda r: r.priority)))
+    rules = [
+        security_rule(r) for r in props.get("securityRules") or () if _props(r).get("direction", "Inbound") == "Inbound"
+    ]
+    rules += [
+        security_rule(r, default=True)
+        for r in props.get("defaultSecurityRules") or ()
+        if _props(r).get("direction", "Inbound") == "Inbound"
+    ]
+    return SecurityGroup(
+        nsg_id=item["id"], name=item.get("name", ""), rules=tuple(sorted(rules, key=lambda r: r.priority))
+    )
 
 
 def firewall(item: dict) -> FirewallFacts | None:
@@ -118,35 +142,61 @@ def firewall(item: dict) -> FirewallFacts | None:
     subnet = ((_props(configs[0]).get("subnet") or {}).get("id", "")) if configs else ""
     if "/subnets/" not in subnet:
         return None
-    return FirewallFacts(firewall_id=item["id"], name=item.get("name", ""), vnet_id=subnet.rsplit("/subnets/", 1)[0],
-                         managed_by_firewall_manager=bool(_props(item).get("firewallPolicy")))
+    return FirewallFacts(
+        firewall_id=item["id"],
+        name=item.get("name", ""),
+        vnet_id=subnet.rsplit("/subnets/", 1)[0],
+        managed_by_firewall_manager=bool(_props(item).get("firewallPolicy")),
+    )
 
 
 def _port_rule(port: dict) -> PortRule:
     prefixes = port.get("allowedSourceAddressPrefixes") or [port.get("allowedSourceAddressPrefix") or "*"]
-    return PortRule(number=int(port["number"]), protocol=port.get("protocol", "*"), allowed_prefixes=tuple(prefixes),
-                    max_duration=parse_duration(port.get("maxRequestAccessDuration", "PT3H")))
+    return PortRule(
+        number=int(port["number"]),
+        protocol=port.get("protocol", "*"),
+        allowed_prefixes=tuple(prefixes),
+        max_duration=parse_duration(port.get("maxRequestAccessDuration", "PT3H")),
+    )
 
 
 def _request(item: dict) -> JitRequest:
     return JitRequest(
-        start=parse_time(item["startTimeUtc"]), requestor=item.get("requestor", ""),
+        start=parse_time(item["startTimeUtc"]),
+        requestor=item.get("requestor", ""),
         justification=item.get("justification") or "",
-        vms=tuple(RequestVm(vm["id"], tuple(
-            RequestPort(number=int(p["number"]), source=p.get("allowedSourceAddressPrefix", ""),
-                        end=parse_time(p["endTimeUtc"]), status=p.get("status", ""), reason=p.get("statusReason", ""),
-                        mapped_port=p.get("mappedPort"))
-            for p in vm.get("ports", []))) for vm in item.get("virtualMachines", [])),
+        vms=tuple(
+            RequestVm(
+                vm["id"],
+                tuple(
+                    RequestPort(
+                        number=int(p["number"]),
+                        source=p.get("allowedSourceAddressPrefix", ""),
+                        end=parse_time(p["endTimeUtc"]),
+                        status=p.get("status", ""),
+                        reason=p.get("statusReason", ""),
+                        mapped_port=p.get("mappedPort"),
+                    )
+                    for p in vm.get("ports", [])
+                ),
+            )
+            for vm in item.get("virtualMachines", [])
+        ),
     )
 
 
 def policy(item: dict, subscription_id: str) -> JitPolicy:
     props = _props(item)
     return JitPolicy(
-        policy_id=item["id"], name=item.get("name", "default"), subscription_id=subscription_id,
-        resource_group=resource_group_of(item["id"]), location=item.get("location", ""),
-        vms=tuple(PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])), vm.get("publicIpAddress") or "")
-                  for vm in props.get("virtualMachines", [])),
+        policy_id=item["id"],
+        name=item.get("name", "default"),
+        subscription_id=subscription_id,
+        resource_group=resource_group_of(item["id"]),
+        location=item.get("location", ""),
+        vms=tuple(
+            PolicyVm(vm["id"], tuple(_port_rule(p) for p in vm.get("ports", [])), vm.get("publicIpAddress") or "")
+            for vm in props.get("virtualMachines", [])
+        ),
         requests=tuple(_request(r) for r in props.get("requests", [])),
     )
 
@@ -154,8 +204,15 @@ def policy(item: dict, subscription_id: str) -> JitPolicy:
 def grant(answer: dict, correlation_id: str) -> GrantResult:
     """An initiate answer: per VM, the ports Azure opened and until when."""
     return GrantResult(
-        opened={vm["id"].lower(): tuple((int(p["number"]), parse_time(p["endTimeUtc"])) for p in vm.get("ports", []))
-                for vm in answer.get("virtualMachines", [])},
+        opened={
+            vm["id"].lower(): tuple((int(p["number"]), parse_time(p["endTimeUtc"])) for p in vm.get("ports", []))
+            for vm in answer.get("virtualMachines", [])
+        },
         correlation_id=correlation_id,
-        mapped={vm["id"].lower(): {int(p["number"]): int(p["mappedPort"]) for p in vm.get("ports", [])
-                                   if p.get("mappedPort")} for vm in answer.get("virtualMachines", [])})
+        mapped={
+            vm["id"].lower(): {
+                int(p["number"]): int(p["mappedPort"]) for p in vm.get("ports", []) if p.get("mappedPort")
+            }
+            for vm in answer.get("virtualMachines", [])
+        },
+    )

@@ -33,10 +33,14 @@ def azure(monkeypatch):
             at_once["now"] -= 1
         return value
 
-    monkeypatch.setattr(fleet, "_fetch", lambda credential, sub, path, version, extra, between_pages: answer(
-        sub.subscription_id, ([], None)))
-    monkeypatch.setattr(fleet, "read_permissions", lambda credential, subscription_id, group: answer(
-        subscription_id, UNKNOWN))
+    monkeypatch.setattr(
+        fleet,
+        "_fetch",
+        lambda credential, sub, path, version, extra, between_pages: answer(sub.subscription_id, ([], None)),
+    )
+    monkeypatch.setattr(
+        fleet, "read_permissions", lambda credential, subscription_id, group: answer(subscription_id, UNKNOWN)
+    )
     return slow, at_once
 
 
