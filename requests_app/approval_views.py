@@ -186,7 +186,7 @@ def end_outside(request: HttpRequest) -> HttpResponse:
     everyone = bool(roles_of(request.user) & {APPROVER, ADMIN})
     vm, port, end = request.POST.get("vm", "")[:400], request.POST.get("port", ""), request.POST.get("end", "")
     window = (
-        outside_window(inventory, "" if everyone else request.user.upn, vm, int(port), int(end))
+        outside_window(inventory, None if everyone else request.user.upn, vm, int(port), int(end))
         if port.isascii() and port.isdigit() and len(port) < 6 and end.isascii() and end.isdigit() and len(end) < 12
         else None
     )
