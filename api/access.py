@@ -294,15 +294,16 @@ def extend(request: HttpRequest, pk: int, body: schemas.ExtendIn):
     return guard.once(request, lambda: _extend(who, pk, body, key))
 
 
-def _end(who: Actor, pk: int, only: set[int] | None = None) -> HttpResponse:
-    """End the request's open ports (those whose item pk is in `only`, when given), as the web's End on the
-    request's page (every port) or on one row of My access (one VM and port) does."""
+def _end(who: Actor, pk: int, item: AccessRequestItem | None = None) -> HttpResponse:
+    """End the request's open ports (only `item`'s, when given), as the web's End on the request's page (every
+    port) or on one row of My access (one VM and port) does."""
     inventory = inventory_now(who)
     access = overseen_request(who.user, pk, inventory)
     if access.user_id != who.user_pk:
         require_role(who.user, APPROVER, ADMIN)  # a requester ends only their own
     try:
-        refusals = approvals.end_now(who, approvals.open_ports(access, inventory, only), inventory)
+        ports = approvals.open_ports(access, inventory, {item.pk} if item else None)
+        refusals = approvals.end_now(who, ports, inventory, approvals.port_closed(item) if item else "")
     except approvals.Refused as refused:  # nothing open any more (ended, expired): a second `jit end`
         raise refusal(refused) from None
     if refusals:
@@ -333,10 +334,10 @@ def end(request: HttpRequest, pk: int):
 )
 def end_item(request: HttpRequest, pk: int):
     who = actor(request)
-    item = AccessRequestItem.objects.filter(pk=pk).only("request_id").first()
+    item = AccessRequestItem.objects.filter(pk=pk).only("request_id", "vm_name", "port").first()
     if item is None:
         raise Http404(NOT_YOURS)
-    return guard.once(request, lambda: _end(who, item.request_id, {pk}))
+    return guard.once(request, lambda: _end(who, item.request_id, item))
 
 
 def _cancel(who: Actor, pk: int) -> HttpResponse:

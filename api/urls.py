@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI, Router
 
 from accounts.roles import roles_of
@@ -17,7 +19,8 @@ from .reference import Reference
 
 class ProblemApi(NinjaAPI):
     """django-ninja's API whose document declares errors as the API sends them (application/problem+json) and
-    whose routes answer a wrong method with a problem document too."""
+    whose routes, the document and its reference page among them, answer a wrong method with a problem document
+    too."""
 
     def get_openapi_schema(self, **kwargs):
         return problems.declared(super().get_openapi_schema(**kwargs))
@@ -27,6 +30,9 @@ class ProblemApi(NinjaAPI):
         patterns, app_name, namespace = super().urls
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
+                if pattern.name in ("openapi-json", "openapi-view"):
+                    # Read-only: a POST reached Django's CSRF check (an HTML 403) or, past it, the document.
+                    pattern.callback = csrf_exempt(require_safe(pattern.callback))
                 pattern.callback = problems.method_checked(pattern.callback)
         return patterns, app_name, namespace
 

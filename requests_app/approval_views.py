@@ -125,10 +125,10 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, access, lambda: approvals.cancel(actor_of(request), access.pk), "Request cancelled.")
 
 
-def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory) -> None:
-    """End these ports, as the signed-in person, and say what happened."""
+def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory, none_open: str = "") -> None:
+    """End these ports, as the signed-in person, and say what happened (`none_open`: as `approvals.end_now`)."""
     try:
-        if refusals := approvals.end_now(actor_of(request), ports, inventory):
+        if refusals := approvals.end_now(actor_of(request), ports, inventory, none_open):
             messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
         else:
             what = ", ".join(f"{p.item.vm_name} port {p.item.port}" for p in ports)
@@ -171,7 +171,7 @@ def end_item(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, problem)
     else:
-        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory)
+        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory, approvals.port_closed(item))
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 
@@ -186,7 +186,7 @@ def end_outside(request: HttpRequest) -> HttpResponse:
     everyone = bool(roles_of(request.user) & {APPROVER, ADMIN})
     vm, port, end = request.POST.get("vm", "")[:400], request.POST.get("port", ""), request.POST.get("end", "")
     window = (
-        outside_window(inventory, "" if everyone else request.user.upn, vm, int(port), int(end))
+        outside_window(inventory, None if everyone else request.user.upn, vm, int(port), int(end))
         if port.isascii() and port.isdigit() and len(port) < 6 and end.isascii() and end.isdigit() and len(end) < 12
         else None
     )

@@ -294,13 +294,15 @@ def open_ports(access: AccessRequest, inventory: Inventory, only: set[int] | Non
     return found
 
 
-def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[str]:
+def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory, none_open: str = "") -> list[str]:
     """Close these open ports early, and nothing else. Azure has no revoke: each VM and port gets a newer
     request, which revokes the older one for that VM and port alone (NewerRequestInitiated), as short as Azure
     accepts, to an address that reaches nobody where the policy takes any source (else to the port's own
-    source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals."""
+    source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals.
+    `none_open` is the refusal when nothing asked for is open (a per-port end names that port: the rest of its
+    request may well be open)."""
     if not ports:
-        raise Refused("Nothing of this request is open any more.")
+        raise Refused(none_open or "Nothing of this request is open any more.")
     end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
     groups: dict[tuple[int, str], list[OpenPort]] = defaultdict(list)
     for p in ports:
@@ -315,6 +317,11 @@ def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[s
         invalidate(gateway.subscription_of(policy_id))
     _conclude_ends(actor, ended, end, inventory)
     return problems
+
+
+def port_closed(item: AccessRequestItem) -> str:
+    """Why one VM's port cannot be ended: it is not open (said of that port alone, not of its request)."""
+    return f"{item.vm_name} port {item.port} is not open any more."
 
 
 def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetime) -> str:

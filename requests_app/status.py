@@ -113,10 +113,10 @@ def _portal_windows(now: datetime) -> set[tuple[str, int, int]]:
 
 
 def outside_window(
-    inventory: Inventory | None, requestor: str, vm_id: str, port: int, end: int
+    inventory: Inventory | None, requestor: str | None, vm_id: str, port: int, end: int
 ) -> OutsideAccess | None:
     """The window opened outside the portal on this VM and port ending at this second (what a page listed), among
-    `requestor`'s ("": everybody's the inventory shows); None when it is not open any more."""
+    `requestor`'s (None: everybody's the inventory shows); None when it is not open any more."""
     return next(
         (
             o
@@ -127,9 +127,10 @@ def outside_window(
     )
 
 
-def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[OutsideAccess]:
+def opened_outside(inventory: Inventory | None, requestor: str | None = None) -> list[OutsideAccess]:
     """What Azure's request history (read with the inventory: no call of its own) has open now that the portal did
-    not open: `requestor`'s (a user principal name), or, blank, everybody's the inventory shows."""
+    not open: `requestor`'s (a user principal name), or, None, everybody's the inventory shows. A blank name (a
+    sign-in whose token had no preferred_username) is nobody's, never everybody's."""
     if inventory is None:
         return []
     now = inventory.azure_now
@@ -139,7 +140,7 @@ def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[Out
         OutsideAccess(row, line, now)
         for row, line in inventory.open_lines()
         if line.end > now
-        and (not requestor or line.requestor.lower() == requestor.lower())
+        and (requestor is None or (requestor != "" and line.requestor.lower() == requestor.lower()))
         and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known
         and justifications.read(line.justification).kind != "ended"
     ]

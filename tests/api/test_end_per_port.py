@@ -60,6 +60,8 @@ def test_ending_one_port_ends_that_vm_and_port_alone(api_for, view, three):
     assert sorted(a["vm_name"] for a in alice.get("/access").json()) == ["dev-01", "dev-03"]
     again = alice.post(f"/items/{_item(three, 'dev-02')}/end")  # a second `jit end dev-02 --port 22`
     assert again.status_code == 409 and again["Content-Type"] == "application/problem+json"
+    # Said of that port: the request's other ports are open (it read "Nothing of this request is open any more").
+    assert again.json()["detail"] == "dev-02 port 22 is not open any more."
 
 
 def test_the_last_open_port_ends_the_request(api_for, three):

@@ -4,8 +4,10 @@ API route is a 405 problem with `Allow`, not Django's HTML."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from api.problems import CONTENT_TYPE
+from tests.conftest import PORTAL_HOST
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +62,13 @@ def test_a_wrong_method_is_a_405_problem_with_allow(client, db, method, path, al
     body = answer.json()
     assert body["status"] == 405 and body["type"].endswith("/method-not-allowed")
     assert body["detail"] == f"This route takes {answer['Allow']}, not {method.upper()}."
+
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_the_document_and_its_page_answer_a_write_with_a_405_problem(db, method, path):
+    # As a browser or script sends it, with Django's CSRF check on: it answered an HTML 403 (CSRF failure).
+    answer = getattr(Client(enforce_csrf_checks=True, HTTP_HOST=PORTAL_HOST), method)(path)
+    assert answer.status_code == 405 and answer["Content-Type"] == CONTENT_TYPE
+    assert sorted(answer["Allow"].split(", ")) == ["GET", "HEAD"]
+    assert Client(HTTP_HOST=PORTAL_HOST).get(path).status_code == 200

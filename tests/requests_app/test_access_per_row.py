@@ -57,6 +57,9 @@ def test_end_on_one_row_ends_that_vm_and_port_alone(person, view):
     [event] = AuditEvent.objects.filter(action="access.end")
     assert [(i["vm"].rsplit("/", 1)[-1], i["port"]) for i in event.details["items"]] == [("dev-02", 22)]
     assert event.outcome == "ended early" and event.actor_name
+    again = alice.post(f"/access/items/{_item(access, 'dev-02').pk}/end", follow=True)  # a second click
+    # Said of that port alone: dev-01 and dev-03 are open (it read "Nothing of this request is open any more").
+    assert [str(m) for m in again.context["messages"]][-1] == "dev-02 port 22 is not open any more."
 
     alice.post("/vms/refresh")
     mine = alice.get("/access/")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import User
 from core import justifications
 from core.models import Notification
 from tests.azure_view import AzureView
@@ -70,6 +71,17 @@ def test_a_developer_cannot_end_someone_elses_window_opened_outside_the_portal(p
     assert "That window is not open any more, or not one you may end." in page.content.decode()
     assert not AuditEvent.objects.filter(action="access.end").exists()
     assert _window(person("bob"), "sql-01", 3389, "/access/approvals/")
+
+
+def test_a_developer_whose_sign_in_named_no_user_principal_sees_and_ends_nobodys_window(person):
+    alice = person("alice")
+    bobs = _window(person("bob"), "sql-01", 3389, "/access/approvals/")
+    # Entra's preferred_username is optional: a blank name matched every requester's windows, as an approver's "all".
+    User.objects.filter(upn="alice@contoso.test").update(upn="")
+    assert alice.get("/access/").context["outside"] == []
+    page = _end(alice, bobs)
+    assert "That window is not open any more, or not one you may end." in page.content.decode()
+    assert not AuditEvent.objects.filter(action="access.end").exists()
 
 
 @pytest.mark.parametrize("key", ["carol", "erin", "grace"])  # an auditor, nobody, an auditor with Production
