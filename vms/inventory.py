@@ -322,14 +322,18 @@ def covers(rights: Permissions) -> bool:
     return rights.known and all(rights.allows(action) for action in CHECKED)
 
 
-def forget(user_pk: int | None = None) -> None:
-    """Drop one person's cached inventory (Refresh), or everyone's."""
+def forget(user_pk: int | None = None, *, refresh: bool = False) -> None:
+    """Drop one person's cached inventory, or everyone's. After a write every load in flight goes too (it may have
+    read before the write); a Refresh joins a load that began within REFRESH_JOINS_SECONDS instead of starting
+    another (ten clicks made ten whole loads of the fleet)."""
     with _LOCAL_LOCK:
         if user_pk is None:
             _LOCAL.clear()
             _STARTED.clear()
-        else:
-            _LOCAL.pop(user_pk, None)
+            return
+        _LOCAL.pop(user_pk, None)
+        started = _STARTED.get(user_pk)
+        if not (refresh and started and time.time() - started[1] <= REFRESH_JOINS_SECONDS):
             _STARTED.pop(user_pk, None)
 
 
@@ -389,6 +393,7 @@ class Loading:
 # started, and how many subscriptions were in when it last moved, and when.
 _STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float, int, float]] = {}
 _STARTED_LOCKS: dict[int, threading.Lock] = {}
+REFRESH_JOINS_SECONDS = 10
 
 
 def inventory_within(session, user_pk: int, seconds: float | None) -> Inventory | Loading:

@@ -147,5 +147,5 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
 @login_required
 def refresh(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
-    forget(request.user.pk)
+    forget(request.user.pk, refresh=True)
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("vms-index")))
