@@ -25,8 +25,12 @@ serve: $(VENV)/.installed-run
 sandbox: $(VENV)/.installed-run
 	$(PY) -m sandbox
 
+# Two pytest-xdist workers (this machine and CI have 2 cores), each with its own sandbox, browser and test database
+# (PostgreSQL: test_jitportal_gw0, _gw1); tests marked xdist_group("name") run on one worker in turn.
+# TEST_WORKERS=0 runs in this process, as plain `pytest` does.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # The unit layer alone: pure functions and forms, no sandbox, a few seconds.
 unit: $(VENV)/.installed-dev
@@ -61,8 +65,10 @@ bench: $(VENV)/.installed-dev
 verify-audit: $(VENV)/.installed-run
 	$(if $(CSV),DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_export $(CSV) $(MANIFEST),DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py verify_audit $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)))
 
+# .ci/run runs it before the tests: the linter's rules, and the code as `ruff format` writes it ([tool.ruff]).
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # Production, one instance (README: Deploying for a team): migrations, static files, then gunicorn with
 # jitportal/gunicorn.conf.py. Needs the production environment (DJANGO_SECRET_KEY, Azure, DATABASE_URL...).

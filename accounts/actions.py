@@ -15,15 +15,18 @@ from .roles import ALL, roles_of, sync_roles
 
 def do_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -> User:
     signed_in = gateway.complete_sign_in(session, query)
-    return keep_person(signed_in.tenant_id, signed_in.object_id, signed_in.username, signed_in.display_name,
-                       signed_in.app_roles)
+    return keep_person(
+        signed_in.tenant_id, signed_in.object_id, signed_in.username, signed_in.display_name, signed_in.app_roles
+    )
 
 
 def keep_person(tenant_id: str, object_id: str, username: str, display_name: str, app_roles: tuple[str, ...]) -> User:
     """The person a sign-in or an API token names (keyed by tenant and object id), with the roles it carries."""
     with transaction.atomic():
         user, created = User.objects.get_or_create(
-            tenant_id=tenant_id, object_id=object_id, defaults={"username": f"{tenant_id}/{object_id}"},
+            tenant_id=tenant_id,
+            object_id=object_id,
+            defaults={"username": f"{tenant_id}/{object_id}"},
         )
         if created or (user.upn, user.display_name) != (username, display_name):
             user.upn = username

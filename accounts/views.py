@@ -51,8 +51,13 @@ def callback(request: HttpRequest) -> HttpResponse:
     login(request, user)
     request.session.update(cache)  # login() may flush the session when another user was signed in here
     request.session[SIGNED_IN_AT] = time.time()
-    record(actor_of(request), "sign-in", user.upn, "succeeded",
-           details={"roles": sorted(user.groups.values_list("name", flat=True))})
+    record(
+        actor_of(request),
+        "sign-in",
+        user.upn,
+        "succeeded",
+        details={"roles": sorted(user.groups.values_list("name", flat=True))},
+    )
     return HttpResponseRedirect(next_url)
 
 

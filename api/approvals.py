@@ -20,16 +20,22 @@ from .problems import invalid
 router = Router(tags=["Approvals"])
 
 
-@router.get("/approvals", response=schemas.answers(list[schemas.Waiting]), summary="Requests waiting for a decision I may see", auth=person(APPROVER, ADMIN))
+@router.get(
+    "/approvals",
+    response=schemas.answers(list[schemas.Waiting]),
+    summary="Requests waiting for a decision I may see",
+    auth=person(APPROVER, ADMIN),
+)
 def inbox(request: HttpRequest):
     who = actor(request)
     approvals.lapse_due()
     inventory = inventory_now(who)
     may_decide = APPROVER in roles_of(who.user)
-    return [{"request": described(a, inventory), "why_not": why,
-             "can_decide": may_decide and a.waits and not why}
-            for a in approvals.waiting_for(who.user, inventory)
-            for why in [a.why_not_decide(who.user) or ("" if may_decide else "Deciding needs the role JIT.Approver.")]]
+    return [
+        {"request": described(a, inventory), "why_not": why, "can_decide": may_decide and a.waits and not why}
+        for a in approvals.waiting_for(who.user, inventory)
+        for why in [a.why_not_decide(who.user) or ("" if may_decide else "Deciding needs the role JIT.Approver.")]
+    ]
 
 
 def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
@@ -50,17 +56,26 @@ def _decide(who: Actor, pk: int, body: schemas.DecisionIn) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/decision", response=schemas.answers(schemas.Request), summary="Approve or deny",
-             description="A denial needs a comment (the requester reads it). The last approval opens the ports with "
-                         "the approver's own Azure rights.", auth=person(APPROVER))
+@router.post(
+    "/requests/{int:pk}/decision",
+    response=schemas.answers(schemas.Request),
+    summary="Approve or deny",
+    description="A denial needs a comment (the requester reads it). The last approval opens the ports with "
+    "the approver's own Azure rights.",
+    auth=person(APPROVER),
+)
 def decide(request: HttpRequest, pk: int, body: schemas.DecisionIn):
     who = actor(request)
     return guard.once(request, lambda: _decide(who, pk, body))
 
 
-@router.get("/rules", response=schemas.answers(list[schemas.Rule]), summary="The approval rules",
-            description="Only the rules within what Azure lets me read (as the rules page shows them).",
-            auth=person(ADMIN, APPROVER))
+@router.get(
+    "/rules",
+    response=schemas.answers(list[schemas.Rule]),
+    summary="The approval rules",
+    description="Only the rules within what Azure lets me read (as the rules page shows them).",
+    auth=person(ADMIN, APPROVER),
+)
 def rules(request: HttpRequest):
     who = actor(request)
     shown, _ = enforcement.visible_rules(who.session, who.user_pk, inventory_now(who).rows)
@@ -78,8 +93,13 @@ def _open_again(who: Actor, pk: int) -> HttpResponse:
     return json_answer(described(access, inventory))
 
 
-@router.post("/requests/{int:pk}/open", response=schemas.answers(schemas.Request), summary="Open an approved request with my rights",
-             description="When Azure refused the approver who approved it, another approver opens it with theirs.", auth=person(APPROVER))
+@router.post(
+    "/requests/{int:pk}/open",
+    response=schemas.answers(schemas.Request),
+    summary="Open an approved request with my rights",
+    description="When Azure refused the approver who approved it, another approver opens it with theirs.",
+    auth=person(APPROVER),
+)
 def open_again(request: HttpRequest, pk: int):
     who = actor(request)
     return guard.once(request, lambda: _open_again(who, pk))

@@ -32,6 +32,8 @@ from .paging import page_of
 from .problems import invalid
 
 router = Router(tags=["Audit"])
+
+
 class EventFilters(Schema):
     action: str = ""
     actor: str = ""
@@ -42,14 +44,28 @@ class EventFilters(Schema):
 
 def _event(e: AuditEvent) -> dict:
     details = e.details if isinstance(e.details, dict) else {}
-    return {"seq": e.seq, "created": e.created, "actor": e.actor_name, "action": e.action, "target": e.target,
-            "outcome": e.outcome, "source_ip": e.source_ip or "", "correlation_id": e.correlation_id,
-            "channel": str(details.get("channel", "")), "details": details}
+    return {
+        "seq": e.seq,
+        "created": e.created,
+        "actor": e.actor_name,
+        "action": e.action,
+        "target": e.target,
+        "outcome": e.outcome,
+        "source_ip": e.source_ip or "",
+        "correlation_id": e.correlation_id,
+        "channel": str(details.get("channel", "")),
+        "details": details,
+    }
 
 
-@router.get("/audit/events", response=schemas.answers(schemas.EventPage), summary="The portal's own trail",
-            description="format=json: a page; csv: every event as the trail's CSV (its header on line 1, its manifest at the Link header); jsonl: every "
-                        "event, one JSON object a line. Downloads go on the trail.", auth=person(AUDITOR, ADMIN))
+@router.get(
+    "/audit/events",
+    response=schemas.answers(schemas.EventPage),
+    summary="The portal's own trail",
+    description="format=json: a page; csv: every event as the trail's CSV (its header on line 1, its manifest at the Link header); jsonl: every "
+    "event, one JSON object a line. Downloads go on the trail.",
+    auth=person(AUDITOR, ADMIN),
+)
 def events(request: HttpRequest, filters: Query[EventFilters]):
     who = actor(request)
     found = AuditEvent.objects.select_related("actor").order_by("-seq")
@@ -72,14 +88,35 @@ def _trail_download(who: Actor, filters: EventFilters, visible, hidden: int) -> 
         answer = StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8")
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
-    rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, details_json(e.details), e.seq, e.mac] for e in visible.iterator(chunk_size=2000))
-    return _sealed_csv(who, filename, csv_export.TRAIL_COLUMNS, rows,
-                       _coverage(["the portal's own trail"], (), hidden, []), "/api/v1/audit/events", filters)
+    rows = (
+        [
+            e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            e.actor_name,
+            e.action,
+            e.target,
+            e.outcome,
+            e.source_ip or "",
+            e.correlation_id,
+            details_json(e.details),
+            e.seq,
+            e.mac,
+        ]
+        for e in visible.iterator(chunk_size=2000)
+    )
+    return _sealed_csv(
+        who,
+        filename,
+        csv_export.TRAIL_COLUMNS,
+        rows,
+        _coverage(["the portal's own trail"], (), hidden, []),
+        "/api/v1/audit/events",
+        filters,
+    )
 
 
-def _sealed_csv(who: Actor, filename: str, header: list[str], rows, coverage, path: str,
-                filters: Schema) -> StreamingHttpResponse:
+def _sealed_csv(
+    who: Actor, filename: str, header: list[str], rows, coverage, path: str, filters: Schema
+) -> StreamingHttpResponse:
     """A CSV with its header on line 1 and its evidence manifest sealed at the last byte, as the pages' downloads."""
     manifest = evidence.begin(who.user, filename)
     counted = evidence.Counted(rows)
@@ -102,22 +139,40 @@ class ReportFilters(Schema):
 
 
 def _record_download(who: Actor, filename: str, about: str, filters: Schema) -> None:
-    record(who, "csv.download", filename + about, "succeeded",
-           details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}})
+    record(
+        who,
+        "csv.download",
+        filename + about,
+        "succeeded",
+        details={"filters": {k: str(v) for k, v in filters.dict().items() if v not in ("", None)}},
+    )
 
 
-@router.get("/audit/report", response=schemas.answers(schemas.ReportPage), summary="The audit report",
-            description="format=json: a page; csv: every row as the report's CSV (its evidence manifest, at the Link "
-                        "header, says what it covers); jsonl: every row, one JSON object a line. Downloads go on the "
-                        "trail.", auth=person(AUDITOR, ADMIN))
+@router.get(
+    "/audit/report",
+    response=schemas.answers(schemas.ReportPage),
+    summary="The audit report",
+    description="format=json: a page; csv: every row as the report's CSV (its evidence manifest, at the Link "
+    "header, says what it covers); jsonl: every row, one JSON object a line. Downloads go on the "
+    "trail.",
+    auth=person(AUDITOR, ADMIN),
+)
 def report(request: HttpRequest, filters: Query[ReportFilters]):
     who = actor(request)
-    form = AuditFilterForm({k: str(v) for k, v in filters.dict().items()
-                            if v not in ("", None) and k not in ("page", "per_page", "format")})
+    form = AuditFilterForm(
+        {
+            k: str(v)
+            for k, v in filters.dict().items()
+            if v not in ("", None) and k not in ("page", "per_page", "format")
+        }
+    )
     if not form.is_valid():  # the page falls back to its defaults with a message; a script is told
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
-    subscriptions = cache.get_or_set(f"audit-subscriptions:{who.user_pk}",
-                                     lambda: gateway.list_subscriptions(who.session), settings.INVENTORY_CACHE_SECONDS)
+    subscriptions = cache.get_or_set(
+        f"audit-subscriptions:{who.user_pk}",
+        lambda: gateway.list_subscriptions(who.session),
+        settings.INVENTORY_CACHE_SECONDS,
+    )
     collected = archive.collect_due(gateway.UserCredential(who.session), f"user:{who.user_pk}", subscriptions)
     archive.collect_app_due()  # what the reader's scope hides, counted now (as the page does)
     inventory = get_inventory(who.session, who.user_pk)
@@ -129,12 +184,17 @@ def report(request: HttpRequest, filters: Query[ReportFilters]):
         return _download(who, filters, form, found, names, scope, inventory, collected, hidden)
     shown, paging = page_of(found, filters.page, filters.per_page)
     rows = report_rows(shown, names, scope, azure_now=inventory.azure_clock())
-    return {**paging, "hidden": hidden, "unread": unread,
-            "items": [jsonl_export.as_dict(csv_export.report_line(row)) for row in rows]}
+    return {
+        **paging,
+        "hidden": hidden,
+        "unread": unread,
+        "items": [jsonl_export.as_dict(csv_export.report_line(row)) for row in rows],
+    }
 
 
-def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, names, scope, inventory, collected,
-              hidden: int) -> StreamingHttpResponse:
+def _download(
+    who: Actor, filters: ReportFilters, form: AuditFilterForm, found, names, scope, inventory, collected, hidden: int
+) -> StreamingHttpResponse:
     filename = f"jit-activity_{form.range_label()}.{filters.format}"
     _record_download(who, filename, _about(inventory.rows, form), filters)
     lines = csv_export.report_lines(found, names, scope, "", inventory.azure_clock())
@@ -143,7 +203,18 @@ def _download(who: Actor, filters: ReportFilters, form: AuditFilterForm, found, 
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
     not_read = {name for name, _ in collected.unread}
-    coverage = _coverage([n for n in names.values() if n not in not_read], collected.unread, hidden,
-                         _freshness(archive.freshness(list(names)), names))
-    return _sealed_csv(who, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, lines, coverage,
-                       "/api/v1/audit/report", filters)
+    coverage = _coverage(
+        [n for n in names.values() if n not in not_read],
+        collected.unread,
+        hidden,
+        _freshness(archive.freshness(list(names)), names),
+    )
+    return _sealed_csv(
+        who,
+        filename,
+        csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
+        lines,
+        coverage,
+        "/api/v1/audit/report",
+        filters,
+    )

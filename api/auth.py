@@ -29,8 +29,10 @@ class EntraBearer(HttpBearer):
     """A bearer token for the portal's API, and (when `roles` is not None) one of those portal roles — any portal
     role when empty — checked before the body is even read: the access check comes first."""
 
-    openapi_description = ("An Entra ID access token for api://<client-id>/access_as_user (Entra v2: aud is the "
-                           "client id). Session cookies are not accepted.")
+    openapi_description = (
+        "An Entra ID access token for api://<client-id>/access_as_user (Entra v2: aud is the "
+        "client id). Session cookies are not accepted."
+    )
 
     def __init__(self, roles: tuple[str, ...] | None = None) -> None:
         super().__init__()
@@ -44,8 +46,12 @@ class EntraBearer(HttpBearer):
         guard.count_call(user.pk, request.method or "GET")
         if self.roles is not None:
             require_role(user, *self.roles)
-        return Actor(user=user, session=gateway.api_session(token, caller.roles), ip=client_ip(request),
-                     channel=channel_of(request, caller))
+        return Actor(
+            user=user,
+            session=gateway.api_session(token, caller.roles),
+            ip=client_ip(request),
+            channel=channel_of(request, caller),
+        )
 
 
 def person(*roles: str) -> EntraBearer:

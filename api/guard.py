@@ -35,17 +35,22 @@ def count_call(user_pk: int, method: str) -> None:
             count = 1
         if count > limit:
             wait = max(1, 60 - int(time.time() % 60))
-            raise Problem(429, "rate-limited", "Too many calls.",
-                          f"At most {limit} {'changes' if kind == 'writes' else 'calls'} a minute; try again in "
-                          f"{wait} s.", headers={"Retry-After": str(wait)})
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many calls.",
+                f"At most {limit} {'changes' if kind == 'writes' else 'calls'} a minute; try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
 
 
 def idempotency_key(request: HttpRequest) -> str:
     """The caller's Idempotency-Key, checked (1–100 printable ASCII characters), or ""."""
     key = request.headers.get(KEY_HEADER, "")
     if key and not (len(key) <= 100 and key.isascii() and key.isprintable()):
-        raise Problem(400, "validation", "The request is not valid.",
-                      f"{KEY_HEADER} must be 1 to 100 printable ASCII characters.")
+        raise Problem(
+            400, "validation", "The request is not valid.", f"{KEY_HEADER} must be 1 to 100 printable ASCII characters."
+        )
     return key
 
 
@@ -64,14 +69,21 @@ def once(request: HttpRequest, make: Callable[[], HttpResponse]) -> HttpResponse
     body = hashlib.sha256(request.body).hexdigest()
     kept = cache.get(cache_key)
     if kept is not None and kept.get("request") != body:
-        raise Problem(422, "validation", "The request is not valid.",
-                      f"This {KEY_HEADER} was sent with another body in the last 24 h: use a new key for a new call.")
+        raise Problem(
+            422,
+            "validation",
+            "The request is not valid.",
+            f"This {KEY_HEADER} was sent with another body in the last 24 h: use a new key for a new call.",
+        )
     if kept is not None:
         answer = HttpResponse(kept["body"], status=kept["status"], content_type=kept["type"])
         answer["Idempotency-Replayed"] = "true"
         return answer
     answer = make()
     if answer.status_code < 400:
-        cache.set(cache_key, {"body": answer.content, "status": answer.status_code, "type": answer["Content-Type"],
-                              "request": body}, KEPT_SECONDS)
+        cache.set(
+            cache_key,
+            {"body": answer.content, "status": answer.status_code, "type": answer["Content-Type"], "request": body},
+            KEPT_SECONDS,
+        )
     return answer

@@ -23,8 +23,16 @@ CONTENT_TYPE = "application/problem+json"
 class Problem(Exception):
     """A refusal to answer as a problem document."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str = "", *,
-                 errors: dict[str, list[str]] | None = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str = "",
+        *,
+        errors: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail or title)
         self.status, self.kind, self.title, self.detail = status, kind, title, detail
         self.errors, self.headers = errors, headers or {}
@@ -90,33 +98,69 @@ def install(api: NinjaAPI) -> None:
     def _unreadable(request: HttpRequest, exc: HttpError) -> HttpResponse:
         # django-ninja's own refusal: a body it cannot parse (not JSON, not UTF-8, nested past the parser's limit)
         if exc.status_code == 400:
-            return response(Problem(400, "bad-request", "The request is not valid.",
-                                    "The body is not a JSON document: send JSON with Content-Type: application/json."))
+            return response(
+                Problem(
+                    400,
+                    "bad-request",
+                    "The request is not valid.",
+                    "The body is not a JSON document: send JSON with Content-Type: application/json.",
+                )
+            )
         return response(Problem(exc.status_code, "bad-request", "The request is not valid.", str(exc)))
 
     @api.exception_handler(RequestDataTooBig)
     def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        return response(Problem(413, "too-large", "The request is too large.",
-                                f"The body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."))
+        return response(
+            Problem(
+                413,
+                "too-large",
+                "The request is too large.",
+                f"The body may be at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+            )
+        )
 
     @api.exception_handler(AuthenticationError)
     def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         words = "Send an access token for the portal's API: Authorization: Bearer <token>."
-        return response(Problem(401, "unauthorized", "Sign-in required.", words,
-                                headers={"WWW-Authenticate": bearer_challenge("invalid_token", words)}))
+        return response(
+            Problem(
+                401,
+                "unauthorized",
+                "Sign-in required.",
+                words,
+                headers={"WWW-Authenticate": bearer_challenge("invalid_token", words)},
+            )
+        )
 
     @api.exception_handler(gateway.BearerRefused)
     def _refused(request: HttpRequest, exc: gateway.BearerRefused) -> HttpResponse:
         kind, title = ("unauthorized", "Sign-in required.") if exc.status == 401 else ("forbidden", "Not allowed.")
-        return response(Problem(exc.status, kind, title, exc.description,
-                                headers={"WWW-Authenticate": bearer_challenge(exc.error, exc.description)}))
+        return response(
+            Problem(
+                exc.status,
+                kind,
+                title,
+                exc.description,
+                headers={"WWW-Authenticate": bearer_challenge(exc.error, exc.description)},
+            )
+        )
 
     @api.exception_handler(gateway.SignInRequired)
     def _sign_in(request: HttpRequest, exc: gateway.SignInRequired) -> HttpResponse:
         claims = getattr(exc, "claims", "")
-        return response(Problem(401, "unauthorized", "Sign in again.", exc.message, headers={
-            "WWW-Authenticate": bearer_challenge("insufficient_claims" if claims else "invalid_token", exc.message,
-                                                 claims)}))
+        return response(
+            Problem(
+                401,
+                "unauthorized",
+                "Sign in again.",
+                exc.message,
+                headers={
+                    "WWW-Authenticate": bearer_challenge(
+                        "insufficient_claims" if claims else "invalid_token", exc.message, claims
+                    )
+                },
+            )
+        )
 
     @api.exception_handler(gateway.GatewayError)
     def _azure(request: HttpRequest, exc: gateway.GatewayError) -> HttpResponse:
@@ -141,8 +185,16 @@ def method_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         if not isinstance(answer, HttpResponseNotAllowed):
             return answer
         allowed = answer["Allow"]
-        return response(Problem(405, "method-not-allowed", "Method not allowed.",
-                                f"This route takes {allowed}, not {request.method}.", headers={"Allow": allowed}))
+        return response(
+            Problem(
+                405,
+                "method-not-allowed",
+                "Method not allowed.",
+                f"This route takes {allowed}, not {request.method}.",
+                headers={"Allow": allowed},
+            )
+        )
+
     return checked
 
 

@@ -63,16 +63,36 @@ def type_words(schema: dict[str, Any]) -> str:
 
 
 def _operation(path: str, method: str, op: dict[str, Any]) -> Operation:
-    parameters = [Field(p["name"], type_words(p.get("schema") or {}), bool(p.get("required")), p.get("in", ""),
-                        p.get("description") or (p.get("schema") or {}).get("description", ""))
-                  for p in op.get("parameters") or []]
+    parameters = [
+        Field(
+            p["name"],
+            type_words(p.get("schema") or {}),
+            bool(p.get("required")),
+            p.get("in", ""),
+            p.get("description") or (p.get("schema") or {}).get("description", ""),
+        )
+        for p in op.get("parameters") or []
+    ]
     body = next(iter((op.get("requestBody") or {}).get("content", {}).values()), {}).get("schema")
-    answers = [Answer(status, a.get("description", ""), *next(
-        ((media, type_words(c.get("schema") or {})) for media, c in a.get("content", {}).items()), ("", "")))
-        for status, a in (op.get("responses") or {}).items()]
-    return Operation(op.get("operationId", f"{method}-{path}"), method.upper(), path, op.get("summary", ""),
-                     op.get("description", ""), parameters, type_words(body) if body else "", answers,
-                     bool(op.get("security")))
+    answers = [
+        Answer(
+            status,
+            a.get("description", ""),
+            *next(((media, type_words(c.get("schema") or {})) for media, c in a.get("content", {}).items()), ("", "")),
+        )
+        for status, a in (op.get("responses") or {}).items()
+    ]
+    return Operation(
+        op.get("operationId", f"{method}-{path}"),
+        method.upper(),
+        path,
+        op.get("summary", ""),
+        op.get("description", ""),
+        parameters,
+        type_words(body) if body else "",
+        answers,
+        bool(op.get("security")),
+    )
 
 
 def sections(document: dict[str, Any]) -> list[tuple[str, list[Operation]]]:
@@ -91,8 +111,10 @@ def schemas(document: dict[str, Any]) -> list[tuple[str, str, list[Field]]]:
     found = []
     for name, schema in sorted(((document.get("components") or {}).get("schemas") or {}).items()):
         required = set(schema.get("required") or [])
-        fields = [Field(key, type_words(prop), key in required, "", prop.get("description", ""))
-                  for key, prop in (schema.get("properties") or {}).items()]
+        fields = [
+            Field(key, type_words(prop), key in required, "", prop.get("description", ""))
+            for key, prop in (schema.get("properties") or {}).items()
+        ]
         found.append((name, schema.get("description", ""), fields))
     return found
 
@@ -103,6 +125,13 @@ class Reference(DocsBase):
 
     def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
         document = api.get_openapi_schema(path_params=kwargs)
-        return render(request, "api/reference.html", {
-            "info": document.get("info", {}), "openapi_url": self.get_openapi_url(api, kwargs),
-            "sections": sections(document), "schemas": schemas(document)})
+        return render(
+            request,
+            "api/reference.html",
+            {
+                "info": document.get("info", {}),
+                "openapi_url": self.get_openapi_url(api, kwargs),
+                "sections": sections(document),
+                "schemas": schemas(document),
+            },
+        )

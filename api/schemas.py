@@ -24,8 +24,15 @@ class ProblemOut(Schema):
 
 
 # Every operation may answer these; the document lists them so that a client knows the shape of each refusal.
-PROBLEMS = {401: ProblemOut, 403: ProblemOut, 404: ProblemOut, 409: ProblemOut, 422: ProblemOut, 429: ProblemOut,
-            502: ProblemOut}
+PROBLEMS = {
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    409: ProblemOut,
+    422: ProblemOut,
+    429: ProblemOut,
+    502: ProblemOut,
+}
 
 
 def answers(ok: dict | type) -> dict:
@@ -66,7 +73,9 @@ class Vm(Schema):
     protection: str = Field(description="what enforces JIT: the NSG or the Azure Firewall")
     private_ip: str
     public_ip: str
-    connect_address: str = Field(description="where a requester connects: the firewall's public IP, the VM's public IP, else its private IP")
+    connect_address: str = Field(
+        description="where a requester connects: the firewall's public IP, the VM's public IP, else its private IP"
+    )
     approved_7d: int
     last_access: datetime | None
     last_user: str
@@ -117,11 +126,21 @@ class PortOverride(Schema):
 
 class RequestIn(Schema):
     vms: list[str] = Field(min_length=1, max_length=500, description="Azure VM ids")
-    ports: list[int] | None = Field(None, max_length=100, description="omitted: each VM's usual port (SSH on Linux, RDP on Windows, else its policy's first)")
-    source: str = Field("my-ip", max_length=100, description='"my-ip" (the address the portal sees this call from), a prefix the policy lists, or another IP or CIDR')
+    ports: list[int] | None = Field(
+        None,
+        max_length=100,
+        description="omitted: each VM's usual port (SSH on Linux, RDP on Windows, else its policy's first)",
+    )
+    source: str = Field(
+        "my-ip",
+        max_length=100,
+        description='"my-ip" (the address the portal sees this call from), a prefix the policy lists, or another IP or CIDR',
+    )
     duration_minutes: int = Field(description="the window, from 5 minutes to 24 hours and at most each port's maximum")
     justification: str = Field("", max_length=5000)
-    break_glass_reason: str = Field("", max_length=5000, description="open at once despite an approval rule: why this cannot wait")
+    break_glass_reason: str = Field(
+        "", max_length=5000, description="open at once despite an approval rule: why this cannot wait"
+    )
     overrides: list[PortOverride] = Field([], max_length=100, description="ports with their own window or source")
 
 
@@ -133,9 +152,13 @@ class Item(Schema):
     source: str
     end: datetime
     status: str = Field(description="the portal's record: pending, opened, refused, failed, unknown")
-    fate: str = Field(description="what became of it, in the pages' words (open, expired, replaced by a newer request…)")
+    fate: str = Field(
+        description="what became of it, in the pages' words (open, expired, replaced by a newer request…)"
+    )
     message: str
-    connect_address: str = Field(description="where to connect (the firewall's public IP, the VM's public IP, else its private IP); \"\" when Azure's view is not at hand")
+    connect_address: str = Field(
+        description="where to connect (the firewall's public IP, the VM's public IP, else its private IP); \"\" when Azure's view is not at hand"
+    )
     connect_port: int
 
 
@@ -176,7 +199,9 @@ class OpenAccess(Schema):
     vm_name: str
     port: int = Field(description="the VM's port")
     connect_address: str
-    connect_port: int = Field(description="where to connect: the firewall's mapped port when JIT is behind Azure Firewall")
+    connect_port: int = Field(
+        description="where to connect: the firewall's mapped port when JIT is behind Azure Firewall"
+    )
     end: datetime
     seconds_left: int
     ssh: str = Field(description="an ssh command line (port 22)")
@@ -271,42 +296,97 @@ class ReportPage(Page):
 
 
 def port(rule: PortRule) -> dict:
-    return {"number": rule.number, "protocol": rule.protocol, "max_minutes": int(rule.max_duration.total_seconds() // 60),
-            "allowed_sources": list(rule.allowed_prefixes)}
+    return {
+        "number": rule.number,
+        "protocol": rule.protocol,
+        "max_minutes": int(rule.max_duration.total_seconds() // 60),
+        "allowed_sources": list(rule.allowed_prefixes),
+    }
 
 
 def vm(row: VmRow) -> dict:
-    return {"id": row.vm_id, "name": row.name, "subscription_id": row.subscription_id,
-            "subscription_name": row.subscription_name, "resource_group": row.resource_group, "location": row.location,
-            "os_type": row.os_type, "power_state": row.power_state, "tab": row.tab, "reason": row.reason,
-            "fix": row.fix, "policy_id": row.policy_id, "ports": [port(p) for p in row.ports],
-            "protection": row.protection, "private_ip": row.private_ip, "public_ip": row.public_ip,
-            "connect_address": row.connect_address, "approved_7d": row.approved_7d, "last_access": row.last_access,
-            "last_user": row.last_user}
+    return {
+        "id": row.vm_id,
+        "name": row.name,
+        "subscription_id": row.subscription_id,
+        "subscription_name": row.subscription_name,
+        "resource_group": row.resource_group,
+        "location": row.location,
+        "os_type": row.os_type,
+        "power_state": row.power_state,
+        "tab": row.tab,
+        "reason": row.reason,
+        "fix": row.fix,
+        "policy_id": row.policy_id,
+        "ports": [port(p) for p in row.ports],
+        "protection": row.protection,
+        "private_ip": row.private_ip,
+        "public_ip": row.public_ip,
+        "connect_address": row.connect_address,
+        "approved_7d": row.approved_7d,
+        "last_access": row.last_access,
+        "last_user": row.last_user,
+    }
 
 
 def line(entry: RequestLine) -> dict:
-    return {k: getattr(entry, k) for k in ("start", "end", "requestor", "justification", "port", "source", "status",
-                                            "reason", "mapped_port")}
+    return {
+        k: getattr(entry, k)
+        for k in ("start", "end", "requestor", "justification", "port", "source", "status", "reason", "mapped_port")
+    }
 
 
 def request(access: AccessRequest, state: str, fates: dict[int, str], addresses: dict[str, str]) -> dict:
     return {
-        "id": access.pk, "requester": access.user.upn, "created": access.created, "state": state,
-        "status": access.status, "justification": access.justification, "source": access.source_prefix,
-        "duration_minutes": access.duration_minutes, "break_glass": access.break_glass, "rule": access.rule_name,
-        "approvals_needed": access.approvals_needed, "pending_until": access.pending_until,
-        "extends": access.extends_id, "ended_at": access.ended_at,
-        "items": [{"id": i.pk, "vm_id": i.vm_id, "vm_name": i.vm_name, "port": i.port, "source": i.source_prefix,
-                   "end": i.end, "status": i.status, "fate": fates.get(i.pk, i.label), "message": i.message,
-                   "connect_address": addresses.get(i.vm_id.lower(), ""), "connect_port": i.connect_port} for i in access.items.all()],
-        "decisions": [{"approver": a.approver.upn, "decision": a.decision, "comment": a.comment, "created": a.created}
-                      for a in access.approvals.all()]}
+        "id": access.pk,
+        "requester": access.user.upn,
+        "created": access.created,
+        "state": state,
+        "status": access.status,
+        "justification": access.justification,
+        "source": access.source_prefix,
+        "duration_minutes": access.duration_minutes,
+        "break_glass": access.break_glass,
+        "rule": access.rule_name,
+        "approvals_needed": access.approvals_needed,
+        "pending_until": access.pending_until,
+        "extends": access.extends_id,
+        "ended_at": access.ended_at,
+        "items": [
+            {
+                "id": i.pk,
+                "vm_id": i.vm_id,
+                "vm_name": i.vm_name,
+                "port": i.port,
+                "source": i.source_prefix,
+                "end": i.end,
+                "status": i.status,
+                "fate": fates.get(i.pk, i.label),
+                "message": i.message,
+                "connect_address": addresses.get(i.vm_id.lower(), ""),
+                "connect_port": i.connect_port,
+            }
+            for i in access.items.all()
+        ],
+        "decisions": [
+            {"approver": a.approver.upn, "decision": a.decision, "comment": a.comment, "created": a.created}
+            for a in access.approvals.all()
+        ],
+    }
 
 
 def rule(r: ApprovalRule) -> dict:
-    return {"id": r.pk, "name": r.name, "subscription_id": r.subscription_id, "resource_group": r.resource_group,
-            "condition": r.condition, "longer_than_minutes": r.longer_than_minutes, "ports": r.ports,
-            "approvals_needed": r.approvals_needed,
-            "approvers": [n.strip() for n in r.approvers.splitlines() if n.strip()],
-            "pending_minutes": r.pending_minutes, "extension_minutes": r.extension_minutes, "summary": r.summary}
+    return {
+        "id": r.pk,
+        "name": r.name,
+        "subscription_id": r.subscription_id,
+        "resource_group": r.resource_group,
+        "condition": r.condition,
+        "longer_than_minutes": r.longer_than_minutes,
+        "ports": r.ports,
+        "approvals_needed": r.approvals_needed,
+        "approvers": [n.strip() for n in r.approvers.splitlines() if n.strip()],
+        "pending_minutes": r.pending_minutes,
+        "extension_minutes": r.extension_minutes,
+        "summary": r.summary,
+    }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI, Router
 
 from accounts.roles import roles_of
@@ -17,7 +19,8 @@ from .reference import Reference
 
 class ProblemApi(NinjaAPI):
     """django-ninja's API whose document declares errors as the API sends them (application/problem+json) and
-    whose routes answer a wrong method with a problem document too."""
+    whose routes, the document and its reference page among them, answer a wrong method with a problem document
+    too."""
 
     def get_openapi_schema(self, **kwargs):
         return problems.declared(super().get_openapi_schema(**kwargs))
@@ -27,16 +30,25 @@ class ProblemApi(NinjaAPI):
         patterns, app_name, namespace = super().urls
         for pattern in patterns:
             if isinstance(pattern, URLPattern):
+                if pattern.name in ("openapi-json", "openapi-view"):
+                    # Read-only: a POST reached Django's CSRF check (an HTML 403) or, past it, the document.
+                    pattern.callback = csrf_exempt(require_safe(pattern.callback))
                 pattern.callback = problems.method_checked(pattern.callback)
         return patterns, app_name, namespace
 
 
 api = ProblemApi(
-    title="jitportal API", version="1", urls_namespace="api-v1", auth=EntraBearer(),
-    docs=Reference(), docs_url="/docs", openapi_url="/openapi.json",
+    title="jitportal API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=EntraBearer(),
+    docs=Reference(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
     description="Just-in-Time VM access as the signed-in person: the same checks, approvals and trail as the "
-                "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
-                "Errors are application/problem+json (RFC 9457). See docs/api.md.")
+    "portal's pages. Authenticate with an Entra ID access token for api://<client-id>/access_as_user. "
+    "Errors are application/problem+json (RFC 9457). See docs/api.md.",
+)
 problems.install(api)
 
 
@@ -44,8 +56,14 @@ problems.install(api)
 def me(request: HttpRequest):
     who = actor(request)
     user = who.user
-    return {"tenant_id": user.tenant_id, "object_id": user.object_id, "username": user.upn,
-            "display_name": user.display_name, "roles": sorted(roles_of(user)), "channel": who.channel}
+    return {
+        "tenant_id": user.tenant_id,
+        "object_id": user.object_id,
+        "username": user.upn,
+        "display_name": user.display_name,
+        "roles": sorted(roles_of(user)),
+        "channel": who.channel,
+    }
 
 
 # Last, so that it matches only what no route does: an unknown path (or an id that is not a number) under /api/v1/

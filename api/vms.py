@@ -35,21 +35,36 @@ class VmFilters(Schema):
 def vm_list(request: HttpRequest, filters: Query[VmFilters]):
     who = actor(request)
     inventory = get_inventory(who.session, who.user_pk)
-    form = FleetFilterForm({k: str(v) for k, v in filters.dict().items() if v not in ("", None) and k != "page"},
-                           inventory)  # per_page too: the form's choices are the page's
+    form = FleetFilterForm(
+        {k: str(v) for k, v in filters.dict().items() if v not in ("", None) and k != "page"}, inventory
+    )  # per_page too: the form's choices are the page's
     if not form.is_valid():  # the page ignores a bad filter with a message; a script is told
         raise invalid({name: list(errors) for name, errors in form.errors.items()})
     selection = form.apply(inventory)
     rows, paging = page_of(selection.tabs[filters.tab], filters.page, form.page_size())
-    return {**paging, "items": [schemas.vm(r) for r in rows], "counts": selection.counts,
-            "age_seconds": inventory.age_seconds(), "unavailable": [f.message for f in inventory.failures]}
+    return {
+        **paging,
+        "items": [schemas.vm(r) for r in rows],
+        "counts": selection.counts,
+        "age_seconds": inventory.age_seconds(),
+        "unavailable": [f.message for f in inventory.failures],
+    }
 
 
-@router.get("/vms/{subscription_id}/{resource_group}/{name}", response=schemas.answers(schemas.VmDetail), summary="One VM", auth=person())
+@router.get(
+    "/vms/{subscription_id}/{resource_group}/{name}",
+    response=schemas.answers(schemas.VmDetail),
+    summary="One VM",
+    auth=person(),
+)
 def vm_detail(request: HttpRequest, subscription_id: str, resource_group: str, name: str):
     who = actor(request)
     inventory = get_inventory(who.session, who.user_pk, complete=True)
     row = vm_for(inventory, subscription_id, resource_group, name)
-    return {**schemas.vm(row), "open_now": [schemas.line(x) for x in row.open_now(inventory.azure_now)],
-            "recent": [schemas.line(x) for x in row.history[:20]],
-            "why_not_request": why_not(inventory, row, REQUEST), "why_not_configure": why_not(inventory, row, CONFIGURE)}
+    return {
+        **schemas.vm(row),
+        "open_now": [schemas.line(x) for x in row.open_now(inventory.azure_now)],
+        "recent": [schemas.line(x) for x in row.history[:20]],
+        "why_not_request": why_not(inventory, row, REQUEST),
+        "why_not_configure": why_not(inventory, row, CONFIGURE),
+    }

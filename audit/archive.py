@@ -61,15 +61,18 @@ class Collected:
     unread_ids: frozenset[str] = frozenset()  # those subscriptions' ids, lower case
 
 
-def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: str,
-            subscriptions: list[Subscription]) -> Collected:
+def collect(
+    reader: gateway.UserCredential | gateway.AppCredential, collector: str, subscriptions: list[Subscription]
+) -> Collected:
     """Fetch each subscription's new Activity Log tail and its policies (configuration and request history)
     into the archive, then link the events not yet explained to the VMs they touched (`link_touches`). Running it twice stores nothing twice."""
     now = timezone.now()
     cursors = dict(ArchiveCursor.objects.filter(collector=collector).values_list("subscription_id", "until"))
     oldest = now - AZURE_RETENTION
-    wanted = [(s, max(cursors[key] - OVERLAP, oldest) if (key := s.subscription_id.lower()) in cursors else oldest)
-              for s in subscriptions]
+    wanted = [
+        (s, max(cursors[key] - OVERLAP, oldest) if (key := s.subscription_id.lower()) in cursors else oldest)
+        for s in subscriptions
+    ]
     tails = gateway.jit_activity_since(reader, wanted)
     read = [t for t in tails if not t.error]
     with transaction.atomic():
@@ -79,18 +82,31 @@ def collect(reader: gateway.UserCredential | gateway.AppCredential, collector: s
     with transaction.atomic():
         _store_policies(policies, seen)
         for tail in read:
-            ArchiveCursor.objects.update_or_create(collector=collector, subscription_id=tail.subscription.subscription_id.lower(),
-                                                   defaults={"until": tail.azure_now or now})
-    link_touches(ArchivedEvent.objects.filter(explained_by="", scope_subscription__in=[
-        t.subscription.subscription_id.lower() for t in read]))
+            ArchiveCursor.objects.update_or_create(
+                collector=collector,
+                subscription_id=tail.subscription.subscription_id.lower(),
+                defaults={"until": tail.azure_now or now},
+            )
+    link_touches(
+        ArchivedEvent.objects.filter(
+            explained_by="", scope_subscription__in=[t.subscription.subscription_id.lower() for t in read]
+        )
+    )
     if fresh:
         restate()
-    return Collected(len(fresh), tuple((t.subscription.display_name, t.error) for t in tails if t.error),
-                     frozenset(t.subscription.subscription_id.lower() for t in tails if t.error))
+    return Collected(
+        len(fresh),
+        tuple((t.subscription.display_name, t.error) for t in tails if t.error),
+        frozenset(t.subscription.subscription_id.lower() for t in tails if t.error),
+    )
 
 
-def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read: list[gateway.ActivityTail],
-                    fresh: list[ActivityEvent], cursors: dict[str, datetime]) -> list[JitPolicy]:
+def _policies_again(
+    reader: gateway.UserCredential | gateway.AppCredential,
+    read: list[gateway.ActivityTail],
+    fresh: list[ActivityEvent],
+    cursors: dict[str, datetime],
+) -> list[JitPolicy]:
     """The policies to archive again. A policy changes only through an operation the Activity Log records (a
     port's expiry does not, and its end time tells it), so they are read only where new events arrived, and at
     a collector's first read of a subscription (the baseline later changes are compared with). Azure returns a
@@ -113,11 +129,14 @@ def _policies_again(reader: gateway.UserCredential | gateway.AppCredential, read
             whole.append(sub)
         else:
             narrow += sorted(named)
-    return ((gateway.list_policies_with(reader, whole)[0] if whole else [])
-            + (gateway.list_policies_in(reader, narrow)[0] if narrow else []))
+    return (gateway.list_policies_with(reader, whole)[0] if whole else []) + (
+        gateway.list_policies_in(reader, narrow)[0] if narrow else []
+    )
 
 
-def collect_due(reader: gateway.UserCredential | gateway.AppCredential, collector: str, subscriptions: list[Subscription]) -> Collected:
+def collect_due(
+    reader: gateway.UserCredential | gateway.AppCredential, collector: str, subscriptions: list[Subscription]
+) -> Collected:
     """A person's read: `collect` only the subscriptions whose tail this collector has not read within
     AUDIT_COLLECT_SECONDS, or about which the portal's trail has recorded a change since (the portal's own
     requests and policy changes show at once; a change made elsewhere within that many seconds). The page
@@ -133,9 +152,14 @@ def collect_due(reader: gateway.UserCredential | gateway.AppCredential, collecto
     head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0  # before reading Azure
     collected = collect(reader, collector, due)
     if settings.AUDIT_COLLECT_SECONDS:
-        cache.set_many({key: head for key, s in keys.items()
-                        if s in due and s.subscription_id.lower() not in collected.unread_ids},
-                       timeout=settings.AUDIT_COLLECT_SECONDS)
+        cache.set_many(
+            {
+                key: head
+                for key, s in keys.items()
+                if s in due and s.subscription_id.lower() not in collected.unread_ids
+            },
+            timeout=settings.AUDIT_COLLECT_SECONDS,
+        )
     return collected
 
 
@@ -144,8 +168,13 @@ def _written_since(read: dict[str, int], keys: dict[str, Subscription]) -> set[s
     if not read:
         return set()
     since = {keys[key].subscription_id.lower(): head for key, head in read.items()}
-    return {sub for sub, seq in AuditScope.objects.filter(event__seq__gt=min(since.values()), subscription_id__in=list(since))
-            .values_list("subscription_id", "event__seq") if seq > since[sub]}
+    return {
+        sub
+        for sub, seq in AuditScope.objects.filter(
+            event__seq__gt=min(since.values()), subscription_id__in=list(since)
+        ).values_list("subscription_id", "event__seq")
+        if seq > since[sub]
+    }
 
 
 def collect_app_due() -> Collected | None:
@@ -156,8 +185,9 @@ def collect_app_due() -> Collected | None:
     reader = gateway.app_reader()
     if reader is None or (settings.AUDIT_COLLECT_SECONDS and cache.get(APP_READ_LATELY)):
         return None  # (the portal's own changes since are counted from the trail meanwhile: `report.not_archived_yet`)
-    subscriptions = cache.get_or_set("audit-app-subscriptions", lambda: gateway.list_subscriptions_with(reader),
-                                     settings.INVENTORY_CACHE_SECONDS)
+    subscriptions = cache.get_or_set(
+        "audit-app-subscriptions", lambda: gateway.list_subscriptions_with(reader), settings.INVENTORY_CACHE_SECONDS
+    )
     try:
         with hold(APP_COLLECTION, "the archive collector", settings.POLICY_LEASE_SECONDS, wait=0):
             collected = collect_due(reader, "app", subscriptions)
@@ -200,9 +230,18 @@ def take_exposures() -> int:
         ArchivedEvent.objects.bulk_create([event for event, _ in rows], ignore_conflicts=True)
         stored = {e.event_id: e.pk for e in ArchivedEvent.objects.filter(event_id__in=[e.event_id for e, _ in rows])}
         ArchivedTouch.objects.filter(event_id__in=stored.values()).delete()  # a second run rewrites, never doubles
-        ArchivedTouch.objects.bulk_create([ArchivedTouch(event_id=stored[event.event_id], vm_id=exposure.vm_id.lower(),
-                                                         vm_name=exposure.vm_name, line=_exposure_line(exposure, event))
-                                           for event, exposure in rows if event.event_id in stored])
+        ArchivedTouch.objects.bulk_create(
+            [
+                ArchivedTouch(
+                    event_id=stored[event.event_id],
+                    vm_id=exposure.vm_id.lower(),
+                    vm_name=exposure.vm_name,
+                    line=_exposure_line(exposure, event),
+                )
+                for event, exposure in rows
+                if event.event_id in stored
+            ]
+        )
         for state, pks in taken.items():
             Exposure.objects.filter(pk__in=pks).update(archived=state)
     return len(rows)
@@ -213,30 +252,46 @@ def _exposure_event(exposure: Exposure, started: bool) -> ArchivedEvent:
     kind = events.EXPOSURE_STARTED if started else events.EXPOSURE_ENDED
     level = ("Critical" if exposure.severity == "critical" else "Warning") if started else "Informational"
     return ArchivedEvent(
-        event_id=f"jitportal-exposure-{exposure.pk}-{'start' if started else 'end'}", correlation_id="",
+        event_id=f"jitportal-exposure-{exposure.pk}-{'start' if started else 'end'}",
+        correlation_id="",
         operation=f"jitportal/health/exposure/{'start' if started else 'end'}",
         operation_name=f"Exposure {'started' if started else 'ended'} (JIT health check)",
-        status="Active" if started else "Resolved", category="JIT health", level=level,
-        time=exposure.started if started else exposure.ended, subscription_id=exposure.subscription_id,
-        caller=HEALTH_CHECK, resource_type="Microsoft.Compute/virtualMachines",
-        resource_group=exposure.resource_group, resource_id=exposure.vm_id, scope_subscription=exposure.subscription_id,
-        scope_group=exposure.resource_group, explained_by=HEALTH_CHECK, meaning=kind.words)
+        status="Active" if started else "Resolved",
+        category="JIT health",
+        level=level,
+        time=exposure.started if started else exposure.ended,
+        subscription_id=exposure.subscription_id,
+        caller=HEALTH_CHECK,
+        resource_type="Microsoft.Compute/virtualMachines",
+        resource_group=exposure.resource_group,
+        resource_id=exposure.vm_id,
+        scope_subscription=exposure.subscription_id,
+        scope_group=exposure.resource_group,
+        explained_by=HEALTH_CHECK,
+        meaning=kind.words,
+    )
 
 
 def _exposure_line(exposure: Exposure, event: ArchivedEvent) -> str:
-    """"port 22 bypassed (critical): allow-ssh, …", and on its end the window it closes."""
-    state = LABELS.get(exposure.state, exposure.state).lower() + (f" ({exposure.severity})" if exposure.severity else "")
+    """ "port 22 bypassed (critical): allow-ssh, …", and on its end the window it closes."""
+    state = LABELS.get(exposure.state, exposure.state).lower() + (
+        f" ({exposure.severity})" if exposure.severity else ""
+    )
     rule = f" [rule {exposure.rule_id}]" if exposure.rule_id else ""
     if event.meaning == events.EXPOSURE_STARTED.words:
         return f"port {exposure.port} {state}: {exposure.detail}{rule}"
-    return (f"port {exposure.port} no longer {state}; exposed {exposure.started:%Y-%m-%dT%H:%M:%SZ}/"
-            f"{exposure.ended:%Y-%m-%dT%H:%M:%SZ}: {exposure.detail}{rule}")
+    return (
+        f"port {exposure.port} no longer {state}; exposed {exposure.started:%Y-%m-%dT%H:%M:%SZ}/"
+        f"{exposure.ended:%Y-%m-%dT%H:%M:%SZ}: {exposure.detail}{rule}"
+    )
 
 
 def freshness(subscription_ids: list[str]) -> dict[str, datetime | None]:
     """Per subscription (lower case), up to when anyone's collection has read its Activity Log."""
     found: dict[str, datetime | None] = {s.lower(): None for s in subscription_ids}
-    for sub, until in ArchiveCursor.objects.filter(subscription_id__in=list(found)).values_list("subscription_id", "until"):
+    for sub, until in ArchiveCursor.objects.filter(subscription_id__in=list(found)).values_list(
+        "subscription_id", "until"
+    ):
         found[sub] = max(until, found[sub]) if found[sub] else until
     return found
 
@@ -244,15 +299,37 @@ def freshness(subscription_ids: list[str]) -> dict[str, datetime | None]:
 def _store_events(events: list[ActivityEvent]) -> list[ActivityEvent]:
     """Store the events not archived yet; return them."""
     ids = [e.event_id for e in events]
-    known = {found for i in range(0, len(ids), BATCH)  # in batches: SQLite takes at most 32,766 parameters
-             for found in ArchivedEvent.objects.filter(event_id__in=ids[i:i + BATCH]).values_list("event_id", flat=True)}
+    known = {
+        found
+        for i in range(0, len(ids), BATCH)  # in batches: SQLite takes at most 32,766 parameters
+        for found in ArchivedEvent.objects.filter(event_id__in=ids[i : i + BATCH]).values_list("event_id", flat=True)
+    }
     fresh = {e.event_id: e for e in events if e.event_id and e.event_id not in known}
-    ArchivedEvent.objects.bulk_create([ArchivedEvent(
-        event_id=e.event_id, correlation_id=e.correlation_id, operation=e.operation, operation_name=e.operation_name,
-        status=e.status, category=e.category, level=e.level, time=e.time, subscription_id=e.subscription_id,
-        caller=e.caller, resource_type=e.resource_type, resource_group=e.resource_group, resource_id=e.resource_id,
-        client_ip=e.client_ip, scope_subscription=e.subscription_id.lower(), scope_group=e.resource_group.lower(),
-    ) for e in fresh.values()], batch_size=BATCH // 20, ignore_conflicts=True)
+    ArchivedEvent.objects.bulk_create(
+        [
+            ArchivedEvent(
+                event_id=e.event_id,
+                correlation_id=e.correlation_id,
+                operation=e.operation,
+                operation_name=e.operation_name,
+                status=e.status,
+                category=e.category,
+                level=e.level,
+                time=e.time,
+                subscription_id=e.subscription_id,
+                caller=e.caller,
+                resource_type=e.resource_type,
+                resource_group=e.resource_group,
+                resource_id=e.resource_id,
+                client_ip=e.client_ip,
+                scope_subscription=e.subscription_id.lower(),
+                scope_group=e.resource_group.lower(),
+            )
+            for e in fresh.values()
+        ],
+        batch_size=BATCH // 20,
+        ignore_conflicts=True,
+    )
     return list(fresh.values())
 
 
@@ -282,8 +359,13 @@ def _history_mark(policy: JitPolicy) -> str:
     reopens), so ended ones need no comparing: hashing the whole history cost a second collection a second per
     100,000 past requests, where its cost should follow the new events."""
     starts = [r.start for r in policy.requests]
-    still_open = [(r.start.isoformat(), vm.vm_id.lower(), p.number, p.status, p.reason, p.end.isoformat())
-                  for r in policy.requests for vm in r.vms for p in vm.ports if p.status == "Initiated"]
+    still_open = [
+        (r.start.isoformat(), vm.vm_id.lower(), p.number, p.status, p.reason, p.end.isoformat())
+        for r in policy.requests
+        for vm in r.vms
+        for p in vm.ports
+        if p.status == "Initiated"
+    ]
     shape = (len(starts), min(starts, default=None), max(starts, default=None), sorted(still_open))
     return hashlib.sha256(repr(shape).encode()).hexdigest()
 
@@ -295,9 +377,12 @@ def _store_requests(pid: str, policy: JitPolicy) -> None:
     newest = archived.order_by("-start").values_list("start", flat=True).first()
     # A line archived as ended stays so (Azure revokes, never reopens): only open ones and new ones can differ.
     # Older lines not archived were purged (every collection stores a policy's whole history), not new.
-    known = {(vm, port, start): (pk, status, reason, end) for pk, vm, port, start, status, reason, end in
-             archived.filter(Q(status="Initiated") | Q(start=newest)).values_list(
-                 "pk", "vm_id", "port", "start", "status", "reason", "end")}
+    known = {
+        (vm, port, start): (pk, status, reason, end)
+        for pk, vm, port, start, status, reason, end in archived.filter(
+            Q(status="Initiated") | Q(start=newest)
+        ).values_list("pk", "vm_id", "port", "start", "status", "reason", "end")
+    }
     known_starts = {start for _, _, start in known}
     new, changed = [], []
     for request in policy.requests:
@@ -311,10 +396,19 @@ def _store_requests(pid: str, policy: JitPolicy) -> None:
                 if before is not None and before[1:] == (port.status, port.reason, port.end):
                     continue
                 line = ArchivedRequest(
-                    policy_id=pid, vm_id=vm.vm_id.lower(), port=port.number, start=request.start,
-                    vm_name=vm.vm_id.rsplit("/", 1)[-1], end=port.end, requestor=request.requestor, source=port.source,
-                    justification=request.justification, status=port.status, reason=port.reason,
-                    pk=before[0] if before else None)
+                    policy_id=pid,
+                    vm_id=vm.vm_id.lower(),
+                    port=port.number,
+                    start=request.start,
+                    vm_name=vm.vm_id.rsplit("/", 1)[-1],
+                    end=port.end,
+                    requestor=request.requestor,
+                    source=port.source,
+                    justification=request.justification,
+                    status=port.status,
+                    reason=port.reason,
+                    pk=before[0] if before else None,
+                )
                 (changed if before else new).append(line)
     ArchivedRequest.objects.bulk_create(new, batch_size=BATCH // 20, ignore_conflicts=True)
     ArchivedRequest.objects.bulk_update(changed, ["status", "reason", "end"], batch_size=500)
@@ -336,7 +430,7 @@ def link_touches(events) -> None:
     pending = list(events.order_by("time", "id"))
     for first in range(0, len(pending), 500):
         with transaction.atomic():
-            for event in pending[first:first + 500]:
+            for event in pending[first : first + 500]:
                 _explain_one(event, now)
 
 
@@ -359,8 +453,11 @@ def meaning(event: ArchivedEvent, touches: list[ArchivedTouch]) -> tuple[str, st
     caller is whoever's token opened it: an approver, or who ended it early), and the portal request it opened or
     ended. Ends and extensions are not new grants; a write that only takes VMs out of a policy is a removal."""
     if _is_initiate(event):
-        trail = AuditEvent.objects.filter(seq=event.trail_seq).only("action", "actor_name", "details").first() \
-            if event.trail_seq else None
+        trail = (
+            AuditEvent.objects.filter(seq=event.trail_seq).only("action", "actor_name", "details").first()
+            if event.trail_seq
+            else None
+        )
         if trail is not None:
             request = trail.details.get("request")
             if trail.action == "access.end":  # of a portal request, or of a window opened outside the portal
@@ -387,8 +484,12 @@ def _requester_of(request: int | None) -> str:
     """Who made a portal request, from its opening on the trail (sealed), not from an editable row."""
     if request is None:
         return ""
-    opening = (AuditEvent.objects.filter(action__in=OPENINGS, details__request=request).order_by("seq")
-               .values_list("details", flat=True).first())
+    opening = (
+        AuditEvent.objects.filter(action__in=OPENINGS, details__request=request)
+        .order_by("seq")
+        .values_list("details", flat=True)
+        .first()
+    )
     return (opening or {}).get("requester", "") if isinstance(opening, dict) else ""
 
 
@@ -412,15 +513,24 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
         trail = _opening(event.correlation_id)
         if not trail:
             return None
-        items = sorted((i["vm"], int(i["port"])) for i in trail.details.get("items", [])
-                       if i.get("correlation_id") == event.correlation_id)
+        items = sorted(
+            (i["vm"], int(i["port"]))
+            for i in trail.details.get("items", [])
+            if i.get("correlation_id") == event.correlation_id
+        )
         touches = [_touch(event, vm, str(port), _line_of(event, vm, port)) for vm, port in items]
     else:
-        trail = (AuditEvent.objects.filter(correlation_id=event.correlation_id).exclude(action__in=(*OPENINGS, "access.end"))
-                 .order_by("-seq").first())
+        trail = (
+            AuditEvent.objects.filter(correlation_id=event.correlation_id)
+            .exclude(action__in=(*OPENINGS, "access.end"))
+            .order_by("-seq")
+            .first()
+        )
         if not trail or not isinstance(trail.details.get("before"), dict):
             return None
-        touches = [_touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})]
+        touches = [
+            _touch(event, vm, line) for vm, line in per_vm(trail.details["before"], trail.details.get("after") or {})
+        ]
     event.trail_seq = trail.seq
     return PORTAL, touches
 
@@ -428,21 +538,32 @@ def _by_portal(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
 def _opening(correlation_id: str) -> AuditEvent | None:
     """The portal's trail event for the initiate Azure logged with `correlation_id`: found through the request
     item that carries it (the portal saves it before calling), or, for an early end, by its own id."""
-    item = (AccessRequestItem.objects.filter(correlation_id=correlation_id).select_related("request")
-            .only("request_id", "request__created").first())
+    item = (
+        AccessRequestItem.objects.filter(correlation_id=correlation_id)
+        .select_related("request")
+        .only("request_id", "request__created")
+        .first()
+    )
     if item is None:
         return AuditEvent.objects.filter(correlation_id=correlation_id, action="access.end").first()
     # The request's trail events follow its creation: the lower bound spares a scan of every request's details.
-    candidates = AuditEvent.objects.filter(action__in=OPENINGS, details__request=item.request_id,
-                                           created__gte=item.request.created).order_by("-seq")[:20]
-    return next((t for t in candidates if any(i.get("correlation_id") == correlation_id
-                                              for i in t.details.get("items", []))), None)
+    candidates = AuditEvent.objects.filter(
+        action__in=OPENINGS, details__request=item.request_id, created__gte=item.request.created
+    ).order_by("-seq")[:20]
+    return next(
+        (t for t in candidates if any(i.get("correlation_id") == correlation_id for i in t.details.get("items", []))),
+        None,
+    )
 
 
 def _line_of(event: ArchivedEvent, vm_id: str, port: int) -> ArchivedRequest | None:
     """Azure's own line for a port the portal requested (for its fate): the start closest to the event."""
-    lines = ArchivedRequest.objects.filter(policy_id=event.resource_id.lower(), vm_id=vm_id.lower(), port=port,
-                                           start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW))
+    lines = ArchivedRequest.objects.filter(
+        policy_id=event.resource_id.lower(),
+        vm_id=vm_id.lower(),
+        port=port,
+        start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW),
+    )
     return min(lines, key=lambda x: abs(x.start - event.time), default=None)
 
 
@@ -455,9 +576,13 @@ def _by_azure(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
 def _by_history(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     """The request in the policy's history by the same requestor whose start is closest to the event (its
     own source breaking a tie), among those no other event has claimed."""
-    lines = list(ArchivedRequest.objects.filter(
-        policy_id=event.resource_id.lower(), requestor__iexact=event.caller,
-        start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW)))
+    lines = list(
+        ArchivedRequest.objects.filter(
+            policy_id=event.resource_id.lower(),
+            requestor__iexact=event.caller,
+            start__range=(event.time - MATCH_WINDOW, event.time + MATCH_WINDOW),
+        )
+    )
     claimed = set(ArchivedTouch.objects.filter(request__in=lines).values_list("request_id", flat=True))
     by_start: dict[datetime, list[ArchivedRequest]] = defaultdict(list)
     for line in lines:
@@ -466,7 +591,10 @@ def _by_history(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
     if not by_start:
         return None
     best = min(by_start, key=lambda s: (abs(s - event.time), all(x.source != event.client_ip for x in by_start[s])))
-    return HISTORY, [_touch(event, line.vm_id, str(line.port), line) for line in sorted(by_start[best], key=lambda x: (x.vm_name, x.port))]
+    return HISTORY, [
+        _touch(event, line.vm_id, str(line.port), line)
+        for line in sorted(by_start[best], key=lambda x: (x.vm_name, x.port))
+    ]
 
 
 def _by_configurations(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] | None:
@@ -479,12 +607,18 @@ def _by_configurations(event: ArchivedEvent) -> tuple[str, list[ArchivedTouch]] 
     if event.operation.endswith("/delete"):
         before = configurations.filter(seen__lte=event.time).order_by("-seen", "-id").first()
         return CONFIGURATIONS, [_touch(event, vm, line) for vm, line in per_vm(before.vms if before else {}, {})]
-    after = (configurations.filter(seen__gt=event.time).order_by("seen", "id").first()
-             or configurations.filter(seen__gte=event.time.replace(microsecond=0)).order_by("seen", "id").first()
-             or configurations.order_by("-seen", "-id").first())
+    after = (
+        configurations.filter(seen__gt=event.time).order_by("seen", "id").first()
+        or configurations.filter(seen__gte=event.time.replace(microsecond=0)).order_by("seen", "id").first()
+        or configurations.order_by("-seen", "-id").first()
+    )
     if after is None:
         return None
-    before = configurations.filter(Q(seen__lt=after.seen) | Q(seen=after.seen, id__lt=after.id)).order_by("-seen", "-id").first()
+    before = (
+        configurations.filter(Q(seen__lt=after.seen) | Q(seen=after.seen, id__lt=after.id))
+        .order_by("-seen", "-id")
+        .first()
+    )
     return CONFIGURATIONS, [_touch(event, vm, line) for vm, line in per_vm(before.vms if before else {}, after.vms)]
 
 
@@ -495,10 +629,17 @@ def purge(actor: Actor, now: datetime | None = None) -> int:
         events = ArchivedEvent.objects.filter(time__lt=cutoff).delete()[1].get("audit.ArchivedEvent", 0)
         lines = ArchivedRequest.objects.filter(end__lt=cutoff).delete()[0]
         # The newest configuration of each policy stays: the next change is explained against it.
-        newest = {pid: seen for pid, seen in ArchivedConfiguration.objects.order_by("policy_id", "seen")
-                  .values_list("policy_id", "seen")}
-        stale = [c.pk for c in ArchivedConfiguration.objects.filter(seen__lt=cutoff).only("pk", "policy_id", "seen")
-                 if newest.get(c.policy_id) != c.seen]
+        newest = {
+            pid: seen
+            for pid, seen in ArchivedConfiguration.objects.order_by("policy_id", "seen").values_list(
+                "policy_id", "seen"
+            )
+        }
+        stale = [
+            c.pk
+            for c in ArchivedConfiguration.objects.filter(seen__lt=cutoff).only("pk", "policy_id", "seen")
+            if newest.get(c.policy_id) != c.seen
+        ]
         configurations, _ = ArchivedConfiguration.objects.filter(pk__in=stale).delete()
         # Exposure windows ended before the cutoff: their archived start and end went with the events above.
         exposures, _ = Exposure.objects.filter(ended__lt=cutoff).delete()
@@ -507,8 +648,21 @@ def purge(actor: Actor, now: datetime | None = None) -> int:
         manifests, _ = ExportManifest.objects.filter(created__lt=cutoff).delete()
     if events:
         restate()
-    record(actor, "archive.purge", "", "succeeded", details={
-        "cutoff": cutoff.isoformat(), "retention_days": settings.AUDIT_RETENTION_DAYS,
-        "deleted": {"events": events, "request_lines": lines, "configurations": configurations,
-                    "exposure_windows": exposures, "manifests": manifests}})
+    record(
+        actor,
+        "archive.purge",
+        "",
+        "succeeded",
+        details={
+            "cutoff": cutoff.isoformat(),
+            "retention_days": settings.AUDIT_RETENTION_DAYS,
+            "deleted": {
+                "events": events,
+                "request_lines": lines,
+                "configurations": configurations,
+                "exposure_windows": exposures,
+                "manifests": manifests,
+            },
+        },
+    )
     return events

@@ -38,9 +38,14 @@ def _rules(ports: list[dict[str, Any]] | str) -> dict[int, _Rule] | None:
     """Port number → its rule, from data or from the older events' words; None when the words are not the
     portal's (then shown as they are)."""
     if isinstance(ports, list):
-        return {p["port"]: _Rule("Any" if p["protocol"] == "*" else p["protocol"],
-                                 "per request" if p["sources"] == ["*"] else "+".join(p["sources"]),
-                                 human(isodate.parse_duration(p["max"]))) for p in ports}
+        return {
+            p["port"]: _Rule(
+                "Any" if p["protocol"] == "*" else p["protocol"],
+                "per request" if p["sources"] == ["*"] else "+".join(p["sources"]),
+                human(isodate.parse_duration(p["max"])),
+            )
+            for p in ports
+        }
     rules = {}
     for part in filter(None, (p.strip() for p in ports.split(";"))):
         found = _PORT.match(part)
@@ -51,7 +56,7 @@ def _rules(ports: list[dict[str, Any]] | str) -> dict[int, _Rule] | None:
 
 
 def _ports(rules: dict[int, _Rule]) -> str:
-    """"22, 3389 (Any, ≤ 3 h)": ports with the same terms together, in port order."""
+    """ "22, 3389 (Any, ≤ 3 h)": ports with the same terms together, in port order."""
     groups: dict[str, list[int]] = {}
     for number in sorted(rules):
         groups.setdefault(rules[number].terms(), []).append(number)
@@ -59,7 +64,7 @@ def _ports(rules: dict[int, _Rule]) -> str:
 
 
 def _changed(before: dict[int, _Rule], after: dict[int, _Rule]) -> str:
-    """"port 22 max 3 h → 1 h, port 8443 added (TCP, ≤ 3 h), port 3389 removed"."""
+    """ "port 22 max 3 h → 1 h, port 8443 added (TCP, ≤ 3 h), port 3389 removed"."""
     parts = []
     for number in sorted(before.keys() | after.keys()):
         old, new = before.get(number), after.get(number)
@@ -68,9 +73,15 @@ def _changed(before: dict[int, _Rule], after: dict[int, _Rule]) -> str:
         elif new is None:
             parts.append(f"port {number} removed")
         elif old != new:
-            what = [f"{label} {a} → {b}" for label, a, b in (("protocol", old.protocol, new.protocol),
-                                                               ("from", old.sources, new.sources),
-                                                               ("max", old.max, new.max)) if a != b]
+            what = [
+                f"{label} {a} → {b}"
+                for label, a, b in (
+                    ("protocol", old.protocol, new.protocol),
+                    ("from", old.sources, new.sources),
+                    ("max", old.max, new.max),
+                )
+                if a != b
+            ]
             parts.append(f"port {number} {', '.join(what)}")
     return ", ".join(parts)
 

@@ -27,8 +27,13 @@ class Kind(NamedTuple):
 
 
 AUTHENTICATION, ENTITY_MANAGEMENT, USER_ACCESS, API_ACTIVITY, FINDING = 3002, 3004, 3005, 6003, 2004
-OCSF_CLASS_NAMES = {AUTHENTICATION: "Authentication", ENTITY_MANAGEMENT: "Entity Management",
-                    USER_ACCESS: "User Access Management", API_ACTIVITY: "API Activity", FINDING: "Detection Finding"}
+OCSF_CLASS_NAMES = {
+    AUTHENTICATION: "Authentication",
+    ENTITY_MANAGEMENT: "Entity Management",
+    USER_ACCESS: "User Access Management",
+    API_ACTIVITY: "API Activity",
+    FINDING: "Detection Finding",
+}
 OCSF_CATEGORY = {AUTHENTICATION: 3, ENTITY_MANAGEMENT: 3, USER_ACCESS: 3, API_ACTIVITY: 6, FINDING: 2}
 
 GRANTED = Kind("access.granted", 100, USER_ACCESS, 1, "access granted")
@@ -53,16 +58,51 @@ PURGED = Kind("audit.archive_purged", 401, API_ACTIVITY, 4, "archive purged")
 EXPOSURE_STARTED = Kind("health.exposure_started", 500, FINDING, 1, "exposure started")
 EXPOSURE_ENDED = Kind("health.exposure_ended", 501, FINDING, 3, "exposure ended")
 OTHER = Kind("portal.event", 999, API_ACTIVITY, 99, "portal event")
-KINDS = (GRANTED, EXTENDED, ENDED, NOT_CONFIRMED, SUBMITTED, APPROVED, DENIED, CANCELLED, LAPSED, ENABLED, CHANGED,
-         REMOVED, RULE_CREATED, RULE_CHANGED, RULE_DELETED, SIGNED_IN, SIGNED_OUT, EXPORTED, PURGED, EXPOSURE_STARTED,
-         EXPOSURE_ENDED, OTHER)
+KINDS = (
+    GRANTED,
+    EXTENDED,
+    ENDED,
+    NOT_CONFIRMED,
+    SUBMITTED,
+    APPROVED,
+    DENIED,
+    CANCELLED,
+    LAPSED,
+    ENABLED,
+    CHANGED,
+    REMOVED,
+    RULE_CREATED,
+    RULE_CHANGED,
+    RULE_DELETED,
+    SIGNED_IN,
+    SIGNED_OUT,
+    EXPORTED,
+    PURGED,
+    EXPOSURE_STARTED,
+    EXPOSURE_ENDED,
+    OTHER,
+)
 BY_WORDS = {k.words: k for k in KINDS}
 
-_BY_ACTION = {"access.open": GRANTED, "access.end": ENDED, "access.stall": NOT_CONFIRMED, "access.approve": APPROVED,
-              "access.deny": DENIED, "access.cancel": CANCELLED, "access.lapse": LAPSED, "jit.enable": ENABLED,
-              "jit.edit": CHANGED, "jit.remove": REMOVED, "rule.create": RULE_CREATED, "rule.update": RULE_CHANGED,
-              "rule.delete": RULE_DELETED, "sign-in": SIGNED_IN, "sign-out": SIGNED_OUT, "csv.download": EXPORTED,
-              "archive.purge": PURGED}
+_BY_ACTION = {
+    "access.open": GRANTED,
+    "access.end": ENDED,
+    "access.stall": NOT_CONFIRMED,
+    "access.approve": APPROVED,
+    "access.deny": DENIED,
+    "access.cancel": CANCELLED,
+    "access.lapse": LAPSED,
+    "jit.enable": ENABLED,
+    "jit.edit": CHANGED,
+    "jit.remove": REMOVED,
+    "rule.create": RULE_CREATED,
+    "rule.update": RULE_CHANGED,
+    "rule.delete": RULE_DELETED,
+    "sign-in": SIGNED_IN,
+    "sign-out": SIGNED_OUT,
+    "csv.download": EXPORTED,
+    "archive.purge": PURGED,
+}
 _FAILED = frozenset(("failed", "refused"))
 _PARTLY = frozenset(("partial", "unknown", "not confirmed"))
 
@@ -92,8 +132,18 @@ def azure_letter(status: str) -> str:
 
 _STATUS = {"I": ("Success", 1), "W": ("Unknown", 0), "E": ("Failure", 2)}
 _NAMESPACE = uuid.UUID("5d1c3a52-7f0e-4b0a-9a53-2f7c1e0b4a11")  # the portal's: event ids are uuid5(_NAMESPACE, mac)
-TRAIL_FIELDS = ("seq", "created", "actor_name", "action", "target", "outcome", "source_ip", "correlation_id",
-                "details", "mac")
+TRAIL_FIELDS = (
+    "seq",
+    "created",
+    "actor_name",
+    "action",
+    "target",
+    "outcome",
+    "source_ip",
+    "correlation_id",
+    "details",
+    "mac",
+)
 
 
 def event_id(mac: str) -> str:
@@ -101,8 +151,18 @@ def event_id(mac: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, mac))
 
 
-def record(seq: int, created: datetime, actor: str, action: str, target: str, outcome: str, source_ip: str | None,
-           correlation_id: str, details: dict | str, mac: str) -> dict:
+def record(
+    seq: int,
+    created: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    outcome: str,
+    source_ip: str | None,
+    correlation_id: str,
+    details: dict | str,
+    mac: str,
+) -> dict:
     """A trail event as the SIEM sinks send it: the table's columns (README, Audit and SIEM) and `Ocsf`, the same
     event as an OCSF object. Takes TRAIL_FIELDS in order (a row of `values_list`, no model per event). `Details` (the
     trail's own, as JSON) only for events without VM ports, whose columns already say all of it: a stream of
@@ -123,33 +183,77 @@ def record(seq: int, created: datetime, actor: str, action: str, target: str, ou
     sources = list(dict.fromkeys(i.get("source") or source for i in items))
     window_end = ends[-1] if ends else None
     return {
-        "TimeGenerated": moment, "EventId": uid, "EventCode": event_code, "EventType": kind.type, "Meaning": kind.words,
-        "Status": status, "Outcome": outcome, "Action": action, "Actor": actor, "RequestedBy": requested_by,
-        "ApprovedBy": approver, "Vms": list(dict.fromkeys(names)),
+        "TimeGenerated": moment,
+        "EventId": uid,
+        "EventCode": event_code,
+        "EventType": kind.type,
+        "Meaning": kind.words,
+        "Status": status,
+        "Outcome": outcome,
+        "Action": action,
+        "Actor": actor,
+        "RequestedBy": requested_by,
+        "ApprovedBy": approver,
+        "Vms": list(dict.fromkeys(names)),
         "Ports": [f"{name}:{i.get('port')}" for name, i in zip(names, items, strict=True)],
-        "Source": ", ".join(sources) if sources else source, "WindowStart": moment if items else None,
-        "WindowEnd": window_end, "Justification": justification, "CorrelationId": correlation_id,
+        "Source": ", ".join(sources) if sources else source,
+        "WindowStart": moment if items else None,
+        "WindowEnd": window_end,
+        "Justification": justification,
+        "CorrelationId": correlation_id,
         "CorrelationIds": list(dict.fromkeys(i["correlation_id"] for i in items if i.get("correlation_id"))),
-        "Target": target, "SourceIp": source_ip or "", "Request": details.get("request"), "TrailSeq": seq,
-        "TrailMac": mac, "OcsfClassUid": kind.ocsf_class, "OcsfActivityId": kind.ocsf_activity,
+        "Target": target,
+        "SourceIp": source_ip or "",
+        "Request": details.get("request"),
+        "TrailSeq": seq,
+        "TrailMac": mac,
+        "OcsfClassUid": kind.ocsf_class,
+        "OcsfActivityId": kind.ocsf_activity,
         "Details": None if items else details,
         "Ocsf": {
-            "class_uid": kind.ocsf_class, "class_name": OCSF_CLASS_NAMES[kind.ocsf_class],
-            "category_uid": OCSF_CATEGORY[kind.ocsf_class], "activity_id": kind.ocsf_activity,
-            "type_uid": kind.ocsf_class * 100 + kind.ocsf_activity, "severity_id": 1, "status_id": status_id,
-            "status": status, "status_detail": outcome, "time": int(created.timestamp() * 1000),
+            "class_uid": kind.ocsf_class,
+            "class_name": OCSF_CLASS_NAMES[kind.ocsf_class],
+            "category_uid": OCSF_CATEGORY[kind.ocsf_class],
+            "activity_id": kind.ocsf_activity,
+            "type_uid": kind.ocsf_class * 100 + kind.ocsf_activity,
+            "severity_id": 1,
+            "status_id": status_id,
+            "status": status,
+            "status_detail": outcome,
+            "time": int(created.timestamp() * 1000),
             "message": kind.words,
-            "metadata": {"version": "1.1.0", "uid": uid, "correlation_uid": correlation_id, "event_code": event_code,
-                         "product": _PRODUCT, "sequence": seq, "labels": [f"trail_mac:{mac}"]},
+            "metadata": {
+                "version": "1.1.0",
+                "uid": uid,
+                "correlation_uid": correlation_id,
+                "event_code": event_code,
+                "product": _PRODUCT,
+                "sequence": seq,
+                "labels": [f"trail_mac:{mac}"],
+            },
             "actor": {"user": {"name": actor, "type_id": 1}},
             "src_endpoint": {"ip": source_ip} if source_ip else {},
             "user": {"name": requested_by} if requested_by else {},
-            "resources": [{"uid": i.get("vm", ""), "name": name, "type": "Virtual Machine",
-                           "labels": [f"port:{i.get('port')}", f"source:{i.get('source') or source}",
-                                      f"end:{i.get('end', '')}"]} for name, i in zip(names, items, strict=True)]
+            "resources": [
+                {
+                    "uid": i.get("vm", ""),
+                    "name": name,
+                    "type": "Virtual Machine",
+                    "labels": [
+                        f"port:{i.get('port')}",
+                        f"source:{i.get('source') or source}",
+                        f"end:{i.get('end', '')}",
+                    ],
+                }
+                for name, i in zip(names, items, strict=True)
+            ]
             or ([{"uid": target, "type": "JIT policy"}] if target else []),
-            "unmapped": {"justification": justification, "approver": approver, "request": details.get("request"),
-                         "window_end": window_end},
+            "unmapped": {
+                "justification": justification,
+                "approver": approver,
+                "request": details.get("request"),
+                "window_end": window_end,
+            },
         },
     }
 

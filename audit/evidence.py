@@ -34,10 +34,13 @@ class Coverage:
     hidden: int = 0  # rows the viewer's Azure read scope hides
 
     def as_json(self) -> dict:
-        return {"subscriptions": self.subscriptions, "filters_not_applied": self.not_applied,
-                "not_read_from_azure": [{"subscription": name, "why": why} for name, why in self.unread],
-                "archive_collected_up_to": {name: until and _iso(until) for name, until in self.collected},
-                "rows_hidden_by_read_scope": self.hidden}
+        return {
+            "subscriptions": self.subscriptions,
+            "filters_not_applied": self.not_applied,
+            "not_read_from_azure": [{"subscription": name, "why": why} for name, why in self.unread],
+            "archive_collected_up_to": {name: until and _iso(until) for name, until in self.collected},
+            "rows_hidden_by_read_scope": self.hidden,
+        }
 
 
 class Counted:
@@ -60,8 +63,9 @@ def url(manifest: ExportManifest) -> str:
     return reverse("audit-manifest", args=[manifest.pk])
 
 
-def written(pieces: Iterable[str], manifest: ExportManifest, asked: dict, coverage: Coverage, rows: Counted,
-            media_type: str) -> Iterator[bytes]:
+def written(
+    pieces: Iterable[str], manifest: ExportManifest, asked: dict, coverage: Coverage, rows: Counted, media_type: str
+) -> Iterator[bytes]:
     """The file's bytes as they stream; once the last has gone, its manifest is sealed and saved (a download cut
     short leaves none: it describes a whole file or nothing)."""
     digest, size = hashlib.sha256(), 0
@@ -71,11 +75,21 @@ def written(pieces: Iterable[str], manifest: ExportManifest, asked: dict, covera
         size += len(data)
         yield data
     head = log_checkpoint()  # after the download went on the trail, so the checkpoint covers it
-    manifest.document = seal({
-        "manifest_version": 1, "file": manifest.filename, "media_type": media_type, "bytes": size,
-        "sha256": digest.hexdigest(), "rows": rows.count, "asked": asked, "coverage": coverage.as_json(),
-        "checkpoint": str(head), "generated_at": _iso(timezone.now()),
-        "generated_by": getattr(manifest.user, "upn", "") or manifest.user.get_username()})
+    manifest.document = seal(
+        {
+            "manifest_version": 1,
+            "file": manifest.filename,
+            "media_type": media_type,
+            "bytes": size,
+            "sha256": digest.hexdigest(),
+            "rows": rows.count,
+            "asked": asked,
+            "coverage": coverage.as_json(),
+            "checkpoint": str(head),
+            "generated_at": _iso(timezone.now()),
+            "generated_by": getattr(manifest.user, "upn", "") or manifest.user.get_username(),
+        }
+    )
     manifest.save(update_fields=["document"])
 
 

@@ -21,12 +21,32 @@ class AuditFilterForm(forms.Form):
     resource_group = forms.CharField(label="Resource group", required=False, max_length=90)
     vm = forms.CharField(label="VM", required=False, max_length=64)
     person = forms.CharField(label="Person", required=False, max_length=254)
-    operation = forms.ChoiceField(label="Operation", required=False, choices=[
-        ("", "All"), ("Meaning", [("grant", "Access granted"), ("extension", "Extensions"), ("end", "Ended early"),
-                                  ("enable", "JIT enabled"), ("remove", "JIT removed"),
-                                  ("exposure", "Exposure windows (JIT health)")]),
-        ("Azure's operation", [("initiate", "Initiate (request access)"), ("write", "Create or update policy"),
-                               ("delete", "Delete policy")])])
+    operation = forms.ChoiceField(
+        label="Operation",
+        required=False,
+        choices=[
+            ("", "All"),
+            (
+                "Meaning",
+                [
+                    ("grant", "Access granted"),
+                    ("extension", "Extensions"),
+                    ("end", "Ended early"),
+                    ("enable", "JIT enabled"),
+                    ("remove", "JIT removed"),
+                    ("exposure", "Exposure windows (JIT health)"),
+                ],
+            ),
+            (
+                "Azure's operation",
+                [
+                    ("initiate", "Initiate (request access)"),
+                    ("write", "Create or update policy"),
+                    ("delete", "Delete policy"),
+                ],
+            ),
+        ],
+    )
 
     def __init__(self, data, *args, **kwargs) -> None:
         data = data.copy()
@@ -60,11 +80,15 @@ class AuditFilterForm(forms.Form):
         if "start" in self.errors or "end" in self.errors or not start or not end:
             start, end = today - DEFAULT_SPAN, today  # a bad range falls back to the default, whole
         return Filters(
-            start=datetime.combine(start, time.min, UTC), end=datetime.combine(end, time.max, UTC),
-            **{k: data.get(k, "") or "" for k in ("subscription", "resource_group", "vm", "person", "operation")
-               if k not in self.errors})
+            start=datetime.combine(start, time.min, UTC),
+            end=datetime.combine(end, time.max, UTC),
+            **{
+                k: data.get(k, "") or ""
+                for k in ("subscription", "resource_group", "vm", "person", "operation")
+                if k not in self.errors
+            },
+        )
 
     def range_label(self) -> str:
         f = self.filters()
         return f"{f.start:%Y-%m-%d}_to_{f.end:%Y-%m-%d}"
-

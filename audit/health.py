@@ -30,14 +30,32 @@ from .scope import ReadScope, scope_of
 
 PER_PAGE = 50
 WINDOWS = 50  # the newest exposure windows the report shows
-HEADER = ["Subscription", "Resource group", "VM", "JIT", "Port", "State", "Severity", "Why", "Rule", "NSG",
-          "Priority", "Source", "Rule id", "Open for", "Open until"]
+HEADER = [
+    "Subscription",
+    "Resource group",
+    "VM",
+    "JIT",
+    "Port",
+    "State",
+    "Severity",
+    "Why",
+    "Rule",
+    "NSG",
+    "Priority",
+    "Source",
+    "Rule id",
+    "Open for",
+    "Open until",
+]
 
 
 class HealthFilterForm(forms.Form):
     state = forms.ChoiceField(label="State", required=False, choices=[("", "All"), *STATES])
-    severity = forms.ChoiceField(label="Severity", required=False,
-                                 choices=[("", "All"), *((s, s.capitalize()) for s in (CRITICAL, HIGH, NARROW))])
+    severity = forms.ChoiceField(
+        label="Severity",
+        required=False,
+        choices=[("", "All"), *((s, s.capitalize()) for s in (CRITICAL, HIGH, NARROW))],
+    )
     subscription = forms.ChoiceField(required=False)
     resource_group = forms.ChoiceField(label="Resource group", required=False)
     q = forms.CharField(label="VM name", required=False, max_length=100)
@@ -63,13 +81,20 @@ def lines(inventory: Inventory, chosen: dict[str, str]) -> list[Line]:
     """Every judged port the filters keep, worst VM first."""
     q = chosen.get("q", "").lower()
     found = []
-    for row in sorted((r for r in inventory.rows if r.health is not None), key=lambda r: (r.health_rank, r.name.lower())):
-        if ((q and q not in row.name.lower())
-                or chosen.get("subscription", row.subscription_id) != row.subscription_id
-                or chosen.get("resource_group", row.resource_group.lower()) != row.resource_group.lower()):
+    for row in sorted(
+        (r for r in inventory.rows if r.health is not None), key=lambda r: (r.health_rank, r.name.lower())
+    ):
+        if (
+            (q and q not in row.name.lower())
+            or chosen.get("subscription", row.subscription_id) != row.subscription_id
+            or chosen.get("resource_group", row.resource_group.lower()) != row.resource_group.lower()
+        ):
             continue
-        found += [Line(row, p) for p in row.health.ports if chosen.get("state", p.state) == p.state
-                  and chosen.get("severity", p.severity) == p.severity]
+        found += [
+            Line(row, p)
+            for p in row.health.ports
+            if chosen.get("state", p.state) == p.state and chosen.get("severity", p.severity) == p.severity
+        ]
     return found
 
 
@@ -89,18 +114,39 @@ def health(request: HttpRequest) -> HttpResponse:
     page = Paginator(lines(inventory, chosen), PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "audit/health.html", {
-        "inventory": inventory, "form": form, "page": page, "counts": counts(inventory), "chosen": chosen,
-        "query": query.urlencode()})
+    return render(
+        request,
+        "audit/health.html",
+        {
+            "inventory": inventory,
+            "form": form,
+            "page": page,
+            "counts": counts(inventory),
+            "chosen": chosen,
+            "query": query.urlencode(),
+        },
+    )
 
 
 def _cells(line: Line) -> list[object]:
     row, port, culprit = line.row, line.port, line.port.culprit
-    return [row.subscription_name, row.resource_group, row.name, "Configured" if row.tab == CONFIGURED else
-            "Not configured" if row.tab == NOT_CONFIGURED else row.tab, port.port, port.label, port.severity,
-            port.detail, culprit.rule.name if culprit else "", culprit.nsg_name if culprit else "",
-            culprit.rule.priority if culprit else "", culprit.source_text if culprit else "",
-            culprit.rule.rule_id if culprit else "", port.who, port.until.isoformat()[:19] + "Z" if port.until else ""]
+    return [
+        row.subscription_name,
+        row.resource_group,
+        row.name,
+        "Configured" if row.tab == CONFIGURED else "Not configured" if row.tab == NOT_CONFIGURED else row.tab,
+        port.port,
+        port.label,
+        port.severity,
+        port.detail,
+        culprit.rule.name if culprit else "",
+        culprit.nsg_name if culprit else "",
+        culprit.rule.priority if culprit else "",
+        culprit.source_text if culprit else "",
+        culprit.rule.rule_id if culprit else "",
+        port.who,
+        port.until.isoformat()[:19] + "Z" if port.until else "",
+    ]
 
 
 @require_safe
@@ -128,5 +174,8 @@ def exposures(request: HttpRequest) -> HttpResponse:
     """The auditors' report of exposure windows, within the viewer's Azure read scope."""
     require_role(request.user, AUDITOR, ADMIN)
     inventory = get_inventory(request.session, request.user.pk)
-    return render(request, "audit/exposures.html", {
-        "exposures": exposure_windows(scope_of(inventory)), "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)})
+    return render(
+        request,
+        "audit/exposures.html",
+        {"exposures": exposure_windows(scope_of(inventory)), "app_collects": bool(settings.AUDIT_READER_CLIENT_ID)},
+    )

@@ -12,10 +12,34 @@ from .csv_export import AZURE_COLUMNS, PIECE, PORTAL_COLUMNS
 MEDIA_TYPE = "application/x-ndjson"
 # The CSV's columns, named for programs (the API's report rows have the same): stable (docs/audit-events.md); new
 # ones are only ever added.
-FIELDS = ("correlation_id", "operation", "status", "category", "level", "time", "subscription", "initiated_by",
-          "resource_type", "resource_group", "resource", "meaning", "requested_by", "portal_request", "vms", "ports",
-          "source", "justification", "window", "change", "fate", "explained_by", "approver", "decided", "comment",
-          "break_glass")
+FIELDS = (
+    "correlation_id",
+    "operation",
+    "status",
+    "category",
+    "level",
+    "time",
+    "subscription",
+    "initiated_by",
+    "resource_type",
+    "resource_group",
+    "resource",
+    "meaning",
+    "requested_by",
+    "portal_request",
+    "vms",
+    "ports",
+    "source",
+    "justification",
+    "window",
+    "change",
+    "fate",
+    "explained_by",
+    "approver",
+    "decided",
+    "comment",
+    "break_glass",
+)
 assert len(FIELDS) == len(AZURE_COLUMNS + PORTAL_COLUMNS)
 _MEANING, _STATUS = FIELDS.index("meaning"), FIELDS.index("status")
 
@@ -33,8 +57,12 @@ def as_dict(row: list) -> dict:
     """A row (a CSV line's values, in the CSV's order) with its event code and type, and named fields."""
     kind = kind_of_row(row[_MEANING] or "")
     named = dict(zip(FIELDS, row, strict=True))
-    return {"event_code": events.code(kind, events.azure_letter(row[_STATUS])), "event_type": kind.type, **named,
-            "decided": named["decided"] or None}
+    return {
+        "event_code": events.code(kind, events.azure_letter(row[_STATUS])),
+        "event_type": kind.type,
+        **named,
+        "decided": named["decided"] or None,
+    }
 
 
 def stream(rows: Iterable[list]) -> Iterator[str]:

@@ -47,8 +47,10 @@ class ArchivedEvent(models.Model):
 
     class Meta:
         ordering = ["-time", "-id"]
-        indexes = [models.Index(fields=["-time", "-id"]),
-                   models.Index(fields=["scope_subscription", "scope_group", "-time"])]
+        indexes = [
+            models.Index(fields=["-time", "-id"]),
+            models.Index(fields=["scope_subscription", "scope_group", "-time"]),
+        ]
 
 
 class ArchivedRequest(models.Model):

@@ -32,10 +32,14 @@ from .scope import ReadScope
 
 OPERATIONS = {"initiate": "/initiate/action", "write": "/write", "delete": "/delete"}
 # Filters on what an operation meant, whatever Azure's operation was (a removal is often a write without the VM).
-MEANINGS = {"grant": (events_catalogue.GRANTED.words,), "extension": (events_catalogue.EXTENDED.words,),
-            "end": (events_catalogue.ENDED.words,), "enable": (events_catalogue.ENABLED.words,),
-            "remove": (events_catalogue.REMOVED.words,),
-            "exposure": (events_catalogue.EXPOSURE_STARTED.words, events_catalogue.EXPOSURE_ENDED.words)}
+MEANINGS = {
+    "grant": (events_catalogue.GRANTED.words,),
+    "extension": (events_catalogue.EXTENDED.words,),
+    "end": (events_catalogue.ENDED.words,),
+    "enable": (events_catalogue.ENABLED.words,),
+    "remove": (events_catalogue.REMOVED.words,),
+    "exposure": (events_catalogue.EXPOSURE_STARTED.words, events_catalogue.EXPOSURE_ENDED.words),
+}
 
 
 class ReportRow(NamedTuple):  # a tuple, not a dataclass: a CSV builds a million of them
@@ -75,9 +79,28 @@ def _window(start: datetime, end: datetime) -> str:
 
 # What a row reads of an event and of each VM it touched: plain tuples, not models, so that a CSV of a million
 # rows costs a few microseconds a row (`make bench`).
-EVENT_FIELDS = ("id", "event_id", "correlation_id", "operation", "operation_name", "status", "category", "level",
-                "time", "subscription_id", "caller", "resource_type", "resource_group", "resource_id",
-                "scope_subscription", "explained_by", "trail_seq", "meaning", "requested_by", "portal_request")
+EVENT_FIELDS = (
+    "id",
+    "event_id",
+    "correlation_id",
+    "operation",
+    "operation_name",
+    "status",
+    "category",
+    "level",
+    "time",
+    "subscription_id",
+    "caller",
+    "resource_type",
+    "resource_group",
+    "resource_id",
+    "scope_subscription",
+    "explained_by",
+    "trail_seq",
+    "meaning",
+    "requested_by",
+    "portal_request",
+)
 
 
 def matching(f: Filters, scope: ReadScope, vm_id: str = "") -> tuple[QuerySet, int]:
@@ -114,8 +137,11 @@ def not_archived_yet(f: Filters, scope: ReadScope) -> int:
     reads cannot collect them (Azure will not show them to her), so without these the count of hidden rows would
     wait for someone else's read. One per resource group each names (a policy per group and region). Counted only
     as far as the range, subscription and resource group filters go (the others need the archived rows)."""
-    outside = AuditScope.objects.exclude(scope.allowed()).filter(
-        event__action__in=CHANGES, event__created__range=(f.start, f.end)).exclude(event__correlation_id="")
+    outside = (
+        AuditScope.objects.exclude(scope.allowed())
+        .filter(event__action__in=CHANGES, event__created__range=(f.start, f.end))
+        .exclude(event__correlation_id="")
+    )
     if f.subscription:
         outside = outside.filter(subscription_id=f.subscription.lower())
     if f.resource_group:
@@ -125,8 +151,11 @@ def not_archived_yet(f: Filters, scope: ReadScope) -> int:
     pending = list(outside.values_list("event__correlation_id", flat=True))
     archived = set()
     for first in range(0, len(pending), BATCH):
-        archived.update(ArchivedEvent.objects.filter(correlation_id__in=pending[first:first + BATCH])
-                        .values_list("correlation_id", flat=True))
+        archived.update(
+            ArchivedEvent.objects.filter(correlation_id__in=pending[first : first + BATCH]).values_list(
+                "correlation_id", flat=True
+            )
+        )
     return sum(1 for correlation in pending if correlation not in archived)
 
 
@@ -137,8 +166,9 @@ EventRow = namedtuple("EventRow", EVENT_FIELDS)  # what a row of `matching` is, 
 TouchRow = namedtuple("TouchRow", TOUCH_FIELDS)
 
 
-def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "",
-            azure_now: datetime | None = None) -> list[ReportRow]:
+def report_rows(
+    events: Iterable, names: dict[str, str], scope: ReadScope, vm_id: str = "", azure_now: datetime | None = None
+) -> list[ReportRow]:
     """Report rows for a batch of events (a page, or a chunk of a CSV; rows of `matching`, or models): four
     queries at most whatever its size. With `vm_id` (its activity page), a row tells only what the event did
     to that VM. The portal's trail explains a row only when the viewer may read every scope that trail event
@@ -147,8 +177,12 @@ def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id
     events = list(events)
     found = list(map(TouchRow._make, touches_of([e.id for e in events], vm_id))) if events else []
     # Azure's request lines apart, for the touches that have one (a policy change has none: no query then).
-    lines = {r.id: r for r in ArchivedRequest.objects.filter(id__in={t.request_id for t in found if t.request_id})
-             .values_list(*REQUEST_FIELDS, named=True)}
+    lines = {
+        r.id: r
+        for r in ArchivedRequest.objects.filter(id__in={t.request_id for t in found if t.request_id}).values_list(
+            *REQUEST_FIELDS, named=True
+        )
+    }
     touches: dict[int, list[Touch]] = defaultdict(list)
     for touch in found:
         touches[touch.event_id].append((touch, lines.get(touch.request_id)))
@@ -156,8 +190,12 @@ def report_rows(events: Iterable, names: dict[str, str], scope: ReadScope, vm_id
     trail = {e.seq: e for e in scope.visible(AuditEvent.objects.filter(seq__in=seqs))[0]} if seqs else {}
     decisions = _decisions([t.details["request"] for t in trail.values() if isinstance(t.details.get("request"), int)])
     now = azure_now or timezone.now()
-    return [_row(e, names.get(e.scope_subscription, e.subscription_id), touches[e.id], trail.get(e.trail_seq), now,
-                 decisions) for e in events]
+    return [
+        _row(
+            e, names.get(e.scope_subscription, e.subscription_id), touches[e.id], trail.get(e.trail_seq), now, decisions
+        )
+        for e in events
+    ]
 
 
 # Approvers, when the last decided, their comments, the (VM id, port) pairs ended early.
@@ -170,20 +208,29 @@ def _decisions(requests: list[int]) -> dict[int, Decision]:
         return {}
     found: dict[int, list[AuditEvent]] = defaultdict(list)
     ended: dict[int, set[tuple[str, int]]] = defaultdict(set)
-    for event in AuditEvent.objects.filter(action__in=("access.approve", "access.deny", "access.end"),
-                                           details__request__in=requests
-                                           ).order_by("seq").only("action", "outcome", "actor_name", "created", "details"):
+    for event in (
+        AuditEvent.objects.filter(
+            action__in=("access.approve", "access.deny", "access.end"), details__request__in=requests
+        )
+        .order_by("seq")
+        .only("action", "outcome", "actor_name", "created", "details")
+    ):
         if event.action == "access.end":
             if event.outcome == ENDED_EARLY:
-                ended[event.details["request"]].update((str(i["vm"]).lower(), int(i["port"]))
-                                                       for i in event.details.get("items", []))
+                ended[event.details["request"]].update(
+                    (str(i["vm"]).lower(), int(i["port"])) for i in event.details.get("items", [])
+                )
             continue
         found[event.details["request"]].append(event)
-    return {request: (", ".join(e.actor_name for e in found[request]),
-                      found[request][-1].created if found[request] else None,
-                      " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in found[request] if e.details.get("comment")),
-                      frozenset(ended.get(request, ())))
-            for request in set(found) | set(ended)}
+    return {
+        request: (
+            ", ".join(e.actor_name for e in found[request]),
+            found[request][-1].created if found[request] else None,
+            " | ".join(f"{e.actor_name}: {e.details['comment']}" for e in found[request] if e.details.get("comment")),
+            frozenset(ended.get(request, ())),
+        )
+        for request in set(found) | set(ended)
+    }
 
 
 def touches_of(event_ids: list[int], vm_id: str) -> list[tuple]:
@@ -191,8 +238,10 @@ def touches_of(event_ids: list[int], vm_id: str) -> list[tuple]:
     CSV chunk's 2,000 ids one by one, which cost a CSV about a tenth of its time (`make bench`)."""
     connection = connections[ArchivedTouch.objects.db]
     q = connection.ops.quote_name
-    sql = (f"SELECT {', '.join(q(c) for c in ('event_id', 'vm_name', 'line', 'request_id'))} "
-           f"FROM {q(ArchivedTouch._meta.db_table)} WHERE {q('event_id')} IN ({', '.join(['%s'] * len(event_ids))})")
+    sql = (
+        f"SELECT {', '.join(q(c) for c in ('event_id', 'vm_name', 'line', 'request_id'))} "
+        f"FROM {q(ArchivedTouch._meta.db_table)} WHERE {q('event_id')} IN ({', '.join(['%s'] * len(event_ids))})"
+    )
     params: list = list(event_ids)
     if vm_id:
         sql += f" AND {q('vm_id')} = %s"
@@ -220,9 +269,13 @@ def change_of(touches: list[tuple[str, str]], explained_by: str) -> tuple[str, s
 def meaning_of(operation: str, meaning: str, caller: str, extends: int | None = None) -> str:
     """The portal's words for what an operation meant (stored when it was explained, else from Azure's operation),
     with who ended it early or which request an extension extends."""
-    meaning = meaning or ("access granted" if operation.endswith(INITIATE) else
-                          events_catalogue.REMOVED.words if operation.lower().endswith("/delete") else
-                          events_catalogue.CHANGED.words)
+    meaning = meaning or (
+        "access granted"
+        if operation.endswith(INITIATE)
+        else events_catalogue.REMOVED.words
+        if operation.lower().endswith("/delete")
+        else events_catalogue.CHANGED.words
+    )
     if meaning == events_catalogue.ENDED.words:
         return f"ended early by {caller}"
     if meaning == events_catalogue.EXTENDED.words and extends:
@@ -231,7 +284,7 @@ def meaning_of(operation: str, meaning: str, caller: str, extends: int | None = 
 
 
 def _pairs_and_window(start: datetime, pairs: list[tuple[str, int, datetime]]) -> tuple[str, str]:
-    """"dev-02:5986, dev-06:22", and one window for all, or each pair's where they differ."""
+    """ "dev-02:5986, dev-06:22", and one window for all, or each pair's where they differ."""
     pairs = sorted(set(pairs), key=lambda p: (p[0], p[1]))
     named = ", ".join(f"{vm}:{port}" for vm, port, _ in pairs)
     if len({end for _, _, end in pairs}) <= 1:
@@ -239,20 +292,36 @@ def _pairs_and_window(start: datetime, pairs: list[tuple[str, int, datetime]]) -
     return named, "; ".join(f"{vm}:{port} {_window(start, end)}" for vm, port, end in pairs)
 
 
-def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime,
-         decisions: dict[int, Decision]) -> ReportRow:
-    who = {"requested_by": event.requested_by or event.caller,
-           "request": f"request {event.portal_request}" if event.portal_request else ""}
+def _row(
+    event, name: str, touches: list[Touch], trail: AuditEvent | None, now: datetime, decisions: dict[int, Decision]
+) -> ReportRow:
+    who = {
+        "requested_by": event.requested_by or event.caller,
+        "request": f"request {event.portal_request}" if event.portal_request else "",
+    }
     if not event.operation.endswith(INITIATE):
-        return ReportRow(event, name, *change_of([(t.vm_name, t.line) for t, _ in touches], event.explained_by),
-                         meaning=meaning_of(event.operation, event.meaning, event.caller), **who)
+        return ReportRow(
+            event,
+            name,
+            *change_of([(t.vm_name, t.line) for t, _ in touches], event.explained_by),
+            meaning=meaning_of(event.operation, event.meaning, event.caller),
+            **who,
+        )
     vms = touches[0][0].vm_name if len(touches) == 1 else ", ".join(dict.fromkeys(t.vm_name for t, _ in touches))
-    base = {"event": event, "subscription_name": name, "vms": vms,
-            "joined_from": event.explained_by if event.explained_by in _JOINED else "", **who}
+    base = {
+        "event": event,
+        "subscription_name": name,
+        "vms": vms,
+        "joined_from": event.explained_by if event.explained_by in _JOINED else "",
+        **who,
+    }
     if trail is not None:
         touched = {t.vm_name.lower() for t, _ in touches}
-        items = [i for i in trail.details.get("items", []) if i.get("correlation_id") == event.correlation_id
-                 and i["vm"].rsplit("/", 1)[-1].lower() in touched]
+        items = [
+            i
+            for i in trail.details.get("items", [])
+            if i.get("correlation_id") == event.correlation_id and i["vm"].rsplit("/", 1)[-1].lower() in touched
+        ]
         fates = {portal_fate(i["status"]) for i in items if i.get("status") and i["status"] != ItemStatus.OPENED}
         approver, decided, comment, ended = decisions.get(trail.details.get("request"), ("", None, "", frozenset()))
         if trail.action != "access.end":
@@ -261,23 +330,37 @@ def _row(event, name: str, touches: list[Touch], trail: AuditEvent | None, now: 
                 fates = {ENDED_EARLY}
             elif mine & ended:  # an early end of some of its ports (one row of My access)
                 fates = {f"{ENDED_EARLY} ({len(mine & ended)} of {len(mine)} ports)"}
-        ports, window = _pairs_and_window(event.time, [(i["vm"].rsplit("/", 1)[-1], int(i["port"]),
-                                                        datetime.fromisoformat(i["end"])) for i in items])
-        return ReportRow(**base, approver=approver, decided=decided, comment=comment,
-                         break_glass=trail.details.get("break_glass", ""), ports=ports, window=window,
-                         source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "")
-                                                        for i in items)),
-                         justification=trail.details.get("justification", ""),
-                         fate=", ".join(sorted(fates)) or _fate(touches, now),
-                         meaning=meaning_of(event.operation, event.meaning, event.caller, trail.details.get("extends")))
+        ports, window = _pairs_and_window(
+            event.time, [(i["vm"].rsplit("/", 1)[-1], int(i["port"]), datetime.fromisoformat(i["end"])) for i in items]
+        )
+        return ReportRow(
+            **base,
+            approver=approver,
+            decided=decided,
+            comment=comment,
+            break_glass=trail.details.get("break_glass", ""),
+            ports=ports,
+            window=window,
+            source=", ".join(dict.fromkeys(i.get("source") or trail.details.get("source", "") for i in items)),
+            justification=trail.details.get("justification", ""),
+            fate=", ".join(sorted(fates)) or _fate(touches, now),
+            meaning=meaning_of(event.operation, event.meaning, event.caller, trail.details.get("extends")),
+        )
     meaning = meaning_of(event.operation, event.meaning, event.caller)
     lines = [(t, line) for t, line in touches if line is not None]
     if not lines:
         return ReportRow(**{**base, "joined_from": ""}, meaning=meaning)
     base["joined_from"] = HISTORY
     ports, window = _pairs_and_window(lines[0][1].start, [(t.vm_name, x.port, x.end) for t, x in lines])
-    return ReportRow(**base, ports=ports, window=window, source=", ".join(dict.fromkeys(x.source for _, x in lines)),
-                     justification=lines[0][1].justification, fate=_fate(touches, now), meaning=meaning)
+    return ReportRow(
+        **base,
+        ports=ports,
+        window=window,
+        source=", ".join(dict.fromkeys(x.source for _, x in lines)),
+        justification=lines[0][1].justification,
+        fate=_fate(touches, now),
+        meaning=meaning,
+    )
 
 
 def _fate(touches: list[Touch], now: datetime) -> str:
@@ -301,7 +384,7 @@ def chunks(events: QuerySet, size: int = 2000) -> Iterator[list[tuple]]:
 
 def aware(raw: tuple) -> EventRow:
     """A row of `chunks` as `matching` would give it."""
-    return EventRow._make(raw[:_AT] + (_moment(raw[_AT]),) + raw[_AT + 1:])
+    return EventRow._make(raw[:_AT] + (_moment(raw[_AT]),) + raw[_AT + 1 :])
 
 
 def _moment(value: datetime | str) -> datetime:

@@ -59,14 +59,22 @@ class WebhookSink:
 
     def send(self, records: list[dict]) -> None:
         body = json.dumps({"events": records}, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "jitportal",
-                   "X-Jitportal-Batch": f"{records[0]['TrailSeq']}-{records[-1]['TrailSeq']}"}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "jitportal",
+            "X-Jitportal-Batch": f"{records[0]['TrailSeq']}-{records[-1]['TrailSeq']}",
+        }
         if self.secret:
             moment = int(time.time())
             headers |= {"X-Jitportal-Timestamp": str(moment), "X-Jitportal-Signature": sign(self.secret, moment, body)}
         try:
-            answer = self.session.post(self.url, data=body, headers=headers, allow_redirects=False,
-                                       timeout=settings.AUDIT_STREAM_TIMEOUT_SECONDS)
+            answer = self.session.post(
+                self.url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=settings.AUDIT_STREAM_TIMEOUT_SECONDS,
+            )
         except requests.Timeout:
             raise SinkFailure(f"no answer within {settings.AUDIT_STREAM_TIMEOUT_SECONDS} s") from None
         except requests.RequestException as exc:
@@ -105,21 +113,32 @@ def deliver(sink: Sink, now: datetime | None = None) -> int:
     cursor, _ = StreamCursor.objects.get_or_create(sink=sink.name)
     if cursor.next_attempt and cursor.next_attempt > now:
         return 0
-    rows = list(AuditEvent.objects.filter(seq__gt=cursor.seq).order_by("seq")
-                .values_list(*events.TRAIL_FIELDS)[:settings.AUDIT_STREAM_BATCH])
+    rows = list(
+        AuditEvent.objects.filter(seq__gt=cursor.seq)
+        .order_by("seq")
+        .values_list(*events.TRAIL_FIELDS)[: settings.AUDIT_STREAM_BATCH]
+    )
     if not rows:
         return 0
     try:
         sink.send([events.record(*row) for row in rows])
     except SinkFailure as failure:
         wait = failure.retry_after if failure.retry_after is not None else min(2 ** (cursor.failures + 1), LONGEST_WAIT)
-        StreamCursor.objects.filter(pk=cursor.pk).update(failures=cursor.failures + 1, last_error=failure.message[:300],
-                                                         next_attempt=now + timedelta(seconds=wait))
-        log.warning("audit stream %s: events %d-%d not delivered (%s); next attempt in %d s", sink.name, rows[0][0],
-                    rows[-1][0], failure.message, wait)
+        StreamCursor.objects.filter(pk=cursor.pk).update(
+            failures=cursor.failures + 1, last_error=failure.message[:300], next_attempt=now + timedelta(seconds=wait)
+        )
+        log.warning(
+            "audit stream %s: events %d-%d not delivered (%s); next attempt in %d s",
+            sink.name,
+            rows[0][0],
+            rows[-1][0],
+            failure.message,
+            wait,
+        )
         return 0
-    StreamCursor.objects.filter(pk=cursor.pk).update(seq=rows[-1][0], delivered_at=now, failures=0, next_attempt=None,
-                                                     last_error="")
+    StreamCursor.objects.filter(pk=cursor.pk).update(
+        seq=rows[-1][0], delivered_at=now, failures=0, next_attempt=None, last_error=""
+    )
     return len(rows)
 
 
@@ -138,8 +157,13 @@ def lag(sink_name: str, now: datetime | None = None) -> Lag:
     seq = cursor.seq if cursor else 0
     head = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     oldest = AuditEvent.objects.filter(seq=seq + 1).values_list("created", flat=True).first() if head > seq else None
-    return Lag(head - seq, (now - oldest).total_seconds() if oldest else 0.0, cursor.delivered_at if cursor else None,
-               cursor.failures if cursor else 0, cursor.last_error if cursor else "")
+    return Lag(
+        head - seq,
+        (now - oldest).total_seconds() if oldest else 0.0,
+        cursor.delivered_at if cursor else None,
+        cursor.failures if cursor else 0,
+        cursor.last_error if cursor else "",
+    )
 
 
 def deliver_all(max_seconds: float = 60.0) -> dict[str, int]:
@@ -149,16 +173,31 @@ def deliver_all(max_seconds: float = 60.0) -> dict[str, int]:
     for sink in sinks():
         began, sent[sink.name] = time.monotonic(), 0
         try:
-            with hold(f"audit-stream:{sink.name}", "the audit stream", settings.POLICY_LEASE_SECONDS,
-                      wait=settings.POLICY_LEASE_WAIT_SECONDS):
+            with hold(
+                f"audit-stream:{sink.name}",
+                "the audit stream",
+                settings.POLICY_LEASE_SECONDS,
+                wait=settings.POLICY_LEASE_WAIT_SECONDS,
+            ):
                 while time.monotonic() - began < max_seconds and (count := deliver(sink)):
                     sent[sink.name] += count
         except Busy:
             continue  # another worker is delivering to it right now
         behind = lag(sink.name)
-        log.info("audit stream %s: %d events delivered; %d behind (%.0f s)", sink.name, sent[sink.name], behind.events,
-                 behind.seconds, extra={"sink": sink.name, "delivered": sent[sink.name], "behind_events": behind.events,
-                                        "behind_seconds": round(behind.seconds, 1), "failures": behind.failures})
+        log.info(
+            "audit stream %s: %d events delivered; %d behind (%.0f s)",
+            sink.name,
+            sent[sink.name],
+            behind.events,
+            behind.seconds,
+            extra={
+                "sink": sink.name,
+                "delivered": sent[sink.name],
+                "behind_events": behind.events,
+                "behind_seconds": round(behind.seconds, 1),
+                "failures": behind.failures,
+            },
+        )
     return sent
 
 
@@ -167,7 +206,11 @@ def health() -> dict:
     found = {}
     for sink in sinks():
         behind = lag(sink.name)
-        found[sink.name] = {"behind_events": behind.events, "behind_seconds": round(behind.seconds, 1),
-                            "delivered_at": behind.delivered_at.isoformat() if behind.delivered_at else None,
-                            "failures": behind.failures, "last_error": behind.last_error}
+        found[sink.name] = {
+            "behind_events": behind.events,
+            "behind_seconds": round(behind.seconds, 1),
+            "delivered_at": behind.delivered_at.isoformat() if behind.delivered_at else None,
+            "failures": behind.failures,
+            "last_error": behind.last_error,
+        }
     return {"audit_stream": found}

@@ -47,8 +47,10 @@ def _filters(request: HttpRequest) -> tuple[AuditFilterForm, list[str]]:
     line (a message would wait for the next page, and the file would not say it is not what was asked)."""
     form = AuditFilterForm(request.GET)
     form.is_valid()
-    return form, [f"Ignored {form.fields[name].label or name}: {errors[0]}" if name in form.fields else errors[0]
-                  for name, errors in form.errors.items()]
+    return form, [
+        f"Ignored {form.fields[name].label or name}: {errors[0]}" if name in form.fields else errors[0]
+        for name, errors in form.errors.items()
+    ]
 
 
 def _tell(request: HttpRequest, ignored: list[str]) -> None:
@@ -73,8 +75,11 @@ class _Fleet:
 def _subscriptions(request: HttpRequest) -> list[gateway.Subscription]:
     """The person's subscriptions, kept as long as their inventory is: an ARM call per audit view was a fifth
     of a report page's time (`make bench`)."""
-    return cache.get_or_set(f"audit-subscriptions:{request.user.pk}", lambda: gateway.list_subscriptions(request.session),
-                            settings.INVENTORY_CACHE_SECONDS)
+    return cache.get_or_set(
+        f"audit-subscriptions:{request.user.pk}",
+        lambda: gateway.list_subscriptions(request.session),
+        settings.INVENTORY_CACHE_SECONDS,
+    )
 
 
 def _fleet(request: HttpRequest, form: AuditFilterForm) -> _Fleet:
@@ -96,14 +101,25 @@ def report(request: HttpRequest) -> HttpResponse:
     _tell(request, ignored)
     fleet = _fleet(request, form)
     page = Paginator(fleet.events, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/report.html", {
-        "form": form, "page": page, "rows": report_rows(page.object_list, fleet.names, fleet.scope,
-                                                                     azure_now=fleet.inventory.azure_clock()),
-        "subscriptions": fleet.subscriptions, "unread": fleet.collected.unread, "count": page.paginator.count,
-        "hidden": fleet.hidden, "query": _query(request), "freshness": _freshness(fleet.fresh, fleet.names),
-        "coverage": _fleet_coverage(fleet, ignored), "manifests": evidence.recent(request.user),
-        "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
-        "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
+    return render(
+        request,
+        "audit/report.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": report_rows(page.object_list, fleet.names, fleet.scope, azure_now=fleet.inventory.azure_clock()),
+            "subscriptions": fleet.subscriptions,
+            "unread": fleet.collected.unread,
+            "count": page.paginator.count,
+            "hidden": fleet.hidden,
+            "query": _query(request),
+            "freshness": _freshness(fleet.fresh, fleet.names),
+            "coverage": _fleet_coverage(fleet, ignored),
+            "manifests": evidence.recent(request.user),
+            "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
+            "collect_seconds": settings.AUDIT_COLLECT_SECONDS,
+        },
+    )
 
 
 def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
@@ -114,12 +130,18 @@ def _freshness(fresh: dict, names: dict[str, str]) -> list[tuple[str, object]]:
 
 def _fleet_coverage(fleet: _Fleet, ignored: list[str]) -> evidence.Coverage:
     unread = {name for name, _ in fleet.collected.unread}
-    return _coverage([n for n in fleet.names.values() if n not in unread], fleet.collected.unread, fleet.hidden,
-                     _freshness(fleet.fresh, fleet.names), ignored)
+    return _coverage(
+        [n for n in fleet.names.values() if n not in unread],
+        fleet.collected.unread,
+        fleet.hidden,
+        _freshness(fleet.fresh, fleet.names),
+        ignored,
+    )
 
 
-def _coverage(included: list[str], unread, hidden: int, fresh: list[tuple[str, object]],
-              ignored: list[str] = ()) -> evidence.Coverage:
+def _coverage(
+    included: list[str], unread, hidden: int, fresh: list[tuple[str, object]], ignored: list[str] = ()
+) -> evidence.Coverage:
     """What a file or a page covers: the manifest keeps it, the page says it."""
     return evidence.Coverage(list(included), list(ignored), list(unread), list(fresh), hidden)
 
@@ -138,20 +160,28 @@ def _about(rows: list, form: AuditFilterForm) -> str:
     wanted = form.filters()
     if any(name in form.errors for name in narrowing):  # not applied, yet typed
         rows = []
-    groups = sorted({(r.subscription_id.lower(), r.resource_group.lower()) for r in rows
-                     if (not wanted.subscription or r.subscription_id.lower() == wanted.subscription.lower())
-                     and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
-                     and (not wanted.vm or wanted.vm.lower() in r.name.lower())}) or [(NOWHERE, NOWHERE)]
+    groups = sorted(
+        {
+            (r.subscription_id.lower(), r.resource_group.lower())
+            for r in rows
+            if (not wanted.subscription or r.subscription_id.lower() == wanted.subscription.lower())
+            and (not wanted.resource_group or r.resource_group.lower() == wanted.resource_group.lower())
+            and (not wanted.vm or wanted.vm.lower() in r.name.lower())
+        }
+    ) or [(NOWHERE, NOWHERE)]
     return " about " + ", ".join(f"/subscriptions/{sub}/resourceGroups/{rg}" for sub, rg in groups)
 
 
-def _download(request: HttpRequest, filename: str, header: list[str], rows, coverage: evidence.Coverage,
-              about: str = "") -> HttpResponse:
+def _download(
+    request: HttpRequest, filename: str, header: list[str], rows, coverage: evidence.Coverage, about: str = ""
+) -> HttpResponse:
     """Stream a table (CSV with its header on line 1, or JSON lines when the name ends .jsonl); the download goes on
     the trail, and its evidence manifest (what was asked, coverage, rows, SHA-256, checkpoint) is sealed once the
     last byte is written."""
     if request.method == "GET":  # a HEAD downloads nothing
-        record(actor_of(request), "csv.download", filename + about, "succeeded", details={"filters": request.GET.dict()})
+        record(
+            actor_of(request), "csv.download", filename + about, "succeeded", details={"filters": request.GET.dict()}
+        )
     manifest = evidence.begin(request.user, filename)
     counted = evidence.Counted(rows)
     asked = {"path": request.path, "filters": request.GET.dict()}
@@ -176,8 +206,14 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     filename = f"jit-activity_{form.range_label()}.{_format(request)}"
     coverage = _fleet_coverage(fleet, ignored)
     rows = csv_export.report_lines(fleet.events, fleet.names, fleet.scope, azure_now=fleet.inventory.azure_clock())
-    return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
-                     _about(fleet.inventory.rows, form))
+    return _download(
+        request,
+        filename,
+        csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
+        rows,
+        coverage,
+        _about(fleet.inventory.rows, form),
+    )
 
 
 @require_safe
@@ -187,8 +223,10 @@ def manifest(request: HttpRequest, manifest_id) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     found = ExportManifest.objects.filter(pk=manifest_id, user=request.user, document__isnull=False).first()
     if found is None:
-        raise Http404("No finished download of yours has that manifest (manifests are purged with the archive after "
-                      f"{settings.AUDIT_RETENTION_DAYS} days).")
+        raise Http404(
+            "No finished download of yours has that manifest (manifests are purged with the archive after "
+            f"{settings.AUDIT_RETENTION_DAYS} days)."
+        )
     answer = JsonResponse(found.document, json_dumps_params={"indent": 2, "ensure_ascii": False})
     answer["Content-Disposition"] = f'attachment; filename="{found.filename}.manifest.json"'
     return answer
@@ -210,16 +248,34 @@ def vm_activity(request: HttpRequest, subscription_id: str, resource_group: str,
     if request.GET.get("format") in ("csv", "jsonl"):
         filename = f"jit-activity_{vm.name}_{form.range_label()}.{_format(request)}"
         rows = csv_export.report_lines(events, names, scope, vm.vm_id, inventory.azure_clock())
-        return _download(request, filename, csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, rows, coverage,
-                         f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}")
+        return _download(
+            request,
+            filename,
+            csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
+            rows,
+            coverage,
+            f" about /subscriptions/{vm.subscription_id}/resourceGroups/{vm.resource_group}",
+        )
     _tell(request, ignored)
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "audit/vm.html", {"vm": vm, "form": form, "page": page, "rows": report_rows(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
-                                             "unread": collected.unread, "count": page.paginator.count,
-                                             "query": _query(request), "freshness": fresh,
-                                             "coverage": coverage, "manifests": evidence.recent(request.user),
-                                             "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
-        "collect_seconds": settings.AUDIT_COLLECT_SECONDS})
+    return render(
+        request,
+        "audit/vm.html",
+        {
+            "vm": vm,
+            "form": form,
+            "page": page,
+            "rows": report_rows(page.object_list, names, scope, vm.vm_id, inventory.azure_clock()),
+            "unread": collected.unread,
+            "count": page.paginator.count,
+            "query": _query(request),
+            "freshness": fresh,
+            "coverage": coverage,
+            "manifests": evidence.recent(request.user),
+            "app_collects": bool(settings.AUDIT_READER_CLIENT_ID),
+            "collect_seconds": settings.AUDIT_COLLECT_SECONDS,
+        },
+    )
 
 
 def _trail_events(request: HttpRequest):
@@ -240,8 +296,11 @@ def trail(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, PER_PAGE).get_page(request.GET.get("page"))
     actions = AuditEvent.objects.order_by().values_list("action", flat=True).distinct()
     changes = [(e, difference(e.details)) for e in page.object_list]
-    return render(request, "audit/trail.html", {"page": page, "changes": changes, "actions": sorted(actions),
-                                                "hidden": hidden, "query": _query(request)})
+    return render(
+        request,
+        "audit/trail.html",
+        {"page": page, "changes": changes, "actions": sorted(actions), "hidden": hidden, "query": _query(request)},
+    )
 
 
 @require_safe
@@ -249,10 +308,28 @@ def trail(request: HttpRequest) -> HttpResponse:
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     events, hidden = _trail_events(request)
-    rows = ([e.created.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor_name, e.action, e.target, e.outcome, e.source_ip or "",
-             e.correlation_id, details_json(e.details), e.seq, e.mac] for e in events.iterator(chunk_size=2000))
-    return _download(request, "portal-audit-trail.csv", csv_export.TRAIL_COLUMNS, rows,
-                     _coverage(["the portal's own trail"], (), hidden, []))
+    rows = (
+        [
+            e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            e.actor_name,
+            e.action,
+            e.target,
+            e.outcome,
+            e.source_ip or "",
+            e.correlation_id,
+            details_json(e.details),
+            e.seq,
+            e.mac,
+        ]
+        for e in events.iterator(chunk_size=2000)
+    )
+    return _download(
+        request,
+        "portal-audit-trail.csv",
+        csv_export.TRAIL_COLUMNS,
+        rows,
+        _coverage(["the portal's own trail"], (), hidden, []),
+    )
 
 
 def _query(request: HttpRequest) -> str:

@@ -10,10 +10,14 @@ from django.core.checks import CheckMessage, Error, Warning, register
 def azure_configured(app_configs, **kwargs) -> list[CheckMessage]:
     if settings.AZURE_TENANT_ID:
         return []
-    return [Error("Azure is not configured.",
-                  hint="Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (README: Pointing it at real "
-                       "Azure), or run `make serve`, which starts the local sandbox and passes its settings.",
-                  id="jitportal.E001")]
+    return [
+        Error(
+            "Azure is not configured.",
+            hint="Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (README: Pointing it at real "
+            "Azure), or run `make serve`, which starts the local sandbox and passes its settings.",
+            id="jitportal.E001",
+        )
+    ]
 
 
 @register()
@@ -23,13 +27,21 @@ def notifications_configured(app_configs, **kwargs) -> list[CheckMessage]:
 
     found: list[CheckMessage] = []
     if not settings.PORTAL_URL and (settings.WEBHOOK_URLS or (email_enabled() and not settings.DEBUG)):
-        found.append(Error("Notifications are configured but PORTAL_URL is not.",
-                           hint="Set PORTAL_URL to the address people open the portal at, such as "
-                                "https://jit.example.com: every e-mail and webhook post links to a page there.",
-                           id="jitportal.E002"))
+        found.append(
+            Error(
+                "Notifications are configured but PORTAL_URL is not.",
+                hint="Set PORTAL_URL to the address people open the portal at, such as "
+                "https://jit.example.com: every e-mail and webhook post links to a page there.",
+                id="jitportal.E002",
+            )
+        )
     if settings.WEBHOOK_URLS and not settings.WEBHOOK_SECRET:
-        found.append(Warning("WEBHOOK_URLS is set without WEBHOOK_SECRET: webhook posts go unsigned.",
-                             hint="Set WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) so that a receiver can check "
-                                  "X-Jitportal-Signature (docs/architecture.md, Notifications).",
-                             id="jitportal.W001"))
+        found.append(
+            Warning(
+                "WEBHOOK_URLS is set without WEBHOOK_SECRET: webhook posts go unsigned.",
+                hint="Set WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) so that a receiver can check "
+                "X-Jitportal-Signature (docs/architecture.md, Notifications).",
+                id="jitportal.W001",
+            )
+        )
     return found

@@ -33,8 +33,13 @@ class WholeNumberField(forms.IntegerField):
 class DurationWidget(forms.MultiWidget):
     def __init__(self, attrs: dict | None = None) -> None:
         # Named sub-widgets post as <name>_value and <name>_unit.
-        super().__init__({"value": forms.NumberInput(attrs={"min": 1, "class": "duration-value"}),
-                          "unit": forms.Select(choices=UNITS, attrs={"aria-label": "Unit"})}, attrs)
+        super().__init__(
+            {
+                "value": forms.NumberInput(attrs={"min": 1, "class": "duration-value"}),
+                "unit": forms.Select(choices=UNITS, attrs={"aria-label": "Unit"}),
+            },
+            attrs,
+        )
 
     def id_for_label(self, id_: str) -> str:
         return f"{id_}_0" if id_ else ""  # a label names the number; the unit carries its own aria-label
@@ -51,12 +56,19 @@ class DurationField(forms.MultiValueField):
 
     widget = DurationWidget
 
-    def __init__(self, *, shortest: timedelta = timedelta(minutes=5), longest: timedelta = timedelta(hours=24),
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, shortest: timedelta = timedelta(minutes=5), longest: timedelta = timedelta(hours=24), **kwargs: Any
+    ) -> None:
         self.shortest, self.longest = shortest, longest
-        number = WholeNumberField(min_value=1, max_value=int(longest.total_seconds() // 60), error_messages={
-            "min_value": self._range_message(), "max_value": self._range_message(),
-            "invalid": "Give the time as a whole number."})
+        number = WholeNumberField(
+            min_value=1,
+            max_value=int(longest.total_seconds() // 60),
+            error_messages={
+                "min_value": self._range_message(),
+                "max_value": self._range_message(),
+                "invalid": "Give the time as a whole number.",
+            },
+        )
         super().__init__((number, forms.ChoiceField(choices=UNITS)), require_all_fields=True, **kwargs)
 
     def _range_message(self) -> str:
@@ -115,8 +127,9 @@ class SourcePrefixField(forms.CharField):
         try:
             return parse_prefix(text)
         except ZoneScoped:
-            raise forms.ValidationError(f"'{text[:64]}' names a local network interface (%zone); give the address "
-                                        "without it.", code="zone") from None
+            raise forms.ValidationError(
+                f"'{text[:64]}' names a local network interface (%zone); give the address without it.", code="zone"
+            ) from None
         except ValueError:
             raise forms.ValidationError(f"'{text[:64]}' is not an IP address or CIDR range.", code="invalid") from None
 

@@ -50,8 +50,11 @@ def _cache() -> None:
 def _authority() -> None:
     session = requests.Session()
     session.trust_env = False  # the portal's own CA setting decides, as for MSAL
-    answer = session.get(f"{settings.AZURE_AUTHORITY.rstrip('/')}/v2.0/.well-known/openid-configuration",
-                         verify=settings.AZURE_CA_BUNDLE or True, timeout=PROBE_SECONDS)
+    answer = session.get(
+        f"{settings.AZURE_AUTHORITY.rstrip('/')}/v2.0/.well-known/openid-configuration",
+        verify=settings.AZURE_CA_BUNDLE or True,
+        timeout=PROBE_SECONDS,
+    )
     answer.raise_for_status()
 
 
@@ -93,8 +96,9 @@ def _may_see_detail(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return address.is_loopback or any(address in ipaddress.ip_network(n, strict=False)
-                                      for n in settings.HEALTH_DETAIL_FROM)
+    return address.is_loopback or any(
+        address in ipaddress.ip_network(n, strict=False) for n in settings.HEALTH_DETAIL_FROM
+    )
 
 
 PROBES: dict[str, Callable[[], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}

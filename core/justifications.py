@@ -13,8 +13,10 @@ from typing import NamedTuple
 
 LIMIT = 1000  # Azure's limit, and the request form's
 
-_ENDED = re.compile(r"^Ended early by (?P<by>\S+) \((?:request (?P<request>\d+) of|opened outside the portal by) "
-                    r"(?P<requester>\S+)\)$")
+_ENDED = re.compile(
+    r"^Ended early by (?P<by>\S+) \((?:request (?P<request>\d+) of|opened outside the portal by) "
+    r"(?P<requester>\S+)\)$"
+)
 _APPROVED = re.compile(r"^(?P<requester>[^\s:]+@[^\s:]+): (?P<text>.*) — approved by [^—]+$", re.DOTALL)
 _EXTENSION = re.compile(r"^Extension of request (?P<request>\d+): ")
 

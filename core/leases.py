@@ -63,8 +63,7 @@ class Held:
 
 
 @contextmanager
-def hold(name: str, who: str, seconds: float, wait: float,
-         waiting: Callable[[], None] | None = None) -> Iterator[Held]:
+def hold(name: str, who: str, seconds: float, wait: float, waiting: Callable[[], None] | None = None) -> Iterator[Held]:
     """Hold the lease on `name` for the block; wait up to `wait` seconds for another holder (calling `waiting`
     about once a second meanwhile, which may free it: a policy's unsettled change read back), then raise Busy."""
     token, deadline = uuid.uuid4().hex, time.monotonic() + wait

@@ -23,8 +23,9 @@ class Notification(models.Model):
     created = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    recipient_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="notifications")
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
     # An e-mail address, or a webhook URL (often a secret in itself, as Slack's are: show `destination`).
     address = models.CharField(max_length=1000)
     subject = models.CharField(max_length=255)

@@ -77,15 +77,25 @@ def send(message: Message, recipients: Iterable[Recipient]) -> list[Notification
         raise ValueError(f"A notification's kind is a short word such as 'pending', not {message.kind!r}")
     link = _link(message.path)
     subject = " ".join(message.subject.split())[:255]  # one line: a newline in a header is refused
-    common = {"kind": message.kind, "subject": subject, "body": message.body, "link": link,
-              "request_id": message.request_id}
+    common = {
+        "kind": message.kind,
+        "subject": subject,
+        "body": message.body,
+        "link": link,
+        "request_id": message.request_id,
+    }
     rows: list[Notification] = []
     with transaction.atomic():
         if email_enabled():
             for recipient in _distinct(recipients):
-                rows.append(Notification.objects.create(channel=Notification.Channel.EMAIL,
-                                                        recipient_user_id=recipient.user_pk,
-                                                        address=recipient.address, **common))
+                rows.append(
+                    Notification.objects.create(
+                        channel=Notification.Channel.EMAIL,
+                        recipient_user_id=recipient.user_pk,
+                        address=recipient.address,
+                        **common,
+                    )
+                )
         for url in settings.WEBHOOK_URLS:
             rows.append(Notification.objects.create(channel=Notification.Channel.WEBHOOK, address=url, **common))
     if rows:
@@ -153,6 +163,7 @@ def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, n
 
 # --- internals ----------------------------------------------------------------------------------------------
 
+
 class _Failure(Exception):
     """A delivery that did not happen: `permanent` ones are not retried; `retry_after` delays the next try."""
 
@@ -165,8 +176,15 @@ def _link(path: str) -> str:
     if not path:
         return ""
     parts = urlsplit(path)
-    if not path.startswith("/") or path.startswith("//") or parts.scheme or parts.netloc or parts.query \
-            or parts.fragment or any(c.isspace() for c in path):
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or parts.scheme
+        or parts.netloc
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in path)
+    ):
         raise ValueError(f"A notification links to a portal path such as /access/requests/12/, not {path!r}")
     return settings.PORTAL_URL + path
 
@@ -179,8 +197,9 @@ def _distinct(recipients: Iterable[Recipient]) -> list[Recipient]:
         try:
             validate_email(address)
         except ValidationError:
-            logger.warning("A notification recipient (user %s) has no valid e-mail address; skipped.",
-                           recipient.user_pk)
+            logger.warning(
+                "A notification recipient (user %s) has no valid e-mail address; skipped.", recipient.user_pk
+            )
             continue
         if address.lower() not in seen:
             seen.add(address.lower())
@@ -203,13 +222,15 @@ def _lease() -> timedelta:
 def _claim(now: datetime, token: str) -> Notification | None:
     """Take the lease on the next due notification that nobody holds and count the attempt; None when none is
     due and free. The lease (`core.leases`, named after the row) lapses on its own if this worker dies."""
-    due = (Notification.objects.filter(status=Notification.Status.QUEUED, next_attempt_at__lte=now)
-           .order_by("next_attempt_at", "pk").values_list("pk", flat=True))
+    due = (
+        Notification.objects.filter(status=Notification.Status.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)
+    )
     for pk in due.iterator(chunk_size=100):
         if claim(_lease_name(pk), token, "a notification worker", _lease().total_seconds(), now) is None:
             # Sent or given up by another worker between the read and the claim: not due any more.
-            if Notification.objects.filter(pk=pk, status=Notification.Status.QUEUED).update(
-                    attempts=F("attempts") + 1):
+            if Notification.objects.filter(pk=pk, status=Notification.Status.QUEUED).update(attempts=F("attempts") + 1):
                 return Notification.objects.get(pk=pk)
             release(_lease_name(pk), token, forget=True)
     return None
@@ -230,11 +251,17 @@ def _deliver(notification: Notification, now: datetime, token: str) -> None:
     except Exception as exc:  # a bug or an unexpected library error: retried like any failure, never a crash
         _record_failure(notification, now, token, _Failure(f"{type(exc).__name__}: {exc}"))
     else:
-        Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.SENT, sent_at=now,
-                                                               last_error="")
+        Notification.objects.filter(pk=notification.pk).update(
+            status=Notification.Status.SENT, sent_at=now, last_error=""
+        )
         release(_lease_name(notification.pk), token, forget=True)
-        logger.info("Notification %s (%s) sent by %s to %s.", notification.pk, notification.kind,
-                    notification.channel, notification.destination)
+        logger.info(
+            "Notification %s (%s) sent by %s to %s.",
+            notification.pk,
+            notification.kind,
+            notification.channel,
+            notification.destination,
+        )
 
 
 def _record_failure(notification: Notification, now: datetime, token: str, failure: _Failure) -> None:
@@ -245,11 +272,20 @@ def _record_failure(notification: Notification, now: datetime, token: str, failu
         wait = max(wait, min(failure.retry_after, RETRY_AFTER_CAP))
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.FAILED if final else Notification.Status.QUEUED,
-        next_attempt_at=notification.next_attempt_at if final else now + wait, last_error=reason)
+        next_attempt_at=notification.next_attempt_at if final else now + wait,
+        last_error=reason,
+    )
     release(_lease_name(notification.pk), token, forget=True)
-    logger.warning("Notification %s (%s) by %s to %s: attempt %s failed (%s); %s.", notification.pk,
-                   notification.kind, notification.channel, notification.destination, notification.attempts,
-                   reason, "given up" if final else f"next try in {int(wait.total_seconds() // 60)} min")
+    logger.warning(
+        "Notification %s (%s) by %s to %s: attempt %s failed (%s); %s.",
+        notification.pk,
+        notification.kind,
+        notification.channel,
+        notification.destination,
+        notification.attempts,
+        reason,
+        "given up" if final else f"next try in {int(wait.total_seconds() // 60)} min",
+    )
 
 
 def _scrub(reason: str, notification: Notification) -> str:
@@ -265,15 +301,22 @@ def _scrub(reason: str, notification: Notification) -> str:
 
 def _send_email(notification: Notification) -> None:
     body = notification.body.rstrip() + (f"\n\n{notification.link}\n" if notification.link else "\n")
-    email = EmailMessage(subject=notification.subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL,
-                         to=[notification.address], headers={"Auto-Submitted": "auto-generated"},
-                         connection=get_connection(fail_silently=False))
+    email = EmailMessage(
+        subject=notification.subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.address],
+        headers={"Auto-Submitted": "auto-generated"},
+        connection=get_connection(fail_silently=False),
+    )
     try:
         email.send()
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
-        raise _Failure(f"the SMTP server refused the recipient ({', '.join(map(str, codes))})",
-                       permanent=all(code >= 500 for code in codes)) from None
+        raise _Failure(
+            f"the SMTP server refused the recipient ({', '.join(map(str, codes))})",
+            permanent=all(code >= 500 for code in codes),
+        ) from None
     except smtplib.SMTPResponseException as exc:
         detail = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         raise _Failure(f"SMTP {exc.smtp_code}: {detail.splitlines()[0] if detail else ''}") from None
@@ -285,16 +328,24 @@ def _post_webhook(notification: Notification) -> None:
     if notification.address not in settings.WEBHOOK_URLS:
         raise _Failure("this webhook is no longer configured (WEBHOOK_URLS)", permanent=True)
     text = "\n".join(filter(None, [notification.subject, notification.body.rstrip(), notification.link]))
-    body = json.dumps({"text": text, "kind": notification.kind, "request_id": notification.request_id,
-                       "link": notification.link}).encode()
+    body = json.dumps(
+        {"text": text, "kind": notification.kind, "request_id": notification.request_id, "link": notification.link}
+    ).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "jitportal"}
     if settings.WEBHOOK_SECRET:
         timestamp = int(time.time())
-        headers |= {"X-Jitportal-Timestamp": str(timestamp),
-                    "X-Jitportal-Signature": sign(settings.WEBHOOK_SECRET, timestamp, body)}
+        headers |= {
+            "X-Jitportal-Timestamp": str(timestamp),
+            "X-Jitportal-Signature": sign(settings.WEBHOOK_SECRET, timestamp, body),
+        }
     try:
-        answer = requests.post(notification.address, data=body, headers=headers, allow_redirects=False,
-                               timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+        answer = requests.post(
+            notification.address,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        )
     except requests.Timeout:
         raise _Failure(f"no answer within {settings.WEBHOOK_TIMEOUT_SECONDS} s") from None
     except requests.ConnectionError:

@@ -77,12 +77,16 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE); DJANGO_DEBUG=1 allows a dev key.")
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE); DJANGO_DEBUG=1 allows a dev key."
+        )
     SECRET_KEY = "dev-only-insecure-key-never-used-in-production-" + "x" * 16
 if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-")):
     # Django's own definition of weak (security.W009), made fatal: sessions and signed forms rest on it.
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY is weak: use at least 50 characters, 5 or more of them different, "
-                               "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(50))'")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is weak: use at least 50 characters, 5 or more of them different, "
+        "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -95,8 +99,10 @@ AZURE_CLIENT_SECRET = env_str("AZURE_CLIENT_SECRET") or ""
 # A PEM file holding the app's certificate and its private key; used instead of a client secret.
 AZURE_CLIENT_CERTIFICATE_PATH = env_str("AZURE_CLIENT_CERTIFICATE_PATH", "") or ""
 if AZURE_TENANT_ID and not (AZURE_CLIENT_ID and (AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)):
-    raise ImproperlyConfigured("With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
-                               "or AZURE_CLIENT_CERTIFICATE_PATH.")
+    raise ImproperlyConfigured(
+        "With AZURE_TENANT_ID set, also set AZURE_CLIENT_ID and AZURE_CLIENT_SECRET(_FILE) "
+        "or AZURE_CLIENT_CERTIFICATE_PATH."
+    )
 AZURE_AUTHORITY = env_str("AZURE_AUTHORITY") or f"https://login.microsoftonline.com/{AZURE_TENANT_ID}"
 AZURE_ARM_URL = env_str("AZURE_ARM_URL") or "https://management.azure.com"
 AZURE_CA_BUNDLE = env_str("AZURE_CA_BUNDLE")  # None: the system's trust store
@@ -229,10 +235,16 @@ else:
 # Redis when REDIS_URL is set: every instance sees the inventory's invalidation epochs (vms/inventory.py).
 # Without it, this process's memory, which is all one process needs.
 REDIS_URL = env_str("REDIS_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                      # another portal (staging, say) may share the Redis under a prefix of its own
-                      "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "jitportal")} if REDIS_URL else
-          {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # another portal (staging, say) may share the Redis under a prefix of its own
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "jitportal"),
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "jitportal"}
+}
 # Background work: Django's tasks framework (the django-tasks backport) with its database backend, so that
 # any number of `manage.py db_worker` processes share one queue in the portal's own database.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -271,8 +283,11 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # Production serves what `collectstatic` gathered, under hashed names; DEBUG serves the sources as they are.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else
-                    "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 # One JSON object per line on stdout (core/logs.py), for a log collector; every request gets one line.
@@ -322,9 +337,13 @@ AUDIT_INGESTION_STREAM = env_str("AUDIT_INGESTION_STREAM") or "Custom-JitPortalA
 AUDIT_INGESTION_CLIENT_ID = env_str("AUDIT_INGESTION_CLIENT_ID") or AUDIT_READER_CLIENT_ID
 AUDIT_INGESTION_CLIENT_SECRET = env_str("AUDIT_INGESTION_CLIENT_SECRET") or AUDIT_READER_CLIENT_SECRET
 AUDIT_INGESTION_SCOPE = env_str("AUDIT_INGESTION_SCOPE") or "https://monitor.azure.com//.default"
-if AUDIT_INGESTION_ENDPOINT and not (AUDIT_INGESTION_RULE_ID and AUDIT_INGESTION_CLIENT_ID and AUDIT_INGESTION_CLIENT_SECRET):
-    raise ImproperlyConfigured("AUDIT_INGESTION_ENDPOINT needs AUDIT_INGESTION_RULE_ID and an app identity "
-                               "(AUDIT_INGESTION_CLIENT_ID/_SECRET, or AUDIT_READER_CLIENT_ID/_SECRET).")
+if AUDIT_INGESTION_ENDPOINT and not (
+    AUDIT_INGESTION_RULE_ID and AUDIT_INGESTION_CLIENT_ID and AUDIT_INGESTION_CLIENT_SECRET
+):
+    raise ImproperlyConfigured(
+        "AUDIT_INGESTION_ENDPOINT needs AUDIT_INGESTION_RULE_ID and an app identity "
+        "(AUDIT_INGESTION_CLIENT_ID/_SECRET, or AUDIT_READER_CLIENT_ID/_SECRET)."
+    )
 AUDIT_STREAM_WEBHOOK_URL = env_str("AUDIT_STREAM_WEBHOOK_URL") or ""
 AUDIT_STREAM_WEBHOOK_SECRET = env_str("AUDIT_STREAM_WEBHOOK_SECRET") or ""
 if AUDIT_STREAM_WEBHOOK_URL and not re.fullmatch(r"https?://[^\s]+", AUDIT_STREAM_WEBHOOK_URL):
@@ -340,12 +359,14 @@ HEALTH_DETAILS = ["audit.stream.health"]  # callables returning {name: value}, r
 # Links in what is sent are PORTAL_URL + a portal path, each to a page that asks for sign-in.
 PORTAL_URL = (env_str("PORTAL_URL") or (f"http://127.0.0.1:{env_str('PORT', '8000')}" if DEBUG else "")).rstrip("/")
 if PORTAL_URL and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", PORTAL_URL):
-    raise ImproperlyConfigured(f"PORTAL_URL must be the portal's http(s) address, such as https://jit.example.com, "
-                               f"not {PORTAL_URL!r}")
+    raise ImproperlyConfigured(
+        f"PORTAL_URL must be the portal's http(s) address, such as https://jit.example.com, not {PORTAL_URL!r}"
+    )
 # The console backend (on stdout, which `make serve` shows) when debugging, SMTP otherwise. With SMTP and no
 # EMAIL_HOST, no e-mail is queued at all (webhooks only).
-EMAIL_BACKEND = env_str("EMAIL_BACKEND") or ("django.core.mail.backends.console.EmailBackend" if DEBUG else
-                                             "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
 EMAIL_HOST = env_str("EMAIL_HOST") or ""
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""

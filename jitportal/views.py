@@ -25,16 +25,22 @@ def home(request: HttpRequest) -> HttpResponse:
     except gateway.GatewayError as exc:
         problem = exc.message
     configure_refused = _configure_refused(request) if ADMIN in roles and subscriptions else []
-    return render(request, "home.html", {"subscriptions": subscriptions, "problem": problem,
-                                         "configure_refused": configure_refused})
+    return render(
+        request,
+        "home.html",
+        {"subscriptions": subscriptions, "problem": problem, "configure_refused": configure_refused},
+    )
 
 
 def _configure_refused(request: HttpRequest) -> list[str]:
     """Why Azure lets this admin enable or edit JIT on none of the VMs they see (one line per reason); [] when it
     lets them somewhere, or when there is no VM JIT could protect. The inventory is the VM pages' own, cached."""
     inventory = get_inventory(request.session, request.user.pk)
-    groups = list({(r.subscription_id.lower(), r.resource_group.lower()): r for r in inventory.rows
-                   if r.tab != UNSUPPORTED}.values())
+    groups = list(
+        {
+            (r.subscription_id.lower(), r.resource_group.lower()): r for r in inventory.rows if r.tab != UNSUPPORTED
+        }.values()
+    )
     if not groups or any(not why_not(inventory, row, CONFIGURE) for row in groups):
         return []
     return refusals(inventory, groups, [("", CONFIGURE)])

@@ -13,16 +13,18 @@ DOCUMENT_VERSION = 1
 
 @require_safe
 def jit_portal(request: HttpRequest) -> JsonResponse:
-    response = JsonResponse({
-        "version": DOCUMENT_VERSION,
-        "tenant_id": settings.AZURE_TENANT_ID,
-        "authority": settings.AZURE_AUTHORITY,
-        # False only for an authority Entra's instance discovery cannot know (the sandbox, a private cloud).
-        "instance_discovery": settings.AZURE_INSTANCE_DISCOVERY,
-        # The command's own registration (a public client); null when the portal has none configured.
-        "client_id": settings.AZURE_CLI_CLIENT_ID or None,
-        "scopes": [f"api://{settings.AZURE_CLIENT_ID}/{settings.API_SCOPE}"],
-        "api_base_url": request.build_absolute_uri("/api/v1/"),
-    })
+    response = JsonResponse(
+        {
+            "version": DOCUMENT_VERSION,
+            "tenant_id": settings.AZURE_TENANT_ID,
+            "authority": settings.AZURE_AUTHORITY,
+            # False only for an authority Entra's instance discovery cannot know (the sandbox, a private cloud).
+            "instance_discovery": settings.AZURE_INSTANCE_DISCOVERY,
+            # The command's own registration (a public client); null when the portal has none configured.
+            "client_id": settings.AZURE_CLI_CLIENT_ID or None,
+            "scopes": [f"api://{settings.AZURE_CLIENT_ID}/{settings.API_SCOPE}"],
+            "api_base_url": request.build_absolute_uri("/api/v1/"),
+        }
+    )
     response["Cache-Control"] = "public, max-age=300"
     return response

@@ -31,13 +31,24 @@ MATCH_END = timedelta(seconds=2)  # Azure may round the end time it was sent
 
 def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
     """The rows access can be requested to (they have JIT), and why each other one cannot."""
-    return ([r for r in rows if r.tab == CONFIGURED],
-            [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED])
+    return (
+        [r for r in rows if r.tab == CONFIGURED],
+        [f"{r.name} has no JIT policy, so access cannot be requested." for r in rows if r.tab != CONFIGURED],
+    )
 
 
-def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta,
-                      justification: str, azure_now: datetime, *, break_glass: str = "",
-                      extends: AccessRequest | None = None) -> AccessRequest:
+def do_submit_request(
+    actor: Actor,
+    key: str,
+    planned: list[Planned],
+    source: str,
+    window: timedelta,
+    justification: str,
+    azure_now: datetime,
+    *,
+    break_glass: str = "",
+    extends: AccessRequest | None = None,
+) -> AccessRequest:
     """Open each planned port from its source for its window from `azure_now` (Azure's clock: it judges the
     end against its own), or, when an approval rule covers it, save it to wait for approvers. `source` and
     `window` are the request's, for all ports without their own. `break_glass` (a reason) opens at once
@@ -48,17 +59,48 @@ def do_submit_request(actor: Actor, key: str, planned: list[Planned], source: st
     the first (the form and both pages say so)."""
     free, held, rule = split(planned, extends)
     if rule is None or break_glass.strip() or not free:
-        return _submit(actor, key, planned, source, window, justification, azure_now, rule,
-                       break_glass.strip() if rule else "", extends)
+        return _submit(
+            actor,
+            key,
+            planned,
+            source,
+            window,
+            justification,
+            azure_now,
+            rule,
+            break_glass.strip() if rule else "",
+            extends,
+        )
     waiting, created = _save(actor, f"{key}/held", held, source, window, azure_now, justification, rule, "", extends)
-    opening = _submit(actor, key, free, source, window, justification, azure_now, None, "", extends,
-                      holds=waiting if created else None)
+    opening = _submit(
+        actor,
+        key,
+        free,
+        source,
+        window,
+        justification,
+        azure_now,
+        None,
+        "",
+        extends,
+        holds=waiting if created else None,
+    )
     return opening
 
 
-def _submit(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, justification: str,
-            azure_now: datetime, rule: ApprovalRule | None, break_glass: str, extends: AccessRequest | None,
-            holds: AccessRequest | None = None) -> AccessRequest:
+def _submit(
+    actor: Actor,
+    key: str,
+    planned: list[Planned],
+    source: str,
+    window: timedelta,
+    justification: str,
+    azure_now: datetime,
+    rule: ApprovalRule | None,
+    break_glass: str,
+    extends: AccessRequest | None,
+    holds: AccessRequest | None = None,
+) -> AccessRequest:
     """One request: saved, then opened or left waiting for `rule`. `holds`: its other part, saved just before,
     waiting for a rule (recorded and told about once this one is saved)."""
     access, created = _save(actor, key, planned, source, window, azure_now, justification, rule, break_glass, extends)
@@ -80,9 +122,18 @@ def _submit(actor: Actor, key: str, planned: list[Planned], source: str, window:
 
 
 def _wait(actor: Actor, access: AccessRequest) -> None:
-    record(actor, "access.request", targets(access), RequestStatus.PENDING_APPROVAL.label, details={
-        **_details(access), "rule": access.rule_name, "approvals_needed": access.approvals_needed,
-        "pending_until": access.pending_until.isoformat()})
+    record(
+        actor,
+        "access.request",
+        targets(access),
+        RequestStatus.PENDING_APPROVAL.label,
+        details={
+            **_details(access),
+            "rule": access.rule_name,
+            "approvals_needed": access.approvals_needed,
+            "pending_until": access.pending_until.isoformat(),
+        },
+    )
     notices.pending(access)
 
 
@@ -111,13 +162,24 @@ def open_request(actor: Actor, access: AccessRequest, justification: str, action
 
 def _conclude(actor: Actor, access: AccessRequest, justification: str, action: str) -> None:
     outcomes = {item.status for item in access.items.all()}
-    access.move(RequestStatus.OPENED if outcomes == {ItemStatus.OPENED} else
-                RequestStatus.NOT_OPENED if ItemStatus.OPENED not in outcomes else RequestStatus.PARTLY_OPENED)
+    access.move(
+        RequestStatus.OPENED
+        if outcomes == {ItemStatus.OPENED}
+        else RequestStatus.NOT_OPENED
+        if ItemStatus.OPENED not in outcomes
+        else RequestStatus.PARTLY_OPENED
+    )
     if access.status != RequestStatus.NOT_OPENED:
         access.opened_by = actor.user
     access.save(update_fields=["status", "opened_by"])
-    record(actor, action, targets(access), access.status, details={**_details(access), "justification": justification},
-           correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""))
+    record(
+        actor,
+        action,
+        targets(access),
+        access.status,
+        details={**_details(access), "justification": justification},
+        correlation_id=next((i.correlation_id for i in access.items.all() if i.correlation_id), ""),
+    )
 
 
 def targets(access: AccessRequest) -> str:
@@ -126,11 +188,25 @@ def targets(access: AccessRequest) -> str:
 
 def _details(access: AccessRequest) -> dict:
     """What the trail keeps of a request: enough to explain it without the (editable) request rows."""
-    details = {"request": access.pk, "requester": getattr(access.user, "upn", ""), "source": access.source_prefix,
-               "justification": access.justification, "minutes": access.duration_minutes,
-               "items": [{"vm": i.vm_id, "port": i.port, "end": i.end.isoformat(), "source": i.source or access.source_prefix,
-                          "status": i.status, "message": i.message, "correlation_id": i.correlation_id}
-                         for i in access.items.all()]}
+    details = {
+        "request": access.pk,
+        "requester": getattr(access.user, "upn", ""),
+        "source": access.source_prefix,
+        "justification": access.justification,
+        "minutes": access.duration_minutes,
+        "items": [
+            {
+                "vm": i.vm_id,
+                "port": i.port,
+                "end": i.end.isoformat(),
+                "source": i.source or access.source_prefix,
+                "status": i.status,
+                "message": i.message,
+                "correlation_id": i.correlation_id,
+            }
+            for i in access.items.all()
+        ],
+    }
     if access.break_glass:
         details["break_glass"] = access.break_glass
     if access.extends_id:
@@ -140,25 +216,61 @@ def _details(access: AccessRequest) -> dict:
     return details
 
 
-def _save(actor: Actor, key: str, planned: list[Planned], source: str, window: timedelta, azure_now: datetime,
-          justification: str, rule: ApprovalRule | None, break_glass: str,
-          extends: AccessRequest | None) -> tuple[AccessRequest, bool]:
+def _save(
+    actor: Actor,
+    key: str,
+    planned: list[Planned],
+    source: str,
+    window: timedelta,
+    azure_now: datetime,
+    justification: str,
+    rule: ApprovalRule | None,
+    break_glass: str,
+    extends: AccessRequest | None,
+) -> tuple[AccessRequest, bool]:
     """Commit the request before any Azure call: nothing a person submitted is ever lost."""
     waits = rule is not None and not break_glass
     with transaction.atomic():
-        access, created = AccessRequest.objects.get_or_create(idempotency_key=key, defaults={
-            "user": actor.user, "justification": justification, "source_prefix": source,
-            "duration_minutes": int(window.total_seconds() // 60), "break_glass": break_glass, "extends": extends,
-            "opening_since": None if waits else timezone.now(),
-            **({"status": RequestStatus.PENDING_APPROVAL, "rule": rule, "rule_name": rule.name,
-                "approvals_needed": rule.approvals_needed, "approvers": rule.approvers,
-                "pending_until": timezone.now() + timedelta(minutes=rule.pending_minutes)} if waits else {})})
+        access, created = AccessRequest.objects.get_or_create(
+            idempotency_key=key,
+            defaults={
+                "user": actor.user,
+                "justification": justification,
+                "source_prefix": source,
+                "duration_minutes": int(window.total_seconds() // 60),
+                "break_glass": break_glass,
+                "extends": extends,
+                "opening_since": None if waits else timezone.now(),
+                **(
+                    {
+                        "status": RequestStatus.PENDING_APPROVAL,
+                        "rule": rule,
+                        "rule_name": rule.name,
+                        "approvals_needed": rule.approvals_needed,
+                        "approvers": rule.approvers,
+                        "pending_until": timezone.now() + timedelta(minutes=rule.pending_minutes),
+                    }
+                    if waits
+                    else {}
+                ),
+            },
+        )
         if created:
-            AccessRequestItem.objects.bulk_create([AccessRequestItem(
-                request=access, vm_id=p.choice.row.vm_id, vm_name=p.choice.row.name, policy_id=p.choice.row.policy_id,
-                port=p.choice.port.number, end=azure_now + p.window, minutes=int(p.window.total_seconds() // 60),
-                source="" if p.source == source else p.source)
-                for p in planned])
+            AccessRequestItem.objects.bulk_create(
+                [
+                    AccessRequestItem(
+                        request=access,
+                        vm_id=p.choice.row.vm_id,
+                        vm_name=p.choice.row.name,
+                        policy_id=p.choice.row.policy_id,
+                        port=p.choice.port.number,
+                        end=azure_now + p.window,
+                        minutes=int(p.window.total_seconds() // 60),
+                        source="" if p.source == source else p.source,
+                    )
+                    for p in planned
+                ]
+            )
     return access, created
 
 
@@ -175,8 +287,12 @@ class _Plan:
 
 # What Azure answered one plan: the grant, the error, (answer lost) the policy's requests read back, or nothing
 # because the person's sign-in had expired before the call.
-_Answer = (gateway.GrantResult | gateway.GatewayError | gateway.SignInRequired
-           | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None])
+_Answer = (
+    gateway.GrantResult
+    | gateway.GatewayError
+    | gateway.SignInRequired
+    | tuple[gateway.OutcomeUnknown, list[gateway.JitPolicy] | None]
+)
 
 
 def _plan(policy_id: str, items: list[AccessRequestItem]) -> _Plan:
@@ -186,7 +302,9 @@ def _plan(policy_id: str, items: list[AccessRequestItem]) -> _Plan:
     for item in items:
         item.correlation_id = correlation
         vms[item.vm_id].append(gateway.GrantPort(item.port, item.source_prefix, item.end))
-    return _Plan(gateway.parse_policy_id(policy_id), policy_id, items, {k: tuple(v) for k, v in vms.items()}, correlation)
+    return _Plan(
+        gateway.parse_policy_id(policy_id), policy_id, items, {k: tuple(v) for k, v in vms.items()}, correlation
+    )
 
 
 def _ask(actor: Actor, plan: _Plan, justification: str) -> _Answer:
@@ -227,18 +345,32 @@ def _settle_answer(plan: _Plan, answer: _Answer, justification: str) -> None:
             _settle([item], ItemStatus.REFUSED, "Azure's answer did not include this port.")
 
 
-def _read_back(ref: gateway.PolicyRef, items: list[AccessRequestItem], policies: list[gateway.JitPolicy] | None,
-               why: str, justification: str) -> None:
+def _read_back(
+    ref: gateway.PolicyRef,
+    items: list[AccessRequestItem],
+    policies: list[gateway.JitPolicy] | None,
+    why: str,
+    justification: str,
+) -> None:
     """Initiate's answer was lost, so Azure may have opened the ports: look for this request among the
     policy's requests read back (same VM, port, end and justification) instead of guessing."""
     if policies is None:
-        _settle(items, ItemStatus.UNKNOWN, f"{why} The portal could not check whether your ports opened: "
-                                                  "look at My access in a minute.")
+        _settle(
+            items,
+            ItemStatus.UNKNOWN,
+            f"{why} The portal could not check whether your ports opened: look at My access in a minute.",
+        )
         return
-    granted = {(vm.vm_id.lower(), port.number): port
-               for p in policies if p.policy_id.lower() == ref.policy_id.lower()
-               for request in p.requests if (request.justification or "") == (justification or "")
-               for vm in request.vms for port in vm.ports if port.status == "Initiated"}
+    granted = {
+        (vm.vm_id.lower(), port.number): port
+        for p in policies
+        if p.policy_id.lower() == ref.policy_id.lower()
+        for request in p.requests
+        if (request.justification or "") == (justification or "")
+        for vm in request.vms
+        for port in vm.ports
+        if port.status == "Initiated"
+    }
     for item in items:
         port = granted.get((item.vm_id.lower(), item.port))
         if port is not None and abs(port.end - item.end) <= MATCH_END:
@@ -260,19 +392,45 @@ def record_applied_late(found: list[tuple[AccessRequestItem, RequestLine]]) -> i
     count = 0
     for (request_id, correlation), pairs in by_call.items():
         with transaction.atomic():
-            late = [(item, line) for item, line in pairs if AccessRequestItem.objects.filter(
-                pk=item.pk, status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN)).update(
-                status=ItemStatus.OPENED, end=line.end, mapped_port=line.mapped_port,
-                message=f"{item.message} Azure opened it after all (applied late).")]
+            late = [
+                (item, line)
+                for item, line in pairs
+                if AccessRequestItem.objects.filter(
+                    pk=item.pk, status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN)
+                ).update(
+                    status=ItemStatus.OPENED,
+                    end=line.end,
+                    mapped_port=line.mapped_port,
+                    message=f"{item.message} Azure opened it after all (applied late).",
+                )
+            ]
             if not late:
                 continue
-            record(PORTAL, "access.settle", ", ".join(sorted({i.policy_id for i, _ in late})), "applied late",
-                   correlation_id=correlation, details={
-                       "request": request_id, "requester": late[0][1].requestor, "justification": late[0][1].justification,
-                       "source": late[0][0].source_prefix,
-                       "items": [{"vm": i.vm_id, "port": i.port, "end": x.end.isoformat(), "source": x.source,
-                                  "status": ItemStatus.OPENED.value, "was": i.status, "correlation_id": correlation}
-                                 for i, x in late]})
+            record(
+                PORTAL,
+                "access.settle",
+                ", ".join(sorted({i.policy_id for i, _ in late})),
+                "applied late",
+                correlation_id=correlation,
+                details={
+                    "request": request_id,
+                    "requester": late[0][1].requestor,
+                    "justification": late[0][1].justification,
+                    "source": late[0][0].source_prefix,
+                    "items": [
+                        {
+                            "vm": i.vm_id,
+                            "port": i.port,
+                            "end": x.end.isoformat(),
+                            "source": x.source,
+                            "status": ItemStatus.OPENED.value,
+                            "was": i.status,
+                            "correlation_id": correlation,
+                        }
+                        for i, x in late
+                    ],
+                },
+            )
         count += len(late)
     return count
 
@@ -286,20 +444,41 @@ def settle_late_openings(now: datetime | None = None) -> int:
     if reader is None:
         return 0
     now = now or timezone.now()
-    items = list(AccessRequestItem.objects.filter(status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN), end__gt=now,
-                                                  request__created__gte=now - timedelta(days=1)).exclude(correlation_id=""))
+    items = list(
+        AccessRequestItem.objects.filter(
+            status__in=(ItemStatus.FAILED, ItemStatus.UNKNOWN),
+            end__gt=now,
+            request__created__gte=now - timedelta(days=1),
+        ).exclude(correlation_id="")
+    )
     refs = [gateway.parse_policy_id(i.policy_id) for i in items]
     places = sorted({(r.subscription_id, r.resource_group, r.location) for r in refs if r})
     if not places:
         return 0
     policies, _ = gateway.list_policies_in(reader, places)
-    lines = {(p.policy_id.lower(), vm.vm_id.lower(), port.number, int(port.end.timestamp())):
-             RequestLine(request.start, request.requestor, request.justification, port.number, port.source, port.end,
-                         port.status, port.reason, port.mapped_port)
-             for p in policies for request in p.requests for vm in request.vms for port in vm.ports
-             if port.status == "Initiated" and port.end > now}
-    found = [(i, line) for i in items
-             if (line := lines.get((i.policy_id.lower(), i.vm_id.lower(), i.port, int(i.end.timestamp()))))]
+    lines = {
+        (p.policy_id.lower(), vm.vm_id.lower(), port.number, int(port.end.timestamp())): RequestLine(
+            request.start,
+            request.requestor,
+            request.justification,
+            port.number,
+            port.source,
+            port.end,
+            port.status,
+            port.reason,
+            port.mapped_port,
+        )
+        for p in policies
+        for request in p.requests
+        for vm in request.vms
+        for port in vm.ports
+        if port.status == "Initiated" and port.end > now
+    }
+    found = [
+        (i, line)
+        for i in items
+        if (line := lines.get((i.policy_id.lower(), i.vm_id.lower(), i.port, int(i.end.timestamp()))))
+    ]
     return record_applied_late(found)
 
 
@@ -311,7 +490,8 @@ def _write_outcomes(items: list[AccessRequestItem]) -> None:
         alike[(item.status, item.message, item.end, item.mapped_port)].append(item.pk)
     for (status, message, end, mapped_port), pks in alike.items():
         AccessRequestItem.objects.filter(pk__in=pks, status__in=ItemStatus.from_states(status)).update(
-            status=status, message=message, end=end, mapped_port=mapped_port)
+            status=status, message=message, end=end, mapped_port=mapped_port
+        )
 
 
 def _settle(items: list[AccessRequestItem], status: ItemStatus, message: str) -> None:
@@ -331,6 +511,18 @@ def ensure_demo_rule(subscription_id: str, enforced_subscription_id: str = "") -
             if not subscription:
                 continue
             rule = ApprovalRule.objects.create(name=name, subscription_id=subscription.lower(), approvals_needed=1)
-            record(PORTAL, "rule.create", f"approval rule {rule.pk}", "saved",
-                   details={"before": {}, "after": {"name": rule.name, "subscription_id": rule.subscription_id,
-                                                     "approvals_needed": "1", "note": "the demo's rule"}})
+            record(
+                PORTAL,
+                "rule.create",
+                f"approval rule {rule.pk}",
+                "saved",
+                details={
+                    "before": {},
+                    "after": {
+                        "name": rule.name,
+                        "subscription_id": rule.subscription_id,
+                        "approvals_needed": "1",
+                        "note": "the demo's rule",
+                    },
+                },
+            )

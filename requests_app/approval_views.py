@@ -59,19 +59,28 @@ def inbox(request: HttpRequest) -> HttpResponse:
     inventory, problem = _inventory(request)
     waiting = approvals.waiting_for(request.user, inventory)
     others = approvals.asked_lately(waiting)
-    return render(request, "requests_app/inbox.html", {
-        "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
-        "opened": _open_in_scope(inventory), "outside": opened_outside(inventory), "problem": problem,
-        "approver": APPROVER in roles_of(request.user)})
+    return render(
+        request,
+        "requests_app/inbox.html",
+        {
+            "waiting": [(a, a.why_not_decide(request.user), others[a.pk]) for a in waiting],
+            "opened": _open_in_scope(inventory),
+            "outside": opened_outside(inventory),
+            "problem": problem,
+            "approver": APPROVER in roles_of(request.user),
+        },
+    )
 
 
 def _open_in_scope(inventory) -> list[tuple[AccessRequest, datetime]]:
     """Requests open now by Azure's own request history (a replaced or ended port is not), as this person's
     inventory shows it, each with its open ports (each ends on its own, its button naming it) and last end."""
     now = inventory.azure_clock() if inventory else timezone.now()
-    open_ids = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
-                                                 request__ended_at__isnull=True)
-                .values_list("request_id", flat=True).distinct()[:500])
+    open_ids = (
+        AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now, request__ended_at__isnull=True)
+        .values_list("request_id", flat=True)
+        .distinct()[:500]
+    )
     opened = []
     for a in AccessRequest.objects.filter(pk__in=list(open_ids)).select_related("user").prefetch_related("items"):
         if in_scope(inventory, a) and (ports := approvals.open_ports(a, inventory)):
@@ -116,14 +125,16 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, access, lambda: approvals.cancel(actor_of(request), access.pk), "Request cancelled.")
 
 
-def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory) -> None:
-    """End these ports, as the signed-in person, and say what happened."""
+def _end(request: HttpRequest, ports: list[approvals.OpenPort], inventory, none_open: str = "") -> None:
+    """End these ports, as the signed-in person, and say what happened (`none_open`: as `approvals.end_now`)."""
     try:
-        if refusals := approvals.end_now(actor_of(request), ports, inventory):
+        if refusals := approvals.end_now(actor_of(request), ports, inventory, none_open):
             messages.error(request, "Azure refused to end some of it: " + " ".join(refusals))
         else:
             what = ", ".join(f"{p.item.vm_name} port {p.item.port}" for p in ports)
-            messages.success(request, f"Ended {what}: {'it closes' if len(ports) == 1 else 'they close'} within a minute.")
+            messages.success(
+                request, f"Ended {what}: {'it closes' if len(ports) == 1 else 'they close'} within a minute."
+            )
     except approvals.Refused as refused:
         messages.error(request, refused.message)
 
@@ -160,7 +171,7 @@ def end_item(request: HttpRequest, pk: int) -> HttpResponse:
     if problem:
         messages.error(request, problem)
     else:
-        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory)
+        _end(request, approvals.open_ports(access, inventory, {item.pk}), inventory, approvals.port_closed(item))
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 
@@ -174,9 +185,11 @@ def end_outside(request: HttpRequest) -> HttpResponse:
     inventory, problem = _inventory(request)
     everyone = bool(roles_of(request.user) & {APPROVER, ADMIN})
     vm, port, end = request.POST.get("vm", "")[:400], request.POST.get("port", ""), request.POST.get("end", "")
-    window = (outside_window(inventory, "" if everyone else request.user.upn, vm, int(port), int(end))
-              if port.isascii() and port.isdigit() and len(port) < 6 and end.isascii() and end.isdigit()
-              and len(end) < 12 else None)
+    window = (
+        outside_window(inventory, None if everyone else request.user.upn, vm, int(port), int(end))
+        if port.isascii() and port.isdigit() and len(port) < 6 and end.isascii() and end.isdigit() and len(end) < 12
+        else None
+    )
     if problem:
         messages.error(request, problem)
     elif window is None:
@@ -189,8 +202,11 @@ def end_outside(request: HttpRequest) -> HttpResponse:
         if refused:
             messages.error(request, f"Azure refused to end it: {refused}")
         else:
-            messages.success(request, f"Ended {window.row.name} port {window.line.port} (opened outside the portal by "
-                                      f"{window.line.requestor}): it closes within a minute.")
+            messages.success(
+                request,
+                f"Ended {window.row.name} port {window.line.port} (opened outside the portal by "
+                f"{window.line.requestor}): it closes within a minute.",
+            )
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("requests-my-access")))
 
 
@@ -202,8 +218,11 @@ def end_all(request: HttpRequest) -> HttpResponse:
     require_role(request.user, REQUESTER)
     inventory, problem = _inventory(request)
     mine = {a.item.request_id for a in open_now(request.user, inventory)} if inventory else set()
-    ports = [p for access in AccessRequest.objects.filter(pk__in=mine).select_related("user").prefetch_related("items")
-             for p in approvals.open_ports(access, inventory)]
+    ports = [
+        p
+        for access in AccessRequest.objects.filter(pk__in=mine).select_related("user").prefetch_related("items")
+        for p in approvals.open_ports(access, inventory)
+    ]
     if request.method == "POST" and not problem:
         listed = {int(v) for v in request.POST.getlist("item") if v.isascii() and v.isdigit() and len(v) < 19}
         _end(request, [p for p in ports if p.item.pk in listed], inventory)
@@ -218,14 +237,18 @@ def _extend_page(request: HttpRequest, access: AccessRequest, only: set[int] | N
     form = ExtendForm(longest, request.POST or None)
     if request.method == "POST" and ports and form.is_valid():
         try:
-            extension = approvals.extend(actor, access, form.cleaned_data["duration"],
-                                         form.cleaned_data["request_key"], inventory, only)
+            extension = approvals.extend(
+                actor, access, form.cleaned_data["duration"], form.cleaned_data["request_key"], inventory, only
+            )
             return _detail(extension)
         except approvals.Refused as refused:
             problem = refused.message
     rules = rules_for_ports((p.row.policy_id, p.item.port, 24 * 60) for p in ports)
-    return render(request, "requests_app/extend.html", {"access": access, "ports": ports, "form": form,
-                                                        "problem": problem, "rules": rules})
+    return render(
+        request,
+        "requests_app/extend.html",
+        {"access": access, "ports": ports, "form": form, "problem": problem, "rules": rules},
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -258,8 +281,14 @@ def _about(places: dict[str, tuple[str, list[str]]], *rules: ApprovalRule) -> st
     """The resource groups rules cover (of those the person sees), as ARM ids in the trail's target, so that
     an event about a rule shows only to those who may read its scope; a rule on every subscription is about
     no one scope, and shows to every auditor."""
-    groups = sorted({(r.subscription_id.lower(), g.lower()) for r in rules if r.subscription_id
-                     for g in ([r.resource_group] if r.resource_group else places.get(r.subscription_id.lower(), ("", []))[1])})
+    groups = sorted(
+        {
+            (r.subscription_id.lower(), g.lower())
+            for r in rules
+            if r.subscription_id
+            for g in ([r.resource_group] if r.resource_group else places.get(r.subscription_id.lower(), ("", []))[1])
+        }
+    )
     return " about " + ", ".join(f"/subscriptions/{s}/resourceGroups/{g}" for s, g in groups) if groups else ""
 
 
@@ -276,13 +305,28 @@ def rules(request: HttpRequest) -> HttpResponse:
     groups: dict[str, set[str]] = {}
     for r in rows:
         groups.setdefault(r.subscription_id.lower(), set()).add(r.resource_group)
-    return render(request, "requests_app/rules.html", {
-        "rules": [(c, enforcement.scope_words(c.rule, names),
-                   enforcement.why_not_manage(request.session, request.user.pk, c.rule.subscription_id,
-                                              c.rule.resource_group, names) if admin else "") for c in checks],
-        "can_edit": admin, "hidden": hidden,
-        # "New rule" only where Azure lets the admin write JIT policies somewhere (Frank, Reader in Azure: never)
-        "no_new_rule": enforcement.why_no_new_rule(request.session, request.user.pk, groups) if admin else ""})
+    return render(
+        request,
+        "requests_app/rules.html",
+        {
+            "rules": [
+                (
+                    c,
+                    enforcement.scope_words(c.rule, names),
+                    enforcement.why_not_manage(
+                        request.session, request.user.pk, c.rule.subscription_id, c.rule.resource_group, names
+                    )
+                    if admin
+                    else "",
+                )
+                for c in checks
+            ],
+            "can_edit": admin,
+            "hidden": hidden,
+            # "New rule" only where Azure lets the admin write JIT policies somewhere (Frank, Reader in Azure: never)
+            "no_new_rule": enforcement.why_no_new_rule(request.session, request.user.pk, groups) if admin else "",
+        },
+    )
 
 
 def _rule_words(rule: ApprovalRule) -> dict:
@@ -301,8 +345,11 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     places = _places(request)
     names = {sub: name for sub, (name, _) in places.items()}
     rule = get_object_or_404(ApprovalRule, pk=pk) if pk else None
-    if rule and (reason := enforcement.why_not_manage(request.session, request.user.pk, rule.subscription_id,
-                                                      rule.resource_group, names)):
+    if rule and (
+        reason := enforcement.why_not_manage(
+            request.session, request.user.pk, rule.subscription_id, rule.resource_group, names
+        )
+    ):
         return _refused(request, reason)
     before = _rule_words(rule) if rule else {}
     form = RuleForm(request.POST or None, instance=rule, places=places)
@@ -316,9 +363,13 @@ def rule_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             saved.updated = timezone.now()
             saved.save()
             old = ApprovalRule(**{f: before[f] for f in ("subscription_id", "resource_group")}) if rule else saved
-            record(actor_of(request), "rule.update" if rule else "rule.create",
-                   f"approval rule {saved.pk}{_about(places, old, saved)}", "saved",
-                   details={"before": before, "after": _rule_words(saved), "saved_despite": problems})
+            record(
+                actor_of(request),
+                "rule.update" if rule else "rule.create",
+                f"approval rule {saved.pk}{_about(places, old, saved)}",
+                "saved",
+                details={"before": before, "after": _rule_words(saved), "saved_despite": problems},
+            )
             messages.success(request, f"Rule “{saved.name}” saved.")
             return HttpResponseRedirect(reverse("requests-rules"))
     return render(request, "requests_app/rule_edit.html", {"form": form, "rule": rule, "problems": problems})
@@ -331,13 +382,19 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
     rule = get_object_or_404(ApprovalRule, pk=pk)
     places = _places(request)
     names = {sub: name for sub, (name, _) in places.items()}
-    if reason := enforcement.why_not_manage(request.session, request.user.pk, rule.subscription_id,
-                                            rule.resource_group, names):
+    if reason := enforcement.why_not_manage(
+        request.session, request.user.pk, rule.subscription_id, rule.resource_group, names
+    ):
         return _refused(request, reason)
     if request.method != "POST":  # asks once: removing a control is not a click away
         return render(request, "requests_app/rule_delete.html", {"rule": rule})
-    record(actor_of(request), "rule.delete", f"approval rule {rule.pk}{_about(places, rule)}", "deleted",
-           details={"before": _rule_words(rule), "after": {}})
+    record(
+        actor_of(request),
+        "rule.delete",
+        f"approval rule {rule.pk}{_about(places, rule)}",
+        "deleted",
+        details={"before": _rule_words(rule), "after": {}},
+    )
     rule.delete()
     messages.success(request, f"Rule “{rule.name}” deleted; requests already waiting keep it.")
     return HttpResponseRedirect(reverse("requests-rules"))

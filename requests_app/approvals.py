@@ -48,9 +48,13 @@ ASKED_AT_MOST = 5_000  # the newest request lines read for the inbox's "others l
 def waiting_for(user, inventory: Inventory | None) -> list[AccessRequest]:
     """The requests waiting for a decision (or for someone to open them) that `user` may see, the soonest
     deadline first; never their own."""
-    waiting = (AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
-               .exclude(user=user).select_related("user").prefetch_related("items", "approvals__approver")
-               .order_by("pending_until", "id")[:200])
+    waiting = (
+        AccessRequest.objects.filter(status__in=[RequestStatus.PENDING_APPROVAL, RequestStatus.APPROVED_NOT_OPENED])
+        .exclude(user=user)
+        .select_related("user")
+        .prefetch_related("items", "approvals__approver")
+        .order_by("pending_until", "id")[:200]
+    )
     return [a for a in waiting if in_scope(inventory, a)]
 
 
@@ -60,9 +64,15 @@ def asked_lately(requests: list[AccessRequest]) -> dict[int, list[AccessRequest]
     access). Two queries for the inbox's 200 requests, where it was one per request."""
     vms_of = {a.pk: {i.vm_id for i in a.items.all()} for a in requests}
     wanted = set().union(*vms_of.values())
-    asked = list(AccessRequestItem.objects.filter(vm_id__in=wanted, request__created__gte=timezone.now() - RECENT)
-                 .order_by("-request__created", "-request_id").values_list("request_id", "vm_id")[:ASKED_AT_MOST]
-                 ) if wanted else []
+    asked = (
+        list(
+            AccessRequestItem.objects.filter(vm_id__in=wanted, request__created__gte=timezone.now() - RECENT)
+            .order_by("-request__created", "-request_id")
+            .values_list("request_id", "vm_id")[:ASKED_AT_MOST]
+        )
+        if wanted
+        else []
+    )
     by_pk = AccessRequest.objects.select_related("user").in_bulk({pk for pk, _ in asked})
     by_vm: dict[str, list[tuple[int, int]]] = defaultdict(list)  # VM → (newness, request), newest first
     for newness, (pk, vm_id) in enumerate(asked):
@@ -121,8 +131,18 @@ def approve(actor: Actor, pk: int, comment: str, inventory: Inventory) -> Access
                 access.decided_at = timezone.now()
                 access.opening_since = access.decided_at
                 access.save(update_fields=["status", "decided_at", "opening_since"])
-            record(actor, "access.approve", targets(access), "approved", details={
-                "request": access.pk, "comment": comment, "approvals": count, "needed": access.approvals_needed})
+            record(
+                actor,
+                "access.approve",
+                targets(access),
+                "approved",
+                details={
+                    "request": access.pk,
+                    "comment": comment,
+                    "approvals": count,
+                    "needed": access.approvals_needed,
+                },
+            )
     except IntegrityError:  # the same approver's second click, at the same moment
         raise Refused("You have already decided on this request.") from None
     if last:
@@ -145,7 +165,8 @@ def open_again(actor: Actor, pk: int, inventory: Inventory) -> AccessRequest:
         access.move(RequestStatus.WAITING_FOR_AZURE)
         access.save(update_fields=["status", "opening_since"])
         access.items.filter(status__in=ItemStatus.from_states(ItemStatus.WAITING_FOR_AZURE)).update(
-            status=ItemStatus.WAITING_FOR_AZURE, message="", correlation_id="")
+            status=ItemStatus.WAITING_FOR_AZURE, message="", correlation_id=""
+        )
     _open_as(actor, access, inventory, opener=True)
     return access
 
@@ -161,16 +182,18 @@ def _open_as(actor: Actor, access: AccessRequest, inventory: Inventory, opener: 
         item.end = now + (min(window, rule.max_duration) if rule else window)
     AccessRequestItem.objects.bulk_update(items, ["end"])
     access = AccessRequest.objects.prefetch_related("items").select_related("user").get(pk=access.pk)
-    approvers = ", ".join(a.approver.upn for a in access.approvals.select_related("approver")
-                          if a.decision == Approval.Decision.APPROVE)
+    approvers = ", ".join(
+        a.approver.upn for a in access.approvals.select_related("approver") if a.decision == Approval.Decision.APPROVE
+    )
     justification = justifications.approved(access.user.upn, access.justification, approvers)
     try:
         open_request(actor, access, justification, "access.open")
     finally:
         # Nothing opened (Azure refused the approver, failed, or their sign-in had expired): the approvals stand
         # and the request stays approved, for them or another approver to open.
-        AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(
-            RequestStatus.APPROVED_NOT_OPENED)).update(status=RequestStatus.APPROVED_NOT_OPENED)
+        AccessRequest.objects.filter(
+            pk=access.pk, status__in=RequestStatus.from_states(RequestStatus.APPROVED_NOT_OPENED)
+        ).update(status=RequestStatus.APPROVED_NOT_OPENED)
         access.refresh_from_db(fields=["status"])
     notices.decided(access, actor.user, opener)
 
@@ -187,7 +210,13 @@ def deny(actor: Actor, pk: int, comment: str) -> AccessRequest:
             access.move(RequestStatus.DENIED)
             access.decided_at = timezone.now()
             access.save(update_fields=["status", "decided_at"])
-            record(actor, "access.deny", targets(access), RequestStatus.DENIED.label, details={"request": access.pk, "comment": comment})
+            record(
+                actor,
+                "access.deny",
+                targets(access),
+                RequestStatus.DENIED.label,
+                details={"request": access.pk, "comment": comment},
+            )
     except IntegrityError:
         raise Refused("You have already decided on this request.") from None
     notices.decided(access, actor.user)
@@ -210,12 +239,18 @@ def cancel(actor: Actor, pk: int) -> AccessRequest:
 
 
 def _lapse(access: AccessRequest) -> None:
-    updated = AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(RequestStatus.LAPSED)).update(
-        status=RequestStatus.LAPSED, decided_at=timezone.now())
+    updated = AccessRequest.objects.filter(
+        pk=access.pk, status__in=RequestStatus.from_states(RequestStatus.LAPSED)
+    ).update(status=RequestStatus.LAPSED, decided_at=timezone.now())
     if updated:
         access.status = RequestStatus.LAPSED  # as the guarded UPDATE above wrote it
-        record(PORTAL, "access.lapse", targets(access), RequestStatus.LAPSED.label, details={
-            "request": access.pk, "pending_until": access.pending_until.isoformat()})
+        record(
+            PORTAL,
+            "access.lapse",
+            targets(access),
+            RequestStatus.LAPSED.label,
+            details={"request": access.pk, "pending_until": access.pending_until.isoformat()},
+        )
         notices.lapsed(access)
 
 
@@ -249,19 +284,25 @@ def open_ports(access: AccessRequest, inventory: Inventory, only: set[int] | Non
             continue
         row = inventory.row_of(item.vm_id)
         rule = _port(row, item.port)
-        if (item.status in OPENABLE and item.ended_at is None and rule is not None
-                and still_open(item, line_of(row, item), now)):
+        if (
+            item.status in OPENABLE
+            and item.ended_at is None
+            and rule is not None
+            and still_open(item, line_of(row, item), now)
+        ):
             found.append(OpenPort(item, row, rule))
     return found
 
 
-def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[str]:
+def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory, none_open: str = "") -> list[str]:
     """Close these open ports early, and nothing else. Azure has no revoke: each VM and port gets a newer
     request, which revokes the older one for that VM and port alone (NewerRequestInitiated), as short as Azure
     accepts, to an address that reaches nobody where the policy takes any source (else to the port's own
-    source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals."""
+    source). One initiate and one `access.end` trail event per request and policy. Returns Azure's refusals.
+    `none_open` is the refusal when nothing asked for is open (a per-port end names that port: the rest of its
+    request may well be open)."""
     if not ports:
-        raise Refused("Nothing of this request is open any more.")
+        raise Refused(none_open or "Nothing of this request is open any more.")
     end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
     groups: dict[tuple[int, str], list[OpenPort]] = defaultdict(list)
     for p in ports:
@@ -278,6 +319,11 @@ def end_now(actor: Actor, ports: list[OpenPort], inventory: Inventory) -> list[s
     return problems
 
 
+def port_closed(item: AccessRequestItem) -> str:
+    """Why one VM's port cannot be ended: it is not open (said of that port alone, not of its request)."""
+    return f"{item.vm_name} port {item.port} is not open any more."
+
+
 def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetime) -> str:
     """One initiate that replaces these ports (one request's, in one policy) with a window reaching nobody;
     Azure's refusal, or "" when it ended them."""
@@ -285,8 +331,13 @@ def _end_group(actor: Actor, policy_id: str, group: list[OpenPort], end: datetim
     vms: dict[str, list[gateway.GrantPort]] = defaultdict(list)
     for p in group:
         vms[p.item.vm_id].append(_closing(p.rule, p.item.port, p.item.source_prefix, end))
-    return _replace(actor, policy_id, vms, justifications.ended_early(actor.user.upn, access.pk, access.user.upn),
-                    {"request": access.pk})
+    return _replace(
+        actor,
+        policy_id,
+        vms,
+        justifications.ended_early(actor.user.upn, access.pk, access.user.upn),
+        {"request": access.pk},
+    )
 
 
 def _closing(rule: gateway.PortRule, port: int, source: str, end: datetime) -> gateway.GrantPort:
@@ -294,21 +345,40 @@ def _closing(rule: gateway.PortRule, port: int, source: str, end: datetime) -> g
     return gateway.GrantPort(port, NOBODY if rule.allowed_prefixes == ("*",) else source, end)
 
 
-def _replace(actor: Actor, policy_id: str, vms: dict[str, list[gateway.GrantPort]], justification: str,
-             about: dict) -> str:
+def _replace(
+    actor: Actor, policy_id: str, vms: dict[str, list[gateway.GrantPort]], justification: str, about: dict
+) -> str:
     """The initiate that ends windows early, and its `access.end` trail event (`about`: the request, or the window
     opened outside the portal); Azure's refusal, or ""."""
     correlation, problem = str(uuid.uuid4()), ""
     try:
-        gateway.initiate(actor.session, gateway.parse_policy_id(policy_id), {k: tuple(v) for k, v in vms.items()},
-                         justification, correlation)
+        gateway.initiate(
+            actor.session,
+            gateway.parse_policy_id(policy_id),
+            {k: tuple(v) for k, v in vms.items()},
+            justification,
+            correlation,
+        )
     except gateway.GatewayError as error:
         problem = error.message
     end = next(g.end for grants in vms.values() for g in grants)
-    record(actor, "access.end", policy_id, ItemStatus.REFUSED.value if problem else ENDED_EARLY, correlation_id=correlation, details={
-        **about, "justification": justification, "message": problem,
-        "items": [{"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
-                  for vm, grants in vms.items() for g in grants]})
+    record(
+        actor,
+        "access.end",
+        policy_id,
+        ItemStatus.REFUSED.value if problem else ENDED_EARLY,
+        correlation_id=correlation,
+        details={
+            **about,
+            "justification": justification,
+            "message": problem,
+            "items": [
+                {"vm": vm, "port": g.number, "end": end.isoformat(), "source": g.source, "correlation_id": correlation}
+                for vm, grants in vms.items()
+                for g in grants
+            ],
+        },
+    )
     return problem
 
 
@@ -321,9 +391,13 @@ def end_outside(actor: Actor, row: VmRow, line: RequestLine, inventory: Inventor
     if rule is None:
         raise Refused(f"Port {line.port} of {row.name} is not in its JIT policy any more: nothing to end.")
     end = inventory.azure_clock() + timedelta(seconds=settings.JIT_END_NOW_SECONDS)
-    problem = _replace(actor, row.policy_id, {row.vm_id: [_closing(rule, line.port, line.source, end)]},
-                       justifications.ended_outside(actor.user.upn, line.requestor),
-                       {"request": None, "opened_outside_by": line.requestor, "window_end": line.end.isoformat()})
+    problem = _replace(
+        actor,
+        row.policy_id,
+        {row.vm_id: [_closing(rule, line.port, line.source, end)]},
+        justifications.ended_outside(actor.user.upn, line.requestor),
+        {"request": None, "opened_outside_by": line.requestor, "window_end": line.end.isoformat()},
+    )
     invalidate(gateway.subscription_of(row.policy_id))
     if not problem and line.requestor.lower() != (actor.user.upn or "").lower():
         notices.ended_outside(line.requestor, row.name, line.port, actor.user)
@@ -336,8 +410,9 @@ def _conclude_ends(actor: Actor, ended: list[AccessRequestItem], until: datetime
     if not ended:
         return
     moment = timezone.now()
-    AccessRequestItem.objects.filter(pk__in=[i.pk for i in ended]).update(ended_by=actor.user, ended_at=moment,
-                                                                               ended_until=until)
+    AccessRequestItem.objects.filter(pk__in=[i.pk for i in ended]).update(
+        ended_by=actor.user, ended_at=moment, ended_until=until
+    )
     by_request: dict[int, AccessRequest] = {i.request_id: i.request for i in ended}
     gone = {i.pk for i in ended}
     for access in by_request.values():
@@ -347,16 +422,23 @@ def _conclude_ends(actor: Actor, ended: list[AccessRequestItem], until: datetime
         AccessRequest.objects.filter(pk=access.pk).update(ended_by=actor.user, ended_at=moment)
         access.ended_by, access.ended_at = actor.user, moment
         for extension in access.extensions.filter(status=RequestStatus.PENDING_APPROVAL):
-            if AccessRequest.objects.filter(pk=extension.pk, status__in=RequestStatus.from_states(
-                    RequestStatus.CANCELLED)).update(status=RequestStatus.CANCELLED, decided_at=moment):
-                record(actor, "access.cancel", targets(extension), RequestStatus.CANCELLED.label, details={
-                    "request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"})
+            if AccessRequest.objects.filter(
+                pk=extension.pk, status__in=RequestStatus.from_states(RequestStatus.CANCELLED)
+            ).update(status=RequestStatus.CANCELLED, decided_at=moment):
+                record(
+                    actor,
+                    "access.cancel",
+                    targets(extension),
+                    RequestStatus.CANCELLED.label,
+                    details={"request": extension.pk, "why": f"request {access.pk}, which it extends, was ended"},
+                )
         if actor.user_pk != access.user_id:
             notices.ended(access, actor.user)
 
 
-def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory,
-           only: set[int] | None = None) -> AccessRequest:
+def extend(
+    actor: Actor, access: AccessRequest, window: timedelta, key: str, inventory: Inventory, only: set[int] | None = None
+) -> AccessRequest:
     """A new request for the same open ports (those whose item pk is in `only`, when given) and sources,
     `window` from now (capped by each port's maximum), which Azure records as replacing the old one for those
     VMs and ports alone. The rules apply again (see `rule_for`)."""
@@ -372,9 +454,16 @@ def extend(actor: Actor, access: AccessRequest, window: timedelta, key: str, inv
     window = min(window, max(p.rule.max_duration for p in ports))
     planned = [Planned(Choice(p.row, p.rule), p.item.source_prefix, min(window, p.rule.max_duration)) for p in ports]
     # Azure's history (and so the VM list) tells an extension from a new grant by these words.
-    return do_submit_request(actor, key, planned, access.source_prefix, window,
-                             justifications.extension(access.pk, access.justification),
-                             inventory.azure_clock(), extends=access)
+    return do_submit_request(
+        actor,
+        key,
+        planned,
+        access.source_prefix,
+        window,
+        justifications.extension(access.pk, access.justification),
+        inventory.azure_clock(),
+        extends=access,
+    )
 
 
 def remind_ending(now: datetime | None = None) -> int:
@@ -384,15 +473,28 @@ def remind_ending(now: datetime | None = None) -> int:
     if not minutes:
         return 0
     now = now or timezone.now()
-    ending = (AccessRequestItem.objects.filter(status=ItemStatus.OPENED, end__gt=now,
-                                               end__lte=now + timedelta(minutes=minutes), request__ended_at__isnull=True)
-              .values_list("request_id", flat=True).distinct())
+    ending = (
+        AccessRequestItem.objects.filter(
+            status=ItemStatus.OPENED,
+            end__gt=now,
+            end__lte=now + timedelta(minutes=minutes),
+            request__ended_at__isnull=True,
+        )
+        .values_list("request_id", flat=True)
+        .distinct()
+    )
     ending = list(ending)
-    told = set(Notification.objects.filter(kind="ending_soon", request_id__in=ending).values_list("request_id", flat=True))
+    told = set(
+        Notification.objects.filter(kind="ending_soon", request_id__in=ending).values_list("request_id", flat=True)
+    )
     count = 0
     # Not those already extended: the newer request gets its own reminder.
-    for access in (AccessRequest.objects.filter(pk__in=ending, extensions__isnull=True).exclude(pk__in=told)
-                   .select_related("user").prefetch_related("items")):
+    for access in (
+        AccessRequest.objects.filter(pk__in=ending, extensions__isnull=True)
+        .exclude(pk__in=told)
+        .select_related("user")
+        .prefetch_related("items")
+    ):
         first_end = min(i.end for i in access.items.all() if i.status == ItemStatus.OPENED)
         notices.ending_soon(access, max(1, round((first_end - now).total_seconds() / 60)))
         count += 1
@@ -409,11 +511,14 @@ def settle_stalled(now: datetime | None = None) -> int:
     for access in stalled.select_related("user"):
         with transaction.atomic():
             waiting = access.items.filter(status__in=ItemStatus.from_states(ItemStatus.UNKNOWN))
-            waiting.update(status=ItemStatus.UNKNOWN, message="The portal lost track of this while asking Azure: "
-                           "My access shows whether it opened.")
+            waiting.update(
+                status=ItemStatus.UNKNOWN,
+                message="The portal lost track of this while asking Azure: My access shows whether it opened.",
+            )
             status = RequestStatus.APPROVED_NOT_OPENED if access.decided_at else RequestStatus.NOT_OPENED
             if not AccessRequest.objects.filter(pk=access.pk, status__in=RequestStatus.from_states(status)).update(
-                    status=status):
+                status=status
+            ):
                 continue
             record(PORTAL, "access.stall", targets(access), "not confirmed", details={"request": access.pk})
         count += 1

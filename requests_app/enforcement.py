@@ -38,6 +38,7 @@ DECIDES, ADMINISTERS, SKIPS = "decides", "administers", "can skip"
 @dataclass(frozen=True)
 class Who:
     """A principal that can open ports somewhere in a rule's scope, and what that means for the rule."""
+
     principal_id: str
     principal_type: str
     name: str  # "Alice Archer (alice@contoso.test)" for a person the portal knows, else ""
@@ -77,8 +78,10 @@ class RuleCheck:
             return "Not checked: " + " ".join(self.unread)
         if self.skippers:
             count = len(self.skippers)
-            return (f"Not enforced: Azure lets {count} principal{'s' if count > 1 else ''} open these ports without "
-                    f"approval: {', '.join(w.label for w in self.skippers)}.")
+            return (
+                f"Not enforced: Azure lets {count} principal{'s' if count > 1 else ''} open these ports without "
+                f"approval: {', '.join(w.label for w in self.skippers)}."
+            )
         return "Enforced: only its approvers and JIT administrators can open these ports in Azure."
 
     def words_for(self, me: str) -> str:
@@ -88,9 +91,11 @@ class RuleCheck:
         if self.unread or me not in {i.lower() for i in self.skipper_ids}:
             return self.words
         others = [w.label for w in self.skippers if w.principal_id.lower() != me]
-        return (f"Not enforced: Azure lets you{' and ' + ', '.join(others) if others else ''} open these ports "
-                "directly, without approval: this approval is the portal's, not Azure's, and a direct opening is in "
-                "Azure's Activity Log for auditors.")
+        return (
+            f"Not enforced: Azure lets you{' and ' + ', '.join(others) if others else ''} open these ports "
+            "directly, without approval: this approval is the portal's, not Azure's, and a direct opening is in "
+            "Azure's Activity Log for auditors."
+        )
 
 
 def catalog(session, user_pk: int, subscription_id: str) -> gateway.RoleCatalog | str:
@@ -133,10 +138,19 @@ def check(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names:
     whether each is someone the rule trusts. `names`: subscription id → display name, for the words."""
     scopes = _scopes(rule, read)
     unread = tuple(dict.fromkeys(found for sub, _ in scopes if isinstance(found := read.get(sub, "not read"), str)))
-    holders = [(sub, h) for sub, rg in scopes if not isinstance(read.get(sub, ""), str)
-               for h in read[sub].holders(INITIATE, rg)]
-    writers = {h.principal_id for sub, rg in scopes if not isinstance(read.get(sub, ""), str)
-               for h in read[sub].holders(WRITE, rg) if h.covers_all}
+    holders = [
+        (sub, h)
+        for sub, rg in scopes
+        if not isinstance(read.get(sub, ""), str)
+        for h in read[sub].holders(INITIATE, rg)
+    ]
+    writers = {
+        h.principal_id
+        for sub, rg in scopes
+        if not isinstance(read.get(sub, ""), str)
+        for h in read[sub].holders(WRITE, rg)
+        if h.covers_all
+    }
     people = _people(h.principal_id for _, h in holders)
     through: dict[str, list[str]] = {}
     for sub, h in holders:
@@ -149,8 +163,13 @@ def check(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names:
             standing, name = SKIPS, ""
         else:
             name = f"{user.display_name or user.upn} ({user.upn})" if user.upn else str(user)
-            standing = (DECIDES if _is_approver(user, rule, roles) else
-                        ADMINISTERS if ADMIN in roles and principal_id in writers else SKIPS)
+            standing = (
+                DECIDES
+                if _is_approver(user, rule, roles)
+                else ADMINISTERS
+                if ADMIN in roles and principal_id in writers
+                else SKIPS
+            )
         who.append(Who(principal_id, principal_type, name, standing, tuple(dict.fromkeys(ways))))
     who.sort(key=lambda w: ({SKIPS: 0, DECIDES: 1, ADMINISTERS: 2}[w.standing], w.label.lower()))
     return RuleCheck(rule, tuple(who), unread, tuple(_deciders(rule, scopes, read, people)))
@@ -162,7 +181,7 @@ def _where(scope: str, subscription_id: str, names: dict[str, str]) -> str:
     prefix = f"/subscriptions/{subscription_id}".lower()
     if not scope.lower().startswith(prefix):
         return scope or "/"
-    rest = scope[len(prefix):].strip("/").split("/")
+    rest = scope[len(prefix) :].strip("/").split("/")
     name = names.get(subscription_id.lower(), subscription_id)
     if len(rest) >= 2 and rest[0].lower() == "resourcegroups":
         return f"{name} / {'/'.join(rest[1:])}"
@@ -179,12 +198,20 @@ def _deciders(rule: ApprovalRule, scopes, read, people) -> list[str]:
             return []
         here = {h.principal_id for h in answer.holders(INITIATE, rg) if h.covers_all and h.principal_type == "User"}
         found = here if found is None else found & here
-    return sorted(f"{people[p][0].display_name or people[p][0].upn}" for p in found or ()
-                  if p in people and _is_approver(people[p][0], rule, people[p][1]))
+    return sorted(
+        f"{people[p][0].display_name or people[p][0].upn}"
+        for p in found or ()
+        if p in people and _is_approver(people[p][0], rule, people[p][1])
+    )
 
 
-def who_can_decide(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], subscription_id: str,
-                   resource_group: str, requester_pk: int) -> list[User] | None:
+def who_can_decide(
+    rule: ApprovalRule,
+    read: dict[str, gateway.RoleCatalog | str],
+    subscription_id: str,
+    resource_group: str,
+    requester_pk: int,
+) -> list[User] | None:
     """The people who could decide on a request under `rule` for VMs in one resource group: approvers it
     trusts whose Azure roles let them open ports there (nobody approves their own). None: not known (the
     roles could not be read)."""
@@ -192,12 +219,14 @@ def who_can_decide(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str
     if answer is None or isinstance(answer, str):
         return None
     ids = {h.principal_id for h in answer.holders(INITIATE, resource_group) if h.covers_all}
-    return [user for user, roles in _people(ids).values()
-            if user.pk != requester_pk and _is_approver(user, rule, roles)]
+    return [
+        user for user, roles in _people(ids).values() if user.pk != requester_pk and _is_approver(user, rule, roles)
+    ]
 
 
-def rule_checks(session, user_pk: int, subscriptions: dict[str, str],
-                rules: Iterable[ApprovalRule] | None = None) -> list[RuleCheck]:
+def rule_checks(
+    session, user_pk: int, subscriptions: dict[str, str], rules: Iterable[ApprovalRule] | None = None
+) -> list[RuleCheck]:
     """Every rule (or those given) checked against Azure's role assignments as this person can read them.
     `subscriptions`: id → name of the subscriptions the person sees (a rule on every subscription covers
     those). The Health page calls this."""
@@ -214,7 +243,9 @@ def scope_words(rule: ApprovalRule, names: dict[str, str]) -> str:
     return f"{name} / {rule.resource_group}" if rule.resource_group else name
 
 
-def approver_problems(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names: dict[str, str]) -> list[str]:
+def approver_problems(
+    rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | str], names: dict[str, str]
+) -> list[str]:
     """What is wrong with who may decide under `rule` (unsaved), in words: each approver it names must be a
     person the portal knows, hold JIT.Approver and be let open ports by Azure across its scope; and somebody
     must be able to decide at all."""
@@ -230,16 +261,21 @@ def approver_problems(rule: ApprovalRule, read: dict[str, gateway.RoleCatalog | 
     for upn in named:
         user = known.get(upn)
         if user is None:
-            problems.append(f"{upn} has never signed in to the portal: it cannot tell who that is, nor ask Azure "
-                            "what they may do.")
+            problems.append(
+                f"{upn} has never signed in to the portal: it cannot tell who that is, nor ask Azure what they may do."
+            )
         elif APPROVER not in {g.name for g in user.groups.all()}:
             problems.append(f"{upn} does not hold the app role JIT.Approver, so cannot decide.")
         elif user.object_id.lower() not in able:
-            problems.append(f"Azure does not let {upn} open ports in {where}: no role assigned to them there or "
-                            f"above grants {INITIATE} (a group's may, which the portal cannot see into).")
+            problems.append(
+                f"Azure does not let {upn} open ports in {where}: no role assigned to them there or "
+                f"above grants {INITIATE} (a group's may, which the portal cannot see into)."
+            )
     if not _deciders(rule, scopes, read, _people(able)):
-        problems.append(f"Nobody could decide: no approver this rule trusts may open ports in {where}. Requests "
-                        "under it would wait until they expire.")
+        problems.append(
+            f"Nobody could decide: no approver this rule trusts may open ports in {where}. Requests "
+            "under it would wait until they expire."
+        )
     return problems
 
 
@@ -285,8 +321,10 @@ def why_not_manage(session, user_pk: int, subscription_id: str, resource_group: 
         if not answer.known:
             return f"Azure would not say what you may do in {where}, so the portal cannot let you manage rules there."
         if not answer.allows(WRITE):
-            return (f"Azure does not give you {WRITE} on {where}: managing an approval rule there takes the right "
-                    "to write its JIT policies.")
+            return (
+                f"Azure does not give you {WRITE} on {where}: managing an approval rule there takes the right "
+                "to write its JIT policies."
+            )
     return ""
 
 
@@ -301,8 +339,10 @@ def why_no_new_rule(session, user_pk: int, groups: dict[str, set[str]]) -> str:
         answers = gateway.parallel(lambda scope: rights(session, user_pk, *scope), scopes)
         if any(a.known and a.allows(WRITE) for a in answers):
             return ""
-    return (f"Azure gives you {WRITE} on none of the subscriptions and resource groups you see: making an approval "
-            "rule takes the right to write JIT policies where it applies.")
+    return (
+        f"Azure gives you {WRITE} on none of the subscriptions and resource groups you see: making an approval "
+        "rule takes the right to write JIT policies where it applies."
+    )
 
 
 def visible_rules(session, user_pk: int, rows: Iterable) -> tuple[list[ApprovalRule], int]:
@@ -326,8 +366,9 @@ def readable(rule: ApprovalRule, session, user_pk: int, groups: set[tuple[str, s
     return answer.known and answer.allows("Microsoft.Compute/virtualMachines/read")
 
 
-def nobody_decides(session, user_pk: int, rule: ApprovalRule, groups: Iterable[tuple[str, str]],
-                   requester_pk: int) -> list[str]:
+def nobody_decides(
+    session, user_pk: int, rule: ApprovalRule, groups: Iterable[tuple[str, str]], requester_pk: int
+) -> list[str]:
     """The resource groups ("rg-web in Contoso Production") where nobody could decide on a request by
     `requester_pk` under `rule`: no approver it trusts, other than the requester, whom Azure lets open ports
     there. Groups whose roles could not be read are not named (nothing is known)."""

@@ -53,9 +53,11 @@ def _too_long(planned: list[Planned]) -> list[str]:
     for p in planned:
         if p.window > p.choice.port.max_duration:
             over.setdefault((p.choice.port.max_duration, p.window), []).append(p.choice.label)
-    return [f"{' and '.join(ports)} {'allows' if len(ports) == 1 else 'allow'} at most {human(longest)}, not "
-            f"{human(window)}: ask for less or untick {'it' if len(ports) == 1 else 'them'}."
-            for (longest, window), ports in sorted(over.items())]
+    return [
+        f"{' and '.join(ports)} {'allows' if len(ports) == 1 else 'allow'} at most {human(longest)}, not "
+        f"{human(window)}: ask for less or untick {'it' if len(ports) == 1 else 'them'}."
+        for (longest, window), ports in sorted(over.items())
+    ]
 
 
 def own_time(choice: Choice) -> str:
@@ -71,8 +73,9 @@ class BreakGlass(forms.Form):
     is told."""
 
     break_glass = forms.BooleanField(label="Break glass: open now without waiting for approval", required=False)
-    break_glass_reason = forms.CharField(label="Why can this not wait?", required=False, max_length=500,
-                                         widget=forms.Textarea(attrs={"rows": 2}))
+    break_glass_reason = forms.CharField(
+        label="Why can this not wait?", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean_break_glass_reason(self) -> str:
         reason = self.cleaned_data.get("break_glass_reason", "").strip()
@@ -84,16 +87,26 @@ class BreakGlass(forms.Form):
 class RequestAccessForm(BreakGlass):
     source = forms.ChoiceField(label="Source", widget=forms.RadioSelect)
     other_source = SourcePrefixField(label="Another IP or CIDR", required=False)
-    duration = DurationField(label="For", error_messages={
-        "required": "Say for how long, in minutes or hours.", "incomplete": "Say for how long, in minutes or hours."})
+    duration = DurationField(
+        label="For",
+        error_messages={
+            "required": "Say for how long, in minutes or hours.",
+            "incomplete": "Say for how long, in minutes or hours.",
+        },
+    )
     justification = forms.CharField(
-        label="Why do you need access?", max_length=JUSTIFICATION_LIMIT,
+        label="Why do you need access?",
+        max_length=JUSTIFICATION_LIMIT,
         widget=forms.Textarea(attrs={"rows": 3, "aria-describedby": "justification-help justification-count"}),
-        error_messages={"required": "Say why you need access.",
-                        "max_length": "Keep it to %(limit_value)d characters; it has %(show_value)d."})
+        error_messages={
+            "required": "Say why you need access.",
+            "max_length": "Keep it to %(limit_value)d characters; it has %(show_value)d.",
+        },
+    )
     # A signed one-time key: a double submit finds the request it already made.
-    request_key = SignedField(salt="requests.key", max_age=12 * 3600,
-                              expired="This form expired or was altered; check it and submit again.")
+    request_key = SignedField(
+        salt="requests.key", max_age=12 * 3600, expired="This form expired or was altered; check it and submit again."
+    )
 
     def __init__(self, rows: list[VmRow], my_ip: str, *args, picked: set[str] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -101,20 +114,26 @@ class RequestAccessForm(BreakGlass):
         self.choices = [Choice(row, port) for row in rows for port in row.ports]
         picked = set(picked or ())
         # A VM none of whose ports is picked (from the person's last request) starts with its usual port.
-        picked |= {Choice(row, port).field_name for row in rows if (port := usual_port(row))
-                   and not any(Choice(row, p).field_name in picked for p in row.ports)}
+        picked |= {
+            Choice(row, port).field_name
+            for row in rows
+            if (port := usual_port(row)) and not any(Choice(row, p).field_name in picked for p in row.ports)
+        }
         for choice in self.choices:
             self.fields[choice.field_name] = forms.BooleanField(
-                required=False, initial=choice.field_name in picked, label=choice.label,
-                widget=forms.CheckboxInput(attrs={"aria-label": choice.label}))
+                required=False,
+                initial=choice.field_name in picked,
+                label=choice.label,
+                widget=forms.CheckboxInput(attrs={"aria-label": choice.label}),
+            )
             # Blank: the time and source for all ports below.
             self.fields[own_time(choice)] = DurationField(label=f"Own time for {choice.label}", required=False)
             self.fields[own_time(choice)].widget.widgets[1].attrs["aria-label"] = f"Unit for {choice.label}"
-            self.fields[own_source(choice)] = SourcePrefixField(label=f"Own source for {choice.label}",
-                                                                required=False)
+            self.fields[own_source(choice)] = SourcePrefixField(label=f"Own source for {choice.label}", required=False)
         listed = sorted({p for c in self.choices for p in c.port.allowed_prefixes if p != "*"})
-        self.fields["source"].choices = ([(MY_IP, f"My IP ({my_ip})")] + [(p, p) for p in listed]
-                                         + [(OTHER, "Another IP or CIDR")])
+        self.fields["source"].choices = (
+            [(MY_IP, f"My IP ({my_ip})")] + [(p, p) for p in listed] + [(OTHER, "Another IP or CIDR")]
+        )
         self.fields["justification"].required = settings.JIT_REQUIRE_JUSTIFICATION
         longest = min((c.port.max_duration for c in self.choices), default=timedelta(hours=1))
         self.fields["duration"].initial = min(timedelta(hours=1), longest)
@@ -155,20 +174,31 @@ class RequestAccessForm(BreakGlass):
         if not chosen:
             raise forms.ValidationError("Choose at least one port to open.")
         source, window = self._source(data), data["duration"]
-        planned = [Planned(c, prefix_text(data[own_source(c)]) if data.get(own_source(c)) is not None else source,
-                           data.get(own_time(c)) or window) for c in chosen]
+        planned = [
+            Planned(
+                c,
+                prefix_text(data[own_source(c)]) if data.get(own_source(c)) is not None else source,
+                data.get(own_time(c)) or window,
+            )
+            for c in chosen
+        ]
         problems = _too_long(planned)
-        problems += [f"{p.choice.label} accepts only {', '.join(p.choice.port.allowed_prefixes)} as the source (Azure "
-                     "matches it exactly); choose it above or untick the port."
-                     for p in planned if p.source and p.choice.port.allowed_prefixes != ("*",)
-                     and p.source not in p.choice.port.allowed_prefixes]
+        problems += [
+            f"{p.choice.label} accepts only {', '.join(p.choice.port.allowed_prefixes)} as the source (Azure "
+            "matches it exactly); choose it above or untick the port."
+            for p in planned
+            if p.source and p.choice.port.allowed_prefixes != ("*",) and p.source not in p.choice.port.allowed_prefixes
+        ]
         wide: dict[str, list[str]] = {}
         for p in planned:
             if p.source and p.choice.port.allowed_prefixes == ("*",) and too_broad(parse_prefix(p.source)):
                 wide.setdefault(p.source, []).append(p.choice.label)
-        problems += [f"{broad} is too broad a source for {', '.join(ports)}: at most /{settings.JIT_MAX_SOURCE_PREFIX_V4} "
-                     f"for IPv4 and /{settings.JIT_MAX_SOURCE_PREFIX_V6} for IPv6, unless the policy lists the range "
-                     "itself." for broad, ports in wide.items()]
+        problems += [
+            f"{broad} is too broad a source for {', '.join(ports)}: at most /{settings.JIT_MAX_SOURCE_PREFIX_V4} "
+            f"for IPv4 and /{settings.JIT_MAX_SOURCE_PREFIX_V6} for IPv6, unless the policy lists the range "
+            "itself."
+            for broad, ports in wide.items()
+        ]
         if problems:
             raise forms.ValidationError(problems)
         data.update(chosen=chosen, planned=planned, source_prefix=source, window=window)
@@ -179,9 +209,12 @@ class RequestAccessForm(BreakGlass):
         picked = data["source"]
         if picked != OTHER and data.get("other_source") is not None:
             # Someone who typed an address meant it; never drop it silently for another choice.
-            self.add_error("other_source", f"You typed {prefix_text(data['other_source'])} here but chose "
-                           f"“{dict(self.fields['source'].choices)[picked]}” above: choose “Another IP or CIDR” "
-                           "to use it, or clear this box.")
+            self.add_error(
+                "other_source",
+                f"You typed {prefix_text(data['other_source'])} here but chose "
+                f"“{dict(self.fields['source'].choices)[picked]}” above: choose “Another IP or CIDR” "
+                "to use it, or clear this box.",
+            )
             return ""
         if picked == OTHER:
             if data.get("other_source") is None:
@@ -198,10 +231,12 @@ class RequestAccessForm(BreakGlass):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=((Approval.Decision.APPROVE, "Approve"), (Approval.Decision.DENY, "Deny")),
-                                 widget=forms.HiddenInput)
-    comment = forms.CharField(label="Comment", required=False, max_length=1000,
-                              widget=forms.Textarea(attrs={"rows": 2}))
+    decision = forms.ChoiceField(
+        choices=((Approval.Decision.APPROVE, "Approve"), (Approval.Decision.DENY, "Deny")), widget=forms.HiddenInput
+    )
+    comment = forms.CharField(
+        label="Comment", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def clean(self):
         data = super().clean()
@@ -212,16 +247,19 @@ class DecisionForm(forms.Form):
 
 class ExtendForm(forms.Form):
     duration = DurationField(label="Open for (from now)", error_messages={"required": "Say for how long."})
-    request_key = SignedField(salt="requests.key", max_age=12 * 3600,
-                              expired="This form expired or was altered; check it and submit again.")
+    request_key = SignedField(
+        salt="requests.key", max_age=12 * 3600, expired="This form expired or was altered; check it and submit again."
+    )
 
     def __init__(self, longest: timedelta, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["duration"] = DurationField(label="Open for (from now)", longest=longest, initial=longest,
-                                                error_messages={"required": "Say for how long."})
+        self.fields["duration"] = DurationField(
+            label="Open for (from now)",
+            longest=longest,
+            initial=longest,
+            error_messages={"required": "Say for how long."},
+        )
         self.fields["request_key"].initial = RequestAccessForm.new_key()
-
-
 
 
 class RuleForm(forms.ModelForm):
@@ -234,17 +272,31 @@ class RuleForm(forms.ModelForm):
 
     class Meta:
         model = ApprovalRule
-        fields = ["name", "subscription_id", "resource_group", "condition", "longer_than_minutes", "ports",
-                  "approvals_needed", "approvers", "pending_minutes", "extension_minutes"]
-        labels = {"subscription_id": "Subscription",
-                  "resource_group": "Resource group",
-                  "longer_than_minutes": "Longer than (minutes)", "ports": "Ports (e.g. 22, 3389)",
-                  "approvals_needed": "Approvals needed (1–3)",
-                  "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
-                  "pending_minutes": "A request waits at most (minutes)",
-                  "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)"}
-        field_classes = dict.fromkeys(("approvals_needed", "pending_minutes", "extension_minutes",
-                                       "longer_than_minutes"), WholeNumberField)
+        fields = [
+            "name",
+            "subscription_id",
+            "resource_group",
+            "condition",
+            "longer_than_minutes",
+            "ports",
+            "approvals_needed",
+            "approvers",
+            "pending_minutes",
+            "extension_minutes",
+        ]
+        labels = {
+            "subscription_id": "Subscription",
+            "resource_group": "Resource group",
+            "longer_than_minutes": "Longer than (minutes)",
+            "ports": "Ports (e.g. 22, 3389)",
+            "approvals_needed": "Approvals needed (1–3)",
+            "approvers": "Approvers, one user principal name a line (blank: everyone holding JIT.Approver)",
+            "pending_minutes": "A request waits at most (minutes)",
+            "extension_minutes": "Extensions up to this many minutes need no new approval (0: always ask)",
+        }
+        field_classes = dict.fromkeys(
+            ("approvals_needed", "pending_minutes", "extension_minutes", "longer_than_minutes"), WholeNumberField
+        )
         widgets = {"approvers": forms.Textarea(attrs={"rows": 3}), "condition": forms.RadioSelect}
 
     def __init__(self, *args, places: dict[str, tuple[str, list[str]]] | None = None, **kwargs) -> None:
@@ -252,17 +304,29 @@ class RuleForm(forms.ModelForm):
         self.places = places or {}
         by_name = sorted(self.places.items(), key=lambda p: p[1][0].lower())
         self.fields["subscription_id"].widget = forms.Select(
-            choices=[("", "Every subscription")] + [(sub, name) for sub, (name, _) in by_name])
+            choices=[("", "Every subscription")] + [(sub, name) for sub, (name, _) in by_name]
+        )
         self.fields["resource_group"].widget = forms.Select(
-            choices=[("", "The whole subscription")] + [(name, [(rg, rg) for rg in groups]) for _, (name, groups) in by_name])
-        for name, low, high in (("approvals_needed", 1, 3), ("pending_minutes", 5, 7 * 24 * 60),
-                                ("extension_minutes", 0, 24 * 60), ("longer_than_minutes", 0, 24 * 60)):
+            choices=[("", "The whole subscription")]
+            + [(name, [(rg, rg) for rg in groups]) for _, (name, groups) in by_name]
+        )
+        for name, low, high in (
+            ("approvals_needed", 1, 3),
+            ("pending_minutes", 5, 7 * 24 * 60),
+            ("extension_minutes", 0, 24 * 60),
+            ("longer_than_minutes", 0, 24 * 60),
+        ):
             field = self.fields[name]
             field.min_value, field.max_value = low, high
-            field.validators = [v for v in field.validators if not isinstance(
-                v, validators.MinValueValidator | validators.MaxValueValidator)]
-            field.validators += [validators.MinValueValidator(low, f"From {low} to {high}."),
-                                 validators.MaxValueValidator(high, f"From {low} to {high}.")]
+            field.validators = [
+                v
+                for v in field.validators
+                if not isinstance(v, validators.MinValueValidator | validators.MaxValueValidator)
+            ]
+            field.validators += [
+                validators.MinValueValidator(low, f"From {low} to {high}."),
+                validators.MaxValueValidator(high, f"From {low} to {high}."),
+            ]
             field.widget.attrs.update(min=low, max=high)
 
     def clean_subscription_id(self) -> str:

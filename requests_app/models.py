@@ -16,7 +16,11 @@ class ApprovalRule(models.Model):
     """Which requests wait for approvers: a scope, a condition, how many approvals and how long to wait."""
 
     ALWAYS, LONGER, PORTS = "always", "longer", "ports"
-    CONDITIONS = ((ALWAYS, "Always"), (LONGER, "When the window is longer than"), (PORTS, "When one of these ports is asked"))
+    CONDITIONS = (
+        (ALWAYS, "Always"),
+        (LONGER, "When the window is longer than"),
+        (PORTS, "When one of these ports is asked"),
+    )
 
     name = models.CharField(max_length=80)
     subscription_id = models.CharField(max_length=36, blank=True)  # blank: every subscription
@@ -45,15 +49,18 @@ class ApprovalRule(models.Model):
     @property
     def summary(self) -> str:
         """The rule in a sentence: "Production: 1 approval when a window is longer than 60 min"."""
-        when = {self.ALWAYS: "for every request",
-                self.LONGER: f"when a window is longer than {self.longer_than_minutes} min",
-                self.PORTS: f"when port {self.ports} is asked"}[self.condition]
+        when = {
+            self.ALWAYS: "for every request",
+            self.LONGER: f"when a window is longer than {self.longer_than_minutes} min",
+            self.PORTS: f"when port {self.ports} is asked",
+        }[self.condition]
         count = f"{self.approvals_needed} approval{'s' if self.approvals_needed > 1 else ''}"
         return f"{self.name}: {count} {when}, decided within {self.pending_minutes} min"
 
     def covers(self, subscription_id: str, resource_group: str) -> bool:
-        return ((not self.subscription_id or self.subscription_id.lower() == subscription_id.lower())
-                and (not self.resource_group or self.resource_group.lower() == resource_group.lower()))
+        return (not self.subscription_id or self.subscription_id.lower() == subscription_id.lower()) and (
+            not self.resource_group or self.resource_group.lower() == resource_group.lower()
+        )
 
     def asks(self, port: int, minutes: int) -> bool:
         """Whether a port asked for `minutes` meets the condition."""
@@ -71,8 +78,9 @@ class AccessRequest(models.Model):
     justification = models.TextField(blank=True)
     source_prefix = models.CharField(max_length=64)
     duration_minutes = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=RequestStatus, default=RequestStatus.WAITING_FOR_AZURE,
-                              db_index=True)
+    status = models.CharField(
+        max_length=10, choices=RequestStatus, default=RequestStatus.WAITING_FOR_AZURE, db_index=True
+    )
     # The rule it waits on, as it was when the request was made (a rule edited later does not change it).
     rule = models.ForeignKey(ApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     rule_name = models.CharField(max_length=80, blank=True)
@@ -81,18 +89,21 @@ class AccessRequest(models.Model):
     pending_until = models.DateTimeField(null=True, blank=True)
     break_glass = models.TextField(blank=True)  # the reason given for opening at once despite a rule
     extends = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="extensions")
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")  # whose token opened it (the approver's, or the requester's)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )  # whose token opened it (the approver's, or the requester's)
     decided_at = models.DateTimeField(null=True, blank=True)
     # When the portal last began asking Azure to open it: a request still "pending" long after was cut short
     # (a worker killed mid-call), and the worker settles it.
     opening_since = models.DateTimeField(null=True, blank=True)
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+")
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     # Sent in one form with that request: the ports no rule covers opened there at once, this part waits for its rule.
-    together_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="held_parts")
+    together_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="held_parts"
+    )
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -173,8 +184,9 @@ class AccessRequestItem(models.Model):
     # Behind an Azure Firewall, Azure maps the port to one of the firewall's: the port to connect to.
     mapped_port = models.PositiveIntegerField(null=True, blank=True)
     # Ended early, this port alone (Azure replaces one VM and port's window at a time): by whom, when.
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+")
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     ended_at = models.DateTimeField(null=True, blank=True)
     # The end of the window that replaced it (a minute, to nobody): Azure lists that window as open meanwhile, and
     # the portal must not take it for one opened outside the portal.

@@ -34,8 +34,11 @@ def _scoped(access: AccessRequest, people: Iterable[User]) -> tuple[list[User], 
     may be told what it asks), and those whose scope it has not seen yet (they are told only that something
     waits). The others are told nothing: the request is none of their business in Azure."""
     people = {u.pk: u for u in people}
-    groups = {(ref.subscription_id, ref.resource_group) for i in access.items.all()
-              if (ref := parse_policy_id(i.policy_id)) is not None}
+    groups = {
+        (ref.subscription_id, ref.resource_group)
+        for i in access.items.all()
+        if (ref := parse_policy_id(i.policy_id)) is not None
+    }
     seeing, unseen = who_sees(people, groups)
     return [people[pk] for pk in sorted(seeing)], [people[pk] for pk in sorted(unseen)]
 
@@ -44,8 +47,10 @@ LOOK = "Open the page below to see it (you will be asked to sign in, and shown o
 # What those whose scope the portal has not seen are told, per kind of message: what happened, without its details.
 WITHOUT_DETAILS = {
     "pending": ("A request is waiting in the JIT portal", f"Something in the JIT portal may need you. {LOOK}"),
-    "break_glass": ("Break glass in the JIT portal: access opened without approval",
-                    f"Someone opened access in the JIT portal without waiting for approval (break glass). {LOOK}"),
+    "break_glass": (
+        "Break glass in the JIT portal: access opened without approval",
+        f"Someone opened access in the JIT portal without waiting for approval (break glass). {LOOK}",
+    ),
 }
 
 
@@ -71,15 +76,24 @@ def _to_requester(access: AccessRequest, kind: str, subject: str, body: str) -> 
 
 
 def pending(access: AccessRequest) -> None:
-    body = (f"{access.user.upn} asks for {_what(access)}.\nWhy: {access.justification or '(no reason given)'}\n"
-            f"Rule: {access.rule_name}, {access.approvals_needed} approval(s) needed, until {access.pending_until:%Y-%m-%d %H:%M} UTC.")
-    _tell(Message("pending", f"Approval needed: {access.user.upn} asks for access", body, access.pk, _path(access)),
-          approvers_of(access), access)
+    body = (
+        f"{access.user.upn} asks for {_what(access)}.\nWhy: {access.justification or '(no reason given)'}\n"
+        f"Rule: {access.rule_name}, {access.approvals_needed} approval(s) needed, until {access.pending_until:%Y-%m-%d %H:%M} UTC."
+    )
+    _tell(
+        Message("pending", f"Approval needed: {access.user.upn} asks for access", body, access.pk, _path(access)),
+        approvers_of(access),
+        access,
+    )
 
 
 def approved_once(access: AccessRequest, approver: User, count: int) -> None:
-    _to_requester(access, "decision", "One approval of your request is in",
-                  f"{approver.upn} approved ({count} of {access.approvals_needed}): {_what(access)}.")
+    _to_requester(
+        access,
+        "decision",
+        "One approval of your request is in",
+        f"{approver.upn} approved ({count} of {access.approvals_needed}): {_what(access)}.",
+    )
 
 
 def decided(access: AccessRequest, by: User, opener: bool = False) -> None:
@@ -91,8 +105,11 @@ def decided(access: AccessRequest, by: User, opener: bool = False) -> None:
         subject, text = "Your request was denied", f"{by.upn} denied {_what(access)}."
     elif access.status in (RequestStatus.OPENED, RequestStatus.PARTLY_OPENED):
         subject = "Your request was approved: access is open"
-        text = (f"Approved by {approvers}; opened by {by.upn}: {_what(access)}." if opener
-                else f"{by.upn} approved and opened {_what(access)}.")
+        text = (
+            f"Approved by {approvers}; opened by {by.upn}: {_what(access)}."
+            if opener
+            else f"{by.upn} approved and opened {_what(access)}."
+        )
     else:
         reasons = " ".join(sorted({i.message.rstrip(".") + "." for i in access.items.all() if i.message}))
         subject = "Your request was approved, but Azure did not open it"
@@ -101,22 +118,41 @@ def decided(access: AccessRequest, by: User, opener: bool = False) -> None:
 
 
 def lapsed(access: AccessRequest) -> None:
-    _to_requester(access, "pending_expired", "Your request expired: nobody decided in time",
-                  f"Nobody decided on {_what(access)} before {access.pending_until:%Y-%m-%d %H:%M} UTC. Ask again if "
-                  "you still need access.")
+    _to_requester(
+        access,
+        "pending_expired",
+        "Your request expired: nobody decided in time",
+        f"Nobody decided on {_what(access)} before {access.pending_until:%Y-%m-%d %H:%M} UTC. Ask again if "
+        "you still need access.",
+    )
 
 
 def break_glass(access: AccessRequest) -> None:
     people = list(approvers_of(access)) + list(User.objects.filter(groups__name=AUDITOR, is_active=True))
-    body = (f"{access.user.upn} opened {_what(access)} without approval (break glass).\n"
-            f"Reason: {access.break_glass}\nWhy: {access.justification}")
-    _tell(Message("break_glass", f"Break glass: {access.user.upn} opened access without approval", body, access.pk,
-                  _path(access)), {u.pk: u for u in people}.values(), access)
+    body = (
+        f"{access.user.upn} opened {_what(access)} without approval (break glass).\n"
+        f"Reason: {access.break_glass}\nWhy: {access.justification}"
+    )
+    _tell(
+        Message(
+            "break_glass",
+            f"Break glass: {access.user.upn} opened access without approval",
+            body,
+            access.pk,
+            _path(access),
+        ),
+        {u.pk: u for u in people}.values(),
+        access,
+    )
 
 
 def ending_soon(access: AccessRequest, minutes: int) -> None:
-    _to_requester(access, "ending_soon", f"{minutes} minutes left — Extend?",
-                  f"Your access to {_what(access)} ends in {minutes} minutes. Extend it from My access if you still need it.")
+    _to_requester(
+        access,
+        "ending_soon",
+        f"{minutes} minutes left — Extend?",
+        f"Your access to {_what(access)} ends in {minutes} minutes. Extend it from My access if you still need it.",
+    )
 
 
 def ended(access: AccessRequest, by: User) -> None:
@@ -126,7 +162,12 @@ def ended(access: AccessRequest, by: User) -> None:
 def ended_outside(requestor: str, vm: str, port: int, by: User) -> None:
     """To whoever opened it outside the portal, when the portal knows them (they have signed in)."""
     people = list(User.objects.filter(upn__iexact=requestor, is_active=True)[:1])
-    send(Message("ended", "Your access was ended early",
-                 f"{by.upn} ended your access to {vm} port {port} (opened outside the portal).",
-                 path=reverse("requests-my-access")), _recipients(people))
-
+    send(
+        Message(
+            "ended",
+            "Your access was ended early",
+            f"{by.upn} ended your access to {vm} port {port} (opened outside the portal).",
+            path=reverse("requests-my-access"),
+        ),
+        _recipients(people),
+    )

@@ -16,12 +16,17 @@ def _scope(policy_id: str) -> tuple[str, str]:
     return (ref.subscription_id, ref.resource_group) if ref else ("", "")
 
 
-def rules_for_ports(ports: Iterable[tuple[str, int, int]], rules: list[ApprovalRule] | None = None) -> list[ApprovalRule]:
+def rules_for_ports(
+    ports: Iterable[tuple[str, int, int]], rules: list[ApprovalRule] | None = None
+) -> list[ApprovalRule]:
     """The rules (of `rules`, else all) that apply to (policy id, port, minutes) triples, strictest first: most
     approvals, then the shortest wait."""
     ports = list(ports)
-    found = [rule for rule in (ApprovalRule.objects.all() if rules is None else rules)
-             if any(rule.covers(*_scope(policy)) and rule.asks(port, minutes) for policy, port, minutes in ports)]
+    found = [
+        rule
+        for rule in (ApprovalRule.objects.all() if rules is None else rules)
+        if any(rule.covers(*_scope(policy)) and rule.asks(port, minutes) for policy, port, minutes in ports)
+    ]
     return sorted(found, key=lambda r: (-r.approvals_needed, r.pending_minutes, r.pk))
 
 
@@ -43,8 +48,9 @@ def rule_for(planned: list[Planned], extends: AccessRequest | None = None) -> Ap
     return rule
 
 
-def split(planned: list[Planned], extends: AccessRequest | None = None
-          ) -> tuple[list[Planned], list[Planned], ApprovalRule | None]:
+def split(
+    planned: list[Planned], extends: AccessRequest | None = None
+) -> tuple[list[Planned], list[Planned], ApprovalRule | None]:
     """The ports no rule covers (they open at once), those a rule covers (they wait), and the strictest rule
     among those: a rule for port 3389 holds dev-08:3389, never dev-01:22 asked beside it."""
     rules = list(ApprovalRule.objects.all())

@@ -57,8 +57,9 @@ class ItemStatus(models.TextChoices):
 R, Item = RequestStatus, ItemStatus
 REQUEST_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     R.PENDING_APPROVAL: frozenset({R.WAITING_FOR_AZURE, R.DENIED, R.CANCELLED, R.LAPSED}),
-    R.WAITING_FOR_AZURE: frozenset({R.OPENED, R.PARTLY_OPENED, R.NOT_OPENED,
-                                    R.APPROVED_NOT_OPENED}),  # an approver's opening came to nothing
+    R.WAITING_FOR_AZURE: frozenset(
+        {R.OPENED, R.PARTLY_OPENED, R.NOT_OPENED, R.APPROVED_NOT_OPENED}
+    ),  # an approver's opening came to nothing
     R.NOT_OPENED: frozenset({R.APPROVED_NOT_OPENED}),  # an approved request Azure refused stays approved
     R.APPROVED_NOT_OPENED: frozenset({R.WAITING_FOR_AZURE}),  # another approver opens it
     R.OPENED: frozenset(),

@@ -42,7 +42,9 @@ class OpenAccess:
 def line_of(row: VmRow | None, item: AccessRequestItem) -> RequestLine | None:
     """Azure's line for one of our items in its VM's request history: the same port and end time (to the second)."""
     end = int(item.end.timestamp())
-    return next((x for x in row.history if x.port == item.port and int(x.end.timestamp()) == end), None) if row else None
+    return (
+        next((x for x in row.history if x.port == item.port and int(x.end.timestamp()) == end), None) if row else None
+    )
 
 
 def _line(inventory: Inventory | None, item: AccessRequestItem) -> RequestLine | None:
@@ -65,7 +67,9 @@ def open_now(user, inventory: Inventory | None) -> list[OpenAccess]:
     found = []
     # Besides what opened, a request whose answer was lost may have opened after the portal checked: Azure's
     # own request history decides for those.
-    items = AccessRequestItem.objects.filter(request__user=user, end__gt=now, status__in=OPENABLE, ended_at__isnull=True)
+    items = AccessRequestItem.objects.filter(
+        request__user=user, end__gt=now, status__in=OPENABLE, ended_at__isnull=True
+    )
     for item in items.select_related("request").order_by("end"):
         line = _line(inventory, item)
         if still_open(item, line, now):
@@ -99,40 +103,59 @@ def _portal_windows(now: datetime) -> set[tuple[str, int, int]]:
     """(VM id, port, end second) of every window the portal asked for that may still be open, its early ends'
     one-minute windows included."""
     known = set()
-    for vm_id, port, end, until in AccessRequestItem.objects.filter(Q(end__gt=now) | Q(ended_until__gt=now)).values_list(
-            "vm_id", "port", "end", "ended_until"):
+    for vm_id, port, end, until in AccessRequestItem.objects.filter(
+        Q(end__gt=now) | Q(ended_until__gt=now)
+    ).values_list("vm_id", "port", "end", "ended_until"):
         known.add((vm_id.lower(), port, int(end.timestamp())))
         if until is not None:
             known.add((vm_id.lower(), port, int(until.timestamp())))
     return known
 
 
-def outside_window(inventory: Inventory | None, requestor: str, vm_id: str, port: int, end: int) -> OutsideAccess | None:
+def outside_window(
+    inventory: Inventory | None, requestor: str | None, vm_id: str, port: int, end: int
+) -> OutsideAccess | None:
     """The window opened outside the portal on this VM and port ending at this second (what a page listed), among
-    `requestor`'s ("": everybody's the inventory shows); None when it is not open any more."""
-    return next((o for o in opened_outside(inventory, requestor) if o.row.vm_id.lower() == vm_id.lower()
-                 and o.line.port == port and int(o.line.end.timestamp()) == end), None)
+    `requestor`'s (None: everybody's the inventory shows); None when it is not open any more."""
+    return next(
+        (
+            o
+            for o in opened_outside(inventory, requestor)
+            if o.row.vm_id.lower() == vm_id.lower() and o.line.port == port and int(o.line.end.timestamp()) == end
+        ),
+        None,
+    )
 
 
-def opened_outside(inventory: Inventory | None, requestor: str = "") -> list[OutsideAccess]:
+def opened_outside(inventory: Inventory | None, requestor: str | None = None) -> list[OutsideAccess]:
     """What Azure's request history (read with the inventory: no call of its own) has open now that the portal did
-    not open: `requestor`'s (a user principal name), or, blank, everybody's the inventory shows."""
+    not open: `requestor`'s (a user principal name), or, None, everybody's the inventory shows. A blank name (a
+    sign-in whose token had no preferred_username) is nobody's, never everybody's."""
     if inventory is None:
         return []
     now = inventory.azure_now
     known = _portal_windows(now)
     # An early end's minute-long window (the portal's words, to an address that reaches nobody) is no access.
-    found = [OutsideAccess(row, line, now) for row, line in inventory.open_lines()
-             if line.end > now and (not requestor or line.requestor.lower() == requestor.lower())
-             and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known
-             and justifications.read(line.justification).kind != "ended"]
+    found = [
+        OutsideAccess(row, line, now)
+        for row, line in inventory.open_lines()
+        if line.end > now
+        and (requestor is None or (requestor != "" and line.requestor.lower() == requestor.lower()))
+        and (row.vm_id.lower(), line.port, int(line.end.timestamp())) not in known
+        and justifications.read(line.justification).kind != "ended"
+    ]
     return sorted(found, key=lambda a: (a.line.end, a.row.name, a.line.port))
 
 
 def _not_opened(statuses: set[str]) -> str:
     """Why nothing opened, in the words of the worst case: a refusal is final, a failure is worth retrying."""
-    worst = (ItemStatus.REFUSED if statuses == {ItemStatus.REFUSED} else
-             ItemStatus.UNKNOWN if ItemStatus.UNKNOWN in statuses else ItemStatus.FAILED)
+    worst = (
+        ItemStatus.REFUSED
+        if statuses == {ItemStatus.REFUSED}
+        else ItemStatus.UNKNOWN
+        if ItemStatus.UNKNOWN in statuses
+        else ItemStatus.FAILED
+    )
     return capfirst(worst.label)
 
 
@@ -177,7 +200,9 @@ class PastRequest:
     state: str
 
 
-def history(user, open_items: list[OpenAccess], limit: int = 50, inventory: Inventory | None = None) -> list[PastRequest]:
+def history(
+    user, open_items: list[OpenAccess], limit: int = 50, inventory: Inventory | None = None
+) -> list[PastRequest]:
     """My requests, newest first, each with what became of it: open now, expired, replaced by a newer
     request, refused…"""
     open_ids = {a.item.pk for a in open_items}

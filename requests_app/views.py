@@ -36,8 +36,12 @@ HISTORY_PER_PAGE = 50
 def _again(user, earlier_pk: int) -> tuple[list[str], dict, set[str]]:
     """VMs, ports and answers of an earlier request of the same person, for "Request again"."""
     earlier = own_request(user, earlier_pk)
-    initial = {"source": OTHER, "other_source": earlier.source_prefix, "justification": earlier.justification,
-               "duration": timedelta(minutes=earlier.duration_minutes)}
+    initial = {
+        "source": OTHER,
+        "other_source": earlier.source_prefix,
+        "justification": earlier.justification,
+        "duration": timedelta(minutes=earlier.duration_minutes),
+    }
     items = earlier.items.all()
     return [i.vm_id for i in items], initial, {f"port-{i.vm_id.lower()}-{i.port}" for i in items}
 
@@ -75,23 +79,49 @@ def new(request: HttpRequest) -> HttpResponse:
     refused += [f"{row.name} was left out: {why}." for row, why in forbidden]
     if picked is None:
         picked = _last_picked(request.user, rows)
-    form = RequestAccessForm(rows, actor.ip, request.POST or None, picked=picked,
-                             initial={"request_key": RequestAccessForm.new_key(), **initial})
+    form = RequestAccessForm(
+        rows,
+        actor.ip,
+        request.POST or None,
+        picked=picked,
+        initial={"request_key": RequestAccessForm.new_key(), **initial},
+    )
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_submit_request(actor, data["request_key"], data["planned"], data["source_prefix"],
-                                   data["window"], data.get("justification", ""), inventory.azure_clock(),
-                                   break_glass=data.get("break_glass_reason", ""))
+        access = do_submit_request(
+            actor,
+            data["request_key"],
+            data["planned"],
+            data["source_prefix"],
+            data["window"],
+            data.get("justification", ""),
+            inventory.azure_clock(),
+            break_glass=data.get("break_glass_reason", ""),
+        )
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     # Every rule that may apply, whatever window is asked: the form says so before the person submits.
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)
     # The ports a rule holds whatever window is asked (its condition is not the window's length): named up front.
-    held = [f"{r.name} port {p.number}" for r in rows for p in r.ports
-            if rules_for_ports([(r.policy_id, p.number, 0)], rules)]
-    return render(request, "requests_app/new.html", {"held": held,
-        "form": form, "rows": rows, "notes": notes + refused, "justification_hint": settings.JIT_JUSTIFICATION_HINT,
-        "rules": _rules_in_azure(request, rules, rows), "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
-        "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)]})
+    held = [
+        f"{r.name} port {p.number}"
+        for r in rows
+        for p in r.ports
+        if rules_for_ports([(r.policy_id, p.number, 0)], rules)
+    ]
+    return render(
+        request,
+        "requests_app/new.html",
+        {
+            "held": held,
+            "form": form,
+            "rows": rows,
+            "notes": notes + refused,
+            "justification_hint": settings.JIT_JUSTIFICATION_HINT,
+            "rules": _rules_in_azure(request, rules, rows),
+            "always_waits": any(r.condition == ApprovalRule.ALWAYS for r in rules),
+            "bypassed": [words for r in rows if r.health for words in r.health.notices(r.name)],
+        },
+    )
 
 
 def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list) -> list[tuple]:
@@ -99,11 +129,24 @@ def _rules_in_azure(request: HttpRequest, rules: list[ApprovalRule], rows: list)
     nobody could decide under it."""
     names = {r.subscription_id.lower(): r.subscription_name for r in rows}
     checks = enforcement.rule_checks(request.session, request.user.pk, names, rules)
-    return [(c, enforcement.nobody_decides(request.session, request.user.pk, c.rule,
-                                           {(r.subscription_id, r.resource_group) for r in rows
-                                            if c.rule.covers(r.subscription_id, r.resource_group)}, request.user.pk),
-             c.words_for(request.user.object_id or ""))
-            for c in checks]
+    return [
+        (
+            c,
+            enforcement.nobody_decides(
+                request.session,
+                request.user.pk,
+                c.rule,
+                {
+                    (r.subscription_id, r.resource_group)
+                    for r in rows
+                    if c.rule.covers(r.subscription_id, r.resource_group)
+                },
+                request.user.pk,
+            ),
+            c.words_for(request.user.object_id or ""),
+        )
+        for c in checks
+    ]
 
 
 @require_safe
@@ -117,20 +160,44 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = overseen_request(request.user, pk, inventory)
     mine, held = access.user_id == request.user.pk, roles_of(request.user)
     # Who could decide: the request's own copy of its rule's approvers, against Azure's roles now.
-    stuck = enforcement.nobody_decides(request.session, request.user.pk, ApprovalRule(approvers=access.approvers), {
-        (ref.subscription_id, ref.resource_group) for i in access.items.all() if (ref := parse_policy_id(i.policy_id))},
-        access.user_id) if access.waits else []
-    return render(request, "requests_app/detail.html", {"stuck": stuck,
-        "access": access, "items": fates(access, inventory), "state": request_state(access, inventory),
-        "own_windows": any(i.minutes and i.minutes != access.duration_minutes for i in access.items.all()),
-        "decisions": access.approvals.select_related("approver"), "sent": sent_about(access.pk),
-        "held_parts": access.held_parts.prefetch_related("items"),
-        "mine": mine, "asked_lately": asked_lately([access])[access.pk] if not mine else [],
-        "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
-        "can_open": APPROVER in held and access.status == RequestStatus.APPROVED_NOT_OPENED and not access.why_not_decide(request.user),
-        # Its open ports, for those who may end them: the buttons name what they act on.
-        "can_end": open_ports(access, inventory) if inventory and (mine or held & {APPROVER, ADMIN}) else [],
-        "decision_form": DecisionForm()})
+    stuck = (
+        enforcement.nobody_decides(
+            request.session,
+            request.user.pk,
+            ApprovalRule(approvers=access.approvers),
+            {
+                (ref.subscription_id, ref.resource_group)
+                for i in access.items.all()
+                if (ref := parse_policy_id(i.policy_id))
+            },
+            access.user_id,
+        )
+        if access.waits
+        else []
+    )
+    return render(
+        request,
+        "requests_app/detail.html",
+        {
+            "stuck": stuck,
+            "access": access,
+            "items": fates(access, inventory),
+            "state": request_state(access, inventory),
+            "own_windows": any(i.minutes and i.minutes != access.duration_minutes for i in access.items.all()),
+            "decisions": access.approvals.select_related("approver"),
+            "sent": sent_about(access.pk),
+            "held_parts": access.held_parts.prefetch_related("items"),
+            "mine": mine,
+            "asked_lately": asked_lately([access])[access.pk] if not mine else [],
+            "can_decide": APPROVER in held and not mine and access.waits and not access.why_not_decide(request.user),
+            "can_open": APPROVER in held
+            and access.status == RequestStatus.APPROVED_NOT_OPENED
+            and not access.why_not_decide(request.user),
+            # Its open ports, for those who may end them: the buttons name what they act on.
+            "can_end": open_ports(access, inventory) if inventory and (mine or held & {APPROVER, ADMIN}) else [],
+            "decision_form": DecisionForm(),
+        },
+    )
 
 
 @require_safe
@@ -147,12 +214,23 @@ def my_access(request: HttpRequest) -> HttpResponse:
     if record_applied_late([(a.item, a.line) for a in opened if not a.item.opened and a.line]):
         opened = open_now(request.user, inventory)
     outside = opened_outside(inventory, request.user.upn)
-    page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(AccessRequest.objects.filter(user=request.user), HISTORY_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     # history() reads from the newest on: this page is the tail of the newest end_index() requests.
-    past = history(request.user, opened, limit=page.end_index(), inventory=inventory)[page.start_index() - 1:]
-    return render(request, "requests_app/my_access.html", {
-        "open": opened, "outside": outside, "history": past, "history_page": page, "problem": problem,
-        "azure_now": inventory.azure_now if inventory else None})
+    past = history(request.user, opened, limit=page.end_index(), inventory=inventory)[page.start_index() - 1 :]
+    return render(
+        request,
+        "requests_app/my_access.html",
+        {
+            "open": opened,
+            "outside": outside,
+            "history": past,
+            "history_page": page,
+            "problem": problem,
+            "azure_now": inventory.azure_now if inventory else None,
+        },
+    )
 
 
 @require_safe

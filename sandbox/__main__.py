@@ -21,8 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", demo.DEFAULT_PORT)))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SANDBOX_DATA_DIR", DEFAULT_DATA_DIR)))
     # Resource Graph lags ARM by seconds: the demo shows it; tests pass 0 and set it where they test it.
-    parser.add_argument("--graph-lag", type=float, default=float(os.environ.get("SANDBOX_GRAPH_LAG_SECONDS", 3)),
-                        help="seconds before a write shows in Resource Graph (default 3, or SANDBOX_GRAPH_LAG_SECONDS)")
+    parser.add_argument(
+        "--graph-lag",
+        type=float,
+        default=float(os.environ.get("SANDBOX_GRAPH_LAG_SECONDS", 3)),
+        help="seconds before a write shows in Resource Graph (default 3, or SANDBOX_GRAPH_LAG_SECONDS)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     parser.add_argument("--exit-with-parent", action="store_true", help="stop when the process that started it ends")
     args = parser.parse_args(argv)

@@ -32,10 +32,10 @@ DESCRIPTIONS = {
     "Security Reader": "Security Reader Role",
     "Security Admin": "Security Admin Role",
     "Virtual Machine Contributor": "Lets you manage virtual machines, but not access to them, and not the virtual "
-                                   "network or storage account they're connected to.",
+    "network or storage account they're connected to.",
     "Network Contributor": "Lets you manage networks, but not access to them.",
     "JIT VM Access Requester": "Request just-in-time access to virtual machines (the actions Defender for Cloud "
-                               "documents for requesting JIT access).",
+    "documents for requesting JIT access).",
 }
 _QUOTED = r"'([^']*)'"
 
@@ -54,12 +54,17 @@ def definition(role: str, root: str, subscriptions: list[str]) -> dict:
     built_in = role in BUILT_IN
     return {
         "properties": {
-            "roleName": role, "type": "BuiltInRole" if built_in else "CustomRole",
+            "roleName": role,
+            "type": "BuiltInRole" if built_in else "CustomRole",
             "description": DESCRIPTIONS.get(role, ""),
             "assignableScopes": ["/"] if built_in else [f"/subscriptions/{s}" for s in subscriptions],
-            "permissions": [{"actions": list(actions), "notActions": list(not_actions), "dataActions": [],
-                             "notDataActions": []}],
-            "createdOn": CREATED, "updatedOn": CREATED, "createdBy": None, "updatedBy": None,
+            "permissions": [
+                {"actions": list(actions), "notActions": list(not_actions), "dataActions": [], "notDataActions": []}
+            ],
+            "createdOn": CREATED,
+            "updatedOn": CREATED,
+            "createdBy": None,
+            "updatedBy": None,
         },
         "id": f"{root}/{PROVIDER}/roleDefinitions/{role_id(role)}",
         "type": "Microsoft.Authorization/roleDefinitions",
@@ -76,8 +81,12 @@ def definitions(root: str, subscriptions: list[str], query: str) -> list[dict]:
         return found
     match = re.fullmatch(rf"(roleName|type)\s+eq\s+{_QUOTED}", wanted, re.IGNORECASE)
     if match is None:
-        raise ArmError(400, "BadRequest", f"The filter '{query}' is not supported. Supported filters are "
-                                          "'roleName eq {value}', 'type eq {value}' and 'atScopeAndBelow()'.")
+        raise ArmError(
+            400,
+            "BadRequest",
+            f"The filter '{query}' is not supported. Supported filters are "
+            "'roleName eq {value}', 'type eq {value}' and 'atScopeAndBelow()'.",
+        )
     field = "roleName" if match[1].lower() == "rolename" else "type"
     return [d for d in found if d["properties"][field].lower() == match[2].lower()]
 
@@ -97,9 +106,16 @@ def assignment(a: dict) -> dict:
     return {
         "properties": {
             "roleDefinitionId": f"/subscriptions/{sub}/{PROVIDER}/roleDefinitions/{role_id(a['role'])}",
-            "principalId": a["principalId"], "principalType": _principal_type(a["principalId"]),
-            "scope": a["scope"], "condition": None, "conditionVersion": None, "createdOn": CREATED,
-            "updatedOn": CREATED, "createdBy": None, "updatedBy": None, "delegatedManagedIdentityResourceId": None,
+            "principalId": a["principalId"],
+            "principalType": _principal_type(a["principalId"]),
+            "scope": a["scope"],
+            "condition": None,
+            "conditionVersion": None,
+            "createdOn": CREATED,
+            "updatedOn": CREATED,
+            "createdBy": None,
+            "updatedBy": None,
+            "delegatedManagedIdentityResourceId": None,
             "description": None,
         },
         "id": f"{a['scope']}/{PROVIDER}/roleAssignments/{name}",
@@ -122,8 +138,15 @@ def assignments(world_assignments: list[dict], scope: str, query: str) -> list[d
         elif found := re.fullmatch(rf"assignedTo\({_QUOTED}\)", part, re.IGNORECASE):
             principals = {p.lower() for p in rbac.holders(found[1].lower())}
         else:
-            raise ArmError(400, "BadRequest", f"The filter '{query}' is not supported. Supported filters are "
-                                              "'atScope()', 'principalId eq {id}' and 'assignedTo('{id}')'.")
-    return [assignment(a) for a in world_assignments
-            if (rbac.scope_covers(a["scope"], scope) or (not at_scope and rbac.scope_covers(scope, a["scope"])))
-            and (principals is None or a["principalId"].lower() in principals)]
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"The filter '{query}' is not supported. Supported filters are "
+                "'atScope()', 'principalId eq {id}' and 'assignedTo('{id}')'.",
+            )
+    return [
+        assignment(a)
+        for a in world_assignments
+        if (rbac.scope_covers(a["scope"], scope) or (not at_scope and rbac.scope_covers(scope, a["scope"])))
+        and (principals is None or a["principalId"].lower() in principals)
+    ]

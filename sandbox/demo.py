@@ -47,50 +47,89 @@ class Person:
 
 PEOPLE: tuple[Person, ...] = (
     Person(
-        "alice", "Alice Archer", "a11ce000-0000-4000-8000-000000000001", ("JIT.Requester",),
+        "alice",
+        "Alice Archer",
+        "a11ce000-0000-4000-8000-000000000001",
+        ("JIT.Requester",),
         "Developer: may request access on Production and Development",
-        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}"),
-         ("Reader", "{sub:dev}"), ("JIT VM Access Requester", "{sub:dev}")),
+        (
+            ("Reader", "{sub:prod}"),
+            ("JIT VM Access Requester", "{sub:prod}"),
+            ("Reader", "{sub:dev}"),
+            ("JIT VM Access Requester", "{sub:dev}"),
+        ),
     ),
     Person(
-        "bob", "Bob Brennan", "b0b00000-0000-4000-8000-000000000002", ("JIT.Admin",),
+        "bob",
+        "Bob Brennan",
+        "b0b00000-0000-4000-8000-000000000002",
+        ("JIT.Admin",),
         "Admin: Security Admin, Virtual Machine Contributor and Reader on every subscription; Network Contributor on "
         "Production",
-        tuple((role, f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")
-              for role in ("Security Admin", "Virtual Machine Contributor", "Reader"))
+        tuple(
+            (role, f"{{sub:{s}}}")
+            for s in ("prod", "dev", "shared", "legacy")
+            for role in ("Security Admin", "Virtual Machine Contributor", "Reader")
+        )
         + (("Network Contributor", "{sub:prod}"),),
     ),
     Person(
-        "carol", "Carol Chen", "ca201000-0000-4000-8000-000000000003", ("JIT.Auditor",),
+        "carol",
+        "Carol Chen",
+        "ca201000-0000-4000-8000-000000000003",
+        ("JIT.Auditor",),
         "Auditor: Reader on every subscription",
         tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")),
     ),
     Person(
-        "dave", "Dave Dunn", "da7e0000-0000-4000-8000-000000000004", ("JIT.Requester",),
+        "dave",
+        "Dave Dunn",
+        "da7e0000-0000-4000-8000-000000000004",
+        ("JIT.Requester",),
         "Developer role in the portal, but no rights in Azure",
     ),
     Person(
-        "erin", "Erin Evans", "e2140000-0000-4000-8000-000000000005", (),
+        "erin",
+        "Erin Evans",
+        "e2140000-0000-4000-8000-000000000005",
+        (),
         "Signed in with no portal role (Reader on Shared services)",
         (("Reader", "{sub:shared}"),),
     ),
     Person(
-        "frank", "Frank Fischer", "f2a40000-0000-4000-8000-000000000006", ("JIT.Admin",),
+        "frank",
+        "Frank Fischer",
+        "f2a40000-0000-4000-8000-000000000006",
+        ("JIT.Admin",),
         "Admin role in the portal, but only Reader in Azure (cannot write)",
         tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")),
     ),
     Person(
-        "grace", "Grace Green", "62ace000-0000-4000-8000-000000000007", ("JIT.Auditor",),
+        "grace",
+        "Grace Green",
+        "62ace000-0000-4000-8000-000000000007",
+        ("JIT.Auditor",),
         "Auditor: Reader on Production and Development and on rg-shared of Shared services; on Legacy apps only "
         "JIT VM Access Requester (no Activity Log, no virtual networks)",
-        (("Reader", "{sub:prod}"), ("Reader", "{sub:dev}"), ("Reader", "{sub:shared}/resourceGroups/rg-shared"),
-         ("JIT VM Access Requester", "{sub:legacy}")),
+        (
+            ("Reader", "{sub:prod}"),
+            ("Reader", "{sub:dev}"),
+            ("Reader", "{sub:shared}/resourceGroups/rg-shared"),
+            ("JIT VM Access Requester", "{sub:legacy}"),
+        ),
     ),
     Person(
-        "hana", "Hana Hill", "4a4a0000-0000-4000-8000-000000000008", ("JIT.Approver",),
+        "hana",
+        "Hana Hill",
+        "4a4a0000-0000-4000-8000-000000000008",
+        ("JIT.Approver",),
         "Approver: decides on Production and Shared services requests; Reader and JIT VM Access Requester on both",
-        (("Reader", "{sub:prod}"), ("JIT VM Access Requester", "{sub:prod}"),
-         ("Reader", "{sub:shared}"), ("JIT VM Access Requester", "{sub:shared}")),
+        (
+            ("Reader", "{sub:prod}"),
+            ("JIT VM Access Requester", "{sub:prod}"),
+            ("Reader", "{sub:shared}"),
+            ("JIT VM Access Requester", "{sub:shared}"),
+        ),
     ),
 )
 
@@ -98,6 +137,7 @@ PEOPLE: tuple[Person, ...] = (
 @dataclass(frozen=True)
 class Group:
     """An Entra ID security group: Azure roles assigned to it hold for each member."""
+
     key: str
     display_name: str
     object_id: str
@@ -107,9 +147,14 @@ class Group:
 
 
 GROUPS: tuple[Group, ...] = (
-    Group("oncall", "JIT on-call", "0c0ca110-0000-4000-8000-0000000000b1", ("alice",),
-          "On-call developers: JIT VM Access Requester on Development",
-          (("JIT VM Access Requester", "{sub:dev}"),)),
+    Group(
+        "oncall",
+        "JIT on-call",
+        "0c0ca110-0000-4000-8000-0000000000b1",
+        ("alice",),
+        "On-call developers: JIT VM Access Requester on Development",
+        (("JIT VM Access Requester", "{sub:dev}"),),
+    ),
 )
 
 
@@ -120,6 +165,7 @@ def person(key: str) -> Person:
 @dataclass(frozen=True)
 class App:
     """A service principal that signs in as itself (client credentials), with its own role assignments."""
+
     key: str
     display_name: str
     client_id: str
@@ -130,12 +176,23 @@ class App:
 
 
 APPS: tuple[App, ...] = (
-    App("portal", "jitportal", CLIENT_ID, CLIENT_OBJECT_ID, CLIENT_SECRET,
-        "The portal itself (also signs in with the demo certificate); no Azure roles"),
-    App("audit-reader", "jitportal audit reader", "7eade200-5a7e-4b1d-9c0f-3d4e5f6a7b20",
-        "7eade200-0000-4000-8000-0000000000a2", "sandbox-audit-reader-secret",
+    App(
+        "portal",
+        "jitportal",
+        CLIENT_ID,
+        CLIENT_OBJECT_ID,
+        CLIENT_SECRET,
+        "The portal itself (also signs in with the demo certificate); no Azure roles",
+    ),
+    App(
+        "audit-reader",
+        "jitportal audit reader",
+        "7eade200-5a7e-4b1d-9c0f-3d4e5f6a7b20",
+        "7eade200-0000-4000-8000-0000000000a2",
+        "sandbox-audit-reader-secret",
         "Read-only identity for the audit archive: Reader on every subscription",
-        tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy"))),
+        tuple(("Reader", f"{{sub:{s}}}") for s in ("prod", "dev", "shared", "legacy")),
+    ),
 )
 
 
@@ -147,6 +204,7 @@ def app(client_id: str) -> App | None:
 class PublicClient:
     """An app registration that holds no secret (a command on people's machines): it signs people in with the
     authorization code and PKCE on a loopback redirect, or with a device code when public client flows are on."""
+
     key: str
     display_name: str
     client_id: str
@@ -155,9 +213,13 @@ class PublicClient:
 
 
 PUBLIC_CLIENTS: tuple[PublicClient, ...] = (
-    PublicClient("jit-cli", "jit command", CLI_CLIENT_ID,
-                 "The jit command: public client, redirect http://localhost, public client flows allowed",
-                 (CLI_SCOPE,)),
+    PublicClient(
+        "jit-cli",
+        "jit command",
+        CLI_CLIENT_ID,
+        "The jit command: public client, redirect http://localhost, public client flows allowed",
+        (CLI_SCOPE,),
+    ),
 )
 
 

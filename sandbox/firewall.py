@@ -20,9 +20,15 @@ def firewall_for(world: dict, vm_id: str) -> dict | None:
     if vm is None or nsg.protection(world, vm) != (None, None):
         return None
     vnet_id = nsg.subnet_of(world, vm).rsplit("/subnets/", 1)[0].lower()
-    return next((f for f in world["firewalls"].values() if not f["properties"].get("firewallPolicy")
-                 and f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
-                 .startswith(vnet_id + "/")), None)
+    return next(
+        (
+            f
+            for f in world["firewalls"].values()
+            if not f["properties"].get("firewallPolicy")
+            and f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower().startswith(vnet_id + "/")
+        ),
+        None,
+    )
 
 
 def public_ip(world: dict, firewall: dict) -> str:
@@ -39,10 +45,17 @@ def add_nat_rule(world: dict, vm_id: str, start: str, port: dict) -> None:
     used = {int(p) for r in rules for p in r["destinationPorts"]}
     mapped = next(p for p in range(FIRST_MAPPED_PORT, 65536) if p not in used)
     port["mappedPort"] = mapped
-    rules.append({"name": _rule_name(vm_id, start, port["number"]), "protocols": ["TCP"],
-                  "sourceAddresses": [port["allowedSourceAddressPrefix"]],
-                  "destinationAddresses": [public_ip(world, firewall)], "destinationPorts": [str(mapped)],
-                  "translatedAddress": nsg.private_ip(world, vm_id), "translatedPort": str(port["number"])})
+    rules.append(
+        {
+            "name": _rule_name(vm_id, start, port["number"]),
+            "protocols": ["TCP"],
+            "sourceAddresses": [port["allowedSourceAddressPrefix"]],
+            "destinationAddresses": [public_ip(world, firewall)],
+            "destinationPorts": [str(mapped)],
+            "translatedAddress": nsg.private_ip(world, vm_id),
+            "translatedPort": str(port["number"]),
+        }
+    )
 
 
 def remove_nat_rule(world: dict, vm_id: str, start: str, number: int) -> None:
@@ -57,8 +70,11 @@ def _collection(firewall: dict) -> dict:
     collections = firewall["properties"].setdefault("natRuleCollections", [])
     found = next((c for c in collections if c["name"] == COLLECTION), None)
     if found is None:
-        found = {"name": COLLECTION, "id": f"{firewall['id']}/natRuleCollections/{COLLECTION}",
-                 "properties": {"priority": 100, "action": {"type": "Dnat"}, "rules": []}}
+        found = {
+            "name": COLLECTION,
+            "id": f"{firewall['id']}/natRuleCollections/{COLLECTION}",
+            "properties": {"priority": 100, "action": {"type": "Dnat"}, "rules": []},
+        }
         collections.append(found)
     return found
 

@@ -56,8 +56,10 @@ UNPAGED_LIMIT = 1000  # a query that does not project id is not paged: its first
 KEPT_ROWS = 400_000  # result rows kept for the next pages (a 100,000-VM fleet's query family, a few callers)
 SUBSCRIPTION_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 INVALID_QUERY = "Query is invalid. Please refer to the documentation for the Azure Resource Graph service and fix the error before retrying."
-THROTTLED = ("Client application has been throttled and should not attempt to repeat the request until an amount of "
-             "time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.")
+THROTTLED = (
+    "Client application has been throttled and should not attempt to repeat the request until an amount of "
+    "time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help."
+)
 
 Index = dict[str, dict[str, list[dict]]]  # lower-case type → lower-case subscription id → world resources
 
@@ -112,8 +114,10 @@ class Quota:
 
 def quota_headers(remaining: int, resets_after: float) -> dict[str, str]:
     seconds = max(0, math.ceil(resets_after))
-    return {"x-ms-user-quota-remaining": str(remaining),
-            "x-ms-user-quota-resets-after": f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"}
+    return {
+        "x-ms-user-quota-remaining": str(remaining),
+        "x-ms-user-quota-resets-after": f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+    }
 
 
 class Graph:
@@ -135,8 +139,9 @@ class Graph:
         sandbox.write_listeners.append(self._written)
 
     def routes(self) -> list:
-        return [route("POST", "/providers/Microsoft.ResourceGraph/resources", self.resources,
-                      "resourceGraph.resources")]
+        return [
+            route("POST", "/providers/Microsoft.ResourceGraph/resources", self.resources, "resourceGraph.resources")
+        ]
 
     # --- the view of the world, with its lag --------------------------------------------------------------
     def _written(self) -> None:
@@ -173,8 +178,10 @@ class Graph:
             for key, resource in world.get(store, {}).items():
                 if store == "nsgs":
                     properties = resource["properties"]
-                    kept = {**resource, "properties": {**properties,
-                                                       "securityRules": list(properties.get("securityRules", []))}}
+                    kept = {
+                        **resource,
+                        "properties": {**properties, "securityRules": list(properties.get("securityRules", []))},
+                    }
                 else:
                     kept = copy.deepcopy(resource)
                 by_sub.setdefault(key.split("/")[2], []).append(kept)
@@ -196,8 +203,9 @@ class Graph:
                     self._published = self._pending.popleft()[1]
                     self._published_serial += 1
                 index = self._index if self._published is None else {**self._index, **self._published}
-                freshness = (("live", self.sandbox.version) if self._published is None
-                             else ("lagged", self._published_serial))
+                freshness = (
+                    ("live", self.sandbox.version) if self._published is None else ("lagged", self._published_serial)
+                )
                 return index, (self.sandbox.generation, *freshness), world["role_assignments"]
 
     # --- the operation -----------------------------------------------------------------------------------
@@ -208,8 +216,9 @@ class Graph:
         headers = quota_headers(remaining, resets)
         if not allowed:
             headers["Retry-After"] = str(max(1, math.ceil(resets)))
-            raise self._with_support(GraphError(429, "RateLimiting", [{"code": "RateLimiting", "message": THROTTLED}],
-                                                headers), request)
+            raise self._with_support(
+                GraphError(429, "RateLimiting", [{"code": "RateLimiting", "message": THROTTLED}], headers), request
+            )
         try:
             body = self._answer(request, caller)
         except GraphError as error:
@@ -218,28 +227,48 @@ class Graph:
         return json_response(200, body, headers)
 
     def _with_support(self, error: GraphError, request: Request) -> GraphError:
-        error.support_message = (f"Please provide below info when asking for support: timestamp = "
-                                 f"{format_time(self.sandbox.clock.now())}, correlationId = "
-                                 f"{request.headers.get('x-ms-correlation-request-id', '')}.")
+        error.support_message = (
+            f"Please provide below info when asking for support: timestamp = "
+            f"{format_time(self.sandbox.clock.now())}, correlationId = "
+            f"{request.headers.get('x-ms-correlation-request-id', '')}."
+        )
         return error
 
     def _answer(self, request: Request, caller: dict) -> dict:
         body = request.json()
-        if body is INVALID or not isinstance(body, dict) or not isinstance(body.get("query"), str) \
-                or not body["query"].strip():
-            raise _bad_request("InvalidRequestContent", "The request content was invalid and could not be "
-                                                        "deserialized: 'query' is required.")
+        if (
+            body is INVALID
+            or not isinstance(body, dict)
+            or not isinstance(body.get("query"), str)
+            or not body["query"].strip()
+        ):
+            raise _bad_request(
+                "InvalidRequestContent",
+                "The request content was invalid and could not be deserialized: 'query' is required.",
+            )
         options = _options(body.get("options"))
         if body.get("managementGroups"):
-            raise _bad_request("UnsupportedScope", "The sandbox's Resource Graph models subscription scopes only, "
-                                                   "not management groups.")
+            raise _bad_request(
+                "UnsupportedScope",
+                "The sandbox's Resource Graph models subscription scopes only, not management groups.",
+            )
         try:
             query = kql.parse(body["query"])
         except kql.KqlError as error:
-            raise GraphError(400, "BadRequest", [
-                {"code": "InvalidQuery", "message": INVALID_QUERY},
-                {"code": "ParserFailure", "message": str(error), "line": 1,
-                 "characterPositionInLine": error.position, "token": error.token}]) from None
+            raise GraphError(
+                400,
+                "BadRequest",
+                [
+                    {"code": "InvalidQuery", "message": INVALID_QUERY},
+                    {
+                        "code": "ParserFailure",
+                        "message": str(error),
+                        "line": 1,
+                        "characterPositionInLine": error.position,
+                        "token": error.token,
+                    },
+                ],
+            ) from None
         index, freshness, assignments = self._view()
         subscriptions = self._subscriptions(body.get("subscriptions"), caller["oid"], assignments)
         rows = self._rows(query, body["query"], subscriptions, caller["oid"], index, freshness, assignments)
@@ -248,21 +277,36 @@ class Graph:
     def _subscriptions(self, requested: object, principal: str, assignments: list[dict]) -> list[str]:
         """The subscriptions to read, lower case, in the order asked: unknown ones and ones the caller has no
         role in are skipped without a word, as Azure does; none asked means all the caller's."""
-        mine = {a["scope"].split("/")[2].lower() for a in assignments
-                if rbac.holds(a, principal) and a["scope"].lower().startswith("/subscriptions/")}
+        mine = {
+            a["scope"].split("/")[2].lower()
+            for a in assignments
+            if rbac.holds(a, principal) and a["scope"].lower().startswith("/subscriptions/")
+        }
         known = {s["subscriptionId"].lower() for s in self.sandbox.world["subscriptions"]}
         if requested is None or requested == []:
             return sorted(mine & known)
-        if not isinstance(requested, list) or not all(isinstance(s, str) and SUBSCRIPTION_ID.match(s)
-                                                      for s in requested):
+        if not isinstance(requested, list) or not all(
+            isinstance(s, str) and SUBSCRIPTION_ID.match(s) for s in requested
+        ):
             raise _bad_request("InvalidSubscriptionId", "Each of 'subscriptions' must be a subscription id (a GUID).")
         if len(requested) > MAX_SUBSCRIPTIONS:
-            raise _bad_request("TooManySubscriptions", f"The request names {len(requested)} subscriptions; a query "
-                                                       f"may name at most {MAX_SUBSCRIPTIONS}. Send them in batches.")
+            raise _bad_request(
+                "TooManySubscriptions",
+                f"The request names {len(requested)} subscriptions; a query "
+                f"may name at most {MAX_SUBSCRIPTIONS}. Send them in batches.",
+            )
         return [s for s in dict.fromkeys(s.lower() for s in requested) if s in mine and s in known]
 
-    def _rows(self, query: kql.Query, text: str, subscriptions: list[str], principal: str, index: Index,
-              freshness: tuple, assignments: list[dict]) -> list[dict]:
+    def _rows(
+        self,
+        query: kql.Query,
+        text: str,
+        subscriptions: list[str],
+        principal: str,
+        index: Index,
+        freshness: tuple,
+        assignments: list[dict],
+    ) -> list[dict]:
         """The query's whole result, kept for its next pages while the world it came from is current. It is
         kept by what the caller may read, not by who asks: two people with the same read scope get the same
         rows, so the second one's query costs no more than a page."""
@@ -273,8 +317,12 @@ class Graph:
             if kept is not None:
                 self._results.move_to_end(key)
                 return kept
-        candidates = [_Row(r, store, type_lower, sub) for sub, store, type_lower, groups in scopes
-                      for r in index[type_lower][sub] if groups is None or _group_of(r["id"]) in groups]
+        candidates = [
+            _Row(r, store, type_lower, sub)
+            for sub, store, type_lower, groups in scopes
+            for r in index[type_lower][sub]
+            if groups is None or _group_of(r["id"]) in groups
+        ]
         rows = [row if type(row) is dict else dict(row) for row in kql.run(query.stages, candidates)]
         with self._lock:
             self._results[key] = rows
@@ -285,14 +333,18 @@ class Graph:
         return rows
 
 
-def _readable_scopes(query: kql.Query, subscriptions: list[str], principal: str, index: Index,
-                     assignments: list[dict]) -> list[tuple[str, str, str, frozenset[str] | None]]:
+def _readable_scopes(
+    query: kql.Query, subscriptions: list[str], principal: str, index: Index, assignments: list[dict]
+) -> list[tuple[str, str, str, frozenset[str] | None]]:
     """What the caller may read of the table's rows in the subscriptions, of the types the query's leading
     `where type …` admits: (subscription, store, type, None for all of them or the readable groups), in order.
     Read permission per subscription and type, as ARM's lists check it, from the caller's own assignments."""
     admitted = query.types()
-    types = [(store, arm_type) for store, (table, arm_type) in STORES.items()
-             if table == query.table and (admitted is None or arm_type.lower() in admitted)]
+    types = [
+        (store, arm_type)
+        for store, (table, arm_type) in STORES.items()
+        if table == query.table and (admitted is None or arm_type.lower() in admitted)
+    ]
     by_sub: dict[str, list[dict]] = {}
     for a in assignments:
         if rbac.holds(a, principal):
@@ -325,8 +377,24 @@ def _group_of(resource_id: str) -> str:
     return "/".join(resource_id.split("/")[:5]).lower()
 
 
-COLUMNS = ("id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy",
-           "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation")
+COLUMNS = (
+    "id",
+    "name",
+    "type",
+    "tenantId",
+    "kind",
+    "location",
+    "resourceGroup",
+    "subscriptionId",
+    "managedBy",
+    "sku",
+    "plan",
+    "properties",
+    "tags",
+    "identity",
+    "zones",
+    "extendedLocation",
+)
 
 
 class _Row(Mapping):
@@ -344,8 +412,7 @@ class _Row(Mapping):
         resource = self.resource
         if key == "properties":
             if self._properties is None:
-                self._properties = (_vm_properties(resource) if self.store == "vms"
-                                    else resource.get("properties", {}))
+                self._properties = _vm_properties(resource) if self.store == "vms" else resource.get("properties", {})
             return self._properties
         if key in ("id", "name"):
             return resource[key]
@@ -390,8 +457,12 @@ def _vm_properties(vm: dict) -> dict:
 def _extended(power: str, os_type: str) -> dict:
     """Shared by every VM in that state (only serialized, never changed)."""
     display = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}[power]
-    return {"instanceView": {"osName": "ubuntu" if os_type == "Linux" else "Windows Server 2022 Datacenter",
-                             "powerState": {"code": f"PowerState/{power}", "level": "Info", "displayStatus": display}}}
+    return {
+        "instanceView": {
+            "osName": "ubuntu" if os_type == "Linux" else "Windows Server 2022 Datacenter",
+            "powerState": {"code": f"PowerState/{power}", "level": "Info", "displayStatus": display},
+        }
+    }
 
 
 @dataclass(frozen=True)
@@ -430,8 +501,9 @@ def _fingerprint(text: str, subscriptions: list[str]) -> str:
 def _skip_token(fingerprint: str, offset: int, size: int) -> str:
     """Where the next page starts and how long pages are: the NextPage example sends no $top and gets a page
     as long as the first."""
-    return base64.b64encode(json.dumps({"q": fingerprint, "o": offset, "t": size},
-                                       separators=(",", ":")).encode()).decode()
+    return base64.b64encode(
+        json.dumps({"q": fingerprint, "o": offset, "t": size}, separators=(",", ":")).encode()
+    ).decode()
 
 
 def _position(token: str, fingerprint: str) -> tuple[int, int]:
@@ -442,8 +514,9 @@ def _position(token: str, fingerprint: str) -> tuple[int, int]:
             raise ValueError
         return offset, size
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise _bad_request("InvalidSkipToken", "The $skipToken is invalid: send the query and subscriptions it came "
-                                               "with.") from None
+        raise _bad_request(
+            "InvalidSkipToken", "The $skipToken is invalid: send the query and subscriptions it came with."
+        ) from None
 
 
 def _page(rows: list[dict], query: kql.Query, options: Options, fingerprint: str, facets: object) -> dict:
@@ -457,23 +530,35 @@ def _page(rows: list[dict], query: kql.Query, options: Options, fingerprint: str
         size = options.top or token_size
     end = min(start + size, len(rows)) if paged else min(start + size, len(rows), UNPAGED_LIMIT)
     data = rows[start:end]
-    answer: dict = {"totalRecords": len(rows), "count": len(data),
-                    "resultTruncated": "true" if not paged and end < len(rows) else "false"}
+    answer: dict = {
+        "totalRecords": len(rows),
+        "count": len(data),
+        "resultTruncated": "true" if not paged and end < len(rows) else "false",
+    }
     if paged and end < len(rows):
         answer["$skipToken"] = _skip_token(fingerprint, end, size)
     answer["data"] = _table(data) if options.table_format else data
-    answer["facets"] = [{"expression": f.get("expression", "") if isinstance(f, dict) else "",
-                         "resultType": "FacetError",
-                         "errors": [{"code": "NotSupported", "message": "The sandbox's Resource Graph computes no facets."}]}
-                        for f in facets] if isinstance(facets, list) else []
+    answer["facets"] = (
+        [
+            {
+                "expression": f.get("expression", "") if isinstance(f, dict) else "",
+                "resultType": "FacetError",
+                "errors": [{"code": "NotSupported", "message": "The sandbox's Resource Graph computes no facets."}],
+            }
+            for f in facets
+        ]
+        if isinstance(facets, list)
+        else []
+    )
     return answer
 
 
 def _table(rows: list[dict]) -> dict:
     """The `table` result format: columns with their types, then rows as lists."""
     names = list(rows[0]) if rows else []
-    columns = [{"name": n, "type": _column_type(next((r.get(n) for r in rows if r.get(n) is not None), None))}
-               for n in names]
+    columns = [
+        {"name": n, "type": _column_type(next((r.get(n) for r in rows if r.get(n) is not None), None))} for n in names
+    ]
     return {"columns": columns, "rows": [[r.get(n) for n in names] for r in rows]}
 
 

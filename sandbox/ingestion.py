@@ -49,20 +49,33 @@ class Ingestion:
 
     def upload(self, request: Request) -> Response:
         if request.query.get("api-version") != API_VERSION:
-            return _error(400, "InvalidApiVersion", f"The api-version '{request.query.get('api-version')}' is not "
-                                                    f"supported. Supported versions: {API_VERSION}.")
+            return _error(
+                400,
+                "InvalidApiVersion",
+                f"The api-version '{request.query.get('api-version')}' is not "
+                f"supported. Supported versions: {API_VERSION}.",
+            )
         principal = self._principal(request)
         if isinstance(principal, Response):
             return principal
         if request.params["rule"] != demo.INGESTION_RULE_ID:
-            return _error(404, "NotFound", f"Data collection rule with immutable Id '{request.params['rule']}' not found.")
+            return _error(
+                404, "NotFound", f"Data collection rule with immutable Id '{request.params['rule']}' not found."
+            )
         if principal not in PUBLISHERS:
-            return _error(403, "OperationFailed", "The authentication token provided does not have access to ingest "
-                                                  "data for the data collection rule with immutable Id "
-                                                  f"'{demo.INGESTION_RULE_ID}'.")
+            return _error(
+                403,
+                "OperationFailed",
+                "The authentication token provided does not have access to ingest "
+                "data for the data collection rule with immutable Id "
+                f"'{demo.INGESTION_RULE_ID}'.",
+            )
         if request.params["stream"] != demo.INGESTION_STREAM:
-            return _error(400, "InvalidStream", f"Stream '{request.params['stream']}' is not declared in the data "
-                                                "collection rule.")
+            return _error(
+                400,
+                "InvalidStream",
+                f"Stream '{request.params['stream']}' is not declared in the data collection rule.",
+            )
         if not request.headers.get("content-type", "").startswith("application/json"):
             return _error(415, "UnsupportedMediaType", "Content-Type must be application/json.")
         body = request.body
@@ -94,7 +107,9 @@ class Ingestion:
         try:
             claims = self.identity.decode_arm_token(header[7:].strip(), demo.MONITOR_AUDIENCE)
         except jwt.PyJWTError:
-            return _error(401, "InvalidToken", "The token's signature or audience (https://monitor.azure.com) is invalid.")
+            return _error(
+                401, "InvalidToken", "The token's signature or audience (https://monitor.azure.com) is invalid."
+            )
         if claims["exp"] <= self.sandbox.clock.now().timestamp():
             return _error(401, "TokenExpired", "The access token has expired.")
         if claims.get("idtyp") != "app":

@@ -62,12 +62,22 @@ def _validate_port(vm_id: str, port: object) -> dict:
         raise _bad(f"maxRequestAccessDuration of port {number}: {exc}.") from None
     if not MIN_DURATION <= duration <= MAX_DURATION:
         raise _bad(f"maxRequestAccessDuration of port {number} must be between 5 minutes and 1 day.")
-    return {k: port[k] for k in ("number", "protocol", "allowedSourceAddressPrefix",
-                                 "allowedSourceAddressPrefixes", "maxRequestAccessDuration") if k in port}
+    return {
+        k: port[k]
+        for k in (
+            "number",
+            "protocol",
+            "allowedSourceAddressPrefix",
+            "allowedSourceAddressPrefixes",
+            "maxRequestAccessDuration",
+        )
+        if k in port
+    }
 
 
-def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name: str, body: object,
-               now: dt.datetime) -> dict:
+def put_policy(
+    world: dict, pid: str, sub_id: str, rg: str, location: str, name: str, body: object, now: dt.datetime
+) -> dict:
     if not isinstance(body, dict) or not isinstance(body.get("properties"), dict):
         raise _bad("The request body must be a JIT network access policy with properties.", "InvalidRequestContent")
     vms_in = body["properties"].get("virtualMachines")
@@ -75,8 +85,10 @@ def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name:
         raise _bad("A JIT network access policy must list at least one virtual machine.")
     pricing = world["pricings"].get(sub_id.lower(), {}).get("properties", {})
     if pricing.get("subPlan") != "P2":
-        raise _bad("Just-in-time VM access requires Microsoft Defender for Servers Plan 2 on this subscription.",
-                   "JitNetworkAccessNotEnabled")
+        raise _bad(
+            "Just-in-time VM access requires Microsoft Defender for Servers Plan 2 on this subscription.",
+            "JitNetworkAccessNotEnabled",
+        )
     vms: list[dict] = []
     for vm_in in vms_in:
         vm_id = (vm_in or {}).get("id", "") if isinstance(vm_in, dict) else ""
@@ -85,8 +97,9 @@ def put_policy(world: dict, pid: str, sub_id: str, rg: str, location: str, name:
         if vm is None:
             raise _bad(f"Virtual machine '{vm_id}' was not found.", "VirtualMachineNotFound")
         if match["sub"].lower() != sub_id.lower() or match["rg"].lower() != rg.lower() or vm["location"] != location:
-            raise _bad(f"Virtual machine '{vm_id}' is not in resource group '{rg}' and location '{location}' "
-                       "of the policy.")
+            raise _bad(
+                f"Virtual machine '{vm_id}' is not in resource group '{rg}' and location '{location}' of the policy."
+            )
         if len(name) + len(vm["name"]) > 56:
             raise _bad(f"The policy name and virtual machine name '{vm['name']}' together exceed 56 characters.")
         if any(v["id"].lower() == vm_id.lower() for v in vms):
@@ -131,8 +144,10 @@ def delete_policy(world: dict, pid: str) -> bool:
 
 
 def _subset_error(pid: str) -> ArmError:
-    return _bad(f"The given access request is not a subset of policy '{pid}'. Please make sure that the access "
-                "request is within the allowed policy properties.")
+    return _bad(
+        f"The given access request is not a subset of policy '{pid}'. Please make sure that the access "
+        "request is within the allowed policy properties."
+    )
 
 
 def _allowed_prefixes(policy_port: dict) -> list[str]:
@@ -188,8 +203,13 @@ def _granted_port(pid: str, policy_vm: dict, port_in: object, caller_ip: str, no
             raise _subset_error(pid)
     elif prefix not in allowed:
         raise _subset_error(pid)
-    return {"number": policy_port["number"], "allowedSourceAddressPrefix": prefix, "endTimeUtc": format_time(end),
-            "status": "Initiated", "statusReason": "UserRequested"}
+    return {
+        "number": policy_port["number"],
+        "allowedSourceAddressPrefix": prefix,
+        "endTimeUtc": format_time(end),
+        "status": "Initiated",
+        "statusReason": "UserRequested",
+    }
 
 
 def add_request(world: dict, policy: dict, record: dict) -> None:
@@ -198,8 +218,9 @@ def add_request(world: dict, policy: dict, record: dict) -> None:
         for port in vm["ports"]:
             _revoke_older(world, policy, vm["id"], port["number"])
             if port["status"] == "Initiated":
-                nsg.add_allow_rule(world, vm["id"], record["startTimeUtc"], port["number"],
-                                   port["allowedSourceAddressPrefix"])
+                nsg.add_allow_rule(
+                    world, vm["id"], record["startTimeUtc"], port["number"], port["allowedSourceAddressPrefix"]
+                )
                 firewall.add_nat_rule(world, vm["id"], record["startTimeUtc"], port)
     policy["properties"]["requests"].append(record)
 

@@ -26,8 +26,23 @@ from dataclasses import dataclass, field
 TABLES = ("resources", "securityresources")
 OPERATORS = ("where", "project", "project-away", "extend", "order", "sort", "limit", "take", "top", "summarize")
 FUNCTIONS = ("tostring", "tolower", "toupper", "toint", "isempty", "isnotempty", "isnull", "isnotnull", "not")
-COMPARISONS = ("==", "!=", "=~", "!~", "<", "<=", ">", ">=", "contains", "!contains", "startswith",
-               "in", "in~", "!in", "!in~")
+COMPARISONS = (
+    "==",
+    "!=",
+    "=~",
+    "!~",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "contains",
+    "!contains",
+    "startswith",
+    "in",
+    "in~",
+    "!in",
+    "!in~",
+)
 
 
 class KqlError(ValueError):
@@ -48,13 +63,16 @@ class Token:
     value: object = None
 
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+|//[^\n]*)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<number>\d+(?:\.\d+)?)
   | (?P<name>in~|[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<op>!in~|!in|!contains|==|!=|=~|!~|<=|>=|[|,()\[\].=<>*+\-/%:;{}!@$])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -187,8 +205,11 @@ class _Parser:
             table = self.take().text.lower()
         elif self.peek().kind == "name" and self.peek().text.lower() not in OPERATORS:
             token = self.peek()
-            raise KqlError(f"The sandbox's Resource Graph has no table '{token.text}' (it has {', '.join(TABLES)}).",
-                           token.text, token.position)
+            raise KqlError(
+                f"The sandbox's Resource Graph has no table '{token.text}' (it has {', '.join(TABLES)}).",
+                token.text,
+                token.position,
+            )
         else:  # a query may start with its first operator, on the resources table (the 2019-04-01 examples)
             self.tokens.insert(self.at, Token("op", "|", self.peek().position))
         stages: list[Stage] = []
@@ -203,8 +224,12 @@ class _Parser:
         token = self.peek()
         word = token.text.lower() if token.kind == "name" else ""
         if word not in OPERATORS:
-            raise KqlError(f"The sandbox's Resource Graph does not support the operator '{token.text}' (it supports "
-                           f"{', '.join(OPERATORS)}).", token.text, token.position)
+            raise KqlError(
+                f"The sandbox's Resource Graph does not support the operator '{token.text}' (it supports "
+                f"{', '.join(OPERATORS)}).",
+                token.text,
+                token.position,
+            )
         self.take()
         if word == "where":
             predicate_start = self.at
@@ -268,11 +293,12 @@ class _Parser:
     def _column_name(self, start: int) -> str:
         """KQL's name for an unnamed column: a path with its dots as underscores (`properties.a.b` →
         `properties_a_b`), looking through one function call (`tostring(x.y)` → `x_y`)."""
-        tokens = self.tokens[start:self.at]
+        tokens = self.tokens[start : self.at]
         if len(tokens) >= 3 and tokens[0].kind == "name" and tokens[1].text == "(" and tokens[-1].text == ")":
             tokens = tokens[2:-1]
-        parts = [str(t.value) if t.kind in ("string", "number") else t.text for t in tokens
-                 if t.text not in (".", "[", "]")]
+        parts = [
+            str(t.value) if t.kind in ("string", "number") else t.text for t in tokens if t.text not in (".", "[", "]")
+        ]
         if not parts or not all(re.fullmatch(r"[A-Za-z0-9_$-]+", p) for p in parts):
             return f"Column{start}"
         return "_".join(parts)
@@ -300,8 +326,11 @@ class _Parser:
             self.take()
         if not (self.is_word("count") and self.peek(1).text == "("):
             token = self.peek()
-            raise KqlError(f"The sandbox's Resource Graph supports only count() in summarize, not '{token.text}'.",
-                           token.text, token.position)
+            raise KqlError(
+                f"The sandbox's Resource Graph supports only count() in summarize, not '{token.text}'.",
+                token.text,
+                token.position,
+            )
         self.take()
         self.expect_op("(")
         self.expect_op(")")
@@ -314,7 +343,7 @@ class _Parser:
     def _type_filter(self, start: int) -> frozenset[str] | None:
         """The types a where clause admits when it is `type ==|=~ 'x'` or `type in|in~ (…)`, alone or first
         in a chain of `and`s; otherwise None."""
-        tokens = self.tokens[start:self.at]
+        tokens = self.tokens[start : self.at]
         if len(tokens) < 3 or tokens[0].kind != "name" or tokens[0].text != "type":
             return None
         op = tokens[1].text
@@ -326,7 +355,7 @@ class _Parser:
             if close is None:
                 return None
             values = [str(t.value) for t in tokens[3:close] if t.kind == "string"]
-            rest = tokens[close + 1:]
+            rest = tokens[close + 1 :]
         else:
             return None
         if rest and not (rest[0].kind == "name" and rest[0].text.lower() == "and"):
@@ -357,10 +386,21 @@ class _Parser:
         token = self.peek()
         op = token.text.lower() if token.kind == "name" else token.text if token.kind == "op" else ""
         if op not in COMPARISONS:
-            if token.kind == "name" and token.text.lower() in ("has", "!has", "endswith", "matches", "between",
-                                                               "has_any", "contains_cs", "startswith_cs"):
-                raise KqlError(f"The sandbox's Resource Graph does not support the operator '{token.text}'.",
-                               token.text, token.position)
+            if token.kind == "name" and token.text.lower() in (
+                "has",
+                "!has",
+                "endswith",
+                "matches",
+                "between",
+                "has_any",
+                "contains_cs",
+                "startswith_cs",
+            ):
+                raise KqlError(
+                    f"The sandbox's Resource Graph does not support the operator '{token.text}'.",
+                    token.text,
+                    token.position,
+                )
             return left
         self.take()
         if op in ("in", "in~", "!in", "!in~"):
@@ -407,8 +447,12 @@ class _Parser:
         token = self.take()
         name = token.text.lower()
         if name not in FUNCTIONS:
-            raise KqlError(f"The sandbox's Resource Graph does not support the function '{token.text}()' (it supports "
-                           f"{', '.join(f + '()' for f in FUNCTIONS)}).", token.text, token.position)
+            raise KqlError(
+                f"The sandbox's Resource Graph does not support the function '{token.text}()' (it supports "
+                f"{', '.join(f + '()' for f in FUNCTIONS)}).",
+                token.text,
+                token.position,
+            )
         self.expect_op("(")
         argument = self.expression()
         self.expect_op(")")
@@ -450,6 +494,7 @@ def _path(steps: tuple[str | int, ...]) -> Expr:
             else:
                 return None
         return value
+
     return get
 
 
@@ -532,6 +577,7 @@ def _compare(left: Expr, right: Expr, op: str) -> Expr:
             return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]  # type: ignore[operator]
         except TypeError:
             return False
+
     return test
 
 
@@ -543,6 +589,7 @@ def _membership(left: Expr, values: list[object], op: str) -> Expr:
     def test(row: dict) -> bool:
         value = to_string(left(row))
         return ((value.lower() if insensitive else value) in wanted) != negated
+
     return test
 
 
@@ -580,9 +627,9 @@ def run(stages: list[Stage], rows: Sequence[Mapping]) -> list[Mapping]:
         elif stage.operator == "order":
             rows = _sorted(rows, stage.keys)
         elif stage.operator == "limit":
-            rows = rows[:stage.count]
+            rows = rows[: stage.count]
         elif stage.operator == "top":
-            rows = _sorted(rows, stage.keys)[:stage.count]
+            rows = _sorted(rows, stage.keys)[: stage.count]
         elif stage.operator == "summarize":
             rows = _summarize(rows, stage.columns)
     return rows

@@ -30,9 +30,16 @@ def protection(world: dict, vm: dict) -> tuple[str | None, str | None]:
     for subnet in vnet.get("properties", {}).get("subnets", []):
         if subnet["id"].lower() == subnet_id.lower() and not nsg:
             nsg = (subnet["properties"].get("networkSecurityGroup") or {}).get("id")
-    firewall = next((f for f in world["firewalls"].values()
-                     if f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"].lower()
-                     .startswith(vnet_id.lower() + "/")), None)
+    firewall = next(
+        (
+            f
+            for f in world["firewalls"].values()
+            if f["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"]
+            .lower()
+            .startswith(vnet_id.lower() + "/")
+        ),
+        None,
+    )
     if firewall and firewall["properties"].get("firewallPolicy"):
         return nsg, "The virtual machine is protected by an Azure Firewall managed by Azure Firewall Manager."
     if not nsg and not firewall:
@@ -53,8 +60,9 @@ def set_deny_rule(world: dict, vm_id: str, ports: list[int]) -> None:
         rules = [r for r in nsg["properties"]["securityRules"] if r["name"] != name]
         if ports:
             others = [r["properties"]["priority"] for r in rules if not r["name"].startswith("SecurityCenter-JITRule")]
-            deny_priorities = [r["properties"]["priority"] for r in rules
-                               if r["name"].startswith("SecurityCenter-JITRule_")]
+            deny_priorities = [
+                r["properties"]["priority"] for r in rules if r["name"].startswith("SecurityCenter-JITRule_")
+            ]
             priority = max([4096 - 1000, *others, *deny_priorities]) + 1
             rules.append(_rule(nsg, name, "Deny", min(priority, 4096), "*", address, ports))
         nsg["properties"]["securityRules"] = rules
@@ -66,7 +74,8 @@ def add_allow_rule(world: dict, vm_id: str, start: str, number: int, source: str
         used = {r["properties"]["priority"] for r in nsg["properties"]["securityRules"]}
         priority = next(p for p in range(100, 4096) if p not in used)
         nsg["properties"]["securityRules"].append(
-            _rule(nsg, _allow_rule_name(vm_id, start, number), "Allow", priority, source, address, [number]))
+            _rule(nsg, _allow_rule_name(vm_id, start, number), "Allow", priority, source, address, [number])
+        )
 
 
 def remove_allow_rule(world: dict, vm_id: str, start: str, number: int) -> None:
@@ -97,10 +106,13 @@ def applying(world: dict, vm: dict) -> list[dict]:
     nic = world["nics"].get(vm["nic"].lower(), {})
     subnet_id = subnet_of(world, vm)
     vnet = world["vnets"].get(subnet_id.rsplit("/subnets/", 1)[0].lower(), {})
-    subnet = next((s for s in vnet.get("properties", {}).get("subnets", []) if s["id"].lower() == subnet_id.lower()),
-                  {})
-    ids = [((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id"),
-           (nic.get("properties", {}).get("networkSecurityGroup") or {}).get("id")]
+    subnet = next(
+        (s for s in vnet.get("properties", {}).get("subnets", []) if s["id"].lower() == subnet_id.lower()), {}
+    )
+    ids = [
+        ((subnet.get("properties") or {}).get("networkSecurityGroup") or {}).get("id"),
+        (nic.get("properties", {}).get("networkSecurityGroup") or {}).get("id"),
+    ]
     return [world["nsgs"][i.lower()] for i in ids if i and i.lower() in world["nsgs"]]
 
 
@@ -124,33 +136,88 @@ def _allow_rule_name(vm_id: str, start: str, number: int) -> str:
 
 
 DEFAULT_RULES = (
-    ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", "Allow", "Inbound", 65000, "VirtualNetwork",
-     "VirtualNetwork"),
-    ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", "Allow", "Inbound", 65001,
-     "AzureLoadBalancer", "*"),
+    (
+        "AllowVnetInBound",
+        "Allow inbound traffic from all VMs in VNET",
+        "Allow",
+        "Inbound",
+        65000,
+        "VirtualNetwork",
+        "VirtualNetwork",
+    ),
+    (
+        "AllowAzureLoadBalancerInBound",
+        "Allow inbound traffic from azure load balancer",
+        "Allow",
+        "Inbound",
+        65001,
+        "AzureLoadBalancer",
+        "*",
+    ),
     ("DenyAllInBound", "Deny all inbound traffic", "Deny", "Inbound", 65500, "*", "*"),
-    ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", "Allow", "Outbound", 65000,
-     "VirtualNetwork", "VirtualNetwork"),
-    ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", "Allow", "Outbound", 65001, "*",
-     "Internet"),
+    (
+        "AllowVnetOutBound",
+        "Allow outbound traffic from all VMs to all VMs in VNET",
+        "Allow",
+        "Outbound",
+        65000,
+        "VirtualNetwork",
+        "VirtualNetwork",
+    ),
+    (
+        "AllowInternetOutBound",
+        "Allow outbound traffic from all VMs to Internet",
+        "Allow",
+        "Outbound",
+        65001,
+        "*",
+        "Internet",
+    ),
     ("DenyAllOutBound", "Deny all outbound traffic", "Deny", "Outbound", 65500, "*", "*"),
 )
 
 
 def default_rules(nsg_id: str) -> list[dict]:
     """The six rules Azure puts in every NSG (NetworkSecurityGroupGet.json)."""
-    return [{"name": name, "id": f"{nsg_id}/defaultSecurityRules/{name}",
-             "properties": {"description": text, "protocol": "*", "sourcePortRange": "*", "destinationPortRange": "*",
-                            "sourceAddressPrefix": source, "destinationAddressPrefix": destination, "access": access,
-                            "priority": priority, "direction": direction, "provisioningState": "Succeeded"}}
-            for name, text, access, direction, priority, source, destination in DEFAULT_RULES]
+    return [
+        {
+            "name": name,
+            "id": f"{nsg_id}/defaultSecurityRules/{name}",
+            "properties": {
+                "description": text,
+                "protocol": "*",
+                "sourcePortRange": "*",
+                "destinationPortRange": "*",
+                "sourceAddressPrefix": source,
+                "destinationAddressPrefix": destination,
+                "access": access,
+                "priority": priority,
+                "direction": direction,
+                "provisioningState": "Succeeded",
+            },
+        }
+        for name, text, access, direction, priority, source, destination in DEFAULT_RULES
+    ]
 
 
-def _rule(nsg: dict, name: str, access: str, priority: int, source: str, destination: str,
-          ports: list[int]) -> dict:
-    port_fields = ({"destinationPortRange": str(ports[0]), "destinationPortRanges": []} if len(ports) == 1 else
-                   {"destinationPortRange": "", "destinationPortRanges": [str(p) for p in ports]})
-    return {"id": f"{nsg['id']}/securityRules/{name}", "name": name,
-            "properties": {"protocol": "*", "sourcePortRange": "*", **port_fields, "sourceAddressPrefix": source,
-                           "destinationAddressPrefix": destination, "access": access, "priority": priority,
-                           "direction": "Inbound", "provisioningState": "Succeeded"}}
+def _rule(nsg: dict, name: str, access: str, priority: int, source: str, destination: str, ports: list[int]) -> dict:
+    port_fields = (
+        {"destinationPortRange": str(ports[0]), "destinationPortRanges": []}
+        if len(ports) == 1
+        else {"destinationPortRange": "", "destinationPortRanges": [str(p) for p in ports]}
+    )
+    return {
+        "id": f"{nsg['id']}/securityRules/{name}",
+        "name": name,
+        "properties": {
+            "protocol": "*",
+            "sourcePortRange": "*",
+            **port_fields,
+            "sourceAddressPrefix": source,
+            "destinationAddressPrefix": destination,
+            "access": access,
+            "priority": priority,
+            "direction": "Inbound",
+            "provisioningState": "Succeeded",
+        },
+    }

@@ -26,8 +26,10 @@ def environment(base_url: str, ca_path: Path) -> dict[str, str]:
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
     """Write KEY=VALUE lines readable by the owner only; readers never see a half-written file."""
-    lines = ["# Connection settings of the local Azure sandbox (python -m sandbox), for the portal's environment",
-             *(f"{key}={value}" for key, value in values.items())]
+    lines = [
+        "# Connection settings of the local Azure sandbox (python -m sandbox), for the portal's environment",
+        *(f"{key}={value}" for key, value in values.items()),
+    ]
     # mkstemp creates the file 0600, so the client secret is never readable by others, not even briefly.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as file:

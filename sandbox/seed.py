@@ -31,13 +31,22 @@ def seed(world: dict, now: dt.datetime) -> None:
     fleet.build_demo(world)
     bob = _caller(demo.person("bob"), "198.51.100.20", "Security Admin")
     for policy in world["policies"].values():
-        activity.record(world, "write", policy["id"], bob, "Succeeded", now - dt.timedelta(days=20),
-                        fleet.stable_uuid("seed-write", policy["id"]), "OK")
+        activity.record(
+            world,
+            "write",
+            policy["id"],
+            bob,
+            "Succeeded",
+            now - dt.timedelta(days=20),
+            fleet.stable_uuid("seed-write", policy["id"]),
+            "OK",
+        )
     for vm_name, port, who, ago, hours, why, source in sorted(DEMO_HISTORY, key=lambda h: -h[3]):
         vm = next(v for v in world["vms"].values() if v["name"] == vm_name)
         start = now - dt.timedelta(hours=ago)
-        _add_request(world, vm["id"], port, demo.person(who), start, start + dt.timedelta(hours=hours),
-                     why, source, now)
+        _add_request(
+            world, vm["id"], port, demo.person(who), start, start + dt.timedelta(hours=hours), why, source, now
+        )
     _findings(world)
 
 
@@ -53,8 +62,11 @@ def _findings(world: dict) -> None:
     nsg.redeploy(nsgs["dev-02-nsg"])
     # Left-over allow: dev-01's request has ended, its allow rule stayed.
     dev_01 = next(v for v in world["vms"].values() if v["name"] == "dev-01")
-    policy = next(p for p in world["policies"].values()
-                  if any(v["id"] == dev_01["id"] for v in p["properties"]["virtualMachines"]))
+    policy = next(
+        p
+        for p in world["policies"].values()
+        if any(v["id"] == dev_01["id"] for v in p["properties"]["virtualMachines"])
+    )
     request = next(r for r in policy["properties"]["requests"] if r["virtualMachines"][0]["id"] == dev_01["id"])
     port = request["virtualMachines"][0]["ports"][0]
     nsg.add_allow_rule(world, dev_01["id"], request["startTimeUtc"], port["number"], port["allowedSourceAddressPrefix"])
@@ -68,34 +80,87 @@ def _findings(world: dict) -> None:
 
 def add_rule(group: dict, name: str, priority: int, source: str, port: str, destination_asg: str = "") -> None:
     """An inbound allow rule written by hand (not JIT's)."""
-    properties = {"protocol": "Tcp", "sourcePortRange": "*", "destinationPortRange": port, "sourceAddressPrefix": source,
-                  "destinationAddressPrefix": "*", "access": "Allow", "priority": priority, "direction": "Inbound",
-                  "provisioningState": "Succeeded"}
+    properties = {
+        "protocol": "Tcp",
+        "sourcePortRange": "*",
+        "destinationPortRange": port,
+        "sourceAddressPrefix": source,
+        "destinationAddressPrefix": "*",
+        "access": "Allow",
+        "priority": priority,
+        "direction": "Inbound",
+        "provisioningState": "Succeeded",
+    }
     if destination_asg:
         del properties["destinationAddressPrefix"]
         properties["destinationApplicationSecurityGroups"] = [{"id": destination_asg}]
     group["properties"]["securityRules"].append(
-        {"id": f"{group['id']}/securityRules/{name}", "name": name, "properties": properties})
+        {"id": f"{group['id']}/securityRules/{name}", "name": name, "properties": properties}
+    )
 
 
 def _caller(person: demo.Person, ip: str, role: str) -> dict:
-    return {"upn": person.username, "name": person.display_name, "oid": person.object_id, "ip": ip, "role": role,
-            "client_request_id": str(uuid.uuid4())}
+    return {
+        "upn": person.username,
+        "name": person.display_name,
+        "oid": person.object_id,
+        "ip": ip,
+        "role": role,
+        "client_request_id": str(uuid.uuid4()),
+    }
 
 
-def _add_request(world: dict, vm_id: str, number: int, person: demo.Person, start: dt.datetime,
-                 end: dt.datetime, justification: str, source: str, now: dt.datetime) -> None:
-    policy = next(p for p in world["policies"].values()
-                  if any(v["id"].lower() == vm_id.lower() for v in p["properties"]["virtualMachines"]))
+def _add_request(
+    world: dict,
+    vm_id: str,
+    number: int,
+    person: demo.Person,
+    start: dt.datetime,
+    end: dt.datetime,
+    justification: str,
+    source: str,
+    now: dt.datetime,
+) -> None:
+    policy = next(
+        p
+        for p in world["policies"].values()
+        if any(v["id"].lower() == vm_id.lower() for v in p["properties"]["virtualMachines"])
+    )
     active = end > now
-    jit.add_request(world, policy, {
-        "virtualMachines": [{"id": vm_id, "ports": [{
-            "number": number, "allowedSourceAddressPrefix": source, "endTimeUtc": format_time(end),
-            "status": "Initiated" if active else "Revoked", "statusReason": "UserRequested" if active else "Expired"}]}],
-        "startTimeUtc": format_time(start), "requestor": person.username, "justification": justification})
+    jit.add_request(
+        world,
+        policy,
+        {
+            "virtualMachines": [
+                {
+                    "id": vm_id,
+                    "ports": [
+                        {
+                            "number": number,
+                            "allowedSourceAddressPrefix": source,
+                            "endTimeUtc": format_time(end),
+                            "status": "Initiated" if active else "Revoked",
+                            "statusReason": "UserRequested" if active else "Expired",
+                        }
+                    ],
+                }
+            ],
+            "startTimeUtc": format_time(start),
+            "requestor": person.username,
+            "justification": justification,
+        },
+    )
     role = "Security Admin" if person.key == "bob" else "JIT VM Access Requester"
-    activity.record(world, "initiate", policy["id"], _caller(person, source, role), "Succeeded", start,
-                    str(uuid.uuid4()), "Accepted")
+    activity.record(
+        world,
+        "initiate",
+        policy["id"],
+        _caller(person, source, role),
+        "Succeeded",
+        start,
+        str(uuid.uuid4()),
+        "Accepted",
+    )
 
 
 def generated_history(world: dict, count: int, since: dt.datetime, until: dt.datetime) -> None:
@@ -103,17 +168,37 @@ def generated_history(world: dict, count: int, since: dt.datetime, until: dt.dat
     each a line in its policy's history and the Activity Log events a live initiate leaves: volume for the
     audit's benchmarks. Already ended, so no NSG rule is left open."""
     policies = sorted(world["policies"].values(), key=lambda p: p["id"])
-    people = (_caller(demo.person("alice"), "", "JIT VM Access Requester"), _caller(demo.person("bob"), "", "Security Admin"))
+    people = (
+        _caller(demo.person("alice"), "", "JIT VM Access Requester"),
+        _caller(demo.person("bob"), "", "Security Admin"),
+    )
     step = (until - since) / (count + 1)
     for i in range(count):
         policy = policies[i % len(policies)]
         vms = policy["properties"]["virtualMachines"]
         vm, start, caller = vms[(i // len(policies)) % len(vms)], since + step * (i + 1), people[i % 2]
         source = f"203.0.113.{i % 250 + 1}"
-        policy["properties"]["requests"].append({
-            "virtualMachines": [{"id": vm["id"], "ports": [{
-                "number": 22, "allowedSourceAddressPrefix": source, "endTimeUtc": format_time(start + dt.timedelta(hours=1)),
-                "status": "Revoked", "statusReason": "Expired"}]}],
-            "startTimeUtc": format_time(start), "requestor": caller["upn"], "justification": f"Generated request {i}"})
-        activity.record(world, "initiate", policy["id"], {**caller, "ip": source}, "Succeeded", start,
-                        str(uuid.uuid4()), "Accepted")
+        policy["properties"]["requests"].append(
+            {
+                "virtualMachines": [
+                    {
+                        "id": vm["id"],
+                        "ports": [
+                            {
+                                "number": 22,
+                                "allowedSourceAddressPrefix": source,
+                                "endTimeUtc": format_time(start + dt.timedelta(hours=1)),
+                                "status": "Revoked",
+                                "statusReason": "Expired",
+                            }
+                        ],
+                    }
+                ],
+                "startTimeUtc": format_time(start),
+                "requestor": caller["upn"],
+                "justification": f"Generated request {i}",
+            }
+        )
+        activity.record(
+            world, "initiate", policy["id"], {**caller, "ip": source}, "Succeeded", start, str(uuid.uuid4()), "Accepted"
+        )

@@ -36,8 +36,9 @@ class App:
         self.arm = Arm(self.sandbox, self.identity)
         self.graph = Graph(self.sandbox, self.arm)
         self.ingestion = Ingestion(self.sandbox, self.identity)
-        self.control = Control(self.sandbox, self.identity, self.material, self.public_clients, self.ingestion,
-                               self.graph)
+        self.control = Control(
+            self.sandbox, self.identity, self.material, self.public_clients, self.ingestion, self.graph
+        )
         self.port = port
         self.control_routes = self.control.routes()
         self.identity_routes = self.identity.routes() + self.public_clients.routes()
@@ -49,9 +50,12 @@ class App:
         if request.path.startswith("/_sandbox/"):
             if not ipaddress.ip_address(request.client_ip).is_loopback:
                 return json_response(403, {"error": "the control API answers loopback only"})
-            return self._dispatch(self.control_routes, request, lambda: json_response(404, {"error": "no such control"}))
-        if request.path.lower().startswith(("/subscriptions", "/providers/microsoft.authorization/",
-                                            "/providers/microsoft.resourcegraph/")):
+            return self._dispatch(
+                self.control_routes, request, lambda: json_response(404, {"error": "no such control"})
+            )
+        if request.path.lower().startswith(
+            ("/subscriptions", "/providers/microsoft.authorization/", "/providers/microsoft.resourcegraph/")
+        ):
             return self._arm(request)
         if request.path.lower().startswith("/datacollectionrules/"):
             return self._ingest(request)
@@ -66,8 +70,9 @@ class App:
 
     def _arm(self, request: Request) -> Response | None:
         # ARM makes a correlation id when the client sends none; handlers put it on Activity Log events.
-        request.headers["x-ms-correlation-request-id"] = (request.headers.get("x-ms-correlation-request-id")
-                                                          or str(uuid.uuid4()))
+        request.headers["x-ms-correlation-request-id"] = request.headers.get("x-ms-correlation-request-id") or str(
+            uuid.uuid4()
+        )
         response = self._arm_answer(request)
         if response is not None:
             _arm_headers(request, response)
@@ -103,14 +108,16 @@ class App:
                 return None
         return response
 
-
     def _ingest(self, request: Request) -> Response | None:
         """Logs Ingestion (sandbox/ingestion.py), with the same fault knob as ARM's routes (429, 503, drop)."""
         fault = self.sandbox.take_fault("ingestion.upload", request.path)
         if fault is not None and fault.kind != STALL_AFTER_APPLY:
             return _fault_response(fault, request)
-        response = self._dispatch(self.ingestion_routes, request, lambda: json_response(
-            404, {"error": {"code": "NotFound", "message": "No such route."}}))
+        response = self._dispatch(
+            self.ingestion_routes,
+            request,
+            lambda: json_response(404, {"error": {"code": "NotFound", "message": "No such route."}}),
+        )
         if fault is not None:  # accepted; the answer comes late, or never
             time.sleep(fault.seconds)
             if fault.drop_after:
@@ -125,11 +132,13 @@ def _arm_headers(request: Request, response: Response) -> None:
     response.headers["x-ms-correlation-request-id"] = request.headers["x-ms-correlation-request-id"]
     # The sandbox does not count a budget: the headers say how much is left of a fresh one.
     response.headers[f"x-ms-ratelimit-remaining-subscription-{'writes' if write else 'reads'}"] = (
-        "1199" if write else "11999")
+        "1199" if write else "11999"
+    )
     if response.status == 401:
         response.headers["WWW-Authenticate"] = (
             f'Bearer authorization_uri="{request.base_url}/{demo.TENANT_ID}", error="invalid_token", '
-            'error_description="The authentication failed because of missing or invalid \'Authorization\' header."')
+            "error_description=\"The authentication failed because of missing or invalid 'Authorization' header.\""
+        )
 
 
 def _arm_error(error: ArmError) -> Response:
@@ -143,14 +152,17 @@ def _fault_response(fault: Fault, request: Request) -> Response | None:
     if status == 429:
         kind = "read" if request.method in ("GET", "HEAD") else "write"
         sub_id = request.params.get("sub", "")
-        code, message = ("SubscriptionRequestsThrottled",
-                         f"Number of '{kind}' requests for subscription '{sub_id}' exceeded. Please try again after "
-                         f"'{fault.retry_after}' seconds after additional tokens are available. Refer to "
-                         "https://aka.ms/arm-throttling")
+        code, message = (
+            "SubscriptionRequestsThrottled",
+            f"Number of '{kind}' requests for subscription '{sub_id}' exceeded. Please try again after "
+            f"'{fault.retry_after}' seconds after additional tokens are available. Refer to "
+            "https://aka.ms/arm-throttling",
+        )
     else:
-        code, message = {500: ("InternalServerError", "The server encountered an internal error."),
-                         503: ("ServiceUnavailable", "The service is temporarily unavailable.")}.get(
-                             status, ("Failed", "Injected fault."))
+        code, message = {
+            500: ("InternalServerError", "The server encountered an internal error."),
+            503: ("ServiceUnavailable", "The service is temporarily unavailable."),
+        }.get(status, ("Failed", "Injected fault."))
     headers = {"Retry-After": str(fault.retry_after)} if status in (429, 503) else {}
     return json_response(status, {"error": {"code": code, "message": message}}, headers)
 
@@ -167,9 +179,14 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.app.port}"
         request = Request(
-            method=self.command, path=split.path, query=dict(parse_qsl(split.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()}, body=body,
-            client_ip=self.client_address[0], base_url=f"https://{host}")
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            client_ip=self.client_address[0],
+            base_url=f"https://{host}",
+        )
         try:
             response = self.app.handle(request)
         except Exception:  # a bug in the sandbox must look like a 500 from Azure, not a hang
@@ -204,8 +221,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def make_server(data_dir: Path, port: int, host: str = "127.0.0.1",
-                graph_lag_seconds: float = 0.0) -> tuple[ThreadingHTTPServer, App]:
+def make_server(
+    data_dir: Path, port: int, host: str = "127.0.0.1", graph_lag_seconds: float = 0.0
+) -> tuple[ThreadingHTTPServer, App]:
     server = _Server((host, port), _Handler)
     app = App(data_dir, server.server_address[1], graph_lag_seconds)
     handler = type("Handler", (_Handler,), {"app": app})
@@ -214,4 +232,3 @@ def make_server(data_dir: Path, port: int, host: str = "127.0.0.1",
     context.load_cert_chain(app.material.cert_path, app.material.key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     return server, app
-

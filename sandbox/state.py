@@ -67,8 +67,11 @@ class Knobs:
 
     def delay_ms(self, operation: str, path: str) -> int:
         """The latency for this call: a setting for its path beats one for any path, its operation beats "*"."""
-        matching = [(bool(contains), op != "*", ms) for (op, contains), ms in self.latency_ms.items()
-                    if op in ("*", operation) and contains.lower() in path.lower()]
+        matching = [
+            (bool(contains), op != "*", ms)
+            for (op, contains), ms in self.latency_ms.items()
+            if op in ("*", operation) and contains.lower() in path.lower()
+        ]
         return max(matching)[2] if matching else 0
 
 

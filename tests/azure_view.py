@@ -37,8 +37,12 @@ def msal_app(sandbox: SandboxProcess, secret: str = demo.CLIENT_SECRET) -> msal.
     http.trust_env = False
     http.verify = str(sandbox.ca_path)
     return msal.ConfidentialClientApplication(
-        demo.CLIENT_ID, client_credential=secret, authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
-        http_client=http, instance_discovery=False)
+        demo.CLIENT_ID,
+        client_credential=secret,
+        authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
+        http_client=http,
+        instance_discovery=False,
+    )
 
 
 def auth_code_result(sandbox: SandboxProcess, user_key: str, app: msal.ConfidentialClientApplication | None = None):
@@ -50,9 +54,14 @@ def auth_code_result(sandbox: SandboxProcess, user_key: str, app: msal.Confident
 
 class Clients:
     def __init__(self, sandbox: SandboxProcess, token: str) -> None:
-        self.options = {"credential": StaticToken(token), "base_url": sandbox.base_url,
-                        "connection_verify": str(sandbox.ca_path), "retry_backoff_factor": 0.01, "retry_total": 3,
-                        "credential_scopes": SCOPES}
+        self.options = {
+            "credential": StaticToken(token),
+            "base_url": sandbox.base_url,
+            "connection_verify": str(sandbox.ca_path),
+            "retry_backoff_factor": 0.01,
+            "retry_total": 3,
+            "credential_scopes": SCOPES,
+        }
         self.subscriptions = SubscriptionClient(**self.options)
 
     def compute(self, sub: str) -> ComputeManagementClient:
@@ -83,8 +92,10 @@ class AzureView:
         return self.subs[name]
 
     def vm_id(self, subscription: str, rg: str, name: str) -> str:
-        return (f"/subscriptions/{self.sub(subscription)}/resourceGroups/{rg}/providers/Microsoft.Compute/"
-                f"virtualMachines/{name}")
+        return (
+            f"/subscriptions/{self.sub(subscription)}/resourceGroups/{rg}/providers/Microsoft.Compute/"
+            f"virtualMachines/{name}"
+        )
 
     def policies(self, subscription: str, rg: str, location: str) -> list:
         security = self.clients.security(self.sub(subscription))
@@ -92,18 +103,32 @@ class AzureView:
 
     def ports(self, subscription: str, rg: str, location: str) -> dict[str, list[tuple]]:
         """VM name → [(number, protocol, prefixes, max duration)] over the group's policies."""
-        return {vm.id.rsplit("/", 1)[-1]: [(p.number, p.protocol, p.allowed_source_address_prefix
-                                            or tuple(p.allowed_source_address_prefixes or ()),
-                                            p.max_request_access_duration) for p in vm.ports]
-                for policy in self.policies(subscription, rg, location) for vm in policy.virtual_machines}
+        return {
+            vm.id.rsplit("/", 1)[-1]: [
+                (
+                    p.number,
+                    p.protocol,
+                    p.allowed_source_address_prefix or tuple(p.allowed_source_address_prefixes or ()),
+                    p.max_request_access_duration,
+                )
+                for p in vm.ports
+            ]
+            for policy in self.policies(subscription, rg, location)
+            for vm in policy.virtual_machines
+        }
 
     def deny_rules(self, subscription: str, rg: str, nsg: str) -> list:
         network = self.clients.network(self.sub(subscription))
-        return [r for r in network.network_security_groups.get(rg, nsg).security_rules
-                if r.name.startswith("SecurityCenter-JITRule_")]
+        return [
+            r
+            for r in network.network_security_groups.get(rg, nsg).security_rules
+            if r.name.startswith("SecurityCenter-JITRule_")
+        ]
 
     def allow_rules(self, subscription: str, rg: str, nsg: str) -> list[tuple]:
         network = self.clients.network(self.sub(subscription))
-        return [(r.source_address_prefix, r.destination_port_range) for r in
-                network.network_security_groups.get(rg, nsg).security_rules
-                if r.name.startswith("SecurityCenter-JITRule-")]
+        return [
+            (r.source_address_prefix, r.destination_port_range)
+            for r in network.network_security_groups.get(rg, nsg).security_rules
+            if r.name.startswith("SecurityCenter-JITRule-")
+        ]

@@ -61,7 +61,9 @@ def collect(client: Client) -> tuple[float, int]:
 
     subscriptions = gateway.list_subscriptions(client.session)
     collector = f"user:{client.session['_auth_user_id']}"  # Carol's own, as her report views collect
-    seconds, collected = timed(lambda: archive.collect(gateway.UserCredential(client.session), collector, subscriptions))
+    seconds, collected = timed(
+        lambda: archive.collect(gateway.UserCredential(client.session), collector, subscriptions)
+    )
     return seconds, collected.new_events
 
 
@@ -79,6 +81,7 @@ def archive_share(client: Client) -> float:
         events, hidden = matching(AuditFilterForm({}).filters(), scope)
         found = Paginator(events, 50).get_page(1)
         return len(report_rows(found.object_list, {}, scope)) + found.paginator.count + hidden
+
     return min(timed(page)[0] for _ in range(5))
 
 
@@ -89,20 +92,42 @@ def fill_csv_rows(count: int) -> None:
     now = datetime.now(UTC)
     batch = 20_000
     for first in range(0, count, batch):
-        events = [ArchivedEvent(
-            event_id=str(uuid.uuid4()), correlation_id=str(uuid.uuid4()),
-            operation="Microsoft.Security/locations/jitNetworkAccessPolicies/write",
-            operation_name="Create or Update JIT Network Access Policy", status="Succeeded", category="Administrative",
-            level="Informational", time=now - timedelta(seconds=i * 20), subscription_id=CSV_SUBSCRIPTION,
-            caller="bob@contoso.test", resource_type="Microsoft.Security/locations/jitNetworkAccessPolicies",
-            resource_group=f"rg-{i % 40:02d}", resource_id=f"/subscriptions/{CSV_SUBSCRIPTION}/resourceGroups/rg-{i % 40:02d}"
-            "/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default",
-            client_ip="198.51.100.20", scope_subscription=CSV_SUBSCRIPTION, scope_group=f"rg-{i % 40:02d}",
-            explained_by="archived configurations") for i in range(first, min(count, first + batch))]
+        events = [
+            ArchivedEvent(
+                event_id=str(uuid.uuid4()),
+                correlation_id=str(uuid.uuid4()),
+                operation="Microsoft.Security/locations/jitNetworkAccessPolicies/write",
+                operation_name="Create or Update JIT Network Access Policy",
+                status="Succeeded",
+                category="Administrative",
+                level="Informational",
+                time=now - timedelta(seconds=i * 20),
+                subscription_id=CSV_SUBSCRIPTION,
+                caller="bob@contoso.test",
+                resource_type="Microsoft.Security/locations/jitNetworkAccessPolicies",
+                resource_group=f"rg-{i % 40:02d}",
+                resource_id=f"/subscriptions/{CSV_SUBSCRIPTION}/resourceGroups/rg-{i % 40:02d}"
+                "/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default",
+                client_ip="198.51.100.20",
+                scope_subscription=CSV_SUBSCRIPTION,
+                scope_group=f"rg-{i % 40:02d}",
+                explained_by="archived configurations",
+            )
+            for i in range(first, min(count, first + batch))
+        ]
         ArchivedEvent.objects.bulk_create(events, batch_size=2000)
-        ArchivedTouch.objects.bulk_create([ArchivedTouch(
-            event=e, vm_id=f"{e.resource_id}/vm-{n:05d}".lower(), vm_name=f"vm-{n:05d}",
-            line=f"vm-{n:05d}: port 22 max 3 h → 1 h") for n, e in enumerate(events, first)], batch_size=2000)
+        ArchivedTouch.objects.bulk_create(
+            [
+                ArchivedTouch(
+                    event=e,
+                    vm_id=f"{e.resource_id}/vm-{n:05d}".lower(),
+                    vm_name=f"vm-{n:05d}",
+                    line=f"vm-{n:05d}: port 22 max 3 h → 1 h",
+                )
+                for n, e in enumerate(events, first)
+            ],
+            batch_size=2000,
+        )
 
 
 def peak_rss_mb() -> float:
@@ -123,8 +148,9 @@ def export_csv() -> None:
     events, _ = matching(Filters(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC), CSV_SUBSCRIPTION), scope)
     began, rows, size = time.perf_counter(), -1, 0
     digest = hashlib.sha256()  # as the download does, for its evidence manifest
-    for line in csv_export.stream(csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS,
-                                  csv_export.report_lines(events, {}, scope)):
+    for line in csv_export.stream(
+        csv_export.AZURE_COLUMNS + csv_export.PORTAL_COLUMNS, csv_export.report_lines(events, {}, scope)
+    ):
         data = line.encode()
         digest.update(data)
         rows += line.count("\n")
@@ -151,8 +177,9 @@ def main(vms: int = 10_000, subscriptions: int = 50, events: int = 100_000, csv_
     call_command("migrate", verbosity=0)
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
     try:
-        made, _ = timed(lambda: slow_control(sandbox, "fleet", {"vms": vms, "subscriptions": subscriptions,
-                                                                  "events": events}))
+        made, _ = timed(
+            lambda: slow_control(sandbox, "fleet", {"vms": vms, "subscriptions": subscriptions, "events": events})
+        )
         # ARM pages the Activity Log at 200; a bigger page spares the sandbox rescanning its whole log per page.
         sandbox.control("POST", "config", {"page_size": 5000})
         client = Client(HTTP_HOST=PORTAL_HOST)
@@ -168,32 +195,47 @@ def main(vms: int = 10_000, subscriptions: int = 50, events: int = 100_000, csv_
         # A view that reads Azure's tail (the first within AUDIT_COLLECT_SECONDS), then views within that time.
         tail_views = []
         for _ in range(3):
-            cache.delete_many([f"audit-collected:user:{client.session['_auth_user_id']}:{s.subscription_id.lower()}"
-                               for s in gateway.list_subscriptions(client.session)])
+            cache.delete_many(
+                [
+                    f"audit-collected:user:{client.session['_auth_user_id']}:{s.subscription_id.lower()}"
+                    for s in gateway.list_subscriptions(client.session)
+                ]
+            )
             tail_views.append(timed(lambda: client.get("/audit/"))[0])
         report = min(timed(lambda: client.get("/audit/"))[0] for _ in range(5))
         own = archive_share(client)
         fill, _ = timed(lambda: fill_csv_rows(csv_rows))
         archive.restate()  # as the collections that would have stored them do
         connection.close()
-        child = subprocess.run([sys.executable, "-m", "tests.bench_audit", "csv", settings.DATABASES["default"]["NAME"]],
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run(
+            [sys.executable, "-m", "tests.bench_audit", "csv", settings.DATABASES["default"]["NAME"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows, seconds, baseline, rss, size = child.stdout.split()[-5:]
-        print(f"fleet: {vms} VMs over {subscriptions} subscriptions, {events} past requests "
-              f"(generated in {made:.1f} s)")
-        print(f"collection, first: {stored} events in {first:.1f} s ({first / stored * 1000:.1f} ms per event); second: "
-              f"{added} new events in {second:.2f} s ({second / first:.1%} of the first; "
-              f"{(second - idle) / added * 1000:.1f} ms per new event over the {idle:.2f} s of a collection with "
-              f"nothing new); {few_added} new events in {few:.2f} s "
-              f"({(few - idle) / max(few_added, 1) * 1000:.0f} ms per new event over nothing new)")
-        print(f"report, first page over {stored + added} archived events: {report * 1000:.0f} ms "
-              f"(goal 300 ms), of which the archive's own work {own * 1000:.0f} ms; a view that reads Azure's tail "
-              f"(once per {settings.AUDIT_COLLECT_SECONDS} s per person and subscription): best "
-              f"{min(tail_views) * 1000:.0f} ms (all {', '.join(f'{t * 1000:.0f}' for t in tail_views)})")
-        print(f"CSV: {int(rows):,} rows ({int(size) / 1e6:.0f} MB) in {float(seconds):.1f} s = "
-              f"{int(rows) / float(seconds):,.0f} rows/s (goal 50,000), peak RSS {rss} MB (goal < 150; {baseline} MB "
-              "before the first row: the portal's code loaded); "
-              f"filling the rows took {fill:.0f} s")
+        print(
+            f"fleet: {vms} VMs over {subscriptions} subscriptions, {events} past requests (generated in {made:.1f} s)"
+        )
+        print(
+            f"collection, first: {stored} events in {first:.1f} s ({first / stored * 1000:.1f} ms per event); second: "
+            f"{added} new events in {second:.2f} s ({second / first:.1%} of the first; "
+            f"{(second - idle) / added * 1000:.1f} ms per new event over the {idle:.2f} s of a collection with "
+            f"nothing new); {few_added} new events in {few:.2f} s "
+            f"({(few - idle) / max(few_added, 1) * 1000:.0f} ms per new event over nothing new)"
+        )
+        print(
+            f"report, first page over {stored + added} archived events: {report * 1000:.0f} ms "
+            f"(goal 300 ms), of which the archive's own work {own * 1000:.0f} ms; a view that reads Azure's tail "
+            f"(once per {settings.AUDIT_COLLECT_SECONDS} s per person and subscription): best "
+            f"{min(tail_views) * 1000:.0f} ms (all {', '.join(f'{t * 1000:.0f}' for t in tail_views)})"
+        )
+        print(
+            f"CSV: {int(rows):,} rows ({int(size) / 1e6:.0f} MB) in {float(seconds):.1f} s = "
+            f"{int(rows) / float(seconds):,.0f} rows/s (goal 50,000), peak RSS {rss} MB (goal < 150; {baseline} MB "
+            "before the first row: the portal's code loaded); "
+            f"filling the rows took {fill:.0f} s"
+        )
     finally:
         sandbox.process.terminate()
         sandbox.process.wait(timeout=30)

@@ -76,8 +76,10 @@ TODAYS_LISTS = (
     ("providers/Microsoft.Network/networkSecurityGroups", "2024-05-01", {}),
 )
 SUBSCRIPTIONS_VERSION, PERMISSIONS_VERSION = "2022-12-01", "2022-04-01"
-GOALS = {10_000: "cold ≤ 1.3× the physical floor, warm ≤ 50 ms",
-         100_000: "cold ≤ 1.0× the physical floor, warm ≤ 50 ms, one cached inventory ≤ 150 MB, others unaffected"}
+GOALS = {
+    10_000: "cold ≤ 1.3× the physical floor, warm ≤ 50 ms",
+    100_000: "cold ≤ 1.0× the physical floor, warm ≤ 50 ms, one cached inventory ≤ 150 MB, others unaffected",
+}
 # A cold page of a large fleet may take minutes on a loaded machine: the browser waits, and gunicorn's worker
 # timeout (WEB_TIMEOUT, 120 s by default) is raised so that the figure is measured, not cut.
 PAGE_TIMEOUT_S = 600
@@ -114,11 +116,19 @@ def floor(sandbox: SandboxProcess, token: str, width: int) -> tuple[float, int]:
             items = read(f"{sub}/{path}", {"api-version": version, **extra})
             if path.endswith("virtualMachines") and "ClassicCompute" not in path and not extra:
                 for group in sorted({v["id"].split("/")[4].lower() for v in items}):
-                    pending.append(pool.submit(read, f"{sub}/resourceGroups/{group}/providers/Microsoft.Authorization/"
-                                                     "permissions", {"api-version": PERMISSIONS_VERSION}))
+                    pending.append(
+                        pool.submit(
+                            read,
+                            f"{sub}/resourceGroups/{group}/providers/Microsoft.Authorization/permissions",
+                            {"api-version": PERMISSIONS_VERSION},
+                        )
+                    )
 
-        pending += [pool.submit(list_then_rights, s["id"], path, version, extra)
-                    for s in subscriptions for path, version, extra in TODAYS_LISTS]
+        pending += [
+            pool.submit(list_then_rights, s["id"], path, version, extra)
+            for s in subscriptions
+            for path, version, extra in TODAYS_LISTS
+        ]
         while pending:
             pending.pop().result()
     return time.perf_counter() - started, calls[0]
@@ -221,17 +231,29 @@ def _wait_healthy(name: str, url: str, process: subprocess.Popen, log: Path, sec
 def start_serve(sandbox: SandboxProcess, work: Path) -> Server:
     """`make serve`, using the bench's sandbox (its published connection settings, as a second `make serve` would)."""
     port, log = free_port(), work / "serve.log"
-    environment = {**PEOPLES_ENVIRONMENT, "PORT": str(port), "SANDBOX_PORT": sandbox.base_url.rsplit(":", 1)[1],
-                   "SANDBOX_DATA_DIR": str(sandbox.ca_path.parent), "DATABASE_PATH": str(work / "serve.sqlite3")}
+    environment = {
+        **PEOPLES_ENVIRONMENT,
+        "PORT": str(port),
+        "SANDBOX_PORT": sandbox.base_url.rsplit(":", 1)[1],
+        "SANDBOX_DATA_DIR": str(sandbox.ca_path.parent),
+        "DATABASE_PATH": str(work / "serve.sqlite3"),
+    }
     with log.open("ab") as out:
-        process = subprocess.Popen(["make", "-s", "serve"], cwd=ROOT, env=environment, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "-s", "serve"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     _wait_healthy("make serve", url, process, log)
 
     def is_portal(pid: int) -> bool:  # the runserver: the `manage.py serve` that `manage.py serve` started
         parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) if cmdline(pid) else 0
         return _serves(pid) and _serves(parent)
+
     return Server("make serve", url, process, is_portal)
 
 
@@ -244,11 +266,21 @@ def start_prod(sandbox: SandboxProcess, work: Path) -> Server | None:
         return None
     database = cluster.fresh_database()
     port, log = free_port(), work / "prod.log"
-    environment = {**cluster.team_environment(sandbox, database), "PORT": str(port), "BIND": f"127.0.0.1:{port}",
-                   "WEB_TIMEOUT": str(PAGE_TIMEOUT_S)}
+    environment = {
+        **cluster.team_environment(sandbox, database),
+        "PORT": str(port),
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_TIMEOUT": str(PAGE_TIMEOUT_S),
+    }
     with log.open("ab") as out:
-        process = subprocess.Popen(["make", "-s", "prod"], cwd=ROOT, env=environment, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["make", "-s", "prod"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy("make prod", url, process, log)
@@ -260,8 +292,11 @@ def start_prod(sandbox: SandboxProcess, work: Path) -> Server | None:
 
     def is_portal(pid: int) -> bool:  # gunicorn's workers: its processes started by its master
         return "gunicorn" in cmdline(pid) and not any("gunicorn" in cmdline(c) for c in children_of(pid))
-    print(f"make prod: gunicorn, {workers} worker processes × {environment.get('WEB_THREADS', '8')} threads, "
-          f"PostgreSQL and Redis on loopback, WEB_TIMEOUT={PAGE_TIMEOUT_S} s")
+
+    print(
+        f"make prod: gunicorn, {workers} worker processes × {environment.get('WEB_THREADS', '8')} threads, "
+        f"PostgreSQL and Redis on loopback, WEB_TIMEOUT={PAGE_TIMEOUT_S} s"
+    )
     return Server("make prod", url, process, is_portal, lambda: cluster.drop_database(database))
 
 
@@ -290,9 +325,13 @@ def rows_shown(page, navigate: Callable[[], None]) -> tuple[float, float, int]:
     documents: list = []
 
     def seen(response) -> None:
-        if response.request.resource_type == "document" and response.frame == page.main_frame \
-                and response.status == 200:
+        if (
+            response.request.resource_type == "document"
+            and response.frame == page.main_frame
+            and response.status == 200
+        ):
             documents.append(response)
+
     page.on("response", seen)
     try:
         navigate()
@@ -304,8 +343,11 @@ def rows_shown(page, navigate: Callable[[], None]) -> tuple[float, float, int]:
     last.finished()
     begun, ended = first.request.timing, last.request.timing
     started = begun["startTime"] + begun["requestStart"]
-    return ((ended["startTime"] + ended["responseEnd"] - started) / 1000,
-            (begun["startTime"] + begun["responseEnd"] - started) / 1000, len(documents))
+    return (
+        (ended["startTime"] + ended["responseEnd"] - started) / 1000,
+        (begun["startTime"] + begun["responseEnd"] - started) / 1000,
+        len(documents),
+    )
 
 
 def timed_view(page, path: str) -> float:
@@ -323,6 +365,7 @@ def cold_view(page) -> tuple[float, float, int, int, str]:
     def refresh() -> None:
         with page.expect_navigation(wait_until="commit", url=f"**{CONFIGURED}"):
             page.get_by_role("button", name="Refresh").click()
+
     seconds, first, documents = rows_shown(page, refresh)
     return seconds, first, documents, page.get_by_text(STILL_LOADING.split(";")[0]).count(), source(page)
 
@@ -330,8 +373,14 @@ def cold_view(page) -> tuple[float, float, int, int, str]:
 def source(page) -> str:
     """Where the page says its rows were read: Resource Graph, ARM's lists, or both."""
     words = page.locator(".freshness").inner_text()
-    return " and ".join(name for name, said in (("Resource Graph", "Resource Graph"), ("ARM lists", "Resource Manager"))
-                        if said in words) or "ARM lists"
+    return (
+        " and ".join(
+            name
+            for name, said in (("Resource Graph", "Resource Graph"), ("ARM lists", "Resource Manager"))
+            if said in words
+        )
+        or "ARM lists"
+    )
 
 
 def warm_views(page) -> dict[str, float]:
@@ -359,12 +408,17 @@ def others_meanwhile(server: Server, sandbox: SandboxProcess, other_page) -> tup
 
     def cold() -> None:
         began = time.perf_counter()
-        answer = carol.http.post(f"{server.url}/vms/refresh", data={"csrfmiddlewaretoken": token, "next": CONFIGURED},
-                                 headers={"Referer": f"{server.url}{CONFIGURED}"}, timeout=PAGE_TIMEOUT_S)
+        answer = carol.http.post(
+            f"{server.url}/vms/refresh",
+            data={"csrfmiddlewaretoken": token, "next": CONFIGURED},
+            headers={"Referer": f"{server.url}{CONFIGURED}"},
+            timeout=PAGE_TIMEOUT_S,
+        )
         while answer.status_code == 200 and "table-container" not in answer.text:  # a progress page looks again
             answer = carol.http.get(f"{server.url}{CONFIGURED}", timeout=PAGE_TIMEOUT_S)
         assert answer.status_code == 200, answer.status_code
         took[0] = time.perf_counter() - began
+
     loading = threading.Thread(target=cold)
     loading.start()
     time.sleep(0.2)  # her request is in the portal's hands
@@ -396,10 +450,12 @@ def measure_server(server: Server, sandbox: SandboxProcess, token: str, browser,
         firsts.append(first_seen)
         documents.append(looks)
         result["late"] += still
-        print(f"  round: physical floor {wide[-1]:.2f} s, narrow floor {narrow[-1]:.2f} s, cold {seconds:.2f} s "
-              f"(first response {first_seen:.2f} s, {looks} documents, {still} subscriptions still loading; read from "
-              f"{read_from}; {calls['total']:,} calls to the sandbox, {graph_calls:,} of them Resource Graph's)",
-              flush=True)
+        print(
+            f"  round: physical floor {wide[-1]:.2f} s, narrow floor {narrow[-1]:.2f} s, cold {seconds:.2f} s "
+            f"(first response {first_seen:.2f} s, {looks} documents, {still} subscriptions still loading; read from "
+            f"{read_from}; {calls['total']:,} calls to the sandbox, {graph_calls:,} of them Resource Graph's)",
+            flush=True,
+        )
     result["warm"] = warm_views(carol)
     result["alone"], result["during"], result["carols"] = others_meanwhile(server, sandbox, bob)
     result["memory"] = server.memory()
@@ -413,35 +469,46 @@ def print_server(name: str, r: dict, goal_cold: float) -> None:
     ratios = [c / w for c, w in zip(r["colds"], r["wide"], strict=True)]
     narrow_ratios = [c / n for c, n in zip(r["colds"], r["narrow"], strict=True)]
     cold = statistics.median(r["colds"])
-    print(f"{name}: cold Configured tab (browser, after Refresh, to the response showing its rows) median {cold:.2f} s "
-          f"(all {_list(r['colds'])}; first response after {_list(r['firsts'])} s; documents {r['documents']}; "
-          f"{r['late']} subscriptions left loading)")
-    print(f"  = {statistics.median(ratios):.2f}× the physical floor (per round {_list(ratios)}; goal ≤ {goal_cold:.1f}×: "
-          f"{'met' if statistics.median(ratios) <= goal_cold else 'NOT met'}), "
-          f"{statistics.median(narrow_ratios):.2f}× the narrow floor")
+    print(
+        f"{name}: cold Configured tab (browser, after Refresh, to the response showing its rows) median {cold:.2f} s "
+        f"(all {_list(r['colds'])}; first response after {_list(r['firsts'])} s; documents {r['documents']}; "
+        f"{r['late']} subscriptions left loading)"
+    )
+    print(
+        f"  = {statistics.median(ratios):.2f}× the physical floor (per round {_list(ratios)}; goal ≤ {goal_cold:.1f}×: "
+        f"{'met' if statistics.median(ratios) <= goal_cold else 'NOT met'}), "
+        f"{statistics.median(narrow_ratios):.2f}× the narrow floor"
+    )
     if "warm" not in r:
         return
     worst = max(r["warm"].values())
-    print(f"  warm: worst of {len(r['warm'])} views {worst * 1000:.0f} ms (best of three each; goal ≤ 50 ms: "
-          f"{'met' if worst <= 0.05 else 'NOT met'}); "
-          + ", ".join(f"{v * 1000:.0f}" for v in r["warm"].values()) + " ms")
+    print(
+        f"  warm: worst of {len(r['warm'])} views {worst * 1000:.0f} ms (best of three each; goal ≤ 50 ms: "
+        f"{'met' if worst <= 0.05 else 'NOT met'}); " + ", ".join(f"{v * 1000:.0f}" for v in r["warm"].values()) + " ms"
+    )
     if "memory" not in r:
         return
     alone, during = statistics.median(r["alone"]), statistics.median(r["during"]) if r["during"] else float("nan")
-    print(f"  another person's warm page while a cold one loads: median {during * 1000:.0f} ms, worst "
-          f"{max(r['during'], default=float('nan')) * 1000:.0f} ms over {len(r['during'])} loads = "
-          f"{during / alone:.2f}× its {alone * 1000:.0f} ms alone (her cold page {r['carols']:.1f} s; his counted "
-          f"within INVENTORY_CACHE_SECONDS={settings.INVENTORY_CACHE_SECONDS} of his own load)")
+    print(
+        f"  another person's warm page while a cold one loads: median {during * 1000:.0f} ms, worst "
+        f"{max(r['during'], default=float('nan')) * 1000:.0f} ms over {len(r['during'])} loads = "
+        f"{during / alone:.2f}× its {alone * 1000:.0f} ms alone (her cold page {r['carols']:.1f} s; his counted "
+        f"within INVENTORY_CACHE_SECONDS={settings.INVENTORY_CACHE_SECONDS} of his own load)"
+    )
     print(f"  portal processes' memory after the rounds: {r['memory']}")
 
 
 def generate(sandbox: SandboxProcess, vms: int, subscriptions: int) -> None:
     started = time.perf_counter()
-    answer = sandbox.http().post(f"{sandbox.base_url}/_sandbox/fleet", json={"vms": vms, "subscriptions": subscriptions},
-                                 timeout=1800)
+    answer = sandbox.http().post(
+        f"{sandbox.base_url}/_sandbox/fleet", json={"vms": vms, "subscriptions": subscriptions}, timeout=1800
+    )
     answer.raise_for_status()
-    print(f"sandbox: fleet generated in {time.perf_counter() - started:.1f} s; sandbox RSS "
-          f"{status_mb(sandbox.process.pid, 'VmRSS'):.0f} MB", flush=True)
+    print(
+        f"sandbox: fleet generated in {time.perf_counter() - started:.1f} s; sandbox RSS "
+        f"{status_mb(sandbox.process.pid, 'VmRSS'):.0f} MB",
+        flush=True,
+    )
 
 
 def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: list[str], in_process: bool) -> None:
@@ -453,8 +520,10 @@ def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: l
     from tests.sandbox_client import start
 
     begin_load = os.getloadavg()
-    print(f"=== {vms:,} VMs over {subscriptions:,} subscriptions; {latency_ms} ms per ARM call; {rounds} rounds; "
-          f"goal: {GOALS.get(vms, '-')}")
+    print(
+        f"=== {vms:,} VMs over {subscriptions:,} subscriptions; {latency_ms} ms per ARM call; {rounds} rounds; "
+        f"goal: {GOALS.get(vms, '-')}"
+    )
     print(f"load average at start: {_load(begin_load)}", flush=True)
     settings.AZURE_TIMEOUT_SECONDS = PAGE_TIMEOUT_S  # this process's in-process loads, as the servers' browsers wait
     sandbox = start(settings.TEST_SANDBOX_PORT, settings.SANDBOX_DATA_DIR)
@@ -466,20 +535,36 @@ def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: l
         token = UserCredential(client.session).get_token(settings.AZURE_ARM_SCOPE).token
         cpu = cpu_seconds(sandbox.process.pid)
         unhurried, calls = floor(sandbox, token, WIDE)  # the sandbox's kept pages, made once
-        print(f"sandbox: {calls:,} calls per page; their first sweep {unhurried:.1f} s, sandbox CPU "
-              f"{(cpu_seconds(sandbox.process.pid) - cpu) / calls * 1000:.2f} ms per call", flush=True)
+        print(
+            f"sandbox: {calls:,} calls per page; their first sweep {unhurried:.1f} s, sandbox CPU "
+            f"{(cpu_seconds(sandbox.process.pid) - cpu) / calls * 1000:.2f} ms per call",
+            flush=True,
+        )
         sandbox.control("POST", "latency", {"operation": "*", "ms": latency_ms})
         cpu = cpu_seconds(sandbox.process.pid)
         seconds, _ = floor(sandbox, token, WIDE)
-        print(f"sandbox: at {latency_ms} ms, the physical floor {seconds:.2f} s, sandbox CPU "
-              f"{(cpu_seconds(sandbox.process.pid) - cpu) / calls * 1000:.2f} ms per call", flush=True)
+        print(
+            f"sandbox: at {latency_ms} ms, the physical floor {seconds:.2f} s, sandbox CPU "
+            f"{(cpu_seconds(sandbox.process.pid) - cpu) / calls * 1000:.2f} ms per call",
+            flush=True,
+        )
         results, failures = {}, {}
         from playwright.sync_api import sync_playwright
+
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                      "--disable-background-networking", "--disable-component-update"])
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-sync",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                ],
+            )
             for name in servers:
                 server = (start_serve if name == "serve" else start_prod)(sandbox, work)
                 if server is None:
@@ -493,25 +578,35 @@ def fleet(vms: int, subscriptions: int, latency_ms: int, rounds: int, servers: l
                     server.stop()
             browser.close()
         goal = 1.3 if vms < 100_000 else 1.0
-        print(f"--- {vms:,} VMs over {subscriptions:,} subscriptions: the physical floor (bare client, {calls:,} calls, "
-              f"{WIDE} at once): best {min((w for r in results.values() for w in r.get('wide', [])), default=seconds):.2f} s; "
-              f"the narrow floor ({settings.AZURE_PARALLEL_CALLS} at once, the portal's pool): best "
-              f"{min((n for r in results.values() for n in r.get('narrow', [])), default=float('nan')):.2f} s")
+        print(
+            f"--- {vms:,} VMs over {subscriptions:,} subscriptions: the physical floor (bare client, {calls:,} calls, "
+            f"{WIDE} at once): best {min((w for r in results.values() for w in r.get('wide', [])), default=seconds):.2f} s; "
+            f"the narrow floor ({settings.AZURE_PARALLEL_CALLS} at once, the portal's pool): best "
+            f"{min((n for r in results.values() for n in r.get('narrow', [])), default=float('nan')):.2f} s"
+        )
         for name, why in failures.items():
             print(f"{name}: NO FIGURES ({why}; its log: {work})")
         for name, result in results.items():
             print_server(name, result, goal)
-        print(f"one cached inventory (traced allocations, in this process): "
-              f"{bench_inventory.inventory_bytes(client):.1f} MB (goal ≤ 150 MB at 100,000 VMs)", flush=True)
+        print(
+            f"one cached inventory (traced allocations, in this process): "
+            f"{bench_inventory.inventory_bytes(client):.1f} MB (goal ≤ 150 MB at 100,000 VMs)",
+            flush=True,
+        )
         if in_process:
             bench_inventory.run(sandbox, client, latency_ms, rounds)
     finally:
         sandbox.process.terminate()
         sandbox.process.wait()
         end_load = os.getloadavg()
-        print(f"load average at end: {_load(end_load)}"
-              + (f"  ** UNRELIABLE: the machine was busy (load above {UNRELIABLE_LOAD}) **"
-                 if max(begin_load[0], end_load[0]) > UNRELIABLE_LOAD else ""))
+        print(
+            f"load average at end: {_load(end_load)}"
+            + (
+                f"  ** UNRELIABLE: the machine was busy (load above {UNRELIABLE_LOAD}) **"
+                if max(begin_load[0], end_load[0]) > UNRELIABLE_LOAD
+                else ""
+            )
+        )
         print(flush=True)
 
 
@@ -524,8 +619,12 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=50, help="ms per ARM call")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default="serve,prod", help="serve, prod or both")
-    parser.add_argument("--in-process", default="smallest", choices=("smallest", "all", "none"),
-                        help="tests/bench_inventory.py's figures on which fleets")
+    parser.add_argument(
+        "--in-process",
+        default="smallest",
+        choices=("smallest", "all", "none"),
+        help="tests/bench_inventory.py's figures on which fleets",
+    )
     args = parser.parse_args()
     if not CHROMIUM.exists():
         sys.exit(f"the bench needs Chromium at {CHROMIUM} (apt-get install -y chromium)")

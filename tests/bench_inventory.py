@@ -47,10 +47,18 @@ from tests.conftest import PORTAL_HOST, sign_in  # noqa: E402
 from tests.sandbox_client import SandboxProcess, start  # noqa: E402
 
 # Pages of 25 rows: every tab, a far page, sorts both ways, filters alone and together.
-WARM_VIEWS = ("tab=configured", "tab=not-configured", "tab=unsupported", "tab=configured&page=40",
-              "tab=configured&sort=-name", "tab=not-configured&sort=power_state&page=7",
-              "tab=configured&sort=subscription_name&page=3", "tab=configured&q=vm-012",
-              "tab=configured&power=running&os=Linux", "tab=not-configured&region=eastus&sort=-resource_group")
+WARM_VIEWS = (
+    "tab=configured",
+    "tab=not-configured",
+    "tab=unsupported",
+    "tab=configured&page=40",
+    "tab=configured&sort=-name",
+    "tab=not-configured&sort=power_state&page=7",
+    "tab=configured&sort=subscription_name&page=3",
+    "tab=configured&q=vm-012",
+    "tab=configured&power=running&os=Linux",
+    "tab=not-configured&region=eastus&sort=-resource_group",
+)
 
 
 def timed_get(client: Client, url: str) -> tuple[float, float]:
@@ -82,11 +90,22 @@ def access_request(sandbox: SandboxProcess, policies: int, vms: int) -> tuple[fl
     chosen_policies = list(by_policy.values())[:policies]
     rows = [group[i // policies] for i in range(vms) for group in [chosen_policies[i % policies]]]
     chosen = [Planned(Choice(row, row.ports[0]), "203.0.113.7", timedelta(hours=1)) for row in rows]
-    bare = bare_initiates(sandbox, UserCredential(session).get_token(settings.AZURE_ARM_SCOPE).token, rows,
-                          inventory.azure_clock() + timedelta(hours=1))
+    bare = bare_initiates(
+        sandbox,
+        UserCredential(session).get_token(settings.AZURE_ARM_SCOPE).token,
+        rows,
+        inventory.azure_clock() + timedelta(hours=1),
+    )
     started = time.perf_counter()
-    access = do_submit_request(Actor(user, session, "203.0.113.7"), str(uuid.uuid4()), chosen, "203.0.113.7",
-                               timedelta(hours=1), "bench", inventory.azure_clock())
+    access = do_submit_request(
+        Actor(user, session, "203.0.113.7"),
+        str(uuid.uuid4()),
+        chosen,
+        "203.0.113.7",
+        timedelta(hours=1),
+        "bench",
+        inventory.azure_clock(),
+    )
     elapsed = time.perf_counter() - started
     assert access.status == "opened", access.status
     return elapsed, bare
@@ -104,11 +123,21 @@ def bare_initiates(sandbox: SandboxProcess, token: str, rows: list, end) -> floa
     stamp = end.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def initiate(policy_id: str, group: list) -> None:
-        body = {"justification": "bench floor", "virtualMachines": [{"id": r.vm_id, "ports": [
-            {"number": r.ports[0].number, "endTimeUtc": stamp, "allowedSourceAddressPrefix": "203.0.113.7"}]}
-            for r in group]}
-        answer = http.post(f"{sandbox.base_url}{policy_id}/initiate", params={"api-version": "2020-01-01"}, json=body,
-                           timeout=60)
+        body = {
+            "justification": "bench floor",
+            "virtualMachines": [
+                {
+                    "id": r.vm_id,
+                    "ports": [
+                        {"number": r.ports[0].number, "endTimeUtc": stamp, "allowedSourceAddressPrefix": "203.0.113.7"}
+                    ],
+                }
+                for r in group
+            ],
+        }
+        answer = http.post(
+            f"{sandbox.base_url}{policy_id}/initiate", params={"api-version": "2020-01-01"}, json=body, timeout=60
+        )
         answer.raise_for_status()
 
     started = time.perf_counter()
@@ -197,14 +226,17 @@ def health_cost(client: Client, rounds: int) -> tuple[list[float], list[float], 
     return with_health, without, warm_with, warm_without
 
 
-def print_health(cost_with: list[tuple[float, float]], cost_without: list[tuple[float, float]], warm_with: float,
-                 warm_without: float) -> None:
+def print_health(
+    cost_with: list[tuple[float, float]], cost_without: list[tuple[float, float]], warm_with: float, warm_without: float
+) -> None:
     for what, i in (("wall", 0), ("portal CPU", 1)):
         with_median = statistics.median(c[i] for c in cost_with)
         without_median = statistics.median(c[i] for c in cost_without)
-        print(f"JIT health, cold Configured tab, {what}: median {with_median:.2f} s with, {without_median:.2f} s "
-              f"without = {(with_median / without_median - 1) * 100:+.1f} % (with {_list([c[i] for c in cost_with])}; "
-              f"without {_list([c[i] for c in cost_without])})")
+        print(
+            f"JIT health, cold Configured tab, {what}: median {with_median:.2f} s with, {without_median:.2f} s "
+            f"without = {(with_median / without_median - 1) * 100:+.1f} % (with {_list([c[i] for c in cost_with])}; "
+            f"without {_list([c[i] for c in cost_without])})"
+        )
     print(f"JIT health, warm: worst view {warm_with * 1000:.0f} ms with, {warm_without * 1000:.0f} ms without")
 
 
@@ -259,20 +291,29 @@ def run(sandbox: SandboxProcess, client: Client, latency_ms: int, rounds: int) -
     cost_with, cost_without, warm_with, warm_without = health_cost(client, max(rounds, 5))
     cold = statistics.median(colds)
     print(f"in process (Django's test client, DEBUG off; {settings.AZURE_PARALLEL_CALLS} calls at once):")
-    print(f"portal warm: worst {max(t for t, _ in warm.values()) * 1000:.0f} ms quiet (CPU "
-          f"{max(c for _, c in warm.values()) * 1000:.0f} ms), {max(t for t, _ in loaded.values()) * 1000:.0f} ms "
-          f"beside {len(spinners)} busy processes, over {len(warm)} views (tabs, filters, sorts, pages)")
+    print(
+        f"portal warm: worst {max(t for t, _ in warm.values()) * 1000:.0f} ms quiet (CPU "
+        f"{max(c for _, c in warm.values()) * 1000:.0f} ms), {max(t for t, _ in loaded.values()) * 1000:.0f} ms "
+        f"beside {len(spinners)} busy processes, over {len(warm)} views (tabs, filters, sorts, pages)"
+    )
     for view, (seconds, cpu) in warm.items():
-        print(f"  {seconds * 1000:6.1f} ms (CPU {cpu * 1000:5.1f} ms), busy {loaded[view][0] * 1000:6.1f} ms  "
-              f"/vms/?{view}")
-    print(f"access request, 20 VMs over 6 policies: {many:.3f} s = {many / one:.2f}x one initiate ({one:.3f} s); "
-          f"a bare client's same initiates: {bare_many:.3f} s = {bare_many / bare_one:.2f}x one ({bare_one:.3f} s), "
-          f"so the portal's request is {many / bare_many:.2f}x the bare one")
-    print(f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
-          f"page without it, {cold:.2f} s; all {_list([s for s, _ in slows])}), {slow_pending} still loading")
+        print(
+            f"  {seconds * 1000:6.1f} ms (CPU {cpu * 1000:5.1f} ms), busy {loaded[view][0] * 1000:6.1f} ms  "
+            f"/vms/?{view}"
+        )
+    print(
+        f"access request, 20 VMs over 6 policies: {many:.3f} s = {many / one:.2f}x one initiate ({one:.3f} s); "
+        f"a bare client's same initiates: {bare_many:.3f} s = {bare_many / bare_one:.2f}x one ({bare_one:.3f} s), "
+        f"so the portal's request is {many / bare_many:.2f}x the bare one"
+    )
+    print(
+        f"one subscription at 2 s per call: page in {slow_seconds:.2f} s ({slow_seconds / cold:.2f}x the cold "
+        f"page without it, {cold:.2f} s; all {_list([s for s, _ in slows])}), {slow_pending} still loading"
+    )
     print_health(cost_with, cost_without, warm_with, warm_without)
     if os.environ.get("BENCH_PROFILE"):  # where the portal's time goes, cold then warm
         from pyinstrument import Profiler
+
         for url in ("/vms/refresh", "/vms/?tab=configured&sort=subscription_name"):
             if url.endswith("refresh"):
                 client.post(url)

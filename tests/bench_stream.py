@@ -28,8 +28,10 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 VM = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/"
-POLICY = ("/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Security/"
-          "locations/westeurope/jitNetworkAccessPolicies/default")
+POLICY = (
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Security/"
+    "locations/westeurope/jitNetworkAccessPolicies/default"
+)
 
 
 def rss_mb() -> float:
@@ -43,16 +45,43 @@ def fill(count: int) -> None:
 
     began = datetime(2026, 11, 1, tzinfo=UTC)
     for first in range(0, count, 5000):
-        AuditEvent.objects.bulk_create([AuditEvent(
-            seq=n + 1, created=began + timedelta(seconds=n), actor_name="alice@contoso.test", action="access.request",
-            target=POLICY, outcome="opened", source_ip="203.0.113.50", correlation_id=f"corr-{n:08d}",
-            key_id="bench", previous_mac=f"{n:064x}", mac=f"{n + 1:064x}", details={
-                "request": n + 1, "requester": "alice@contoso.test", "source": "203.0.113.50",
-                "justification": f"OPS-{n}: deploying hotfix", "minutes": 60,
-                "items": [{"vm": VM + f"dev-{n % 50:02d}", "port": port, "end": (began + timedelta(hours=1, seconds=n))
-                           .isoformat(), "source": "203.0.113.50", "status": "opened", "message": "",
-                           "correlation_id": f"corr-{n:08d}"} for port in (22, 5986)]})
-            for n in range(first, min(first + 5000, count))])
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    seq=n + 1,
+                    created=began + timedelta(seconds=n),
+                    actor_name="alice@contoso.test",
+                    action="access.request",
+                    target=POLICY,
+                    outcome="opened",
+                    source_ip="203.0.113.50",
+                    correlation_id=f"corr-{n:08d}",
+                    key_id="bench",
+                    previous_mac=f"{n:064x}",
+                    mac=f"{n + 1:064x}",
+                    details={
+                        "request": n + 1,
+                        "requester": "alice@contoso.test",
+                        "source": "203.0.113.50",
+                        "justification": f"OPS-{n}: deploying hotfix",
+                        "minutes": 60,
+                        "items": [
+                            {
+                                "vm": VM + f"dev-{n % 50:02d}",
+                                "port": port,
+                                "end": (began + timedelta(hours=1, seconds=n)).isoformat(),
+                                "source": "203.0.113.50",
+                                "status": "opened",
+                                "message": "",
+                                "correlation_id": f"corr-{n:08d}",
+                            }
+                            for port in (22, 5986)
+                        ],
+                    },
+                )
+                for n in range(first, min(first + 5000, count))
+            ]
+        )
 
 
 def receive(port: int, ready) -> None:
@@ -112,12 +141,14 @@ def main(count: int = 100_000) -> None:
     finally:
         receiver.terminate()
         shutil.rmtree(settings.SANDBOX_DATA_DIR, ignore_errors=True)
-    print(f"audit stream: {sent:,} trail events to a signed webhook on loopback in batches of "
-          f"{settings.AUDIT_STREAM_BATCH} in {seconds:.1f} s = {sent / seconds:,.0f} events/s (goal 5,000); the sender's "
-          f"CPU {cpu:.1f} s = {sent / cpu:,.0f} events per CPU-second (load average {load:.1f} on "
-          f"{os.cpu_count()} cores: other processes' share of the cores is not the stream's); "
-          f"sender's RSS {before:.0f} MB before, {at_10k:.0f} MB after 10,000, {after:.0f} MB after all (flat: goal "
-          f"within a few MB); filling the trail took {filled:.0f} s")
+    print(
+        f"audit stream: {sent:,} trail events to a signed webhook on loopback in batches of "
+        f"{settings.AUDIT_STREAM_BATCH} in {seconds:.1f} s = {sent / seconds:,.0f} events/s (goal 5,000); the sender's "
+        f"CPU {cpu:.1f} s = {sent / cpu:,.0f} events per CPU-second (load average {load:.1f} on "
+        f"{os.cpu_count()} cores: other processes' share of the cores is not the stream's); "
+        f"sender's RSS {before:.0f} MB before, {at_10k:.0f} MB after 10,000, {after:.0f} MB after all (flat: goal "
+        f"within a few MB); filling the trail took {filled:.0f} s"
+    )
 
 
 if __name__ == "__main__":

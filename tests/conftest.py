@@ -66,6 +66,7 @@ def signed_in(portal: Client, sandbox: SandboxProcess, db):
         response = sign_in(portal, sandbox, user_key)
         assert response.status_code == 302, response.content
         return portal
+
     return as_person
 
 
@@ -88,8 +89,15 @@ def view(sandbox) -> AzureView:
 def fill(client: Client, ids: list[str], ports=(22,), **answers) -> dict:
     """The request form for `ids`, answered: `ports` ticked, My IP, one hour, a justification."""
     form = client.get("/access/new", {"vm": ids}).context["form"]
-    data = {"vm": ids, "request_key": form["request_key"].value(), "source": "my-ip", "duration_value": "1",
-            "duration_unit": "hours", "justification": "Deploying hotfix 4.2.2", **answers}
+    data = {
+        "vm": ids,
+        "request_key": form["request_key"].value(),
+        "source": "my-ip",
+        "duration_value": "1",
+        "duration_unit": "hours",
+        "justification": "Deploying hotfix 4.2.2",
+        **answers,
+    }
     data.update({c.field_name: "on" for c in form.choices if c.port.number in ports})
     return data
 
@@ -117,6 +125,7 @@ def token_for(sandbox):
             result, _, _ = auth_code_result(sandbox, user_key)
             cache[user_key] = result["access_token"]
         return cache[user_key]
+
     return get
 
 
@@ -128,8 +137,12 @@ def clients_for(sandbox, token_for):
 @pytest.fixture
 def subs(sandbox) -> dict[str, str]:
     """Subscription ids by display name's last word: prod, dev, shared, legacy."""
-    names = {"Contoso Production": "prod", "Contoso Development": "dev", "Contoso Shared Services": "shared",
-             "Contoso Legacy Apps": "legacy"}
+    names = {
+        "Contoso Production": "prod",
+        "Contoso Development": "dev",
+        "Contoso Shared Services": "shared",
+        "Contoso Legacy Apps": "legacy",
+    }
     return {names[s["name"]]: s["id"] for s in sandbox.info()["subscriptions"]}
 
 
@@ -150,8 +163,17 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"])
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         yield browser
         browser.close()

@@ -39,6 +39,7 @@ def _free_port() -> int:
 @dataclass
 class SmtpServer:
     """Messages the server accepted (parsed, newest last); `refuse_next(n)` answers 451 to the next n."""
+
     host: str
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
@@ -86,8 +87,12 @@ class ReceivedPost:
 
     def verifies(self, secret: str = WEBHOOK_SECRET) -> bool:
         """Whether its signature checks out with `secret`, as a receiver would check it."""
-        return verify_signature(secret, self.headers.get("X-Jitportal-Timestamp", ""), self.body,
-                                self.headers.get("X-Jitportal-Signature", ""))
+        return verify_signature(
+            secret,
+            self.headers.get("X-Jitportal-Timestamp", ""),
+            self.body,
+            self.headers.get("X-Jitportal-Signature", ""),
+        )
 
 
 class WebhookReceiver:

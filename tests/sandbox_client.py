@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,7 @@ class SandboxProcess:
     base_url: str
     ca_path: Path
     process: subprocess.Popen
+    _kept: threading.local = field(default_factory=threading.local, repr=False)
 
     def http(self) -> requests.Session:
         session = requests.Session()
@@ -26,7 +28,10 @@ class SandboxProcess:
         return session
 
     def control(self, method: str, path: str, payload: dict | None = None) -> dict:
-        response = self.http().request(method, f"{self.base_url}/_sandbox/{path}", json=payload, timeout=30)
+        # One kept connection per thread: a new session per call was a TLS handshake per call (three per test's reset).
+        if not hasattr(self._kept, "http"):
+            self._kept.http = self.http()
+        response = self._kept.http.request(method, f"{self.base_url}/_sandbox/{path}", json=payload, timeout=30)
         assert response.ok, response.text
         return response.json()
 
@@ -47,15 +52,29 @@ class SandboxProcess:
         page = http.get(authorize_url, timeout=10)
         assert page.status_code == 200, page.text
         carried = re.search(r"name='request' value='([^']*)'", page.text).group(1).replace("&amp;", "&")
-        answer = http.post(authorize_url.split("?")[0], data={"request": carried, "user": user_key},
-                           allow_redirects=False, timeout=10)
+        answer = http.post(
+            authorize_url.split("?")[0], data={"request": carried, "user": user_key}, allow_redirects=False, timeout=10
+        )
         assert answer.status_code == 302, answer.text
         return answer.headers["Location"]
 
 
 def start(port: int, data_dir: Path) -> SandboxProcess:
-    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir", str(data_dir),
-                                "--quiet", "--graph-lag", "0"], cwd=Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--quiet",
+            "--graph-lag",
+            "0",
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     sandbox = SandboxProcess(f"https://127.0.0.1:{port}", data_dir / "ca.pem", process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -22,13 +22,17 @@ SANDBOX_DATA_DIR = Path(tempfile.mkdtemp(prefix="jitportal-sandbox-"))
 TEST_SANDBOX_PORT = _free_port()
 # DATABASE_URL stays: `.ci/run` runs the database tests again with it pointing at PostgreSQL. REDIS_URL goes:
 # the tests clear the cache between tests, which on Redis would empty someone's database.
-for name in [n for n in os.environ if n.startswith("AZURE_") or n in ("DJANGO_SECRET_KEY", "DATABASE_PATH", "REDIS_URL")]:
+for name in [
+    n for n in os.environ if n.startswith("AZURE_") or n in ("DJANGO_SECRET_KEY", "DATABASE_PATH", "REDIS_URL")
+]:
     os.environ.pop(name)
-os.environ.update({
-    "DJANGO_DEBUG": "1",
-    "AZURE_RETRIES": "2",
-    **environment(f"https://127.0.0.1:{TEST_SANDBOX_PORT}", SANDBOX_DATA_DIR / "ca.pem"),
-})
+os.environ.update(
+    {
+        "DJANGO_DEBUG": "1",
+        "AZURE_RETRIES": "2",
+        **environment(f"https://127.0.0.1:{TEST_SANDBOX_PORT}", SANDBOX_DATA_DIR / "ca.pem"),
+    }
+)
 
 from jitportal.settings import *  # noqa: E402,F401,F403
 

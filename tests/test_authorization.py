@@ -11,8 +11,13 @@ from accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
-CAST = {"requester": ["JIT.Requester"], "admin": ["JIT.Admin"], "auditor": ["JIT.Auditor"],
-        "approver": ["JIT.Approver"], "outsider": []}
+CAST = {
+    "requester": ["JIT.Requester"],
+    "admin": ["JIT.Admin"],
+    "auditor": ["JIT.Auditor"],
+    "approver": ["JIT.Approver"],
+    "outsider": [],
+}
 PAGES = {
     "/vms/": {"requester", "admin", "auditor", "approver"},
     "/vms/00000000-0000-0000-0000-000000000000/rg/vm/": {"requester", "admin", "auditor", "approver"},
@@ -38,10 +43,12 @@ def no_azure(monkeypatch):
     from core import gateway
 
     empty = gateway.FleetLoad(None, (), datetime.now(UTC), None)
-    monkeypatch.setattr("vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet,
-                                                                                 return_value=empty))
-    monkeypatch.setattr("audit.views.gateway.list_subscriptions",
-                        mock.create_autospec(gateway.list_subscriptions, return_value=[]))
+    monkeypatch.setattr(
+        "vms.inventory.gateway.load_fleet", mock.create_autospec(gateway.load_fleet, return_value=empty)
+    )
+    monkeypatch.setattr(
+        "audit.views.gateway.list_subscriptions", mock.create_autospec(gateway.list_subscriptions, return_value=[])
+    )
 
 
 @pytest.fixture
@@ -52,6 +59,7 @@ def as_member(client):
             user.groups.add(Group.objects.get_or_create(name=name)[0])
         client.force_login(user)
         return client
+
     return login
 
 
@@ -94,16 +102,33 @@ def someones_request(db):
 
     alice = User.objects.create(username="t/alice", tenant_id="t", object_id="alice", upn="alice@contoso.test")
     rule = ApprovalRule.objects.create(name="All")
-    access = AccessRequest.objects.create(user=alice, idempotency_key="k", source_prefix="203.0.113.5",
-                                          duration_minutes=60, status="awaiting", rule=rule, approvals_needed=1)
-    AccessRequestItem.objects.create(request=access, vm_id="/subscriptions/x/resourceGroups/rg/providers/"
-                                     "Microsoft.Compute/virtualMachines/vm", vm_name="vm", policy_id="p", port=22,
-                                     end=access.created)
+    access = AccessRequest.objects.create(
+        user=alice,
+        idempotency_key="k",
+        source_prefix="203.0.113.5",
+        duration_minutes=60,
+        status="awaiting",
+        rule=rule,
+        approvals_needed=1,
+    )
+    AccessRequestItem.objects.create(
+        request=access,
+        vm_id="/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+        vm_name="vm",
+        policy_id="p",
+        port=22,
+        end=access.created,
+    )
     return access
 
 
-ACTIONS = {"decide": {"approver"}, "open": {"approver"}, "cancel": {"requester"}, "end": {"requester", "approver", "admin"},
-           "extend": {"requester"}}
+ACTIONS = {
+    "decide": {"approver"},
+    "open": {"approver"},
+    "cancel": {"requester"},
+    "end": {"requester", "approver", "admin"},
+    "extend": {"requester"},
+}
 
 
 @pytest.mark.parametrize("kind", sorted(CAST))
@@ -126,8 +151,16 @@ def test_only_admins_change_rules(as_member, kind):
 
     rule = ApprovalRule.objects.create(name="Production")
     client = as_member(kind)
-    edited = client.post(f"/access/rules/{rule.pk}/", {"name": "x", "condition": "always", "approvals_needed": "1",
-                                                       "pending_minutes": "60", "extension_minutes": "0"})
+    edited = client.post(
+        f"/access/rules/{rule.pk}/",
+        {
+            "name": "x",
+            "condition": "always",
+            "approvals_needed": "1",
+            "pending_minutes": "60",
+            "extension_minutes": "0",
+        },
+    )
     deleted = client.post(f"/access/rules/{rule.pk}/delete")
     assert (edited.status_code, deleted.status_code) == ((302, 302) if kind == "admin" else (403, 403))
     # The admin passes the role check, then meets Azure's: with no subscription to write JIT policies in, the
@@ -138,4 +171,5 @@ def test_only_admins_change_rules(as_member, kind):
 @pytest.mark.parametrize("kind", sorted(CAST))
 def test_a_request_page_is_its_owners_or_in_an_overseers_scope(as_member, someones_request, kind):
     assert as_member(kind).get(f"/access/requests/{someones_request.pk}/").status_code == (
-        404 if kind in {"requester", "approver", "admin", "auditor"} else 403)
+        404 if kind in {"requester", "approver", "admin", "auditor"} else 403
+    )

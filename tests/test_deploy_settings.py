@@ -9,20 +9,31 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AZURE = {"AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555", "AZURE_CLIENT_ID": "app",
-         "AZURE_CLIENT_SECRET": "s3cret"}
+AZURE = {
+    "AZURE_TENANT_ID": "11111111-2222-3333-4444-555555555555",
+    "AZURE_CLIENT_ID": "app",
+    "AZURE_CLIENT_SECRET": "s3cret",
+}
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AZURE_", "SANDBOX_"))}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_check_deploy_passes_with_production_settings():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING",
-                     DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="jit.example.com",
-                     DJANGO_SETTINGS_MODULE="jitportal.settings", **AZURE)
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="jit.example.com",
+        DJANGO_SETTINGS_MODULE="jitportal.settings",
+        **AZURE,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -40,24 +51,43 @@ def test_it_refuses_to_start_in_production_without_a_secret_key():
 def test_real_azure_mode_is_configuration_only(tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text("s3cret\n")
-    probe = ("from django.conf import settings as s; "
-             "print(s.AZURE_INSTANCE_DISCOVERY, s.AZURE_AUTHORITY, s.AZURE_ARM_URL, s.AZURE_CLIENT_SECRET, s.AZURE_CA_BUNDLE)")
-    result = _manage("shell", "-c", probe, DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="jitportal.settings",
-                     AZURE_TENANT_ID="11111111-2222-3333-4444-555555555555", AZURE_CLIENT_ID="app",
-                     AZURE_CLIENT_SECRET_FILE=str(secret_file))
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.AZURE_INSTANCE_DISCOVERY, s.AZURE_AUTHORITY, s.AZURE_ARM_URL, s.AZURE_CLIENT_SECRET, s.AZURE_CA_BUNDLE)"
+    )
+    result = _manage(
+        "shell",
+        "-c",
+        probe,
+        DJANGO_DEBUG="1",
+        DJANGO_SETTINGS_MODULE="jitportal.settings",
+        AZURE_TENANT_ID="11111111-2222-3333-4444-555555555555",
+        AZURE_CLIENT_ID="app",
+        AZURE_CLIENT_SECRET_FILE=str(secret_file),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == [
-        "True", "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
-        "https://management.azure.com", "s3cret", "None"]
+        "True",
+        "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555",
+        "https://management.azure.com",
+        "s3cret",
+        "None",
+    ]
 
 
 def test_it_refuses_to_start_in_production_with_a_weak_secret_key():
     for weak in ("short-but-varied-key", "ab" * 40):
-        result = _manage("check", DJANGO_SECRET_KEY=weak, DJANGO_ALLOWED_HOSTS="jit.example.com",
-                         DJANGO_SETTINGS_MODULE="jitportal.settings", **AZURE)
+        result = _manage(
+            "check",
+            DJANGO_SECRET_KEY=weak,
+            DJANGO_ALLOWED_HOSTS="jit.example.com",
+            DJANGO_SETTINGS_MODULE="jitportal.settings",
+            **AZURE,
+        )
         assert result.returncode != 0 and "DJANGO_SECRET_KEY is weak" in result.stderr, result.stderr[-500:]
-    debug = _manage("check", DJANGO_DEBUG="1", DJANGO_SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="jitportal.settings",
-                    **AZURE)
+    debug = _manage(
+        "check", DJANGO_DEBUG="1", DJANGO_SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="jitportal.settings", **AZURE
+    )
     assert debug.returncode == 0, debug.stderr
 
 

@@ -20,19 +20,58 @@ from hypothesis import strategies as st
 from tests.azure_view import AzureView
 from tests.conftest import MY_IP, PORTAL_HOST, sign_in
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db,
-              # django-tables2 warns about a `sort` naming no column, then ignores it, as it should
-              pytest.mark.filterwarnings("ignore:Use '__' to separate path components:DeprecationWarning")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db,
+    # django-tables2 warns about a `sort` naming no column, then ignores it, as it should
+    pytest.mark.filterwarnings("ignore:Use '__' to separate path components:DeprecationWarning"),
+]
 
-settings.register_profile("ci", max_examples=50, deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci", max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile("fuzz", parent=settings.get_profile("ci"), max_examples=1250)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-EDGES = ["", " ", "0", "-1", "²", "٣", "1" * 40, "9" * 5000, "0001-01-01", "9999-12-31", "2026-02-30", "NaN",
-         "1e309", "//evil.example", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "/vms/?x=1",
-         "0.0.0.0/0", "::/0", "1.2.3.4/0", "fe80::1%eth0", "10.0.0.0/8", "\x00", "%00", "<script>", "' OR 1=1 --",
-         "../../etc/passwd", "on", "hours", "minutes", "*", "TCP", "list", "per-request", "other", "my-ip"]
+EDGES = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "²",
+    "٣",
+    "1" * 40,
+    "9" * 5000,
+    "0001-01-01",
+    "9999-12-31",
+    "2026-02-30",
+    "NaN",
+    "1e309",
+    "//evil.example",
+    "/\\evil.example",
+    "https://evil.example/",
+    "javascript:alert(1)",
+    "/vms/?x=1",
+    "0.0.0.0/0",
+    "::/0",
+    "1.2.3.4/0",
+    "fe80::1%eth0",
+    "10.0.0.0/8",
+    "\x00",
+    "%00",
+    "<script>",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "on",
+    "hours",
+    "minutes",
+    "*",
+    "TCP",
+    "list",
+    "per-request",
+    "other",
+    "my-ip",
+]
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
 PREFIX = st.builds(lambda ip, length: f"{ip}/{length}", st.ip_addresses(), st.integers(-1, 130))
 DATE = st.one_of(st.sampled_from(["0001-01-01", "0001-01-07", "9999-12-31"]), st.dates().map(str))
@@ -42,9 +81,11 @@ VALUE = st.one_of(st.sampled_from(EDGES), TEXT, PREFIX, st.dates().map(str), st.
 def query(*names: str, **typed):
     """A query string over `names` (and a stray name now and then), each possibly repeated; `typed` gives
     some names values of their own kind besides the hostile ones."""
+
     def values(name: str):
         one = st.one_of(typed[name], VALUE) if name in typed else VALUE
         return st.one_of(one, st.lists(one, min_size=2, max_size=3))
+
     return st.fixed_dictionaries({}, optional={name: values(name) for name in (*names, "stray")})
 
 
@@ -52,7 +93,8 @@ def form(good: dict[str, str]):
     """Each field as the browser sent it, hostile, repeated or missing."""
     field = lambda value: st.one_of(st.just(value), VALUE, st.lists(VALUE, max_size=3), st.none())  # noqa: E731
     return st.fixed_dictionaries({k: field(v) for k, v in good.items()}, optional={"extra": VALUE}).map(
-        lambda data: {k: v for k, v in data.items() if v is not None})
+        lambda data: {k: v for k, v in data.items() if v is not None}
+    )
 
 
 SENT = [0]  # requests sent, reported at the end of the module (`make fuzz` shows it)
@@ -102,17 +144,26 @@ def test_request_again(people, data):
 
 @given(next_url=VALUE)
 def test_next(people, next_url):
-    for response in (people["alice"].get("/accounts/sign-in", {"next": next_url}),
-                     people["alice"].post("/vms/refresh", {"next": next_url})):
+    for response in (
+        people["alice"].get("/accounts/sign-in", {"next": next_url}),
+        people["alice"].post("/vms/refresh", {"next": next_url}),
+    ):
         assert ok(response) and response.status_code == 302 and response["Location"].startswith("/")
         assert not response["Location"].startswith(("//", "/\\"))
 
 
 def _request_fields(client: Client, ids: list[str]) -> dict[str, str]:
     page = client.get("/access/new", {"vm": ids}).context["form"]
-    return {"vm": ids[0], "request_key": page["request_key"].value(), "source": "my-ip", "other_source": "",
-            "duration_value": "1", "duration_unit": "hours", "justification": "Fuzzing",
-            **{c.field_name: "on" for c in page.choices}}
+    return {
+        "vm": ids[0],
+        "request_key": page["request_key"].value(),
+        "source": "my-ip",
+        "other_source": "",
+        "duration_value": "1",
+        "duration_unit": "hours",
+        "justification": "Fuzzing",
+        **{c.field_name: "on" for c in page.choices},
+    }
 
 
 def test_request_access_form(people, azure):
@@ -123,17 +174,28 @@ def test_request_access_form(people, azure):
     def post(data, more_vms):
         data["vm"] = [*([data["vm"]] if isinstance(data.get("vm"), str) else data.get("vm", [])), *more_vms]
         assert ok(people["alice"].post("/access/new", data, REMOTE_ADDR=MY_IP))
+
     post()
 
 
 def test_rule_form(people, azure):
-    good = {"name": "Production", "subscription_id": azure.sub("Contoso Production"), "resource_group": "rg-web",
-            "condition": "always", "longer_than_minutes": "60", "ports": "22, 3389", "approvals_needed": "1",
-            "approvers": "hana@contoso.test", "pending_minutes": "60", "extension_minutes": "0"}
+    good = {
+        "name": "Production",
+        "subscription_id": azure.sub("Contoso Production"),
+        "resource_group": "rg-web",
+        "condition": "always",
+        "longer_than_minutes": "60",
+        "ports": "22, 3389",
+        "approvals_needed": "1",
+        "approvers": "hana@contoso.test",
+        "pending_minutes": "60",
+        "extension_minutes": "0",
+    }
 
     @given(data=form(good))
     def post(data):
         assert ok(people["bob"].post("/access/rules/new", data))
+
     post()
 
 
@@ -142,23 +204,32 @@ def test_decision_extend_and_end_forms(people, azure):
 
     rule = ApprovalRule.objects.create(name="Production", subscription_id=azure.sub("Contoso Production"))
     alice = people["alice"]
-    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Production", "rg-web", "web-02")]),
-               REMOTE_ADDR=MY_IP)
+    alice.post(
+        "/access/new",
+        _request_fields(alice, [azure.vm_id("Contoso Production", "rg-web", "web-02")]),
+        REMOTE_ADDR=MY_IP,
+    )
     waiting = AccessRequest.objects.latest("id")
     rule.delete()
-    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", "dev-01")]),
-               REMOTE_ADDR=MY_IP)
+    alice.post(
+        "/access/new",
+        _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", "dev-01")]),
+        REMOTE_ADDR=MY_IP,
+    )
     opened = AccessRequest.objects.latest("id")
     assert (waiting.status, opened.status) == ("awaiting", "opened")
     extend = alice.get(f"/access/requests/{opened.pk}/extend").context["form"]
 
-    @given(decision=form({"decision": "deny", "comment": "no"}), extension=form({
-        "duration_value": "1", "duration_unit": "hours", "request_key": extend["request_key"].value()}),
-        pk=st.sampled_from([waiting.pk, opened.pk]) | st.integers(-1, 10**20).map(str) | VALUE)
+    @given(
+        decision=form({"decision": "deny", "comment": "no"}),
+        extension=form({"duration_value": "1", "duration_unit": "hours", "request_key": extend["request_key"].value()}),
+        pk=st.sampled_from([waiting.pk, opened.pk]) | st.integers(-1, 10**20).map(str) | VALUE,
+    )
     def post(decision, extension, pk):
         for action in ("decide", "open", "cancel", "end"):
             assert ok(people["hana"].post(f"/access/requests/{pk}/{action}", decision))
         assert ok(alice.post(f"/access/requests/{pk}/extend", extension))
+
     post()
 
 
@@ -166,15 +237,19 @@ def test_per_row_end_extend_and_end_all(people, azure):
     from requests_app.models import AccessRequest
 
     alice = people["alice"]
-    alice.post("/access/new", _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", name)
-                                                      for name in ("dev-01", "dev-03")]), REMOTE_ADDR=MY_IP)
+    alice.post(
+        "/access/new",
+        _request_fields(alice, [azure.vm_id("Contoso Development", "rg-dev", name) for name in ("dev-01", "dev-03")]),
+        REMOTE_ADDR=MY_IP,
+    )
     item = AccessRequest.objects.latest("id").items.first()
     extend = alice.get(f"/access/items/{item.pk}/extend").context["form"]
 
-    @given(extension=form({"duration_value": "1", "duration_unit": "hours",
-                           "request_key": extend["request_key"].value()}),
-           listed=form({"item": str(item.pk), "next": "/access/approvals/"}),
-           pk=st.sampled_from([item.pk]) | st.integers(-1, 10**20).map(str) | VALUE)
+    @given(
+        extension=form({"duration_value": "1", "duration_unit": "hours", "request_key": extend["request_key"].value()}),
+        listed=form({"item": str(item.pk), "next": "/access/approvals/"}),
+        pk=st.sampled_from([item.pk]) | st.integers(-1, 10**20).map(str) | VALUE,
+    )
     def post(extension, listed, pk):
         assert ok(alice.post(f"/access/items/{pk}/extend", extension))
         assert ok(alice.get(f"/access/items/{pk}/extend", extension))
@@ -182,17 +257,29 @@ def test_per_row_end_extend_and_end_all(people, azure):
             assert ok(people[who].post(f"/access/items/{pk}/end", listed))
         assert ok(alice.get("/access/end-all", listed))
         assert ok(alice.post("/access/end-all", listed))
+
     post()
 
 
 def _port_fields(client: Client, url: str, rows: int) -> dict[str, str]:
     opened = client.get(url).context["opened"]
-    fields = {"opened": opened, "form-TOTAL_FORMS": str(rows), "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0",
-              "form-MAX_NUM_FORMS": "1000"}
+    fields = {
+        "opened": opened,
+        "form-TOTAL_FORMS": str(rows),
+        "form-INITIAL_FORMS": "0",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+    }
     for i in range(rows):
-        fields |= {f"form-{i}-number": str(22 + i), f"form-{i}-protocol": "TCP", f"form-{i}-source": "list",
-                   f"form-{i}-addresses": "10.0.0.0/24, 203.0.113.7", f"form-{i}-max_value": "3",
-                   f"form-{i}-max_unit": "hours", f"form-{i}-DELETE": ""}
+        fields |= {
+            f"form-{i}-number": str(22 + i),
+            f"form-{i}-protocol": "TCP",
+            f"form-{i}-source": "list",
+            f"form-{i}-addresses": "10.0.0.0/24, 203.0.113.7",
+            f"form-{i}-max_value": "3",
+            f"form-{i}-max_unit": "hours",
+            f"form-{i}-DELETE": "",
+        }
     return fields
 
 
@@ -204,6 +291,7 @@ def test_enable_form(people, azure):
     def post(data):
         assert ok(people["bob"].post("/vms/enable", data))
         assert ok(people["bob"].post("/vms/enable/defaults", {"vm": data.get("vm", "")} if "vm" in data else {}))
+
     post()
 
 
@@ -215,6 +303,7 @@ def test_edit_and_remove_forms(people, azure):
     def post(data, opened):
         assert ok(people["bob"].post(page + "edit", data))
         assert ok(people["bob"].post(page + "remove", {"opened": opened}))
+
     post()
 
 
@@ -230,4 +319,5 @@ def test_audit_filters(people, azure):
             assert ok(people["carol"].get(url, data))
         for url in ("/audit/trail", "/audit/trail.csv"):
             assert ok(people["carol"].get(url, trail))
+
     get()

@@ -23,8 +23,16 @@ def test_signed_in_pages_and_csv_are_never_stored(portal, sandbox):
 def test_get_pages_answer_head(portal, sandbox):
     sign_in(portal, sandbox, "bob")
     sub = [s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Production"][0]
-    for url in ("/", "/vms/", "/audit/", "/audit/trail", "/accounts/signed-out", "/vms/enable",
-                f"/vms/{sub}/rg-web/web-01/jit/edit", f"/vms/{sub}/rg-web/web-01/jit/remove"):
+    for url in (
+        "/",
+        "/vms/",
+        "/audit/",
+        "/audit/trail",
+        "/accounts/signed-out",
+        "/vms/enable",
+        f"/vms/{sub}/rg-web/web-01/jit/edit",
+        f"/vms/{sub}/rg-web/web-01/jit/remove",
+    ):
         response = portal.head(url)
         assert response.status_code == 200 and response.content == b"", url
 
@@ -38,8 +46,12 @@ def test_the_request_form_answers_head(portal, sandbox):
 def test_a_refusal_is_logged_as_one_line_without_a_traceback(portal, sandbox):
     sign_in(portal, sandbox, "alice")
     stream = io.StringIO()
-    handlers = {h for name in ("", "django", "django.request") for h in logging.getLogger(name).handlers
-                if type(h) is logging.StreamHandler}  # not pytest's own capturing handlers
+    handlers = {
+        h
+        for name in ("", "django", "django.request")
+        for h in logging.getLogger(name).handlers
+        if type(h) is logging.StreamHandler
+    }  # not pytest's own capturing handlers
     previous = {h: h.setStream(stream) for h in handlers}
     try:
         assert portal.get("/audit/").status_code == 403

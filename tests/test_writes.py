@@ -26,12 +26,15 @@ def _add_behind_the_portals_back(view: AzureView, vm: str) -> None:
     security = view.clients.security(view.sub("Contoso Development"))
     policies = security.jit_network_access_policies
     policy = next(iter(policies.list_by_resource_group_and_region("rg-build", "westus2")), None)
-    rule = models.JitNetworkAccessPortRule(number=2222, protocol="TCP", allowed_source_address_prefix="10.1.2.3",
-                                           max_request_access_duration="PT1H")
-    entry = models.JitNetworkAccessPolicyVirtualMachine(id=view.vm_id("Contoso Development", "rg-build", vm),
-                                                        ports=[rule])
-    body = models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[*(policy.virtual_machines if policy else []),
-                                                                         entry])
+    rule = models.JitNetworkAccessPortRule(
+        number=2222, protocol="TCP", allowed_source_address_prefix="10.1.2.3", max_request_access_duration="PT1H"
+    )
+    entry = models.JitNetworkAccessPolicyVirtualMachine(
+        id=view.vm_id("Contoso Development", "rg-build", vm), ports=[rule]
+    )
+    body = models.JitNetworkAccessPolicy(
+        kind="Basic", virtual_machines=[*(policy.virtual_machines if policy else []), entry]
+    )
     policies.create_or_update("rg-build", "westus2", "default", body)
 
 
@@ -46,20 +49,36 @@ def test_enable_never_overwrites_a_vm_that_gained_jit_in_azure_since_the_list_lo
         page = bob.post("/vms/enable/defaults", {"vm": [target]}, follow=True)
     else:
         form = bob.get("/vms/enable", {"vm": [target]})
-        page = bob.post("/vms/enable", {"vm": [target], "opened": form.context["opened"], "form-TOTAL_FORMS": "1",
-                                        "form-INITIAL_FORMS": "0", "form-0-number": "22", "form-0-protocol": "*",
-                                        "form-0-source": "per-request", "form-0-max_value": "3",
-                                        "form-0-max_unit": "hours"}, follow=True)
+        page = bob.post(
+            "/vms/enable",
+            {
+                "vm": [target],
+                "opened": form.context["opened"],
+                "form-TOTAL_FORMS": "1",
+                "form-INITIAL_FORMS": "0",
+                "form-0-number": "22",
+                "form-0-protocol": "*",
+                "form-0-source": "per-request",
+                "form-0-max_value": "3",
+                "form-0-max_unit": "hours",
+            },
+            follow=True,
+        )
     [outcome] = page.context["outcomes"]
-    assert not outcome.ok and outcome.message.startswith("Not enabled: it was configured in Azure since you loaded "
-                                                         "the list (default: 2222/TCP from 10.1.2.3 up to 1 h)")
+    assert not outcome.ok and outcome.message.startswith(
+        "Not enabled: it was configured in Azure since you loaded the list (default: 2222/TCP from 10.1.2.3 up to 1 h)"
+    )
     assert view.ports("Contoso Development", "rg-build", "westus2")["build-01"] == [(2222, "TCP", "10.1.2.3", "PT1H")]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("fault", "told"), [
-    ({"seconds": 4}, "Azure did not answer in time"),
-    ({"seconds": 0, "drop_after": True}, "The connection to Azure was lost before its answer")])
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        ({"seconds": 4}, "Azure did not answer in time"),
+        ({"seconds": 0, "drop_after": True}, "The connection to Azure was lost before its answer"),
+    ],
+)
 def test_a_lost_answer_to_a_put_is_read_back_and_told_as_it_is(bob, sandbox, view, fault, told):
     """Azure applies the PUT, then its answer is late past the timeout, or the connection drops: either is told
     as it is (not as a timeout when it was a drop), read back, and sent once."""
@@ -68,13 +87,26 @@ def test_a_lost_answer_to_a_put_is_read_back_and_told_as_it_is(bob, sandbox, vie
     sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "stall-after-apply", "count": 1, **fault})
     sandbox.control("POST", "stats")
     with override_settings(AZURE_TIMEOUT_SECONDS=1):
-        page = save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
-            "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
-            "form-0-number": "2201", "form-0-protocol": "*", "form-0-source": "per-request",
-            "form-0-max_value": "2", "form-0-max_unit": "hours"}, follow=True)
+        page = save_edit(
+            bob,
+            f"/vms/{sub}/rg-web/web-01/jit/edit",
+            {
+                "opened": form.context["opened"],
+                "form-TOTAL_FORMS": "1",
+                "form-INITIAL_FORMS": "0",
+                "form-0-number": "2201",
+                "form-0-protocol": "*",
+                "form-0-source": "per-request",
+                "form-0-max_value": "2",
+                "form-0-max_unit": "hours",
+            },
+            follow=True,
+        )
     [outcome] = page.context["outcomes"]
-    assert outcome.ok and outcome.message == (f"{told} on JIT policy 'default' of rg-web in westeurope. The portal "
-                                              "checked: JIT protects 2201/Any from per request up to 2 h.")
+    assert outcome.ok and outcome.message == (
+        f"{told} on JIT policy 'default' of rg-web in westeurope. The portal "
+        "checked: JIT protects 2201/Any from per request up to 2 h."
+    )
     assert view.ports("Contoso Production", "rg-web", "westeurope")["web-01"] == [(2201, "*", "*", "PT2H")]
     event = AuditEvent.objects.get(action="jit.edit")
     assert event.outcome == "succeeded" and "read the policy back" in event.details["resolved"]
@@ -86,13 +118,16 @@ def test_a_lost_answer_to_initiate_is_read_back_never_retried(alice, sandbox, vi
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     data = fill(alice, [target])
     sandbox.control("POST", "stats")
-    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "stall-after-apply", "seconds": 4,
-                                       "count": 1})
+    sandbox.control(
+        "POST", "faults", {"operation": "jit.initiate", "kind": "stall-after-apply", "seconds": 4, "count": 1}
+    )
     with override_settings(AZURE_TIMEOUT_SECONDS=1):
         detail = alice.get(submit(alice, data)["Location"]).content.decode()
     item = AccessRequestItem.objects.get()
-    assert (item.status, item.message) == ("opened", "Azure did not answer in time on JIT policy 'default' of rg-web "
-                                                     "in westeurope. The portal checked: it is open.")
+    assert (item.status, item.message) == (
+        "opened",
+        "Azure did not answer in time on JIT policy 'default' of rg-web in westeurope. The portal checked: it is open.",
+    )
     assert "Open until" in detail
     assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
     last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
@@ -107,9 +142,12 @@ def test_an_initiate_whose_connection_drops_is_told_as_lost_not_as_late(alice, s
     sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "drop", "count": 1})
     submit(alice, data)
     item = AccessRequestItem.objects.get()
-    assert (item.status, item.message) == ("failed", "The connection to Azure was lost before its answer on JIT "
-                                                     "policy 'default' of rg-web in westeurope. The portal checked: "
-                                                     "it was not opened. Request again.")
+    assert (item.status, item.message) == (
+        "failed",
+        "The connection to Azure was lost before its answer on JIT "
+        "policy 'default' of rg-web in westeurope. The portal checked: "
+        "it was not opened. Request again.",
+    )
     assert sandbox.control("GET", "stats")["calls"]["jit.initiate"] == 1
 
 
@@ -143,10 +181,21 @@ def test_a_failed_read_before_an_edit_leaves_a_trail_event(bob, sandbox, view):
     sub = view.sub("Contoso Production")
     form = bob.get(f"/vms/{sub}/rg-web/web-01/jit/edit")
     sandbox.control("POST", "faults", {"operation": "jit.listByResourceGroupAndRegion", "kind": "503", "count": 10})
-    page = save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
-        "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0", "form-0-number": "22",
-        "form-0-protocol": "*", "form-0-source": "per-request", "form-0-max_value": "1", "form-0-max_unit": "hours"},
-        follow=True)
+    page = save_edit(
+        bob,
+        f"/vms/{sub}/rg-web/web-01/jit/edit",
+        {
+            "opened": form.context["opened"],
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "0",
+            "form-0-number": "22",
+            "form-0-protocol": "*",
+            "form-0-source": "per-request",
+            "form-0-max_value": "1",
+            "form-0-max_unit": "hours",
+        },
+        follow=True,
+    )
     assert not page.context["outcomes"][0].ok
     event = AuditEvent.objects.get(action="jit.edit")
     assert event.outcome == "failed" and event.details["step"] == "reading the policies before the change"
@@ -163,8 +212,11 @@ def test_a_hanging_azure_call_never_blocks_other_peoples_work(sandbox, view):
     form = bob.get(f"/vms/{sub}/rg-web/web-01/jit/edit")
     hanging = fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")])
     sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 6000})
-    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "stall-after-apply", "seconds": 6,
-                                       "count": 1, "path_contains": "rg-web"})
+    sandbox.control(
+        "POST",
+        "faults",
+        {"operation": "jit.initiate", "kind": "stall-after-apply", "seconds": 6, "count": 1, "path_contains": "rg-web"},
+    )
     done: dict[str, int] = {}
 
     def slow(name: str, call) -> None:
@@ -174,11 +226,29 @@ def test_a_hanging_azure_call_never_blocks_other_peoples_work(sandbox, view):
             connection.close()
 
     with override_settings(AZURE_TIMEOUT_SECONDS=4):
-        threads = [threading.Thread(target=slow, args=("bob", lambda: save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", {
-            "opened": form.context["opened"], "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
-            "form-0-number": "2201", "form-0-protocol": "*", "form-0-source": "per-request", "form-0-max_value": "1",
-            "form-0-max_unit": "hours"}))),
-            threading.Thread(target=slow, args=("alice", lambda: submit(alice, hanging)))]
+        threads = [
+            threading.Thread(
+                target=slow,
+                args=(
+                    "bob",
+                    lambda: save_edit(
+                        bob,
+                        f"/vms/{sub}/rg-web/web-01/jit/edit",
+                        {
+                            "opened": form.context["opened"],
+                            "form-TOTAL_FORMS": "1",
+                            "form-INITIAL_FORMS": "0",
+                            "form-0-number": "2201",
+                            "form-0-protocol": "*",
+                            "form-0-source": "per-request",
+                            "form-0-max_value": "1",
+                            "form-0-max_unit": "hours",
+                        },
+                    ),
+                ),
+            ),
+            threading.Thread(target=slow, args=("alice", lambda: submit(alice, hanging))),
+        ]
         for thread in threads:
             thread.start()
         time.sleep(1)  # both are now waiting on Azure

@@ -29,15 +29,25 @@ DEFAULT_HOURS = {22: "3", 3389: "3", 5985: "3", 5986: "3"}
 def _edit(bob, sub: str, opened: str, hours: dict[int, str]):
     data = {"opened": opened, "form-TOTAL_FORMS": str(len(hours)), "form-INITIAL_FORMS": "0"}
     for i, (number, value) in enumerate(sorted(hours.items())):
-        data.update({f"form-{i}-number": str(number), f"form-{i}-protocol": "*", f"form-{i}-source": "per-request",
-                     f"form-{i}-max_value": value, f"form-{i}-max_unit": "hours"})
+        data.update(
+            {
+                f"form-{i}-number": str(number),
+                f"form-{i}-protocol": "*",
+                f"form-{i}-source": "per-request",
+                f"form-{i}-max_value": value,
+                f"form-{i}-max_unit": "hours",
+            }
+        )
     return bob.post(f"/vms/{sub}/rg-sql/sql-01/jit/edit", data)
 
 
 def _policy_held() -> bool:
     """Whether the lease on rg-sql's policies (northeurope) is held now."""
-    return Lease.objects.filter(name__endswith="/resourcegroups/rg-sql/locations/northeurope",
-                                expires__gt=timezone.now()).exclude(holder="").exists()
+    return (
+        Lease.objects.filter(name__endswith="/resourcegroups/rg-sql/locations/northeurope", expires__gt=timezone.now())
+        .exclude(holder="")
+        .exists()
+    )
 
 
 def _azure(view: AzureView) -> dict[int, str]:
@@ -73,8 +83,10 @@ def test_a_put_that_lands_late_cannot_undo_the_next_change(bob, sandbox, view):
     assert page.status_code == 200, "the second edit was saved while the first could still land"
     assert "Someone changed port 3389 on sql-01" in page.content.decode()
     settled = AuditEvent.objects.get(action="jit.settle")
-    assert settled.outcome == "applied late" and settled.correlation_id == AuditEvent.objects.get(
-        action="jit.edit").correlation_id
+    assert (
+        settled.outcome == "applied late"
+        and settled.correlation_id == AuditEvent.objects.get(action="jit.edit").correlation_id
+    )
     assert not _policy_held(), "the lease is free again"
 
     again = _edit(bob, sub, page.context["opened"], {**DEFAULT_HOURS, 3389: "2", 5985: "1"})
@@ -82,7 +94,10 @@ def test_a_put_that_lands_late_cannot_undo_the_next_change(bob, sandbox, view):
     time.sleep(1)
     assert _azure(view) == {22: "PT3H", 3389: "PT2H", 5985: "PT1H", 5986: "PT3H"}
     assert [e.outcome for e in AuditEvent.objects.filter(action__startswith="jit.").order_by("seq")] == [
-        "unknown", "applied late", "succeeded"]
+        "unknown",
+        "applied late",
+        "succeeded",
+    ]
     told = bob.get(f"/vms/{sub}/rg-sql/sql-01/").content.decode()
     assert "applied late" in told and "bob@contoso.test" in told
 
@@ -141,9 +156,13 @@ def test_an_opening_that_lands_late_is_recorded_once_azure_lists_it(alice, sandb
     sandbox.control("DELETE", "faults")
 
     def listed() -> bool:
-        return any(port.status == "Initiated" and request.justification == data["justification"]
-                   for request in view.policies("Contoso Development", "rg-dev", "eastus")[0].requests
-                   for vm in request.virtual_machines for port in vm.ports)
+        return any(
+            port.status == "Initiated" and request.justification == data["justification"]
+            for request in view.policies("Contoso Development", "rg-dev", "eastus")[0].requests
+            for vm in request.virtual_machines
+            for port in vm.ports
+        )
+
     _wait_until(listed)
     alice.post("/vms/refresh")
     mine = alice.get("/access/")

@@ -52,22 +52,32 @@ def _ip(text: str) -> str | None:
         return None
 
 
-def record(actor: Actor, action: str, target: str, outcome: str, *, details: dict | None = None,
-           correlation_id: str = "") -> AuditEvent:
+def record(
+    actor: Actor, action: str, target: str, outcome: str, *, details: dict | None = None, correlation_id: str = ""
+) -> AuditEvent:
     """Append one event; the chain is extended under the database's write lock."""
     kid, key = next(iter(keys().items()))
     with transaction.atomic():
         serialize("audit-trail")
         last = AuditEvent.objects.select_for_update().order_by("-seq").only("seq", "mac").first()
         event = AuditEvent(
-            seq=last.seq + 1 if last else 1, actor=actor.user, actor_name=getattr(actor.user, "upn", "") or "",
-            action=action, target=target, outcome=outcome, source_ip=_ip(actor.ip), correlation_id=correlation_id,
-            details={**(details or {}), "channel": actor.channel}, key_id=kid, previous_mac=last.mac if last else GENESIS,
+            seq=last.seq + 1 if last else 1,
+            actor=actor.user,
+            actor_name=getattr(actor.user, "upn", "") or "",
+            action=action,
+            target=target,
+            outcome=outcome,
+            source_ip=_ip(actor.ip),
+            correlation_id=correlation_id,
+            details={**(details or {}), "channel": actor.channel},
+            key_id=kid,
+            previous_mac=last.mac if last else GENESIS,
         )
         event.mac = event.compute_mac(key)
         event.save()
-        AuditScope.objects.bulk_create(AuditScope(event=event, subscription_id=sub, resource_group=rg)
-                                       for sub, rg in scopes_in(target))
+        AuditScope.objects.bulk_create(
+            AuditScope(event=event, subscription_id=sub, resource_group=rg) for sub, rg in scopes_in(target)
+        )
     if event.seq % settings.AUDIT_CHECKPOINT_EVERY == 0:
         log.info("audit checkpoint %s", Checkpoint(event.seq, event.mac))
     return event
@@ -128,8 +138,10 @@ def first_break(against: Checkpoint | None = None) -> Break | None:
         if against and seq == against.count:
             mac_at_checkpoint = event.mac
     if against and against.count > seq:
-        return Break(seq + 1, f"the trail ends at event {seq}, but the checkpoint counts {against.count}: "
-                              "the newest events were removed")
+        return Break(
+            seq + 1,
+            f"the trail ends at event {seq}, but the checkpoint counts {against.count}: the newest events were removed",
+        )
     if against and against.count and mac_at_checkpoint != against.mac:
         return Break(against.count, "it differs from the checkpoint's MAC (the trail was rewritten since)")
     return None

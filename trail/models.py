@@ -29,8 +29,9 @@ class AuditEventQuerySet(models.QuerySet):
 class AuditEvent(models.Model):
     seq = models.PositiveBigIntegerField(unique=True)  # 1, 2, 3…: a gap or a shorter trail shows a removal
     created = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_name = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=40, db_index=True)
     target = models.TextField(blank=True)  # every policy id a request spans: no length a request could outgrow
@@ -49,12 +50,25 @@ class AuditEvent(models.Model):
         ordering = ["-seq"]
 
     def canonical(self) -> str:
-        return json.dumps({
-            "seq": self.seq, "created": self.created.isoformat(), "actor": self.actor_id,
-            "actor_name": self.actor_name, "action": self.action, "target": self.target, "outcome": self.outcome,
-            "source_ip": self.source_ip, "correlation_id": self.correlation_id, "details": self.details,
-            "key_id": self.key_id, "previous_mac": self.previous_mac,
-        }, sort_keys=True, separators=(",", ":"), default=str)
+        return json.dumps(
+            {
+                "seq": self.seq,
+                "created": self.created.isoformat(),
+                "actor": self.actor_id,
+                "actor_name": self.actor_name,
+                "action": self.action,
+                "target": self.target,
+                "outcome": self.outcome,
+                "source_ip": self.source_ip,
+                "correlation_id": self.correlation_id,
+                "details": self.details,
+                "key_id": self.key_id,
+                "previous_mac": self.previous_mac,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
 
     def compute_mac(self, key: bytes) -> str:
         return hmac.new(key, self.canonical().encode(), hashlib.sha256).hexdigest()

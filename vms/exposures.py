@@ -56,23 +56,44 @@ def observe(seen: Seen) -> tuple[list[Exposure], list[Exposure]]:
                 exposure.ended = seen.azure_now
                 exposure.save(update_fields=["ended"])
                 ended.append(exposure)
-        opened = Exposure.objects.bulk_create([_new(key, row, port, seen.azure_now) for key, (row, port) in found.items()])
+        opened = Exposure.objects.bulk_create(
+            [_new(key, row, port, seen.azure_now) for key, (row, port) in found.items()]
+        )
         for exposure in opened:
-            _tell(exposure, "exposure", f"{exposure.vm_name}: port {exposure.port} {LABELS[exposure.state].lower()}"
-                  + (f" ({exposure.severity})" if exposure.severity else ""), f"Since {exposure.started:%Y-%m-%d %H:%M} "
-                  f"UTC (Azure's clock): {exposure.detail}. JIT does not protect this port until it is fixed.")
+            _tell(
+                exposure,
+                "exposure",
+                f"{exposure.vm_name}: port {exposure.port} {LABELS[exposure.state].lower()}"
+                + (f" ({exposure.severity})" if exposure.severity else ""),
+                f"Since {exposure.started:%Y-%m-%d %H:%M} "
+                f"UTC (Azure's clock): {exposure.detail}. JIT does not protect this port until it is fixed.",
+            )
         for exposure in ended:
-            _tell(exposure, "exposure_ended", f"{exposure.vm_name}: port {exposure.port} no longer "
-                  f"{LABELS[exposure.state].lower()}", f"Resolved at {exposure.ended:%Y-%m-%d %H:%M} UTC (Azure's clock); "
-                  f"it was: {exposure.detail} (since {exposure.started:%Y-%m-%d %H:%M} UTC).")
+            _tell(
+                exposure,
+                "exposure_ended",
+                f"{exposure.vm_name}: port {exposure.port} no longer {LABELS[exposure.state].lower()}",
+                f"Resolved at {exposure.ended:%Y-%m-%d %H:%M} UTC (Azure's clock); "
+                f"it was: {exposure.detail} (since {exposure.started:%Y-%m-%d %H:%M} UTC).",
+            )
     return opened, ended
 
 
 def _new(key: str, row, port: PortHealth, now: datetime) -> Exposure:
-    return Exposure(key=key, vm_id=row.vm_id, vm_name=row.name, subscription_id=row.subscription_id.lower(),
-                    resource_group=row.resource_group.lower(), port=port.port, state=port.state,
-                    severity=port.severity, detail=port.detail[:4000],
-                    rule_id=port.culprit.rule.rule_id if port.culprit else "", started=now, last_seen=now)
+    return Exposure(
+        key=key,
+        vm_id=row.vm_id,
+        vm_name=row.name,
+        subscription_id=row.subscription_id.lower(),
+        resource_group=row.resource_group.lower(),
+        port=port.port,
+        state=port.state,
+        severity=port.severity,
+        detail=port.detail[:4000],
+        rule_id=port.culprit.rule.rule_id if port.culprit else "",
+        started=now,
+        last_seen=now,
+    )
 
 
 def admins_seeing(subscription_id: str, resource_group: str) -> list[User]:
@@ -88,5 +109,7 @@ def _recipients(users: Iterable[User]) -> list[Recipient]:
 
 def _tell(exposure: Exposure, kind: str, subject: str, body: str) -> None:
     path = reverse("vms-detail", args=[exposure.subscription_id, exposure.resource_group, exposure.vm_name])
-    send(Message(kind, subject, body, path=path),
-         _recipients(admins_seeing(exposure.subscription_id, exposure.resource_group)))
+    send(
+        Message(kind, subject, body, path=path),
+        _recipients(admins_seeing(exposure.subscription_id, exposure.resource_group)),
+    )

@@ -34,9 +34,15 @@ class PortLine:
 def may_delete(actor: Actor, inventory: Inventory, row: VmRow, ref: RuleRef) -> bool:
     """Azure's own answer (the permissions API) on the rule's resource group: read with the inventory when it is
     the VM's, else asked now (one call)."""
-    same = (ref.subscription_id, ref.resource_group.lower()) == (row.subscription_id.lower(), row.resource_group.lower())
-    rights = (inventory.permissions(row) if same else
-              gateway.read_permissions(gateway.UserCredential(actor.session), ref.subscription_id, ref.resource_group))
+    same = (ref.subscription_id, ref.resource_group.lower()) == (
+        row.subscription_id.lower(),
+        row.resource_group.lower(),
+    )
+    rights = (
+        inventory.permissions(row)
+        if same
+        else gateway.read_permissions(gateway.UserCredential(actor.session), ref.subscription_id, ref.resource_group)
+    )
     return rights.known and rights.allows(DELETE_ACTION)
 
 
@@ -58,8 +64,9 @@ def port_lines(actor: Actor, inventory: Inventory, row: VmRow, is_admin: bool) -
     return lines
 
 
-def _admin_vm(request: HttpRequest, subscription_id: str, resource_group: str, name: str
-              ) -> tuple[Actor, Inventory, VmRow]:
+def _admin_vm(
+    request: HttpRequest, subscription_id: str, resource_group: str, name: str
+) -> tuple[Actor, Inventory, VmRow]:
     require_role(request.user, ADMIN)
     actor = actor_of(request)
     inventory = get_inventory(actor.session, actor.user_pk, complete=True)
@@ -84,13 +91,27 @@ def delete_nsg_rule(request: HttpRequest, subscription_id: str, resource_group: 
     """Delete the rule a finding names, after a confirmation; only where Azure allows this admin to."""
     actor, inventory, row = _admin_vm(request, subscription_id, resource_group, name)
     raw = request.POST.get("rule", "") if request.method == "POST" else request.GET.get("rule", "")
-    line = next((line for line in port_lines(actor, inventory, row, True)
-                 if line.ref is not None and line.ref.rule_id.lower() == raw.lower()), None)
+    line = next(
+        (
+            line
+            for line in port_lines(actor, inventory, row, True)
+            if line.ref is not None and line.ref.rule_id.lower() == raw.lower()
+        ),
+        None,
+    )
     if line is None:
         raise Http404("No rule of this VM's findings has that id.")
     if not line.may_delete:
-        return render(request, "vms/delete_rule.html", {"vm": row, "line": line, "refused": (
-            f"Azure does not give you {DELETE_ACTION} on {line.ref.resource_group}")}, status=403)
+        return render(
+            request,
+            "vms/delete_rule.html",
+            {
+                "vm": row,
+                "line": line,
+                "refused": (f"Azure does not give you {DELETE_ACTION} on {line.ref.resource_group}"),
+            },
+            status=403,
+        )
     if request.method != "POST":
         return render(request, "vms/delete_rule.html", {"vm": row, "line": line})
     return render(request, "vms/delete_rule.html", {"vm": row, "line": line, "done": delete_rule(actor, row, line.ref)})
@@ -99,5 +120,7 @@ def delete_nsg_rule(request: HttpRequest, subscription_id: str, resource_group: 
 def health_context(request: HttpRequest, inventory: Inventory, row: VmRow) -> dict:
     """What the VM page's health section needs."""
     is_admin = ADMIN in roles_of(request.user)
-    return {"health_lines": port_lines(actor_of(request), inventory, row, is_admin),
-            "may_restore": is_admin and row.tab == CONFIGURED and not why_not(inventory, row, CONFIGURE)}
+    return {
+        "health_lines": port_lines(actor_of(request), inventory, row, is_admin),
+        "may_restore": is_admin and row.tab == CONFIGURED and not why_not(inventory, row, CONFIGURE),
+    }

@@ -46,13 +46,19 @@ from .verdicts import RANK, FleetJudge, VmHealth
 CONFIGURED, NOT_CONFIGURED, UNSUPPORTED = "configured", "not-configured", "unsupported"
 TAB_KEYS = (CONFIGURED, NOT_CONFIGURED, UNSUPPORTED)
 REASONS = {
-    "nsg": ("Missing network security group (NSG) or Azure Firewall",
-            "Attach an NSG to the VM's network interface or subnet, or route it through an Azure Firewall."),
+    "nsg": (
+        "Missing network security group (NSG) or Azure Firewall",
+        "Attach an NSG to the VM's network interface or subnet, or route it through an Azure Firewall.",
+    ),
     "classic": ("Classic VM", "Migrate the VM to Azure Resource Manager; JIT protects only Resource Manager VMs."),
-    "other": ("Other", "JIT is off in this subscription's security policy: enable Microsoft Defender for Servers "
-                       "Plan 2 on it."),
-    "firewall-manager": ("Azure Firewall managed by Azure Firewall Manager",
-                         "JIT cannot add rules to a Firewall Manager policy; protect the VM with an NSG instead."),
+    "other": (
+        "Other",
+        "JIT is off in this subscription's security policy: enable Microsoft Defender for Servers Plan 2 on it.",
+    ),
+    "firewall-manager": (
+        "Azure Firewall managed by Azure Firewall Manager",
+        "JIT cannot add rules to a Firewall Manager policy; protect the VM with an NSG instead.",
+    ),
 }
 RECENT = timedelta(days=7)
 
@@ -112,11 +118,13 @@ class VmRow:
 
     @property
     def ports_text(self) -> str:
-        """"22, 3389 (Any, ≤3 h); 2222 (TCP, from 10.0.0.0/8, 203.0.113.7, ≤1 h)": ports with the same terms together,
+        """ "22, 3389 (Any, ≤3 h); 2222 (TCP, from 10.0.0.0/8, 203.0.113.7, ≤1 h)": ports with the same terms together,
         a port open only to listed sources naming them."""
+
         def terms(p: PortRule) -> str:
             sources = "" if p.allowed_prefixes == ("*",) else f", from {', '.join(p.allowed_prefixes)}"
             return f"{'Any' if p.protocol == '*' else p.protocol}{sources}, ≤{human(p.max_duration)}"
+
         groups: dict[str, list[str]] = {}
         for p in self.ports:
             groups.setdefault(terms(p), []).append(str(p.number))
@@ -210,11 +218,14 @@ class Inventory:
         """The filters' choices, from the rows: made once, since a form per page would walk the whole fleet."""
         with self._lock:
             if not self._choices:
-                self._choices.update({
-                    "subscription": _choices((r.subscription_id, r.subscription_name) for r in self.rows),
-                    "resource_group": _choices((r.resource_group.lower(), r.resource_group) for r in self.rows),
-                    "region": _choices((r.location, r.location) for r in self.rows),
-                    "os": _choices((r.os_type, r.os_type) for r in self.rows)})
+                self._choices.update(
+                    {
+                        "subscription": _choices((r.subscription_id, r.subscription_name) for r in self.rows),
+                        "resource_group": _choices((r.resource_group.lower(), r.resource_group) for r in self.rows),
+                        "region": _choices((r.location, r.location) for r in self.rows),
+                        "os": _choices((r.os_type, r.os_type) for r in self.rows),
+                    }
+                )
             return self._choices
 
     def row_of(self, vm_id: str) -> VmRow | None:
@@ -230,8 +241,9 @@ class Inventory:
         keeps those still open by Azure's clock, whatever the size of the fleet's history."""
         with self._lock:
             if self._open_lines is None:
-                object.__setattr__(self, "_open_lines", [(row, line) for row in self.rows
-                                                         for line in row.open_now(self.azure_now)])
+                object.__setattr__(
+                    self, "_open_lines", [(row, line) for row in self.rows for line in row.open_now(self.azure_now)]
+                )
             return self._open_lines
 
     def html(self, key: tuple, make: Callable[[], str]) -> str:
@@ -310,14 +322,18 @@ def covers(rights: Permissions) -> bool:
     return rights.known and all(rights.allows(action) for action in CHECKED)
 
 
-def forget(user_pk: int | None = None) -> None:
-    """Drop one person's cached inventory (Refresh), or everyone's."""
+def forget(user_pk: int | None = None, *, refresh: bool = False) -> None:
+    """Drop one person's cached inventory, or everyone's. After a write every load in flight goes too (it may have
+    read before the write); a Refresh joins a load that began within REFRESH_JOINS_SECONDS instead of starting
+    another (ten clicks made ten whole loads of the fleet)."""
     with _LOCAL_LOCK:
         if user_pk is None:
             _LOCAL.clear()
             _STARTED.clear()
-        else:
-            _LOCAL.pop(user_pk, None)
+            return
+        _LOCAL.pop(user_pk, None)
+        started = _STARTED.get(user_pk)
+        if not (refresh and started and time.time() - started[1] <= REFRESH_JOINS_SECONDS):
             _STARTED.pop(user_pk, None)
 
 
@@ -377,6 +393,7 @@ class Loading:
 # started, and how many subscriptions were in when it last moved, and when.
 _STARTED: dict[int, tuple[FleetLoad[list[VmRow]], float, int, float]] = {}
 _STARTED_LOCKS: dict[int, threading.Lock] = {}
+REFRESH_JOINS_SECONDS = 10
 
 
 def inventory_within(session, user_pk: int, seconds: float | None) -> Inventory | Loading:
@@ -427,8 +444,9 @@ def get_inventory(session, user_pk: int, *, complete: bool = False) -> Inventory
     return inventory
 
 
-def fleet_read(credential, subscriptions: tuple, azure_now: datetime, seconds: float
-               ) -> tuple[tuple[VmRow, ...], tuple[FleetFailure, ...]]:
+def fleet_read(
+    credential, subscriptions: tuple, azure_now: datetime, seconds: float
+) -> tuple[tuple[VmRow, ...], tuple[FleetFailure, ...]]:
     """Every subscription's rows read with `credential` (the app's read-only identity), waiting up to `seconds`
     for late ones; no rights are asked (the app acts on nothing)."""
     load = FleetLoad(credential, subscriptions, azure_now, lambda sub, now: (rows_of(sub, now), []))
@@ -449,14 +467,20 @@ def _inventory(load: FleetLoad[list[VmRow]], fetched_at: float) -> Inventory:
     parts = [(sub, load.parts.get(sub.subscription_id)) for sub in load.subscriptions]
     return Inventory(
         rows=tuple(row for _, part in parts if part is not None and part.made for row in part.made),
-        failures=tuple(part.failure if part is not None else FleetFailure(sub, STILL_LOADING)
-                       for sub, part in parts if part is None or part.failure is not None),
-        subscription_count=len(parts), azure_now=load.azure_now, fetched_at=fetched_at,
+        failures=tuple(
+            part.failure if part is not None else FleetFailure(sub, STILL_LOADING)
+            for sub, part in parts
+            if part is None or part.failure is not None
+        ),
+        subscription_count=len(parts),
+        azure_now=load.azure_now,
+        fetched_at=fetched_at,
         epochs=_epochs([sub.subscription_id for sub in load.subscriptions]),
         rights={key: value for _, part in parts if part is not None for key, value in part.rights.items()},
         loading=None if all(part is not None for _, part in parts) else load,
         sources=frozenset(part.source for _, part in parts if part is not None and part.failure is None),
-        notes=tuple(dict.fromkeys(part.note for _, part in parts if part is not None and part.note)))
+        notes=tuple(dict.fromkeys(part.note for _, part in parts if part is not None and part.note)),
+    )
 
 
 def _epochs(subscription_ids: list[str]) -> dict[str, int]:
@@ -468,9 +492,18 @@ def rows_of(sub: SubscriptionFleet, now: datetime) -> list[VmRow]:
     policies = {vm.vm_id.lower(): (policy, vm) for policy in sub.policies for vm in policy.vms}
     histories = _histories(sub.policies)
     judge = FleetJudge(sub, settings.JIT_MAX_SOURCE_PREFIX_V4, settings.JIT_MAX_SOURCE_PREFIX_V6)
-    return [_row(sub, vm, found, histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [],
-                 now, judge)
-            for vm in sub.vms for found in [policies.get(vm.vm_id.lower())]]
+    return [
+        _row(
+            sub,
+            vm,
+            found,
+            histories.get((found[0].policy_id.lower(), vm.vm_id.lower()), []) if found else [],
+            now,
+            judge,
+        )
+        for vm in sub.vms
+        for found in [policies.get(vm.vm_id.lower())]
+    ]
 
 
 def _open_ports(history: list[RequestLine], now: datetime) -> dict[int, tuple[str, datetime]]:
@@ -482,33 +515,55 @@ def _open_ports(history: list[RequestLine], now: datetime) -> dict[int, tuple[st
     return found
 
 
-def _row(sub: SubscriptionFleet, vm: VmFacts, configured: tuple[JitPolicy, PolicyVm] | None,
-         history: list[RequestLine], now: datetime, judge: FleetJudge) -> VmRow:
+def _row(
+    sub: SubscriptionFleet,
+    vm: VmFacts,
+    configured: tuple[JitPolicy, PolicyVm] | None,
+    history: list[RequestLine],
+    now: datetime,
+    judge: FleetJudge,
+) -> VmRow:
     nic = sub.nics.get(vm.nic_ids[0].lower()) if vm.nic_ids else None
     nsg = (nic.nsg_id or sub.subnet_nsgs.get(nic.subnet_id.lower(), "")) if nic else ""
     vnet = nic.subnet_id.rsplit("/subnets/", 1)[0].lower() if nic else ""
     wall = next((f for f in sub.firewalls if f.vnet_id.lower() == vnet), None)
-    protection = (f"NSG {nsg.rsplit('/', 1)[-1]}" if nsg else f"Azure Firewall {wall.name}" if wall else "")
+    protection = f"NSG {nsg.rsplit('/', 1)[-1]}" if nsg else f"Azure Firewall {wall.name}" if wall else ""
     # Interned: these repeat across thousands of rows, and each JSON answer made its own copies.
-    base = dict(vm_id=vm.vm_id, name=vm.name, subscription_id=sys.intern(vm.subscription_id),
-                subscription_name=sub.subscription.display_name, resource_group=sys.intern(vm.resource_group),
-                location=sys.intern(vm.location), os_type=sys.intern(vm.os_type),
-                power_state=sys.intern(vm.power_state), protection=sys.intern(protection),
-                admin_username=sys.intern(vm.admin_username),
-                private_ip=nic.private_ip if nic else "",
-                public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "")
+    base = dict(
+        vm_id=vm.vm_id,
+        name=vm.name,
+        subscription_id=sys.intern(vm.subscription_id),
+        subscription_name=sub.subscription.display_name,
+        resource_group=sys.intern(vm.resource_group),
+        location=sys.intern(vm.location),
+        os_type=sys.intern(vm.os_type),
+        power_state=sys.intern(vm.power_state),
+        protection=sys.intern(protection),
+        admin_username=sys.intern(vm.admin_username),
+        private_ip=nic.private_ip if nic else "",
+        public_ip=sub.public_ips.get(nic.public_ip_id.lower(), "") if nic and nic.public_ip_id else "",
+    )
     unsupported = _unsupported_reason(sub, vm, nsg, wall)
     if configured is not None and not vm.classic:
         policy, entry = configured
         # An early end and an extension are not new approvals (their words say which: core.justifications); the
         # last user is who asked, not the approver whose token opened it nor who ended it.
         recent, latest = _granted(history, now - RECENT)
-        health = judge.judge(nic, tuple(p.number for p in entry.ports), wall.name if wall else "",
-                             _open_ports(history, now))
-        return VmRow(**base, tab=CONFIGURED, policy_id=policy.policy_id, ports=entry.ports, jit_address=entry.public_ip,
-                     approved_7d=len(recent), last_access=latest[0].start if latest else None,
-                     last_user=(latest[1].requester or latest[0].requestor) if latest else "", history=tuple(history),
-                     health=health)
+        health = judge.judge(
+            nic, tuple(p.number for p in entry.ports), wall.name if wall else "", _open_ports(history, now)
+        )
+        return VmRow(
+            **base,
+            tab=CONFIGURED,
+            policy_id=policy.policy_id,
+            ports=entry.ports,
+            jit_address=entry.public_ip,
+            approved_7d=len(recent),
+            last_access=latest[0].start if latest else None,
+            last_user=(latest[1].requester or latest[0].requestor) if latest else "",
+            history=tuple(history),
+            health=health,
+        )
     if unsupported:
         reason, fix = REASONS[unsupported]
         return VmRow(**base, tab=UNSUPPORTED, reason=reason, fix=fix)
@@ -552,8 +607,19 @@ def _histories(policies: tuple[JitPolicy, ...]) -> dict[tuple[str, str], list[Re
         for request in policy.requests:
             for vm in request.vms:
                 found.setdefault((policy.policy_id.lower(), vm.vm_id.lower()), []).extend(
-                    RequestLine(request.start, request.requestor, request.justification, port.number, port.source,
-                                port.end, port.status, port.reason, port.mapped_port) for port in vm.ports)
+                    RequestLine(
+                        request.start,
+                        request.requestor,
+                        request.justification,
+                        port.number,
+                        port.source,
+                        port.end,
+                        port.status,
+                        port.reason,
+                        port.mapped_port,
+                    )
+                    for port in vm.ports
+                )
     for lines in found.values():
         lines.sort(key=lambda line: line.start, reverse=True)
     return found

@@ -32,8 +32,9 @@ from .snapshots import VmSnapshot, changes, describe_ports, keep_mine, rules_of
 
 
 def _form_page(request, template: str, rows, formset, opened_token: str, notes, **extra) -> HttpResponse:
-    return render(request, template, {"rows": rows, "formset": formset, "opened": opened_token, "notes": notes,
-                                      **extra})
+    return render(
+        request, template, {"rows": rows, "formset": formset, "opened": opened_token, "notes": notes, **extra}
+    )
 
 
 def _may_configure(inventory: Inventory, rows: list[VmRow]) -> tuple[list[VmRow], list[Outcome]]:
@@ -86,11 +87,15 @@ def enable_defaults(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     rows, refused, notes = _selected(actor, request.POST if request.method == "POST" else request.GET)
     if request.method != "POST":
-        return render(request, "vms/enable_defaults.html", {"rows": rows, "notes": notes + _named(refused),
-                                                            "defaults": describe_ports(RECOMMENDED_PORTS)})
+        return render(
+            request,
+            "vms/enable_defaults.html",
+            {"rows": rows, "notes": notes + _named(refused), "defaults": describe_ports(RECOMMENDED_PORTS)},
+        )
     outcomes = do_set_ports(actor, ENABLE, rows, {r.vm_id.lower(): RECOMMENDED_PORTS for r in rows}, None)
-    return redirect_to_outcome(request.session, "Enable JIT with defaults", refused + outcomes, notes,
-                               clear_tab=NOT_CONFIGURED)
+    return redirect_to_outcome(
+        request.session, "Enable JIT with defaults", refused + outcomes, notes, clear_tab=NOT_CONFIGURED
+    )
 
 
 @require_safe
@@ -103,8 +108,9 @@ def outcome(request: HttpRequest, key: str) -> HttpResponse:
     return render(request, "vms/outcome.html", kept)
 
 
-def _configured_vm(request: HttpRequest, subscription_id: str, resource_group: str, name: str,
-                   title: str) -> tuple[Actor, VmRow, HttpResponse | None]:
+def _configured_vm(
+    request: HttpRequest, subscription_id: str, resource_group: str, name: str, title: str
+) -> tuple[Actor, VmRow, HttpResponse | None]:
     """The admin's VM with JIT, or the page that says why it cannot be changed here."""
     require_role(request.user, ADMIN)
     actor = actor_of(request)
@@ -120,22 +126,26 @@ def _fresh_token(actor: Actor, row: VmRow) -> tuple[str, tuple]:
     return SnapshotForm.token(opened), ports
 
 
-def _edit_again(request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str, dict[str, VmSnapshot]],
-                mine: tuple[PortRule, ...]) -> HttpResponse:
+def _edit_again(
+    request: HttpRequest, actor: Actor, row: VmRow, opened: dict[str, dict[str, VmSnapshot]], mine: tuple[PortRule, ...]
+) -> HttpResponse:
     """Someone changed the policy meanwhile: say what, in words, and offer the form again as Azure has it
     now, with this person's own changes kept on every port nobody else touched."""
     fresh, now = snapshot_ports(actor, row)
     key = group_of(row).key
     formset = PortFormSet(initial=port_initial(keep_mine(opened.get(key, {}).get(row.vm_id.lower()), mine, now)))
     what = ". ".join(changes(opened.get(key, {}), fresh[key])) or "the policy changed"
-    note = (f"Nothing was saved: {what} since you opened the form. It now "
-            "shows the policy as Azure has it, with your changes kept where nobody else changed that port; review "
-            "it and save again.")
+    note = (
+        f"Nothing was saved: {what} since you opened the form. It now "
+        "shows the policy as Azure has it, with your changes kept where nobody else changed that port; review "
+        "it and save again."
+    )
     return _form_page(request, "vms/edit.html", [row], formset, SnapshotForm.token(fresh), [note], vm=row)
 
 
-def _confirm_removal(request: HttpRequest, row: VmRow, opened: dict[str, dict[str, VmSnapshot]],
-                     mine: tuple[PortRule, ...]) -> HttpResponse | None:
+def _confirm_removal(
+    request: HttpRequest, row: VmRow, opened: dict[str, dict[str, VmSnapshot]], mine: tuple[PortRule, ...]
+) -> HttpResponse | None:
     """An edit that takes ports away is saved only once the person has seen which (a page of its own, so it works
     without JavaScript): the page carries the form's data back with the ports it listed, and a confirmation that
     lists other ports than the edit now removes asks again. None when nothing is removed, or it was confirmed."""
@@ -145,10 +155,23 @@ def _confirm_removal(request: HttpRequest, row: VmRow, opened: dict[str, dict[st
     listed = ",".join(str(p.number) for p in removed)
     if not removed or request.POST.get("confirm_removal") == listed:
         return None
-    data = [(name, value) for name, values in request.POST.lists() if name not in ("csrfmiddlewaretoken", "confirm_removal")
-            for value in values]
-    return render(request, "vms/edit_confirm.html", {"vm": row, "removed": [(p, describe_ports((p,))) for p in removed],
-                                                     "kept": describe_ports(mine), "data": data, "listed": listed})
+    data = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in ("csrfmiddlewaretoken", "confirm_removal")
+        for value in values
+    ]
+    return render(
+        request,
+        "vms/edit_confirm.html",
+        {
+            "vm": row,
+            "removed": [(p, describe_ports((p,))) for p in removed],
+            "kept": describe_ports(mine),
+            "data": data,
+            "listed": listed,
+        },
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -163,8 +186,9 @@ def edit(request: HttpRequest, subscription_id: str, resource_group: str, name: 
     formset, snapshot = PortFormSet(request.POST), SnapshotForm(request.POST)
     opened = snapshot.snapshots()
     if opened is None:
-        return _form_page(request, "vms/edit.html", [row], formset, _fresh_token(actor, row)[0],
-                          snapshot.errors["opened"], vm=row)
+        return _form_page(
+            request, "vms/edit.html", [row], formset, _fresh_token(actor, row)[0], snapshot.errors["opened"], vm=row
+        )
     if formset.is_valid() and "back" not in request.POST:
         if asking := _confirm_removal(request, row, opened, formset.rules):
             return asking

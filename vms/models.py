@@ -69,8 +69,12 @@ class Exposure(models.Model):
         return LABELS.get(self.state, self.state)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["key"], condition=models.Q(ended__isnull=True),
-                                               name="one_open_exposure_per_finding")]
-        indexes = [models.Index(fields=["subscription_id", "resource_group", "started"]),
-                   models.Index(fields=["archived"], name="exposure_to_archive",
-                                condition=models.Q(archived__lt=2))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(ended__isnull=True), name="one_open_exposure_per_finding"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["subscription_id", "resource_group", "started"]),
+            models.Index(fields=["archived"], name="exposure_to_archive", condition=models.Q(archived__lt=2)),
+        ]

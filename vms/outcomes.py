@@ -15,16 +15,21 @@ KEPT = 20  # the last few outcomes stay readable (reload, back button); older on
 PREFIX = "vms.outcome."
 
 
-def redirect_to_outcome(session: SessionBase, title: str, outcomes: list[Outcome], notes: list[str] = (),
-                        clear_tab: str = "") -> HttpResponseRedirect:
+def redirect_to_outcome(
+    session: SessionBase, title: str, outcomes: list[Outcome], notes: list[str] = (), clear_tab: str = ""
+) -> HttpResponseRedirect:
     """Keep the outcome in the session and send the browser to see it with a GET."""
     keys = [k for k in session.get(PREFIX + "keys", []) if PREFIX + k in session]
     key = uuid.uuid4().hex
-    session[PREFIX + key] = {"title": title, "notes": list(notes), "clear_tab": clear_tab,
-                             "outcomes": [[o.vm_name, o.ok, o.message] for o in outcomes]}
+    session[PREFIX + key] = {
+        "title": title,
+        "notes": list(notes),
+        "clear_tab": clear_tab,
+        "outcomes": [[o.vm_name, o.ok, o.message] for o in outcomes],
+    }
     for old in keys[: max(0, len(keys) + 1 - KEPT)]:
         session.pop(PREFIX + old, None)
-    session[PREFIX + "keys"] = [*keys[-(KEPT - 1):], key]
+    session[PREFIX + "keys"] = [*keys[-(KEPT - 1) :], key]
     return HttpResponseRedirect(reverse("vms-outcome", args=[key]))
 
 

@@ -34,14 +34,46 @@ ALL: Intervals = ((0, TOP),)
 NOTHING: Intervals = ()
 LOAD_BALANCER = "168.63.129.16"  # the host's virtual IP, which the AzureLoadBalancer tag stands for
 # Not the Internet: private and shared ranges (RFC 1918, RFC 6598), loopback, link-local, the host's virtual IP.
-NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-                "168.63.129.16/32", "fc00::/7", "fe80::/10", "::1/128")
+NOT_INTERNET = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "168.63.129.16/32",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+)
 ANY = frozenset({"*", "any", "0.0.0.0/0", "::/0"})
 DEFAULT_RULES = (
-    SecurityRule("AllowVnetInBound", "", 65000, "Allow", "*", ("VirtualNetwork",), (), ("VirtualNetwork",), (),
-                 ("*",), default=True),
-    SecurityRule("AllowAzureLoadBalancerInBound", "", 65001, "Allow", "*", ("AzureLoadBalancer",), (), ("*",), (),
-                 ("*",), default=True),
+    SecurityRule(
+        "AllowVnetInBound",
+        "",
+        65000,
+        "Allow",
+        "*",
+        ("VirtualNetwork",),
+        (),
+        ("VirtualNetwork",),
+        (),
+        ("*",),
+        default=True,
+    ),
+    SecurityRule(
+        "AllowAzureLoadBalancerInBound",
+        "",
+        65001,
+        "Allow",
+        "*",
+        ("AzureLoadBalancer",),
+        (),
+        ("*",),
+        (),
+        ("*",),
+        default=True,
+    ),
     SecurityRule("DenyAllInBound", "", 65500, "Deny", "*", ("*",), (), ("*",), (), ("*",), default=True),
 )
 PROTOCOLS = ("TCP", "UDP")
@@ -146,8 +178,10 @@ class Network:
 
 
 def network_of(prefixes: Iterable[str], asg_members: Mapping[str, Iterable[str]] | None = None) -> Network:
-    return Network(union(*(cidr(p) or () for p in prefixes)),
-                   {asg: union(*(cidr(ip) or () for ip in ips)) for asg, ips in (asg_members or {}).items()})
+    return Network(
+        union(*(cidr(p) or () for p in prefixes)),
+        {asg: union(*(cidr(ip) or () for ip in ips)) for asg, ips in (asg_members or {}).items()},
+    )
 
 
 # --- one rule -----------------------------------------------------------------------------------------
@@ -243,8 +277,9 @@ def _single_address(rule: SecurityRule) -> int | None:
 def _anywhere(rule: SecurityRule) -> bool:
     """Whether the rule's destination holds every VM the NSG filters: `*`, or VirtualNetwork (a VM's private address
     is in its network's space)."""
-    return not rule.destination_asgs and any(d.strip().lower() in ("*", "any", "virtualnetwork")
-                                             for d in rule.destinations or ("*",))
+    return not rule.destination_asgs and any(
+        d.strip().lower() in ("*", "any", "virtualnetwork") for d in rule.destinations or ("*",)
+    )
 
 
 class Compiled:
@@ -325,8 +360,9 @@ def compiled(group: SecurityGroup | Compiled | None) -> Compiled | None:
     return group if group is None or isinstance(group, Compiled) else Compiled(group)
 
 
-def walk(group: Compiled, candidates: list[tuple[int, SecurityRule]], protocol: str,
-         network: Network) -> tuple[Decision, ...]:
+def walk(
+    group: Compiled, candidates: list[tuple[int, SecurityRule]], protocol: str, network: Network
+) -> tuple[Decision, ...]:
     """The rules that decide some source for this traffic, in order, each with what it decided: first match wins."""
     left, out = ALL, []
     for position, rule in candidates:
@@ -370,18 +406,24 @@ def passages(subnet: tuple[Decision, ...] | None, nic: tuple[Decision, ...] | No
 Level = tuple[Compiled, list[tuple[int, SecurityRule]]] | None  # an NSG and its candidate rules, or no NSG
 
 
-def reaches(subnet: SecurityGroup | Compiled | None, nic: SecurityGroup | Compiled | None, target: Target,
-            network: Network) -> tuple[Passage, ...]:
+def reaches(
+    subnet: SecurityGroup | Compiled | None, nic: SecurityGroup | Compiled | None, target: Target, network: Network
+) -> tuple[Passage, ...]:
     """Everything that reaches `target` over TCP or UDP, through both levels."""
-    return reaches_from([(g, g.candidates(target, network)) if g is not None else None
-                         for g in (compiled(subnet), compiled(nic))], network)
+    return reaches_from(
+        [(g, g.candidates(target, network)) if g is not None else None for g in (compiled(subnet), compiled(nic))],
+        network,
+    )
 
 
 def reaches_from(levels: list[Level], network: Network) -> tuple[Passage, ...]:
     """`reaches`, for each level's candidate rules already found."""
     # Rules for Any (nearly all) judge TCP and UDP alike: one walk then serves both.
-    protocols = PROTOCOLS if any(r.protocol not in ("*", "Any") for level in levels if level for _, r in level[1]) \
+    protocols = (
+        PROTOCOLS
+        if any(r.protocol not in ("*", "Any") for level in levels if level for _, r in level[1])
         else PROTOCOLS[:1]
+    )
     found: list[Passage] = []
     for protocol in protocols:
         walks = [walk(level[0], level[1], protocol, network) if level else None for level in levels]
@@ -393,5 +435,8 @@ def reaches_from(levels: list[Level], network: Network) -> tuple[Passage, ...]:
 
 def matching(group: SecurityGroup | Compiled, target: Target, network: Network) -> tuple[SecurityRule, ...]:
     """The group's rules that apply to this port and address (any source, TCP or UDP)."""
-    return tuple(r for _, r in compiled(group).candidates(target, network)
-                 if any(protocol_matches(r.protocol, p) for p in PROTOCOLS))
+    return tuple(
+        r
+        for _, r in compiled(group).candidates(target, network)
+        if any(protocol_matches(r.protocol, p) for p in PROTOCOLS)
+    )

@@ -34,8 +34,10 @@ def health_words(health: VmHealth | None) -> dict[str, str]:
 
 
 def az_delete(ref: RuleRef) -> str:
-    return (f"az network nsg rule delete --subscription {ref.subscription_id} --resource-group {ref.resource_group} "
-            f"--nsg-name {ref.nsg} --name {ref.name}")
+    return (
+        f"az network nsg rule delete --subscription {ref.subscription_id} --resource-group {ref.resource_group} "
+        f"--nsg-name {ref.nsg} --name {ref.name}"
+    )
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,22 @@ class DenyRule:
 
     @property
     def words(self) -> str:
-        return (f"{self.ref.name}: {self.direction}, {self.access}, priority {self.priority}, protocol Any, "
-                f"port{'s' if len(self.ports) > 1 else ''} {', '.join(map(str, self.ports))}, from Any (*) to "
-                f"{self.destination}, on NSG {self.ref.nsg} (resource group {self.ref.resource_group})")
+        return (
+            f"{self.ref.name}: {self.direction}, {self.access}, priority {self.priority}, protocol Any, "
+            f"port{'s' if len(self.ports) > 1 else ''} {', '.join(map(str, self.ports))}, from Any (*) to "
+            f"{self.destination}, on NSG {self.ref.nsg} (resource group {self.ref.resource_group})"
+        )
 
     @property
     def command(self) -> str:
-        return (f"az network nsg rule create --subscription {self.ref.subscription_id} --resource-group "
-                f"{self.ref.resource_group} --nsg-name {self.ref.nsg} --name {self.ref.name} --priority {self.priority} "
-                f"--direction {self.direction} --access {self.access} --protocol '{self.protocol}' "
-                f"--source-address-prefixes '{self.source}' --source-port-ranges '*' "
-                f"--destination-address-prefixes {self.destination} "
-                f"--destination-port-ranges {' '.join(str(p) for p in self.ports)}")
+        return (
+            f"az network nsg rule create --subscription {self.ref.subscription_id} --resource-group "
+            f"{self.ref.resource_group} --nsg-name {self.ref.nsg} --name {self.ref.name} --priority {self.priority} "
+            f"--direction {self.direction} --access {self.access} --protocol '{self.protocol}' "
+            f"--source-address-prefixes '{self.source}' --source-port-ranges '*' "
+            f"--destination-address-prefixes {self.destination} "
+            f"--destination-port-ranges {' '.join(str(p) for p in self.ports)}"
+        )
 
 
 FIRST_DENY = 3097  # where Defender for Cloud's deny rules start when the NSG holds nothing later (the sandbox's)
@@ -78,9 +84,11 @@ def deny_rule(row: VmRow, nsg_id: str, ports: list[int], group: SecurityGroup | 
     number no inbound rule holds (`group`, the NSG as Azure lists it now; None: not read, the first such number)."""
     taken = {r.priority for r in (group.rules if group else ()) if not r.default}
     later = [r.priority for r in (group.rules if group else ()) if not r.default and not r.name.startswith(JIT_DENY)]
-    priority = next((p for p in range(max([FIRST_DENY - 1, *later]) + 1, 4097) if p not in taken),
-                    next((p for p in range(4096, 99, -1) if p not in taken), 4096))
-    ref = gateway.parse_rule_id(f"{nsg_id}/securityRules/{JIT_DENY}portal_{row.name}"[:len(nsg_id) + 95])
+    priority = next(
+        (p for p in range(max([FIRST_DENY - 1, *later]) + 1, 4097) if p not in taken),
+        next((p for p in range(4096, 99, -1) if p not in taken), 4096),
+    )
+    ref = gateway.parse_rule_id(f"{nsg_id}/securityRules/{JIT_DENY}portal_{row.name}"[: len(nsg_id) + 95])
     return DenyRule(ref, priority, tuple(sorted(ports)), row.private_ip)
 
 
@@ -114,11 +122,22 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     correlation_id = str(uuid.uuid4())
     before = health_words(row.health)
     try:
-        with hold(group_of(row).key, getattr(actor.user, "upn", "") or "someone", settings.POLICY_LEASE_SECONDS,
-                  settings.POLICY_LEASE_WAIT_SECONDS):
-            policy = next((p for p in gateway.list_policies_at(actor.session, ref.subscription_id, ref.resource_group,
-                                                               ref.location) if p.policy_id.lower() == row.policy_id.lower()),
-                          None)
+        with hold(
+            group_of(row).key,
+            getattr(actor.user, "upn", "") or "someone",
+            settings.POLICY_LEASE_SECONDS,
+            settings.POLICY_LEASE_WAIT_SECONDS,
+        ):
+            policy = next(
+                (
+                    p
+                    for p in gateway.list_policies_at(
+                        actor.session, ref.subscription_id, ref.resource_group, ref.location
+                    )
+                    if p.policy_id.lower() == row.policy_id.lower()
+                ),
+                None,
+            )
             if policy is None:
                 return Restored(False, f"Azure no longer holds the JIT policy of {row.name}; nothing was changed.")
             gateway.put_policy(actor.session, ref, policy.vms, correlation_id)
@@ -127,8 +146,14 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     except OutcomeUnknown as error:
         outcome, message = "unknown", f"{error.message} What Azure holds now is shown below."
     except GatewayError as error:
-        record(actor, RESTORE, row.vm_id, "failed", details={"policy": row.policy_id, "before": before,
-                                                               "error": error.message}, correlation_id=correlation_id)
+        record(
+            actor,
+            RESTORE,
+            row.vm_id,
+            "failed",
+            details={"policy": row.policy_id, "before": before, "error": error.message},
+            correlation_id=correlation_id,
+        )
         return Restored(False, error.message)
     else:
         outcome, message = "succeeded", ""
@@ -139,14 +164,25 @@ def restore(actor: Actor, row: VmRow) -> Restored:
     missing = [p.port for p in ports if p.state == MISSING]
     still_open = tuple(f"port {p.port}: {p.detail}" for p in ports if p.state == BYPASSED)
     recreate = deny_rule_now(actor.session, after, missing) if missing else None
-    record(actor, RESTORE, row.vm_id, outcome, details={
-        "policy": row.policy_id, "before": before, "after": health_words(after.health if after else None),
-        "deny_rule_back": not missing, **({"recreate": recreate.words} if recreate else {})},
-        correlation_id=correlation_id)
+    record(
+        actor,
+        RESTORE,
+        row.vm_id,
+        outcome,
+        details={
+            "policy": row.policy_id,
+            "before": before,
+            "after": health_words(after.health if after else None),
+            "deny_rule_back": not missing,
+            **({"recreate": recreate.words} if recreate else {}),
+        },
+        correlation_id=correlation_id,
+    )
     if missing:
         message = (message + " " if message else "") + (
             f"Azure did not write JIT's deny rule back for port{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(map(str, missing))}: re-create it as shown below.")
+            f"{', '.join(map(str, missing))}: re-create it as shown below."
+        )
     else:
         message = (message + " " if message else "") + "JIT's deny rule is back on every port of the policy."
     if still_open:
@@ -171,13 +207,25 @@ def delete_rule(actor: Actor, row: VmRow, ref: RuleRef) -> Deleted:
     try:
         gateway.delete_security_rule(actor.session, ref, correlation_id)
     except OutcomeUnknown as error:
-        record(actor, DELETE_RULE, ref.rule_id, "unknown", details={**details, "error": error.message},
-               correlation_id=correlation_id)
+        record(
+            actor,
+            DELETE_RULE,
+            ref.rule_id,
+            "unknown",
+            details={**details, "error": error.message},
+            correlation_id=correlation_id,
+        )
         invalidate(row.subscription_id)
         return Deleted(False, f"{error.message} Reload the VM's page to see whether the rule is gone.")
     except GatewayError as error:
-        record(actor, DELETE_RULE, ref.rule_id, "failed", details={**details, "error": error.message},
-               correlation_id=correlation_id)
+        record(
+            actor,
+            DELETE_RULE,
+            ref.rule_id,
+            "failed",
+            details={**details, "error": error.message},
+            correlation_id=correlation_id,
+        )
         return Deleted(False, error.message)
     record(actor, DELETE_RULE, ref.rule_id, "succeeded", details=details, correlation_id=correlation_id)
     invalidate(row.subscription_id)

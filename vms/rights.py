@@ -38,13 +38,19 @@ def _named(raw: str) -> str:
 
 
 def vm_for(inventory: Inventory, subscription_id: str, resource_group: str, name: str) -> VmRow:
-    row = next((r for r in inventory.rows if r.subscription_id.lower() == subscription_id.lower()
-                and r.resource_group.lower() == resource_group.lower() and r.name.lower() == name.lower()), None)
+    row = next(
+        (
+            r
+            for r in inventory.rows
+            if r.subscription_id.lower() == subscription_id.lower()
+            and r.resource_group.lower() == resource_group.lower()
+            and r.name.lower() == name.lower()
+        ),
+        None,
+    )
     if row is None:
         raise Http404("No such VM, or Azure does not let you see it.")
     return row
-
-
 
 
 def refusal(inventory: Inventory, row: VmRow, needed: tuple[str, ...]) -> str:
@@ -83,7 +89,9 @@ def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def permitted(inventory: Inventory, rows: list[VmRow], needed: tuple[str, ...]) -> tuple[list[VmRow], list[tuple[VmRow, str]]]:
+def permitted(
+    inventory: Inventory, rows: list[VmRow], needed: tuple[str, ...]
+) -> tuple[list[VmRow], list[tuple[VmRow, str]]]:
     """The rows Azure lets this person act on, and each other row with the reason."""
     reasons = {r.vm_id: why_not(inventory, r, needed) for r in rows}
     return [r for r in rows if not reasons[r.vm_id]], [(r, reasons[r.vm_id]) for r in rows if reasons[r.vm_id]]

@@ -31,16 +31,26 @@ from .snapshots import PortData, port_data
 logger = logging.getLogger(__name__)
 
 
-def keep(actor: Actor, action: str, ref: PolicyRef, group_key: str, change: dict, correlation: str,
-         lease: Held, why: str) -> UnsettledWrite:
+def keep(
+    actor: Actor, action: str, ref: PolicyRef, group_key: str, change: dict, correlation: str, lease: Held, why: str
+) -> UnsettledWrite:
     """Hold the group's lease past the save, until the change settles or the grace passes."""
     name = getattr(actor.user, "upn", "") or "someone"
     now = timezone.now()
     write = UnsettledWrite.objects.create(
-        group_key=group_key, policy_id=ref.policy_id, action=action, user=actor.user, user_name=name,
-        session_key=getattr(actor.session, "session_key", None) or "", correlation_id=correlation, change=change,
-        lease_token=lease.token, started=now, settle_by=now + timedelta(seconds=settings.POLICY_SETTLE_SECONDS),
-        message=why)
+        group_key=group_key,
+        policy_id=ref.policy_id,
+        action=action,
+        user=actor.user,
+        user_name=name,
+        session_key=getattr(actor.session, "session_key", None) or "",
+        correlation_id=correlation,
+        change=change,
+        lease_token=lease.token,
+        started=now,
+        settle_by=now + timedelta(seconds=settings.POLICY_SETTLE_SECONDS),
+        message=why,
+    )
     lease.keep(write.settle_by, f"{name}'s change whose outcome Azure has not told yet")
     return write
 
@@ -51,13 +61,19 @@ def pending(group_key: str) -> UnsettledWrite | None:
 
 def lately(group_key: str, days: int = 7) -> list[UnsettledWrite]:
     """What the VM's page tells admins: unsettled changes, and those settled in the last `days`."""
-    return list(UnsettledWrite.objects.filter(group_key=group_key, started__gte=timezone.now() - timedelta(days=days))[:5])
+    return list(
+        UnsettledWrite.objects.filter(group_key=group_key, started__gte=timezone.now() - timedelta(days=days))[:5]
+    )
 
 
 def holdings(policies: list[JitPolicy], policy_id: str) -> dict[str, list[PortData]]:
     """What one policy holds, VM id (lower case) → its ports as data; empty when the policy is gone."""
-    return {vm.vm_id.lower(): port_data(vm.ports) for p in policies if p.policy_id.lower() == policy_id.lower()
-            for vm in p.vms}
+    return {
+        vm.vm_id.lower(): port_data(vm.ports)
+        for p in policies
+        if p.policy_id.lower() == policy_id.lower()
+        for vm in p.vms
+    }
 
 
 def _changed(change: dict) -> dict[str, list[PortData] | None]:
@@ -75,7 +91,9 @@ def settle(write: UnsettledWrite, credential, read_by: str) -> str:
     outcome ("" while it stays unsettled)."""
     ref = gateway.parse_policy_id(write.policy_id)
     try:
-        policies, refused = gateway.list_policies_in(credential, [(ref.subscription_id, ref.resource_group, ref.location)])
+        policies, refused = gateway.list_policies_in(
+            credential, [(ref.subscription_id, ref.resource_group, ref.location)]
+        )
         if refused:
             raise next(iter(refused.values()))
     except (gateway.GatewayError, gateway.SignInRequired) as error:
@@ -83,7 +101,9 @@ def settle(write: UnsettledWrite, credential, read_by: str) -> str:
             return ""
         return _conclude(write, UnsettledWrite.UNKNOWN, f"Reading it back failed: {error.message}", read_by)
     if applied(write, holdings(policies, write.policy_id)):
-        return _conclude(write, UnsettledWrite.APPLIED_LATE, "Azure applied it after the portal stopped waiting.", read_by)
+        return _conclude(
+            write, UnsettledWrite.APPLIED_LATE, "Azure applied it after the portal stopped waiting.", read_by
+        )
     if timezone.now() >= write.settle_by:
         return _conclude(write, UnsettledWrite.NOT_APPLIED, "Azure had not applied it when the grace ended.", read_by)
     return ""
@@ -93,11 +113,23 @@ def _conclude(write: UnsettledWrite, outcome: str, words: str, read_by: str) -> 
     """Record what became of the change once (two readers at once settle it once), and free the policy."""
     with transaction.atomic():
         if not UnsettledWrite.objects.filter(pk=write.pk, settled_at__isnull=True).update(
-                settled_at=timezone.now(), outcome=outcome, message=words):
+            settled_at=timezone.now(), outcome=outcome, message=words
+        ):
             return outcome
-        record(PORTAL, "jit.settle", write.policy_id, outcome, correlation_id=write.correlation_id, details={
-            **write.change, "of": write.action, "by": write.user_name, "started": write.started.isoformat(),
-            "resolved": f"{words} Read back as {read_by}."})
+        record(
+            PORTAL,
+            "jit.settle",
+            write.policy_id,
+            outcome,
+            correlation_id=write.correlation_id,
+            details={
+                **write.change,
+                "of": write.action,
+                "by": write.user_name,
+                "started": write.started.isoformat(),
+                "resolved": f"{words} Read back as {read_by}.",
+            },
+        )
     release(write.group_key, write.lease_token)
     invalidate(gateway.parse_policy_id(write.policy_id).subscription_id)
     logger.info("unsettled change %s settled: %s", write.correlation_id, outcome)

@@ -18,13 +18,21 @@ VmSnapshot = dict[str, Any]  # {"policy": "default", "ports": [PortData, ...]}
 
 def port_data(ports: tuple[PortRule, ...]) -> list[PortData]:
     """A VM's ports as plain data (JSON), in port order."""
-    return [{"port": p.number, "protocol": p.protocol, "sources": list(p.allowed_prefixes),
-             "max": isodate.duration_isoformat(p.max_duration)} for p in sorted(ports, key=lambda p: p.number)]
+    return [
+        {
+            "port": p.number,
+            "protocol": p.protocol,
+            "sources": list(p.allowed_prefixes),
+            "max": isodate.duration_isoformat(p.max_duration),
+        }
+        for p in sorted(ports, key=lambda p: p.number)
+    ]
 
 
 def rules_of(data: list[PortData]) -> tuple[PortRule, ...]:
-    return tuple(PortRule(d["port"], d["protocol"], tuple(d["sources"]), isodate.parse_duration(d["max"]))
-                 for d in data)
+    return tuple(
+        PortRule(d["port"], d["protocol"], tuple(d["sources"]), isodate.parse_duration(d["max"])) for d in data
+    )
 
 
 def snapshot(policies: list[JitPolicy]) -> dict[str, VmSnapshot]:
@@ -35,9 +43,11 @@ def snapshot(policies: list[JitPolicy]) -> dict[str, VmSnapshot]:
 def describe_ports(ports: tuple[PortRule, ...]) -> str:
     """A VM's ports in words ("22/Any from per request up to 3 h; 3389/TCP from 10.0.0.0/8, 10.1.0.0/16 up to
     1 h"), for people only."""
+
     def one(p: PortRule) -> str:
         sources = "per request" if p.allowed_prefixes == ("*",) else ", ".join(p.allowed_prefixes)
         return f"{p.number}/{'Any' if p.protocol == '*' else p.protocol} from {sources} up to {human(p.max_duration)}"
+
     return "; ".join(one(p) for p in sorted(ports, key=lambda p: p.number))
 
 
@@ -50,10 +60,12 @@ def _vm_changes(name: str, before: list[PortData], after: list[PortData]) -> lis
 
     def words(number: int) -> str:
         return describe_ports(rules_of([now[number]]))
+
     lines = [f"Someone added port {n} to {name} ({words(n)})" for n in sorted(set(now) - set(was))]
     lines += [f"Someone removed port {n} from {name}" for n in sorted(set(was) - set(now))]
-    lines += [f"Someone changed port {n} on {name}: now {words(n)}" for n in sorted(set(was) & set(now))
-              if was[n] != now[n]]
+    lines += [
+        f"Someone changed port {n} on {name}: now {words(n)}" for n in sorted(set(was) & set(now)) if was[n] != now[n]
+    ]
     return lines
 
 

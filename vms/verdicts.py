@@ -36,10 +36,25 @@ from .reach import (
 )
 
 BYPASSED, MISSING, EXPOSED, LEFTOVER, UNKNOWN, OPEN, PROTECTED, CLOSED = (
-    "bypassed", "missing", "exposed", "leftover", "unknown", "open", "protected", "closed")
-STATES = ((BYPASSED, "Bypassed"), (MISSING, "Deny rule missing"), (EXPOSED, "Exposed, no JIT"),
-          (LEFTOVER, "Left-over allow"), (UNKNOWN, "Unknown"), (OPEN, "Open now by JIT"), (PROTECTED, "Protected"),
-          (CLOSED, "Not exposed"))
+    "bypassed",
+    "missing",
+    "exposed",
+    "leftover",
+    "unknown",
+    "open",
+    "protected",
+    "closed",
+)
+STATES = (
+    (BYPASSED, "Bypassed"),
+    (MISSING, "Deny rule missing"),
+    (EXPOSED, "Exposed, no JIT"),
+    (LEFTOVER, "Left-over allow"),
+    (UNKNOWN, "Unknown"),
+    (OPEN, "Open now by JIT"),
+    (PROTECTED, "Protected"),
+    (CLOSED, "Not exposed"),
+)
 LABELS = dict(STATES)
 RANK = {state: i for i, (state, _) in enumerate(STATES)}
 FINDINGS = frozenset({BYPASSED, MISSING, EXPOSED, LEFTOVER})  # what notifies admins and opens an exposure window
@@ -70,8 +85,10 @@ class Culprit:
 
     @property
     def words(self) -> str:
-        return (f"{self.rule.name}, priority {self.rule.priority}, from {self.source_text}, "
-                f"on {self.nsg_name} ({self.level})")
+        return (
+            f"{self.rule.name}, priority {self.rule.priority}, from {self.source_text}, "
+            f"on {self.nsg_name} ({self.level})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +127,14 @@ class VmHealth:
         for port in self.ports:
             if port.state != BYPASSED or port.culprit is None:
                 continue
-            rule, whence = port.culprit.rule, ("to the Internet" if port.severity == CRITICAL
-                                               else f"from {port.culprit.source_text}")
-            found.append(f"Port {port.port} of {vm_name} is already open {whence} by rule {rule.name} (priority "
-                         f"{rule.priority}, on {port.culprit.nsg_name}): JIT does not protect it.")
+            rule, whence = (
+                port.culprit.rule,
+                ("to the Internet" if port.severity == CRITICAL else f"from {port.culprit.source_text}"),
+            )
+            found.append(
+                f"Port {port.port} of {vm_name} is already open {whence} by rule {rule.name} (priority "
+                f"{rule.priority}, on {port.culprit.nsg_name}): JIT does not protect it."
+            )
         return found
 
     @property
@@ -195,7 +216,9 @@ class Judge:
     limit_v6: int = 64
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def _levels(self, subnet: Compiled | None, nic: Compiled | None, target: Target) -> tuple[list[Level], tuple | None]:
+    def _levels(
+        self, subnet: Compiled | None, nic: Compiled | None, target: Target
+    ) -> tuple[list[Level], tuple | None]:
         levels = [(g, g.candidates(target, self.network)) if g is not None else None for g in (subnet, nic)]
         shapes = [level[0].signature(level[1]) if level else () for level in levels]
         key = None if None in shapes else (id(subnet), id(nic), target.port, tuple(target.asgs), *shapes)
@@ -203,19 +226,28 @@ class Judge:
 
     def _found(self, levels: list[Level]) -> tuple[list[Passage], Mapping[str, SecurityGroup | None]]:
         subnet, nic = levels
-        return (_reaching(reaches_from(levels, self.network)),
-                {"subnet": subnet[0].group if subnet else None, "NIC": nic[0].group if nic else None})
+        return (
+            _reaching(reaches_from(levels, self.network)),
+            {"subnet": subnet[0].group if subnet else None, "NIC": nic[0].group if nic else None},
+        )
 
-    def _vm_key(self, subnet: Compiled | None, nic: Compiled | None, address: str, asgs: frozenset[str]
-                ) -> tuple | None:
+    def _vm_key(
+        self, subnet: Compiled | None, nic: Compiled | None, address: str, asgs: frozenset[str]
+    ) -> tuple | None:
         found = cidr(address)
         number = found[0][0] if found else -1
         shapes = [g.own_shape(number) if g is not None else () for g in (subnet, nic)]
         return None if None in shapes else (id(subnet), id(nic), tuple(sorted(asgs)), *shapes)
 
-    def configured(self, address: str, asgs: frozenset[str], ports: tuple[int, ...],
-                   subnet: SecurityGroup | Compiled | None, nic: SecurityGroup | Compiled | None,
-                   open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
+    def configured(
+        self,
+        address: str,
+        asgs: frozenset[str],
+        ports: tuple[int, ...],
+        subnet: SecurityGroup | Compiled | None,
+        nic: SecurityGroup | Compiled | None,
+        open_now: Mapping[int, tuple[str, datetime]],
+    ) -> VmHealth:
         """A VM in a JIT policy: each policy port judged."""
         subnet, nic = compiled(subnet), compiled(nic)
         vm_key = self._vm_key(subnet, nic, address, asgs)
@@ -238,34 +270,65 @@ class Judge:
             self._memo[vm_key] = health
         return health
 
-    def _configured_port(self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None],
-                         denied: bool, opened: tuple[str, datetime] | None) -> PortHealth:
+    def _configured_port(
+        self,
+        port: int,
+        found: list[Passage],
+        groups: Mapping[str, SecurityGroup | None],
+        denied: bool,
+        opened: tuple[str, datetime] | None,
+    ) -> PortHealth:
         if not denied:
-            return PortHealth(port, MISSING, f"no JIT deny rule covers port {port}; {_what_reaches(found, groups, self.network)}")
+            return PortHealth(
+                port, MISSING, f"no JIT deny rule covers port {port}; {_what_reaches(found, groups, self.network)}"
+            )
         bypasses = [(p, c) for p in found if (c := _culprit(p, groups)) is not None]
         if bypasses:
             rated = [(severity(p.sources, self.network, self.limit_v4, self.limit_v6), c) for p, c in bypasses]
             level, culprit = min(rated, key=lambda sc: (CRITICAL, HIGH, NARROW).index(sc[0]))
-            words = (culprit.words if level != NARROW
-                     else f"allowed from {culprit.source_text} by {culprit.rule.name}, priority {culprit.rule.priority}, "
-                          f"on {culprit.nsg_name} ({culprit.level})")
+            words = (
+                culprit.words
+                if level != NARROW
+                else f"allowed from {culprit.source_text} by {culprit.rule.name}, priority {culprit.rule.priority}, "
+                f"on {culprit.nsg_name} ({culprit.level})"
+            )
             return PortHealth(port, BYPASSED, words, level, culprit)
         jit = [c for p in found if (c := _jit_allow(p, groups)) is not None]
         if jit and opened:
             who, until = opened
-            return PortHealth(port, OPEN, f"open by JIT for {who} until {until:%Y-%m-%d %H:%M} UTC", culprit=jit[0],
-                              who=who, until=until)
+            return PortHealth(
+                port,
+                OPEN,
+                f"open by JIT for {who} until {until:%Y-%m-%d %H:%M} UTC",
+                culprit=jit[0],
+                who=who,
+                until=until,
+            )
         if jit:
-            return PortHealth(port, LEFTOVER, f"{jit[0].rule.name} still allows it after its request ended "
-                                              f"(priority {jit[0].rule.priority}, from {jit[0].source_text}, "
-                                              f"on {jit[0].nsg_name})", culprit=jit[0])
+            return PortHealth(
+                port,
+                LEFTOVER,
+                f"{jit[0].rule.name} still allows it after its request ended "
+                f"(priority {jit[0].rule.priority}, from {jit[0].source_text}, "
+                f"on {jit[0].nsg_name})",
+                culprit=jit[0],
+            )
         if found:  # JIT's deny rule is there but some sources pass it (e.g. a deny narrowed by hand)
-            return PortHealth(port, BYPASSED, f"reaches the port past JIT's deny rule: {_what_reaches(found, groups, self.network)}",
-                              HIGH)
+            return PortHealth(
+                port,
+                BYPASSED,
+                f"reaches the port past JIT's deny rule: {_what_reaches(found, groups, self.network)}",
+                HIGH,
+            )
         return PortHealth(port, PROTECTED, "JIT's deny rule is in force")
 
-    def unconfigured(self, address: str, asgs: frozenset[str], subnet: SecurityGroup | Compiled | None,
-                     nic: SecurityGroup | Compiled | None) -> VmHealth:
+    def unconfigured(
+        self,
+        address: str,
+        asgs: frozenset[str],
+        subnet: SecurityGroup | Compiled | None,
+        nic: SecurityGroup | Compiled | None,
+    ) -> VmHealth:
         """A VM without JIT: are its management ports open to the Internet?"""
         subnet, nic = compiled(subnet), compiled(nic)
         vm_key = self._vm_key(subnet, nic, address, asgs)
@@ -287,8 +350,9 @@ class Judge:
             self._memo[vm_key] = health
         return health
 
-    def _unconfigured_port(self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None]
-                           ) -> PortHealth:
+    def _unconfigured_port(
+        self, port: int, found: list[Passage], groups: Mapping[str, SecurityGroup | None]
+    ) -> PortHealth:
         public = [(p, _culprit(p, groups)) for p in found if intersect(p.sources, self.network.internet)]
         if not public:
             return PortHealth(port, CLOSED, "not reachable from the Internet through its NSGs")
@@ -302,7 +366,6 @@ def _vm(judged: list[PortHealth], subnet: Compiled | None, nic: Compiled | None)
     state = min((p.state for p in judged), key=RANK.__getitem__) if judged else PROTECTED
     nsgs = tuple((level, g.group.nsg_id) for level, g in (("subnet", subnet), ("NIC", nic)) if g)
     return VmHealth(state, tuple(judged), nsgs)
-
 
 
 class FleetJudge:
@@ -340,8 +403,14 @@ class FleetJudge:
             group = self.fleet.nsgs.get(nsg_id.lower()) if nsg_id else None
             if nsg_id and group is None:
                 parts = nsg_id.split("/")
-                return None, None, (f"Azure did not show NSG {parts[-1]} in {parts[4] if len(parts) > 4 else '?'}: "
-                                    "reading it needs Microsoft.Network/networkSecurityGroups/read there")
+                return (
+                    None,
+                    None,
+                    (
+                        f"Azure did not show NSG {parts[-1]} in {parts[4] if len(parts) > 4 else '?'}: "
+                        "reading it needs Microsoft.Network/networkSecurityGroups/read there"
+                    ),
+                )
             found.append(self._compile(group) if group else None)
         return found[0], found[1], ""
 
@@ -352,8 +421,13 @@ class FleetJudge:
             made = self._compiled[key] = Compiled(group)
         return made
 
-    def judge(self, nic: NicFacts | None, ports: tuple[int, ...] | None, firewall: str,
-              open_now: Mapping[int, tuple[str, datetime]]) -> VmHealth:
+    def judge(
+        self,
+        nic: NicFacts | None,
+        ports: tuple[int, ...] | None,
+        firewall: str,
+        open_now: Mapping[int, tuple[str, datetime]],
+    ) -> VmHealth:
         """`ports`: the policy's for a VM in JIT, None for one without; `firewall`: the Azure Firewall it is behind."""
         checked = ports if ports is not None else MANAGEMENT_PORTS
         if nic is None:
@@ -367,8 +441,9 @@ class FleetJudge:
         if why:
             return unknown(why, checked)
         if subnet is None and nic_group is None and firewall:
-            return unknown(f"JIT reaches it through Azure Firewall {firewall}, whose rules the portal does not judge",
-                           checked)
+            return unknown(
+                f"JIT reaches it through Azure Firewall {firewall}, whose rules the portal does not judge", checked
+            )
         asgs = frozenset(a.lower() for a in nic.asg_ids) if nic.asg_ids else frozenset()
         if ports is None:
             return judge.unconfigured(nic.private_ip, asgs, subnet, nic_group)

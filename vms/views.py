@@ -10,8 +10,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 from django_tables2 import RequestConfig
-from django_tables2.data import TableListData
-from django_tables2.utils import OrderBy
 
 from accounts.roles import ADMIN, REQUESTER, require_role, roles_of
 from core.navigation import safe_next
@@ -32,12 +30,14 @@ from .inventory import (
     inventory_within,
 )
 from .rights import CONFIGURE, REQUEST, refusals, vm_for, why_not
-from .tables import ConfiguredTable, NotConfiguredTable, UnsupportedTable
+from .tables import ConfiguredTable, NotConfiguredTable, TabRows, UnsupportedTable
 
 # Who acts on several VMs at once on each tab, and what Azure must allow them on a VM's group.
 BULK = {CONFIGURED: (REQUESTER, REQUEST), NOT_CONFIGURED: (ADMIN, CONFIGURE)}
-ACTIONS = {CONFIGURED: ((REQUESTER, "Request access", REQUEST), (ADMIN, "Edit, Remove JIT", CONFIGURE)),
-           NOT_CONFIGURED: ((ADMIN, "Enable JIT", CONFIGURE),)}
+ACTIONS = {
+    CONFIGURED: ((REQUESTER, "Request access", REQUEST), (ADMIN, "Edit, Remove JIT", CONFIGURE)),
+    NOT_CONFIGURED: ((ADMIN, "Enable JIT", CONFIGURE),),
+}
 TABLES = {"configured": ConfiguredTable, "not-configured": NotConfiguredTable, "unsupported": UnsupportedTable}
 
 
@@ -58,33 +58,29 @@ def index(request: HttpRequest) -> HttpResponse:
     roles, groups = frozenset(roles_of(request.user)), list(selection.groups[tab].values())
     selectable = _may_select(tab, roles, inventory, groups)
     refused = _refused(tab, roles, inventory, groups) + _too_long(tab, roles, selection)
-    table = TABLES[tab](Ordered(selection, tab), request=request, roles=roles, inventory=inventory,
-                        exclude=() if selectable else ("select",))
+    table = TABLES[tab](
+        TabRows(selection, tab),
+        request=request,
+        roles=roles,
+        inventory=inventory,
+        exclude=() if selectable else ("select",),
+    )
     RequestConfig(request, paginate={"per_page": filters.page_size()}).configure(table)
-    return render(request, "vms/index.html", {
-        "inventory": inventory, "filters": filters, "table": table, "tab": tab, "counts": counts, "selectable": selectable,
-        "refused": refused,
-        "tabs": [(key, label, counts[key]) for key, label in TABS], "tab_query": _query_without(request, "tab"),
-    })
-
-
-class Ordered(TableListData):
-    """A tab's rows for django-tables2, ordered from the selection's kept orderings: a warm page sorts nothing
-    and renders only its own rows."""
-
-    def __init__(self, selection: Selection, tab: str) -> None:
-        super().__init__(selection.tabs[tab])
-        self.selection, self.tab, self.steps = selection, tab, ()
-
-    def order_by(self, aliases) -> None:
-        # As TableListData.order_by: a column's ordering, or its opposite when the alias says the other way.
-        step = []
-        for alias in aliases:
-            column = self.table.columns[OrderBy(alias).bare]
-            order = column.order_by if alias[0] == column.order_by_alias[0] else column.order_by.opposite
-            step += [(o.bare, o.is_descending) for o in order]
-        self.steps += (tuple(step),)
-        self.data = self.selection.ordered(self.tab, self.steps)
+    return render(
+        request,
+        "vms/index.html",
+        {
+            "inventory": inventory,
+            "filters": filters,
+            "table": table,
+            "tab": tab,
+            "counts": counts,
+            "selectable": selectable,
+            "refused": refused,
+            "tabs": [(key, label, counts[key]) for key, label in TABS],
+            "tab_query": _query_without(request, "tab"),
+        },
+    )
 
 
 def _may_select(tab: str, roles: frozenset[str], inventory: Inventory, groups: list[VmRow]) -> bool:
@@ -132,16 +128,24 @@ def detail(request: HttpRequest, subscription_id: str, resource_group: str, name
             inventory = get_inventory(request.session, request.user.pk, complete=True)
             row = vm_for(inventory, subscription_id, resource_group, name)
         writes = settle.lately(key)
-    return render(request, "vms/detail.html", {
-        "vm": row, "inventory": inventory, "open_now": row.open_now(inventory.azure_now), "late_writes": writes,
-        "recent": row.history[:20], "why_not": {"configure": why_not(inventory, row, CONFIGURE),
-                                                "request": why_not(inventory, row, REQUEST)},
-        **health_context(request, inventory, row)})
+    return render(
+        request,
+        "vms/detail.html",
+        {
+            "vm": row,
+            "inventory": inventory,
+            "open_now": row.open_now(inventory.azure_now),
+            "late_writes": writes,
+            "recent": row.history[:20],
+            "why_not": {"configure": why_not(inventory, row, CONFIGURE), "request": why_not(inventory, row, REQUEST)},
+            **health_context(request, inventory, row),
+        },
+    )
 
 
 @require_POST
 @login_required
 def refresh(request: HttpRequest) -> HttpResponse:
     require_role(request.user)
-    forget(request.user.pk)
+    forget(request.user.pk, refresh=True)
     return HttpResponseRedirect(safe_next(request, request.POST.get("next") or reverse("vms-index")))

@@ -14,16 +14,18 @@ from . import __version__
 from .config import Portal, Session, unreachable
 from .errors import Exit, JitError
 
-VM_ID = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/virtualMachines/[^/]+$",
-                   re.IGNORECASE)
+VM_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Compute/virtualMachines/[^/]+$", re.IGNORECASE
+)
 
 
 class Api:
     def __init__(self, portal: Portal, token: str) -> None:
         self.portal = portal
         self.http = Session()
-        self.http.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                  "X-Jit-Client": f"cli/{__version__}"})
+        self.http.headers.update(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json", "X-Jit-Client": f"cli/{__version__}"}
+        )
 
     def get(self, path: str, **params) -> dict:
         return self._json(self._send("GET", path, params=_present(params)))
@@ -51,16 +53,22 @@ class Api:
         if VM_ID.match(name):
             return name
         group, _, vm = name.rpartition("/")
-        found = [item for tab in ("configured", "not-configured")
-                 for item in self.pages("vms", tab=tab, q=vm, per_page=100)
-                 if item.get("name", "").lower() == vm.lower()
-                 and (not group or item.get("resource_group", "").lower() == group.lower())]
+        found = [
+            item
+            for tab in ("configured", "not-configured")
+            for item in self.pages("vms", tab=tab, q=vm, per_page=100)
+            if item.get("name", "").lower() == vm.lower()
+            and (not group or item.get("resource_group", "").lower() == group.lower())
+        ]
         ids = sorted({item["id"] for item in found})
         if not ids:
             raise JitError(f"No VM named '{name}' that you can see (jit ls lists them).", Exit.OTHER, "not-found")
         if len(ids) > 1:
-            raise JitError(f"'{name}' names {len(ids)} VMs; say which with <resource group>/<name>:\n  "
-                           + "\n  ".join(ids), Exit.USAGE, "ambiguous")
+            raise JitError(
+                f"'{name}' names {len(ids)} VMs; say which with <resource group>/<name>:\n  " + "\n  ".join(ids),
+                Exit.USAGE,
+                "ambiguous",
+            )
         return ids[0]
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
@@ -97,21 +105,34 @@ def problem_error(response: requests.Response, portal: str) -> JitError:
         problem = {}
     kind = str(problem.get("type", "")).rsplit("/", 1)[-1] or "about:blank"
     detail = problem.get("detail") or problem.get("title") or response.reason or f"HTTP {response.status_code}"
-    messages = [m for field, found in (problem.get("errors") or {}).items() for m in
-                (found if isinstance(found, list) else [found])]
+    messages = [
+        m
+        for field, found in (problem.get("errors") or {}).items()
+        for m in (found if isinstance(found, list) else [found])
+    ]
     status = response.status_code
     if status == 401:
         challenge = response.headers.get("WWW-Authenticate", "")
         if "insufficient_claims" in challenge:
-            return JitError("Entra ID wants you to sign in again (a policy of your organisation asks for it): "
-                            "run `jit login`.", Exit.SIGN_IN, "sign-in-again")
-        return JitError(f"You are not signed in to {portal}, or your sign-in expired: run `jit login`.",
-                        Exit.SIGN_IN, "not-signed-in")
+            return JitError(
+                "Entra ID wants you to sign in again (a policy of your organisation asks for it): run `jit login`.",
+                Exit.SIGN_IN,
+                "sign-in-again",
+            )
+        return JitError(
+            f"You are not signed in to {portal}, or your sign-in expired: run `jit login`.",
+            Exit.SIGN_IN,
+            "not-signed-in",
+        )
     if kind == "azure-refused":
         return JitError(f"Azure refused: {detail}", Exit.AZURE_REFUSED, kind, problem)
     if status == 403:
-        return JitError(problem.get("detail") or "The portal gives you no role for this.", Exit.SIGN_IN,
-                        kind or "forbidden", problem)
+        return JitError(
+            problem.get("detail") or "The portal gives you no role for this.",
+            Exit.SIGN_IN,
+            kind or "forbidden",
+            problem,
+        )
     if status == 429:
         wait = response.headers.get("Retry-After", "a few")
         return JitError(f"Too many calls: try again in {wait} s.", Exit.OTHER, "rate-limited", problem)

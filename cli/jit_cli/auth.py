@@ -42,19 +42,28 @@ def open_persistence(plain: bool | None = None) -> tuple[msal_extensions.persist
         persistence = msal_extensions.FilePersistence(str(path))
         if path.exists():
             path.chmod(0o600)
-        return persistence, f"Tokens are kept in {path}, readable only by you (mode 0600) but NOT encrypted: no " \
-                            "encrypted store is available here."
+        return (
+            persistence,
+            f"Tokens are kept in {path}, readable only by you (mode 0600) but NOT encrypted: no "
+            "encrypted store is available here.",
+        )
     raise JitError(
         f"No encrypted store for tokens on this machine ({unavailable}). To keep them in {path}, readable only by "
-        "you but not encrypted, run `jit login --plain-token-cache` (or set JIT_TOKEN_CACHE=plain).", Exit.OTHER,
-        "no-token-store")
+        "you but not encrypted, run `jit login --plain-token-cache` (or set JIT_TOKEN_CACHE=plain).",
+        Exit.OTHER,
+        "no-token-store",
+    )
 
 
 def application(portal: Portal, plain: bool | None = None) -> tuple[msal.PublicClientApplication, str]:
     persistence, where = open_persistence(plain)
     app = msal.PublicClientApplication(
-        portal.client_id, authority=portal.authority, token_cache=msal_extensions.PersistedTokenCache(persistence),
-        http_client=Session(), instance_discovery=portal.instance_discovery)
+        portal.client_id,
+        authority=portal.authority,
+        token_cache=msal_extensions.PersistedTokenCache(persistence),
+        http_client=Session(),
+        instance_discovery=portal.instance_discovery,
+    )
     return app, where
 
 
@@ -97,8 +106,7 @@ def access_token(portal: Portal) -> str:
         raise not_signed_in(portal.address)
     result = app.acquire_token_silent(portal.scopes, account=accounts[0])
     if not result or "access_token" not in result:
-        raise JitError(f"Your sign-in to {portal.address} has expired: run `jit login`.", Exit.SIGN_IN,
-                       "not-signed-in")
+        raise JitError(f"Your sign-in to {portal.address} has expired: run `jit login`.", Exit.SIGN_IN, "not-signed-in")
     return result["access_token"]
 
 
@@ -116,10 +124,13 @@ def _sign_in_error(result: dict) -> JitError:
         "access_denied": "The sign-in was cancelled.",
     }.get(error)
     if "AADSTS7000218" in description:
-        words = ("Entra ID refused the device code: the command's app registration does not allow public client "
-                 "flows (its admins turn on 'Allow public client flows', README: From the terminal).")
-    return JitError(words or f"Sign-in failed: {description or error or result}", Exit.SIGN_IN, "sign-in-failed",
-                    {"error": error})
+        words = (
+            "Entra ID refused the device code: the command's app registration does not allow public client "
+            "flows (its admins turn on 'Allow public client flows', README: From the terminal)."
+        )
+    return JitError(
+        words or f"Sign-in failed: {description or error or result}", Exit.SIGN_IN, "sign-in-failed", {"error": error}
+    )
 
 
 def stderr_say(message: str) -> None:

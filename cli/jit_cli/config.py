@@ -51,8 +51,7 @@ def normalize_portal(address: str) -> str:
         address = f"https://{address}"
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise JitError(f"'{address}' is not a web address: give the portal's, e.g. https://jit.example.com",
-                       Exit.USAGE)
+        raise JitError(f"'{address}' is not a web address: give the portal's, e.g. https://jit.example.com", Exit.USAGE)
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -88,14 +87,17 @@ def unreachable(error: requests.RequestException) -> JitError:
     this machine does not trust, what to set."""
     where = urlsplit(error.request.url).netloc if error.request is not None and error.request.url else "the server"
     if isinstance(error, requests.exceptions.SSLError):
-        return JitError(f"Cannot reach {where}: its TLS certificate is not trusted here. If your organisation uses "
-                        "its own CA (or a TLS-inspecting proxy), set JIT_CA_BUNDLE to that CA's PEM file.")
+        return JitError(
+            f"Cannot reach {where}: its TLS certificate is not trusted here. If your organisation uses "
+            "its own CA (or a TLS-inspecting proxy), set JIT_CA_BUNDLE to that CA's PEM file."
+        )
     return JitError(f"Cannot reach {where}: {error}")
 
 
 @dataclass(frozen=True)
 class Portal:
     """What the portal publishes at /.well-known/jit-portal.json."""
+
     address: str
     tenant_id: str
     authority: str
@@ -115,13 +117,20 @@ def discover(address: str, http: requests.Session) -> Portal:
         raise JitError(f"{url} answered {response.status_code}: is {address} a jitportal?")
     try:
         document = response.json()
-        portal = Portal(address=address, tenant_id=document["tenant_id"], authority=document["authority"],
-                        client_id=document["client_id"] or "", scopes=list(document["scopes"]),
-                        api_base_url=urljoin(address + "/", document["api_base_url"]),
-                        instance_discovery=bool(document.get("instance_discovery", True)))
+        portal = Portal(
+            address=address,
+            tenant_id=document["tenant_id"],
+            authority=document["authority"],
+            client_id=document["client_id"] or "",
+            scopes=list(document["scopes"]),
+            api_base_url=urljoin(address + "/", document["api_base_url"]),
+            instance_discovery=bool(document.get("instance_discovery", True)),
+        )
     except (ValueError, KeyError, TypeError) as error:
         raise JitError(f"{url} is not the document a jitportal publishes ({error}).") from error
     if not portal.client_id:
-        raise JitError(f"{address} publishes no client id for the jit command: its admins set AZURE_CLI_CLIENT_ID "
-                       "(README: From the terminal).")
+        raise JitError(
+            f"{address} publishes no client id for the jit command: its admins set AZURE_CLI_CLIENT_ID "
+            "(README: From the terminal)."
+        )
     return portal

@@ -7,6 +7,7 @@ from enum import IntEnum
 
 class Exit(IntEnum):
     """The documented exit codes (README: From the terminal). 2 is click's own, for wrong usage."""
+
     OK = 0  # done: the access is open, the command did what it was asked
     OTHER = 1
     USAGE = 2
@@ -29,5 +30,8 @@ class JitError(Exception):
 
 
 def not_signed_in(portal: str) -> JitError:
-    return JitError(f"You are not signed in to {portal}: run `jit login` (or `jit login --device-code` over SSH).",
-                    Exit.SIGN_IN, "not-signed-in")
+    return JitError(
+        f"You are not signed in to {portal}: run `jit login` (or `jit login --device-code` over SSH).",
+        Exit.SIGN_IN,
+        "not-signed-in",
+    )

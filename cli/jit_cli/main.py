@@ -72,8 +72,19 @@ class JitGroup(click.Group):
         except JitError as error:
             obj = ctx.obj if isinstance(ctx.obj, Context) else Context("text")
             if obj.json and not obj.emitted:
-                click.echo(json.dumps({"error": {"kind": error.kind, "message": error.message,
-                                                 "exit_code": int(error.code), **_safe(error.details)}}, indent=2))
+                click.echo(
+                    json.dumps(
+                        {
+                            "error": {
+                                "kind": error.kind,
+                                "message": error.message,
+                                "exit_code": int(error.code),
+                                **_safe(error.details),
+                            }
+                        },
+                        indent=2,
+                    )
+                )
             click.echo(f"jit: {error.message}", err=True)
             ctx.exit(int(error.code))
 
@@ -83,8 +94,15 @@ def _safe(details: dict) -> dict:
 
 
 @click.group(cls=JitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              envvar="JIT_OUTPUT", help="json: one JSON document on stdout (instructions and progress on stderr).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="JIT_OUTPUT",
+    help="json: one JSON document on stdout (instructions and progress on stderr).",
+)
 @click.version_option(__version__, prog_name="jit")
 @click.pass_context
 def cli(ctx: click.Context, output: str) -> None:
@@ -100,18 +118,30 @@ def cli(ctx: click.Context, output: str) -> None:
 
 def output_option(function):
     """--output after the subcommand too (jit status -o json), as people type it."""
+
     def set_output(ctx: click.Context, _param, value: str | None) -> None:
         if value:
             ctx.find_object(Context).json = value == "json"
-    return click.option("--output", "-o", type=click.Choice(["text", "json"]), default=None, expose_value=False,
-                        callback=set_output, help="json: one JSON document on stdout.")(function)
+
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        expose_value=False,
+        callback=set_output,
+        help="json: one JSON document on stdout.",
+    )(function)
 
 
 # --- configure, login, logout, whoami ----------------------------------------------------------------------
 @cli.command()
 @click.argument("portal_url", required=False)
-@click.option("--plain-token-cache/--encrypted-token-cache", default=None,
-              help="Keep tokens in a 0600 file (not encrypted) where the OS offers no encrypted store.")
+@click.option(
+    "--plain-token-cache/--encrypted-token-cache",
+    default=None,
+    help="Keep tokens in a 0600 file (not encrypted) where the OS offers no encrypted store.",
+)
 @output_option
 @click.pass_obj
 def configure(obj: Context, portal_url: str | None, plain_token_cache: bool | None) -> None:
@@ -130,8 +160,12 @@ def configure(obj: Context, portal_url: str | None, plain_token_cache: bool | No
 
 @cli.command()
 @click.option("--device-code", is_flag=True, help="Sign in on another device with a code (SSH, no browser).")
-@click.option("--plain-token-cache", is_flag=True, default=None,
-              help="Where no encrypted store exists: keep tokens in a 0600 file (not encrypted); remembered.")
+@click.option(
+    "--plain-token-cache",
+    is_flag=True,
+    default=None,
+    help="Where no encrypted store exists: keep tokens in a 0600 file (not encrypted); remembered.",
+)
 @output_option
 @click.pass_obj
 def login(obj: Context, device_code: bool, plain_token_cache: bool | None) -> None:
@@ -166,8 +200,9 @@ def whoami(obj: Context) -> None:
 
 # --- VMs ---------------------------------------------------------------------------------------------------
 @cli.command(name="ls")
-@click.option("--tab", type=click.Choice(["configured", "not-configured", "unsupported"]), default="configured",
-              show_default=True)
+@click.option(
+    "--tab", type=click.Choice(["configured", "not-configured", "unsupported"]), default="configured", show_default=True
+)
 @click.option("--filter", "query", help="Words to look for in names, groups, regions (as the page's search).")
 @output_option
 @click.pass_obj
@@ -177,8 +212,15 @@ def list_vms(obj: Context, tab: str, query: str | None) -> None:
     table = Table("VM", "resource group", "subscription", "OS", "power", "ports", "connect to", box=None)
     for vm in items:
         ports = ", ".join(f"{p['number']} (≤ {duration_words(p['max_minutes'])})" for p in vm.get("ports") or [])
-        table.add_row(vm["name"], vm["resource_group"], vm["subscription_name"], vm["os_type"], vm["power_state"],
-                      ports or vm.get("reason") or "", vm.get("connect_address") or "")
+        table.add_row(
+            vm["name"],
+            vm["resource_group"],
+            vm["subscription_name"],
+            vm["os_type"],
+            vm["power_state"],
+            ports or vm.get("reason") or "",
+            vm.get("connect_address") or "",
+        )
     obj.emit({"tab": tab, "items": items}, table if items else f"No VM on the {tab} tab.")
 
 
@@ -187,15 +229,27 @@ def _ports(values: tuple[int, ...]) -> list[int] | None:
     return list(values) or None
 
 
-def _create(api: Api, vm_ids: list[str], ports: list[int] | None, duration: int, reason: str,
-            source: str | None) -> dict:
-    return api.post("requests", {"vms": vm_ids, "ports": ports, "source": source or "my-ip",
-                                 "duration_minutes": duration, "justification": reason})
+def _create(
+    api: Api, vm_ids: list[str], ports: list[int] | None, duration: int, reason: str, source: str | None
+) -> dict:
+    return api.post(
+        "requests",
+        {
+            "vms": vm_ids,
+            "ports": ports,
+            "source": source or "my-ip",
+            "duration_minutes": duration,
+            "justification": reason,
+        },
+    )
 
 
 def _denials(request: dict) -> str:
-    said = [f"by {d['approver']}: {d.get('comment') or '(no comment)'}"
-            for d in request.get("decisions") or [] if str(d.get("decision", "")).lower().startswith("den")]
+    said = [
+        f"by {d['approver']}: {d.get('comment') or '(no comment)'}"
+        for d in request.get("decisions") or []
+        if str(d.get("decision", "")).lower().startswith("den")
+    ]
     return "; ".join(said)
 
 
@@ -208,11 +262,13 @@ def _verdict(request: dict) -> JitError | None:
     code = outcome(str(request.get("state", "")))
     if code is None or code == Exit.OK:
         return None
-    words = {Exit.DENIED: f"Request {request['id']} was denied {_denials(request) or '(no comment)'}.",
-             Exit.AZURE_REFUSED: f"Azure did not open request {request['id']} ({request['state']}): "
-                                 f"{_refusals(request) or 'no reason given'}",
-             Exit.EXPIRED: f"Request {request['id']}: {request['state']}.",
-             Exit.OTHER: f"Request {request['id']}: {request['state']} — `jit status` shows what Azure did."}[code]
+    words = {
+        Exit.DENIED: f"Request {request['id']} was denied {_denials(request) or '(no comment)'}.",
+        Exit.AZURE_REFUSED: f"Azure did not open request {request['id']} ({request['state']}): "
+        f"{_refusals(request) or 'no reason given'}",
+        Exit.EXPIRED: f"Request {request['id']}: {request['state']}.",
+        Exit.OTHER: f"Request {request['id']}: {request['state']} — `jit status` shows what Azure did.",
+    }[code]
     return JitError(words, code, str(request.get("state")), {"request": request})
 
 
@@ -223,11 +279,17 @@ def _wait(obj: Context, api: Api, request: dict, timeout: int) -> dict:
         while outcome(str(request.get("state", ""))) is None:
             waited = int(time.monotonic() - started)
             if waited >= timeout:
-                raise JitError(f"Stopped waiting after {duration_words(timeout // 60)}: request {request['id']} is "
-                               f"still {request.get('state')}. `jit status` shows it later.", Exit.EXPIRED,
-                               "timed-out", {"request": request})
-            status.update(f"Request {request['id']}: {request.get('state')} — waiting {waited // 60}:{waited % 60:02d}"
-                          f" (Ctrl-C stops waiting; the request stays)")
+                raise JitError(
+                    f"Stopped waiting after {duration_words(timeout // 60)}: request {request['id']} is "
+                    f"still {request.get('state')}. `jit status` shows it later.",
+                    Exit.EXPIRED,
+                    "timed-out",
+                    {"request": request},
+                )
+            status.update(
+                f"Request {request['id']}: {request.get('state')} — waiting {waited // 60}:{waited % 60:02d}"
+                f" (Ctrl-C stops waiting; the request stays)"
+            )
             time.sleep(poll)
             request = api.get(f"requests/{request['id']}")
     return request
@@ -238,8 +300,10 @@ def _items_text(request: dict) -> str:
     for item in request.get("items") or []:
         # An end only for a port Azure opened: a waiting or refused one has none yet, whatever the window asked.
         until = f" (until {item['end']})" if item.get("status") == "opened" else ""
-        lines.append(f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}{until}"
-                     + (f" — {item['message']}" if item.get("message") else ""))
+        lines.append(
+            f"  {item['vm_name']} port {item['port']} from {item['source']}: {item['fate']}{until}"
+            + (f" — {item['message']}" if item.get("message") else "")
+        )
     return "\n".join(lines)
 
 
@@ -248,14 +312,23 @@ def _finish(obj: Context, request: dict, wait: bool) -> None:
     if (error := _verdict(request)) is not None:
         raise error
     if outcome(str(request.get("state", ""))) is None and not wait:
-        raise JitError(f"Request {request.get('id')} waits for approval: `jit status` or `jit request … --wait`.",
-                       Exit.WAITING, "waiting")
+        raise JitError(
+            f"Request {request.get('id')} waits for approval: `jit status` or `jit request … --wait`.",
+            Exit.WAITING,
+            "waiting",
+        )
 
 
 @cli.command()
 @click.argument("vms", nargs=-1, required=True)
-@click.option("--port", "-p", "ports", type=click.IntRange(0, 65535), multiple=True,
-              help="A port to open (repeat for more); default: each VM's usual one (SSH, or RDP on Windows).")
+@click.option(
+    "--port",
+    "-p",
+    "ports",
+    type=click.IntRange(0, 65535),
+    multiple=True,
+    help="A port to open (repeat for more); default: each VM's usual one (SSH, or RDP on Windows).",
+)
 @click.option("--for", "duration", default="1h", show_default=True, help="How long: 2h, 90m, 1h30m.")
 @click.option("--reason", "-r", help="Why (the justification the approvers and the trail see).")
 @click.option("--source", help="The IP or CIDR to open for; default: your address as the portal sees it.")
@@ -263,8 +336,16 @@ def _finish(obj: Context, request: dict, wait: bool) -> None:
 @click.option("--timeout", default="15m", show_default=True, help="How long --wait waits.")
 @output_option
 @click.pass_obj
-def request(obj: Context, vms: tuple[str, ...], ports: tuple[int, ...], duration: str, reason: str | None,
-            source: str | None, wait: bool, timeout: str) -> None:
+def request(
+    obj: Context,
+    vms: tuple[str, ...],
+    ports: tuple[int, ...],
+    duration: str,
+    reason: str | None,
+    source: str | None,
+    wait: bool,
+    timeout: str,
+) -> None:
     """Ask for access to one or more VMs."""
     api = obj.api()
     vm_ids = [api.vm_id(vm) for vm in vms]
@@ -288,12 +369,23 @@ def status(obj: Context) -> None:
     now = _now()
     table = Table("request", "VM", "port", "connect to", "ends", "left", box=None)
     for item in items:
-        table.add_row(str(item["request_id"]), item["vm_name"], str(item["port"]),
-                      f"{item['connect_address']}:{item['connect_port']}", item["end"], time_left(item["end"], now))
+        table.add_row(
+            str(item["request_id"]),
+            item["vm_name"],
+            str(item["port"]),
+            f"{item['connect_address']}:{item['connect_port']}",
+            item["end"],
+            time_left(item["end"], now),
+        )
     for r in waiting:
-        table.add_row(str(r["id"]), ", ".join(dict.fromkeys(i["vm_name"] for i in r.get("items") or [])),
-                      ", ".join(dict.fromkeys(str(i["port"]) for i in r.get("items") or [])), "",
-                      f"{r['state']}, decided by {r.get('pending_until') or '?'}", "")
+        table.add_row(
+            str(r["id"]),
+            ", ".join(dict.fromkeys(i["vm_name"] for i in r.get("items") or [])),
+            ", ".join(dict.fromkeys(str(i["port"]) for i in r.get("items") or [])),
+            "",
+            f"{r['state']}, decided by {r.get('pending_until') or '?'}",
+            "",
+        )
     obj.emit({"items": items, "waiting": waiting}, table if items or waiting else "Nothing is open for you.")
 
 
@@ -301,8 +393,9 @@ def _open_access(api: Api, vm_id: str, port: int) -> dict | None:
     return next((i for i in api.get("access") if i["vm_id"].lower() == vm_id.lower() and i["port"] == port), None)
 
 
-def _ensure_open(obj: Context, api: Api, vm_id: str, port: int, duration: str, reason: str | None,
-                 timeout: str) -> dict:
+def _ensure_open(
+    obj: Context, api: Api, vm_id: str, port: int, duration: str, reason: str | None, timeout: str
+) -> dict:
     """The open access to `port` of the VM: what is open already, or a new request waited for."""
     found = _open_access(api, vm_id, port)
     if found:
@@ -310,15 +403,20 @@ def _ensure_open(obj: Context, api: Api, vm_id: str, port: int, duration: str, r
     if reason is None:
         if not sys.stdin.isatty():
             raise JitError("Nothing is open on that VM: give --reason to request access.", Exit.USAGE, "usage")
-        reason = click.prompt(f"Nothing is open on {vm_id.rsplit('/', 1)[-1]} port {port}. Reason to request it",
-                              err=True)
+        reason = click.prompt(
+            f"Nothing is open on {vm_id.rsplit('/', 1)[-1]} port {port}. Reason to request it", err=True
+        )
     created = _wait(obj, api, _create(api, [vm_id], [port], minutes(duration), reason, None), minutes(timeout) * 60)
     if (error := _verdict(created)) is not None:
         raise error
     found = _open_access(api, vm_id, port)
     if not found:
-        raise JitError(f"Request {created.get('id')} is {created.get('state')}, but no open access to port {port} "
-                       "shows for it.", Exit.AZURE_REFUSED, "not-open", {"request": created})
+        raise JitError(
+            f"Request {created.get('id')} is {created.get('state')}, but no open access to port {port} shows for it.",
+            Exit.AZURE_REFUSED,
+            "not-open",
+            {"request": created},
+        )
     return found
 
 
@@ -330,16 +428,25 @@ def _target(text: str) -> tuple[str | None, str]:
 @cli.command()
 @click.argument("target")
 @click.argument("ssh_args", nargs=-1)
-@click.option("--port", "-p", default=SSH_PORT, show_default=True, type=click.IntRange(1, 65535),
-              help="The VM's SSH port.")
+@click.option(
+    "--port", "-p", default=SSH_PORT, show_default=True, type=click.IntRange(1, 65535), help="The VM's SSH port."
+)
 @click.option("--user", "-l", help="The account on the VM (or write user@VM).")
 @click.option("--for", "duration", default="1h", show_default=True, help="How long, when a request is needed.")
 @click.option("--reason", "-r", help="Why, when a request is needed (asked for when not given).")
 @click.option("--timeout", default="15m", show_default=True, help="How long to wait for approval.")
 @output_option
 @click.pass_obj
-def ssh(obj: Context, target: str, ssh_args: tuple[str, ...], port: int, user: str | None, duration: str,
-        reason: str | None, timeout: str) -> None:
+def ssh(
+    obj: Context,
+    target: str,
+    ssh_args: tuple[str, ...],
+    port: int,
+    user: str | None,
+    duration: str,
+    reason: str | None,
+    timeout: str,
+) -> None:
     """SSH to a VM: requests access when nothing is open, waits, then runs ssh (what follows -- goes to ssh).
 
     Behind an Azure Firewall, ssh goes to the firewall's public address and the port Azure mapped."""
@@ -369,8 +476,17 @@ def ssh(obj: Context, target: str, ssh_args: tuple[str, ...], port: int, user: s
 @click.option("--open/--no-open", "open_it", default=True, help="Open the .rdp with the desktop's RDP client.")
 @output_option
 @click.pass_obj
-def rdp(obj: Context, target: str, port: int, user: str | None, duration: str, reason: str | None, timeout: str,
-        path: Path | None, open_it: bool) -> None:
+def rdp(
+    obj: Context,
+    target: str,
+    port: int,
+    user: str | None,
+    duration: str,
+    reason: str | None,
+    timeout: str,
+    path: Path | None,
+    open_it: bool,
+) -> None:
     """Remote Desktop to a VM: requests access when needed, writes the .rdp and opens it."""
     login_name, vm = _target(target)
     api = obj.api()
@@ -386,8 +502,13 @@ def rdp(obj: Context, target: str, port: int, user: str | None, duration: str, r
         os.startfile(path)  # noqa: S606 - Windows: the .rdp's own handler (mstsc)
     elif opener:
         subprocess.Popen([opener, str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    said = (f"; opening it with {opener}." if opener else "." if not open_it else
-            f". No RDP client to open it here: open it with yours (Windows App, Remmina, xfreerdp /v:{address}).")
+    said = (
+        f"; opening it with {opener}."
+        if opener
+        else "."
+        if not open_it
+        else f". No RDP client to open it here: open it with yours (Windows App, Remmina, xfreerdp /v:{address})."
+    )
     obj.emit({"access": access, "file": str(path), "opened": bool(opener)}, f"Wrote {path} ({address}){said}")
 
 
@@ -402,8 +523,9 @@ def _rdp_opener() -> str | None:
     if not (shutil.which("xdg-open") and shutil.which("xdg-mime")):
         return None
     try:
-        handler = subprocess.run(["xdg-mime", "query", "default", "application/x-rdp"], capture_output=True,
-                                 text=True, timeout=10).stdout.strip()
+        handler = subprocess.run(
+            ["xdg-mime", "query", "default", "application/x-rdp"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return "xdg-open" if handler else None
@@ -445,11 +567,17 @@ def _request_of(api: Api, ref: str, vm_id: str, ports: tuple[int, ...]) -> str:
     ids = sorted({str(i["request_id"]) for i in meant})
     if not ids:
         asked = f" port {', '.join(map(str, ports))}" if ports else ""
-        raise JitError(f"Nothing is open on {ref}{asked}" + (f" (open: {_pairs(on_vm)})." if on_vm else "."),
-                       Exit.OTHER, "not-open")
+        raise JitError(
+            f"Nothing is open on {ref}{asked}" + (f" (open: {_pairs(on_vm)})." if on_vm else "."),
+            Exit.OTHER,
+            "not-open",
+        )
     if len(ids) > 1:
-        raise JitError(f"{ref} has ports open in {len(ids)} requests ({', '.join(ids)}): give --port, or the "
-                       "request's id.", Exit.USAGE, "usage")
+        raise JitError(
+            f"{ref} has ports open in {len(ids)} requests ({', '.join(ids)}): give --port, or the request's id.",
+            Exit.USAGE,
+            "usage",
+        )
     return ids[0]
 
 
@@ -468,8 +596,14 @@ def _confirm_all(obj: Context, request_id: str, chosen: list[dict], vm: str) -> 
 
 @cli.command()
 @click.argument("ref")
-@click.option("--port", "-p", "ports", type=click.IntRange(0, 65535), multiple=True,
-              help="End only this port (repeat for more); the rest stays open.")
+@click.option(
+    "--port",
+    "-p",
+    "ports",
+    type=click.IntRange(0, 65535),
+    multiple=True,
+    help="End only this port (repeat for more); the rest stays open.",
+)
 @click.option("--all", "every", is_flag=True, help="End every port open without asking, when several are.")
 @output_option
 @click.pass_obj
@@ -487,12 +621,19 @@ def end(obj: Context, ref: str, ports: tuple[int, ...], every: bool) -> None:
         obj.emit(cancelled, _items_text(cancelled))
         return
     open_items = [i for i in current.get("items") or [] if i.get("fate") == "open"]
-    chosen = [i for i in open_items if (vm_id is None or i["vm_id"].lower() == vm_id.lower())
-              and (not ports or i["port"] in ports)]
+    chosen = [
+        i
+        for i in open_items
+        if (vm_id is None or i["vm_id"].lower() == vm_id.lower()) and (not ports or i["port"] in ports)
+    ]
     if not chosen:
         shown = f" port {', '.join(map(str, ports))}" if ports else ""
-        raise JitError(f"Nothing of request {request_id}{shown} is open"
-                       + (f" (open: {_pairs(open_items)})." if open_items else "."), Exit.OTHER, "not-open")
+        raise JitError(
+            f"Nothing of request {request_id}{shown} is open"
+            + (f" (open: {_pairs(open_items)})." if open_items else "."),
+            Exit.OTHER,
+            "not-open",
+        )
     if len(chosen) > 1 and not ports and not every:
         _confirm_all(obj, request_id, chosen, "" if vm_id is None else ref)
     if len(chosen) == len(open_items):  # all of it: one call, as the request page's End
@@ -516,8 +657,16 @@ def approvals(obj: Context) -> None:
         r = waiting["request"]
         vms = ", ".join(sorted({i["vm_name"] for i in r["items"]}))
         ports = ", ".join(sorted({str(i["port"]) for i in r["items"]}))
-        table.add_row(str(r["id"]), r["requester"], vms, ports, duration_words(r["duration_minutes"]),
-                      r["justification"], r["state"], "yes" if waiting["can_decide"] else f"no: {waiting['why_not']}")
+        table.add_row(
+            str(r["id"]),
+            r["requester"],
+            vms,
+            ports,
+            duration_words(r["duration_minutes"]),
+            r["justification"],
+            r["state"],
+            "yes" if waiting["can_decide"] else f"no: {waiting['why_not']}",
+        )
     obj.emit({"items": items}, table if items else "Nothing waits for you.")
 
 
@@ -558,8 +707,11 @@ def audit(obj: Context, since_text: str, until_text: str | None, vm: str | None,
     """The audit report: Azure's JIT activity explained (auditors and admins)."""
     now = _now()
     # The report filters by whole days (UTC), as its page does.
-    params = {"start": since(since_text, now).date().isoformat(),
-              "end": since(until_text, now).date().isoformat() if until_text else None, "vm": vm}
+    params = {
+        "start": since(since_text, now).date().isoformat(),
+        "end": since(until_text, now).date().isoformat() if until_text else None,
+        "vm": vm,
+    }
     api = obj.api()
     if as_csv:
         for chunk in api.stream("audit/report", **params, format="csv"):
@@ -568,8 +720,15 @@ def audit(obj: Context, since_text: str, until_text: str | None, vm: str | None,
     rows = list(api.pages("audit/report", **params, per_page=200))
     table = Table("time", "initiated by", "VMs", "ports", "operation", "status", "approver", box=None)
     for row in rows:
-        table.add_row(row["time"], row["initiated_by"], row["vms"] or row["resource"], row["ports"], row["operation"],
-                      row["status"], row["approver"])
+        table.add_row(
+            row["time"],
+            row["initiated_by"],
+            row["vms"] or row["resource"],
+            row["ports"],
+            row["operation"],
+            row["status"],
+            row["approver"],
+        )
     obj.emit({"items": rows}, table if rows else "Nothing in that window.")
 
 

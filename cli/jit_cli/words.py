@@ -34,8 +34,9 @@ def since(text: str, now: dt.datetime) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise JitError(f"'{text}' is neither a duration (7d, 24h) nor a date (2026-12-01).", Exit.USAGE,
-                       "usage") from None
+        raise JitError(
+            f"'{text}' is neither a duration (7d, 24h) nor a date (2026-12-01).", Exit.USAGE, "usage"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -21,9 +21,13 @@ class AppCredential(KeepsClients):
         authority = urlsplit(settings.AZURE_AUTHORITY)
         tenant = authority.path.strip("/").split("/")[0] or settings.AZURE_TENANT_ID
         self._credential = ClientSecretCredential(
-            tenant, client_id, client_secret, authority=f"{authority.scheme}://{authority.netloc}",
+            tenant,
+            client_id,
+            client_secret,
+            authority=f"{authority.scheme}://{authority.netloc}",
             connection_verify=settings.AZURE_CA_BUNDLE or True,
-            disable_instance_discovery=not settings.AZURE_INSTANCE_DISCOVERY)
+            disable_instance_discovery=not settings.AZURE_INSTANCE_DISCOVERY,
+        )
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         # The clients ask for the delegated scope (…/user_impersonation); an app has only the resource's

@@ -54,15 +54,17 @@ def client_credential() -> str | dict:
     certificate = x509.load_pem_x509_certificate(pem)
     key = serialization.load_pem_private_key(pem, password=None)
     return {
-        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()).decode(),
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
         "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t is SHA-1
         "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
     }
 
 
 _PERSON_CACHE: contextvars.ContextVar[msal.SerializableTokenCache | None] = contextvars.ContextVar(
-    "msal_person_cache", default=None)
+    "msal_person_cache", default=None
+)
 
 
 class _PersonsCache:
@@ -97,8 +99,15 @@ def _app_key() -> tuple:
     """What the application is made of: a change of settings (tests, a rotated certificate file) makes a new one."""
     path = settings.AZURE_CLIENT_CERTIFICATE_PATH
     certificate = (path, Path(path).stat().st_mtime_ns) if path else None
-    return (settings.AZURE_CLIENT_ID, settings.AZURE_AUTHORITY, settings.AZURE_CLIENT_SECRET, certificate,
-            settings.AZURE_CA_BUNDLE, settings.AZURE_INSTANCE_DISCOVERY, settings.AZURE_TIMEOUT_SECONDS)
+    return (
+        settings.AZURE_CLIENT_ID,
+        settings.AZURE_AUTHORITY,
+        settings.AZURE_CLIENT_SECRET,
+        certificate,
+        settings.AZURE_CA_BUNDLE,
+        settings.AZURE_INSTANCE_DISCOVERY,
+        settings.AZURE_TIMEOUT_SECONDS,
+    )
 
 
 def _app() -> msal.ConfidentialClientApplication:
@@ -120,7 +129,9 @@ def _app() -> msal.ConfidentialClientApplication:
                 )
             return _apps[key]
     except (requests.RequestException, ValueError, OSError) as exc:
-        raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__}).") from exc
+        raise SignInFailed(
+            f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__})."
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -143,8 +154,9 @@ def begin_sign_in(session: MutableMapping[str, Any], redirect_uri: str) -> str:
     try:
         flow = _app().initiate_auth_code_flow(_scopes(), redirect_uri=redirect_uri)
     except (requests.RequestException, ValueError, OSError) as exc:
-        raise SignInFailed(f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached "
-                           f"({type(exc).__name__}).") from exc
+        raise SignInFailed(
+            f"The sign-in service at {settings.AZURE_AUTHORITY} could not be reached ({type(exc).__name__})."
+        ) from exc
     session[FLOW_KEY] = flow
     return flow["auth_uri"]
 
@@ -162,7 +174,9 @@ def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -
         with _as_person(cache) as app:
             result = app.acquire_token_by_auth_code_flow(flow, query, scopes=_scopes())
     except ValueError:
-        raise SignInFailed("The sign-in response did not match the request (state mismatch). Please try again.") from None
+        raise SignInFailed(
+            "The sign-in response did not match the request (state mismatch). Please try again."
+        ) from None
     except requests.RequestException as exc:
         raise SignInFailed(f"The sign-in service could not be reached ({type(exc).__name__}).") from exc
     if "error" in result:
@@ -173,8 +187,10 @@ def complete_sign_in(session: MutableMapping[str, Any], query: dict[str, str]) -
     session[CACHE_KEY] = cache.serialize()
     session[ROLES_KEY] = _roles(claims)
     return SignedIn(
-        tenant_id=claims["tid"], object_id=claims["oid"],
-        username=claims.get("preferred_username", ""), display_name=claims.get("name", ""),
+        tenant_id=claims["tid"],
+        object_id=claims["oid"],
+        username=claims.get("preferred_username", ""),
+        display_name=claims.get("name", ""),
         app_roles=tuple(_roles(claims)),
     )
 
@@ -194,8 +210,9 @@ def sign_out_url(post_logout_redirect_uri: str) -> str:
     """The authority's end-session URL, without a network call (same path as Entra ID)."""
     from urllib.parse import urlencode
 
-    return (f"{settings.AZURE_AUTHORITY}/oauth2/v2.0/logout?"
-            + urlencode({"post_logout_redirect_uri": post_logout_redirect_uri}))
+    return f"{settings.AZURE_AUTHORITY}/oauth2/v2.0/logout?" + urlencode(
+        {"post_logout_redirect_uri": post_logout_redirect_uri}
+    )
 
 
 class _ApiSession(dict):

@@ -58,12 +58,14 @@ class _Keys:
         http = _http_client()
         timeout = settings.AZURE_TIMEOUT_SECONDS
         try:
-            metadata = http.get(f"{settings.AZURE_AUTHORITY}/v2.0/.well-known/openid-configuration",
-                                timeout=timeout).json()
+            metadata = http.get(
+                f"{settings.AZURE_AUTHORITY}/v2.0/.well-known/openid-configuration", timeout=timeout
+            ).json()
             published = http.get(metadata["jwks_uri"], timeout=timeout).json()["keys"]
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
-            raise Unavailable(f"The sign-in service's keys at {settings.AZURE_AUTHORITY} could not be read "
-                              f"({type(exc).__name__}).") from exc
+            raise Unavailable(
+                f"The sign-in service's keys at {settings.AZURE_AUTHORITY} could not be read ({type(exc).__name__})."
+            ) from exc
         keys = {}
         for jwk in published if isinstance(published, list) else []:
             try:
@@ -98,18 +100,28 @@ def authenticate(token: str) -> ApiCaller:
         raise BearerRefused(401, "invalid_token", "The token is not a JWT.") from None
     kid = header.get("kid")
     if header.get("alg") not in ALGORITHMS or not isinstance(kid, str):
-        raise BearerRefused(401, "invalid_token", "The token is not signed as the tenant signs tokens (RS256 with a key id).")
+        raise BearerRefused(
+            401, "invalid_token", "The token is not signed as the tenant signs tokens (RS256 with a key id)."
+        )
     key, issuer = _keys.key(kid)
     if key is None:
         raise BearerRefused(401, "invalid_token", "The token is signed with a key the tenant does not publish.")
     try:
-        claims = jwt.decode(token, key, algorithms=ALGORITHMS, audience=settings.AZURE_CLIENT_ID, issuer=issuer,
-                            leeway=LEEWAY_SECONDS, options={"require": ["exp", "nbf", "iss", "aud", "tid", "oid"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=ALGORITHMS,
+            audience=settings.AZURE_CLIENT_ID,
+            issuer=issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "nbf", "iss", "aud", "tid", "oid"]},
+        )
     except jwt.ExpiredSignatureError:
         raise BearerRefused(401, "invalid_token", "The token has expired.") from None
     except jwt.InvalidAudienceError:
-        raise BearerRefused(401, "invalid_token", f"The token is not for this API (its audience must be "
-                                                  f"{settings.AZURE_CLIENT_ID}).") from None
+        raise BearerRefused(
+            401, "invalid_token", f"The token is not for this API (its audience must be {settings.AZURE_CLIENT_ID})."
+        ) from None
     except jwt.InvalidIssuerError:
         raise BearerRefused(401, "invalid_token", "The token was not issued by this portal's tenant.") from None
     except jwt.PyJWTError as exc:
@@ -118,14 +130,21 @@ def authenticate(token: str) -> ApiCaller:
         raise BearerRefused(401, "invalid_token", "The token was not issued by this portal's tenant.")
     scopes = str(claims.get("scp", "")).split()
     if not scopes:
-        raise BearerRefused(403, "insufficient_scope", "An application's own token (no delegated scope) cannot "
-                                                       "act here: the API acts only for a signed-in person.")
+        raise BearerRefused(
+            403,
+            "insufficient_scope",
+            "An application's own token (no delegated scope) cannot "
+            "act here: the API acts only for a signed-in person.",
+        )
     if settings.API_SCOPE not in scopes:
         raise BearerRefused(403, "insufficient_scope", f"The token lacks the scope {settings.API_SCOPE}.")
     roles = claims.get("roles")
     return ApiCaller(
-        tenant_id=claims["tid"], object_id=str(claims["oid"]),
+        tenant_id=claims["tid"],
+        object_id=str(claims["oid"]),
         username=str(claims.get("preferred_username") or claims.get("upn") or ""),
         display_name=str(claims.get("name", "")),
         roles=tuple(sorted(str(r) for r in roles)) if isinstance(roles, list) else (),
-        client_id=str(claims.get("azp") or claims.get("appid") or ""), token=token)
+        client_id=str(claims.get("azp") or claims.get("appid") or ""),
+        token=token,
+    )

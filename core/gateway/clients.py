@@ -53,10 +53,18 @@ class TokenRejected(Exception):
 
 def _build(kind: type[T], credential: UserCredential, subscription_id: str, **transport) -> T:
     return kind(
-        subscription_id=subscription_id, credential=credential, base_url=settings.AZURE_ARM_URL,
-        credential_scopes=[settings.AZURE_ARM_SCOPE], connection_verify=settings.AZURE_CA_BUNDLE or True,
-        **timeouts(), retry_total=settings.AZURE_RETRIES,
-        retry_backoff_factor=0.3, retry_backoff_max=10, logging_enable=False, **transport)
+        subscription_id=subscription_id,
+        credential=credential,
+        base_url=settings.AZURE_ARM_URL,
+        credential_scopes=[settings.AZURE_ARM_SCOPE],
+        connection_verify=settings.AZURE_CA_BUNDLE or True,
+        **timeouts(),
+        retry_total=settings.AZURE_RETRIES,
+        retry_backoff_factor=0.3,
+        retry_backoff_max=10,
+        logging_enable=False,
+        **transport,
+    )
 
 
 @cache
@@ -68,31 +76,42 @@ def _read_transport() -> RequestsTransport:
     cold 10,000-VM page open ~1,100 connections; this pool opens AZURE_PARALLEL_CALLS once per process."""
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(
-        pool_connections=4, pool_maxsize=settings.AZURE_PARALLEL_CALLS,
-        max_retries=Retry(total=False, redirect=False, raise_on_status=False))  # azure-core's policy retries
+        pool_connections=4,
+        pool_maxsize=settings.AZURE_PARALLEL_CALLS,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )  # azure-core's policy retries
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    return RequestsTransport(session=session, session_owner=False, connection_verify=settings.AZURE_CA_BUNDLE or True,
-                             **timeouts())
+    return RequestsTransport(
+        session=session, session_owner=False, connection_verify=settings.AZURE_CA_BUNDLE or True, **timeouts()
+    )
 
 
 def reader(credential: UserCredential, subscription_id: str = "") -> ComputeManagementClient:
     """A client whose public `send_request` reads any ARM path as plain JSON through the SDK pipeline;
     one per person and subscription, all on the process's shared connections."""
-    return credential.keep(("reader", subscription_id), lambda: _build(ComputeManagementClient, credential,
-                                                                        subscription_id, transport=_read_transport()))
+    return credential.keep(
+        ("reader", subscription_id),
+        lambda: _build(ComputeManagementClient, credential, subscription_id, transport=_read_transport()),
+    )
 
 
 def security(credential: UserCredential, subscription_id: str) -> SecurityCenter:
     """The JIT operations that change Azure (the SDK's models shape their bodies)."""
-    return credential.keep(("security", subscription_id), lambda: _build(SecurityCenter, credential, subscription_id,
-                                                                          transport=_read_transport()))
+    return credential.keep(
+        ("security", subscription_id),
+        lambda: _build(SecurityCenter, credential, subscription_id, transport=_read_transport()),
+    )
 
 
 def network(credential: UserCredential, subscription_id: str) -> NetworkManagementClient:
     """NSG rule writes (long-running operations: the SDK's poller follows Azure-AsyncOperation)."""
-    return credential.keep(("network", subscription_id), lambda: _build(
-        NetworkManagementClient, credential, subscription_id, transport=_read_transport(), polling_interval=1))
+    return credential.keep(
+        ("network", subscription_id),
+        lambda: _build(
+            NetworkManagementClient, credential, subscription_id, transport=_read_transport(), polling_interval=1
+        ),
+    )
 
 
 def raw_answer(pipeline_response, _deserialized, _headers) -> tuple[dict, str]:
@@ -130,10 +149,16 @@ def call(credential: UserCredential, operation: Callable[[], T], what: str, *, c
     except HttpResponseError as exc:
         answer = exc.response
         if change and exc.status_code in (500, 502, 503, 504):
-            raise OutcomeUnknown(f"Azure failed to answer on {what} (HTTP {exc.status_code}).",
-                                 correlation_id=answer.headers.get("x-ms-correlation-request-id", "")) from exc
-        raise refusal(exc.status_code or 0, answer.text() if answer is not None else "",
-                      answer.headers if answer is not None else {}, what) from exc
+            raise OutcomeUnknown(
+                f"Azure failed to answer on {what} (HTTP {exc.status_code}).",
+                correlation_id=answer.headers.get("x-ms-correlation-request-id", ""),
+            ) from exc
+        raise refusal(
+            exc.status_code or 0,
+            answer.text() if answer is not None else "",
+            answer.headers if answer is not None else {},
+            what,
+        ) from exc
     except ServiceResponseTimeoutError as exc:
         if change:
             raise OutcomeUnknown(f"Azure did not answer in time on {what}.") from exc
@@ -142,8 +167,9 @@ def call(credential: UserCredential, operation: Callable[[], T], what: str, *, c
         # azure-core's other answer failure: the connection closed (or broke) before the answer came.
         if change:
             raise OutcomeUnknown(f"The connection to Azure was lost before its answer on {what}.") from exc
-        raise Unavailable(f"The connection to Azure was lost before its answer for {what}; "
-                          "please try again shortly.") from exc
+        raise Unavailable(
+            f"The connection to Azure was lost before its answer for {what}; please try again shortly."
+        ) from exc
     except ServiceRequestError as exc:
         raise Unavailable(f"Azure could not be reached for {what}; please try again shortly.") from exc
 
@@ -154,14 +180,19 @@ def refusal(status: int, body: str | bytes, headers, what: str) -> GatewayError:
     if status == 403:
         found = _DENIED.search(message)
         if found:
-            return AccessDenied(f"Azure refused: you lack {found['action']} on {found['scope']}.",
-                                action=found["action"], scope=found["scope"], correlation_id=correlation)
+            return AccessDenied(
+                f"Azure refused: you lack {found['action']} on {found['scope']}.",
+                action=found["action"],
+                scope=found["scope"],
+                correlation_id=correlation,
+            )
         return AccessDenied(f"Azure refused {what}: {message}", correlation_id=correlation)
     if status == 404:
         return NotFound(f"Azure could not find {what}: {message}", correlation_id=correlation)
     if status == 429:
-        return Throttled(f"Azure is throttling requests for {what}; please try again in a minute.",
-                         correlation_id=correlation)
+        return Throttled(
+            f"Azure is throttling requests for {what}; please try again in a minute.", correlation_id=correlation
+        )
     if status == 400:
         return InvalidRequest(f"Azure refused {what}: {message}", correlation_id=correlation)
     if status == 409:

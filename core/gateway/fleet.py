@@ -92,10 +92,14 @@ class Part(Generic[R]):
     note: str = ""  # why the ARM lists, when Resource Graph was asked first
 
 
-def load_fleet(session: MutableMapping[str, Any],
-               then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]], *,
-               covers: Callable[[Permissions], bool] | None = None,
-               on_arm: Callable[[list[str]], set[str]] | None = None, wait: bool = True) -> FleetLoad[R]:
+def load_fleet(
+    session: MutableMapping[str, Any],
+    then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]],
+    *,
+    covers: Callable[[Permissions], bool] | None = None,
+    on_arm: Callable[[list[str]], set[str]] | None = None,
+    wait: bool = True,
+) -> FleetLoad[R]:
     """ARM: the person's subscriptions; then their resources — from Resource Graph in batches (VMs with power
     state, NICs, virtual networks, public IPs, Azure Firewalls, classic VMs, NSGs, Defender pricings; see
     graph.py), or per subscription from the ARM lists (settings.FLEET_SOURCE, and the subscriptions `on_arm`
@@ -108,8 +112,15 @@ def load_fleet(session: MutableMapping[str, Any],
     items, now = read_list(credential, "/subscriptions", {"api-version": RESOURCES_VERSION}, "your subscriptions")
     subscriptions = tuple(sorted((subscription(s) for s in items), key=lambda s: s.display_name.lower()))
     arm = on_arm([s.subscription_id for s in subscriptions]) if on_arm is not None else set()
-    load = FleetLoad(credential, subscriptions, now or datetime.now(UTC), then, covers=covers,
-                     graph=settings.FLEET_SOURCE == "graph", on_arm=arm)
+    load = FleetLoad(
+        credential,
+        subscriptions,
+        now or datetime.now(UTC),
+        then,
+        covers=covers,
+        graph=settings.FLEET_SOURCE == "graph",
+        on_arm=arm,
+    )
     if wait:
         load.wait()
     return load
@@ -123,10 +134,17 @@ class FleetLoad(Generic[R]):
     others are in: its calls, each waiting as long as Azure takes, cannot keep the width from the calls the
     page waits for."""
 
-    def __init__(self, credential: UserCredential | None, subscriptions: tuple[Subscription, ...], azure_now: datetime,
-                 then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None, *,
-                 covers: Callable[[Permissions], bool] | None = None, graph: bool = False,
-                 on_arm: set[str] | frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        credential: UserCredential | None,
+        subscriptions: tuple[Subscription, ...],
+        azure_now: datetime,
+        then: Callable[[SubscriptionFleet, datetime], tuple[R, list[str]]] | None,
+        *,
+        covers: Callable[[Permissions], bool] | None = None,
+        graph: bool = False,
+        on_arm: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.subscriptions = subscriptions
         self.azure_now = azure_now  # Azure's clock: the Date of its first answer
         self.parts: dict[str, Part[R]] = {}
@@ -145,7 +163,8 @@ class FleetLoad(Generic[R]):
         self._allowed_late = max(1, int(len(subscriptions) * LATE_SHARE))
         self._threads = self._width + self._share * self._allowed_late  # late calls wait beside the width
         self._waiting: dict[str, deque[tuple[Callable[[Callable[[], None]], Any], Callable[[Future], None]]]] = (
-            defaultdict(deque))
+            defaultdict(deque)
+        )
         self._running: dict[str, int] = defaultdict(int)
         self._busy = 0  # calls handed to the pool and not finished
         # When each running call last asked Azure (its first request, or its list's next page), per subscription
@@ -183,8 +202,11 @@ class FleetLoad(Generic[R]):
         enough = max(1, len(self.subscriptions) - self._allowed_late)
         deadline = None if seconds is None else time.monotonic() + seconds
         with self._changed:
-            while not (ready := self.error is not None or self.complete
-                       or (len(self.parts) >= enough and self._only_late_left(self._late()))):
+            while not (
+                ready := self.error is not None
+                or self.complete
+                or (len(self.parts) >= enough and self._only_late_left(self._late()))
+            ):
                 left = LOOK_AGAIN_SECONDS if deadline is None else min(deadline - time.monotonic(), LOOK_AGAIN_SECONDS)
                 if left <= 0:
                     break
@@ -209,16 +231,20 @@ class FleetLoad(Generic[R]):
         """The subscriptions for which Azure took, or is taking, LATE_FACTOR times as long as it usually does to
         answer a request, and at least LATE_AFTER_SECONDS (under the lock)."""
         now, after = time.monotonic(), max(LATE_AFTER_SECONDS, LATE_FACTOR * _median(self._took))
-        return ({s for s, usual in self._slow.items() if usual >= after}
-                | {s for s, calls in self._asked.items() if now - min(asked for asked, in calls) >= after})
+        return {s for s, usual in self._slow.items() if usual >= after} | {
+            s for s, calls in self._asked.items() if now - min(asked for (asked,) in calls) >= after
+        }
 
     def _only_late_left(self, late: set[str]) -> bool:
         """Whether every subscription still out is late, and none waits for a Resource Graph batch: a batch holds
         many subscriptions, and it is the page's own read, not a slow subscription's (under the lock)."""
         open_batches = {key for key, calls in self._waiting.items() if key.startswith(GRAPH_TURN) and calls} | {
-            key for key, running in self._running.items() if key.startswith(GRAPH_TURN) and running}
-        return all(s.subscription_id in late and not self._batches_of.get(s.subscription_id, set()) & open_batches
-                   for s in self._pending())
+            key for key, running in self._running.items() if key.startswith(GRAPH_TURN) and running
+        }
+        return all(
+            s.subscription_id in late and not self._batches_of.get(s.subscription_id, set()) & open_batches
+            for s in self._pending()
+        )
 
     def _answered(self, sub_id: str, asked: list[float]) -> None:
         """Azure answered a request of this call (under the lock): its time counts; the next one starts now."""
@@ -236,7 +262,9 @@ class FleetLoad(Generic[R]):
         with self._changed:
             self._answered(sub_id, asked)
 
-    def _call(self, sub: Subscription, work: Callable[[Callable[[], None]], Any], done: Callable[[Future], None]) -> None:
+    def _call(
+        self, sub: Subscription, work: Callable[[Callable[[], None]], Any], done: Callable[[Future], None]
+    ) -> None:
         """`work` on the pool in its turn (see `_fill`, which the caller runs), given what to call between the
         pages of a list; then `done` with its future."""
         with self._changed:
@@ -271,7 +299,8 @@ class FleetLoad(Generic[R]):
                 asked = [time.monotonic()]
                 self._asked.setdefault(sub_id, []).append(asked)
             self._pool.submit(work, partial(self._between_pages, sub_id, asked)).add_done_callback(
-                partial(self._finished, sub_id, asked, done))
+                partial(self._finished, sub_id, asked, done)
+            )
 
     def _finished(self, sub_id: str, asked: list[float], done: Callable[[Future], None], future: Future) -> None:
         with self._changed:
@@ -290,16 +319,20 @@ class FleetLoad(Generic[R]):
         lists = [entry for entry in LISTS if entry[0] == "policies" or not graph]
         sub_id = sub.subscription_id
         self._answers[sub_id] = {}
-        self._expect[sub_id] = ({key for key, *_ in lists} | ({f"g:{query}" for query in QUERIES} if graph else set())
-                                | ({"rights"} if self._covers is not None else set()))
+        self._expect[sub_id] = (
+            {key for key, *_ in lists}
+            | ({f"g:{query}" for query in QUERIES} if graph else set())
+            | ({"rights"} if self._covers is not None else set())
+        )
         self._lists(credential, sub, lists)
         if self._covers is not None:
             self._call(sub, partial(_rights, credential, sub_id, ""), partial(self._listed, credential, sub, "rights"))
 
     def _lists(self, credential: UserCredential, sub: Subscription, lists) -> None:
         for key, path, version, extra, _ in lists:
-            self._call(sub, partial(_fetch, credential, sub, path, version, extra),
-                       partial(self._listed, credential, sub, key))
+            self._call(
+                sub, partial(_fetch, credential, sub, path, version, extra), partial(self._listed, credential, sub, key)
+            )
 
     def _call_batch(self, credential: UserCredential, name: str, batch: list[Subscription], query: str) -> None:
         """One Resource Graph query over a batch of subscriptions, its rows handed to each of them by kind."""
@@ -316,8 +349,15 @@ class FleetLoad(Generic[R]):
         with self._changed:
             self._waiting[f"{GRAPH_TURN}{name}"].append((partial(_query, credential, ids, query), done))
 
-    def _listed(self, credential: UserCredential, sub: Subscription, key: str, future: Future | None = None, *,
-                value: Any = None) -> None:
+    def _listed(
+        self,
+        credential: UserCredential,
+        sub: Subscription,
+        key: str,
+        future: Future | None = None,
+        *,
+        value: Any = None,
+    ) -> None:
         sub_id = sub.subscription_id
         with self._changed:
             answers = self._answers[sub_id]
@@ -329,8 +369,9 @@ class FleetLoad(Generic[R]):
         self._assembled(credential, sub, answers)
 
     def _assembled(self, credential: UserCredential, sub: Subscription, answers: dict[str, Any]) -> None:
-        fatal = next((a for a in answers.values() if isinstance(a, BaseException) and not isinstance(a, GatewayError)),
-                     None)
+        fatal = next(
+            (a for a in answers.values() if isinstance(a, BaseException) and not isinstance(a, GatewayError)), None
+        )
         if fatal is not None:
             raise fatal
         graph = any(key.startswith("g:") for key in answers)
@@ -339,17 +380,24 @@ class FleetLoad(Generic[R]):
             self._fall_back(credential, sub, answers, refused)
             return
         if graph:  # the two queries' rows by kind, as the ARM lists' keys with "g:" before them
-            answers = {**{k: v for k, v in answers.items() if not k.startswith("g:")},
-                       **{f"g:{kind}": answer if isinstance(answer, GatewayError) else answer.get(kind, [])
-                          for query in QUERIES for answer in [answers[f"g:{query}"]]
-                          for kind in (TYPES_OF[query])}}
+            answers = {
+                **{k: v for k, v in answers.items() if not k.startswith("g:")},
+                **{
+                    f"g:{kind}": answer if isinstance(answer, GatewayError) else answer.get(kind, [])
+                    for query in QUERIES
+                    for answer in [answers[f"g:{query}"]]
+                    for kind in (TYPES_OF[query])
+                },
+            }
         required = {f"g:{k}" for k in REQUIRED} | {"policies"} if graph else {k for k, *_, req in LISTS if req}
         problem = next((answers[k] for k in sorted(required) if isinstance(answers[k], GatewayError)), None)
         if problem is not None:
             self._done(Part(sub, None, {}, FleetFailure(sub, problem.message)))
             return
-        lists = {k: ([] if isinstance(v, GatewayError) else v if k.startswith("g:") or k == "rights" else v[0])
-                 for k, v in answers.items()}
+        lists = {
+            k: ([] if isinstance(v, GatewayError) else v if k.startswith("g:") or k == "rights" else v[0])
+            for k, v in answers.items()
+        }
         if graph and (unseen := _network_unseen(lists)):
             self._done(Part(sub, None, {}, FleetFailure(sub, unseen), source="graph"))
             return
@@ -378,15 +426,16 @@ class FleetLoad(Generic[R]):
         for group in groups:
             self._call(sub, partial(_rights, credential, sub.subscription_id, group), partial(read, group))
 
-    def _fall_back(self, credential: UserCredential, sub: Subscription, answers: dict[str, Any],
-                   refused: GatewayError) -> None:
+    def _fall_back(
+        self, credential: UserCredential, sub: Subscription, answers: dict[str, Any], refused: GatewayError
+    ) -> None:
         """Resource Graph refused this subscription's batch: its resources from the ARM lists instead, said."""
         lists = [entry for entry in LISTS if entry[0] != "policies"]
         with self._changed:
             for key in [k for k in answers if k.startswith("g:")]:
                 del answers[key]
             self._expect[sub.subscription_id] = set(answers) | {key for key, *_ in lists}
-            self._notes[sub.subscription_id] = (f"Read through Azure Resource Manager's lists: {refused.message}")
+            self._notes[sub.subscription_id] = f"Read through Azure Resource Manager's lists: {refused.message}"
         self._lists(credential, sub, lists)
         self._fill()
 
@@ -413,34 +462,53 @@ def _median(ordered: list[float]) -> float:
     return ordered[(len(ordered) - 1) // 2] if ordered else 0.0
 
 
-def _fetch(credential: UserCredential, sub: Subscription, path: str, version: str, extra: dict[str, str],
-           between_pages: Callable[[], None]) -> tuple[list[dict], datetime | None] | GatewayError:
-    return try_list(credential, f"/subscriptions/{sub.subscription_id}/{path}", {"api-version": version, **extra},
-                    f"{path.rsplit('/', 1)[-1]} in {sub.display_name}", sub.subscription_id, between_pages)
+def _fetch(
+    credential: UserCredential,
+    sub: Subscription,
+    path: str,
+    version: str,
+    extra: dict[str, str],
+    between_pages: Callable[[], None],
+) -> tuple[list[dict], datetime | None] | GatewayError:
+    return try_list(
+        credential,
+        f"/subscriptions/{sub.subscription_id}/{path}",
+        {"api-version": version, **extra},
+        f"{path.rsplit('/', 1)[-1]} in {sub.display_name}",
+        sub.subscription_id,
+        between_pages,
+    )
 
 
-def _rights(credential: UserCredential, subscription_id: str, group: str, _between_pages: Callable[[], None]
-            ) -> Permissions:
+def _rights(
+    credential: UserCredential, subscription_id: str, group: str, _between_pages: Callable[[], None]
+) -> Permissions:
     return read_permissions(credential, subscription_id, group)
 
 
-def _query(credential: UserCredential, subscription_ids: list[str], kind: str, between_pages: Callable[[], None]
-           ) -> dict[str, list[dict]] | GatewayError:
+def _query(
+    credential: UserCredential, subscription_ids: list[str], kind: str, between_pages: Callable[[], None]
+) -> dict[str, list[dict]] | GatewayError:
     return try_rows(credential, subscription_ids, kind, between_pages)
 
 
 def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str = "") -> SubscriptionFleet:
     power = {item["id"].lower(): item for item in lists["power"]}
-    subnet_nsgs = {s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
-                   for v in lists["vnets"] for s in (v.get("properties") or {}).get("subnets", [])}
+    subnet_nsgs = {
+        s["id"].lower(): ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id", "")
+        for v in lists["vnets"]
+        for s in (v.get("properties") or {}).get("subnets", [])
+    }
     pricing = next((p for p in lists["pricings"] if p.get("name") == "VirtualMachines"), None)
     plan = (pricing or {}).get("properties", {})
     jit_available = pricing is None or (plan.get("pricingTier") == "Standard" and plan.get("subPlan", "P2") == "P2")
     nics = [nic(n) for n in lists["nics"]]
     return SubscriptionFleet(
         subscription=sub,
-        vms=tuple([vm_facts(v, power.get(v["id"].lower()), sub.subscription_id) for v in lists["vms"]]
-                  + [classic_vm(v, sub.subscription_id) for v in lists["classic"]]),
+        vms=tuple(
+            [vm_facts(v, power.get(v["id"].lower()), sub.subscription_id) for v in lists["vms"]]
+            + [classic_vm(v, sub.subscription_id) for v in lists["classic"]]
+        ),
         nics={n.nic_id.lower(): n for n in nics},
         subnet_nsgs={k: v for k, v in subnet_nsgs.items() if v},
         public_ips={p["id"].lower(): (p.get("properties") or {}).get("ipAddress", "") for p in lists["pips"]},
@@ -449,8 +517,10 @@ def _assemble(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str =
         policies=tuple(policy(p, sub.subscription_id) for p in lists["policies"]),
         nsgs=None if nsgs_error else {g.nsg_id.lower(): g for g in map(security_group, lists.get("nsgs", ()))},
         nsgs_error=nsgs_error,
-        vnet_prefixes={v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {})
-                                              .get("addressPrefixes") or ()) for v in lists["vnets"]},
+        vnet_prefixes={
+            v["id"].lower(): tuple(((v.get("properties") or {}).get("addressSpace") or {}).get("addressPrefixes") or ())
+            for v in lists["vnets"]
+        },
     )
 
 
@@ -464,39 +534,57 @@ def _network_unseen(lists: dict[str, list[dict]]) -> str:
         first = next((n["id"] for n in vm.get("nics") or () if n.get("id")), "")
         found = nics.get(first.lower()) if first else None
         if first and found is None:
-            return ("Azure lets you read its virtual machines but not all of their network interfaces (or Resource "
-                    "Graph has not caught up yet), so JIT's status here cannot be told.")
+            return (
+                "Azure lets you read its virtual machines but not all of their network interfaces (or Resource "
+                "Graph has not caught up yet), so JIT's status here cannot be told."
+            )
         configs = (found or {}).get("ipConfigurations") or ()
         subnet = next((((c.get("properties") or {}).get("subnet") or {}).get("id", "") for c in configs), "")
         if "/subnets/" in subnet and subnet.rsplit("/subnets/", 1)[0].lower() not in vnets:
-            return ("Azure lets you read its virtual machines but not all of their virtual networks (or Resource "
-                    "Graph has not caught up yet), so JIT's status here cannot be told.")
+            return (
+                "Azure lets you read its virtual machines but not all of their virtual networks (or Resource "
+                "Graph has not caught up yet), so JIT's status here cannot be told."
+            )
     return ""
 
 
 def _assemble_graph(sub: Subscription, lists: dict[str, list[dict]], nsgs_error: str = "") -> SubscriptionFleet:
     """A subscription's fleet from Resource Graph's projected rows (docs/resource-graph.md) and its ARM policies."""
     sub_id = sub.subscription_id
-    subnet_nsgs = {s["id"].lower(): nsg for v in lists["g:vnets"] for s in v.get("subnets") or ()
-                   if (nsg := ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id"))}
+    subnet_nsgs = {
+        s["id"].lower(): nsg
+        for v in lists["g:vnets"]
+        for s in v.get("subnets") or ()
+        if (nsg := ((s.get("properties") or {}).get("networkSecurityGroup") or {}).get("id"))
+    }
     pricing = next(iter(lists["g:pricings"]), None)
-    jit_available = pricing is None or (pricing.get("pricingTier") == "Standard"
-                                        and (pricing.get("subPlan") or "P2") == "P2")
+    jit_available = pricing is None or (
+        pricing.get("pricingTier") == "Standard" and (pricing.get("subPlan") or "P2") == "P2"
+    )
     nics = [nic_of(n["id"], n.get("ipConfigurations") or [], n.get("nsg") or "") for n in lists["g:nics"]]
-    walls = (firewall_of(f["id"], f.get("name") or "", f.get("ipConfigurations") or [], bool(f.get("firewallPolicy")))
-             for f in lists["g:firewalls"])
+    walls = (
+        firewall_of(f["id"], f.get("name") or "", f.get("ipConfigurations") or [], bool(f.get("firewallPolicy")))
+        for f in lists["g:firewalls"]
+    )
     return SubscriptionFleet(
         subscription=sub,
-        vms=tuple([graph_vm(v, sub_id) for v in lists["g:vms"]] + [graph_classic_vm(v, sub_id) for v in lists["g:classic"]]),
+        vms=tuple(
+            [graph_vm(v, sub_id) for v in lists["g:vms"]] + [graph_classic_vm(v, sub_id) for v in lists["g:classic"]]
+        ),
         nics={n.nic_id.lower(): n for n in nics},
         subnet_nsgs=subnet_nsgs,
         public_ips={p["id"].lower(): p.get("ip") or "" for p in lists["g:pips"]},
         firewalls=tuple(f for f in walls if f is not None),
         jit_plan_available=jit_available,
         policies=tuple(policy(p, sub_id) for p in lists["policies"]),
-        nsgs=None if nsgs_error else {
-            g["id"].lower(): security_group_of(g["id"], g.get("name") or "", g.get("securityRules"),
-                                               g.get("defaultSecurityRules")) for g in lists["g:nsgs"]},
+        nsgs=None
+        if nsgs_error
+        else {
+            g["id"].lower(): security_group_of(
+                g["id"], g.get("name") or "", g.get("securityRules"), g.get("defaultSecurityRules")
+            )
+            for g in lists["g:nsgs"]
+        },
         nsgs_error=nsgs_error,
         vnet_prefixes={v["id"].lower(): tuple(v.get("prefixes") or ()) for v in lists["g:vnets"]},
     )

@@ -41,20 +41,21 @@ TYPES = {
 }
 QUERIES = {
     "resources": "resources | where type in~ ({types}) | project id, name, type, location, subscriptionId, "
-                 "osType = tostring(properties.storageProfile.osDisk.osType), "
-                 "power = tostring(properties.extended.instanceView.powerState.code), "
-                 "nics = properties.networkProfile.networkInterfaces, "
-                 "admin = tostring(properties.osProfile.adminUsername), "
-                 "classicPower = tostring(properties.instanceView.powerState), "
-                 "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
-                 "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
-                 "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
-                 "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
-                 "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules"
-                 .format(types=", ".join(f"'{t}'" for t in TYPES)),
+    "osType = tostring(properties.storageProfile.osDisk.osType), "
+    "power = tostring(properties.extended.instanceView.powerState.code), "
+    "nics = properties.networkProfile.networkInterfaces, "
+    "admin = tostring(properties.osProfile.adminUsername), "
+    "classicPower = tostring(properties.instanceView.powerState), "
+    "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
+    "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
+    "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
+    "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
+    "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules".format(
+        types=", ".join(f"'{t}'" for t in TYPES)
+    ),
     "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' "
-                "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
-                "subPlan = tostring(properties.subPlan)",
+    "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
+    "subPlan = tostring(properties.subPlan)",
 }
 KINDS = (*TYPES.values(), "pricings")
 # The kinds without which a subscription's tabs would be wrong (as fleet.LISTS marks the ARM lists).
@@ -74,8 +75,9 @@ class Quota:
         with self._lock:
             left = self._until - time.monotonic()
         if left > settings.GRAPH_QUOTA_WAIT_SECONDS:
-            raise Throttled(f"Azure Resource Graph's quota for your queries resets in {int(left) + 1} s, "
-                            f"too late for {what}.")
+            raise Throttled(
+                f"Azure Resource Graph's quota for your queries resets in {int(left) + 1} s, too late for {what}."
+            )
         if left > 0:
             time.sleep(left)
 
@@ -99,11 +101,12 @@ class Quota:
 def batches(subscription_ids: list[str], size: int) -> list[list[str]]:
     """The subscriptions in batches of `size` (never 300 or more), in order."""
     size = max(1, min(size, BATCH_LIMIT))
-    return [subscription_ids[i:i + size] for i in range(0, len(subscription_ids), size)]
+    return [subscription_ids[i : i + size] for i in range(0, len(subscription_ids), size)]
 
 
-def query_rows(credential: UserCredential, subscription_ids: list[str], query: str,
-               between_pages: Callable[[], None] | None = None) -> list[dict]:
+def query_rows(
+    credential: UserCredential, subscription_ids: list[str], query: str, between_pages: Callable[[], None] | None = None
+) -> list[dict]:
     """Resource Graph - Resources (POST /providers/Microsoft.ResourceGraph/resources): every row of one of QUERIES
     over these subscriptions, following $skipToken; raises the GatewayError that refused it."""
     what = f"Resource Graph's {query} in {len(subscription_ids)} subscription(s)"
@@ -116,8 +119,12 @@ def query_rows(credential: UserCredential, subscription_ids: list[str], query: s
         throttled = 0
         while True:
             quota.wait(what)
-            request = HttpRequest("POST", GRAPH_PATH, params={"api-version": GRAPH_VERSION},
-                                  json={"subscriptions": subscription_ids, "query": QUERIES[query], "options": options})
+            request = HttpRequest(
+                "POST",
+                GRAPH_PATH,
+                params={"api-version": GRAPH_VERSION},
+                json={"subscriptions": subscription_ids, "query": QUERIES[query], "options": options},
+            )
             # No retries of azure-core's here: it would sleep out any Retry-After; Quota decides how long to wait.
             response = client.send_request(request, stream=True, retry_total=0, **timeouts())
             response.read()
@@ -142,8 +149,9 @@ def query_rows(credential: UserCredential, subscription_ids: list[str], query: s
     return call(credential, pages, what)
 
 
-def try_rows(credential: UserCredential, subscription_ids: list[str], query: str,
-             between_pages: Callable[[], None] | None = None) -> dict[str, dict[str, list[dict]]] | GatewayError:
+def try_rows(
+    credential: UserCredential, subscription_ids: list[str], query: str, between_pages: Callable[[], None] | None = None
+) -> dict[str, dict[str, list[dict]]] | GatewayError:
     """`query_rows` by subscription (lower-case id) and kind (a KINDS name), or the GatewayError that refused it."""
     try:
         rows = query_rows(credential, subscription_ids, query, between_pages)

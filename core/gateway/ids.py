@@ -16,13 +16,22 @@ SUBSCRIPTION_ID = re.compile(rf"^{_GUID}$")
 RESOURCE_GROUP = re.compile(rf"^{_RG_NAME}$")
 # Every subscription + resource group a text names (a trail event's target may name several ids).
 _SCOPES_IN_TEXT = re.compile(rf"/subscriptions/({_GUID})/resourcegroups/({_RG_NAME})", re.IGNORECASE)
-VM_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Compute/virtualMachines/"
-                   r"(?P<name>[-\w.]{1,64})$", re.IGNORECASE)
-POLICY_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Security/locations/"
-                       r"(?P<location>[a-z0-9]{1,40})/jitNetworkAccessPolicies/(?P<name>[-\w.]{1,56})$", re.IGNORECASE)
+VM_ID = re.compile(
+    rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Compute/virtualMachines/"
+    r"(?P<name>[-\w.]{1,64})$",
+    re.IGNORECASE,
+)
+POLICY_ID = re.compile(
+    rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Security/locations/"
+    r"(?P<location>[a-z0-9]{1,40})/jitNetworkAccessPolicies/(?P<name>[-\w.]{1,56})$",
+    re.IGNORECASE,
+)
 
-RULE_ID = re.compile(rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Network/networkSecurityGroups/"
-                     r"(?P<nsg>[-\w._]{1,80})/securityRules/(?P<name>\w[-\w._]{0,79})$", re.IGNORECASE)
+RULE_ID = re.compile(
+    rf"^/subscriptions/{_SUB}/resourceGroups/{_RG}/providers/Microsoft\.Network/networkSecurityGroups/"
+    r"(?P<nsg>[-\w._]{1,80})/securityRules/(?P<name>\w[-\w._]{0,79})$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,10 @@ class RuleRef:
 
     @property
     def nsg_id(self) -> str:
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.Network/networkSecurityGroups/{self.nsg}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.Network/networkSecurityGroups/{self.nsg}"
+        )
 
     @property
     def rule_id(self) -> str:
@@ -58,8 +69,10 @@ class PolicyRef:
 
     @property
     def policy_id(self) -> str:
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
-                f"Microsoft.Security/locations/{self.location}/jitNetworkAccessPolicies/{self.name}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}/providers/"
+            f"Microsoft.Security/locations/{self.location}/jitNetworkAccessPolicies/{self.name}"
+        )
 
     @property
     def label(self) -> str:

@@ -35,7 +35,8 @@ class Permissions:
     def allows(self, action: str) -> bool:
         return not self.known or any(
             any(_pattern(a).match(action) for a in actions) and not any(_pattern(n).match(action) for n in not_actions)
-            for actions, not_actions in self.blocks)
+            for actions, not_actions in self.blocks
+        )
 
 
 UNKNOWN = Permissions(known=False)
@@ -45,9 +46,13 @@ def read_permissions(credential: UserCredential, subscription_id: str, resource_
     """ARM: GET {group}/providers/Microsoft.Authorization/permissions (Permissions - List For Resource Group), or
     at the subscription when `resource_group` is "" (Permissions - List); UNKNOWN when Azure would not answer."""
     scope = f"/subscriptions/{subscription_id}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
-    answer = try_list(credential, f"{scope}/providers/Microsoft.Authorization/permissions",
-                      {"api-version": PERMISSIONS_VERSION}, f"your rights in {resource_group or 'the subscription'}",
-                      subscription_id)
+    answer = try_list(
+        credential,
+        f"{scope}/providers/Microsoft.Authorization/permissions",
+        {"api-version": PERMISSIONS_VERSION},
+        f"your rights in {resource_group or 'the subscription'}",
+        subscription_id,
+    )
     if isinstance(answer, GatewayError):
         return UNKNOWN
     return Permissions(tuple((tuple(b.get("actions") or ()), tuple(b.get("notActions") or ())) for b in answer[0]))

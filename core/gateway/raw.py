@@ -21,8 +21,9 @@ from .errors import GatewayError
 class Pages:
     """Iterate the items of a paged list; remembers the Date header of the first answer (Azure's clock)."""
 
-    def __init__(self, client, path: str, params: dict[str, str], what: str,
-                 between_pages: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, client, path: str, params: dict[str, str], what: str, between_pages: Callable[[], None] | None = None
+    ) -> None:
         self.client = client
         self.path = path
         self.params = params
@@ -52,18 +53,28 @@ class Pages:
             request = HttpRequest("GET", next_link)
 
 
-def read_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
-              subscription_id: str = "", between_pages: Callable[[], None] | None = None,
-              ) -> tuple[list[dict], datetime | None]:
+def read_list(
+    credential: UserCredential,
+    path: str,
+    params: dict[str, str],
+    what: str,
+    subscription_id: str = "",
+    between_pages: Callable[[], None] | None = None,
+) -> tuple[list[dict], datetime | None]:
     """All items of one paged list, and Azure's time; raises the GatewayError that refused it.
     `between_pages` is called as each page but the last is in (how fleet.py times Azure's answers)."""
     pages = Pages(reader(credential, subscription_id), path, params, what, between_pages)
     return call(credential, lambda: list(pages), what), pages.server_time
 
 
-def try_list(credential: UserCredential, path: str, params: dict[str, str], what: str,
-             subscription_id: str = "", between_pages: Callable[[], None] | None = None,
-             ) -> tuple[list[dict], datetime | None] | GatewayError:
+def try_list(
+    credential: UserCredential,
+    path: str,
+    params: dict[str, str],
+    what: str,
+    subscription_id: str = "",
+    between_pages: Callable[[], None] | None = None,
+) -> tuple[list[dict], datetime | None] | GatewayError:
     """`read_list`, or the GatewayError that refused it, so that one failing list can degrade its part
     of a page. SignInRequired is raised: nothing else can go on."""
     try:

@@ -36,6 +36,7 @@ class RoleAssignment:
 @dataclass(frozen=True)
 class Holder:
     """A principal one of whose role assignments grants the action somewhere in the scope asked about."""
+
     principal_id: str
     principal_type: str
     role: str  # the role's name, or "an unknown role (<guid>)" when its definition could not be read
@@ -46,6 +47,7 @@ class Holder:
 @dataclass(frozen=True)
 class RoleCatalog:
     """One subscription's role assignments (at, above and below it) and the role definitions they use."""
+
     subscription_id: str
     assignments: tuple[RoleAssignment, ...]
     definitions: dict[str, RoleDefinition]
@@ -53,15 +55,23 @@ class RoleCatalog:
     def holders(self, action: str, resource_group: str = "") -> tuple[Holder, ...]:
         """Every assignment that grants `action` at the subscription, or at `resource_group` of it, or anywhere
         below; an assignment to a role whose definition is unknown counts (nothing is proven about it)."""
-        scope = f"/subscriptions/{self.subscription_id}" + (f"/resourceGroups/{resource_group}" if resource_group else "")
+        scope = f"/subscriptions/{self.subscription_id}" + (
+            f"/resourceGroups/{resource_group}" if resource_group else ""
+        )
         found = []
         for a in self.assignments:
             above, below = _covers(a.scope, scope), _covers(scope, a.scope)
             definition = self.definitions.get(a.definition_id)
             if (above or below) and (definition is None or definition.permissions.allows(action)):
-                found.append(Holder(a.principal_id, a.principal_type,
-                                    definition.name if definition else f"an unknown role ({a.definition_id})",
-                                    a.scope, above))
+                found.append(
+                    Holder(
+                        a.principal_id,
+                        a.principal_type,
+                        definition.name if definition else f"an unknown role ({a.definition_id})",
+                        a.scope,
+                        above,
+                    )
+                )
         return tuple(found)
 
 
@@ -85,14 +95,22 @@ def read_role_catalog(credential: UserCredential, subscription_id: str) -> RoleC
     definitions = {}
     for item in defined:
         properties = item.get("properties") or {}
-        blocks = tuple((tuple(b.get("actions") or ()), tuple(b.get("notActions") or ()))
-                       for b in properties.get("permissions") or ())
+        blocks = tuple(
+            (tuple(b.get("actions") or ()), tuple(b.get("notActions") or ()))
+            for b in properties.get("permissions") or ()
+        )
         guid = _guid(item.get("id") or item.get("name") or "")
         definitions[guid] = RoleDefinition(guid, properties.get("roleName") or guid, Permissions(blocks))
     assignments = tuple(
-        RoleAssignment((p.get("principalId") or "").lower(), p.get("principalType") or "User", p.get("scope") or "",
-                       _guid(p.get("roleDefinitionId") or ""))
-        for p in (item.get("properties") or {} for item in assigned) if p.get("principalId"))
+        RoleAssignment(
+            (p.get("principalId") or "").lower(),
+            p.get("principalType") or "User",
+            p.get("scope") or "",
+            _guid(p.get("roleDefinitionId") or ""),
+        )
+        for p in (item.get("properties") or {} for item in assigned)
+        if p.get("principalId")
+    )
     return RoleCatalog(subscription_id.lower(), assignments, definitions)
 
 

@@ -18,9 +18,11 @@ def read_security_rule(session: MutableMapping[str, Any], ref: RuleRef) -> dict:
     """ARM: SecurityRules - Get. The rule as Azure holds it (id, name, every property)."""
     credential = UserCredential(session)
     operations = network(credential, ref.subscription_id).security_rules
-    answer, _ = call(credential, lambda: operations.get(ref.resource_group, ref.nsg, ref.name, cls=raw_answer,
-                                                        api_version=NETWORK_VERSION),
-                     f"rule {ref.name} of NSG {ref.nsg}")
+    answer, _ = call(
+        credential,
+        lambda: operations.get(ref.resource_group, ref.nsg, ref.name, cls=raw_answer, api_version=NETWORK_VERSION),
+        f"rule {ref.name} of NSG {ref.nsg}",
+    )
     return answer
 
 
@@ -28,8 +30,11 @@ def read_security_group(session: MutableMapping[str, Any], ref: RuleRef) -> Secu
     """ARM: NetworkSecurityGroups - Get. The inbound rules of the NSG `ref` names (its rule name is not read)."""
     credential = UserCredential(session)
     operations = network(credential, ref.subscription_id).network_security_groups
-    answer, _ = call(credential, lambda: operations.get(ref.resource_group, ref.nsg, cls=raw_answer,
-                                                        api_version=NETWORK_VERSION), f"NSG {ref.nsg}")
+    answer, _ = call(
+        credential,
+        lambda: operations.get(ref.resource_group, ref.nsg, cls=raw_answer, api_version=NETWORK_VERSION),
+        f"NSG {ref.nsg}",
+    )
     return security_group(answer)
 
 
@@ -38,6 +43,11 @@ def delete_security_rule(session: MutableMapping[str, Any], ref: RuleRef, correl
     answer is lost (read the NSG back)."""
     credential = UserCredential(session)
     operations = network(credential, ref.subscription_id).security_rules
-    call(credential, lambda: operations.begin_delete(ref.resource_group, ref.nsg, ref.name, api_version=NETWORK_VERSION,
-                                                     **write_options(correlation_id)).result(),
-         f"rule {ref.name} of NSG {ref.nsg}", change=True)
+    call(
+        credential,
+        lambda: operations.begin_delete(
+            ref.resource_group, ref.nsg, ref.name, api_version=NETWORK_VERSION, **write_options(correlation_id)
+        ).result(),
+        f"rule {ref.name} of NSG {ref.nsg}",
+        change=True,
+    )

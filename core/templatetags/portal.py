@@ -28,8 +28,11 @@ def when(value: datetime | None):
     if value is None:
         return ""
     utc = value.astimezone(UTC)
-    return format_html('<time datetime="{}" class="local">{} UTC</time>', utc.isoformat(timespec="seconds"),
-                       utc.strftime("%Y-%m-%d %H:%M"))
+    return format_html(
+        '<time datetime="{}" class="local">{} UTC</time>',
+        utc.isoformat(timespec="seconds"),
+        utc.strftime("%Y-%m-%d %H:%M"),
+    )
 
 
 @register.filter

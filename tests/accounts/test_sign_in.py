@@ -55,6 +55,7 @@ def test_it_keys_the_user_by_tenant_and_object_id_and_maps_roles(portal, sandbox
     assert (bob.tenant_id, bob.object_id) == (sandbox.info()["tenant_id"], bob_info["object_id"])
     assert list(bob.groups.values_list("name", flat=True)) == ["JIT.Admin"]
     from trail.models import AuditEvent
+
     event = AuditEvent.objects.get(action="sign-in")
     assert (event.actor, event.outcome, event.details["roles"]) == (bob, "succeeded", ["JIT.Admin"])
 
@@ -79,8 +80,16 @@ def test_it_returns_to_the_page_asked_for(portal, sandbox):
     assert response["Location"] == "/audit/?from=2026-01-01"
 
 
-@pytest.mark.parametrize("evil", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
-                                  "http://127.0.0.1:8000@evil.example/"])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "http://127.0.0.1:8000@evil.example/",
+    ],
+)
 def test_it_refuses_to_redirect_off_the_portal(portal, sandbox, evil):
     response = sign_in(portal, sandbox, "alice", next_url=evil)
     assert response.status_code == 302
@@ -104,9 +113,11 @@ def test_it_shows_a_clear_page_when_consent_is_denied(portal, sandbox):
     http = sandbox.http()
     page = http.get(start["Location"], timeout=10)
     import re
+
     carried = re.search(r"name='request' value='([^']*)'", page.text).group(1).replace("&amp;", "&")
-    denied = http.post(start["Location"].split("?")[0], data={"request": carried, "cancel": "1"},
-                       allow_redirects=False, timeout=10)
+    denied = http.post(
+        start["Location"].split("?")[0], data={"request": carried, "cancel": "1"}, allow_redirects=False, timeout=10
+    )
     response = portal.get("/accounts/callback", query_of(denied.headers["Location"]))
     assert response.status_code == 400
     assert "declined to consent" in response.content.decode()

@@ -90,7 +90,6 @@ def test_a_session_within_its_absolute_lifetime_goes_on(portal, sandbox, setting
     assert portal.get("/access/").status_code == 200
 
 
-
 def test_one_msal_application_serves_everyone_each_with_their_own_tokens(sandbox, db):
     """One application per process (the secret or certificate read once); parallel refreshes of two people each
     see only their own cache."""
@@ -111,8 +110,11 @@ def test_one_msal_application_serves_everyone_each_with_their_own_tokens(sandbox
         for _ in range(3):
             credential.force_refresh()
             credential._refreshed_at = 0.0  # refresh again on the next turn
-            found[name].add(jwt.decode(credential.get_token(settings.AZURE_ARM_SCOPE).token,
-                                       options={"verify_signature": False})["oid"])
+            found[name].add(
+                jwt.decode(credential.get_token(settings.AZURE_ARM_SCOPE).token, options={"verify_signature": False})[
+                    "oid"
+                ]
+            )
 
     threads = [threading.Thread(target=refresh, args=(name,)) for name in oids for _ in range(2)]
     for thread in threads:

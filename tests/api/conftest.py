@@ -24,8 +24,9 @@ def api_token(sandbox, user_key: str) -> str:
     """An access token for the portal's API, as a client signs a person in for it (authorization code + PKCE)."""
     app = msal_app(sandbox)
     flow = app.initiate_auth_code_flow([API_SCOPE], redirect_uri=REDIRECT_URI)
-    result = app.acquire_token_by_auth_code_flow(flow, query_of(sandbox.choose_account(flow["auth_uri"], user_key)),
-                                                 scopes=[API_SCOPE])
+    result = app.acquire_token_by_auth_code_flow(
+        flow, query_of(sandbox.choose_account(flow["auth_uri"], user_key)), scopes=[API_SCOPE]
+    )
     assert "access_token" in result, result
     return result["access_token"]
 
@@ -52,6 +53,7 @@ def api_for(sandbox, db):
         if user_key not in tokens:
             tokens[user_key] = api_token(sandbox, user_key)
         return Api(tokens[user_key], **headers)
+
     return get
 
 

@@ -27,8 +27,13 @@ def test_a_token_for_the_api_names_the_person_and_their_roles(api_for):
     answer = api_for("alice").get("/me")
     assert answer.status_code == 200, answer.content
     assert answer.json() | {"object_id": ""} == {
-        "tenant_id": demo.TENANT_ID, "object_id": "", "username": "alice@contoso.test", "display_name": "Alice Archer",
-        "roles": ["JIT.Requester"], "channel": "api"}
+        "tenant_id": demo.TENANT_ID,
+        "object_id": "",
+        "username": "alice@contoso.test",
+        "display_name": "Alice Archer",
+        "roles": ["JIT.Requester"],
+        "channel": "api",
+    }
 
 
 def test_no_token_is_401_with_a_bearer_challenge(client, db):
@@ -54,8 +59,10 @@ def _bad_tokens(sandbox) -> dict[str, tuple[str, int]]:
         "not yet valid": (made_token(sandbox, {"nbf": now() + 3600, "iat": now() + 3600, "exp": now() + 7200}), 401),
         "wrong audience (an ARM token)": (arm_token, 401),
         "wrong audience (signed)": (made_token(sandbox, {"aud": "https://graph.microsoft.com"}), 401),
-        "wrong tenant": (made_token(sandbox, {"tid": OTHER_TENANT,
-                                              "iss": claims["iss"].replace(demo.TENANT_ID, OTHER_TENANT)}), 401),
+        "wrong tenant": (
+            made_token(sandbox, {"tid": OTHER_TENANT, "iss": claims["iss"].replace(demo.TENANT_ID, OTHER_TENANT)}),
+            401,
+        ),
         "wrong tenant, right issuer": (made_token(sandbox, {"tid": OTHER_TENANT}), 401),
         "wrong issuer": (made_token(sandbox, {"iss": "https://login.example.invalid/x/v2.0"}), 401),
         "no expiry": (made_token(sandbox, drop=("exp",)), 401),
@@ -65,10 +72,16 @@ def _bad_tokens(sandbox) -> dict[str, tuple[str, int]]:
         "forged signature (another key, same kid)": (made_token(sandbox, key=stranger_key()), 401),
         "unknown kid": (made_token(sandbox, kid="not-a-published-key"), 401),
         "alg none": (jwt.encode(claims, None, algorithm="none"), 401),
-        "alg HS256 with the public key's bytes": (jwt.encode(claims, "a" * 64, algorithm="HS256",
-                                                             headers={"kid": jwt.get_unverified_header(real)["kid"]}), 401),
-        "tampered payload": (".".join([real.split(".")[0], jwt.encode({**claims, "oid": "x"}, "k" * 32).split(".")[1],
-                                       real.split(".")[2]]), 401),
+        "alg HS256 with the public key's bytes": (
+            jwt.encode(claims, "a" * 64, algorithm="HS256", headers={"kid": jwt.get_unverified_header(real)["kid"]}),
+            401,
+        ),
+        "tampered payload": (
+            ".".join(
+                [real.split(".")[0], jwt.encode({**claims, "oid": "x"}, "k" * 32).split(".")[1], real.split(".")[2]]
+            ),
+            401,
+        ),
         "garbage": ("not.a.token", 401),
         "empty-ish": ("x", 401),
     }
@@ -97,7 +110,8 @@ def test_a_role_the_token_lacks_is_403_in_the_pages_words(api_for):
     body = _problem(api_for("erin").get("/vms"), 403)  # signed in with no portal role
     assert body["detail"].startswith("This needs the portal role JIT.") and body["detail"].endswith("; yours: none.")
     assert _problem(api_for("hana").get("/access"), 403)["detail"] == (
-        "This needs the portal role JIT.Requester; yours: JIT.Approver.")  # what `jit status` says to an approver
+        "This needs the portal role JIT.Requester; yours: JIT.Approver."
+    )  # what `jit status` says to an approver
     _problem(api_for("alice").get("/audit/events"), 403)
     _problem(api_for("carol").post("/requests", {"vms": ["x"], "duration_minutes": 60}), 403)
 
@@ -173,8 +187,11 @@ ROLE_MATRIX = {
     ("POST", "/requests/999999/decision"): {"alice": False, "bob": False, "carol": False, "hana": True, "erin": False},
     ("POST", "/requests/999999/open"): {"alice": False, "bob": False, "carol": False, "hana": True, "erin": False},
 }
-BODIES = {"/requests": {"vms": [], "duration_minutes": 60}, "/requests/999999/extend": {"duration_minutes": 60},
-          "/requests/999999/decision": {"decision": "approve"}}
+BODIES = {
+    "/requests": {"vms": [], "duration_minutes": 60},
+    "/requests/999999/extend": {"duration_minutes": 60},
+    "/requests/999999/decision": {"decision": "approve"},
+}
 
 
 def test_each_role_reaches_what_the_pages_let_it_and_nothing_else(api_for):

@@ -18,8 +18,11 @@ DEV = ("Contoso Development", "rg-dev")
 def three(api_for, view) -> dict:
     """Alice's one request for dev-01, dev-02 and dev-03, port 22 each (Development opens without approval)."""
     ids = [view.vm_id(*DEV, name) for name in ("dev-01", "dev-02", "dev-03")]
-    asked = api_for("alice").post("/requests", {"vms": ids, "ports": [22], "duration_minutes": 60,
-                                                "justification": "rotating keys"}, REMOTE_ADDR=MY_IP)
+    asked = api_for("alice").post(
+        "/requests",
+        {"vms": ids, "ports": [22], "duration_minutes": 60, "justification": "rotating keys"},
+        REMOTE_ADDR=MY_IP,
+    )
     assert asked.status_code == 201 and asked.json()["state"] == "Open now", asked.content
     return asked.json()
 
@@ -29,8 +32,13 @@ def _item(request: dict, vm: str) -> int:
 
 
 def _lines(view, vm: str) -> list[tuple[str, str]]:
-    return [(p.status, p.status_reason) for r in view.policies("Contoso Development", "rg-dev", "eastus")[0].requests
-            for v in r.virtual_machines if v.id.endswith(f"/{vm}") for p in v.ports]
+    return [
+        (p.status, p.status_reason)
+        for r in view.policies("Contoso Development", "rg-dev", "eastus")[0].requests
+        for v in r.virtual_machines
+        if v.id.endswith(f"/{vm}")
+        for p in v.ports
+    ]
 
 
 def test_ending_one_port_ends_that_vm_and_port_alone(api_for, view, three):
@@ -39,8 +47,11 @@ def test_ending_one_port_ends_that_vm_and_port_alone(api_for, view, three):
     assert ended.status_code == 200, ended.content
     body = ended.json()
     assert body["state"] == "Open now"  # the rest of the request stays open
-    assert {i["vm_name"]: i["fate"] for i in body["items"]} == {"dev-01": "open", "dev-02": "ended early",
-                                                                  "dev-03": "open"}
+    assert {i["vm_name"]: i["fate"] for i in body["items"]} == {
+        "dev-01": "open",
+        "dev-02": "ended early",
+        "dev-03": "open",
+    }
     assert _lines(view, "dev-02")[-2:] == [("Revoked", "NewerRequestInitiated"), ("Initiated", "UserRequested")]
     assert _lines(view, "dev-01")[-1] == ("Initiated", "UserRequested")
     [event] = AuditEvent.objects.filter(action="access.end")
@@ -49,6 +60,8 @@ def test_ending_one_port_ends_that_vm_and_port_alone(api_for, view, three):
     assert sorted(a["vm_name"] for a in alice.get("/access").json()) == ["dev-01", "dev-03"]
     again = alice.post(f"/items/{_item(three, 'dev-02')}/end")  # a second `jit end dev-02 --port 22`
     assert again.status_code == 409 and again["Content-Type"] == "application/problem+json"
+    # Said of that port: the request's other ports are open (it read "Nothing of this request is open any more").
+    assert again.json()["detail"] == "dev-02 port 22 is not open any more."
 
 
 def test_the_last_open_port_ends_the_request(api_for, three):

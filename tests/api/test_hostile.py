@@ -21,19 +21,24 @@ def _problem(response, status: int) -> dict:
 def test_ending_a_request_that_is_no_longer_open_is_a_conflict(api_for, view):
     alice = api_for("alice")
     web_02 = view.vm_id("Contoso Production", "rg-web", "web-02")
-    asked = alice.post("/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60, "justification": "x"},
-                       REMOTE_ADDR=MY_IP).json()
+    asked = alice.post(
+        "/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60, "justification": "x"}, REMOTE_ADDR=MY_IP
+    ).json()
     assert alice.post(f"/requests/{asked['id']}/end").status_code == 200
     again = _problem(alice.post(f"/requests/{asked['id']}/end"), 409)  # `jit end` run twice
     assert again["detail"] == "Nothing of this request is open any more."
     _problem(api_for("bob").post(f"/requests/{asked['id']}/end"), 409)  # an admin, likewise
 
 
-@pytest.mark.parametrize("body", ["{'vms':", "[" * 100_000 + "]" * 100_000, b"\xff\xfe{}", "vms=a"],
-                         ids=["broken", "nested past the parser", "not UTF-8", "a form"])
+@pytest.mark.parametrize(
+    "body",
+    ["{'vms':", "[" * 100_000 + "]" * 100_000, b"\xff\xfe{}", "vms=a"],
+    ids=["broken", "nested past the parser", "not UTF-8", "a form"],
+)
 def test_a_body_that_is_not_json_is_a_400_problem(api_for, body):
-    answer = api_for("alice").client.post("/api/v1/requests", body, content_type="application/json",
-                                          **api_for("alice").headers)
+    answer = api_for("alice").client.post(
+        "/api/v1/requests", body, content_type="application/json", **api_for("alice").headers
+    )
     assert _problem(answer, 400)["type"].endswith("/bad-request")
 
 
@@ -56,8 +61,9 @@ def test_a_vm_whose_subscription_azure_did_not_list_is_azure_unavailable_not_bad
     # The JIT policies: an ARM list per subscription whether the fleet comes from Resource Graph or the ARM lists.
     sandbox.control("POST", "faults", {"operation": "jit.list", "kind": "500", "rate": 1.0})
     try:
-        answer = api_for("alice").post("/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60},
-                                       REMOTE_ADDR=MY_IP)
+        answer = api_for("alice").post(
+            "/requests", {"vms": [web_02], "ports": [22], "duration_minutes": 60}, REMOTE_ADDR=MY_IP
+        )
     finally:
         sandbox.control("DELETE", "faults")
     body = _problem(answer, 502)

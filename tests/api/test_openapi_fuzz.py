@@ -55,8 +55,14 @@ def _send(client: Client, case, token: str | None):
     elif not isinstance(body, bytes | str):
         body = json.dumps(body)
     query = urlencode(case.query or {}, doseq=True)
-    return client.generic(case.method.upper(), f"{path}?{query}" if query else path, body,
-                          content_type=case.media_type or "application/json", headers=headers, REMOTE_ADDR=MY_IP)
+    return client.generic(
+        case.method.upper(),
+        f"{path}?{query}" if query else path,
+        body,
+        content_type=case.media_type or "application/json",
+        headers=headers,
+        REMOTE_ADDR=MY_IP,
+    )
 
 
 @override_settings(API_RATE_PER_MINUTE=1_000_000, API_WRITES_PER_MINUTE=1_000_000)
@@ -64,14 +70,27 @@ def _send(client: Client, case, token: str | None):
 def test_no_operation_gives_a_server_error(tokens, operation):
     client = Client(HTTP_HOST=PORTAL_HOST)
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not os.environ.get("API_FUZZ_EXAMPLES"),
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not os.environ.get("API_FUZZ_EXAMPLES"),
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(), who=st.sampled_from(PEOPLE))
     def run(case, who):
         response = _send(client, case, tokens.get(who) if who else None)
         if response.streaming:
             b"".join(response.streaming_content)  # a download fails while it streams, after its status
         SENT[operation.label] = SENT.get(operation.label, 0) + 1
-        assert response.status_code < 500, (case.method, case.path, case.path_parameters, case.query, case.body,
-                                             who, response.content[:500])
+        assert response.status_code < 500, (
+            case.method,
+            case.path,
+            case.path_parameters,
+            case.query,
+            case.body,
+            who,
+            response.content[:500],
+        )
+
     run()

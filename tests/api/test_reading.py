@@ -29,16 +29,21 @@ def test_the_vm_tabs_with_filters_and_paging(api_for, subs):
     assert paged["page"] == min(2, paged["pages"]) and paged["count"] == total
 
 
-@pytest.mark.parametrize("query", [{"tab": "everything"}, {"per_page": 7}, {"subscription": "not-a-sub"},
-                                   {"power": "melting"}, {"page": "x"}])
+@pytest.mark.parametrize(
+    "query",
+    [{"tab": "everything"}, {"per_page": 7}, {"subscription": "not-a-sub"}, {"power": "melting"}, {"page": "x"}],
+)
 def test_a_filter_the_page_would_ignore_is_422_for_a_script(api_for, query):
     answer = api_for("bob").get("/vms", query)
     assert answer.status_code == 422 and answer["Content-Type"] == "application/problem+json"
 
 
 def test_alice_sees_only_what_azure_lets_her_read(api_for, subs):
-    seen = {v["subscription_id"] for tab in ("configured", "not-configured", "unsupported")
-            for v in api_for("alice").get("/vms", {"tab": tab, "per_page": 100}).json()["items"]}
+    seen = {
+        v["subscription_id"]
+        for tab in ("configured", "not-configured", "unsupported")
+        for v in api_for("alice").get("/vms", {"tab": tab, "per_page": 100}).json()["items"]
+    }
     assert seen <= {subs["prod"], subs["dev"]} and seen
 
 
@@ -47,16 +52,23 @@ def test_one_vm_with_its_policy_and_what_azure_would_refuse(api_for, subs, view)
     vm = alice.get(f"/vms/{subs['prod']}/rg-web/web-02").json()
     assert vm["name"] == "web-02" and 22 in [p["number"] for p in vm["ports"]]
     assert vm["why_not_request"] == "" and vm["why_not_configure"].startswith("Azure ")
-    assert alice.post("/requests", {"vms": [vm["id"]], "ports": [22], "duration_minutes": 60,
-                                    "justification": "x"}, REMOTE_ADDR=MY_IP).status_code == 201
+    assert (
+        alice.post(
+            "/requests",
+            {"vms": [vm["id"]], "ports": [22], "duration_minutes": 60, "justification": "x"},
+            REMOTE_ADDR=MY_IP,
+        ).status_code
+        == 201
+    )
     opened = alice.get(f"/vms/{subs['prod']}/rg-web/web-02").json()
     assert [(x["port"], x["requestor"]) for x in opened["open_now"]] == [(22, "alice@contoso.test")]
     assert alice.get(f"/vms/{subs['shared']}/rg-shared/anything").status_code == 404
 
 
 def test_rules_are_read_by_admins_and_approvers(api_for, subs):
-    ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1,
-                                approvers="hana@contoso.test")
+    ApprovalRule.objects.create(
+        name="Production", subscription_id=subs["prod"], approvals_needed=1, approvers="hana@contoso.test"
+    )
     ApprovalRule.objects.create(name="Development", subscription_id=subs["dev"], approvals_needed=1)
     rules = api_for("hana").get("/rules").json()  # Development is outside what Azure lets Hana read
     assert [(r["name"], r["approvers"]) for r in rules] == [("Production", ["hana@contoso.test"])]
@@ -66,8 +78,9 @@ def test_rules_are_read_by_admins_and_approvers(api_for, subs):
 
 def test_the_trail_paged_within_scope_with_each_channel(api_for, view):
     web_02 = view.vm_id("Contoso Production", "rg-web", "web-02")
-    api_for("alice").post("/requests", {"vms": [web_02], "duration_minutes": 60, "justification": "x"},
-                          REMOTE_ADDR=MY_IP)
+    api_for("alice").post(
+        "/requests", {"vms": [web_02], "duration_minutes": 60, "justification": "x"}, REMOTE_ADDR=MY_IP
+    )
     events = api_for("carol").get("/audit/events", {"action": "access.request"}).json()
     assert [(e["actor"], e["channel"]) for e in events["items"]] == [("alice@contoso.test", "api")]
     assert api_for("alice").get("/audit/events").status_code == 403
@@ -82,8 +95,9 @@ def test_the_trail_paged_within_scope_with_each_channel(api_for, view):
 
 def test_the_report_as_json_csv_and_json_lines(api_for, view):
     web_02 = view.vm_id("Contoso Production", "rg-web", "web-02")
-    api_for("alice").post("/requests", {"vms": [web_02], "duration_minutes": 60, "justification": "INC-42"},
-                          REMOTE_ADDR=MY_IP)
+    api_for("alice").post(
+        "/requests", {"vms": [web_02], "duration_minutes": 60, "justification": "INC-42"}, REMOTE_ADDR=MY_IP
+    )
     carol = api_for("carol")
     page = carol.get("/audit/report", {"operation": "initiate"}).json()
     mine = [r for r in page["items"] if r["justification"] == "INC-42"]

@@ -19,8 +19,12 @@ def web_02(view) -> str:
 
 
 def _ask(api, vm_id: str, headers: dict | None = None, **body):
-    return api.post("/requests", {"vms": [vm_id], "ports": [22], "duration_minutes": 60,
-                                  "justification": "Deploying hotfix 4.2.2", **body}, REMOTE_ADDR=MY_IP, **(headers or {}))
+    return api.post(
+        "/requests",
+        {"vms": [vm_id], "ports": [22], "duration_minutes": 60, "justification": "Deploying hotfix 4.2.2", **body},
+        REMOTE_ADDR=MY_IP,
+        **(headers or {}),
+    )
 
 
 def test_alice_opens_ssh_as_herself_and_the_trail_says_api(api_for, sandbox, view, web_02):
@@ -28,7 +32,8 @@ def test_alice_opens_ssh_as_herself_and_the_trail_says_api(api_for, sandbox, vie
     assert answer.status_code == 201, answer.content
     body = answer.json()
     assert body["state"] == "Open now" and [(i["vm_name"], i["port"], i["fate"]) for i in body["items"]] == [
-        ("web-02", 22, "open")]
+        ("web-02", 22, "open")
+    ]
     assert body["items"][0]["connect_address"].startswith("20.")
     last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
     # Azure judged and recorded the call as Alice (on-behalf-of), not as the portal.
@@ -78,19 +83,25 @@ def test_a_retry_after_the_answer_was_lost_finds_the_request_in_the_database(api
     assert AccessRequest.objects.count() == 1
 
 
-@pytest.mark.parametrize(("body", "field", "words"), [
-    ({"duration_minutes": 240}, "__all__", "web-02 port 22 allows at most 3 h, not 4 h"),
-    ({"duration_minutes": 2}, "duration_minutes", "From 5 min to 24 h."),
-    ({"source": "0.0.0.0/0"}, "__all__", "0.0.0.0/0 is too broad a source for web-02 port 22"),
-    ({"source": "fe80::1%eth0"}, "source", ""),
-    ({"source": "not an address"}, "source", ""),
-    ({"ports": [8080]}, "ports", "web-02 has none of the ports 8080 in its JIT policy"),
-    ({"justification": "x" * 1001}, "justification", "Keep it to 1000 characters; it has 1001."),
-    ({"vms": ["/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/virtualMachines/z"]}, "vms",
-     "is not a virtual machine you can see"),
-    ({"vms": []}, "vms", ""),
-    ({"duration_minutes": "an hour"}, "duration_minutes", ""),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"duration_minutes": 240}, "__all__", "web-02 port 22 allows at most 3 h, not 4 h"),
+        ({"duration_minutes": 2}, "duration_minutes", "From 5 min to 24 h."),
+        ({"source": "0.0.0.0/0"}, "__all__", "0.0.0.0/0 is too broad a source for web-02 port 22"),
+        ({"source": "fe80::1%eth0"}, "source", ""),
+        ({"source": "not an address"}, "source", ""),
+        ({"ports": [8080]}, "ports", "web-02 has none of the ports 8080 in its JIT policy"),
+        ({"justification": "x" * 1001}, "justification", "Keep it to 1000 characters; it has 1001."),
+        (
+            {"vms": ["/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/virtualMachines/z"]},
+            "vms",
+            "is not a virtual machine you can see",
+        ),
+        ({"vms": []}, "vms", ""),
+        ({"duration_minutes": "an hour"}, "duration_minutes", ""),
+    ],
+)
 def test_the_forms_checks_and_words_answer_422(api_for, web_02, body, field, words):
     answer = _ask(api_for("alice"), web_02, **body)
     assert answer.status_code == 422, answer.content
@@ -115,7 +126,9 @@ def test_a_request_under_a_rule_waits_and_hana_approves_it_through_the_api(api_f
     assert [(w["request"]["id"], w["can_decide"]) for w in inbox] == [(asked["id"], True)]
     assert alice.get("/approvals").status_code == 403
     refused = hana.post(f"/requests/{asked['id']}/decision", {"decision": "deny"})
-    assert refused.status_code == 422 and refused.json()["errors"]["comment"] == ["Say why you deny it: the requester reads this."]
+    assert refused.status_code == 422 and refused.json()["errors"]["comment"] == [
+        "Say why you deny it: the requester reads this."
+    ]
     decided = hana.post(f"/requests/{asked['id']}/decision", {"decision": "approve", "comment": "ok"})
     assert decided.status_code == 200, decided.content
     assert decided.json()["state"] == "Open now" and decided.json()["decisions"][0]["approver"] == "hana@contoso.test"
@@ -123,8 +136,11 @@ def test_a_request_under_a_rule_waits_and_hana_approves_it_through_the_api(api_f
     assert last.requestor == "hana@contoso.test"  # the approver's own token opened it
     again = hana.post(f"/requests/{asked['id']}/decision", {"decision": "approve", "comment": "ok"})
     assert again.status_code == 409 and again.json()["detail"]
-    channels = list(AuditEvent.objects.filter(action__startswith="access.").order_by("seq")
-                    .values_list("action", "details__channel"))
+    channels = list(
+        AuditEvent.objects.filter(action__startswith="access.")
+        .order_by("seq")
+        .values_list("action", "details__channel")
+    )
     assert channels == [("access.request", "api"), ("access.approve", "api"), ("access.open", "api")]
 
 
@@ -164,11 +180,15 @@ def test_history_and_one_request(api_for, web_02):
     assert api_for("erin").get(f"/requests/{first['id']}").status_code == 403  # no portal role
     assert alice.get("/requests/999999").status_code == 404
     # Someone else's request, or none, in the same words (never Django's "No AccessRequest matches the given query.")
-    for missing in (alice.post("/requests/999999/extend", {"duration_minutes": 60}), alice.post("/requests/999999/end"),
-                    api_for("bob").post(f"/requests/{first['id']}/cancel")):
+    for missing in (
+        alice.post("/requests/999999/extend", {"duration_minutes": 60}),
+        alice.post("/requests/999999/end"),
+        api_for("bob").post(f"/requests/{first['id']}/cancel"),
+    ):
         assert missing.status_code in (403, 404) and "AccessRequest" not in missing.json()["detail"]
     assert api_for("dave").post(f"/requests/{first['id']}/extend", {"duration_minutes": 60}).json()["detail"] == (
-        "No such request, or not one you may see.")
+        "No such request, or not one you may see."
+    )
 
 
 @override_settings(API_RATE_PER_MINUTE=3)
@@ -197,8 +217,12 @@ def test_a_request_not_waiting_to_be_opened_is_409_to_open_again(api_for, web_02
 
 
 def test_a_port_with_its_own_window_and_source(api_for, web_02):
-    answer = _ask(api_for("alice"), web_02, duration_minutes=120,
-                  overrides=[{"vm": web_02, "port": 22, "duration_minutes": 30, "source": "198.51.100.7"}])
+    answer = _ask(
+        api_for("alice"),
+        web_02,
+        duration_minutes=120,
+        overrides=[{"vm": web_02, "port": 22, "duration_minutes": 30, "source": "198.51.100.7"}],
+    )
     assert answer.status_code == 201, answer.content
     item = AccessRequest.objects.get().items.get()
     assert (item.minutes, item.source) == (30, "198.51.100.7")

@@ -36,7 +36,9 @@ def test_it_reads_again_a_subscription_the_portal_changed_since_and_only_that_on
     portal.get("/audit/")
     portal.post("/accounts/sign-out")
     sign_in(portal, sandbox, "bob")
-    assert portal.post("/vms/enable/defaults", {"vm": [BUILD_01.format(sub=sub)]}, follow=True).context["outcomes"][0].ok
+    assert (
+        portal.post("/vms/enable/defaults", {"vm": [BUILD_01.format(sub=sub)]}, follow=True).context["outcomes"][0].ok
+    )
     portal.post("/accounts/sign-out")
     sign_in(portal, sandbox, "carol")
     sandbox.control("POST", "stats", {})

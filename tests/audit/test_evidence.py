@@ -27,8 +27,13 @@ def auditor(client, django_user_model, monkeypatch):
     person.groups.add(Group.objects.get_or_create(name="JIT.Auditor")[0])
     client.force_login(person)
     for i in range(3):
-        record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"request": i, "roles": ["JIT.Auditor"],
-                                                                         "comment": "ok, =1+1"})
+        record(
+            PORTAL,
+            "jit.edit",
+            f"/policy/{i}",
+            "succeeded",
+            details={"request": i, "roles": ["JIT.Auditor"], "comment": "ok, =1+1"},
+        )
     return client
 
 
@@ -67,11 +72,14 @@ def test_verify_export_passes_the_file_as_downloaded(downloaded, capsys):
     assert "trail.csv matches its manifest: 3 rows" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda data: data.replace(b"jit.edit", b"jit.edjt", 1),  # a cell changed
-    lambda data: data[:data.rindex(b"\r\n", 0, len(data) - 2) + 2],  # the last row dropped
-    lambda data: data + b"x,y\r\n",  # a row added
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda data: data.replace(b"jit.edit", b"jit.edjt", 1),  # a cell changed
+        lambda data: data[: data.rindex(b"\r\n", 0, len(data) - 2) + 2],  # the last row dropped
+        lambda data: data + b"x,y\r\n",  # a row added
+    ],
+)
 def test_verify_export_fails_a_tampered_csv(downloaded, tamper):
     path, manifest_path, _, _ = downloaded
     path.write_bytes(tamper(path.read_bytes()))
@@ -127,13 +135,18 @@ def test_the_archives_purge_takes_manifests_and_verify_export_says_one_is_gone(d
 
     path, manifest_path, _, _ = downloaded
     old = ExportManifest.objects.get(filename="portal-audit-trail.csv")
-    ExportManifest.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS + 1))
+    ExportManifest.objects.filter(pk=old.pk).update(
+        created=timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS + 1)
+    )
     kept = ExportManifest.objects.create(user=old.user, filename="recent.csv")
     purge(PORTAL)
     assert list(ExportManifest.objects.values_list("pk", flat=True)) == [kept.pk]
-    with pytest.raises(CommandError, match=rf"Manifest {old.pk} is gone: .* purged with the archive after "
-                                           rf"AUDIT_RETENTION_DAYS \({settings.AUDIT_RETENTION_DAYS}\) days; the last "
-                                           r"purge \(.*\) deleted those created before .*saved beside it"):
+    with pytest.raises(
+        CommandError,
+        match=rf"Manifest {old.pk} is gone: .* purged with the archive after "
+        rf"AUDIT_RETENTION_DAYS \({settings.AUDIT_RETENTION_DAYS}\) days; the last "
+        r"purge \(.*\) deleted those created before .*saved beside it",
+    ):
         call_command("verify_export", str(path), str(old.pk))
     call_command("verify_export", str(path), str(manifest_path))  # the file saved beside it still verifies
     assert "matches its manifest" in capsys.readouterr().out

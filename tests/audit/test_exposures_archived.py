@@ -29,10 +29,18 @@ def monitor_window(view) -> Exposure:
     sub = view.sub("Contoso Shared Services").lower()
     now = timezone.now()
     return Exposure.objects.create(
-        key="mon-01|22", vm_id=f"/subscriptions/{sub}/resourceGroups/rg-monitor/providers/Microsoft.Compute/"
-        "virtualMachines/mon-01", vm_name="mon-01", subscription_id=sub, resource_group="rg-monitor", port=22,
-        state="exposed", severity="critical", detail="open to the Internet: allow-ssh-anywhere, priority 310, from Any",
-        started=now, last_seen=now)
+        key="mon-01|22",
+        vm_id=f"/subscriptions/{sub}/resourceGroups/rg-monitor/providers/Microsoft.Compute/virtualMachines/mon-01",
+        vm_name="mon-01",
+        subscription_id=sub,
+        resource_group="rg-monitor",
+        port=22,
+        state="exposed",
+        severity="critical",
+        detail="open to the Internet: allow-ssh-anywhere, priority 310, from Any",
+        started=now,
+        last_seen=now,
+    )
 
 
 def person(sandbox, key: str) -> Client:
@@ -47,7 +55,8 @@ def test_exposure_windows_are_rows_of_the_report_csv_and_json_lines_in_the_reade
     # Fixed behind the portal's back: sql-02's window ends. (The sandbox clock stays: the report's range ends at the
     # portal's today, which an hour on would leave behind near midnight.)
     view.clients.network(view.sub("Contoso Production")).security_rules.begin_delete(
-        "rg-sql", "sql-02-nsg", "allow-ssh").result()
+        "rg-sql", "sql-02-nsg", "allow-ssh"
+    ).result()
     bob.post("/vms/refresh")
     bob.get("/vms/")
     monitor_window(view)
@@ -65,8 +74,10 @@ def test_exposure_windows_are_rows_of_the_report_csv_and_json_lines_in_the_reade
     assert "Exposure started (JIT health check)" in text and "Exposure ended (JIT health check)" in text
 
     _, lines, manifest = csv_download(grace, "/audit/report.csv", {"operation": "exposure"})
-    assert {(r["VM"], r["Meaning"], r["Status"]) for r in lines} >= {("sql-02", "exposure started", "Active"),
-                                                                    ("sql-02", "exposure ended", "Resolved")}
+    assert {(r["VM"], r["Meaning"], r["Status"]) for r in lines} >= {
+        ("sql-02", "exposure started", "Active"),
+        ("sql-02", "exposure ended", "Resolved"),
+    }
     assert not any(r["VM"].startswith("mon-") for r in lines)
     assert manifest["coverage"]["rows_hidden_by_read_scope"] == 1
 
@@ -77,7 +88,9 @@ def test_exposure_windows_are_rows_of_the_report_csv_and_json_lines_in_the_reade
     assert {("sql-02", "JIT500W", "health.exposure_started"), ("sql-02", "JIT501I", "health.exposure_ended")} <= codes
 
     carol = person(sandbox, "carol")  # Reader everywhere: rg-monitor's windows are hers to read
-    assert any(r.vms == "mon-01" for r in carol.get("/audit/", {"operation": "exposure", "vm": "mon-01"}).context["rows"])
+    assert any(
+        r.vms == "mon-01" for r in carol.get("/audit/", {"operation": "exposure", "vm": "mon-01"}).context["rows"]
+    )
 
 
 def test_taking_them_twice_stores_once_and_the_end_follows_the_start(signed_in, view):
@@ -106,4 +119,5 @@ def test_the_archives_purge_takes_exposure_windows_older_than_the_retention(sign
     assert not ArchivedEvent.objects.filter(event_id__startswith=f"jitportal-exposure-{old.pk}-").exists()
     assert Exposure.objects.filter(vm_name="sql-02").exists()  # open, recent: kept
     from trail.models import AuditEvent
+
     assert AuditEvent.objects.get(action="archive.purge").details["deleted"]["exposure_windows"] == 1

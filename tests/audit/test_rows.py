@@ -33,13 +33,17 @@ def _report(client, **filters) -> list:
 
 
 def test_an_approved_request_is_requested_by_the_requester_beside_the_approver_as_caller(
-        person, production_rule, sandbox, view):
+    person, production_rule, sandbox, view
+):
     alice, hana, carol = person("alice"), person("hana"), person("carol")
     access = ask(alice, view, justification="patch openssl")
     decide(hana, access, "approve", "ok")
     row = next(r for r in _report(carol, vm="web-02") if r.meaning == "access granted")
-    assert (row.requested_by, row.event.caller, row.request) == ("alice@contoso.test", "hana@contoso.test",
-                                                                f"request {access.pk}")
+    assert (row.requested_by, row.event.caller, row.request) == (
+        "alice@contoso.test",
+        "hana@contoso.test",
+        f"request {access.pk}",
+    )
     _, rows, _ = csv_download(carol, "/audit/report.csv", {"vm": "web-02"})
     line = next(r for r in rows if r["Meaning"] == "access granted")
     assert (line["Requested by"], line["Event initiated by"]) == ("alice@contoso.test", "hana@contoso.test")
@@ -57,8 +61,14 @@ def test_one_operation_over_two_vms_shows_vm_port_pairs_and_each_pairs_window(pe
     form = alice.get("/access/new", {"vm": ids}).context["form"]
     first = {c.row.name: c for c in reversed(form.choices)}  # each VM's first port
     data = fill(alice, ids, ports=())
-    data.update({first["dev-01"].field_name: "on", first["dev-02"].field_name: "on",
-                 f"{first['dev-02'].field_name}-for_value": "30", f"{first['dev-02'].field_name}-for_unit": "minutes"})
+    data.update(
+        {
+            first["dev-01"].field_name: "on",
+            first["dev-02"].field_name: "on",
+            f"{first['dev-02'].field_name}-for_value": "30",
+            f"{first['dev-02'].field_name}-for_unit": "minutes",
+        }
+    )
     assert submit(alice, data).status_code == 302
     access = AccessRequest.objects.latest("id")
     row = next(r for r in _report(carol, resource_group="rg-dev") if r.request == f"request {access.pk}")
@@ -78,8 +88,10 @@ def test_end_now_and_an_extension_are_shown_as_such_and_not_counted_as_approvals
     sandbox.advance("PT10M")
     alice.post("/vms/refresh")
     form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
-    alice.post(f"/access/requests/{access.pk}/extend", {"duration_value": "2", "duration_unit": "hours",
-                                                        "request_key": form["request_key"].value()})
+    alice.post(
+        f"/access/requests/{access.pk}/extend",
+        {"duration_value": "2", "duration_unit": "hours", "request_key": form["request_key"].value()},
+    )
     extension = AccessRequest.objects.latest("id")
     sandbox.advance("PT10M")
     alice.post("/vms/refresh")
@@ -92,7 +104,8 @@ def test_end_now_and_an_extension_are_shown_as_such_and_not_counted_as_approvals
     assert rows[f"request {extension.pk}"].meaning == f"extension of request {access.pk}"
     ended = [r for r in _report(carol, vm="web-02") if r.meaning.startswith("ended early")]
     assert [(r.meaning, r.request, r.requested_by) for r in ended] == [
-        ("ended early by alice@contoso.test", f"request {extension.pk}", "alice@contoso.test")]
+        ("ended early by alice@contoso.test", f"request {extension.pk}", "alice@contoso.test")
+    ]
     assert rows[f"request {again.pk}"].meaning == "access granted"
     granted = [r for r in _report(carol, vm="web-02", operation="grant") if r.request]
     assert {r.request for r in granted} == {f"request {access.pk}", f"request {again.pk}"}
@@ -110,8 +123,9 @@ def test_removing_jit_is_a_removal_beside_azures_operation_and_found_by_the_filt
     assert "JIT removed" in page and "Create or Update JIT Network Access Policy" in page
 
 
-def test_the_same_rows_as_json_lines_with_stable_fields_and_event_codes_and_a_manifest(person, sandbox, view,
-                                                                                        tmp_path, capsys):
+def test_the_same_rows_as_json_lines_with_stable_fields_and_event_codes_and_a_manifest(
+    person, sandbox, view, tmp_path, capsys
+):
     import json
 
     from django.core.management import call_command
@@ -155,9 +169,28 @@ def _outside_the_portal_in_rg_monitor(view) -> None:
     event the portal's trail knows nothing of."""
     mon_01 = view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")
     view.clients.security(view.sub("Contoso Shared Services")).jit_network_access_policies.create_or_update(
-        "rg-monitor", "eastus", "default", {"properties": {"virtualMachines": [{"id": mon_01, "ports": [{
-            "number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}]}]},
-            "kind": "Basic"})
+        "rg-monitor",
+        "eastus",
+        "default",
+        {
+            "properties": {
+                "virtualMachines": [
+                    {
+                        "id": mon_01,
+                        "ports": [
+                            {
+                                "number": 22,
+                                "protocol": "*",
+                                "allowedSourceAddressPrefix": "*",
+                                "maxRequestAccessDuration": "PT3H",
+                            }
+                        ],
+                    }
+                ]
+            },
+            "kind": "Basic",
+        },
+    )
 
 
 def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_once_someone_collected_it(person, view):
@@ -168,8 +201,9 @@ def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_once_someone_
     assert grace.get("/audit/").context["hidden"] == before + 1  # counted at Grace's next read: no cache between
 
 
-def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_at_the_moment_she_reads(person, sandbox, view,
-                                                                                           settings):
+def test_rows_hidden_by_read_scope_count_an_azure_event_outside_it_at_the_moment_she_reads(
+    person, sandbox, view, settings
+):
     """With the read-only app identity configured, nobody else need read first: Grace's read collects as the app."""
     reader = next(a for a in sandbox.info()["apps"] if a["display_name"] == "jitportal audit reader")
     settings.AUDIT_READER_CLIENT_ID, settings.AUDIT_READER_CLIENT_SECRET = reader["client_id"], reader["client_secret"]

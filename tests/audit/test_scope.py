@@ -16,8 +16,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 @pytest.fixture
 def monitor_change(view) -> str:
-    policy = (f"/subscriptions/{view.sub('Contoso Shared Services')}/resourceGroups/rg-monitor/providers/"
-              "Microsoft.Security/locations/eastus/jitNetworkAccessPolicies/default")
+    policy = (
+        f"/subscriptions/{view.sub('Contoso Shared Services')}/resourceGroups/rg-monitor/providers/"
+        "Microsoft.Security/locations/eastus/jitNetworkAccessPolicies/default"
+    )
     record(PORTAL, "jit.edit", policy, "succeeded", details={"before": {}, "after": {}})
     return policy
 
@@ -41,9 +43,13 @@ def test_the_report_csvs_manifest_says_what_it_covers_and_what_could_not_be_read
     grace = signed_in("grace")
     data, rows, manifest = csv_download(grace, "/audit/report.csv")
     assert data.decode("utf-8-sig").startswith("Correlation id,Operation name,")
-    assert manifest["file"].startswith("jit-activity_") and "Contoso Production" in manifest["coverage"]["subscriptions"]
+    assert (
+        manifest["file"].startswith("jit-activity_") and "Contoso Production" in manifest["coverage"]["subscriptions"]
+    )
     assert [u["subscription"] for u in manifest["coverage"]["not_read_from_azure"]] == ["Contoso Legacy Apps"]
-    assert re.fullmatch(r"\d+:[0-9a-f]{64}", manifest["checkpoint"]) and manifest["generated_by"] == "grace@contoso.test"
+    assert (
+        re.fullmatch(r"\d+:[0-9a-f]{64}", manifest["checkpoint"]) and manifest["generated_by"] == "grace@contoso.test"
+    )
 
 
 def test_a_csv_says_which_filters_it_did_not_apply_and_leaves_no_warning_for_the_next_page(signed_in):
@@ -56,8 +62,7 @@ def test_a_csv_says_which_filters_it_did_not_apply_and_leaves_no_warning_for_the
     assert [str(m) for m in page.context["messages"] if "Ignored" in str(m)]
 
 
-def test_a_download_filtered_to_rg_monitor_is_on_the_trail_only_for_those_who_read_rg_monitor(signed_in, sandbox,
-                                                                                             view):
+def test_a_download_filtered_to_rg_monitor_is_on_the_trail_only_for_those_who_read_rg_monitor(signed_in, sandbox, view):
     """What an auditor typed names resources: Grace is not shown Carol's download filtered to rg-monitor, nor her
     download of mon-01's activity, yet sees Carol's unfiltered one."""
     from django.test import Client
@@ -80,5 +85,13 @@ def test_a_download_filtered_to_rg_monitor_is_on_the_trail_only_for_those_who_re
     assert [e.details["filters"] for e in seen if e.actor_name.startswith("carol@")] == [{}]
     text = b"".join(grace.get("/audit/trail.csv", {"action": "csv.download"}).streaming_content).decode("utf-8-sig")
     assert "rg-monitor" not in text and "mon-01" not in text and "rg-nobody-has" not in text
-    assert len([e for e in carol.get("/audit/trail", {"action": "csv.download"}).context["page"].object_list
-                if e.actor_name.startswith("carol@")]) == 5 - 1  # the download of nothing she can read: nobody's
+    assert (
+        len(
+            [
+                e
+                for e in carol.get("/audit/trail", {"action": "csv.download"}).context["page"].object_list
+                if e.actor_name.startswith("carol@")
+            ]
+        )
+        == 5 - 1
+    )  # the download of nothing she can read: nobody's

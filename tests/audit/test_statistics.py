@@ -14,19 +14,39 @@ from audit.models import ArchivedEvent
 from audit.report import Filters, matching
 from audit.scope import ReadScope
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner and its sqlite_stat1")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner and its sqlite_stat1"),
+]
 
 SUB = "0000be0c-0000-4000-8000-0000000057a7"
 
 
 def _fill(count: int) -> None:
     now = timezone.now()
-    ArchivedEvent.objects.bulk_create([ArchivedEvent(
-        event_id=f"e{i}", correlation_id=f"c{i}", operation="Microsoft.Security/x/write", operation_name="w",
-        status="Succeeded", category="Administrative", level="Informational", time=now - timedelta(seconds=i),
-        subscription_id=SUB, caller="bob", resource_type="t", resource_group=f"rg-{i % 40:02d}", resource_id="p",
-        scope_subscription=SUB, scope_group=f"rg-{i % 40:02d}") for i in range(count)], batch_size=1000)
+    ArchivedEvent.objects.bulk_create(
+        [
+            ArchivedEvent(
+                event_id=f"e{i}",
+                correlation_id=f"c{i}",
+                operation="Microsoft.Security/x/write",
+                operation_name="w",
+                status="Succeeded",
+                category="Administrative",
+                level="Informational",
+                time=now - timedelta(seconds=i),
+                subscription_id=SUB,
+                caller="bob",
+                resource_type="t",
+                resource_group=f"rg-{i % 40:02d}",
+                resource_id="p",
+                scope_subscription=SUB,
+                scope_group=f"rg-{i % 40:02d}",
+            )
+            for i in range(count)
+        ],
+        batch_size=1000,
+    )
 
 
 def _plan() -> str:
@@ -63,7 +83,8 @@ def test_a_purge_that_deleted_events_renews_them(settings):
     call_command("purge_archive")
     assert "audit_archivedevent" not in _statistics()  # nothing purged: nothing to renew
     ArchivedEvent.objects.filter(pk__in=ArchivedEvent.objects.order_by("pk").values("pk")[:20]).update(
-        time=timezone.now() - timedelta(days=2))
+        time=timezone.now() - timedelta(days=2)
+    )
     call_command("purge_archive")
     assert ArchivedEvent.objects.count() == 30 and "audit_archivedevent" in _statistics()
 

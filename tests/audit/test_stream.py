@@ -26,19 +26,49 @@ from trail.chain import record
 from trail.models import AuditEvent
 
 VM = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/"
-POLICY = ("/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Security/"
-          "locations/westeurope/jitNetworkAccessPolicies/default")
+POLICY = (
+    "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-dev/providers/Microsoft.Security/"
+    "locations/westeurope/jitNetworkAccessPolicies/default"
+)
 
 
 def _request(number: int, outcome: str = "opened", **more) -> AuditEvent:
     """A request the portal opened: dev-02:5986 and dev-06:22, as the trail keeps it."""
-    return record(PORTAL, "access.request", POLICY, outcome, correlation_id=f"c-{number}", details={
-        "request": number, "requester": "alice@contoso.test", "source": "203.0.113.50",
-        "justification": f"OPS-{number}", "minutes": 60, **more,
-        "items": [{"vm": VM + "dev-02", "port": 5986, "end": "2026-12-02T19:00:00+00:00", "source": "203.0.113.50",
-                   "status": "opened", "message": "", "correlation_id": f"c-{number}"},
-                  {"vm": VM + "dev-06", "port": 22, "end": "2026-12-02T18:30:00+00:00", "source": "203.0.113.50",
-                   "status": "opened", "message": "", "correlation_id": f"c-{number}"}]})
+    return record(
+        PORTAL,
+        "access.request",
+        POLICY,
+        outcome,
+        correlation_id=f"c-{number}",
+        details={
+            "request": number,
+            "requester": "alice@contoso.test",
+            "source": "203.0.113.50",
+            "justification": f"OPS-{number}",
+            "minutes": 60,
+            **more,
+            "items": [
+                {
+                    "vm": VM + "dev-02",
+                    "port": 5986,
+                    "end": "2026-12-02T19:00:00+00:00",
+                    "source": "203.0.113.50",
+                    "status": "opened",
+                    "message": "",
+                    "correlation_id": f"c-{number}",
+                },
+                {
+                    "vm": VM + "dev-06",
+                    "port": 22,
+                    "end": "2026-12-02T18:30:00+00:00",
+                    "source": "203.0.113.50",
+                    "status": "opened",
+                    "message": "",
+                    "correlation_id": f"c-{number}",
+                },
+            ],
+        },
+    )
 
 
 def _row(event: AuditEvent) -> dict:
@@ -128,7 +158,10 @@ def ingestion_stream(sandbox, settings):
     settings.AUDIT_INGESTION_ENDPOINT = info["logs_ingestion"]["endpoint"]
     settings.AUDIT_INGESTION_RULE_ID = info["logs_ingestion"]["rule_id"]
     settings.AUDIT_INGESTION_STREAM = info["logs_ingestion"]["stream"]
-    settings.AUDIT_INGESTION_CLIENT_ID, settings.AUDIT_INGESTION_CLIENT_SECRET = reader["client_id"], reader["client_secret"]
+    settings.AUDIT_INGESTION_CLIENT_ID, settings.AUDIT_INGESTION_CLIENT_SECRET = (
+        reader["client_id"],
+        reader["client_secret"],
+    )
     settings.AUDIT_STREAM_WEBHOOK_URL = ""
     gateway.ingestion._client.cache_clear()
     yield sandbox
@@ -153,8 +186,9 @@ def test_events_arrive_in_the_logs_ingestion_stream_as_the_app_identity(ingestio
 @pytest.mark.integration
 @pytest.mark.django_db
 def test_a_throttled_ingestion_waits_for_retry_after_and_then_delivers(ingestion_stream):
-    ingestion_stream.control("POST", "faults", {"operation": "ingestion.upload", "kind": "429", "count": 1,
-                                                "retry_after": 42})
+    ingestion_stream.control(
+        "POST", "faults", {"operation": "ingestion.upload", "kind": "429", "count": 1, "retry_after": 42}
+    )
     _request(1)
     assert stream.deliver_all() == {"logs-ingestion": 0}
     cursor = StreamCursor.objects.get(sink="logs-ingestion")
@@ -167,8 +201,10 @@ def test_a_throttled_ingestion_waits_for_retry_after_and_then_delivers(ingestion
 @pytest.mark.django_db
 def test_an_identity_without_the_publisher_role_is_refused_and_nothing_moves(ingestion_stream, settings):
     portal_app = next(a for a in ingestion_stream.info()["apps"] if a["display_name"] == "jitportal")
-    settings.AUDIT_INGESTION_CLIENT_ID, settings.AUDIT_INGESTION_CLIENT_SECRET = (portal_app["client_id"],
-                                                                                  portal_app["client_secret"])
+    settings.AUDIT_INGESTION_CLIENT_ID, settings.AUDIT_INGESTION_CLIENT_SECRET = (
+        portal_app["client_id"],
+        portal_app["client_secret"],
+    )
     _request(1)
     assert stream.deliver_all() == {"logs-ingestion": 0}
     assert "Monitoring Metrics Publisher" in StreamCursor.objects.get(sink="logs-ingestion").last_error
@@ -179,8 +215,13 @@ def test_an_identity_without_the_publisher_role_is_refused_and_nothing_moves(ing
 
 
 def _worker(env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "stream_audit", "--once"], env=env,
-                            cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "stream_audit", "--once"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -188,10 +229,17 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_resends_under_the_same_ids(
     if connection.vendor != "sqlite":
         pytest.skip("the worker process is pointed at the test database by its SQLite file")
     made = [_request(i) for i in range(25)]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "jitportal.settings", "DJANGO_DEBUG": "1",
-           "DATABASE_PATH": connection.settings_dict["NAME"], "AUDIT_STREAM_WEBHOOK_URL": webhook_receiver.url,
-           "AUDIT_STREAM_WEBHOOK_SECRET": WEBHOOK_SECRET, "AUDIT_STREAM_BATCH": "10", "POLICY_LEASE_SECONDS": "10",
-           "DJANGO_SECRET_KEY": settings.SECRET_KEY}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "jitportal.settings",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_PATH": connection.settings_dict["NAME"],
+        "AUDIT_STREAM_WEBHOOK_URL": webhook_receiver.url,
+        "AUDIT_STREAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "AUDIT_STREAM_BATCH": "10",
+        "POLICY_LEASE_SECONDS": "10",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+    }
     env.pop("DATABASE_URL", None)
     webhook_receiver.delay = 30  # the second batch is received, and its answer never comes before the kill
     webhook_receiver.fail_next(0)

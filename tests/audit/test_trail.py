@@ -21,15 +21,19 @@ pytestmark = pytest.mark.django_db
 
 
 def _three_events():
-    return [record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1})
-            for i in range(3)]
+    return [
+        record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1}) for i in range(3)
+    ]
 
 
 def _peak_while_streaming(count: int) -> int:
-    rows = ([f"id-{i}", "Initiate JIT Network Access Policy", "Succeeded", "=x" if i % 7 == 0 else "y" * 40]
-            for i in range(count))
-    response = csv_export.response((p.encode() for p in csv_export.stream(["a", "b", "c", "d"], rows)), "x.csv",
-                                   "/audit/manifests/x.json")
+    rows = (
+        [f"id-{i}", "Initiate JIT Network Access Policy", "Succeeded", "=x" if i % 7 == 0 else "y" * 40]
+        for i in range(count)
+    )
+    response = csv_export.response(
+        (p.encode() for p in csv_export.stream(["a", "b", "c", "d"], rows)), "x.csv", "/audit/manifests/x.json"
+    )
     assert isinstance(response, StreamingHttpResponse)
     tracemalloc.start()
     written = 0
@@ -48,8 +52,9 @@ def test_streaming_200000_rows_keeps_memory_flat():
     assert large < 256 * 1024
 
 
-def test_the_trail_csv_streams_from_the_database_and_carries_a_checkpoint(client, django_user_model, monkeypatch,
-                                                                         caplog):
+def test_the_trail_csv_streams_from_the_database_and_carries_a_checkpoint(
+    client, django_user_model, monkeypatch, caplog
+):
     from audit import views
 
     monkeypatch.setattr(views, "_scope", lambda request: views.ReadScope(frozenset()))
@@ -75,22 +80,32 @@ def test_the_trail_records_the_client_behind_a_trusted_proxy_not_the_proxy(porta
     settings.TRUSTED_PROXIES = ["10.9.0.0/24"]
     start = portal.get("/accounts/sign-in", REMOTE_ADDR="10.9.0.2", HTTP_X_FORWARDED_FOR="198.51.100.23")
     callback = sandbox.choose_account(start["Location"], "alice")
-    portal.get("/accounts/callback", query_of(callback), REMOTE_ADDR="10.9.0.2",
-               HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.23")
+    portal.get(
+        "/accounts/callback", query_of(callback), REMOTE_ADDR="10.9.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.23"
+    )
     event = AuditEvent.objects.get(action="sign-in")
     assert (event.outcome, event.source_ip) == ("succeeded", "198.51.100.23")
 
 
 def test_the_trails_before_and_after_reads_as_a_difference_per_vm():
     vm = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/"
-    details = {"before": {vm + "web-02": "22/TCP from per request up to 3 h",
-                          vm + "dev-01": "22/TCP from per request up to 3 h; 3389/Any from per request up to 3 h"},
-               "after": {vm + "dev-01": "22/TCP from per request up to 1 h; 8443/TCP from 10.0.0.0/8+10.1.0.0/16 up to 3 h",
-                         vm + "dev-08": "22/Any from per request up to 3 h; 3389/Any from per request up to 3 h"},
-               "error": "Azure refused"}
+    details = {
+        "before": {
+            vm + "web-02": "22/TCP from per request up to 3 h",
+            vm + "dev-01": "22/TCP from per request up to 3 h; 3389/Any from per request up to 3 h",
+        },
+        "after": {
+            vm + "dev-01": "22/TCP from per request up to 1 h; 8443/TCP from 10.0.0.0/8+10.1.0.0/16 up to 3 h",
+            vm + "dev-08": "22/Any from per request up to 3 h; 3389/Any from per request up to 3 h",
+        },
+        "error": "Azure refused",
+    }
     assert difference(details) == [
         "dev-01: port 22 max 3 h → 1 h, port 3389 removed, port 8443 added (TCP, from 10.0.0.0/8, 10.1.0.0/16, ≤ 3 h)",
-        "enabled on dev-08: 22, 3389 (Any, ≤ 3 h)", "removed from web-02", "error: Azure refused"]
+        "enabled on dev-08: 22, 3389 (Any, ≤ 3 h)",
+        "removed from web-02",
+        "error: Azure refused",
+    ]
 
 
 def test_the_trails_details_read_as_words_with_vm_names_beside_arm_ids_never_as_python():
@@ -98,5 +113,7 @@ def test_the_trails_details_read_as_words_with_vm_names_beside_arm_ids_never_as_
     assert difference({"request": 1, "comment": "ok"}) == ["request: 1", "comment: ok"]
     assert difference({"roles": ["JIT.Auditor"]}) == ["roles: JIT.Auditor"]
     assert difference({"filters": {"vm": "mon-01", "start": ""}, "break_glass": True}) == [
-        "filters: vm mon-01; start none", "break glass: yes"]
+        "filters: vm mon-01; start none",
+        "break glass: yes",
+    ]
     assert difference({"items": [{"vm": vm, "port": 22}]}) == [f"items: vm dev-02 ({vm}); port 22"]

@@ -13,8 +13,16 @@ from tests.browser.conftest import enable_with_defaults, pick, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-PEOPLE = ["Alice Archer", "Bob Brennan", "Carol Chen", "Frank Fischer", "Grace Green", "Dave Dunn", "Erin Evans",
-          "Hana Hill"]
+PEOPLE = [
+    "Alice Archer",
+    "Bob Brennan",
+    "Carol Chen",
+    "Frank Fischer",
+    "Grace Green",
+    "Dave Dunn",
+    "Erin Evans",
+    "Hana Hill",
+]
 WIDTHS = (1280, 390)
 AXE = Axe()
 
@@ -34,8 +42,11 @@ def violations(page, seen: set[str] | None = None) -> list[str]:
     found = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
-        found += [f"{page.url} at {width} px: {v['id']} ({v['impact']}): {v['help']} at "
-                  f"{[n['target'] for n in v['nodes']][:3]}" for v in AXE.run(page).response["violations"]]
+        found += [
+            f"{page.url} at {width} px: {v['id']} ({v['impact']}): {v['help']} at "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+            for v in AXE.run(page).response["violations"]
+        ]
     wide = page.evaluate("document.documentElement.scrollWidth")
     return found + ([f"{page.url} is {wide} px wide at 390 px"] if wide > 390 else [])
 
@@ -44,13 +55,33 @@ def _pages(subs: dict[str, str]) -> list[str]:
     vm = f"/vms/{subs['prod']}/rg-web/web-01/"
     build = f"/subscriptions/{subs['dev']}/resourceGroups/rg-build/providers/Microsoft.Compute/virtualMachines/build-01"
     web02 = f"/subscriptions/{subs['prod']}/resourceGroups/rg-web/providers/Microsoft.Compute/virtualMachines/web-02"
-    return ["/", "/vms/?tab=configured", "/vms/?tab=not-configured", "/vms/?tab=unsupported", "/vms/?q=xyz", vm,
-            f"/vms/{subs['dev']}/rg-build/build-01/", f"/access/new?vm={web02}", "/access/",
-            f"/vms/enable?vm={build}", f"/vms/enable/defaults?vm={build}", f"{vm}jit/edit", f"{vm}jit/remove",
-            "/audit/", f"/audit/vm/{subs['prod']}/rg-web/web-01/", "/audit/trail", "/access/approvals/",
-            "/access/rules/", "/access/rules/new", "/vms/no/such/page/",
-            "/audit/health", "/audit/exposures", f"/vms/{subs['prod']}/rg-sql/sql-02/", f"/vms/{subs['prod']}/rg-sql/sql-02/health/restore",
-            f"/vms/{subs['dev']}/rg-dev/dev-02/"]
+    return [
+        "/",
+        "/vms/?tab=configured",
+        "/vms/?tab=not-configured",
+        "/vms/?tab=unsupported",
+        "/vms/?q=xyz",
+        vm,
+        f"/vms/{subs['dev']}/rg-build/build-01/",
+        f"/access/new?vm={web02}",
+        "/access/",
+        f"/vms/enable?vm={build}",
+        f"/vms/enable/defaults?vm={build}",
+        f"{vm}jit/edit",
+        f"{vm}jit/remove",
+        "/audit/",
+        f"/audit/vm/{subs['prod']}/rg-web/web-01/",
+        "/audit/trail",
+        "/access/approvals/",
+        "/access/rules/",
+        "/access/rules/new",
+        "/vms/no/such/page/",
+        "/audit/health",
+        "/audit/exposures",
+        f"/vms/{subs['prod']}/rg-sql/sql-02/",
+        f"/vms/{subs['prod']}/rg-sql/sql-02/health/restore",
+        f"/vms/{subs['dev']}/rg-dev/dev-02/",
+    ]
 
 
 @pytest.mark.parametrize("person", PEOPLE)
@@ -69,14 +100,18 @@ def test_every_page_has_no_axe_violations_at_both_widths(page, subs, person):
 
 def test_axe_reports_what_it_finds(page):
     sign_in_as(page, "Carol Chen")
-    page.evaluate("document.querySelector('main').append(Object.assign(document.createElement('img'), {src: '/x.png'}))")
+    page.evaluate(
+        "document.querySelector('main').append(Object.assign(document.createElement('img'), {src: '/x.png'}))"
+    )
     assert any("image-alt" in v for v in violations(page))
 
 
 def test_a_page_wider_than_a_phone_is_reported(page):
     sign_in_as(page, "Carol Chen")
-    page.evaluate("document.querySelector('main').append(Object.assign(document.createElement('div'), "
-                  "{style: 'width: 900px; height: 1px'}))")
+    page.evaluate(
+        "document.querySelector('main').append(Object.assign(document.createElement('div'), "
+        "{style: 'width: 900px; height: 1px'}))"
+    )
     assert any("900 px wide" in v or "px wide at 390 px" in v for v in violations(page))
 
 
@@ -117,7 +152,12 @@ def test_at_phone_width_what_a_person_needs_is_on_screen(page):
     page.get_by_role("button", name="Sign out").click()
     sign_in_as(page, "Bob Brennan")
     pick(page, "not-configured", ["build-01"], "Enable JIT on VMs", query="build-01")
-    for label in ("Port, port row 1", "Maximum request time, port row 1", "Remove, port row 1", "IPs or CIDRs, port row 3"):
+    for label in (
+        "Port, port row 1",
+        "Maximum request time, port row 1",
+        "Remove, port row 1",
+        "IPs or CIDRs, port row 3",
+    ):
         box = page.get_by_label(label).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
 

@@ -70,7 +70,9 @@ def test_an_edit_that_removes_a_port_asks_first_with_or_without_javascript(brows
         page.get_by_label("Remove, port row 2").check()  # 3389
         page.get_by_role("button", name="Save").click()
         expect(page.get_by_role("heading", name="Remove port 3389 from web-03?")).to_be_visible()
-        expect(page.get_by_role("list", name="Ports this edit removes")).to_contain_text("Port 3389/Any from per request")
+        expect(page.get_by_role("list", name="Ports this edit removes")).to_contain_text(
+            "Port 3389/Any from per request"
+        )
         page.get_by_role("button", name="Back to the form").click()  # nothing saved; the tick is still there
         expect(page.get_by_label("Remove, port row 2")).to_be_checked()
         page.get_by_role("button", name="Save").click()

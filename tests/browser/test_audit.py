@@ -52,10 +52,27 @@ def _report_since(page, days: int) -> None:
 def test_graces_report_says_rows_are_hidden_by_her_azure_read_scope(page, view):
     monitor = view.clients.security(view.sub("Contoso Shared Services"))
     mon_01 = view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")
-    monitor.jit_network_access_policies.create_or_update("rg-monitor", "eastus", "default", jit.JitNetworkAccessPolicy(
-        kind="Basic", virtual_machines=[jit.JitNetworkAccessPolicyVirtualMachine(id=mon_01, ports=[
-            jit.JitNetworkAccessPortRule(number=22, protocol="*", allowed_source_address_prefix="*",
-                                         max_request_access_duration="PT3H")])]))
+    monitor.jit_network_access_policies.create_or_update(
+        "rg-monitor",
+        "eastus",
+        "default",
+        jit.JitNetworkAccessPolicy(
+            kind="Basic",
+            virtual_machines=[
+                jit.JitNetworkAccessPolicyVirtualMachine(
+                    id=mon_01,
+                    ports=[
+                        jit.JitNetworkAccessPortRule(
+                            number=22,
+                            protocol="*",
+                            allowed_source_address_prefix="*",
+                            max_request_access_duration="PT3H",
+                        )
+                    ],
+                )
+            ],
+        ),
+    )
     sign_in_as(page, "Carol Chen")
     _report_since(page, 1)  # Carol, who reads everything, archives the change in rg-monitor
     expect(page.get_by_role("table")).to_contain_text("enabled on mon-01: 22 (Any, ≤ 3 h)")
@@ -64,17 +81,20 @@ def test_graces_report_says_rows_are_hidden_by_her_azure_read_scope(page, view):
     sign_in_as(page, "Grace Green")
     _report_since(page, 1)
     expect(page.get_by_role("status")).to_contain_text(
-        "1 event about resource groups outside your Azure read scope is not shown.")
+        "1 event about resource groups outside your Azure read scope is not shown."
+    )
     expect(page.locator("main")).not_to_contain_text("mon-01")
 
 
-def test_carols_report_after_a_removal_still_shows_the_removed_vms_history_and_its_csv_says_its_coverage(page, view,
-                                                                                                      settings):
+def test_carols_report_after_a_removal_still_shows_the_removed_vms_history_and_its_csv_says_its_coverage(
+    page, view, settings
+):
     settings.AUDIT_COLLECT_SECONDS = 0  # every view collects: the removal made outside the portal, seconds later
     sign_in_as(page, "Carol Chen")
     _report_since(page, 3)  # the archive holds web-02's history while the policy still exists
     view.clients.security(view.sub("Contoso Production")).jit_network_access_policies.delete(
-        "rg-web", "westeurope", "default")
+        "rg-web", "westeurope", "default"
+    )
     page.get_by_label("VM", exact=True).fill("web-02")
     page.get_by_role("button", name="Filter").click()
     table = page.get_by_role("table")
@@ -90,4 +110,6 @@ def test_carols_report_after_a_removal_still_shows_the_removed_vms_history_and_i
         rows = list(csv.DictReader(file))
     assert [r["Justification"] or r["Change"] for r in rows] == [
         "removed from web-01; removed from web-02; removed from web-03; removed from web-04 "
-        "(changed outside the portal)", "Investigating disk alert"]
+        "(changed outside the portal)",
+        "Investigating disk alert",
+    ]

@@ -15,8 +15,15 @@ def test_carol_finds_every_state_on_the_health_page_and_downloads_it(page):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Health").click()
     expect(page.get_by_role("heading", name="Does JIT really protect each port?")).to_be_visible()
     counts = page.get_by_role("list", name="VMs per state")
-    for label in ("Bypassed", "Deny rule missing", "Exposed, no JIT", "Left-over allow", "Unknown", "Open now by JIT",
-                  "Protected"):
+    for label in (
+        "Bypassed",
+        "Deny rule missing",
+        "Exposed, no JIT",
+        "Left-over allow",
+        "Unknown",
+        "Open now by JIT",
+        "Protected",
+    ):
         expect(counts.get_by_text(label, exact=True)).to_be_visible()
     page.get_by_role("combobox", name="State").select_option("bypassed")
     page.get_by_role("combobox", name="Severity").select_option("critical")
@@ -72,4 +79,5 @@ def test_alice_is_warned_on_the_request_form(page):
     page.goto("/vms/?tab=configured&q=sql-02")
     page.get_by_role("link", name="Request access sql-02").click()
     expect(page.get_by_role("status").filter(has_text="already open to the Internet")).to_contain_text(
-        "Port 22 of sql-02 is already open to the Internet by rule allow-ssh")
+        "Port 22 of sql-02 is already open to the Internet by rule allow-ssh"
+    )

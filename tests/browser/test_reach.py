@@ -19,8 +19,15 @@ def test_the_vm_list_reflows_at_390_px_and_sign_out_is_not_clipped(page):
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in_as(page, "Bob Brennan")
     ApprovalRule.objects.create(name="Production")  # a table with a screen-reader-only header past the screen
-    for url in ("/vms/", "/vms/?tab=not-configured", "/vms/?tab=unsupported", "/audit/", "/access/approvals/",
-                "/access/rules/", "/access/rules/new"):
+    for url in (
+        "/vms/",
+        "/vms/?tab=not-configured",
+        "/vms/?tab=unsupported",
+        "/audit/",
+        "/access/approvals/",
+        "/access/rules/",
+        "/access/rules/new",
+    ):
         page.goto(url)
         assert _page_width(page) <= 390, url
     box = page.get_by_role("button", name="Sign out").bounding_box()
@@ -58,5 +65,6 @@ def test_the_audit_pages_fit_the_window_and_their_tables_scroll_in_their_own_box
         assert _page_width(page) <= width, url
         # Each moment of a window (the 12th column) stays on one line: a window reads in at most two.
         lines = page.locator("table.events tbody td:nth-child(12) time").evaluate_all(
-            "moments => moments.map(m => m.getClientRects().length)")
+            "moments => moments.map(m => m.getClientRects().length)"
+        )
         assert lines and set(lines) == {1}, (url, lines)

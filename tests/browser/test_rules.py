@@ -62,8 +62,9 @@ def test_rules_page_flags_skippable_rules_checks_a_new_one_and_is_read_only_for_
     expect(problems).to_contain_text("Azure does not let hana@contoso.test open ports in Contoso Development / rg-dev")
     found += _look(page, "rule-problems")
 
-    sign_in_as(frank := browser.new_context(ignore_https_errors=True, base_url=live_server.url).new_page(),
-               "Frank Fischer")
+    sign_in_as(
+        frank := browser.new_context(ignore_https_errors=True, base_url=live_server.url).new_page(), "Frank Fischer"
+    )
     frank.goto("/access/rules/")
     expect(frank.get_by_role("region", name="Production")).to_contain_text("Read-only for you. Azure does not give you")
     expect(frank.get_by_role("link", name="Delete rule Production")).to_have_count(0)

@@ -20,7 +20,8 @@ from playwright.sync_api import expect
 
 from tests.team.cluster import REDIS_URL, ROOT, drop_database, fresh_database, unreachable
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration]
+# On the team tests' worker (make test runs pytest-xdist): tests/team/ also collects static files into var/static.
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.xdist_group("team")]
 
 
 def _three_free_ports() -> int:
@@ -52,11 +53,25 @@ def rehearsal(sandbox_process):
         pytest.skip(f"SKIPPED LOUDLY: the team rehearsal needs PostgreSQL and Redis: {why}")
     database, port = fresh_database(), _three_free_ports()
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "DJANGO_", "DATABASE_", "REDIS_"))}
-    env = {**kept, "DJANGO_SETTINGS_MODULE": "jitportal.settings", "DJANGO_DEBUG": "1",  # as the Makefile runs it
-           "SANDBOX_PORT": sandbox_process.base_url.rsplit(":", 1)[1], "SANDBOX_DATA_DIR": str(settings.SANDBOX_DATA_DIR),
-           "DATABASE_URL": database, "REDIS_URL": REDIS_URL, "CACHE_KEY_PREFIX": f"jitportal-team-{os.getpid()}"}
-    process = subprocess.Popen([sys.executable, "manage.py", "team", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **kept,
+        "DJANGO_SETTINGS_MODULE": "jitportal.settings",
+        "DJANGO_DEBUG": "1",  # as the Makefile runs it
+        "SANDBOX_PORT": sandbox_process.base_url.rsplit(":", 1)[1],
+        "SANDBOX_DATA_DIR": str(settings.SANDBOX_DATA_DIR),
+        "DATABASE_URL": database,
+        "REDIS_URL": REDIS_URL,
+        "CACHE_KEY_PREFIX": f"jitportal-team-{os.getpid()}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "team", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     http = requests.Session()
     http.trust_env = False
     try:

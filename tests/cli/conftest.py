@@ -30,12 +30,24 @@ class Jit:
     ssh_record: Path
 
     def run(self, *args: str, timeout: float = 60, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "jit_cli", *args], env=self.env, capture_output=True, text=True,
-                              timeout=timeout, input=stdin if stdin is not None else "")
+        return subprocess.run(
+            [sys.executable, "-m", "jit_cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else "",
+        )
 
     def start(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "jit_cli", *args], env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "jit_cli", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
     def json(self, *args: str, code: int = 0, **kwargs) -> dict:
         done = self.run("--output", "json", *args, **kwargs)
@@ -54,13 +66,20 @@ def jit(sandbox, live_server, tmp_path) -> Jit:
     ssh.write_text(STAND_IN_SSH)
     ssh.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JIT_", "AZURE_"))}
-    env.update({
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(CLI_SOURCE), env.get("PYTHONPATH")])),
-        "PATH": os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
-        "JIT_PORTAL": live_server.url, "JIT_CA_BUNDLE": str(sandbox.ca_path), "JIT_CONFIG_DIR": str(tmp_path / "jit"),
-        "JIT_TOKEN_CACHE": "plain", "JIT_POLL_SECONDS": "0.3", "JIT_TEST_SSH_RECORD": str(tmp_path / "ssh-args"),
-        "COLUMNS": "200", "NO_COLOR": "1",
-    })
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(CLI_SOURCE), env.get("PYTHONPATH")])),
+            "PATH": os.pathsep.join([str(bin_dir), env.get("PATH", "")]),
+            "JIT_PORTAL": live_server.url,
+            "JIT_CA_BUNDLE": str(sandbox.ca_path),
+            "JIT_CONFIG_DIR": str(tmp_path / "jit"),
+            "JIT_TOKEN_CACHE": "plain",
+            "JIT_POLL_SECONDS": "0.3",
+            "JIT_TEST_SSH_RECORD": str(tmp_path / "ssh-args"),
+            "COLUMNS": "200",
+            "NO_COLOR": "1",
+        }
+    )
     # Device codes polled every second (Entra says 5), so that a sign-in takes a second, not five.
     sandbox.control("POST", "config", {"device_code_interval_s": 1})
     return Jit(env, tmp_path / "ssh-args")

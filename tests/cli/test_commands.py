@@ -42,7 +42,8 @@ def test_ls_lists_a_tab_narrowed_by_the_filter(alice):
     assert "build-01" not in configured.stdout  # not configured: another tab
     built = valid("ls", alice.json("ls", "--tab", "not-configured", "--filter", "build"))
     assert built["tab"] == "not-configured" and sorted(v["name"] for v in built["items"]) == [
-        f"build-{i:02d}" for i in range(1, 6)]
+        f"build-{i:02d}" for i in range(1, 6)
+    ]
     assert all(v["tab"] == "not-configured" and v["ports"] == [] for v in built["items"])
     unsupported = valid("ls", alice.json("ls", "--tab", "unsupported", "--filter", "classic"))
     assert [(v["name"], v["reason"]) for v in unsupported["items"]] == [("classic-01", "Classic VM")]
@@ -52,7 +53,7 @@ def test_ls_lists_a_tab_narrowed_by_the_filter(alice):
 
 
 # --- jit rdp -------------------------------------------------------------------------------------------------
-STAND_IN = "#!/bin/sh\nprintf '%s\\n' \"$@\" >> \"{record}\"\n{extra}"
+STAND_IN = '#!/bin/sh\nprintf \'%s\\n\' "$@" >> "{record}"\n{extra}'
 
 
 def desktop(jit: Jit, tmp_path: Path, rdp_handler: str) -> tuple[Jit, Path]:
@@ -76,9 +77,15 @@ def test_rdp_writes_the_file_with_the_address_and_port_and_says_when_nothing_can
     address = f"{access['connect_address']}:{access['connect_port']}"
     assert (access["vm_name"], access["port"]) == ("dev-02", 3389)
     assert target.read_bytes().decode().split("\r\n")[:4] == [
-        f"full address:s:{address}", "prompt for credentials:i:1", "administrative session:i:0", "username:s:admin"]
-    assert done.stdout.strip() == (f"Wrote {target} ({address}). No RDP client to open it here: open it with yours "
-                                   f"(Windows App, Remmina, xfreerdp /v:{address}).")
+        f"full address:s:{address}",
+        "prompt for credentials:i:1",
+        "administrative session:i:0",
+        "username:s:admin",
+    ]
+    assert done.stdout.strip() == (
+        f"Wrote {target} ({address}). No RDP client to open it here: open it with yours "
+        f"(Windows App, Remmina, xfreerdp /v:{address})."
+    )
     assert not opened.exists()  # xdg-open is there, but would open nothing: it is not run
 
     shown = valid("rdp", json.loads(bare.run("-o", "json", "rdp", "dev-02", "--file", str(target)).stdout))
@@ -115,8 +122,10 @@ def test_end_of_several_ports_names_them_and_wants_a_port_or_all(alice):
     asked = alice.json("request", "dev-01", "-p", "22", "-p", "3389", "--reason", "two ports")
     several = alice.run("end", "dev-01")  # no terminal to ask in: a script must say which
     assert several.returncode == 2
-    assert several.stderr == (f"jit: Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. "
-                              "Give --port to end one, or --all to end all 2.\n")
+    assert several.stderr == (
+        f"jit: Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. "
+        "Give --port to end one, or --all to end all 2.\n"
+    )
     assert ports_open(alice) == [("dev-01", 22), ("dev-01", 3389)]
 
     one = alice.run("end", "dev-01", "--port", "3389")
@@ -125,7 +134,10 @@ def test_end_of_several_ports_names_them_and_wants_a_port_or_all(alice):
     assert re.search(r"dev-01 port 3389 from \S+: ended early", one.stdout) and "dev-01 port 22 from" in one.stdout
     assert ports_open(alice) == [("dev-01", 22)]
     missing = alice.run("end", "dev-01", "--port", "3389")
-    assert missing.returncode == 1 and missing.stderr == "jit: Nothing is open on dev-01 port 3389 (open: dev-01 port 22).\n"
+    assert (
+        missing.returncode == 1
+        and missing.stderr == "jit: Nothing is open on dev-01 port 3389 (open: dev-01 port 22).\n"
+    )
 
     last = valid("request", alice.json("end", "dev-01"))  # one port left: it ends without asking
     assert last["state"] == "Ended early" and ports_open(alice) == []
@@ -137,8 +149,14 @@ def test_end_of_several_ports_at_a_terminal_asks_first(alice):
 
     def answered(answer: str) -> tuple[int, str]:
         terminal, side = pty.openpty()
-        process = subprocess.Popen([sys.executable, "-m", "jit_cli", "end", "dev-01"], env=alice.env, stdin=side,
-                                   stdout=subprocess.PIPE, stderr=side, text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jit_cli", "end", "dev-01"],
+            env=alice.env,
+            stdin=side,
+            stdout=subprocess.PIPE,
+            stderr=side,
+            text=True,
+        )
         os.close(side)
         seen, deadline = "", time.monotonic() + 30
         while "End all 2?" not in seen and time.monotonic() < deadline:
@@ -149,8 +167,11 @@ def test_end_of_several_ports_at_a_terminal_asks_first(alice):
         return process.returncode, seen
 
     code, prompt = answered("n")
-    assert code == 1 and f"Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. End all 2? [y/N]" \
+    assert (
+        code == 1
+        and f"Request {asked['id']} has 2 ports open on dev-01: dev-01 port 22, dev-01 port 3389. End all 2? [y/N]"
         in prompt.replace("\r\n", " ")
+    )
     assert ports_open(alice) == [("dev-01", 22), ("dev-01", 3389)]
     assert answered("y")[0] == 0 and ports_open(alice) == []
 
@@ -175,7 +196,9 @@ def test_end_of_a_vm_ends_that_vms_ports_alone(alice):
     alice.json("request", "dev-01", "dev-02", "-p", "22", "--reason", "both agents")
     ended = valid("request", alice.json("end", "dev-02"))
     assert ended["state"] == "Open now" and {i["vm_name"]: i["fate"] for i in ended["items"]} == {
-        "dev-01": "open", "dev-02": "ended early"}
+        "dev-01": "open",
+        "dev-02": "ended early",
+    }
     assert ports_open(alice) == [("dev-01", 22)]
 
 

@@ -32,7 +32,9 @@ def test_ssh_goes_to_the_firewalls_address_and_mapped_port(jit, sandbox, jump):
     connected = jit.run("--output", "json", "ssh", "azureuser@jump-01", "--reason", "patching the jump host")
     assert connected.returncode == 0, connected.stderr
     address = firewall_address(sandbox)
-    host, port, user = (json.loads(connected.stdout)["access"][k] for k in ("connect_address", "connect_port", "vm_name"))
+    host, port, user = (
+        json.loads(connected.stdout)["access"][k] for k in ("connect_address", "connect_port", "vm_name")
+    )
     assert user == "jump-01" and host == address and port >= 50000  # the sandbox maps from 50000, as Azure does high
     assert jit.ssh_arguments() == ["-p", str(port), "-l", "azureuser", address]
     # What is open says the same: the firewall's address and the mapped port, with the VM's port beside it.

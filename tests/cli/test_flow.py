@@ -129,8 +129,11 @@ def test_the_flow_in_json_against_the_schema(jit, sandbox, production_needs_hana
     connected = jit.run("--output", "json", "ssh", "web-02", "-l", "azureuser")
     assert connected.returncode == 0, connected.stderr
     shown = valid("ssh", json.loads(connected.stdout))
-    assert jit.ssh_arguments() == shown["command"][1:] == [
-        "-p", str(shown["access"]["connect_port"]), "-l", "azureuser", shown["access"]["connect_address"]]
+    assert (
+        jit.ssh_arguments()
+        == shown["command"][1:]
+        == ["-p", str(shown["access"]["connect_port"]), "-l", "azureuser", shown["access"]["connect_address"]]
+    )
 
     ended = valid("request", jit.json("end", str(waiting["id"])))
     assert ended["state"] == "Ended early"

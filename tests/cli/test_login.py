@@ -44,7 +44,8 @@ def test_login_by_default_uses_the_browser_with_pkce_on_localhost(jit, sandbox, 
     """MSAL opens the system browser (webbrowser, which honours BROWSER); this one picks Bob in the chooser and
     follows the redirect to the command's http://localhost listener."""
     browser = tmp_path / "browser.py"
-    browser.write_text(textwrap.dedent(f"""
+    browser.write_text(
+        textwrap.dedent(f"""
         import os, re, sys, requests
         if os.fork():  # a browser launcher returns at once; the page loads after MSAL starts listening
             sys.exit(0)
@@ -59,7 +60,8 @@ def test_login_by_default_uses_the_browser_with_pkce_on_localhost(jit, sandbox, 
         action = re.search(r"action='([^']*)'", answer.text).group(1)
         fields = dict(re.findall(r"name='([^']*)' value='([^']*)'", answer.text))
         http.post(action, data=fields, timeout=10)
-    """))
+    """)
+    )
     jit.env["BROWSER"] = f"{sys.executable} {browser} %s"
     done = jit.run("login", timeout=60)
     assert done.returncode == 0, done.stderr

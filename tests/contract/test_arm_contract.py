@@ -16,8 +16,10 @@ import pytest
 pytestmark = pytest.mark.integration
 
 VMS = "/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines"
-POLICY = ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/westus2/"
-          "jitNetworkAccessPolicies/default")
+POLICY = (
+    "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/westus2/"
+    "jitNetworkAccessPolicies/default"
+)
 
 
 @pytest.fixture
@@ -28,8 +30,10 @@ def arm(sandbox, token_for):
 
     def call(method: str, path: str, api_version: str | None = "2024-07-01", **kwargs):
         params = {"api-version": api_version} if api_version else {}
-        return http.request(method, sandbox.base_url + path, params={**params, **kwargs.pop("params", {})},
-                            timeout=30, **kwargs)
+        return http.request(
+            method, sandbox.base_url + path, params={**params, **kwargs.pop("params", {})}, timeout=30, **kwargs
+        )
+
     return call
 
 
@@ -43,8 +47,11 @@ def _is_uuid(text: str) -> bool:
 
 def test_every_answer_has_a_request_id_of_its_own_and_the_correlation_id(arm, subs, sandbox):
     client_id, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    answer = arm("GET", VMS.format(sub=subs["dev"]),
-                 headers={"x-ms-client-request-id": client_id, "x-ms-correlation-request-id": correlation})
+    answer = arm(
+        "GET",
+        VMS.format(sub=subs["dev"]),
+        headers={"x-ms-client-request-id": client_id, "x-ms-correlation-request-id": correlation},
+    )
     assert answer.status_code == 200
     assert _is_uuid(answer.headers["x-ms-request-id"]) and answer.headers["x-ms-request-id"] != client_id
     assert answer.headers["x-ms-correlation-request-id"] == correlation
@@ -78,29 +85,57 @@ def test_a_401_says_where_to_get_a_token(sandbox, subs):
 def test_a_200_delete_sends_one_content_length(arm, subs, sandbox, token_for):
     policy = POLICY.format(sub=subs["dev"], rg="rg-build")
     vm = f"/subscriptions/{subs['dev']}/resourceGroups/rg-build/providers/Microsoft.Compute/virtualMachines/build-01"
-    assert arm("PUT", policy, "2020-01-01", json={"kind": "Basic", "properties": {"virtualMachines": [
-        {"id": vm, "ports": [{"number": 22, "protocol": "TCP", "allowedSourceAddressPrefix": "*",
-                              "maxRequestAccessDuration": "PT3H"}]}]}}).status_code == 200
+    assert (
+        arm(
+            "PUT",
+            policy,
+            "2020-01-01",
+            json={
+                "kind": "Basic",
+                "properties": {
+                    "virtualMachines": [
+                        {
+                            "id": vm,
+                            "ports": [
+                                {
+                                    "number": 22,
+                                    "protocol": "TCP",
+                                    "allowedSourceAddressPrefix": "*",
+                                    "maxRequestAccessDuration": "PT3H",
+                                }
+                            ],
+                        }
+                    ]
+                },
+            },
+        ).status_code
+        == 200
+    )
     # requests folds repeated headers into one; http.client shows each as sent
     context = ssl.create_default_context(cafile=str(sandbox.ca_path))
     host, port = sandbox.base_url.removeprefix("https://").split(":")
     connection = http.client.HTTPSConnection(host, int(port), context=context, timeout=30)
-    connection.request("DELETE", f"{policy}?api-version=2020-01-01",
-                       headers={"Authorization": f"Bearer {token_for('bob')}"})
+    connection.request(
+        "DELETE", f"{policy}?api-version=2020-01-01", headers={"Authorization": f"Bearer {token_for('bob')}"}
+    )
     answer = connection.getresponse()
     assert answer.status == 200 and answer.msg.get_all("Content-Length") == ["0"]
     assert answer.msg["x-ms-ratelimit-remaining-subscription-writes"]
     connection.close()
 
 
-@pytest.mark.parametrize("path", [
-    VMS, "/subscriptions/{sub}/providers/Microsoft.Network/networkInterfaces",
-    "/subscriptions/{sub}/resourceGroups/rg-build/providers/Microsoft.Network/networkSecurityGroups/nsg-rg-build-default",
-    "/subscriptions/{sub}/providers/Microsoft.ClassicCompute/virtualMachines",
-    "/subscriptions/{sub}/providers/Microsoft.Security/pricings",
-    "/subscriptions/{sub}/providers/Microsoft.Security/jitNetworkAccessPolicies",
-    "/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        VMS,
+        "/subscriptions/{sub}/providers/Microsoft.Network/networkInterfaces",
+        "/subscriptions/{sub}/resourceGroups/rg-build/providers/Microsoft.Network/networkSecurityGroups/nsg-rg-build-default",
+        "/subscriptions/{sub}/providers/Microsoft.ClassicCompute/virtualMachines",
+        "/subscriptions/{sub}/providers/Microsoft.Security/pricings",
+        "/subscriptions/{sub}/providers/Microsoft.Security/jitNetworkAccessPolicies",
+        "/subscriptions/{sub}/providers/Microsoft.Insights/eventtypes/management/values",
+    ],
+)
 def test_an_unserved_api_version_is_refused_on_every_route_with_the_supported_ones(arm, subs, path):
     answer = arm("GET", path.format(sub=subs["dev"]), "banana")
     assert answer.status_code == 400
@@ -117,15 +152,28 @@ def test_arms_own_routes_and_unknown_namespaces_are_refused_in_arms_words(arm, s
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "InvalidResourceNamespace"
 
 
-@pytest.mark.parametrize("path,api_version", [
-    (POLICY, "2020-01-01"),
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/jitNetworkAccessPolicies", "2020-01-01"),
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg-1", "2024-05-01"),
-    ("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm-1/instanceView",
-     "2024-07-01"),
-])
+@pytest.mark.parametrize(
+    "path,api_version",
+    [
+        (POLICY, "2020-01-01"),
+        (
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/jitNetworkAccessPolicies",
+            "2020-01-01",
+        ),
+        (
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityGroups/nsg-1",
+            "2024-05-01",
+        ),
+        (
+            "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm-1/instanceView",
+            "2024-07-01",
+        ),
+    ],
+)
 def test_a_missing_resource_group_is_not_found_as_such(arm, subs, path, api_version):
     answer = arm("GET", path.format(sub=subs["dev"], rg="rg-nowhere"), api_version)
     assert answer.status_code == 404
-    assert answer.json()["error"] == {"code": "ResourceGroupNotFound",
-                                      "message": "Resource group 'rg-nowhere' could not be found."}
+    assert answer.json()["error"] == {
+        "code": "ResourceGroupNotFound",
+        "message": "Resource group 'rg-nowhere' could not be found.",
+    }

@@ -14,17 +14,19 @@ INITIATE = "Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/actio
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-def test_assignments_at_a_subscription_hold_those_below_and_name_built_in_roles_by_microsofts_ids(
-        clients_for, subs):
+def test_assignments_at_a_subscription_hold_those_below_and_name_built_in_roles_by_microsofts_ids(clients_for, subs):
     client = clients_for("bob").authorization(subs["shared"])
     found = list(client.role_assignments.list_for_subscription())
     grace = [a for a in found if a.principal_id == demo.person("grace").object_id]
-    assert [(a.scope, a.principal_type) for a in grace] == [(f"/subscriptions/{subs['shared']}/resourceGroups/rg-shared",
-                                                             "User")]
-    assert grace[0].role_definition_id == (f"/subscriptions/{subs['shared']}/providers/Microsoft.Authorization/"
-                                           f"roleDefinitions/{READER}")
-    assert grace[0].id.startswith(f"/subscriptions/{subs['shared']}/resourceGroups/rg-shared/providers/"
-                                  "Microsoft.Authorization/roleAssignments/")
+    assert [(a.scope, a.principal_type) for a in grace] == [
+        (f"/subscriptions/{subs['shared']}/resourceGroups/rg-shared", "User")
+    ]
+    assert grace[0].role_definition_id == (
+        f"/subscriptions/{subs['shared']}/providers/Microsoft.Authorization/roleDefinitions/{READER}"
+    )
+    assert grace[0].id.startswith(
+        f"/subscriptions/{subs['shared']}/resourceGroups/rg-shared/providers/Microsoft.Authorization/roleAssignments/"
+    )
 
 
 def test_at_scope_leaves_out_what_is_below_and_principal_id_keeps_one_principal(clients_for, subs):
@@ -33,8 +35,9 @@ def test_at_scope_leaves_out_what_is_below_and_principal_id_keeps_one_principal(
     at = list(client.role_assignments.list_for_scope(scope, filter="atScope()"))
     assert at and all(a.scope == scope for a in at)
     group = f"{scope}/resourceGroups/rg-shared"
-    grace = list(client.role_assignments.list_for_scope(
-        group, filter=f"principalId eq '{demo.person('grace').object_id}'"))
+    grace = list(
+        client.role_assignments.list_for_scope(group, filter=f"principalId eq '{demo.person('grace').object_id}'")
+    )
     assert [a.scope for a in grace] == [group]
 
 
@@ -42,8 +45,11 @@ def test_assigned_to_follows_group_membership_and_groups_are_listed_as_groups(cl
     client = clients_for("bob").authorization(subs["dev"])
     alice = demo.person("alice").object_id
     oncall = demo.GROUPS[0].object_id
-    mine = list(client.role_assignments.list_for_scope(f"/subscriptions/{subs['dev']}",
-                                                       filter=f"atScope() and assignedTo('{alice}')"))
+    mine = list(
+        client.role_assignments.list_for_scope(
+            f"/subscriptions/{subs['dev']}", filter=f"atScope() and assignedTo('{alice}')"
+        )
+    )
     assert {a.principal_id for a in mine} == {alice, oncall}
     assert {a.principal_type for a in mine if a.principal_id == oncall} == {"Group"}
 
@@ -73,8 +79,11 @@ def test_listing_assignments_needs_the_read_right_and_an_unknown_filter_is_refus
         list(clients_for("dave").authorization(subs["prod"]).role_assignments.list_for_subscription())
     assert refused.value.status_code == 403
     with pytest.raises(HttpResponseError) as bad:
-        list(clients_for("bob").authorization(subs["prod"]).role_assignments.list_for_subscription(
-            filter="roleName eq 'Owner'"))
+        list(
+            clients_for("bob")
+            .authorization(subs["prod"])
+            .role_assignments.list_for_subscription(filter="roleName eq 'Owner'")
+        )
     assert bad.value.status_code == 400
 
 
@@ -85,16 +94,32 @@ def test_what_arm_lists_is_what_the_sandbox_enforces(clients_for, subs):
     client = clients_for("bob").authorization(subs["prod"])
     scope = f"/subscriptions/{subs['prod']}/resourceGroups/rg-web"
     definitions = {d.id.rsplit("/", 1)[-1]: d for d in client.role_definitions.list(scope)}
-    initiators = {a.principal_id for a in client.role_assignments.list_for_scope(scope, filter="atScope()")
-                  if any(INITIATE.startswith(p.rstrip("*")) and p.endswith("*") or p == INITIATE
-                         for p in definitions[a.role_definition_id.rsplit("/", 1)[-1]].permissions[0].actions)}
+    initiators = {
+        a.principal_id
+        for a in client.role_assignments.list_for_scope(scope, filter="atScope()")
+        if any(
+            INITIATE.startswith(p.rstrip("*")) and p.endswith("*") or p == INITIATE
+            for p in definitions[a.role_definition_id.rsplit("/", 1)[-1]].permissions[0].actions
+        )
+    }
     assert {demo.person(k).object_id for k in ("alice", "bob", "hana")} == initiators
     for person in demo.PEOPLE:
         security = clients_for(person.key).security(subs["prod"])
         try:
-            security.jit_network_access_policies.initiate("rg-web", "westeurope", "default", {
-                "virtual_machines": [{"id": f"/subscriptions/{subs['prod']}/resourceGroups/rg-web/providers/"
-                                            "Microsoft.Compute/virtualMachines/nope", "ports": []}]})
+            security.jit_network_access_policies.initiate(
+                "rg-web",
+                "westeurope",
+                "default",
+                {
+                    "virtual_machines": [
+                        {
+                            "id": f"/subscriptions/{subs['prod']}/resourceGroups/rg-web/providers/"
+                            "Microsoft.Compute/virtualMachines/nope",
+                            "ports": [],
+                        }
+                    ]
+                },
+            )
             allowed = True
         except HttpResponseError as error:
             allowed = error.status_code != 403

@@ -20,13 +20,21 @@ pytestmark = pytest.mark.integration
 
 API_SCOPE = f"api://{demo.CLIENT_ID}/access_as_user"
 ARM_SCOPE = "https://management.azure.com/user_impersonation"
-SUFFIX = re.compile(r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+SUFFIX = re.compile(
+    r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$"
+)
 
 
-def _app(sandbox, client_id: str = demo.CLIENT_ID, secret: str = demo.CLIENT_SECRET) -> msal.ConfidentialClientApplication:
-    return msal.ConfidentialClientApplication(client_id, client_credential=secret,
-                                              authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
-                                              http_client=sandbox.http(), instance_discovery=False)
+def _app(
+    sandbox, client_id: str = demo.CLIENT_ID, secret: str = demo.CLIENT_SECRET
+) -> msal.ConfidentialClientApplication:
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=secret,
+        authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
+        http_client=sandbox.http(),
+        instance_discovery=False,
+    )
 
 
 def _signed_in(sandbox, user_key: str, scopes: list[str], app=None) -> tuple[dict, msal.ClientApplication]:
@@ -34,6 +42,7 @@ def _signed_in(sandbox, user_key: str, scopes: list[str], app=None) -> tuple[dic
     flow = app.initiate_auth_code_flow(scopes, redirect_uri=REDIRECT_URI)
     redirect = sandbox.choose_account(flow["auth_uri"], user_key)
     from tests.sandbox_client import query_of
+
     return app.acquire_token_by_auth_code_flow(flow, query_of(redirect), scopes=scopes), app
 
 
@@ -103,8 +112,12 @@ def test_on_behalf_of_refuses_a_token_meant_for_another_audience(sandbox):
     assert "Assertion audience does not match" in result["error_description"]
     reader = next(a for a in sandbox.info()["apps"] if a["summary"].startswith("Read-only"))
     other = _app(sandbox, reader["client_id"], reader["client_secret"]).acquire_token_on_behalf_of(
-        _api_token(sandbox), [ARM_SCOPE])
-    assert other["error_codes"] == [50013] and f"expected audience is '{reader['client_id']}'" in other["error_description"]
+        _api_token(sandbox), [ARM_SCOPE]
+    )
+    assert (
+        other["error_codes"] == [50013]
+        and f"expected audience is '{reader['client_id']}'" in other["error_description"]
+    )
 
 
 def test_on_behalf_of_refuses_an_expired_assertion(sandbox):
@@ -144,10 +157,21 @@ def test_on_behalf_of_under_conditional_access_needs_interaction_and_says_which_
 
 def test_on_behalf_of_needs_requested_token_use_and_an_arm_scope(sandbox):
     token_url = f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token"
-    asked = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "client_id": demo.CLIENT_ID,
-             "client_secret": demo.CLIENT_SECRET, "assertion": _api_token(sandbox), "scope": ARM_SCOPE}
+    asked = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "client_id": demo.CLIENT_ID,
+        "client_secret": demo.CLIENT_SECRET,
+        "assertion": _api_token(sandbox),
+        "scope": ARM_SCOPE,
+    }
     missing = sandbox.http().post(token_url, data=asked).json()
     assert missing["error"] == "invalid_request" and "requested_token_use" in missing["error_description"]
-    other = sandbox.http().post(token_url, data={**asked, "requested_token_use": "on_behalf_of",
-                                                 "scope": "https://graph.microsoft.com/User.Read"}).json()
+    other = (
+        sandbox.http()
+        .post(
+            token_url,
+            data={**asked, "requested_token_use": "on_behalf_of", "scope": "https://graph.microsoft.com/User.Read"},
+        )
+        .json()
+    )
     assert other["error"] == "invalid_scope"

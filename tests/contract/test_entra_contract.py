@@ -23,24 +23,33 @@ from tests.certificates import self_signed_pem
 pytestmark = pytest.mark.integration
 
 ARM_DEFAULT = ["https://management.azure.com/.default"]
-SUFFIX = re.compile(r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+SUFFIX = re.compile(
+    r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$"
+)
 
 
 def _app(sandbox, client_id: str, credential, tenant: str = demo.TENANT_ID) -> msal.ConfidentialClientApplication:
     http = sandbox.http()
-    return msal.ConfidentialClientApplication(client_id, client_credential=credential,
-                                              authority=f"{sandbox.base_url}/{tenant}", http_client=http,
-                                              instance_discovery=False)
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=credential,
+        authority=f"{sandbox.base_url}/{tenant}",
+        http_client=http,
+        instance_discovery=False,
+    )
 
 
 def _certificate_credential(path: str) -> dict:
     pem = Path(path).read_bytes()
     certificate = x509.load_pem_x509_certificate(pem)
     key = serialization.load_pem_private_key(pem, password=None)
-    return {"private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()).decode(),
-            "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t
-            "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode()}
+    return {
+        "private_key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "thumbprint": certificate.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S303 - Entra's x5t
+        "public_certificate": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+    }
 
 
 def _reader(sandbox) -> dict:
@@ -54,15 +63,20 @@ def _claims(token: str) -> dict:
 def test_discovery_advertises_what_the_token_endpoint_accepts(sandbox):
     config = sandbox.http().get(f"{sandbox.base_url}/{demo.TENANT_ID}/v2.0/.well-known/openid-configuration").json()
     assert set(config["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_post", "client_secret_basic", "private_key_jwt"}
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt",
+    }
 
 
 def test_client_secret_basic_is_accepted(sandbox):
     reader = _reader(sandbox)
     basic = base64.b64encode(f"{reader['client_id']}:{reader['client_secret']}".encode()).decode()
-    answer = sandbox.http().post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token",
-                                 data={"grant_type": "client_credentials", "scope": ARM_DEFAULT[0]},
-                                 headers={"Authorization": f"Basic {basic}"})
+    answer = sandbox.http().post(
+        f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials", "scope": ARM_DEFAULT[0]},
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert answer.status_code == 200, answer.text
     assert _claims(answer.json()["access_token"])["oid"] == reader["object_id"]
 
@@ -99,7 +113,8 @@ def test_an_app_only_token_reads_with_the_apps_own_roles(sandbox, subs):
 def test_client_credentials_refuse_a_delegated_scope(sandbox):
     reader = _reader(sandbox)
     result = _app(sandbox, reader["client_id"], reader["client_secret"]).acquire_token_for_client(
-        ["https://management.azure.com/user_impersonation"])
+        ["https://management.azure.com/user_impersonation"]
+    )
     assert result["error"] == "invalid_scope" and result["error_codes"] == [1002012]
     assert "/.default" in result["error_description"] and SUFFIX.search(result["error_description"])
 

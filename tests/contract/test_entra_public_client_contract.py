@@ -14,18 +14,23 @@ from sandbox import demo
 pytestmark = pytest.mark.integration
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-SUFFIX = re.compile(r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+SUFFIX = re.compile(
+    r" Trace ID: [0-9a-f-]{36} Correlation ID: [0-9a-f-]{36} Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$"
+)
 
 
 def _start(sandbox, client_id: str = demo.CLI_CLIENT_ID):
-    return sandbox.http().post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
-                               data={"client_id": client_id, "scope": f"{demo.CLI_SCOPE} offline_access openid"})
+    return sandbox.http().post(
+        f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
+        data={"client_id": client_id, "scope": f"{demo.CLI_SCOPE} offline_access openid"},
+    )
 
 
 def _poll(sandbox, device_code: str, **extra):
-    return sandbox.http().post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token",
-                               data={"grant_type": DEVICE_GRANT, "client_id": demo.CLI_CLIENT_ID,
-                                     "device_code": device_code, **extra})
+    return sandbox.http().post(
+        f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token",
+        data={"grant_type": DEVICE_GRANT, "client_id": demo.CLI_CLIENT_ID, "device_code": device_code, **extra},
+    )
 
 
 def _assert_entra_error(answer, error: str, code: int) -> None:
@@ -48,7 +53,13 @@ def test_the_device_authorization_answer_has_the_documented_fields_only(sandbox)
     body = answer.json()
     # [DC] 1a: these six, and no verification_uri_complete; 15 minutes by default.
     assert answer.status_code == 200 and set(body) == {
-        "device_code", "user_code", "verification_uri", "expires_in", "interval", "message"}
+        "device_code",
+        "user_code",
+        "verification_uri",
+        "expires_in",
+        "interval",
+        "message",
+    }
     assert body["expires_in"] == 900 and isinstance(body["interval"], int)
     assert body["user_code"] in body["message"] and body["verification_uri"] in body["message"]
 
@@ -94,8 +105,9 @@ def test_a_confidential_registration_asks_for_the_secret_it_lacks(sandbox):
 
 def test_a_public_client_sending_a_secret_is_refused(sandbox):
     """[ERR] AADSTS700025: a public client must not present a credential."""
-    _assert_entra_error(_poll(sandbox, _start(sandbox).json()["device_code"], client_secret="x"),
-                        "invalid_client", 700025)
+    _assert_entra_error(
+        _poll(sandbox, _start(sandbox).json()["device_code"], client_secret="x"), "invalid_client", 700025
+    )
 
 
 def test_the_device_flow_is_for_registered_clients_only(sandbox):

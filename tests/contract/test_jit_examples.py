@@ -28,23 +28,32 @@ EXAMPLE_SUB = "20ff7fc3-e762-44dd-bd96-b71116dcdc23"
 def example(subs):
     def load(name: str) -> dict:
         text = (EXAMPLES / name).read_text()
-        for old, new in ((EXAMPLE_SUB, subs["dev"]), ("myRg1", "rg-build"), ("westeurope", "westus2"),
-                         ("virtualMachines/vm1", "virtualMachines/build-01")):
+        for old, new in (
+            (EXAMPLE_SUB, subs["dev"]),
+            ("myRg1", "rg-build"),
+            ("westeurope", "westus2"),
+            ("virtualMachines/vm1", "virtualMachines/build-01"),
+        ):
             text = text.replace(old, new)
         return json.loads(text)
+
     return load
 
 
 def raw(**kwargs):
-    return lambda response, deserialized, headers: (response.http_response.status_code,
-                                                   response.http_response.text())
+    return lambda response, deserialized, headers: (response.http_response.status_code, response.http_response.text())
 
 
 def _put(client, create: dict):
     p = create["parameters"]
     return client.jit_network_access_policies.create_or_update(
-        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"],
-        io.BytesIO(json.dumps(p["body"]).encode()), content_type="application/json", cls=raw())
+        p["resourceGroupName"],
+        p["ascLocation"],
+        p["jitNetworkAccessPolicyName"],
+        io.BytesIO(json.dumps(p["body"]).encode()),
+        content_type="application/json",
+        cls=raw(),
+    )
 
 
 def test_create_answers_like_the_example_and_the_live_service(clients_for, subs, example):
@@ -55,7 +64,12 @@ def test_create_answers_like_the_example_and_the_live_service(clients_for, subs,
     assert status == 200
     assert_has_shape(body, shape(expected))
     assert (body["id"], body["name"], body["type"], body["location"], body["kind"]) == (
-        expected["id"], expected["name"], expected["type"], expected["location"], expected["kind"])
+        expected["id"],
+        expected["name"],
+        expected["type"],
+        expected["location"],
+        expected["kind"],
+    )
     assert body["properties"]["virtualMachines"] == expected["properties"]["virtualMachines"]
     # live quirks (recorded-azure-powershell): provisioningState "Updating" and appendMode false
     assert body["properties"]["provisioningState"] == "Updating"
@@ -78,8 +92,13 @@ def test_initiate_answers_202_with_a_body_like_the_example(clients_for, subs, ex
     initiate = _initiate_body(example)
     p = initiate["parameters"]
     status, text = security.jit_network_access_policies.initiate(
-        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"],
-        io.BytesIO(json.dumps(p["body"]).encode()), content_type="application/json", cls=raw())
+        p["resourceGroupName"],
+        p["ascLocation"],
+        p["jitNetworkAccessPolicyName"],
+        io.BytesIO(json.dumps(p["body"]).encode()),
+        content_type="application/json",
+        cls=raw(),
+    )
     body = json.loads(text)
     assert status == 202
     assert_has_shape(body, shape(initiate["responses"]["202"]["body"]))
@@ -91,24 +110,39 @@ def test_initiate_answers_202_with_a_body_like_the_example(clients_for, subs, ex
     assert body["virtualMachines"][0]["id"] == p["body"]["virtualMachines"][0]["id"]
 
 
-@pytest.mark.parametrize("name, call", [
-    ("GetJitNetworkAccessPolicy_example.json",
-     lambda ops, p: ops.get(p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"])),
-    ("GetJitNetworkAccessPoliciesSubscription_example.json", lambda ops, p: list(ops.list())),
-    ("GetJitNetworkAccessPoliciesSubscriptionLocation_example.json",
-     lambda ops, p: list(ops.list_by_region(p["ascLocation"]))),
-    ("GetJitNetworkAccessPoliciesResourceGroup_example.json",
-     lambda ops, p: list(ops.list_by_resource_group(p["resourceGroupName"]))),
-    ("GetJitNetworkAccessPoliciesResourceGroupLocation_example.json",
-     lambda ops, p: list(ops.list_by_resource_group_and_region(p["resourceGroupName"], p["ascLocation"]))),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        (
+            "GetJitNetworkAccessPolicy_example.json",
+            lambda ops, p: ops.get(p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"]),
+        ),
+        ("GetJitNetworkAccessPoliciesSubscription_example.json", lambda ops, p: list(ops.list())),
+        (
+            "GetJitNetworkAccessPoliciesSubscriptionLocation_example.json",
+            lambda ops, p: list(ops.list_by_region(p["ascLocation"])),
+        ),
+        (
+            "GetJitNetworkAccessPoliciesResourceGroup_example.json",
+            lambda ops, p: list(ops.list_by_resource_group(p["resourceGroupName"])),
+        ),
+        (
+            "GetJitNetworkAccessPoliciesResourceGroupLocation_example.json",
+            lambda ops, p: list(ops.list_by_resource_group_and_region(p["resourceGroupName"], p["ascLocation"])),
+        ),
+    ],
+)
 def test_reads_answer_like_the_examples(clients_for, subs, example, name, call):
     security = clients_for("carol").security(subs["dev"])
     _put(clients_for("bob").security(subs["dev"]), example("CreateJitNetworkAccessPolicy_example.json"))
     p = _initiate_body(example)["parameters"]
     clients_for("alice").security(subs["dev"]).jit_network_access_policies.initiate(
-        p["resourceGroupName"], p["ascLocation"], "default", io.BytesIO(json.dumps(p["body"]).encode()),
-        content_type="application/json")
+        p["resourceGroupName"],
+        p["ascLocation"],
+        "default",
+        io.BytesIO(json.dumps(p["body"]).encode()),
+        content_type="application/json",
+    )
     spec = example(name)
     result = call(security.jit_network_access_policies, spec["parameters"])
     expected = spec["responses"]["200"]["body"]
@@ -135,7 +169,9 @@ def test_delete_answers_200_with_an_empty_body_then_204(clients_for, subs, examp
     _put(security, example("CreateJitNetworkAccessPolicy_example.json"))
     p = example("DeleteJitNetworkAccessPolicy_example.json")["parameters"]
     first = security.jit_network_access_policies.delete(
-        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"], cls=raw())
+        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"], cls=raw()
+    )
     second = security.jit_network_access_policies.delete(
-        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"], cls=raw())
+        p["resourceGroupName"], p["ascLocation"], p["jitNetworkAccessPolicyName"], cls=raw()
+    )
     assert first == (200, "") and second == (204, "")

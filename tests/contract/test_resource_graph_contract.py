@@ -28,9 +28,14 @@ EXAMPLE_SUB = "cfbbd179-59d2-4052-aa06-9270a38aa9d6"
 @pytest.fixture
 def graph(sandbox, token_for):
     def client(user_key: str = "carol", **options) -> ResourceGraphClient:
-        return ResourceGraphClient(credential=StaticToken(token_for(user_key)), base_url=sandbox.base_url,
-                                   connection_verify=str(sandbox.ca_path), credential_scopes=SCOPES,
-                                   **{"retry_total": 0, **options})
+        return ResourceGraphClient(
+            credential=StaticToken(token_for(user_key)),
+            base_url=sandbox.base_url,
+            connection_verify=str(sandbox.ca_path),
+            credential_scopes=SCOPES,
+            **{"retry_total": 0, **options},
+        )
+
     return client
 
 
@@ -39,6 +44,7 @@ def example(subs):
     def load(name: str) -> dict:
         text = (EXAMPLES / name).read_text().replace(EXAMPLE_SUB, subs["prod"])
         return json.loads(text.replace("contains 'test'", "contains 'web'"))
+
     return load
 
 
@@ -50,9 +56,13 @@ def send(client: ResourceGraphClient, parameters: dict):
     """The example's request body as the client sends a QueryRequest; the raw answer back."""
     body = parameters["query"]
     options = body.get("options", {})
-    request = QueryRequest(subscriptions=body["subscriptions"], query=body["query"],
-                           options=QueryRequestOptions(top=options.get("$top"), skip=options.get("$skip"),
-                                                       skip_token=options.get("$skipToken")))
+    request = QueryRequest(
+        subscriptions=body["subscriptions"],
+        query=body["query"],
+        options=QueryRequestOptions(
+            top=options.get("$top"), skip=options.get("$skip"), skip_token=options.get("$skipToken")
+        ),
+    )
     return client.resources(request, cls=raw, api_version=parameters["api-version"])
 
 
@@ -96,11 +106,15 @@ def test_the_properties_query_counts_by_a_property_path(graph, example, subs):
     expected = properties["responses"]["200"]["body"]
     # The example names the count column "count"; KQL's summarize count() names it count_, as the Complex example
     # shows (its `top 3 by count_` needs that name). The sandbox follows KQL.
-    expected["data"] = [{"properties_storageProfile_osDisk_osType": r["properties_storageProfile_osDisk_osType"],
-                         "count_": r["count"]} for r in expected["data"]]
+    expected["data"] = [
+        {"properties_storageProfile_osDisk_osType": r["properties_storageProfile_osDisk_osType"], "count_": r["count"]}
+        for r in expected["data"]
+    ]
     assert_has_shape(body, shape(expected))
     assert {r["properties_storageProfile_osDisk_osType"]: r["count_"] for r in body["data"]} == {
-        "Linux": 7, "Windows": 5}  # Production's 12 Resource Manager VMs (the classic one is another type)
+        "Linux": 7,
+        "Windows": 5,
+    }  # Production's 12 Resource Manager VMs (the classic one is another type)
 
 
 def test_the_complex_query_projects_filters_counts_and_takes_the_top(graph, example):
@@ -117,11 +131,19 @@ def test_the_complex_query_projects_filters_counts_and_takes_the_top(graph, exam
 
 def test_both_result_formats_answer_as_the_docs_show(graph, subs):
     query = "Resources | where type =~ 'Microsoft.Network/networkSecurityGroups' | project name, type, location, subscriptionId"
-    samples = {f: json.loads((EXAMPLES / f"work-with-data.{f}-format.sample.json").read_text())
-               for f in ("objectArray", "table")}
+    samples = {
+        f: json.loads((EXAMPLES / f"work-with-data.{f}-format.sample.json").read_text())
+        for f in ("objectArray", "table")
+    }
     for result_format in ("objectArray", "table"):
-        answer = graph().resources(QueryRequest(subscriptions=[subs["prod"]], query=query, options=QueryRequestOptions(
-            result_format=ResultFormat(result_format), top=1)), cls=raw)[1]
+        answer = graph().resources(
+            QueryRequest(
+                subscriptions=[subs["prod"]],
+                query=query,
+                options=QueryRequestOptions(result_format=ResultFormat(result_format), top=1),
+            ),
+            cls=raw,
+        )[1]
         assert_has_shape(answer, shape(samples[result_format]))
         # no id projected: no pages, and resultTruncated says rows were left out
         assert answer["resultTruncated"] == "true" and "$skipToken" not in answer

@@ -6,9 +6,13 @@ from __future__ import annotations
 from core import notify
 from core.notify import Message, Recipient
 
-PENDING = Message(kind="pending", subject="Alice asks for SSH to web-01",
-                  body="alice@contoso.test asks for port 22 on web-01 for 1 h.\nWhy: patch openssl",
-                  request_id=12, path="/access/requests/12/")
+PENDING = Message(
+    kind="pending",
+    subject="Alice asks for SSH to web-01",
+    body="alice@contoso.test asks for port 22 on web-01 for 1 h.\nWhy: patch openssl",
+    request_id=12,
+    path="/access/requests/12/",
+)
 HANA = Recipient(None, "hana@contoso.test")
 
 

@@ -27,13 +27,15 @@ def webhooks_only(settings):
 
 
 def _queued_deliveries() -> list[DBTaskResult]:
-    return list(DBTaskResult.objects.filter(task_path=notify.deliver_notifications.module_path,
-                                            status=TaskResultStatus.READY))
+    return list(
+        DBTaskResult.objects.filter(task_path=notify.deliver_notifications.module_path, status=TaskResultStatus.READY)
+    )
 
 
 @pytest.mark.django_db
-def test_a_webhook_answering_500_twice_is_retried_after_1_then_2_minutes(webhook_receiver, webhooks_only,
-                                                                         django_capture_on_commit_callbacks):
+def test_a_webhook_answering_500_twice_is_retried_after_1_then_2_minutes(
+    webhook_receiver, webhooks_only, django_capture_on_commit_callbacks
+):
     [row] = send_committed(django_capture_on_commit_callbacks)
     webhook_receiver.fail_next(2, 500)
     start = timezone.now()
@@ -76,8 +78,9 @@ def test_six_failures_and_it_is_given_up(webhook_receiver, webhooks_only, django
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("status", "retried"), [(400, False), (404, False), (410, False), (408, True), (429, True)])
-def test_a_4xx_fails_at_once_except_408_and_429(webhook_receiver, webhooks_only, status, retried,
-                                                django_capture_on_commit_callbacks):
+def test_a_4xx_fails_at_once_except_408_and_429(
+    webhook_receiver, webhooks_only, status, retried, django_capture_on_commit_callbacks
+):
     [row] = send_committed(django_capture_on_commit_callbacks)
     webhook_receiver.fail_next(1, status)
 
@@ -122,8 +125,9 @@ def test_an_unreachable_smtp_server_is_retried(settings, django_capture_on_commi
 
 
 @pytest.mark.django_db
-def test_nothing_is_queued_or_sent_when_the_callers_transaction_rolls_back(smtp_server, webhook_receiver,
-                                                                           django_capture_on_commit_callbacks):
+def test_nothing_is_queued_or_sent_when_the_callers_transaction_rolls_back(
+    smtp_server, webhook_receiver, django_capture_on_commit_callbacks
+):
     class Refused(Exception):
         pass
 
@@ -185,8 +189,10 @@ def test_two_workers_at_once_deliver_each_notification_once(smtp_server, webhook
     webhook_receiver.delay = 0.02  # each post takes a while, so that the two workers overlap
     with transaction.atomic():
         for number in range(12):
-            notify.send(Message("pending", f"Request {number}", "b", number, "/access/"),
-                        [Recipient(None, f"approver{number}@contoso.test")])
+            notify.send(
+                Message("pending", f"Request {number}", "b", number, "/access/"),
+                [Recipient(None, f"approver{number}@contoso.test")],
+            )
     counts, errors = [], []
 
     def worker() -> None:
@@ -211,8 +217,9 @@ def test_two_workers_at_once_deliver_each_notification_once(smtp_server, webhook
 
 
 @pytest.mark.django_db
-def test_a_claim_left_by_a_dead_worker_is_taken_up_when_its_lease_lapses(webhook_receiver, webhooks_only,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_claim_left_by_a_dead_worker_is_taken_up_when_its_lease_lapses(
+    webhook_receiver, webhooks_only, django_capture_on_commit_callbacks
+):
     [row] = send_committed(django_capture_on_commit_callbacks)
     start = timezone.now()
     assert leases.claim(f"notification {row.pk}", "dead-worker", "a worker that died", 120) is None
@@ -224,8 +231,9 @@ def test_a_claim_left_by_a_dead_worker_is_taken_up_when_its_lease_lapses(webhook
 
 
 @pytest.mark.django_db
-def test_no_secret_reaches_an_error_or_a_log_line(smtp_server, webhook_receiver, settings, caplog,
-                                                  django_capture_on_commit_callbacks):
+def test_no_secret_reaches_an_error_or_a_log_line(
+    smtp_server, webhook_receiver, settings, caplog, django_capture_on_commit_callbacks
+):
     password = "smtp-Pa55word-never-shown"
     settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "portal", password  # the server offers no AUTH
     webhook_receiver.fail_next(100, 500)
@@ -254,12 +262,14 @@ class _LeakyMail:
 
     def send_messages(self, messages):
         from django.conf import settings
+
         raise OSError(f"535 login portal:{settings.EMAIL_HOST_PASSWORD} refused")
 
 
 @pytest.mark.django_db
-def test_an_error_that_names_a_secret_is_stored_and_logged_without_it(settings, monkeypatch, caplog,
-                                                                     django_capture_on_commit_callbacks):
+def test_an_error_that_names_a_secret_is_stored_and_logged_without_it(
+    settings, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
     """The other test's failures carry fixed words; these carry the secrets themselves, so only the redaction
     keeps them out of the row and the log."""
     password, url = "smtp-Pa55word-never-shown", f"http://127.0.0.1:1/hooks/{WEBHOOK_SECRET}/x"
@@ -268,6 +278,7 @@ def test_an_error_that_names_a_secret_is_stored_and_logged_without_it(settings, 
 
     def leaky_post(address, **_):
         raise ValueError(f"cannot post to {address}")
+
     monkeypatch.setattr(notify.requests, "post", leaky_post)
     send_committed(django_capture_on_commit_callbacks)
     with caplog.at_level(logging.DEBUG):

@@ -47,8 +47,17 @@ def test_the_link_is_absolute_and_asks_for_sign_in(smtp_server, django_capture_o
     assert urlsplit(response["Location"]).path == "/accounts/sign-in"
 
 
-@pytest.mark.parametrize("path", ["https://evil.example/x", "//evil.example/x", "access/requests/12/",
-                                  "/access/requests/12/?token=abc", "/access/#x", "/access/ x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "https://evil.example/x",
+        "//evil.example/x",
+        "access/requests/12/",
+        "/access/requests/12/?token=abc",
+        "/access/#x",
+        "/access/ x",
+    ],
+)
 def test_it_refuses_anything_but_a_portal_path(path):
     with pytest.raises(ValueError):
         notify.send(Message("pending", "s", "b", path=path), [HANA])
@@ -62,9 +71,16 @@ def test_it_refuses_a_kind_that_is_not_a_short_word(kind):
 
 
 def test_one_email_per_distinct_address_and_none_without_one(smtp_server, django_capture_on_commit_callbacks):
-    rows = send_committed(django_capture_on_commit_callbacks, recipients=[
-        HANA, Recipient(None, "Hana@Contoso.test"), Recipient(None, ""), Recipient(None, "not an address"),
-        Recipient(None, "ivan@contoso.test")])
+    rows = send_committed(
+        django_capture_on_commit_callbacks,
+        recipients=[
+            HANA,
+            Recipient(None, "Hana@Contoso.test"),
+            Recipient(None, ""),
+            Recipient(None, "not an address"),
+            Recipient(None, "ivan@contoso.test"),
+        ],
+    )
     assert [r.address for r in rows] == ["hana@contoso.test", "ivan@contoso.test"]
 
     assert notify.deliver_due() == 2
@@ -81,21 +97,27 @@ def test_a_newline_in_the_subject_cannot_add_a_header(smtp_server, django_captur
     assert received["Subject"] == "Hello Bcc: mallory@evil.example"
 
 
-def test_what_was_sent_about_a_request_is_listed_oldest_first(smtp_server, webhook_receiver,
-                                                              django_capture_on_commit_callbacks):
+def test_what_was_sent_about_a_request_is_listed_oldest_first(
+    smtp_server, webhook_receiver, django_capture_on_commit_callbacks
+):
     first = send_committed(django_capture_on_commit_callbacks)
     second = send_committed(django_capture_on_commit_callbacks, Message("decision", "Approved", "Yes", 12, "/access/"))
     send_committed(django_capture_on_commit_callbacks, Message("decision", "Other", "x", 13, "/access/"))
 
     about = list(notify.sent_about(12))
     assert about == first + second
-    assert [(n.kind, n.channel) for n in about] == [("pending", "email"), ("pending", "webhook"),
-                                                     ("decision", "email"), ("decision", "webhook")]
+    assert [(n.kind, n.channel) for n in about] == [
+        ("pending", "email"),
+        ("pending", "webhook"),
+        ("decision", "email"),
+        ("decision", "webhook"),
+    ]
     assert about[1].destination == "127.0.0.1"  # a webhook shows only its host
 
 
-def test_without_an_email_host_in_production_only_webhooks_are_queued(settings, webhook_receiver,
-                                                                        django_capture_on_commit_callbacks):
+def test_without_an_email_host_in_production_only_webhooks_are_queued(
+    settings, webhook_receiver, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND, settings.EMAIL_HOST = "django.core.mail.backends.smtp.EmailBackend", ""
     rows = send_committed(django_capture_on_commit_callbacks)
     assert [r.channel for r in rows] == ["webhook"]

@@ -13,12 +13,14 @@ from tests.conftest import PORTAL_HOST, fill, sign_in, submit
 @pytest.fixture
 def person(sandbox, db):
     """A separate browser per person, signed in through MSAL (after any role change at the sandbox)."""
+
     def as_person(key: str, roles: list[str] | None = None) -> Client:
         if roles is not None:
             sandbox.control("POST", f"people/{key}/roles", {"roles": roles})
         client = Client(HTTP_HOST=PORTAL_HOST)
         assert sign_in(client, sandbox, key).status_code == 302
         return client
+
     return as_person
 
 

@@ -57,6 +57,9 @@ def test_end_on_one_row_ends_that_vm_and_port_alone(person, view):
     [event] = AuditEvent.objects.filter(action="access.end")
     assert [(i["vm"].rsplit("/", 1)[-1], i["port"]) for i in event.details["items"]] == [("dev-02", 22)]
     assert event.outcome == "ended early" and event.actor_name
+    again = alice.post(f"/access/items/{_item(access, 'dev-02').pk}/end", follow=True)  # a second click
+    # Said of that port alone: dev-01 and dev-03 are open (it read "Nothing of this request is open any more").
+    assert [str(m) for m in again.context["messages"]][-1] == "dev-02 port 22 is not open any more."
 
     alice.post("/vms/refresh")
     mine = alice.get("/access/")
@@ -79,18 +82,25 @@ def test_extend_on_one_row_replaces_that_vm_and_port_alone(person, view, sandbox
     item = _item(access, "dev-01")
     form = alice.get(f"/access/items/{item.pk}/extend")
     assert [p.item.vm_name for p in form.context["ports"]] == ["dev-01"]
-    response = alice.post(f"/access/items/{item.pk}/extend", {
-        "duration_value": "2", "duration_unit": "hours", "request_key": form.context["form"]["request_key"].value()})
+    response = alice.post(
+        f"/access/items/{item.pk}/extend",
+        {"duration_value": "2", "duration_unit": "hours", "request_key": form.context["form"]["request_key"].value()},
+    )
     assert response.status_code == 302
     extension = AccessRequest.objects.latest("id")
-    assert extension.extends_id == access.pk and [(i.vm_name, i.port) for i in extension.items.all()] == [("dev-01", 22)]
+    assert extension.extends_id == access.pk and [(i.vm_name, i.port) for i in extension.items.all()] == [
+        ("dev-01", 22)
+    ]
     lines = _azure_ports(view)
     assert lines[("dev-01", 22)][-2:] == [("Revoked", "NewerRequestInitiated"), ("Initiated", "UserRequested")]
     assert lines[("dev-02", 22)][-1] == ("Initiated", "UserRequested") == lines[("dev-03", 22)][-1]
     alice.post("/vms/refresh")
     mine = alice.get("/access/").context["open"]
     assert sorted((a.item.vm_name, a.item.request_id) for a in mine) == [
-        ("dev-01", extension.pk), ("dev-02", access.pk), ("dev-03", access.pk)]
+        ("dev-01", extension.pk),
+        ("dev-02", access.pk),
+        ("dev-03", access.pk),
+    ]
 
 
 def test_end_all_asks_first_and_ends_exactly_what_it_listed(person, view):
@@ -122,8 +132,10 @@ def test_nobody_ends_or_extends_someone_elses_port_but_an_admin_of_its_scope(per
     dave = person("dave")  # a requester too, with no Azure rights
     assert dave.post(f"/access/items/{item.pk}/end").status_code == 404
     assert dave.get(f"/access/items/{item.pk}/extend").status_code == 404
-    assert dave.post(f"/access/items/{item.pk}/extend", {"duration_value": "1", "duration_unit": "hours"}
-                     ).status_code == 404
+    assert (
+        dave.post(f"/access/items/{item.pk}/extend", {"duration_value": "1", "duration_unit": "hours"}).status_code
+        == 404
+    )
     dave.post("/access/end-all", {"item": [str(item.pk)]})  # not his: the list is his own open ports only
     assert person("carol").post(f"/access/items/{item.pk}/end").status_code == 403  # an auditor ends nothing
     hana = person("hana")  # an approver, but Development is outside what Azure lets her read
@@ -156,7 +168,9 @@ def test_what_azure_has_open_outside_the_portal_shows_marked(person, view, sandb
 
     inbox = person("bob").get("/access/approvals/")
     assert sorted((o.line.requestor, o.row.name, o.line.port) for o in inbox.context["outside"]) == [
-        ("alice@contoso.test", "web-01", 22), ("bob@contoso.test", "sql-01", 3389)]
+        ("alice@contoso.test", "web-01", 22),
+        ("bob@contoso.test", "sql-01", 3389),
+    ]
     assert "opened outside the portal" in inbox.content.decode()
     hana = person("hana").get("/access/approvals/")  # Production only: what her scope holds
     assert sorted(o.row.name for o in hana.context["outside"]) == ["sql-01", "web-01"]

@@ -21,14 +21,16 @@ def _mail(smtp_server) -> list[tuple[str, str, str]]:
 
 
 def test_approvers_hear_of_a_pending_request_and_the_requester_of_the_decision(
-        person, production_rule, view, smtp_server, webhook_receiver, settings):
+    person, production_rule, view, smtp_server, webhook_receiver, settings
+):
     settings.PORTAL_URL = "https://jit.contoso.test"
     alice, hana = person("alice"), person("hana")
     hana.get("/access/approvals/")  # the portal sees what Azure lets her read
     access = ask(alice, view, justification="patch openssl")
     sent = _mail(smtp_server)
     assert [(to, subject) for to, subject, _ in sent] == [
-        ("hana@contoso.test", "Approval needed: alice@contoso.test asks for access")]
+        ("hana@contoso.test", "Approval needed: alice@contoso.test asks for access")
+    ]
     body = sent[0][2]
     assert "web-02:22" in body and "patch openssl" in body
     assert f"https://jit.contoso.test/access/requests/{access.pk}/" in body
@@ -47,7 +49,9 @@ def test_nothing_sent_holds_a_token_or_a_link_that_acts(person, production_rule,
     alice, hana = person("alice"), person("hana")
     access = ask(alice, view)
     decide(hana, access, "deny", "Not today")
-    texts = [m.as_string() for m in (deliver_due() and smtp_server.messages)] + [p.body.decode() for p in webhook_receiver.requests]
+    texts = [m.as_string() for m in (deliver_due() and smtp_server.messages)] + [
+        p.body.decode() for p in webhook_receiver.requests
+    ]
     assert texts
     session_keys = [c.session.session_key for c in (alice, hana)]
     for text in texts:
@@ -74,7 +78,9 @@ def test_break_glass_tells_approvers_and_auditors_at_once(person, production_rul
     ask(alice, view, break_glass="on", break_glass_reason="Production is down, INC-7")
     sent = _mail(smtp_server)
     assert sorted(to for to, subject, _ in sent if subject.startswith("Break glass")) == [
-        "carol@contoso.test", "hana@contoso.test"]
+        "carol@contoso.test",
+        "hana@contoso.test",
+    ]
     assert all("Production is down, INC-7" in body for _, subject, body in sent if subject.startswith("Break glass"))
 
 
@@ -109,7 +115,8 @@ def test_the_requester_hears_when_someone_else_ends_their_access(person, view, s
 
 
 def test_people_outside_the_requests_scope_hear_nothing_of_it_and_the_unseen_only_that_something_waits(
-        person, production_rule, view, sandbox, smtp_server):
+    person, production_rule, view, sandbox, smtp_server
+):
     erin = person("erin", ["JIT.Approver"])  # Reader on Shared services only: Production is none of hers
     erin.get("/vms/")
     person("frank", ["JIT.Approver"])  # never looked at anything yet: the portal has not seen his scope

@@ -49,9 +49,14 @@ def test_a_request_under_a_rule_waits_and_the_approvers_token_opens_it(person, p
     mine = alice.get("/access/")
     assert [(a.item.vm_name, a.item.port) for a in mine.context["open"]] == [("web-02", 22)]
     assert [p.state for p in mine.context["history"]] == ["Open now"]
-    actions = list(AuditEvent.objects.filter(action__startswith="access.").order_by("seq").values_list("action", "outcome"))
-    assert actions == [("access.request", "pending approval"), ("access.approve", "approved"),
-                       ("access.open", "opened")]
+    actions = list(
+        AuditEvent.objects.filter(action__startswith="access.").order_by("seq").values_list("action", "outcome")
+    )
+    assert actions == [
+        ("access.request", "pending approval"),
+        ("access.approve", "approved"),
+        ("access.open", "opened"),
+    ]
 
 
 def _web_02_ssh_max(view: AzureView, duration: str) -> None:
@@ -86,11 +91,13 @@ def test_a_maximum_lowered_in_azure_while_a_request_waits_caps_its_window(person
 
 
 def test_a_policy_removed_while_a_request_waits_leaves_it_approved_with_azures_words(
-        person, production_rule, sandbox, view):
+    person, production_rule, sandbox, view
+):
     alice, hana = person("alice"), person("hana")
     access = ask(alice, view)
     view.clients.security(view.sub("Contoso Production")).jit_network_access_policies.delete(
-        "rg-web", "westeurope", "default")
+        "rg-web", "westeurope", "default"
+    )
     decide(hana, access, "approve", "ok")
     access.refresh_from_db()
     item = access.items.get()
@@ -145,8 +152,9 @@ def test_nobody_approves_their_own_request_nor_counts_twice(person, subs, sandbo
 def test_a_rule_naming_its_approvers_lets_only_them_decide_and_tells_only_them(person, subs, sandbox, view):
     from core.models import Notification
 
-    ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1,
-                                approvers="Hana@contoso.test\n")
+    ApprovalRule.objects.create(
+        name="Production", subscription_id=subs["prod"], approvals_needed=1, approvers="Hana@contoso.test\n"
+    )
     alice, hana = person("alice"), person("hana")
     bob = person("bob", ["JIT.Admin", "JIT.Approver"])
     access = ask(alice, view)
@@ -226,8 +234,10 @@ def test_the_requester_cancels_a_waiting_request(person, production_rule, view):
     alice.post(f"/access/requests/{access.pk}/cancel")
     access.refresh_from_db()
     assert access.status == "cancelled"
-    assert "no longer waiting" in hana.post(f"/access/requests/{access.pk}/decide", {"decision": "approve"},
-                                            follow=True).content.decode()
+    assert (
+        "no longer waiting"
+        in hana.post(f"/access/requests/{access.pk}/decide", {"decision": "approve"}, follow=True).content.decode()
+    )
 
 
 def test_break_glass_opens_at_once_with_a_reason_and_is_flagged(person, production_rule, sandbox, view):
@@ -244,8 +254,9 @@ def test_break_glass_opens_at_once_with_a_reason_and_is_flagged(person, producti
 
 
 def test_without_a_matching_rule_it_opens_at_once(person, subs, view):
-    ApprovalRule.objects.create(name="Long windows", subscription_id=subs["prod"],
-                                condition=ApprovalRule.LONGER, longer_than_minutes=120)
+    ApprovalRule.objects.create(
+        name="Long windows", subscription_id=subs["prod"], condition=ApprovalRule.LONGER, longer_than_minutes=120
+    )
     ApprovalRule.objects.create(name="RDP", condition=ApprovalRule.PORTS, ports="3389")
     alice = person("alice")
     assert ask(alice, view).status == "opened"  # 1 h of SSH: neither rule
@@ -258,8 +269,10 @@ def test_extend_replaces_the_open_request_from_now(person, sandbox, view):
     sandbox.advance("PT30M")
     alice.post("/vms/refresh")
     form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
-    response = alice.post(f"/access/requests/{access.pk}/extend", {
-        "duration_value": "2", "duration_unit": "hours", "request_key": form["request_key"].value()})
+    response = alice.post(
+        f"/access/requests/{access.pk}/extend",
+        {"duration_value": "2", "duration_unit": "hours", "request_key": form["request_key"].value()},
+    )
     assert response.status_code == 302
     extension = AccessRequest.objects.latest("id")
     assert extension.extends_id == access.pk and extension.status == "opened"
@@ -280,8 +293,10 @@ def test_an_extension_under_a_rule_waits_unless_the_rule_allows_it(person, produ
 
     def extend(hours: str) -> AccessRequest:
         form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
-        alice.post(f"/access/requests/{access.pk}/extend", {
-            "duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()})
+        alice.post(
+            f"/access/requests/{access.pk}/extend",
+            {"duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()},
+        )
         return AccessRequest.objects.latest("id")
 
     waiting = extend("1")
@@ -310,8 +325,10 @@ def test_end_now_replaces_the_window_with_one_that_reaches_nobody(person, sandbo
     assert AuditEvent.objects.filter(action="access.end", outcome="ended early").count() == 1
     rows = person("carol").get("/audit/", {"operation": "initiate", "vm": "web-02"}).context["rows"]
     ended, opened = rows[0], rows[1]  # newest first: the end (by Alice, to nobody), then her request
-    assert (ended.source, ended.justification) == ("192.0.2.1", f"Ended early by alice@contoso.test (request {access.pk} "
-                                                                 "of alice@contoso.test)")
+    assert (ended.source, ended.justification) == (
+        "192.0.2.1",
+        f"Ended early by alice@contoso.test (request {access.pk} of alice@contoso.test)",
+    )
     assert opened.fate == "ended early"
 
 
@@ -330,18 +347,44 @@ def test_an_admin_ends_someone_elses_access_and_a_requester_cannot(person, sandb
 
 def test_an_admin_manages_rules_and_every_change_is_in_the_trail(person, subs):
     bob = person("bob")
-    page = bob.post("/access/rules/new", {"name": "Production", "subscription_id": subs["prod"].upper(),
-                                          "condition": "always", "approvals_needed": "4", "pending_minutes": "60",
-                                          "extension_minutes": "0"})
+    page = bob.post(
+        "/access/rules/new",
+        {
+            "name": "Production",
+            "subscription_id": subs["prod"].upper(),
+            "condition": "always",
+            "approvals_needed": "4",
+            "pending_minutes": "60",
+            "extension_minutes": "0",
+        },
+    )
     assert page.status_code == 200 and not ApprovalRule.objects.exists()  # 4 approvals: refused
     person("hana")  # an approver the portal knows, whom Azure lets open ports on Production
-    bob.post("/access/rules/new", {"name": "Production", "subscription_id": subs["prod"].upper(), "condition": "always",
-                                   "approvals_needed": "1", "pending_minutes": "60", "extension_minutes": "0"})
+    bob.post(
+        "/access/rules/new",
+        {
+            "name": "Production",
+            "subscription_id": subs["prod"].upper(),
+            "condition": "always",
+            "approvals_needed": "1",
+            "pending_minutes": "60",
+            "extension_minutes": "0",
+        },
+    )
     rule = ApprovalRule.objects.get()
     assert rule.subscription_id == subs["prod"].lower()
-    bob.post(f"/access/rules/{rule.pk}/", {"name": "Production", "subscription_id": subs["prod"], "condition": "ports",
-                                           "ports": "22,3389", "approvals_needed": "2", "pending_minutes": "30",
-                                           "extension_minutes": "0"})
+    bob.post(
+        f"/access/rules/{rule.pk}/",
+        {
+            "name": "Production",
+            "subscription_id": subs["prod"],
+            "condition": "ports",
+            "ports": "22,3389",
+            "approvals_needed": "2",
+            "pending_minutes": "30",
+            "extension_minutes": "0",
+        },
+    )
     bob.post(f"/access/rules/{rule.pk}/delete")
     assert not ApprovalRule.objects.exists()
     events = list(AuditEvent.objects.filter(action__startswith="rule.").order_by("seq"))
@@ -351,6 +394,7 @@ def test_an_admin_manages_rules_and_every_change_is_in_the_trail(person, subs):
 
 def sandbox_now(sandbox):
     from datetime import datetime
+
     return datetime.fromisoformat(sandbox.control("GET", "clock")["now"].replace("Z", "+00:00"))
 
 
@@ -358,16 +402,26 @@ def test_the_demo_rule_is_made_once_and_never_again_after_an_admin_removed_it(su
     from jitportal.management.commands.serve import _demo_settings
     from requests_app.actions import ensure_demo_rule
 
-    setting = _demo_settings({"subscriptions": [{"id": subs["prod"], "name": "Contoso Production"},
-                                                {"id": subs["dev"], "name": "Contoso Development"},
-                                                {"id": subs["shared"], "name": "Contoso Shared Services"}]})
-    assert setting == {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": subs["prod"],
-                       "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": subs["shared"]}
+    setting = _demo_settings(
+        {
+            "subscriptions": [
+                {"id": subs["prod"], "name": "Contoso Production"},
+                {"id": subs["dev"], "name": "Contoso Development"},
+                {"id": subs["shared"], "name": "Contoso Shared Services"},
+            ]
+        }
+    )
+    assert setting == {
+        "JITPORTAL_DEMO_RULE_SUBSCRIPTION": subs["prod"],
+        "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": subs["shared"],
+    }
     ensure_demo_rule(subs["prod"], subs["shared"])
     ensure_demo_rule(subs["prod"], subs["shared"])
     rules = list(ApprovalRule.objects.order_by("name"))
     assert [(r.name, r.subscription_id, r.approvals_needed) for r in rules] == [
-        ("Production", subs["prod"], 1), ("Shared services", subs["shared"], 1)]
+        ("Production", subs["prod"], 1),
+        ("Shared services", subs["shared"], 1),
+    ]
     ApprovalRule.objects.all().delete()
     ensure_demo_rule(subs["prod"], subs["shared"])
     assert not ApprovalRule.objects.exists()
@@ -403,7 +457,8 @@ def test_the_report_and_csv_show_who_approved_when_and_why_and_break_glass(perso
 
 
 def test_an_approver_whose_sign_in_expired_is_sent_to_sign_in_and_the_request_waits_to_be_opened(
-        person, production_rule, sandbox, view):
+    person, production_rule, sandbox, view
+):
     alice, hana = person("alice"), person("hana")
     access = ask(alice, view)
     hana.get(f"/access/requests/{access.pk}/")  # her inventory is read (and kept) before her tokens lapse
@@ -421,7 +476,8 @@ def test_an_approver_whose_sign_in_expired_is_sent_to_sign_in_and_the_request_wa
 
 
 def test_a_failure_of_azure_at_opening_leaves_it_approved_for_an_approver_to_try_again(
-        person, production_rule, sandbox, view):
+    person, production_rule, sandbox, view
+):
     alice, hana = person("alice"), person("hana")
     access = ask(alice, view)
     sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "500", "rate": 1})
@@ -441,8 +497,9 @@ def test_a_request_whose_opening_was_cut_short_is_settled_by_the_worker(person, 
     alice = person("alice")
     access = ask(alice, view)
     # As if a worker died between the last approval and Azure's answer:
-    AccessRequest.objects.filter(pk=access.pk).update(status="pending", decided_at=timezone.now(),
-                                                      opening_since=timezone.now() - timedelta(hours=1))
+    AccessRequest.objects.filter(pk=access.pk).update(
+        status="pending", decided_at=timezone.now(), opening_since=timezone.now() - timedelta(hours=1)
+    )
     assert settle_stalled() == 1 and settle_stalled() == 0
     access.refresh_from_db()
     assert access.status == "approved" and access.items.get().status == "unknown"
@@ -459,8 +516,10 @@ def test_an_extension_is_capped_by_the_ports_maximum_and_one_at_a_time(person, p
 
     def extend(hours: str):
         form = alice.get(f"/access/requests/{access.pk}/extend").context["form"]
-        return alice.post(f"/access/requests/{access.pk}/extend", {
-            "duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()})
+        return alice.post(
+            f"/access/requests/{access.pk}/extend",
+            {"duration_value": hours, "duration_unit": "hours", "request_key": form["request_key"].value()},
+        )
 
     too_long = extend("5")
     assert too_long.status_code == 200 and "From 5 min to 3 h" in too_long.content.decode()
@@ -490,20 +549,47 @@ def test_a_rule_is_deleted_only_after_asking_and_ports_are_ascii_numbers(person,
     assert page.status_code == 200 and "Delete the rule" in page.content.decode()
     assert ApprovalRule.objects.exists()
     for typed in ("²", "٢٢", "99999", "22;DROP", "-1"):
-        answer = bob.post("/access/rules/new", {"name": "x", "condition": "ports", "ports": typed,
-                                                "approvals_needed": "1", "pending_minutes": "60", "extension_minutes": "0"})
+        answer = bob.post(
+            "/access/rules/new",
+            {
+                "name": "x",
+                "condition": "ports",
+                "ports": typed,
+                "approvals_needed": "1",
+                "pending_minutes": "60",
+                "extension_minutes": "0",
+            },
+        )
         assert answer.status_code == 200 and "Ports are numbers from 0 to 65535" in answer.content.decode(), typed
     many = ", ".join(str(p) for p in range(10, 76))  # 66 ports
-    answer = bob.post("/access/rules/new", {"name": "x", "condition": "ports", "ports": many, "approvals_needed": "1",
-                                            "pending_minutes": "60", "extension_minutes": "0"})
+    answer = bob.post(
+        "/access/rules/new",
+        {
+            "name": "x",
+            "condition": "ports",
+            "ports": many,
+            "approvals_needed": "1",
+            "pending_minutes": "60",
+            "extension_minutes": "0",
+        },
+    )
     assert "At most 20 ports, not 66." in answer.content.decode()
-    negative = bob.post("/access/rules/new", {"name": "x", "condition": "always", "approvals_needed": "1",
-                                              "pending_minutes": "-5", "extension_minutes": "0"})
+    negative = bob.post(
+        "/access/rules/new",
+        {
+            "name": "x",
+            "condition": "always",
+            "approvals_needed": "1",
+            "pending_minutes": "-5",
+            "extension_minutes": "0",
+        },
+    )
     assert negative.content.decode().count("From 5 to 10080.") == 1
 
 
 def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_do_not_grow(
-        person, production_rule, view):
+    person, production_rule, view
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -512,16 +598,38 @@ def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_
 
     alice, hana = person("alice"), person("hana")
     access = ask(alice, view, justification="patch openssl")
-    web_02, sql_01 = view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-01")
+    web_02, sql_01 = (
+        view.vm_id("Contoso Production", "rg-web", "web-02"),
+        view.vm_id("Contoso Production", "rg-sql", "sql-01"),
+    )
 
     def earlier(upn: str, vm_id: str, days: float) -> None:
-        user = access.user if upn == access.user.upn else User.objects.get_or_create(
-            username=f"t/{upn}", defaults={"upn": upn, "tenant_id": "t", "object_id": upn})[0]
-        other = AccessRequest.objects.create(user=user, justification="", source_prefix=MY_IP, duration_minutes=60,
-                                             idempotency_key=f"{upn}{days}", status=RequestStatus.OPENED)
+        user = (
+            access.user
+            if upn == access.user.upn
+            else User.objects.get_or_create(
+                username=f"t/{upn}", defaults={"upn": upn, "tenant_id": "t", "object_id": upn}
+            )[0]
+        )
+        other = AccessRequest.objects.create(
+            user=user,
+            justification="",
+            source_prefix=MY_IP,
+            duration_minutes=60,
+            idempotency_key=f"{upn}{days}",
+            status=RequestStatus.OPENED,
+        )
         AccessRequest.objects.filter(pk=other.pk).update(created=timezone.now() - timedelta(days=days))
-        AccessRequestItem.objects.create(request=other, vm_id=vm_id, vm_name=vm_id.rsplit("/", 1)[-1], policy_id="p",
-                                         port=22, end=timezone.now(), minutes=60)
+        AccessRequestItem.objects.create(
+            request=other,
+            vm_id=vm_id,
+            vm_name=vm_id.rsplit("/", 1)[-1],
+            policy_id="p",
+            port=22,
+            end=timezone.now(),
+            minutes=60,
+        )
+
     earlier("carol@contoso.test", web_02, 2)
     earlier("dave@contoso.test", web_02, 1)
     earlier("dave@contoso.test", web_02, 3)  # the same person again: one line, the newest
@@ -543,7 +651,8 @@ def test_the_inbox_shows_who_else_asked_for_the_same_vms_lately_in_queries_that_
     waiting, three = inbox()
     assert len(waiting) == 3 and three == one
     assert [o.user.upn for a, _, others in waiting for o in others if a.items.all()[0].vm_name == "sql-01"] == [
-        "frank@contoso.test"]
+        "frank@contoso.test"
+    ]
 
 
 def test_the_inbox_says_plainly_when_nobody_else_asked_for_the_vms(person, production_rule, view):

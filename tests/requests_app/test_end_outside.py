@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.models import User
 from core import justifications
 from core.models import Notification
 from tests.azure_view import AzureView
@@ -22,15 +23,26 @@ def _window(client, vm: str, port: int, page: str = "/access/"):
 
 
 def _end(client, window, **extra):
-    return client.post("/access/outside/end", {"vm": window.row.vm_id, "port": window.line.port,
-                                               "end": int(window.line.end.timestamp()), **extra}, follow=True)
+    return client.post(
+        "/access/outside/end",
+        {"vm": window.row.vm_id, "port": window.line.port, "end": int(window.line.end.timestamp()), **extra},
+        follow=True,
+    )
 
 
 def _lines(view: AzureView, rg: str, vm: str, port: int) -> list[tuple[str, str, str, str]]:
     """Azure's request lines of one VM and port: (requestor, status, reason, justification), oldest first."""
-    policy = next(p for p in view.clients.security(view.sub(PROD)).jit_network_access_policies.list_by_resource_group(rg))
-    return [(r.requestor, p.status, p.status_reason, r.justification or "") for r in policy.requests
-            for v in r.virtual_machines if v.id.endswith(f"/{vm}") for p in v.ports if p.number == port]
+    policy = next(
+        p for p in view.clients.security(view.sub(PROD)).jit_network_access_policies.list_by_resource_group(rg)
+    )
+    return [
+        (r.requestor, p.status, p.status_reason, r.justification or "")
+        for r in policy.requests
+        for v in r.virtual_machines
+        if v.id.endswith(f"/{vm}")
+        for p in v.ports
+        if p.number == port
+    ]
 
 
 def test_alice_ends_her_window_opened_outside_the_portal_from_my_access(person, view):
@@ -44,8 +56,9 @@ def test_alice_ends_her_window_opened_outside_the_portal_from_my_access(person, 
     event = AuditEvent.objects.get(action="access.end")
     assert event.outcome == "ended early" and event.details["opened_outside_by"] == "alice@contoso.test"
     assert [(i["port"], i["source"]) for i in event.details["items"]] == [(22, "192.0.2.1")]
-    assert event.details["request"] is None and event.target.endswith("/rg-web/providers/Microsoft.Security/"
-                                                                      "locations/westeurope/jitNetworkAccessPolicies/default")
+    assert event.details["request"] is None and event.target.endswith(
+        "/rg-web/providers/Microsoft.Security/locations/westeurope/jitNetworkAccessPolicies/default"
+    )
     after = alice.get("/access/")
     assert not after.context["outside"]  # neither the ended window nor the minute that replaced it
     assert "Nothing is open for you right now" in after.content.decode()
@@ -58,6 +71,17 @@ def test_a_developer_cannot_end_someone_elses_window_opened_outside_the_portal(p
     assert "That window is not open any more, or not one you may end." in page.content.decode()
     assert not AuditEvent.objects.filter(action="access.end").exists()
     assert _window(person("bob"), "sql-01", 3389, "/access/approvals/")
+
+
+def test_a_developer_whose_sign_in_named_no_user_principal_sees_and_ends_nobodys_window(person):
+    alice = person("alice")
+    bobs = _window(person("bob"), "sql-01", 3389, "/access/approvals/")
+    # Entra's preferred_username is optional: a blank name matched every requester's windows, as an approver's "all".
+    User.objects.filter(upn="alice@contoso.test").update(upn="")
+    assert alice.get("/access/").context["outside"] == []
+    page = _end(alice, bobs)
+    assert "That window is not open any more, or not one you may end." in page.content.decode()
+    assert not AuditEvent.objects.filter(action="access.end").exists()
 
 
 @pytest.mark.parametrize("key", ["carol", "erin", "grace"])  # an auditor, nobody, an auditor with Production
@@ -75,7 +99,8 @@ def test_an_approver_ends_a_window_in_her_scope_and_its_requester_is_told(person
     assert page.redirect_chain[-1][0] == "/access/approvals/"
     assert "Ended sql-01 port 3389 (opened outside the portal by bob@contoso.test)" in page.content.decode()
     assert ("bob@contoso.test", "Revoked", "NewerRequestInitiated", "Index maintenance") in _lines(
-        view, "rg-sql", "sql-01", 3389)
+        view, "rg-sql", "sql-01", 3389
+    )
     event = AuditEvent.objects.get(action="access.end")
     assert (event.actor_name, event.details["opened_outside_by"]) == ("hana@contoso.test", "bob@contoso.test")
     told = Notification.objects.get(kind="ended", recipient_user__upn="bob@contoso.test")
@@ -103,8 +128,11 @@ def test_an_admin_ends_one_and_the_audit_report_shows_an_early_end_of_whose_wind
     assert "Ended web-01 port 22" in _end(bob, window, next="/access/approvals/").content.decode()
     rows = person("carol").get("/audit/", {"operation": "end"}).context["rows"]
     row = next(r for r in rows if r.vms == "web-01")
-    assert (row.meaning, row.requested_by, row.ports) == ("ended early by bob@contoso.test", "alice@contoso.test",
-                                                          "web-01:22")
+    assert (row.meaning, row.requested_by, row.ports) == (
+        "ended early by bob@contoso.test",
+        "alice@contoso.test",
+        "web-01:22",
+    )
 
 
 def test_frank_an_admin_azure_lets_only_read_is_told_azure_refused(person):

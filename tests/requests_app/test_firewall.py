@@ -37,7 +37,11 @@ def test_a_vm_behind_a_firewall_is_reached_through_the_firewalls_address_and_map
     _, firewall = _firewall(view)
     [rule] = [r for c in firewall.nat_rule_collections for r in c.rules]
     assert (rule.source_addresses, rule.destination_addresses, rule.destination_ports, rule.translated_port) == (
-        [MY_IP], [address], [str(item.mapped_port)], "22")
+        [MY_IP],
+        [address],
+        [str(item.mapped_port)],
+        "22",
+    )
     mine = alice.get("/access/").content.decode()
     assert f"ssh azureuser@{address} -p {item.mapped_port}" in mine
     assert re.search(rf"its port {item.mapped_port} leads to 22", mine)

@@ -43,7 +43,11 @@ def test_alice_opens_ssh_on_two_vms_in_two_policies(alice, sandbox, view):
     fresh = AzureView(sandbox, "bob")  # the first view's token expired with the clock
     assert (MY_IP, "22") not in fresh.allow_rules("Contoso Production", "rg-web", "nsg-rg-web-default")
     event = AuditEvent.objects.get(action="access.request")
-    assert event.outcome == "opened" and event.correlation_id and event.details["justification"] == "Deploying hotfix 4.2.2"
+    assert (
+        event.outcome == "opened"
+        and event.correlation_id
+        and event.details["justification"] == "Deploying hotfix 4.2.2"
+    )
 
 
 def test_a_request_over_three_policies_is_on_the_trail_with_every_policy(alice, sandbox, view):
@@ -53,11 +57,31 @@ def test_a_request_over_three_policies_is_on_the_trail_with_every_policy(alice, 
 
     build_01 = view.vm_id("Contoso Development", "rg-build", "build-01")
     view.clients.security(view.sub("Contoso Development")).jit_network_access_policies.create_or_update(
-        "rg-build", "westus2", "default", models.JitNetworkAccessPolicy(kind="Basic", virtual_machines=[
-            models.JitNetworkAccessPolicyVirtualMachine(id=build_01, ports=[models.JitNetworkAccessPortRule(
-                number=22, protocol="*", allowed_source_address_prefix="*", max_request_access_duration="PT3H")])]))
-    ids = [view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-02"),
-           build_01]
+        "rg-build",
+        "westus2",
+        "default",
+        models.JitNetworkAccessPolicy(
+            kind="Basic",
+            virtual_machines=[
+                models.JitNetworkAccessPolicyVirtualMachine(
+                    id=build_01,
+                    ports=[
+                        models.JitNetworkAccessPortRule(
+                            number=22,
+                            protocol="*",
+                            allowed_source_address_prefix="*",
+                            max_request_access_duration="PT3H",
+                        )
+                    ],
+                )
+            ],
+        ),
+    )
+    ids = [
+        view.vm_id("Contoso Production", "rg-web", "web-02"),
+        view.vm_id("Contoso Production", "rg-sql", "sql-02"),
+        build_01,
+    ]
     alice.post("/vms/refresh")
     assert submit(alice, fill(alice, ids)).status_code == 302
     assert AccessRequest.objects.get().status == "opened"
@@ -84,9 +108,28 @@ def test_a_window_over_the_maximum_is_refused_in_the_form(alice, sandbox, view):
 def test_only_a_listed_source_prefix_may_be_asked_for(alice, sandbox, view):
     security = view.clients.security(view.sub("Contoso Development"))
     target = view.vm_id("Contoso Development", "rg-build", "build-01")
-    security.jit_network_access_policies.create_or_update("rg-build", "westus2", "default", {"properties": {
-        "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "TCP", "maxRequestAccessDuration": "PT2H",
-                                                      "allowedSourceAddressPrefixes": ["10.0.0.0/24", "10.0.1.0/24"]}]}]}})
+    security.jit_network_access_policies.create_or_update(
+        "rg-build",
+        "westus2",
+        "default",
+        {
+            "properties": {
+                "virtualMachines": [
+                    {
+                        "id": target,
+                        "ports": [
+                            {
+                                "number": 22,
+                                "protocol": "TCP",
+                                "maxRequestAccessDuration": "PT2H",
+                                "allowedSourceAddressPrefixes": ["10.0.0.0/24", "10.0.1.0/24"],
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    )
     alice.post("/vms/refresh")
     refused = submit(alice, fill(alice, [target]))
     assert "accepts only 10.0.0.0/24, 10.0.1.0/24 as the source" in refused.content.decode()
@@ -94,7 +137,12 @@ def test_only_a_listed_source_prefix_may_be_asked_for(alice, sandbox, view):
     assert "accepts only" in other.content.decode()
     assert AccessRequest.objects.count() == 0
     page = alice.get("/access/new", {"vm": [target]})
-    assert [c[0] for c in page.context["form"].fields["source"].choices] == ["my-ip", "10.0.0.0/24", "10.0.1.0/24", "other"]
+    assert [c[0] for c in page.context["form"].fields["source"].choices] == [
+        "my-ip",
+        "10.0.0.0/24",
+        "10.0.1.0/24",
+        "other",
+    ]
     assert submit(alice, fill(alice, [target], source="10.0.1.0/24")).status_code == 302
     assert AccessRequest.objects.get().status == "opened"
 
@@ -116,8 +164,9 @@ def test_a_port_azure_no_longer_has_is_refused_in_azures_words_and_kept(alice, s
 
 
 def test_a_fault_on_one_policy_leaves_the_other_vm_open_and_says_which_failed(alice, sandbox, view):
-    sandbox.control("POST", "faults", {"operation": "jit.initiate", "kind": "500", "count": 10,
-                                       "path_contains": "rg-sql"})
+    sandbox.control(
+        "POST", "faults", {"operation": "jit.initiate", "kind": "500", "count": 10, "path_contains": "rg-sql"}
+    )
     ids = [view.vm_id("Contoso Production", "rg-web", "web-02"), view.vm_id("Contoso Production", "rg-sql", "sql-02")]
     response = submit(alice, fill(alice, ids))
     statuses = {i.vm_name: i.status for i in AccessRequestItem.objects.all()}
@@ -149,8 +198,10 @@ def test_azures_403_is_shown_in_words_and_the_request_is_kept(portal, sandbox, v
     response = submit(portal, fill(portal, [view.vm_id("Contoso Production", "rg-web", "web-02")]))
     item = AccessRequestItem.objects.get()
     assert item.status == "refused"
-    assert item.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/"
-                                   "initiate/action on /subscriptions/")
+    assert item.message.startswith(
+        "Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/"
+        "initiate/action on /subscriptions/"
+    )
     assert "Azure refused" in portal.get(response["Location"]).content.decode()
 
 
@@ -169,10 +220,12 @@ def test_a_vm_one_cannot_see_is_named_in_its_note_and_hostile_ids_stay_short_and
     page = alice.get("/access/new", {"vm": [unseen, mistyped, hostile]})
     notes, text = page.context["notes"], page.content.decode()
     assert notes[0] == "ad-01 in rg-shared is not a virtual machine you can see; it was left out."
-    assert notes[1] == ("'…Microsoft.Compute/virtualMachines/dev-01/nope-99' is not a virtual machine you can see; "
-                        "it was left out.")
-    assert notes[2] == ("'…xxxxxxxxxxxxxxxxxxxxxxx<script>alert(1)</script>' is not a virtual machine you can see; "
-                        "it was left out.")
+    assert notes[1] == (
+        "'…Microsoft.Compute/virtualMachines/dev-01/nope-99' is not a virtual machine you can see; it was left out."
+    )
+    assert notes[2] == (
+        "'…xxxxxxxxxxxxxxxxxxxxxxx<script>alert(1)</script>' is not a virtual machine you can see; it was left out."
+    )
     assert "<script>alert" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "x" * 100 not in text
 
 
@@ -182,8 +235,12 @@ def test_request_again_prefills_and_the_rdp_file_points_at_the_vm(alice, view):
     access = AccessRequest.objects.get()
     again = alice.get(f"/access/new?again={access.pk}").context["form"]
     assert (again["other_source"].value(), again["duration"].value()) == (MY_IP, timedelta(minutes=45))
-    assert {c.port.number: again[c.field_name].value() for c in again.choices} == {22: False, 3389: True, 5985: False,
-                                                                                   5986: False}
+    assert {c.port.number: again[c.field_name].value() for c in again.choices} == {
+        22: False,
+        3389: True,
+        5985: False,
+        5986: False,
+    }
     item = access.items.get()
     rdp = alice.get(f"/access/items/{item.pk}/connect.rdp")
     assert rdp["Content-Type"] == "application/x-rdp" and 'filename="sql-02.rdp"' in rdp["Content-Disposition"]
@@ -217,17 +274,20 @@ def test_request_again_with_an_id_that_is_not_a_number_shows_the_empty_form(alic
     assert page.status_code == 200 and not page.context["rows"]
 
 
-@pytest.mark.parametrize("source, error", [
-    ("0.0.0.0/0", "0.0.0.0/0 is too broad a source for web-02 port 22"),
-    ("::/0", "::/0 is too broad a source"),
-    ("1.2.3.4/0", "0.0.0.0/0 is too broad a source"),
-    ("10.0.0.0/23", "10.0.0.0/23 is too broad a source"),
-    ("2001:db8::/63", "2001:db8::/63 is too broad a source"),
-    ("::ffff:0:0/96", "::ffff:0:0/96 is too broad a source"),
-    ("::fffe:0:0/95", "::fffe:0:0/95 is too broad a source"),
-    ("::ffff:10.0.0.0/119", "::ffff:a00:0/119 is too broad a source"),
-    ("fe80::1%eth0", "names a local network interface"),
-])
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("0.0.0.0/0", "0.0.0.0/0 is too broad a source for web-02 port 22"),
+        ("::/0", "::/0 is too broad a source"),
+        ("1.2.3.4/0", "0.0.0.0/0 is too broad a source"),
+        ("10.0.0.0/23", "10.0.0.0/23 is too broad a source"),
+        ("2001:db8::/63", "2001:db8::/63 is too broad a source"),
+        ("::ffff:0:0/96", "::ffff:0:0/96 is too broad a source"),
+        ("::fffe:0:0/95", "::fffe:0:0/95 is too broad a source"),
+        ("::ffff:10.0.0.0/119", "::ffff:a00:0/119 is too broad a source"),
+        ("fe80::1%eth0", "names a local network interface"),
+    ],
+)
 def test_a_requester_cannot_open_a_port_to_a_broad_range_or_a_zone(alice, sandbox, view, source, error):
     target = view.vm_id("Contoso Production", "rg-web", "web-02")
     page = submit(alice, fill(alice, [target], source="other", other_source=source))
@@ -238,29 +298,69 @@ def test_a_requester_cannot_open_a_port_to_a_broad_range_or_a_zone(alice, sandbo
 def test_a_range_as_broad_as_the_settings_allow_or_listed_by_the_policy_is_accepted(alice, view):
     target = view.vm_id("Contoso Development", "rg-build", "build-01")
     for source in ("10.0.0.0/24", "2001:db8::/64", "::ffff:10.0.0.0/120"):
-        page = submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], source="other",
-                                  other_source=source))
+        page = submit(
+            alice,
+            fill(alice, [view.vm_id("Contoso Production", "rg-web", "web-02")], source="other", other_source=source),
+        )
         assert page.status_code == 302, page.content.decode()
     security = view.clients.security(view.sub("Contoso Development"))
-    security.jit_network_access_policies.create_or_update("rg-build", "westus2", "default", {"properties": {
-        "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "TCP", "maxRequestAccessDuration": "PT2H",
-                                                      "allowedSourceAddressPrefixes": ["0.0.0.0/0"]}]}]}})
+    security.jit_network_access_policies.create_or_update(
+        "rg-build",
+        "westus2",
+        "default",
+        {
+            "properties": {
+                "virtualMachines": [
+                    {
+                        "id": target,
+                        "ports": [
+                            {
+                                "number": 22,
+                                "protocol": "TCP",
+                                "maxRequestAccessDuration": "PT2H",
+                                "allowedSourceAddressPrefixes": ["0.0.0.0/0"],
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    )
     alice.post("/vms/refresh")
     assert submit(alice, fill(alice, [target], source="0.0.0.0/0")).status_code == 302
     with override_settings(JIT_MAX_SOURCE_PREFIX_V4=16):
-        assert submit(alice, fill(alice, [view.vm_id("Contoso Production", "rg-sql", "sql-02")], source="other",
-                                  other_source="10.1.0.0/16")).status_code == 302
+        assert (
+            submit(
+                alice,
+                fill(
+                    alice,
+                    [view.vm_id("Contoso Production", "rg-sql", "sql-02")],
+                    source="other",
+                    other_source="10.1.0.0/16",
+                ),
+            ).status_code
+            == 302
+        )
 
 
 def test_my_requests_pages_past_the_newest_fifty(alice):
     from django.utils import timezone
 
     from accounts.models import User
+
     user = User.objects.get(upn="alice@contoso.test")
     now = timezone.now()
     AccessRequest.objects.bulk_create(
-        AccessRequest(user=user, created=now - timedelta(minutes=n), idempotency_key=f"k{n}", source_prefix="10.0.0.1",
-                      duration_minutes=n + 1, status=RequestStatus.NOT_OPENED) for n in range(120))
+        AccessRequest(
+            user=user,
+            created=now - timedelta(minutes=n),
+            idempotency_key=f"k{n}",
+            source_prefix="10.0.0.1",
+            duration_minutes=n + 1,
+            status=RequestStatus.NOT_OPENED,
+        )
+        for n in range(120)
+    )
     first = alice.get("/access/")
     assert [p.request.duration_minutes for p in first.context["history"]] == list(range(1, 51))
     assert first.context["history_page"].has_next()
@@ -303,8 +403,10 @@ def test_each_port_may_have_its_own_time_and_source_as_in_the_azure_portal(alice
     data.update({f"{rdp}-for_value": "30", f"{rdp}-for_unit": "minutes", f"{rdp}-from": "198.51.100.7"})
     assert submit(alice, data).status_code == 302
     items = {i.port: i for i in AccessRequestItem.objects.all()}
-    assert {p: (i.status, i.source_prefix) for p, i in items.items()} == {22: ("opened", MY_IP),
-                                                                          3389: ("opened", "198.51.100.7")}
+    assert {p: (i.status, i.source_prefix) for p, i in items.items()} == {
+        22: ("opened", MY_IP),
+        3389: ("opened", "198.51.100.7"),
+    }
     assert timedelta(minutes=29) < items[22].end - items[3389].end < timedelta(minutes=31)
     last = view.policies("Contoso Production", "rg-web", "westeurope")[0].requests[-1]
     sent = {p.number: (p.allowed_source_address_prefix, p.end_time_utc) for p in last.virtual_machines[0].ports}

@@ -25,20 +25,35 @@ def _card(page, name: str, markup: bool = False) -> str:
     """One rule's section on the rules page: its words (or its markup)."""
     text = html.unescape(page.content.decode())
     start = text.index(f'<h2 id="rule-{ApprovalRule.objects.get(name=name).pk}"')
-    found = text[start:text.index("</section>", start)]
+    found = text[start : text.index("</section>", start)]
     return found if markup else re.sub(r"<[^>]+>", "", found)
 
 
 def test_alice_opens_production_from_azure_directly_and_the_portal_flags_the_rule(
-        person, production_rule, clients_for, subs, view):
+    person, production_rule, clients_for, subs, view
+):
     """The reproduction: Alice holds JIT VM Access Requester on Production, where the rule needs one approval;
     a direct ARM call (what PowerShell's Start-AzJitNetworkAccessPolicy sends) opens the port with none."""
     alice, _ = person("alice"), person("hana")  # both known to the portal (they have signed in)
     vm = view.vm_id("Contoso Production", "rg-web", "web-02")
     end = (timezone.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    answer = clients_for("alice").security(subs["prod"]).jit_network_access_policies.initiate(
-        "rg-web", "westeurope", "default", {"virtual_machines": [{"id": vm, "ports": [
-            {"number": 22, "end_time_utc": end, "allowed_source_address_prefix": "203.0.113.7"}]}]})
+    answer = (
+        clients_for("alice")
+        .security(subs["prod"])
+        .jit_network_access_policies.initiate(
+            "rg-web",
+            "westeurope",
+            "default",
+            {
+                "virtual_machines": [
+                    {
+                        "id": vm,
+                        "ports": [{"number": 22, "end_time_utc": end, "allowed_source_address_prefix": "203.0.113.7"}],
+                    }
+                ]
+            },
+        )
+    )
     assert answer.virtual_machines[0].ports[0].status == "Initiating"  # accepted, and no approval was asked
     assert not AccessRequest.objects.exists()
 
@@ -53,12 +68,14 @@ def test_alice_opens_production_from_azure_directly_and_the_portal_flags_the_rul
     assert "Can decide in Azure: Hana Hill" in card
 
     form = html.unescape(alice.get("/access/new", {"vm": vm}).content.decode())
-    note = form[form.index('id="approval-note"'):form.index("</div>", form.index('id="approval-note"'))]
+    note = form[form.index('id="approval-note"') : form.index("</div>", form.index('id="approval-note"'))]
     # Once, to her (it said "Azure also lets you open these ports directly, without approval…", then "Not enforced:
     # Azure lets 1 principal open these ports without approval: Alice Archer").
     assert note.count("without approval") == 1 and "Alice Archer" not in note
-    assert "Not enforced: Azure lets you open these ports directly, without approval: this approval is the " \
-           "portal's, not Azure's" in note
+    assert (
+        "Not enforced: Azure lets you open these ports directly, without approval: this approval is the "
+        "portal's, not Azure's" in note
+    )
 
 
 def test_make_serves_demo_names_the_people_who_can_decide_before_they_have_signed_in(person, production_rule, sandbox,
@@ -79,7 +96,8 @@ def test_make_serves_demo_names_the_people_who_can_decide_before_they_have_signe
 
 
 def test_a_rule_only_approvers_and_administrators_can_act_under_is_enforced_and_groups_are_named_as_groups(
-        person, subs):
+    person, subs
+):
     person("hana")
     ApprovalRule.objects.create(name="Shared", subscription_id=subs["shared"], approvals_needed=1)
     ApprovalRule.objects.create(name="Development", subscription_id=subs["dev"], approvals_needed=1)
@@ -94,24 +112,31 @@ def test_frank_jit_admin_but_reader_in_azure_can_no_longer_delete_the_production
     frank = person("frank")
     page = frank.get("/access/rules/")
     card = _card(page, "Production")
-    assert "Read-only for you. Azure does not give you Microsoft.Security/locations/jitNetworkAccessPolicies/write " \
-           "on Contoso Production" in card
+    assert (
+        "Read-only for you. Azure does not give you Microsoft.Security/locations/jitNetworkAccessPolicies/write "
+        "on Contoso Production" in card
+    )
     assert f"/access/rules/{production_rule.pk}/delete" not in _card(page, "Production", markup=True)
-    for answer in (frank.get(f"/access/rules/{production_rule.pk}/delete"),
-                   frank.post(f"/access/rules/{production_rule.pk}/delete"),
-                   frank.post(f"/access/rules/{production_rule.pk}/", {"name": "gone", **RULE})):
+    for answer in (
+        frank.get(f"/access/rules/{production_rule.pk}/delete"),
+        frank.post(f"/access/rules/{production_rule.pk}/delete"),
+        frank.post(f"/access/rules/{production_rule.pk}/", {"name": "gone", **RULE}),
+    ):
         assert answer.status_code == 302 and answer["Location"] == "/access/rules/"
     production_rule.refresh_from_db()
     assert production_rule.name == "Production"
     assert not AuditEvent.objects.filter(action__startswith="rule.").exists()
     # Nor can he make a rule anywhere: he may write JIT policies nowhere, so the page offers him no "New rule".
     assert "/access/rules/new" not in page.content.decode()
-    assert ("Read-only for you. Azure gives you Microsoft.Security/locations/jitNetworkAccessPolicies/write on none of "
-            "the subscriptions and resource groups you see") in html.unescape(page.content.decode())
+    assert (
+        "Read-only for you. Azure gives you Microsoft.Security/locations/jitNetworkAccessPolicies/write on none of "
+        "the subscriptions and resource groups you see"
+    ) in html.unescape(page.content.decode())
     made = frank.post("/access/rules/new", {"name": "Mine", "subscription_id": production_rule.subscription_id, **RULE})
     assert made.status_code == 200 and ApprovalRule.objects.count() == 1
     assert "managing an approval rule there takes the right to write its JIT policies" in html.unescape(
-        made.content.decode())
+        made.content.decode()
+    )
     bob = person("bob")
     assert 'href="/access/rules/new"' in bob.get("/access/rules/").content.decode()
     assert bob.post(f"/access/rules/{production_rule.pk}/delete").status_code == 302
@@ -122,32 +147,58 @@ def test_a_rule_is_checked_when_saved(person, subs):
     """#23's reproduction: a resource group that does not exist, an approver who does not exist, an approver
     with no Azure rights at the rule's scope; and when nobody could decide, the form says so."""
     bob, _, _ = person("bob"), person("hana"), person("carol")
-    typo = bob.post("/access/rules/new", {"name": "Dev", "subscription_id": subs["dev"], "resource_group": "rg-dve",
-                                          **RULE})
+    typo = bob.post(
+        "/access/rules/new", {"name": "Dev", "subscription_id": subs["dev"], "resource_group": "rg-dve", **RULE}
+    )
     assert "Azure shows you no resource group “rg-dve” in Contoso Development." in typo.content.decode()
-    unknown = bob.post("/access/rules/new", {"name": "Dev", "subscription_id": subs["dev"], "resource_group": "rg-dev",
-                                             "approvers": "nobody@contoso.test\nhana@contoso.test\ncarol@contoso.test",
-                                             **RULE})
+    unknown = bob.post(
+        "/access/rules/new",
+        {
+            "name": "Dev",
+            "subscription_id": subs["dev"],
+            "resource_group": "rg-dev",
+            "approvers": "nobody@contoso.test\nhana@contoso.test\ncarol@contoso.test",
+            **RULE,
+        },
+    )
     text = html.unescape(unknown.content.decode())
     assert "nobody@contoso.test has never signed in to the portal" in text
     assert "carol@contoso.test does not hold the app role JIT.Approver" in text
     assert "Azure does not let hana@contoso.test open ports in Contoso Development / rg-dev" in text
     assert "Nobody could decide: no approver this rule trusts may open ports in Contoso Development / rg-dev" in text
     assert not ApprovalRule.objects.exists()
-    anyway = bob.post("/access/rules/new", {"name": "Dev", "subscription_id": subs["dev"], "resource_group": "rg-dev",
-                                            "approvers": "hana@contoso.test", "save_anyway": "on", **RULE})
+    anyway = bob.post(
+        "/access/rules/new",
+        {
+            "name": "Dev",
+            "subscription_id": subs["dev"],
+            "resource_group": "rg-dev",
+            "approvers": "hana@contoso.test",
+            "save_anyway": "on",
+            **RULE,
+        },
+    )
     assert anyway.status_code == 302
     event = AuditEvent.objects.get(action="rule.create")
     assert any("Nobody could decide" in p for p in event.details["saved_despite"])
-    fine = bob.post("/access/rules/new", {"name": "Prod", "subscription_id": subs["prod"], "resource_group": "rg-web",
-                                          "approvers": "hana@contoso.test", **RULE})
+    fine = bob.post(
+        "/access/rules/new",
+        {
+            "name": "Prod",
+            "subscription_id": subs["prod"],
+            "resource_group": "rg-web",
+            "approvers": "hana@contoso.test",
+            **RULE,
+        },
+    )
     assert fine.status_code == 302 and ApprovalRule.objects.get(name="Prod").resource_group == "rg-web"
 
 
 def test_a_requester_is_told_when_nobody_can_decide(person, subs, view, sandbox):
     person("hana")
-    ApprovalRule.objects.create(name="Dev", subscription_id=subs["dev"], approvals_needed=1,
-                                approvers="hana@contoso.test")  # saved before the portal checked rules
+    ApprovalRule.objects.create(
+        name="Dev", subscription_id=subs["dev"], approvals_needed=1, approvers="hana@contoso.test"
+    )  # saved before the portal checked rules
     alice = person("alice")
     vm = view.vm_id("Contoso Development", "rg-dev", "dev-01")
     page = html.unescape(alice.get("/access/new", {"vm": vm}).content.decode())
@@ -179,10 +230,12 @@ def test_the_rules_page_reads_two_lists_per_subscription_whatever_the_number_of_
     ApprovalRule.objects.create(name="Production", subscription_id=subs["prod"], approvals_needed=1)
     bob.get("/access/rules/")  # the inventory, read once
     for rg in ("rg-web", "rg-sql", "rg-legacy", "rg-classic"):
-        ApprovalRule.objects.create(name=f"Production {rg}", subscription_id=subs["prod"], resource_group=rg,
-                                    approvals_needed=1)
+        ApprovalRule.objects.create(
+            name=f"Production {rg}", subscription_id=subs["prod"], resource_group=rg, approvals_needed=1
+        )
     ApprovalRule.objects.create(name="Everywhere", approvals_needed=2)
     from django.core.cache import cache
+
     cache.clear()  # what the first view kept (user ids are not 1, 2, 3… on PostgreSQL, whose sequences run on)
     sandbox.control("POST", "stats")
     page = bob.get("/access/rules/")
@@ -194,8 +247,16 @@ def test_the_rules_page_reads_two_lists_per_subscription_whatever_the_number_of_
 
 
 # Per demo person: may they see the rules page, and may they change the Production rule (portal role, then Azure)?
-WHO_MAY = {"alice": (403, False), "bob": (200, True), "carol": (403, False), "dave": (403, False),
-           "erin": (403, False), "frank": (200, False), "grace": (403, False), "hana": (200, False)}
+WHO_MAY = {
+    "alice": (403, False),
+    "bob": (200, True),
+    "carol": (403, False),
+    "dave": (403, False),
+    "erin": (403, False),
+    "frank": (200, False),
+    "grace": (403, False),
+    "hana": (200, False),
+}
 
 
 @pytest.mark.parametrize("key", sorted(WHO_MAY))

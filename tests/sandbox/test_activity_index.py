@@ -18,14 +18,22 @@ def test_it_answers_as_a_scan_would_while_the_log_grows_out_of_order():
     rng = random.Random(13)
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     log: list[dict] = []
-    queries = [activity.Query(start + dt.timedelta(minutes=a), start + dt.timedelta(minutes=a + span), field, value)
-               for a, span in ((0, 10_000), (30, 60), (100, 0), (500, 400))
-               for field, value in (("", ""), ("resourcegroupname", "RG-1"))]
+    queries = [
+        activity.Query(start + dt.timedelta(minutes=a), start + dt.timedelta(minutes=a + span), field, value)
+        for a, span in ((0, 10_000), (30, 60), (100, 0), (500, 400))
+        for field, value in (("", ""), ("resourcegroupname", "RG-1"))
+    ]
     for round_ in range(4):
         for n in range(300):
             when = start + dt.timedelta(minutes=rng.randrange(1000), milliseconds=rng.choice((0, 0, 500)))
-            log.append({"subscriptionId": rng.choice(("SUB-A", "sub-b")), "eventTimestamp": activity.format_time(when),
-                        "resourceGroupName": f"rg-{n % 3}", "eventDataId": f"{round_}-{n}"})
+            log.append(
+                {
+                    "subscriptionId": rng.choice(("SUB-A", "sub-b")),
+                    "eventTimestamp": activity.format_time(when),
+                    "resourceGroupName": f"rg-{n % 3}",
+                    "eventDataId": f"{round_}-{n}",
+                }
+            )
         for query in queries:
             for sub in ("sub-a", "SUB-B", "sub-c"):
                 assert activity.between(log, sub, query) == scanned(log, sub, query)

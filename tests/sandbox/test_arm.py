@@ -16,7 +16,11 @@ pytestmark = pytest.mark.integration
 def test_the_real_clients_list_the_fleet(clients_for, subs):
     carol = clients_for("carol")
     assert {s.display_name for s in carol.subscriptions.subscriptions.list()} == {
-        "Contoso Production", "Contoso Development", "Contoso Shared Services", "Contoso Legacy Apps"}
+        "Contoso Production",
+        "Contoso Development",
+        "Contoso Shared Services",
+        "Contoso Legacy Apps",
+    }
     total = 0
     for sub in subs.values():
         vms = list(carol.compute(sub).virtual_machines.list_all())
@@ -34,8 +38,10 @@ def test_the_real_clients_list_the_fleet(clients_for, subs):
 
 def test_power_states_come_from_status_only_and_instance_view(clients_for, subs):
     compute = clients_for("carol").compute(subs["prod"])
-    states = {v.name: [s.code for s in v.instance_view.statuses]
-              for v in compute.virtual_machines.list_all(status_only="true")}
+    states = {
+        v.name: [s.code for s in v.instance_view.statuses]
+        for v in compute.virtual_machines.list_all(status_only="true")
+    }
     assert "PowerState/deallocated" in states["web-06"] and "PowerState/running" in states["web-01"]
     view = compute.virtual_machines.instance_view("rg-sql", "sql-03")
     assert "PowerState/stopped" in [s.code for s in view.statuses]
@@ -45,10 +51,18 @@ def test_paging_follows_absolute_next_links_that_carry_the_api_version(sandbox, 
     sandbox.control("POST", "config", {"page_size": 5})
     names = [v.name for v in clients_for("carol").compute(subs["dev"]).virtual_machines.list_all()]
     assert len(names) == len(set(names)) == 16
-    raw = sandbox.http().get(f"{sandbox.base_url}/subscriptions/{subs['dev']}/providers/Microsoft.Compute/"
-                             "virtualMachines", params={"api-version": "2026-04-01"},
-                             headers={"Authorization": f"Bearer {token_for('carol')}"}).json()
-    assert raw["nextLink"].startswith(f"{sandbox.base_url}/subscriptions/") and "api-version=2026-04-01" in raw["nextLink"]
+    raw = (
+        sandbox.http()
+        .get(
+            f"{sandbox.base_url}/subscriptions/{subs['dev']}/providers/Microsoft.Compute/virtualMachines",
+            params={"api-version": "2026-04-01"},
+            headers={"Authorization": f"Bearer {token_for('carol')}"},
+        )
+        .json()
+    )
+    assert (
+        raw["nextLink"].startswith(f"{sandbox.base_url}/subscriptions/") and "api-version=2026-04-01" in raw["nextLink"]
+    )
 
 
 def test_it_refuses_a_bad_and_an_expired_token(sandbox, clients_for, subs):
@@ -92,14 +106,48 @@ def test_rbac_allows_and_refuses_as_azure_would(clients_for, subs, person):
     policy = security.jit_network_access_policies.get("rg-web", "westeurope", "default") if person == "bob" else None
     outcome = (
         _outcome(lambda: list(clients.compute(subs["prod"]).virtual_machines.list_all())),
-        _outcome(lambda: security.jit_network_access_policies.create_or_update(
-            "rg-web", "westeurope", "default", policy or {"kind": "Basic", "properties": {"virtualMachines": [
-                {"id": vm, "ports": [{"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*",
-                                      "maxRequestAccessDuration": "PT3H"}]}]}})),
-        _outcome(lambda: security.jit_network_access_policies.initiate("rg-web", "westeurope", "default", {
-            "virtualMachines": [{"id": vm, "ports": [{"number": 22, "endTimeUtc": end,
-                                                      "allowedSourceAddressPrefix": "203.0.113.5"}]}],
-            "justification": "rbac test"})),
+        _outcome(
+            lambda: security.jit_network_access_policies.create_or_update(
+                "rg-web",
+                "westeurope",
+                "default",
+                policy
+                or {
+                    "kind": "Basic",
+                    "properties": {
+                        "virtualMachines": [
+                            {
+                                "id": vm,
+                                "ports": [
+                                    {
+                                        "number": 22,
+                                        "protocol": "*",
+                                        "allowedSourceAddressPrefix": "*",
+                                        "maxRequestAccessDuration": "PT3H",
+                                    }
+                                ],
+                            }
+                        ]
+                    },
+                },
+            )
+        ),
+        _outcome(
+            lambda: security.jit_network_access_policies.initiate(
+                "rg-web",
+                "westeurope",
+                "default",
+                {
+                    "virtualMachines": [
+                        {
+                            "id": vm,
+                            "ports": [{"number": 22, "endTimeUtc": end, "allowedSourceAddressPrefix": "203.0.113.5"}],
+                        }
+                    ],
+                    "justification": "rbac test",
+                },
+            )
+        ),
         _outcome(lambda: list(clients.compute(subs["legacy"]).virtual_machines.list_all())),
     )
     assert outcome == RBAC[person]
@@ -115,11 +163,15 @@ def _policy_vm(subs, name="build-01", rg="rg-build"):
 
 
 def _enable(bob, subs, ports=None, name="build-01"):
-    ports = ports or [{"number": 22, "protocol": "TCP", "allowedSourceAddressPrefix": "*",
-                       "maxRequestAccessDuration": "PT2H"}]
+    ports = ports or [
+        {"number": 22, "protocol": "TCP", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT2H"}
+    ]
     return bob.security(subs["dev"]).jit_network_access_policies.create_or_update(
-        "rg-build", "westus2", "default", {"kind": "Basic", "properties": {"virtualMachines": [
-            {"id": _policy_vm(subs, name), "ports": ports}]}})
+        "rg-build",
+        "westus2",
+        "default",
+        {"kind": "Basic", "properties": {"virtualMachines": [{"id": _policy_vm(subs, name), "ports": ports}]}},
+    )
 
 
 def _jit_rules(clients, subs):
@@ -129,10 +181,20 @@ def _jit_rules(clients, subs):
 
 def _request(clients, subs, number=22, hours=1.0, prefix="203.0.113.5"):
     end = format_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours))
-    return clients.security(subs["dev"]).jit_network_access_policies.initiate("rg-build", "westus2", "default", {
-        "virtualMachines": [{"id": _policy_vm(subs), "ports": [
-            {"number": number, "endTimeUtc": end, "allowedSourceAddressPrefix": prefix}]}],
-        "justification": "semantics test"})
+    return clients.security(subs["dev"]).jit_network_access_policies.initiate(
+        "rg-build",
+        "westus2",
+        "default",
+        {
+            "virtualMachines": [
+                {
+                    "id": _policy_vm(subs),
+                    "ports": [{"number": number, "endTimeUtc": end, "allowedSourceAddressPrefix": prefix}],
+                }
+            ],
+            "justification": "semantics test",
+        },
+    )
 
 
 def test_enabling_adds_a_deny_rule_and_a_request_an_allow_rule_until_it_expires(sandbox, clients_for, subs):
@@ -158,21 +220,27 @@ def test_a_newer_request_revokes_the_older_one_on_the_same_port(clients_for, sub
     _request(bob, subs, prefix="198.51.100.7")
     requests = bob.security(subs["dev"]).jit_network_access_policies.get("rg-build", "westus2", "default").requests
     assert [(r.requestor, r.virtual_machines[0].ports[0].status_reason) for r in requests] == [
-        ("alice@contoso.test", "NewerRequestInitiated"), ("bob@contoso.test", "UserRequested")]
+        ("alice@contoso.test", "NewerRequestInitiated"),
+        ("bob@contoso.test", "UserRequested"),
+    ]
     assert [r.source_address_prefix for r in _jit_rules(bob, subs) if r.access == "Allow"] == ["198.51.100.7"]
 
 
-@pytest.mark.parametrize("number, hours, prefix, policy_prefixes", [
-    (3389, 1, "203.0.113.5", None),            # a port the policy does not have
-    (22, 3, "203.0.113.5", None),              # longer than the two-hour maximum
-    (22, 1, "10.0.0.0/25", ["10.0.0.0/24"]),   # not verbatim one of the allowed prefixes
-    (22, -0.01, "203.0.113.5", None),          # an end already past: "end now" must ask for a little later
-])
+@pytest.mark.parametrize(
+    "number, hours, prefix, policy_prefixes",
+    [
+        (3389, 1, "203.0.113.5", None),  # a port the policy does not have
+        (22, 3, "203.0.113.5", None),  # longer than the two-hour maximum
+        (22, 1, "10.0.0.0/25", ["10.0.0.0/24"]),  # not verbatim one of the allowed prefixes
+        (22, -0.01, "203.0.113.5", None),  # an end already past: "end now" must ask for a little later
+    ],
+)
 def test_initiate_refuses_what_is_not_a_subset_of_the_policy(clients_for, subs, number, hours, prefix, policy_prefixes):
     bob = clients_for("bob")
     port = {"number": 22, "protocol": "TCP", "maxRequestAccessDuration": "PT2H"}
-    port.update({"allowedSourceAddressPrefixes": policy_prefixes} if policy_prefixes else
-                {"allowedSourceAddressPrefix": "*"})
+    port.update(
+        {"allowedSourceAddressPrefixes": policy_prefixes} if policy_prefixes else {"allowedSourceAddressPrefix": "*"}
+    )
     _enable(bob, subs, [port])
     with pytest.raises(HttpResponseError) as caught:
         _request(bob, subs, number=number, hours=hours, prefix=prefix)
@@ -180,14 +248,17 @@ def test_initiate_refuses_what_is_not_a_subset_of_the_policy(clients_for, subs, 
     assert "is not a subset of policy" in caught.value.error.message
 
 
-@pytest.mark.parametrize("port, words", [
-    ({"number": 70000}, "between 0 and 65535"),
-    ({"protocol": "ICMP"}, "Protocol"),
-    ({"maxRequestAccessDuration": "PT2M"}, "between 5 minutes and 1 day"),
-    ({"maxRequestAccessDuration": "P2D"}, "between 5 minutes and 1 day"),
-    ({"allowedSourceAddressPrefixes": ["10.0.0.0/24"]}, "either allowedSourceAddressPrefix"),
-    ({"allowedSourceAddressPrefix": "not-an-ip"}, "invalid allowed source"),
-])
+@pytest.mark.parametrize(
+    "port, words",
+    [
+        ({"number": 70000}, "between 0 and 65535"),
+        ({"protocol": "ICMP"}, "Protocol"),
+        ({"maxRequestAccessDuration": "PT2M"}, "between 5 minutes and 1 day"),
+        ({"maxRequestAccessDuration": "P2D"}, "between 5 minutes and 1 day"),
+        ({"allowedSourceAddressPrefixes": ["10.0.0.0/24"]}, "either allowedSourceAddressPrefix"),
+        ({"allowedSourceAddressPrefix": "not-an-ip"}, "invalid allowed source"),
+    ],
+)
 def test_put_validates_ports(clients_for, subs, port, words):
     base = {"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}
     with pytest.raises(HttpResponseError) as caught:
@@ -208,27 +279,57 @@ def test_put_keeps_request_history_and_refuses_a_vm_of_another_group(clients_for
     assert caught.value.status_code == 400
 
 
-@pytest.mark.parametrize("rg, location, vm, words", [
-    ("rg-legacy", "westeurope", "legacy-01", "no network security group"),
-    ("rg-fwmgr", "westus2", "fw-01", "Firewall Manager"),
-])
+@pytest.mark.parametrize(
+    "rg, location, vm, words",
+    [
+        ("rg-legacy", "westeurope", "legacy-01", "no network security group"),
+        ("rg-fwmgr", "westus2", "fw-01", "Firewall Manager"),
+    ],
+)
 def test_put_refuses_vms_jit_cannot_protect(clients_for, subs, rg, location, vm, words):
     sub = subs["prod"] if rg == "rg-legacy" else subs["dev"]
     vm_id = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
     with pytest.raises(HttpResponseError) as caught:
-        clients_for("bob").security(sub).jit_network_access_policies.create_or_update(rg, location, "default", {
-            "properties": {"virtualMachines": [{"id": vm_id, "ports": [{
-                "number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*", "maxRequestAccessDuration": "PT3H"}]}]}})
+        clients_for("bob").security(sub).jit_network_access_policies.create_or_update(
+            rg,
+            location,
+            "default",
+            {
+                "properties": {
+                    "virtualMachines": [
+                        {
+                            "id": vm_id,
+                            "ports": [
+                                {
+                                    "number": 22,
+                                    "protocol": "*",
+                                    "allowedSourceAddressPrefix": "*",
+                                    "maxRequestAccessDuration": "PT3H",
+                                }
+                            ],
+                        }
+                    ]
+                }
+            },
+        )
     assert caught.value.status_code == 400 and words in caught.value.error.message
 
 
 def test_defender_plan_and_classic_vms_are_visible_to_the_portal(clients_for, subs, token_for, sandbox):
-    plans = {name: clients_for("carol").security(sub).pricings.list(f"subscriptions/{sub}").value[0].sub_plan
-             for name, sub in subs.items()}
+    plans = {
+        name: clients_for("carol").security(sub).pricings.list(f"subscriptions/{sub}").value[0].sub_plan
+        for name, sub in subs.items()
+    }
     assert plans == {"prod": "P2", "dev": "P2", "shared": "P2", "legacy": "P1"}
-    classic = sandbox.http().get(
-        f"{sandbox.base_url}/subscriptions/{subs['prod']}/providers/Microsoft.ClassicCompute/virtualMachines",
-        params={"api-version": "2017-04-01"}, headers={"Authorization": f"Bearer {token_for('carol')}"}).json()
+    classic = (
+        sandbox.http()
+        .get(
+            f"{sandbox.base_url}/subscriptions/{subs['prod']}/providers/Microsoft.ClassicCompute/virtualMachines",
+            params={"api-version": "2017-04-01"},
+            headers={"Authorization": f"Bearer {token_for('carol')}"},
+        )
+        .json()
+    )
     assert [v["name"] for v in classic["value"]] == ["classic-01"]
 
 
@@ -241,8 +342,10 @@ def test_the_activity_log_records_jit_operations_and_accepts_only_arm_filters(cl
     monitor = clients_for("carol").monitor(subs["dev"])
     events = list(monitor.activity_logs.list(window + " and resourceGroupName eq 'rg-build'"))
     ended = [(e.operation_name.localized_value, e.caller) for e in events if e.event_name.value == "EndRequest"]
-    assert ended == [("Initiate JIT Network Access Policy", "alice@contoso.test"),
-                     ("Create or Update JIT Network Access Policy", "bob@contoso.test")]
+    assert ended == [
+        ("Initiate JIT Network Access Policy", "alice@contoso.test"),
+        ("Create or Update JIT Network Access Policy", "bob@contoso.test"),
+    ]
     assert all(e.resource_id.endswith("/jitNetworkAccessPolicies/default") for e in events)
     with pytest.raises(HttpResponseError) as caught:
         list(monitor.activity_logs.list(window + " and caller eq 'alice@contoso.test'"))

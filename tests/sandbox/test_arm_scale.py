@@ -13,8 +13,9 @@ BASE = "https://127.0.0.1:9"
 
 
 def _get(app: App, token: str, path: str, version: str) -> tuple[int, dict]:
-    request = Request("GET", path, {"api-version": version}, {"authorization": f"Bearer {token}"}, b"", "127.0.0.1",
-                      BASE)
+    request = Request(
+        "GET", path, {"api-version": version}, {"authorization": f"Bearer {token}"}, b"", "127.0.0.1", BASE
+    )
     answer = app.handle(request)
     return answer.status, json.loads(answer.body)
 
@@ -23,20 +24,31 @@ def test_an_arm_call_checks_only_the_role_assignments_of_its_subscription(tmp_pa
     app = App(tmp_path, 9)
     app.sandbox.generate(400, 40)
     carol = demo.person("carol")
-    token = app.identity._sign(app.identity._arm_claims(
-        Request("GET", "/", {}, {}, b"", "127.0.0.1", BASE), carol, demo.CLIENT_ID,
-        int(app.sandbox.clock.now().timestamp())))
+    token = app.identity._sign(
+        app.identity._arm_claims(
+            Request("GET", "/", {}, {}, b"", "127.0.0.1", BASE),
+            carol,
+            demo.CLIENT_ID,
+            int(app.sandbox.clock.now().timestamp()),
+        )
+    )
     sub = app.sandbox.world["subscriptions"][7]["subscriptionId"]
     checked: list[str] = []
     holds = rbac.holds
-    monkeypatch.setattr(rbac, "holds", lambda assignment, principal: checked.append(assignment["scope"])
-                        or holds(assignment, principal))
+    monkeypatch.setattr(
+        rbac, "holds", lambda assignment, principal: checked.append(assignment["scope"]) or holds(assignment, principal)
+    )
 
-    status, body = _get(app, token, f"/subscriptions/{sub}/resourceGroups/rg-0000/providers/Microsoft.Authorization/"
-                                     "permissions", "2022-04-01")
+    status, body = _get(
+        app,
+        token,
+        f"/subscriptions/{sub}/resourceGroups/rg-0000/providers/Microsoft.Authorization/permissions",
+        "2022-04-01",
+    )
     assert status == 200 and body["value"], body
-    status, body = _get(app, token, f"/subscriptions/{sub}/providers/Microsoft.Security/jitNetworkAccessPolicies",
-                        "2020-01-01")
+    status, body = _get(
+        app, token, f"/subscriptions/{sub}/providers/Microsoft.Security/jitNetworkAccessPolicies", "2020-01-01"
+    )
     assert status == 200 and body["value"], body
 
     assert checked and {scope.split("/")[2] for scope in checked} == {sub}
@@ -44,9 +56,14 @@ def test_an_arm_call_checks_only_the_role_assignments_of_its_subscription(tmp_pa
 
 def test_a_token_checked_once_is_still_refused_when_altered(tmp_path):
     app = App(tmp_path, 9)
-    token = app.identity._sign(app.identity._arm_claims(
-        Request("GET", "/", {}, {}, b"", "127.0.0.1", BASE), demo.person("carol"), demo.CLIENT_ID,
-        int(app.sandbox.clock.now().timestamp())))
+    token = app.identity._sign(
+        app.identity._arm_claims(
+            Request("GET", "/", {}, {}, b"", "127.0.0.1", BASE),
+            demo.person("carol"),
+            demo.CLIENT_ID,
+            int(app.sandbox.clock.now().timestamp()),
+        )
+    )
     assert _get(app, token, "/subscriptions", "2022-12-01")[0] == 200
     header, payload, signature = token.split(".")
     altered = f"{header}.{payload}.{signature[:-4]}AAAA"

@@ -51,14 +51,23 @@ def test_a_restart_keeps_the_certificate_and_the_state_and_reset_restores_the_se
 def test_info_describes_what_a_client_needs(sandbox):
     info = sandbox.info()
     assert info["authority"] == f"{sandbox.base_url}/{info['tenant_id']}" and info["arm_url"] == sandbox.base_url
-    assert {p["username"] for p in info["people"]} >= {f"{k}@contoso.test" for k in ("alice", "bob", "carol", "dave", "erin")}
+    assert {p["username"] for p in info["people"]} >= {
+        f"{k}@contoso.test" for k in ("alice", "bob", "carol", "dave", "erin")
+    }
     assert "loopback" in info["redirect_uris"]
 
 
 def _environment(base_url: str, ca_path: Path) -> dict[str, str]:
-    return {"AZURE_TENANT_ID": demo.TENANT_ID, "AZURE_CLIENT_ID": demo.CLIENT_ID,
-            "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET, "AZURE_CLI_CLIENT_ID": demo.CLI_CLIENT_ID, "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
-            "AZURE_ARM_URL": base_url, "AZURE_CA_BUNDLE": str(ca_path), "AZURE_INSTANCE_DISCOVERY": "false"}
+    return {
+        "AZURE_TENANT_ID": demo.TENANT_ID,
+        "AZURE_CLIENT_ID": demo.CLIENT_ID,
+        "AZURE_CLIENT_SECRET": demo.CLIENT_SECRET,
+        "AZURE_CLI_CLIENT_ID": demo.CLI_CLIENT_ID,
+        "AZURE_AUTHORITY": f"{base_url}/{demo.TENANT_ID}",
+        "AZURE_ARM_URL": base_url,
+        "AZURE_CA_BUNDLE": str(ca_path),
+        "AZURE_INSTANCE_DISCOVERY": "false",
+    }
 
 
 def test_it_publishes_the_connection_settings_in_a_file_only_its_owner_reads(tmp_path):
@@ -71,8 +80,11 @@ def test_it_publishes_the_connection_settings_in_a_file_only_its_owner_reads(tmp
         assert values == _environment(sandbox.base_url, sandbox.ca_path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert [p.name for p in tmp_path.iterdir() if "connection" in p.name] == ["connection.env"]  # no temp file left
-        discovery = sandbox.http().get(f"{values['AZURE_AUTHORITY']}/v2.0/.well-known/openid-configuration",
-                                       verify=values["AZURE_CA_BUNDLE"], timeout=10)
+        discovery = sandbox.http().get(
+            f"{values['AZURE_AUTHORITY']}/v2.0/.well-known/openid-configuration",
+            verify=values["AZURE_CA_BUNDLE"],
+            timeout=10,
+        )
         assert discovery.json()["issuer"] == f"{values['AZURE_AUTHORITY']}/v2.0"
     finally:
         _stop(sandbox)

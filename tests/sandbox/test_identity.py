@@ -21,12 +21,21 @@ def test_the_auth_code_flow_gives_entra_shaped_tokens(sandbox):
     assert claims["tid"] == demo.TENANT_ID and claims["aud"] == demo.CLIENT_ID
     assert claims["preferred_username"] == "alice@contoso.test" and claims["name"] == "Alice Archer"
     assert claims["roles"] == ["JIT.Requester"] and claims["oid"] == demo.person("alice").object_id
-    assert claims["iss"] == sandbox.http().get(
-        f"{sandbox.base_url}/{demo.TENANT_ID}/v2.0/.well-known/openid-configuration").json()["issuer"]
+    assert (
+        claims["iss"]
+        == sandbox.http()
+        .get(f"{sandbox.base_url}/{demo.TENANT_ID}/v2.0/.well-known/openid-configuration")
+        .json()["issuer"]
+    )
     keys = sandbox.http().get(f"{sandbox.base_url}/{demo.TENANT_ID}/discovery/v2.0/keys").json()["keys"]
     key = jwt.PyJWK(keys[0]).key
-    access = jwt.decode(result["access_token"], key, algorithms=["RS256"], audience="https://management.azure.com",
-                        options={"verify_exp": False})
+    access = jwt.decode(
+        result["access_token"],
+        key,
+        algorithms=["RS256"],
+        audience="https://management.azure.com",
+        options={"verify_exp": False},
+    )
     assert access["scp"] == "user_impersonation" and access["oid"] == claims["oid"] and access["exp"] > access["iat"]
     jwt.decode(result["id_token"], key, algorithms=["RS256"], audience=demo.CLIENT_ID, options={"verify_exp": False})
     assert "refresh_token" in result
@@ -98,8 +107,14 @@ def test_end_session_returns_to_a_loopback_address_only(sandbox):
     assert elsewhere.status_code == 200 and "signed out" in elsewhere.text
 
 
-@pytest.mark.parametrize("redirect_uri", ["https://127.0.0.1:8443/accounts/callback", "https://localhost/accounts/callback",
-                                          "http://[::1]:8080/accounts/callback"])
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://127.0.0.1:8443/accounts/callback",
+        "https://localhost/accounts/callback",
+        "http://[::1]:8080/accounts/callback",
+    ],
+)
 def test_it_accepts_redirect_uris_on_this_machine_over_http_or_https(sandbox, redirect_uri):
     """A team rehearsal may end TLS at its load balancer: the callback is then https://127.0.0.1:<port>/..."""
     flow = msal_app(sandbox).initiate_auth_code_flow(SCOPES, redirect_uri=redirect_uri)
@@ -116,6 +131,8 @@ def test_the_chooser_fits_a_phone(sandbox):
 
 def test_a_redirect_uri_listed_in_sandbox_redirect_uris_is_registered(monkeypatch):
     monkeypatch.setenv("SANDBOX_REDIRECT_URIS", "https://jit.lab.test/accounts/callback, https://other.test/cb")
-    assert registered_redirect("https://jit.lab.test/accounts/callback") and registered_redirect("https://other.test/cb")
+    assert registered_redirect("https://jit.lab.test/accounts/callback") and registered_redirect(
+        "https://other.test/cb"
+    )
     assert not registered_redirect("https://jit.lab.test/accounts/callback/x")
     assert not registered_redirect("https://evil.example/accounts/callback")

@@ -14,22 +14,41 @@ pytestmark = pytest.mark.integration
 
 def _token(sandbox, app: str, scope: str) -> str:
     client = next(a for a in sandbox.info()["apps"] if a["display_name"] == app)
-    answer = sandbox.http().post(f"{sandbox.info()['authority']}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": client["client_id"], "client_secret": client["client_secret"],
-        "scope": scope}, timeout=10)
+    answer = sandbox.http().post(
+        f"{sandbox.info()['authority']}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "scope": scope,
+        },
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
 
 
-def _upload(sandbox, token: str, body: bytes, *, version: str = "2023-01-01", rule: str = "", stream: str = "",
-            gzipped: bool = False):
+def _upload(
+    sandbox,
+    token: str,
+    body: bytes,
+    *,
+    version: str = "2023-01-01",
+    rule: str = "",
+    stream: str = "",
+    gzipped: bool = False,
+):
     where = sandbox.info()["logs_ingestion"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     if gzipped:
         headers["Content-Encoding"] = "gzip"
-    return sandbox.http().post(f"{where['endpoint']}/dataCollectionRules/{rule or where['rule_id']}/streams/"
-                               f"{stream or where['stream']}", params={"api-version": version}, data=body,
-                               headers=headers, timeout=10)
+    return sandbox.http().post(
+        f"{where['endpoint']}/dataCollectionRules/{rule or where['rule_id']}/streams/{stream or where['stream']}",
+        params={"api-version": version},
+        data=body,
+        headers=headers,
+        timeout=10,
+    )
 
 
 @pytest.fixture
@@ -43,10 +62,16 @@ def test_it_takes_a_gzipped_array_with_204_and_lets_tests_read_it_back(sandbox, 
     assert [r["EventId"] for r in sandbox.control("GET", "ingested")["records"]] == ["a", "b"]
 
 
-@pytest.mark.parametrize("case, status, code", [
-    ("api-version", 400, "InvalidApiVersion"), ("rule", 404, "NotFound"), ("stream", 400, "InvalidStream"),
-    ("not an array", 400, "InvalidPayload"), ("over 1 MB", 413, "ContentLengthLimitExceeded"),
-])
+@pytest.mark.parametrize(
+    "case, status, code",
+    [
+        ("api-version", 400, "InvalidApiVersion"),
+        ("rule", 404, "NotFound"),
+        ("stream", 400, "InvalidStream"),
+        ("not an array", 400, "InvalidPayload"),
+        ("over 1 MB", 413, "ContentLengthLimitExceeded"),
+    ],
+)
 def test_it_refuses_what_azure_refuses(sandbox, monitor_token, case, status, code):
     body, more = b'[{"a": 1}]', {}
     if case == "api-version":

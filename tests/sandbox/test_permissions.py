@@ -12,9 +12,11 @@ VM_WRITE = "Microsoft.Compute/virtualMachines/write"
 
 
 def _permissions(sandbox, token_for, person: str, scope: str) -> list[dict]:
-    answer = sandbox.http().get(f"{sandbox.base_url}{scope}/providers/Microsoft.Authorization/permissions",
-                                params={"api-version": "2022-04-01"},
-                                headers={"Authorization": f"Bearer {token_for(person)}"})
+    answer = sandbox.http().get(
+        f"{sandbox.base_url}{scope}/providers/Microsoft.Authorization/permissions",
+        params={"api-version": "2022-04-01"},
+        headers={"Authorization": f"Bearer {token_for(person)}"},
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()["value"]
 
@@ -25,13 +27,19 @@ def test_it_answers_with_the_roles_assigned_at_the_group_or_above(sandbox, token
     assert grace_group == [{"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}]
     assert _permissions(sandbox, token_for, "grace", f"{shared}/resourceGroups/rg-monitor") == []
     bob = _permissions(sandbox, token_for, "bob", f"{shared}/resourceGroups/rg-monitor")
-    assert {a for block in bob for a in block["actions"]} >= {"Microsoft.Security/*", "Microsoft.Compute/virtualMachines/*"}
+    assert {a for block in bob for a in block["actions"]} >= {
+        "Microsoft.Security/*",
+        "Microsoft.Compute/virtualMachines/*",
+    }
 
 
 def test_a_missing_group_is_resource_group_not_found(sandbox, token_for, subs):
-    answer = sandbox.http().get(f"{sandbox.base_url}/subscriptions/{subs['dev']}/resourceGroups/rg-nope/providers/"
-                                "Microsoft.Authorization/permissions", params={"api-version": "2022-04-01"},
-                                headers={"Authorization": f"Bearer {token_for('bob')}"})
+    answer = sandbox.http().get(
+        f"{sandbox.base_url}/subscriptions/{subs['dev']}/resourceGroups/rg-nope/providers/"
+        "Microsoft.Authorization/permissions",
+        params={"api-version": "2022-04-01"},
+        headers={"Authorization": f"Bearer {token_for('bob')}"},
+    )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "ResourceGroupNotFound"
 
 

@@ -20,8 +20,12 @@ API_SCOPES = [demo.CLI_SCOPE]
 
 
 def public_app(sandbox, client_id: str = demo.CLI_CLIENT_ID) -> msal.PublicClientApplication:
-    return msal.PublicClientApplication(client_id, authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
-                                        http_client=sandbox.http(), instance_discovery=False)
+    return msal.PublicClientApplication(
+        client_id,
+        authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
+        http_client=sandbox.http(),
+        instance_discovery=False,
+    )
 
 
 def fast_polling(sandbox) -> None:
@@ -105,10 +109,15 @@ def test_a_device_code_expires_by_the_sandbox_clock(sandbox):
 def test_polling_faster_than_the_interval_is_told_to_slow_down(sandbox):
     http = sandbox.http()
     token_url = f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/token"
-    flow = http.post(f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
-                     data={"client_id": demo.CLI_CLIENT_ID, "scope": demo.CLI_SCOPE}).json()
-    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "client_id": demo.CLI_CLIENT_ID,
-            "device_code": flow["device_code"]}
+    flow = http.post(
+        f"{sandbox.base_url}/{demo.TENANT_ID}/oauth2/v2.0/devicecode",
+        data={"client_id": demo.CLI_CLIENT_ID, "scope": demo.CLI_SCOPE},
+    ).json()
+    poll = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "client_id": demo.CLI_CLIENT_ID,
+        "device_code": flow["device_code"],
+    }
     assert http.post(token_url, data=poll).json()["error"] == "authorization_pending"
     assert http.post(token_url, data=poll).json()["error"] == "slow_down"
 
@@ -116,8 +125,11 @@ def test_polling_faster_than_the_interval_is_told_to_slow_down(sandbox):
 def test_with_public_client_flows_off_the_device_code_is_refused_as_entra_does(sandbox):
     fast_polling(sandbox)
     sandbox.control("POST", f"public-clients/{demo.CLI_CLIENT_ID}", {"allow_public_client_flows": False})
-    result = device_login(sandbox, public_app(sandbox),
-                          lambda user_code: sandbox.control("POST", f"device-codes/{user_code}", {"user": "alice"}))
+    result = device_login(
+        sandbox,
+        public_app(sandbox),
+        lambda user_code: sandbox.control("POST", f"device-codes/{user_code}", {"user": "alice"}),
+    )
     assert result["error"] == "invalid_client" and "AADSTS7000218" in result["error_description"]
     assert sandbox.info()["public_clients"][0]["allow_public_client_flows"] is False
 
@@ -136,8 +148,12 @@ def test_the_code_flow_with_pkce_needs_no_secret_on_any_localhost_port(sandbox):
 
 def test_a_public_client_presenting_a_secret_is_refused(sandbox):
     app = msal.ConfidentialClientApplication(
-        demo.CLI_CLIENT_ID, client_credential="a-secret", authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
-        http_client=sandbox.http(), instance_discovery=False)
+        demo.CLI_CLIENT_ID,
+        client_credential="a-secret",
+        authority=f"{sandbox.base_url}/{demo.TENANT_ID}",
+        http_client=sandbox.http(),
+        instance_discovery=False,
+    )
     flow = app.initiate_auth_code_flow(API_SCOPES, redirect_uri="http://localhost:53117")
     result = app.acquire_token_by_auth_code_flow(flow, query_of(sandbox.choose_account(flow["auth_uri"], "bob")))
     assert result["error"] == "invalid_client" and "AADSTS700025" in result["error_description"]

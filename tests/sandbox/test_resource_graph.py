@@ -19,27 +19,31 @@ GRAPH = "/providers/Microsoft.ResourceGraph/resources"
 # The portal's query family, as docs/resource-graph.md writes it (each sent on one line): every kind the pages
 # use from `resources` in one query, told apart by type; Defender's pricing from `securityresources`.
 TYPES = {
-    "microsoft.compute/virtualmachines": "vms", "microsoft.classiccompute/virtualmachines": "classic",
-    "microsoft.network/networkinterfaces": "nics", "microsoft.network/virtualnetworks": "vnets",
-    "microsoft.network/publicipaddresses": "pips", "microsoft.network/azurefirewalls": "firewalls",
+    "microsoft.compute/virtualmachines": "vms",
+    "microsoft.classiccompute/virtualmachines": "classic",
+    "microsoft.network/networkinterfaces": "nics",
+    "microsoft.network/virtualnetworks": "vnets",
+    "microsoft.network/publicipaddresses": "pips",
+    "microsoft.network/azurefirewalls": "firewalls",
     "microsoft.network/networksecuritygroups": "nsgs",
 }
 PORTAL_QUERIES = {
     "resources": "resources | where type in~ ({types}) | project id, name, type, location, subscriptionId, "
-                 "osType = tostring(properties.storageProfile.osDisk.osType), "
-                 "power = tostring(properties.extended.instanceView.powerState.code), "
-                 "nics = properties.networkProfile.networkInterfaces, "
-                 "admin = tostring(properties.osProfile.adminUsername), "
-                 "classicPower = tostring(properties.instanceView.powerState), "
-                 "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
-                 "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
-                 "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
-                 "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
-                 "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules"
-                 .format(types=", ".join(f"'{t}'" for t in TYPES)),
+    "osType = tostring(properties.storageProfile.osDisk.osType), "
+    "power = tostring(properties.extended.instanceView.powerState.code), "
+    "nics = properties.networkProfile.networkInterfaces, "
+    "admin = tostring(properties.osProfile.adminUsername), "
+    "classicPower = tostring(properties.instanceView.powerState), "
+    "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
+    "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
+    "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
+    "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
+    "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules".format(
+        types=", ".join(f"'{t}'" for t in TYPES)
+    ),
     "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' "
-                "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
-                "subPlan = tostring(properties.subPlan)",
+    "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
+    "subPlan = tostring(properties.subPlan)",
 }
 
 
@@ -53,13 +57,21 @@ def by_kind(rows: list[dict]) -> dict[str, list[dict]]:
 @pytest.fixture
 def graph(sandbox, token_for):
     """POST a query as a person; the raw answer (status, JSON, headers)."""
-    def query(user_key: str, text: str, subscriptions: list[str] | None = None, api_version: str = "2022-10-01",
-              **options):
+
+    def query(
+        user_key: str, text: str, subscriptions: list[str] | None = None, api_version: str = "2022-10-01", **options
+    ):
         body: dict = {"query": text, "options": {"resultFormat": "objectArray", **options}}
         if subscriptions is not None:
             body["subscriptions"] = subscriptions
-        return sandbox.http().post(f"{sandbox.base_url}{GRAPH}", params={"api-version": api_version}, json=body,
-                                   headers={"Authorization": f"Bearer {token_for(user_key)}"}, timeout=30)
+        return sandbox.http().post(
+            f"{sandbox.base_url}{GRAPH}",
+            params={"api-version": api_version},
+            json=body,
+            headers={"Authorization": f"Bearer {token_for(user_key)}"},
+            timeout=30,
+        )
+
     return query
 
 
@@ -83,14 +95,20 @@ def test_every_query_the_portal_sends_gives_the_rows_the_arm_lists_give(graph, c
         compute = carol.compute(sub)
         arm = {
             "vms": {v.id.lower(): v.storage_profile.os_disk.os_type for v in compute.virtual_machines.list_all()},
-            "nics": {n.id.lower(): n.network_security_group.id if n.network_security_group else ""
-                     for n in network.network_interfaces.list_all()},
+            "nics": {
+                n.id.lower(): n.network_security_group.id if n.network_security_group else ""
+                for n in network.network_interfaces.list_all()
+            },
             "vnets": {v.id.lower(): v.address_space.address_prefixes for v in network.virtual_networks.list_all()},
             "pips": {p.id.lower(): p.ip_address for p in network.public_ip_addresses.list_all() if p.ip_address},
-            "firewalls": {f.id.lower(): f.firewall_policy.id if f.firewall_policy else ""
-                          for f in network.azure_firewalls.list_all()},
-            "nsgs": {n.id.lower(): sorted(r.name for r in n.security_rules)
-                     for n in network.network_security_groups.list_all()},
+            "firewalls": {
+                f.id.lower(): f.firewall_policy.id if f.firewall_policy else ""
+                for f in network.azure_firewalls.list_all()
+            },
+            "nsgs": {
+                n.id.lower(): sorted(r.name for r in n.security_rules)
+                for n in network.network_security_groups.list_all()
+            },
         }
         graph_rows = by_kind(every_row(graph, "carol", PORTAL_QUERIES["resources"], [sub]))
         assert {r["id"].lower(): r["osType"] for r in graph_rows["vms"]} == arm["vms"]
@@ -99,32 +117,64 @@ def test_every_query_the_portal_sends_gives_the_rows_the_arm_lists_give(graph, c
         assert {r["id"].lower(): r["prefixes"] for r in graph_rows["vnets"]} == arm["vnets"]
         assert {r["id"].lower(): r["ip"] for r in graph_rows["pips"]} == arm["pips"]
         assert {r["id"].lower(): r["firewallPolicy"] for r in graph_rows["firewalls"]} == arm["firewalls"]
-        assert {r["id"].lower(): sorted(x["name"] for x in r["securityRules"]) for r in graph_rows["nsgs"]} == arm["nsgs"]
+        assert {r["id"].lower(): sorted(x["name"] for x in r["securityRules"]) for r in graph_rows["nsgs"]} == arm[
+            "nsgs"
+        ]
         assert all(len(r["defaultSecurityRules"]) == 6 for r in graph_rows["nsgs"])
         assert all(r["subscriptionId"] == sub for rows in graph_rows.values() for r in rows)
     everything = by_kind(every_row(graph, "carol", PORTAL_QUERIES["resources"], list(subs.values()), top=50))
     assert {r["name"]: r["power"] for r in everything["vms"]}["web-06"] == "PowerState/deallocated"
     assert all(r["nics"][0]["id"] and r["admin"] == "azureuser" for r in everything["vms"])
     assert [(r["name"], r["classicPower"], r["classicOs"]) for r in everything["classic"]] == [
-        ("classic-01", "Started", "Windows")]
+        ("classic-01", "Started", "Windows")
+    ]
     pricings = every_row(graph, "carol", PORTAL_QUERIES["pricings"], list(subs.values()))
     assert {r["subscriptionId"]: r["subPlan"] for r in pricings} == {
-        subs["prod"]: "P2", subs["dev"]: "P2", subs["shared"]: "P2", subs["legacy"]: "P1"}
+        subs["prod"]: "P2",
+        subs["dev"]: "P2",
+        subs["shared"]: "P2",
+        subs["legacy"]: "P1",
+    }
 
 
 def test_a_row_has_the_fields_resource_graph_documents(graph, subs):
-    answer = graph("carol", "Resources | where type =~ 'Microsoft.Compute/virtualMachines' and name == 'web-01'",
-                   [subs["prod"]])
+    answer = graph(
+        "carol", "Resources | where type =~ 'Microsoft.Compute/virtualMachines' and name == 'web-01'", [subs["prod"]]
+    )
     [row] = answer.json()["data"]
-    assert {"id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy",
-            "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"} <= set(row)
+    assert {
+        "id",
+        "name",
+        "type",
+        "tenantId",
+        "kind",
+        "location",
+        "resourceGroup",
+        "subscriptionId",
+        "managedBy",
+        "sku",
+        "plan",
+        "properties",
+        "tags",
+        "identity",
+        "zones",
+        "extendedLocation",
+    } <= set(row)
     assert (row["type"], row["resourceGroup"], row["subscriptionId"]) == (
-        "microsoft.compute/virtualmachines", "rg-web", subs["prod"])
+        "microsoft.compute/virtualmachines",
+        "rg-web",
+        subs["prod"],
+    )
     assert row["properties"]["extended"]["instanceView"]["powerState"] == {
-        "code": "PowerState/running", "level": "Info", "displayStatus": "VM running"}
+        "code": "PowerState/running",
+        "level": "Info",
+        "displayStatus": "VM running",
+    }
     # JIT policies are not in Resource Graph, in either table
     for table in ("resources", "securityresources"):
-        policies = graph("bob", f"{table} | where type contains 'jitnetworkaccesspolicies' | project id", [subs["prod"]])
+        policies = graph(
+            "bob", f"{table} | where type contains 'jitnetworkaccesspolicies' | project id", [subs["prod"]]
+        )
         assert policies.json()["totalRecords"] == 0
 
 
@@ -141,7 +191,10 @@ def test_a_person_gets_only_the_rows_their_roles_let_them_read(graph, subs, toke
     # right after Carol, who reads all of it, ran the same query (results are kept by read scope, not by query)
     text = "Resources | project id, resourceGroup"
     assert {r["resourceGroup"] for r in graph("carol", text, [subs["shared"]]).json()["data"]} == {
-        "rg-shared", "rg-monitor", "rg-network"}
+        "rg-shared",
+        "rg-monitor",
+        "rg-network",
+    }
     shared = graph("grace", text, [subs["shared"]]).json()["data"]
     assert shared and {r["resourceGroup"] for r in shared} == {"rg-shared"}
     # ... and only JIT VM Access Requester on Legacy apps: VMs, NICs and public IPs, no NSGs nor networks
@@ -171,19 +224,27 @@ def test_pages_are_stable_and_a_token_from_another_query_is_refused(graph, subs)
     assert (unpaged["count"], unpaged["resultTruncated"], "$skipToken" in unpaged) == (5, "true", False)
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"query": "Resources | mv-expand properties.nics"}, "ParserFailure"),
-    ({"query": ""}, "InvalidRequestContent"),
-    ({"query": "Resources", "options": {"$top": 1001}}, "InvalidParameter"),
-    ({"query": "Resources", "options": {"$top": 0}}, "InvalidParameter"),
-    ({"query": "Resources", "options": {"$skip": -1}}, "InvalidParameter"),
-    ({"query": "Resources", "options": {"resultFormat": "csv"}}, "InvalidParameter"),
-    ({"query": "Resources", "subscriptions": ["not-a-guid"]}, "InvalidSubscriptionId"),
-    ({"query": "Resources", "managementGroups": ["contoso"]}, "UnsupportedScope"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"query": "Resources | mv-expand properties.nics"}, "ParserFailure"),
+        ({"query": ""}, "InvalidRequestContent"),
+        ({"query": "Resources", "options": {"$top": 1001}}, "InvalidParameter"),
+        ({"query": "Resources", "options": {"$top": 0}}, "InvalidParameter"),
+        ({"query": "Resources", "options": {"$skip": -1}}, "InvalidParameter"),
+        ({"query": "Resources", "options": {"resultFormat": "csv"}}, "InvalidParameter"),
+        ({"query": "Resources", "subscriptions": ["not-a-guid"]}, "InvalidSubscriptionId"),
+        ({"query": "Resources", "managementGroups": ["contoso"]}, "UnsupportedScope"),
+    ],
+)
 def test_a_bad_request_gets_azures_error_shape(sandbox, token_for, body, code):
-    answer = sandbox.http().post(f"{sandbox.base_url}{GRAPH}", params={"api-version": "2024-04-01"}, json=body,
-                                 headers={"Authorization": f"Bearer {token_for('carol')}"}, timeout=30)
+    answer = sandbox.http().post(
+        f"{sandbox.base_url}{GRAPH}",
+        params={"api-version": "2024-04-01"},
+        json=body,
+        headers={"Authorization": f"Bearer {token_for('carol')}"},
+        timeout=30,
+    )
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "BadRequest" and error["message"].startswith("Please provide below info")
@@ -197,8 +258,12 @@ def test_it_serves_the_sdks_version_and_the_later_stable_ones_and_refuses_others
     refused = graph("carol", "Resources | limit 1", [subs["prod"]], api_version="2018-09-01-preview")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "NoRegisteredProviderFound"
     assert "'2021-03-01, 2022-10-01, 2024-04-01'" in refused.json()["error"]["message"]
-    assert sandbox.http().post(f"{sandbox.base_url}{GRAPH}", params={"api-version": "2024-04-01"},
-                               json={"query": "Resources"}).status_code == 401
+    assert (
+        sandbox.http()
+        .post(f"{sandbox.base_url}{GRAPH}", params={"api-version": "2024-04-01"}, json={"query": "Resources"})
+        .status_code
+        == 401
+    )
 
 
 def test_the_quota_is_per_person_and_comes_back_after_its_window(graph, subs, sandbox):
@@ -216,8 +281,10 @@ def test_the_quota_is_per_person_and_comes_back_after_its_window(graph, subs, sa
 
 
 def test_a_write_shows_in_resource_graph_only_after_the_lag(graph, subs, sandbox, token_for):
-    rules = ("Resources | where type =~ 'microsoft.network/networksecuritygroups' and name == 'nsg-rg-web-default' "
-             "| project id, rules = properties.securityRules")
+    rules = (
+        "Resources | where type =~ 'microsoft.network/networksecuritygroups' and name == 'nsg-rg-web-default' "
+        "| project id, rules = properties.securityRules"
+    )
 
     def rule_names() -> set[str]:
         [row] = graph("bob", rules, [subs["prod"]]).json()["data"]
@@ -225,11 +292,24 @@ def test_a_write_shows_in_resource_graph_only_after_the_lag(graph, subs, sandbox
 
     sandbox.control("POST", "resource-graph", {"lag_seconds": 30})
     network = Clients(sandbox, token_for("bob")).network(subs["prod"])
-    network.security_rules.begin_create_or_update("rg-web", "nsg-rg-web-default", "allow-8080", SecurityRule(
-        protocol="Tcp", source_port_range="*", destination_port_range="8080", source_address_prefix="*",
-        destination_address_prefix="*", access="Allow", priority=3999, direction="Inbound")).result()
-    assert "allow-8080" in {r.name for r in network.network_security_groups.get("rg-web", "nsg-rg-web-default")
-                            .security_rules}  # ARM at once
+    network.security_rules.begin_create_or_update(
+        "rg-web",
+        "nsg-rg-web-default",
+        "allow-8080",
+        SecurityRule(
+            protocol="Tcp",
+            source_port_range="*",
+            destination_port_range="8080",
+            source_address_prefix="*",
+            destination_address_prefix="*",
+            access="Allow",
+            priority=3999,
+            direction="Inbound",
+        ),
+    ).result()
+    assert "allow-8080" in {
+        r.name for r in network.network_security_groups.get("rg-web", "nsg-rg-web-default").security_rules
+    }  # ARM at once
     assert "allow-8080" not in rule_names()
     sandbox.advance("PT29S")
     assert "allow-8080" not in rule_names()

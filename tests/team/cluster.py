@@ -64,15 +64,26 @@ def drop_database(url: str) -> None:
 
 def team_environment(sandbox: SandboxProcess, database_url: str) -> dict[str, str]:
     """Production settings as a deployment sets them, for plain HTTP on loopback."""
-    kept = {k: v for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "AZURE_", "SANDBOX_", "DATABASE_", "REDIS_", "WEB_", "BIND"))}
-    return {**kept, **environment(sandbox.base_url, sandbox.ca_path),
-            "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "CACHE_KEY_PREFIX": f"jitportal-test-{os.getpid()}",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # the same for every instance: sessions are shared
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            # TLS would end at the load balancer; here there is none.
-            "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", "SECURE_HSTS_SECONDS": "0",
-            "TRUSTED_PROXIES": "127.0.0.1", "LOG_LEVEL": "INFO"}
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "AZURE_", "SANDBOX_", "DATABASE_", "REDIS_", "WEB_", "BIND"))
+    }
+    return {
+        **kept,
+        **environment(sandbox.base_url, sandbox.ca_path),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "CACHE_KEY_PREFIX": f"jitportal-test-{os.getpid()}",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # the same for every instance: sessions are shared
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # TLS would end at the load balancer; here there is none.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        "LOG_LEVEL": "INFO",
+    }
 
 
 def prepare(env: dict[str, str]) -> None:
@@ -106,14 +117,19 @@ class Instance:
                 self.kill()
 
 
-def start_instance(name: str, port: int, env: dict[str, str], log_dir: Path, workers: int = 1,
-                   threads: int = 8) -> Instance:
+def start_instance(
+    name: str, port: int, env: dict[str, str], log_dir: Path, workers: int = 1, threads: int = 8
+) -> Instance:
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log:  # a restarted instance adds to its log
         process = subprocess.Popen(
-            [str(GUNICORN), "--config", "jitportal/gunicorn.conf.py", "jitportal.wsgi"], cwd=ROOT,
+            [str(GUNICORN), "--config", "jitportal/gunicorn.conf.py", "jitportal.wsgi"],
+            cwd=ROOT,
             env={**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # its own group, to kill it whole
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own group, to kill it whole
     instance = Instance(name, port, process, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -138,8 +154,9 @@ class Person:
         self.http.headers["X-Forwarded-For"] = MY_IP
 
     def sign_in(self, instance: Instance, user_key: str) -> None:
-        start = self.http.get(f"{instance.url}/accounts/sign-in", params={"next": "/"}, allow_redirects=False,
-                              timeout=30)
+        start = self.http.get(
+            f"{instance.url}/accounts/sign-in", params={"next": "/"}, allow_redirects=False, timeout=30
+        )
         assert start.status_code == 302, start.text[:500]
         callback = self.sandbox.choose_account(start.headers["Location"], user_key)
         done = self.http.get(callback, allow_redirects=False, timeout=30)
@@ -151,11 +168,13 @@ class Person:
     def post(self, instance: Instance, path: str, data: dict, page: requests.Response) -> requests.Response:
         """Send a form as the page `page` offered it (its CSRF token)."""
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        return self.http.post(f"{instance.url}{path}", data={"csrfmiddlewaretoken": token, **data}, timeout=90,
-                              headers={"Referer": f"{instance.url}{path}"})
+        return self.http.post(
+            f"{instance.url}{path}",
+            data={"csrfmiddlewaretoken": token, **data},
+            timeout=90,
+            headers={"Referer": f"{instance.url}{path}"},
+        )
 
 
 def hidden(page: requests.Response, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]*)"', page.text).group(1).replace("&amp;", "&")
-
-

@@ -72,8 +72,11 @@ def main() -> int:
             person.sign_in(instances[i % 2], user_key)
             assert person.get(instances[i % 2], "/vms/").status_code == 200  # warm
             people.append((person, ["/vms/", page]))
-        print(f"{args.people} people signed in on 2 instances; browsing for {args.seconds:.0f} s "
-              f"(think time {args.think} s)...", flush=True)
+        print(
+            f"{args.people} people signed in on 2 instances; browsing for {args.seconds:.0f} s "
+            f"(think time {args.think} s)...",
+            flush=True,
+        )
 
         timings: list[tuple[str, float, int]] = []
         lock, stop_at = threading.Lock(), time.monotonic() + args.seconds
@@ -108,13 +111,19 @@ def main() -> int:
         sandbox.process.wait(timeout=10)
 
     errors = Counter(status for _, _, status in timings if status != 200)
-    print(f"requests: {len(timings)} in {elapsed:.1f} s = {len(timings) / elapsed:.1f}/s; "
-          f"errors: {sum(errors.values())} {dict(errors) if errors else ''}")
-    for label, chosen in [("all", timings), *((path, [t for t in timings if t[0] == path])
-                                              for path in sorted({t[0] for t in timings}))]:
+    print(
+        f"requests: {len(timings)} in {elapsed:.1f} s = {len(timings) / elapsed:.1f}/s; "
+        f"errors: {sum(errors.values())} {dict(errors) if errors else ''}"
+    )
+    for label, chosen in [
+        ("all", timings),
+        *((path, [t for t in timings if t[0] == path]) for path in sorted({t[0] for t in timings})),
+    ]:
         ms = sorted(seconds * 1000 for _, seconds, _ in chosen)
-        print(f"  {label:<10} n={len(ms):<6} p50={_percentile(ms, 50):7.1f} ms  p95={_percentile(ms, 95):7.1f} ms  "
-              f"p99={_percentile(ms, 99):7.1f} ms  mean={statistics.fmean(ms):7.1f} ms")
+        print(
+            f"  {label:<10} n={len(ms):<6} p50={_percentile(ms, 50):7.1f} ms  p95={_percentile(ms, 95):7.1f} ms  "
+            f"p99={_percentile(ms, 99):7.1f} ms  mean={statistics.fmean(ms):7.1f} ms"
+        )
     return 0 if not errors else 1
 
 

@@ -44,8 +44,9 @@ def _at_once(count: int, work) -> list:
 
 
 def test_concurrent_appends_keep_one_chain():
-    _at_once(6, lambda i: [record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"n": n})
-                           for n in range(10)])
+    _at_once(
+        6, lambda i: [record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"n": n}) for n in range(10)]
+    )
     assert AuditEvent.objects.count() == 60
     call_command("verify_audit")  # raises CommandError at a fork or a broken link
 

@@ -35,11 +35,20 @@ def test_readyz_with_database_cache_and_authority(sandbox_process):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("broken", [
-    {"AZURE_AUTHORITY": "https://127.0.0.1:9/no-such-tenant"},
-    {"CACHES": {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                            "LOCATION": "redis://127.0.0.1:9/0"}}},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"AZURE_AUTHORITY": "https://127.0.0.1:9/no-such-tenant"},
+        {
+            "CACHES": {
+                "default": {
+                    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": "redis://127.0.0.1:9/0",
+                }
+            }
+        },
+    ],
+)
 def test_readyz_says_unavailable_and_nothing_more(sandbox_process, broken):
     with override_settings(**broken):
         answer = Client().get("/readyz")
@@ -70,13 +79,21 @@ def test_each_request_logs_one_json_line_with_the_person_and_azures_correlation_
     records = [json.loads(line) for line in lines]
     posted = next(r for r in records if r.get("method") == "POST" and r.get("path") == "/access/new")
     item = AccessRequestItem.objects.select_related("request__user").get()
-    assert (posted["tid"], posted["oid"], posted["status"]) == (item.request.user.tenant_id,
-                                                                item.request.user.object_id, 302)
+    assert (posted["tid"], posted["oid"], posted["status"]) == (
+        item.request.user.tenant_id,
+        item.request.user.object_id,
+        302,
+    )
     assert posted["correlation_ids"] == [item.correlation_id]
     assert posted["request_id"] and posted["duration_ms"] >= 0
 
     text = "\n".join(lines)
     assert "eyJ" not in text, "a JWT (token) reached the log"
-    forbidden = [query_of(callback)["code"], portal.cookies[settings.SESSION_COOKIE_NAME].value,
-                 portal.cookies[settings.CSRF_COOKIE_NAME].value, settings.AZURE_CLIENT_SECRET, settings.SECRET_KEY]
+    forbidden = [
+        query_of(callback)["code"],
+        portal.cookies[settings.SESSION_COOKIE_NAME].value,
+        portal.cookies[settings.CSRF_COOKIE_NAME].value,
+        settings.AZURE_CLIENT_SECRET,
+        settings.SECRET_KEY,
+    ]
     assert [secret for secret in forbidden if secret in text] == []

@@ -26,7 +26,8 @@ from tests.team.cluster import (
     unreachable,
 )
 
-pytestmark = pytest.mark.integration
+# One worker runs the team tests in turn (make test runs pytest-xdist): both collect static files into var/static.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("team")]
 EDITS = 20
 
 
@@ -78,23 +79,39 @@ def _at_once(calls: list) -> list:
 
 
 def _edit(person: Person, instance: Instance, vm_path: str, port: int, page) -> str:
-    data = {"opened": hidden(page, "opened"), "form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "0",
-            "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000", "form-0-number": str(port),
-            "form-0-protocol": "*", "form-0-source": "per-request", "form-0-addresses": "",
-            "form-0-max_value": "3", "form-0-max_unit": "hours"}
+    data = {
+        "opened": hidden(page, "opened"),
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "0",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        "form-0-number": str(port),
+        "form-0-protocol": "*",
+        "form-0-source": "per-request",
+        "form-0-addresses": "",
+        "form-0-max_value": "3",
+        "form-0-max_unit": "hours",
+    }
     answer = person.post(instance, f"{vm_path}/jit/edit", data, page)
     if 'name="confirm_removal"' in answer.text:  # the edit takes ports away: the page lists them, she confirms
-        answer = person.post(instance, f"{vm_path}/jit/edit", {**data, "confirm_removal": hidden(answer, "confirm_removal")},
-                             answer)
+        answer = person.post(
+            instance, f"{vm_path}/jit/edit", {**data, "confirm_removal": hidden(answer, "confirm_removal")}, answer
+        )
     return answer.text
 
 
 def _request_form(person: Person, instance: Instance, vm_id: str):
     page = person.get(instance, "/access/new", vm=vm_id)
     assert page.status_code == 200, page.text[:500]
-    return page, {"vm": vm_id, "request_key": hidden(page, "request_key"), "source": "my-ip", "duration_value": "1",
-                  "duration_unit": "hours", "justification": "Deploying hotfix 4.2.2",
-                  f"port-{vm_id.lower()}-22": "on"}
+    return page, {
+        "vm": vm_id,
+        "request_key": hidden(page, "request_key"),
+        "source": "my-ip",
+        "duration_value": "1",
+        "duration_unit": "hours",
+        "justification": "Deploying hotfix 4.2.2",
+        f"port-{vm_id.lower()}-22": "on",
+    }
 
 
 def test_a_person_signed_in_through_a_continues_on_b(team, sandbox):
@@ -127,8 +144,15 @@ def test_concurrent_edits_of_one_policy_through_both_instances_lose_no_update(te
     for round_ in range(EDITS):
         work = [(first, team["A"], "web-01", 2000 + round_), (second, team["B"], "web-02", 3000 + round_)]
         pages = [person.get(instance, f"{paths[vm]}/jit/edit") for person, instance, vm, _ in work]
-        answers = dict(zip(paths, _at_once([lambda w=w, p=p: _edit(w[0], w[1], paths[w[2]], w[3], p)
-                                            for w, p in zip(work, pages, strict=True)]), strict=True))
+        answers = dict(
+            zip(
+                paths,
+                _at_once(
+                    [lambda w=w, p=p: _edit(w[0], w[1], paths[w[2]], w[3], p) for w, p in zip(work, pages, strict=True)]
+                ),
+                strict=True,
+            )
+        )
         final = view.ports("Contoso Production", "rg-web", "westeurope")
         for _, _, vm, port in work:
             told_saved = f"<td>{vm}</td><td>Done</td>" in answers[vm]
@@ -149,12 +173,18 @@ def test_a_double_submit_landing_on_both_instances_creates_one_request(team, san
     alice.sign_in(team["A"], "alice")
     vm_id = view.vm_id("Contoso Production", "rg-web", "web-02")
     page, data = _request_form(alice, team["A"], vm_id)
-    answers = [r.status_code for r in _at_once([lambda i=i: alice.post(i, "/access/new", data, page)
-                                                for i in (team["A"], team["B"])])]
+    answers = [
+        r.status_code
+        for r in _at_once([lambda i=i: alice.post(i, "/access/new", data, page) for i in (team["A"], team["B"])])
+    ]
     assert answers == [200, 200], answers  # both land on the request's page (after the redirect)
     assert _rows(team["env"], "SELECT count(*) FROM requests_app_accessrequest")[0][0] == 1
-    requests_in_azure = [r for p in view.policies("Contoso Production", "rg-web", "westeurope") for r in p.requests
-                         if r.justification == "Deploying hotfix 4.2.2"]
+    requests_in_azure = [
+        r
+        for p in view.policies("Contoso Production", "rg-web", "westeurope")
+        for r in p.requests
+        if r.justification == "Deploying hotfix 4.2.2"
+    ]
     assert len(requests_in_azure) == 1
 
 
@@ -177,8 +207,9 @@ def test_an_instance_killed_mid_request_loses_no_saved_request(team, sandbox, vi
     page, data = _request_form(alice, team["A"], vm_id)
     sandbox.control("POST", "latency", {"operation": "jit.initiate", "ms": 5000})
     before = _rows(team["env"], "SELECT count(*) FROM requests_app_accessrequest")[0][0]
-    threading.Thread(target=lambda: _ignore_errors(lambda: alice.post(team["A"], "/access/new", data, page)),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: _ignore_errors(lambda: alice.post(team["A"], "/access/new", data, page)), daemon=True
+    ).start()
     deadline = time.monotonic() + 20
     while _rows(team["env"], "SELECT count(*) FROM requests_app_accessrequest")[0][0] == before:
         assert time.monotonic() < deadline, "the request was never saved"

@@ -23,8 +23,10 @@ SUB, OTHER = "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab", "99999999-aaaa-4bbb-8ccc-01
 
 
 def _policy(sub: str = SUB, rg: str = "rg-Web") -> str:
-    return (f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/westeurope/"
-            "jitNetworkAccessPolicies/default")
+    return (
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Security/locations/westeurope/"
+        "jitNetworkAccessPolicies/default"
+    )
 
 
 def _vm_id(name: str, sub: str = SUB, rg: str = "rg-Web") -> str:
@@ -35,29 +37,35 @@ def _rule(**fields) -> ApprovalRule:
     return ApprovalRule(**{"name": "Production", **fields})
 
 
-@pytest.mark.parametrize("rule, sub, rg, covers", [
-    (_rule(), SUB, "rg-web", True),  # blank: everywhere
-    (_rule(subscription_id=SUB), SUB.upper(), "rg-any", True),
-    (_rule(subscription_id=SUB), OTHER, "rg-web", False),
-    (_rule(subscription_id=SUB, resource_group="RG-WEB"), SUB, "rg-Web", True),
-    (_rule(subscription_id=SUB, resource_group="rg-web"), SUB, "rg-db", False),
-    (_rule(subscription_id=SUB, resource_group="rg-web"), OTHER, "rg-web", False),
-    (_rule(resource_group="rg-web"), OTHER, "rg-web", True),
-])
+@pytest.mark.parametrize(
+    "rule, sub, rg, covers",
+    [
+        (_rule(), SUB, "rg-web", True),  # blank: everywhere
+        (_rule(subscription_id=SUB), SUB.upper(), "rg-any", True),
+        (_rule(subscription_id=SUB), OTHER, "rg-web", False),
+        (_rule(subscription_id=SUB, resource_group="RG-WEB"), SUB, "rg-Web", True),
+        (_rule(subscription_id=SUB, resource_group="rg-web"), SUB, "rg-db", False),
+        (_rule(subscription_id=SUB, resource_group="rg-web"), OTHER, "rg-web", False),
+        (_rule(resource_group="rg-web"), OTHER, "rg-web", True),
+    ],
+)
 def test_a_rule_covers_its_subscription_and_group_in_any_case(rule, sub, rg, covers):
     assert rule.covers(sub, rg) is covers
 
 
-@pytest.mark.parametrize("rule, port_number, minutes, asks", [
-    (_rule(condition=ApprovalRule.ALWAYS), 22, 5, True),
-    (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=60), 22, 60, False),
-    (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=60), 22, 61, True),
-    (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=None), 22, 1, True),
-    (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=None), 22, 0, False),
-    (_rule(condition=ApprovalRule.PORTS, ports="22, 3389"), 3389, 5, True),
-    (_rule(condition=ApprovalRule.PORTS, ports="22,3389"), 3389, 5, True),
-    (_rule(condition=ApprovalRule.PORTS, ports="22, 3389"), 2222, 5, False),
-])
+@pytest.mark.parametrize(
+    "rule, port_number, minutes, asks",
+    [
+        (_rule(condition=ApprovalRule.ALWAYS), 22, 5, True),
+        (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=60), 22, 60, False),
+        (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=60), 22, 61, True),
+        (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=None), 22, 1, True),
+        (_rule(condition=ApprovalRule.LONGER, longer_than_minutes=None), 22, 0, False),
+        (_rule(condition=ApprovalRule.PORTS, ports="22, 3389"), 3389, 5, True),
+        (_rule(condition=ApprovalRule.PORTS, ports="22,3389"), 3389, 5, True),
+        (_rule(condition=ApprovalRule.PORTS, ports="22, 3389"), 2222, 5, False),
+    ],
+)
 def test_a_rule_asks_for_approval_when_its_condition_is_met(rule, port_number, minutes, asks):
     assert rule.asks(port_number, minutes) is asks
 
@@ -89,8 +97,18 @@ def test_a_rule_scoped_to_a_group_meets_only_ports_of_that_group():
 
 
 def _planned(minutes: int, number: int = 22) -> Planned:
-    row = VmRow(_vm_id("web-01"), "web-01", SUB, "Contoso", "rg-Web", "westeurope", "Linux", "running", CONFIGURED,
-                policy_id=_policy())
+    row = VmRow(
+        _vm_id("web-01"),
+        "web-01",
+        SUB,
+        "Contoso",
+        "rg-Web",
+        "westeurope",
+        "Linux",
+        "running",
+        CONFIGURED,
+        policy_id=_policy(),
+    )
     return Planned(Choice(row, port(number)), "203.0.113.7", timedelta(minutes=minutes))
 
 
@@ -120,19 +138,32 @@ _keys = iter(range(10_000))
 
 
 def _request(user, status=RequestStatus.PENDING_APPROVAL, **fields) -> AccessRequest:
-    return AccessRequest.objects.create(user=user, idempotency_key=f"k{next(_keys)}", source_prefix="203.0.113.7",
-                                        duration_minutes=60, status=status, **fields)
+    return AccessRequest.objects.create(
+        user=user,
+        idempotency_key=f"k{next(_keys)}",
+        source_prefix="203.0.113.7",
+        duration_minutes=60,
+        status=status,
+        **fields,
+    )
 
 
 @pytest.fixture
 def cast(django_user_model):
     def person(key: str, *roles: str):
-        user = django_user_model.objects.create(username=f"t/{key}", tenant_id="t", object_id=key,
-                                                upn=f"{key}@Contoso.com")
+        user = django_user_model.objects.create(
+            username=f"t/{key}", tenant_id="t", object_id=key, upn=f"{key}@Contoso.com"
+        )
         user.groups.add(*(Group.objects.get_or_create(name=role)[0] for role in roles))
         return user
-    return {"alice": person("alice", REQUESTER), "bob": person("bob", APPROVER), "dave": person("dave", ADMIN),
-            "grace": person("grace", AUDITOR), "eve": person("eve", REQUESTER)}
+
+    return {
+        "alice": person("alice", REQUESTER),
+        "bob": person("bob", APPROVER),
+        "dave": person("dave", ADMIN),
+        "grace": person("grace", AUDITOR),
+        "eve": person("eve", REQUESTER),
+    }
 
 
 @pytest.mark.django_db
@@ -158,8 +189,9 @@ def test_a_request_moves_only_as_the_state_machine_allows(cast):
 
 
 def _item(access: AccessRequest, vm_id: str) -> AccessRequestItem:
-    return AccessRequestItem.objects.create(request=access, vm_id=vm_id, vm_name="vm", policy_id=_policy(), port=22,
-                                            end=NOW)
+    return AccessRequestItem.objects.create(
+        request=access, vm_id=vm_id, vm_name="vm", policy_id=_policy(), port=22, end=NOW
+    )
 
 
 def _inventory(*vm_ids: str) -> Inventory:
@@ -172,7 +204,9 @@ def test_a_person_finds_their_own_requests_and_ports_only(cast):
     mine, also_mine, theirs = _request(cast["alice"]), _request(cast["alice"]), _request(cast["eve"])
     item, other_item = _item(mine, _vm_id("web-01")), _item(also_mine, _vm_id("db-01"))
     assert own_request(cast["alice"], mine.pk) == mine and own_item(cast["alice"], item.pk) == item
-    assert own_request(cast["alice"], also_mine.pk) == also_mine and own_item(cast["alice"], other_item.pk) == other_item
+    assert (
+        own_request(cast["alice"], also_mine.pk) == also_mine and own_item(cast["alice"], other_item.pk) == other_item
+    )
     with pytest.raises(Http404):
         own_request(cast["alice"], theirs.pk)
     with pytest.raises(Http404):

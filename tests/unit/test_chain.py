@@ -20,8 +20,9 @@ SUB = "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab"
 
 
 def _three_events():
-    return [record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1})
-            for i in range(3)]
+    return [
+        record(PORTAL, "jit.edit", f"/policy/{i}", "succeeded", details={"before": i, "after": i + 1}) for i in range(3)
+    ]
 
 
 def _rewrite(event: AuditEvent, previous: str, seal) -> str:
@@ -34,10 +35,20 @@ def _rewrite(event: AuditEvent, previous: str, seal) -> str:
 
 
 def _pinned() -> AuditEvent:
-    return AuditEvent(seq=7, created=datetime(2026, 11, 28, 12, 0, tzinfo=UTC), actor_id=3,
-                      actor_name="alice@contoso.com", action="jit.request", target="/subscriptions/x",
-                      outcome="succeeded", source_ip="203.0.113.7", correlation_id="c-1",
-                      details={"ports": [22], "why": "patching"}, key_id="0123456789abcdef", previous_mac="a" * 64)
+    return AuditEvent(
+        seq=7,
+        created=datetime(2026, 11, 28, 12, 0, tzinfo=UTC),
+        actor_id=3,
+        actor_name="alice@contoso.com",
+        action="jit.request",
+        target="/subscriptions/x",
+        outcome="succeeded",
+        source_ip="203.0.113.7",
+        correlation_id="c-1",
+        details={"ports": [22], "why": "patching"},
+        key_id="0123456789abcdef",
+        previous_mac="a" * 64,
+    )
 
 
 def test_a_mac_covers_every_field_in_one_stable_text():
@@ -45,7 +56,8 @@ def test_a_mac_covers_every_field_in_one_stable_text():
         '{"action":"jit.request","actor":3,"actor_name":"alice@contoso.com","correlation_id":"c-1",'
         '"created":"2026-11-28T12:00:00+00:00","details":{"ports":[22],"why":"patching"},"key_id":"0123456789abcdef",'
         '"outcome":"succeeded","previous_mac":"' + "a" * 64 + '","seq":7,"source_ip":"203.0.113.7",'
-        '"target":"/subscriptions/x"}')
+        '"target":"/subscriptions/x"}'
+    )
     assert _pinned().compute_mac(b"the audit key") == "2dd065c21cf58f5f4b29b1adea9bb9cb6fd992a1cf56093bf70ee96c88dae921"
 
 
@@ -76,6 +88,7 @@ def test_a_checkpoint_is_a_count_and_a_mac():
         with pytest.raises(ValueError) as refused:
             Checkpoint.parse(bad)
         assert str(refused.value) == "a checkpoint is <count>:<64 hex digits>, as the log and the CSV give it"
+
 
 @pytest.mark.django_db
 def test_events_chain_and_verify(capsys):
@@ -121,10 +134,14 @@ def test_verify_audit_reports_a_removed_event():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("seal", [
-    lambda e: hashlib.sha256(e.canonical().encode()).hexdigest(),  # the old, unkeyed chain
-    lambda e: e.compute_mac(b"a guessed key"),
-], ids=["sha256", "guessed-key"])
+@pytest.mark.parametrize(
+    "seal",
+    [
+        lambda e: hashlib.sha256(e.canonical().encode()).hexdigest(),  # the old, unkeyed chain
+        lambda e: e.compute_mac(b"a guessed key"),
+    ],
+    ids=["sha256", "guessed-key"],
+)
 def test_rewriting_an_event_and_recomputing_every_later_link_without_the_key_is_caught(seal):
     events = _three_events()
     with connection.cursor() as cursor:
@@ -150,8 +167,9 @@ def test_deleting_the_newest_events_is_caught_against_a_checkpoint(capsys):
 @pytest.mark.django_db
 def test_a_trail_rewritten_after_a_checkpoint_differs_from_it():
     events = _three_events()
-    assert first_break(Checkpoint(2, "f" * 64)) == Break(2, "it differs from the checkpoint's MAC (the trail was "
-                                                            "rewritten since)")
+    assert first_break(Checkpoint(2, "f" * 64)) == Break(
+        2, "it differs from the checkpoint's MAC (the trail was rewritten since)"
+    )
     assert first_break(Checkpoint(2, events[1].mac)) is None
 
 
@@ -183,13 +201,26 @@ def test_a_checkpoint_goes_to_the_log_every_so_many_events(settings, caplog):
 @pytest.mark.django_db
 def test_an_event_records_who_from_where_and_about_which_scopes(django_user_model):
     alice = django_user_model.objects.create(username="t/a", tenant_id="t", object_id="a", upn="alice@contoso.com")
-    target = (f"/subscriptions/{SUB.upper()}/resourceGroups/rg-Web/providers/Microsoft.Compute/virtualMachines/a "
-              f"/subscriptions/{SUB}/resourceGroups/rg-db/providers/Microsoft.Compute/virtualMachines/b")
-    event = record(Actor(alice, {}, "203.0.113.7", channel="api"), "jit.request", target, "succeeded",
-                   details={"ports": [22]}, correlation_id="c-1")
+    target = (
+        f"/subscriptions/{SUB.upper()}/resourceGroups/rg-Web/providers/Microsoft.Compute/virtualMachines/a "
+        f"/subscriptions/{SUB}/resourceGroups/rg-db/providers/Microsoft.Compute/virtualMachines/b"
+    )
+    event = record(
+        Actor(alice, {}, "203.0.113.7", channel="api"),
+        "jit.request",
+        target,
+        "succeeded",
+        details={"ports": [22]},
+        correlation_id="c-1",
+    )
     stored = AuditEvent.objects.get(pk=event.pk)
     assert (stored.actor_id, stored.actor_name, stored.source_ip, stored.correlation_id, stored.details) == (
-        alice.pk, "alice@contoso.com", "203.0.113.7", "c-1", {"ports": [22], "channel": "api"})
+        alice.pk,
+        "alice@contoso.com",
+        "203.0.113.7",
+        "c-1",
+        {"ports": [22], "channel": "api"},
+    )
     assert (stored.action, stored.target, stored.outcome) == ("jit.request", target, "succeeded")
     assert (stored.seq, stored.previous_mac, stored.key_id) == (1, GENESIS, key_id(next(iter(keys().values()))))
     assert stored.mac == stored.compute_mac(next(iter(keys().values())))
@@ -217,12 +248,14 @@ def test_an_empty_trail_is_at_its_genesis_and_holds_against_it(caplog):
 @pytest.mark.django_db
 def test_a_trail_short_of_its_checkpoint_says_where_it_ends():
     events = _three_events()
-    assert first_break(Checkpoint(4, events[2].mac)) == Break(4, "the trail ends at event 3, but the checkpoint "
-                                                                 "counts 4: the newest events were removed")
+    assert first_break(Checkpoint(4, events[2].mac)) == Break(
+        4, "the trail ends at event 3, but the checkpoint counts 4: the newest events were removed"
+    )
     assert first_break(Checkpoint(3, events[2].mac)) is None
     assert first_break(Checkpoint(1, events[0].mac)) is None
-    assert first_break(Checkpoint(1, events[1].mac)) == Break(1, "it differs from the checkpoint's MAC (the trail "
-                                                                 "was rewritten since)")
+    assert first_break(Checkpoint(1, events[1].mac)) == Break(
+        1, "it differs from the checkpoint's MAC (the trail was rewritten since)"
+    )
 
 
 @pytest.mark.django_db

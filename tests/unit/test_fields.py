@@ -26,14 +26,21 @@ net = ipaddress.ip_network
 
 def _Window(*args, **kwargs) -> forms.Form:
     """A form with a window of 30 min to 3 h, its field made in the test that uses it."""
+
     class Window(forms.Form):
         window = DurationField(shortest=timedelta(minutes=30), longest=timedelta(hours=3))
+
     return Window(*args, **kwargs)
 
 
-@pytest.mark.parametrize("value, unit, expected", [
-    ("30", "minutes", timedelta(minutes=30)), ("3", "hours", timedelta(hours=3)), ("180", "minutes", timedelta(hours=3)),
-])
+@pytest.mark.parametrize(
+    "value, unit, expected",
+    [
+        ("30", "minutes", timedelta(minutes=30)),
+        ("3", "hours", timedelta(hours=3)),
+        ("180", "minutes", timedelta(hours=3)),
+    ],
+)
 def test_a_window_at_its_bounds_is_taken(value, unit, expected):
     form = _Window({"window_value": value, "window_unit": unit})
     assert form.is_valid(), form.errors
@@ -81,12 +88,19 @@ def test_the_window_posts_as_a_number_and_a_unit():
     html = _Window().as_p()
     assert 'name="window_value"' in html and 'name="window_unit"' in html and 'min="1"' in html
     assert 'aria-label="Unit"' in html and 'class="duration-value"' in html and '<label for="id_window_0">' in html
-    assert '<option value="hours" selected>hours</option>' in html and '<option value="minutes">minutes</option>' in html
+    assert (
+        '<option value="hours" selected>hours</option>' in html and '<option value="minutes">minutes</option>' in html
+    )
 
 
-@pytest.mark.parametrize("typed, network", [
-    ("203.0.113.7", "203.0.113.7/32"), (" 10.1.2.3/24 ", "10.1.2.0/24"), ("2001:db8::1", "2001:db8::1/128"),
-])
+@pytest.mark.parametrize(
+    "typed, network",
+    [
+        ("203.0.113.7", "203.0.113.7/32"),
+        (" 10.1.2.3/24 ", "10.1.2.0/24"),
+        ("2001:db8::1", "2001:db8::1/128"),
+    ],
+)
 def test_a_prefix_is_read_with_host_bits_dropped_as_azure_does(typed, network):
     assert parse_prefix(typed) == net(network)
 
@@ -96,8 +110,9 @@ def test_an_address_naming_a_local_interface_is_refused():
         parse_prefix("fe80::1%eth0")
     with pytest.raises(forms.ValidationError) as refused:
         SourcePrefixField().clean("fe80::1%eth0")
-    assert refused.value.messages == ["'fe80::1%eth0' names a local network interface (%zone); give the address "
-                                      "without it."]
+    assert refused.value.messages == [
+        "'fe80::1%eth0' names a local network interface (%zone); give the address without it."
+    ]
     assert refused.value.code == "zone"
 
 
@@ -112,13 +127,23 @@ def test_an_address_that_is_not_one_is_refused_quoting_at_most_64_characters():
     assert SourcePrefixField(required=False).clean("") is None
 
 
-@pytest.mark.parametrize("network, broad", [
-    ("10.0.0.0/24", False), ("10.0.0.0/23", True), ("203.0.113.7/32", False), ("0.0.0.0/0", True),
-    ("2001:db8::/64", False), ("2001:db8::/63", True), ("::/0", True),
-    # IPv4 written as IPv6 is judged as the IPv4 range it stands for, not as a (narrow) IPv6 one.
-    ("::ffff:10.0.0.0/120", False), ("::ffff:10.0.0.0/119", True), ("::ffff:0:0/96", True),
-    ("::/64", True),  # holds every IPv4-mapped address: /0 of IPv4
-])
+@pytest.mark.parametrize(
+    "network, broad",
+    [
+        ("10.0.0.0/24", False),
+        ("10.0.0.0/23", True),
+        ("203.0.113.7/32", False),
+        ("0.0.0.0/0", True),
+        ("2001:db8::/64", False),
+        ("2001:db8::/63", True),
+        ("::/0", True),
+        # IPv4 written as IPv6 is judged as the IPv4 range it stands for, not as a (narrow) IPv6 one.
+        ("::ffff:10.0.0.0/120", False),
+        ("::ffff:10.0.0.0/119", True),
+        ("::ffff:0:0/96", True),
+        ("::/64", True),  # holds every IPv4-mapped address: /0 of IPv4
+    ],
+)
 def test_a_source_wider_than_the_settings_allow_is_too_broad(network, broad):
     assert too_broad(net(network)) is broad
 
@@ -132,13 +157,16 @@ def test_the_limits_come_from_the_settings(settings):
     assert too_broad(net("0.0.0.0/0")) and too_broad(net("::/64")) and not too_broad(net("::ffff:0:0/97"))
 
 
-@pytest.mark.parametrize("network, typed, text", [
-    ("203.0.113.7/32", "203.0.113.7", "203.0.113.7"),
-    ("203.0.113.7/32", "203.0.113.7/32", "203.0.113.7/32"),  # a length typed is kept
-    ("10.0.0.0/24", "10.0.0.0/24", "10.0.0.0/24"),
-    ("10.0.0.0/24", "", "10.0.0.0/24"),
-    ("2001:db8::1/128", "", "2001:db8::1"),
-])
+@pytest.mark.parametrize(
+    "network, typed, text",
+    [
+        ("203.0.113.7/32", "203.0.113.7", "203.0.113.7"),
+        ("203.0.113.7/32", "203.0.113.7/32", "203.0.113.7/32"),  # a length typed is kept
+        ("10.0.0.0/24", "10.0.0.0/24", "10.0.0.0/24"),
+        ("10.0.0.0/24", "", "10.0.0.0/24"),
+        ("2001:db8::1/128", "", "2001:db8::1"),
+    ],
+)
 def test_a_prefix_is_written_as_azure_writes_it(network, typed, text):
     assert prefix_text(net(network), typed) == text
 
@@ -148,8 +176,10 @@ def test_a_list_of_sources_is_read_item_by_item_and_every_bad_one_named():
     assert SourcePrefixListField().clean(" 10.0.0.1 ,, 10.0.1.0/24\n") == (net("10.0.0.1/32"), net("10.0.1.0/24"))
     with pytest.raises(forms.ValidationError) as refused:
         SourcePrefixListField().clean("10.0.0.1, nope; 300.1.1.1")
-    assert refused.value.messages == ["'nope' is not an IP address or CIDR range.",
-                                      "'300.1.1.1' is not an IP address or CIDR range."]
+    assert refused.value.messages == [
+        "'nope' is not an IP address or CIDR range.",
+        "'300.1.1.1' is not an IP address or CIDR range.",
+    ]
 
 
 def test_a_signed_value_expires():

@@ -33,10 +33,14 @@ def azure(monkeypatch):
             at_once["now"] -= 1
         return value
 
-    monkeypatch.setattr(fleet, "_fetch", lambda credential, sub, path, version, extra, between_pages: answer(
-        sub.subscription_id, ([], None)))
-    monkeypatch.setattr(fleet, "read_permissions", lambda credential, subscription_id, group: answer(
-        subscription_id, UNKNOWN))
+    monkeypatch.setattr(
+        fleet,
+        "_fetch",
+        lambda credential, sub, path, version, extra, between_pages: answer(sub.subscription_id, ([], None)),
+    )
+    monkeypatch.setattr(
+        fleet, "read_permissions", lambda credential, subscription_id, group: answer(subscription_id, UNKNOWN)
+    )
     return slow, at_once
 
 
@@ -63,8 +67,9 @@ def test_a_slow_subscription_leaves_the_page_as_soon_as_the_others_are_in(azure,
     # Well before the slow subscription's first answer, and not the old grace of a quarter of the time so far
     # (bounded by the slow call, not by the other load's time: a busy machine stretches that one).
     assert seconds < max(without + 0.3, 1.2), (seconds, without)
-    # Its calls wait beside the pool's width: at most its share more calls at once than the others may make.
-    assert at_once["most"] <= settings.AZURE_PARALLEL_CALLS + 2
+    # Late calls wait beside the pool's width: at most a share (two calls) for each subscription that may be late
+    # (a tenth of them); a busy machine can make two look late for a while.
+    assert at_once["most"] <= settings.AZURE_PARALLEL_CALLS + 2 * max(1, int(len(subscriptions) * fleet.LATE_SHARE))
     deadline = time.monotonic() + 10
     while not load.complete and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -54,9 +54,11 @@ def _modules(*packages: str) -> dict[str, set[str]]:
 
 def _graph(modules: dict[str, set[str]]) -> dict[str, set[str]]:
     """Module → the project modules it imports: each imported name is the longest module it names or is in."""
+
     def resolve(name: str) -> str | None:
         parts = name.split(".")
         return next((m for k in range(len(parts), 0, -1) if (m := ".".join(parts[:k])) in modules), None)
+
     return {name: {t for t in map(resolve, imported) if t and t != name} for name, imported in modules.items()}
 
 
@@ -66,8 +68,12 @@ def _floor(module: str) -> int:
 
 
 def _upward(graph: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
-                  for m, targets in graph.items() for t in targets if _floor(t) > _floor(m))
+    return sorted(
+        f"{m} ({FLOORS[_floor(m)][0]}) imports {t} ({FLOORS[_floor(t)][0]})"
+        for m, targets in graph.items()
+        for t in targets
+        if _floor(t) > _floor(m)
+    )
 
 
 def test_every_import_points_to_the_same_floor_or_below():
@@ -93,7 +99,8 @@ def test_whole_packages_stand_in_the_same_order():
 
 def test_a_lower_floor_would_be_caught():
     assert _upward({"core.gateway.parse": {"core.durations"}}) == [
-        "core.gateway.parse (the Azure gateway) imports core.durations (the shared base)"]
+        "core.gateway.parse (the Azure gateway) imports core.durations (the shared base)"
+    ]
 
 
 @pytest.mark.parametrize("packages", [PORTAL, ("sandbox",)])
@@ -105,25 +112,34 @@ def test_no_import_cycle(packages):
 
 
 def test_the_portal_never_imports_the_sandbox():
-    offenders = sorted(m for m, imported in _modules(*PORTAL).items()
-                       if any(i == "sandbox" or i.startswith("sandbox.") for i in imported))
+    offenders = sorted(
+        m
+        for m, imported in _modules(*PORTAL).items()
+        if any(i == "sandbox" or i.startswith("sandbox.") for i in imported)
+    )
     assert offenders == []
 
 
 def test_only_the_gateway_imports_azure_or_msal():
-    offenders = sorted(m for m, imported in _modules(*PORTAL).items() if not m.startswith("core.gateway")
-                       and any(i.split(".")[0] in ("azure", "msal") for i in imported))
+    offenders = sorted(
+        m
+        for m, imported in _modules(*PORTAL).items()
+        if not m.startswith("core.gateway") and any(i.split(".")[0] in ("azure", "msal") for i in imported)
+    )
     assert offenders == []
 
 
 def test_domain_actions_take_values_not_requests():
     actions = [p for package in PORTAL for p in (ROOT / package).rglob("actions.py")]
     assert len(actions) >= 3
-    offenders = [f"{p.relative_to(ROOT)}: {node.name}({arg.arg})"
-                 for p in actions for node in ast.walk(ast.parse(p.read_text()))
-                 if isinstance(node, ast.FunctionDef)
-                 for arg in node.args.args + node.args.kwonlyargs
-                 if arg.arg == "request" or "HttpRequest" in ast.unparse(arg.annotation or ast.Constant(""))]
+    offenders = [
+        f"{p.relative_to(ROOT)}: {node.name}({arg.arg})"
+        for p in actions
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.FunctionDef)
+        for arg in node.args.args + node.args.kwonlyargs
+        if arg.arg == "request" or "HttpRequest" in ast.unparse(arg.annotation or ast.Constant(""))
+    ]
     assert offenders == []
 
 
@@ -132,6 +148,7 @@ def test_the_command_stands_outside_the_portal():
     modules = {_module_name(p): _imports(p) for p in (ROOT / "cli").rglob("*.py")}
     assert "cli.jit_cli.main" in modules  # really read
     forbidden = ("django", "sandbox", *PORTAL)
-    offenders = sorted(f"{m} imports {i}" for m, imported in modules.items() for i in imported
-                       if i.split(".")[0] in forbidden)
+    offenders = sorted(
+        f"{m} imports {i}" for m, imported in modules.items() for i in imported if i.split(".")[0] in forbidden
+    )
     assert offenders == []

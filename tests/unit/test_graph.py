@@ -15,48 +15,109 @@ from vms.inventory import covers
 
 SUB = Subscription("0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab", "Contoso", "Enabled")
 RG = f"/subscriptions/{SUB.subscription_id}/resourceGroups/rg-web/providers"
-VM_ID, NIC_ID, NSG_ID = (f"{RG}/Microsoft.Compute/virtualMachines/web-01",
-                         f"{RG}/Microsoft.Network/networkInterfaces/web-01-nic",
-                         f"{RG}/Microsoft.Network/networkSecurityGroups/web-nsg")
+VM_ID, NIC_ID, NSG_ID = (
+    f"{RG}/Microsoft.Compute/virtualMachines/web-01",
+    f"{RG}/Microsoft.Network/networkInterfaces/web-01-nic",
+    f"{RG}/Microsoft.Network/networkSecurityGroups/web-nsg",
+)
 VNET_ID, PIP_ID = f"{RG}/Microsoft.Network/virtualNetworks/vnet", f"{RG}/Microsoft.Network/publicIPAddresses/web-ip"
 FW_ID = f"{RG}/Microsoft.Network/azureFirewalls/fw"
 CLASSIC_ID = f"{RG}/Microsoft.ClassicCompute/virtualMachines/old-01"
-CONFIG = {"name": "ipconfig1", "properties": {"primary": True, "privateIPAddress": "10.0.0.4",
-                                              "publicIPAddress": {"id": PIP_ID},
-                                              "subnet": {"id": f"{VNET_ID}/subnets/default"}}}
-SUBNETS = [{"id": f"{VNET_ID}/subnets/default", "properties": {"networkSecurityGroup": {"id": NSG_ID}}},
-           {"id": f"{VNET_ID}/subnets/AzureFirewallSubnet", "properties": {}}]
-RULE = {"name": "ssh", "id": f"{NSG_ID}/securityRules/ssh", "properties": {
-    "priority": 100, "access": "Allow", "protocol": "Tcp", "direction": "Inbound", "sourceAddressPrefix": "*",
-    "destinationAddressPrefix": "*", "destinationPortRange": "22"}}
+CONFIG = {
+    "name": "ipconfig1",
+    "properties": {
+        "primary": True,
+        "privateIPAddress": "10.0.0.4",
+        "publicIPAddress": {"id": PIP_ID},
+        "subnet": {"id": f"{VNET_ID}/subnets/default"},
+    },
+}
+SUBNETS = [
+    {"id": f"{VNET_ID}/subnets/default", "properties": {"networkSecurityGroup": {"id": NSG_ID}}},
+    {"id": f"{VNET_ID}/subnets/AzureFirewallSubnet", "properties": {}},
+]
+RULE = {
+    "name": "ssh",
+    "id": f"{NSG_ID}/securityRules/ssh",
+    "properties": {
+        "priority": 100,
+        "access": "Allow",
+        "protocol": "Tcp",
+        "direction": "Inbound",
+        "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": "*",
+        "destinationPortRange": "22",
+    },
+}
 OUT = {"name": "out", "properties": {"priority": 100, "access": "Allow", "direction": "Outbound"}}
-DEFAULT = {"name": "DenyAllInBound", "properties": {"priority": 65500, "access": "Deny", "protocol": "*",
-                                                    "direction": "Inbound", "sourceAddressPrefix": "*",
-                                                    "destinationAddressPrefix": "*", "destinationPortRange": "*"}}
+DEFAULT = {
+    "name": "DenyAllInBound",
+    "properties": {
+        "priority": 65500,
+        "access": "Deny",
+        "protocol": "*",
+        "direction": "Inbound",
+        "sourceAddressPrefix": "*",
+        "destinationAddressPrefix": "*",
+        "destinationPortRange": "*",
+    },
+}
 FW_CONFIG = [{"properties": {"subnet": {"id": f"{VNET_ID}/subnets/AzureFirewallSubnet"}}}]
 
 
 def _arm_lists() -> dict[str, list]:
     """The seeded resources as ARM lists them (a page's nine lists, JIT policies empty)."""
     return {
-        "vms": [{"id": VM_ID, "name": "web-01", "location": "westeurope", "properties": {
-            "storageProfile": {"osDisk": {"osType": "Linux"}}, "osProfile": {"adminUsername": "azureuser"},
-            "networkProfile": {"networkInterfaces": [{"id": NIC_ID}]}}}],
-        "power": [{"id": VM_ID, "properties": {"instanceView": {"statuses": [
-            {"code": "ProvisioningState/succeeded"}, {"code": "PowerState/deallocated"}]}}}],
+        "vms": [
+            {
+                "id": VM_ID,
+                "name": "web-01",
+                "location": "westeurope",
+                "properties": {
+                    "storageProfile": {"osDisk": {"osType": "Linux"}},
+                    "osProfile": {"adminUsername": "azureuser"},
+                    "networkProfile": {"networkInterfaces": [{"id": NIC_ID}]},
+                },
+            }
+        ],
+        "power": [
+            {
+                "id": VM_ID,
+                "properties": {
+                    "instanceView": {
+                        "statuses": [{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/deallocated"}]
+                    }
+                },
+            }
+        ],
         "nics": [{"id": NIC_ID, "properties": {"ipConfigurations": [CONFIG]}}],
-        "vnets": [{"id": VNET_ID, "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
-                                                 "subnets": SUBNETS}}],
+        "vnets": [
+            {"id": VNET_ID, "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}, "subnets": SUBNETS}}
+        ],
         "pips": [{"id": PIP_ID, "properties": {"ipAddress": "203.0.113.9"}}],
-        "firewalls": [{"id": FW_ID, "name": "fw", "properties": {"ipConfigurations": FW_CONFIG,
-                                                                 "firewallPolicy": {"id": "/p"}}}],
-        "classic": [{"id": CLASSIC_ID, "name": "old-01", "location": "westeurope", "properties": {
-            "instanceView": {"powerState": "Started"},
-            "storageProfile": {"operatingSystemDisk": {"operatingSystem": "Windows"}}}}],
+        "firewalls": [
+            {"id": FW_ID, "name": "fw", "properties": {"ipConfigurations": FW_CONFIG, "firewallPolicy": {"id": "/p"}}}
+        ],
+        "classic": [
+            {
+                "id": CLASSIC_ID,
+                "name": "old-01",
+                "location": "westeurope",
+                "properties": {
+                    "instanceView": {"powerState": "Started"},
+                    "storageProfile": {"operatingSystemDisk": {"operatingSystem": "Windows"}},
+                },
+            }
+        ],
         "pricings": [{"name": "VirtualMachines", "properties": {"pricingTier": "Standard", "subPlan": "P1"}}],
         "policies": [],
-        "nsgs": [{"id": NSG_ID, "name": "web-nsg", "properties": {"securityRules": [RULE, OUT],
-                                                                  "defaultSecurityRules": [DEFAULT]}}],
+        "nsgs": [
+            {
+                "id": NSG_ID,
+                "name": "web-nsg",
+                "properties": {"securityRules": [RULE, OUT], "defaultSecurityRules": [DEFAULT]},
+            }
+        ],
     }
 
 
@@ -64,19 +125,46 @@ def _graph_rows() -> dict[str, list]:
     """The same resources as docs/resource-graph.md's queries project them."""
     sub = SUB.subscription_id
     return {
-        "g:vms": [{"id": VM_ID, "name": "web-01", "location": "westeurope", "subscriptionId": sub, "osType": "Linux",
-                   "power": "PowerState/deallocated", "nics": [{"id": NIC_ID}], "admin": "azureuser"}],
-        "g:classic": [{"id": CLASSIC_ID, "name": "old-01", "location": "westeurope", "subscriptionId": sub,
-                       "classicPower": "Started", "classicOs": "Windows"}],
+        "g:vms": [
+            {
+                "id": VM_ID,
+                "name": "web-01",
+                "location": "westeurope",
+                "subscriptionId": sub,
+                "osType": "Linux",
+                "power": "PowerState/deallocated",
+                "nics": [{"id": NIC_ID}],
+                "admin": "azureuser",
+            }
+        ],
+        "g:classic": [
+            {
+                "id": CLASSIC_ID,
+                "name": "old-01",
+                "location": "westeurope",
+                "subscriptionId": sub,
+                "classicPower": "Started",
+                "classicOs": "Windows",
+            }
+        ],
         "g:nics": [{"id": NIC_ID, "subscriptionId": sub, "nsg": "", "ipConfigurations": [CONFIG]}],
         "g:vnets": [{"id": VNET_ID, "subscriptionId": sub, "prefixes": ["10.0.0.0/16"], "subnets": SUBNETS}],
         "g:pips": [{"id": PIP_ID, "subscriptionId": sub, "ip": "203.0.113.9"}],
-        "g:firewalls": [{"id": FW_ID, "name": "fw", "subscriptionId": sub, "ipConfigurations": FW_CONFIG,
-                         "firewallPolicy": "/p"}],
-        "g:nsgs": [{"id": NSG_ID, "name": "web-nsg", "subscriptionId": sub, "securityRules": [RULE, OUT],
-                    "defaultSecurityRules": [DEFAULT]}],
-        "g:pricings": [{"id": "/p", "name": "VirtualMachines", "subscriptionId": sub, "pricingTier": "Standard",
-                        "subPlan": "P1"}],
+        "g:firewalls": [
+            {"id": FW_ID, "name": "fw", "subscriptionId": sub, "ipConfigurations": FW_CONFIG, "firewallPolicy": "/p"}
+        ],
+        "g:nsgs": [
+            {
+                "id": NSG_ID,
+                "name": "web-nsg",
+                "subscriptionId": sub,
+                "securityRules": [RULE, OUT],
+                "defaultSecurityRules": [DEFAULT],
+            }
+        ],
+        "g:pricings": [
+            {"id": "/p", "name": "VirtualMachines", "subscriptionId": sub, "pricingTier": "Standard", "subPlan": "P1"}
+        ],
         "policies": [],
     }
 
@@ -124,12 +212,15 @@ def test_a_quota_that_resets_too_late_refuses_the_query_rather_than_wait(setting
     assert time.monotonic() - started < 0.05
 
 
-@pytest.mark.parametrize("blocks, covered", [
-    (((("*",), ()),), True),  # Owner
-    (((("*",), ("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write")),), True),  # Contributor
-    (((("*/read",), ()),), False),  # Reader: groups may give more
-    (((("*",), ("Microsoft.Network/networkSecurityGroups/securityRules/delete",)),), False),
-])
+@pytest.mark.parametrize(
+    "blocks, covered",
+    [
+        (((("*",), ()),), True),  # Owner
+        (((("*",), ("Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write")),), True),  # Contributor
+        (((("*/read",), ()),), False),  # Reader: groups may give more
+        (((("*",), ("Microsoft.Network/networkSecurityGroups/securityRules/delete",)),), False),
+    ],
+)
 def test_the_subscriptions_rights_answer_for_its_groups_only_when_they_allow_every_checked_action(blocks, covered):
     assert covers(Permissions(blocks)) is covered
     assert not covers(UNKNOWN)
@@ -149,8 +240,10 @@ def azure(monkeypatch, settings):
         if query in refuse:
             return refuse[query]
         rows = _graph_rows()
-        return {s.lower(): {kind: [dict(r, subscriptionId=s) for r in rows[f"g:{kind}"]]
-                            for kind in fleet.TYPES_OF[query]} for s in ids}
+        return {
+            s.lower(): {kind: [dict(r, subscriptionId=s) for r in rows[f"g:{kind}"]] for kind in fleet.TYPES_OF[query]}
+            for s in ids
+        }
 
     def fetch(credential, sub, path, version, extra, between_pages):
         key = next(k for k, p, v, e, _ in fleet.LISTS if p == path and e == extra)
@@ -174,8 +267,15 @@ def _subs(count: int) -> tuple[Subscription, ...]:
 
 
 def _load(subs, **options) -> fleet.FleetLoad:
-    load = fleet.FleetLoad(object(), subs, datetime.now(UTC), lambda f, now: (f, ["rg-web", "rg-data"]),
-                           covers=covers, graph=True, **options)
+    load = fleet.FleetLoad(
+        object(),
+        subs,
+        datetime.now(UTC),
+        lambda f, now: (f, ["rg-web", "rg-data"]),
+        covers=covers,
+        graph=True,
+        **options,
+    )
     assert load.wait_all(10)
     return load
 
@@ -186,8 +286,9 @@ def test_resource_graph_reads_the_resources_by_batch_the_pricing_at_once_and_arm
     load = _load(subs)
     ids = [s.subscription_id for s in subs]
     # resources in batches of GRAPH_BATCH_SUBSCRIPTIONS (side by side), the pricing in one of up to 299
-    assert sorted(asked["graph"]) == sorted([(tuple(ids[:2]), "resources"), (tuple(ids[2:]), "resources"),
-                                             (tuple(ids), "pricings")])
+    assert sorted(asked["graph"]) == sorted(
+        [(tuple(ids[:2]), "resources"), (tuple(ids[2:]), "resources"), (tuple(ids), "pricings")]
+    )
     assert sorted(asked["arm"]) == sorted((s, "policies") for s in ids)
     assert all(p.source == "graph" and p.made.vms[0].power_state == "deallocated" for p in load.parts.values())
 
@@ -203,8 +304,9 @@ def test_groups_rights_are_read_only_where_the_subscriptions_do_not_cover_them(a
 
 def test_a_batch_resource_graph_refuses_is_read_through_the_arm_lists_and_said(azure):
     asked, refuse = azure
-    refuse["resources"] = Throttled("Azure is throttling requests for Resource Graph's resources; please try again in "
-                                    "a minute.")
+    refuse["resources"] = Throttled(
+        "Azure is throttling requests for Resource Graph's resources; please try again in a minute."
+    )
     subs = _subs(2)
     load = _load(subs)
     assert {key for _, key in asked["arm"]} == {key for key, *_ in fleet.LISTS}

@@ -8,8 +8,10 @@ from core.gateway.ids import parse_policy_id, parse_vm_id, resource_group_of, sc
 
 SUB = "0b1c2d3e-aaaa-4bbb-8ccc-0123456789ab"  # letters, so that a change of case shows
 VM = f"/subscriptions/{SUB}/resourceGroups/rg-Web/providers/Microsoft.Compute/virtualMachines/web-01"
-POLICY = (f"/subscriptions/{SUB.upper()}/resourceGroups/rg-web/providers/Microsoft.Security/locations/westeurope/"
-          "jitNetworkAccessPolicies/default")
+POLICY = (
+    f"/subscriptions/{SUB.upper()}/resourceGroups/rg-web/providers/Microsoft.Security/locations/westeurope/"
+    "jitNetworkAccessPolicies/default"
+)
 
 
 def test_it_reads_the_subscription_and_resource_group_of_an_id_azure_wrote():

@@ -58,10 +58,30 @@ def test_a_load_that_stopped_moving_is_started_again(loads, monkeypatch):
 
 def test_an_inventory_is_kept_from_when_it_is_made_not_from_when_its_load_began(settings):
     settings.INVENTORY_CACHE_SECONDS = 60
-    made = Inventory(rows=(), failures=(), subscription_count=0, azure_now=None, fetched_at=time.time() - 120,
-                     epochs={})
+    made = Inventory(
+        rows=(), failures=(), subscription_count=0, azure_now=None, fetched_at=time.time() - 120, epochs={}
+    )
     inventory._keep(4244, made)
     try:
         assert inventory._cached(4244) is made
     finally:
         inventory.forget(4244)
+
+
+def test_a_refresh_joins_a_load_just_begun_and_a_write_drops_it(loads):
+    inventory_within({}, 4245, 0)
+    inventory.forget(4245, refresh=True)
+    inventory_within({}, 4245, 0)
+    assert len(loads) == 1  # ten Refresh clicks made ten whole loads
+    inventory.forget(4245)  # after the person's own write: what is in flight may have read before it
+    inventory_within({}, 4245, 0)
+    assert len(loads) == 2
+
+
+def test_a_refresh_after_a_load_long_begun_starts_another(loads):
+    inventory_within({}, 4246, 0)
+    load, _, seen, moved_at = inventory._STARTED[4246]
+    inventory._STARTED[4246] = (load, time.time() - inventory.REFRESH_JOINS_SECONDS - 1, seen, moved_at)
+    inventory.forget(4246, refresh=True)
+    inventory_within({}, 4246, 0)
+    assert len(loads) == 2

@@ -14,8 +14,13 @@ def _row(name: str) -> VmRow:
 
 
 def _written(steps) -> list[tuple[str, dict[str, tuple[int, ...]]]]:
-    return [(existing.name if existing else "new default",
-             {v.vm_id.rsplit("/", 1)[-1]: tuple(p.number for p in v.ports) for v in vms}) for existing, vms in steps]
+    return [
+        (
+            existing.name if existing else "new default",
+            {v.vm_id.rsplit("/", 1)[-1]: tuple(p.number for p in v.ports) for v in vms},
+        )
+        for existing, vms in steps
+    ]
 
 
 def test_a_new_vm_joins_the_existing_default_policy_beside_its_vms():

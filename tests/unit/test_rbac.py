@@ -19,71 +19,83 @@ def _assigned(role: str, scope: str = GROUP, principal: str = "alice-id") -> dic
     return {"principalId": principal, "role": role, "scope": scope}
 
 
-@pytest.mark.parametrize("pattern, action, matches", [
-    ("*", VM_WRITE, True),
-    ("*/read", VM_READ, True),
-    ("*/read", VM_WRITE, False),
-    ("Microsoft.Compute/virtualMachines/*", VM_WRITE, True),
-    ("Microsoft.Compute/virtualMachines/*", "Microsoft.Compute/disks/write", False),
-    # "/*/" may stand for a single "/": the requester role's "…/policies/*/read" covers "…/policies/read".
-    (f"{rbac.JIT}/*/read", JIT_READ, True),
-    (f"{rbac.JIT}/*/read", f"{rbac.JIT}/x/y/read", True),
-    (f"{rbac.JIT}/*/read", f"{rbac.JIT}/write", False),
-    ("microsoft.compute/VIRTUALMACHINES/read", VM_READ, True),  # actions are compared without case
-    (VM_READ, VM_READ + "x", False),  # the whole action, not a prefix of it
-    (VM_READ, "x" + VM_READ, False),
-    ("Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/virtualMachinesXread", False),  # "." "/" literal
-])
+@pytest.mark.parametrize(
+    "pattern, action, matches",
+    [
+        ("*", VM_WRITE, True),
+        ("*/read", VM_READ, True),
+        ("*/read", VM_WRITE, False),
+        ("Microsoft.Compute/virtualMachines/*", VM_WRITE, True),
+        ("Microsoft.Compute/virtualMachines/*", "Microsoft.Compute/disks/write", False),
+        # "/*/" may stand for a single "/": the requester role's "…/policies/*/read" covers "…/policies/read".
+        (f"{rbac.JIT}/*/read", JIT_READ, True),
+        (f"{rbac.JIT}/*/read", f"{rbac.JIT}/x/y/read", True),
+        (f"{rbac.JIT}/*/read", f"{rbac.JIT}/write", False),
+        ("microsoft.compute/VIRTUALMACHINES/read", VM_READ, True),  # actions are compared without case
+        (VM_READ, VM_READ + "x", False),  # the whole action, not a prefix of it
+        (VM_READ, "x" + VM_READ, False),
+        ("Microsoft.Compute/virtualMachines/read", "Microsoft.Compute/virtualMachinesXread", False),  # "." "/" literal
+    ],
+)
 def test_an_action_pattern_matches_as_arm_reads_wildcards(pattern, action, matches):
     assert bool(rbac._pattern(pattern).match(action)) is matches
     assert bool(portal._pattern(pattern).match(action)) is matches
 
 
-@pytest.mark.parametrize("role, action, allowed", [
-    ("Owner", "Microsoft.Authorization/roleAssignments/write", True),
-    ("Contributor", VM_WRITE, True),
-    ("Contributor", "Microsoft.Authorization/roleAssignments/write", False),  # taken away by its notActions
-    ("Contributor", "Microsoft.Authorization/locks/delete", False),
-    ("Contributor", "Microsoft.Authorization/elevateAccess/Action", False),
-    ("Reader", VM_READ, True),
-    ("Reader", VM_WRITE, False),
-    ("Security Reader", JIT_READ, True),
-    ("Security Reader", INITIATE, False),
-    ("Security Admin", f"{rbac.JIT}/write", True),
-    ("Security Admin", VM_WRITE, False),  # so configuring JIT needs a second role, as in Azure
-    ("Virtual Machine Contributor", VM_WRITE, True),
-    ("Virtual Machine Contributor", f"{rbac.JIT}/write", False),
-    ("JIT VM Access Requester", INITIATE, True),
-    ("JIT VM Access Requester", JIT_READ, True),
-    ("JIT VM Access Requester", "Microsoft.Network/networkInterfaces/ipconfigurations/read", True),
-    ("JIT VM Access Requester", f"{rbac.JIT}/write", False),
-    ("JIT VM Access Requester", VM_WRITE, False),
-    ("No such role", VM_READ, False),
-])
+@pytest.mark.parametrize(
+    "role, action, allowed",
+    [
+        ("Owner", "Microsoft.Authorization/roleAssignments/write", True),
+        ("Contributor", VM_WRITE, True),
+        ("Contributor", "Microsoft.Authorization/roleAssignments/write", False),  # taken away by its notActions
+        ("Contributor", "Microsoft.Authorization/locks/delete", False),
+        ("Contributor", "Microsoft.Authorization/elevateAccess/Action", False),
+        ("Reader", VM_READ, True),
+        ("Reader", VM_WRITE, False),
+        ("Security Reader", JIT_READ, True),
+        ("Security Reader", INITIATE, False),
+        ("Security Admin", f"{rbac.JIT}/write", True),
+        ("Security Admin", VM_WRITE, False),  # so configuring JIT needs a second role, as in Azure
+        ("Virtual Machine Contributor", VM_WRITE, True),
+        ("Virtual Machine Contributor", f"{rbac.JIT}/write", False),
+        ("JIT VM Access Requester", INITIATE, True),
+        ("JIT VM Access Requester", JIT_READ, True),
+        ("JIT VM Access Requester", "Microsoft.Network/networkInterfaces/ipconfigurations/read", True),
+        ("JIT VM Access Requester", f"{rbac.JIT}/write", False),
+        ("JIT VM Access Requester", VM_WRITE, False),
+        ("No such role", VM_READ, False),
+    ],
+)
 def test_a_role_allows_what_its_actions_give_less_its_not_actions(role, action, allowed):
     assert rbac.role_allows(role, action) is allowed
 
 
-@pytest.mark.parametrize("assignment_scope, scope, covers", [
-    (SUB, GROUP, True),
-    (SUB + "/", GROUP, True),
-    (GROUP, GROUP + "/", True),
-    (GROUP, GROUP.upper(), True),
-    (GROUP, f"{GROUP}/providers/Microsoft.Compute/virtualMachines/web-01", True),
-    (GROUP, SUB, False),  # a group's role says nothing of the subscription above it
-    (GROUP, f"{SUB}/resourceGroups/rg-web2", False),  # a longer name is another group, not one inside
-    (f"{SUB}/resourceGroups/rg-other", GROUP, False),
-    (f"{SUB}/resourceGroups/BOX", f"{SUB}/resourceGroups/BO", False),  # names compared whole, to the last letter
-    (f"{SUB}/resourceGroups/BO", f"{SUB}/resourceGroups/BOX", False),
-    (GROUP, GROUP + " ", False),  # only a trailing "/" is dropped: a name that looks the same is another scope
-])
+@pytest.mark.parametrize(
+    "assignment_scope, scope, covers",
+    [
+        (SUB, GROUP, True),
+        (SUB + "/", GROUP, True),
+        (GROUP, GROUP + "/", True),
+        (GROUP, GROUP.upper(), True),
+        (GROUP, f"{GROUP}/providers/Microsoft.Compute/virtualMachines/web-01", True),
+        (GROUP, SUB, False),  # a group's role says nothing of the subscription above it
+        (GROUP, f"{SUB}/resourceGroups/rg-web2", False),  # a longer name is another group, not one inside
+        (f"{SUB}/resourceGroups/rg-other", GROUP, False),
+        (f"{SUB}/resourceGroups/BOX", f"{SUB}/resourceGroups/BO", False),  # names compared whole, to the last letter
+        (f"{SUB}/resourceGroups/BO", f"{SUB}/resourceGroups/BOX", False),
+        (GROUP, GROUP + " ", False),  # only a trailing "/" is dropped: a name that looks the same is another scope
+    ],
+)
 def test_a_role_assigned_at_a_scope_reaches_it_and_below(assignment_scope, scope, covers):
     assert rbac.scope_covers(assignment_scope, scope) is covers
 
 
 def test_an_action_is_allowed_by_some_role_of_the_principal_at_the_scope_or_above():
-    assignments = [_assigned("Reader", SUB), _assigned("Virtual Machine Contributor", GROUP),
-                   _assigned("Owner", GROUP, principal="bob-id")]
+    assignments = [
+        _assigned("Reader", SUB),
+        _assigned("Virtual Machine Contributor", GROUP),
+        _assigned("Owner", GROUP, principal="bob-id"),
+    ]
     assert rbac.allowed(assignments, "alice-id", VM_WRITE, GROUP)
     assert rbac.allowed(assignments, "alice-id", VM_READ, f"{SUB}/resourceGroups/rg-db")  # Reader from above
     assert not rbac.allowed(assignments, "alice-id", VM_WRITE, f"{SUB}/resourceGroups/rg-db")
@@ -95,21 +107,27 @@ def test_an_action_is_allowed_by_some_role_of_the_principal_at_the_scope_or_abov
 
 
 def test_the_permissions_answer_has_a_block_per_role_assigned_at_the_scope_or_above():
-    assignments = [_assigned("Reader", SUB), _assigned("Contributor", f"{SUB}/resourceGroups/rg-db"),
-                   _assigned("Owner", GROUP, principal="bob-id")]
+    assignments = [
+        _assigned("Reader", SUB),
+        _assigned("Contributor", f"{SUB}/resourceGroups/rg-db"),
+        _assigned("Owner", GROUP, principal="bob-id"),
+    ]
     assert rbac.permissions(assignments, "alice-id", GROUP) == [
-        {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}]
+        {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}
+    ]
     contributor = rbac.permissions(assignments, "alice-id", f"{SUB}/resourceGroups/rg-db")[1]
     assert contributor["actions"] == ["*"] and "Microsoft.Authorization/*/Write" in contributor["notActions"]
     assert rbac.permissions([_assigned("No such role")], "alice-id", GROUP) == [
-        {"actions": [], "notActions": [], "dataActions": [], "notDataActions": []}]
+        {"actions": [], "notActions": [], "dataActions": [], "notDataActions": []}
+    ]
 
 
 def test_a_refusal_says_who_what_and_where_as_arm_does():
     assert rbac.denied_message("alice@contoso.com", "alice-id", VM_WRITE, GROUP) == (
         f"The client 'alice@contoso.com' with object id 'alice-id' does not have authorization to perform action "
         f"'{VM_WRITE}' over scope '{GROUP}' or the scope is invalid. If access was recently granted, please refresh "
-        "your credentials.")
+        "your credentials."
+    )
 
 
 def test_the_portal_allows_an_action_some_block_gives_and_its_own_not_actions_do_not_take():
@@ -137,8 +155,15 @@ def test_the_portal_reads_its_rights_from_arms_permissions_api(monkeypatch):
     monkeypatch.setattr(portal, "try_list", try_list)
     rights = read_permissions("alice's credential", "sub-1", "rg-web")
     assert rights == Permissions(((("*/read",), ()), ((), (VM_READ,))))
-    assert asked == [("alice's credential", "/subscriptions/sub-1/resourceGroups/rg-web/providers/Microsoft.Authorization/permissions",
-                      {"api-version": "2022-04-01"}, "your rights in rg-web", "sub-1")]
+    assert asked == [
+        (
+            "alice's credential",
+            "/subscriptions/sub-1/resourceGroups/rg-web/providers/Microsoft.Authorization/permissions",
+            {"api-version": "2022-04-01"},
+            "your rights in rg-web",
+            "sub-1",
+        )
+    ]
 
 
 def test_rights_azure_would_not_read_are_unknown(monkeypatch):
@@ -159,5 +184,12 @@ def test_the_portal_reads_its_rights_at_the_subscription_when_no_group_is_named(
     asked = []
     monkeypatch.setattr(portal, "try_list", lambda *args: asked.append(args) or ([], None))
     assert read_permissions("cred", "sub-1", "") == Permissions(())
-    assert asked == [("cred", "/subscriptions/sub-1/providers/Microsoft.Authorization/permissions",
-                      {"api-version": "2022-04-01"}, "your rights in the subscription", "sub-1")]
+    assert asked == [
+        (
+            "cred",
+            "/subscriptions/sub-1/providers/Microsoft.Authorization/permissions",
+            {"api-version": "2022-04-01"},
+            "your rights in the subscription",
+            "sub-1",
+        )
+    ]

@@ -23,16 +23,18 @@ def _row(name: str, rg: str = "rg-Web") -> VmRow:
 
 
 def _inventory(*rows: VmRow, rights: dict | None = None) -> Inventory:
-    return Inventory(rows=rows, failures=(), subscription_count=1, azure_now=NOW, fetched_at=0.0, epochs={},
-                     rights=rights or {})
+    return Inventory(
+        rows=rows, failures=(), subscription_count=1, azure_now=NOW, fetched_at=0.0, epochs={}, rights=rights or {}
+    )
 
 
 WEB, DB = _row("web-01"), _row("db-01", rg="rg-Data")
 
 
 def test_the_selection_keeps_the_visible_vms_once_each_in_any_case():
-    rows, problems = selected_vms(_inventory(WEB, DB), [_id("web-01"), _id("db-01", "rg-Data").upper(),
-                                                        _id("web-01").lower()])
+    rows, problems = selected_vms(
+        _inventory(WEB, DB), [_id("web-01"), _id("db-01", "rg-Data").upper(), _id("web-01").lower()]
+    )
     assert rows == [WEB, DB] and problems == []
 
 
@@ -68,8 +70,11 @@ def test_a_selection_past_the_limit_takes_the_first_and_says_so():
 
 def test_a_vm_page_finds_the_vm_by_its_names_in_any_case():
     assert vm_for(_inventory(WEB, DB), SUB.upper(), "RG-DATA", "DB-01") is DB
-    for where in [(SUB, "rg-Web", "db-01"), (SUB, "rg-Data", "web-01"),
-                  ("11111111-2222-3333-4444-555555555555", "rg-Data", "db-01")]:
+    for where in [
+        (SUB, "rg-Web", "db-01"),
+        (SUB, "rg-Data", "web-01"),
+        ("11111111-2222-3333-4444-555555555555", "rg-Data", "db-01"),
+    ]:
         with pytest.raises(Http404) as refused:
             vm_for(_inventory(WEB, DB), *where)
         assert str(refused.value) == "No such VM, or Azure does not let you see it."  # the 404 page shows it
@@ -94,12 +99,14 @@ def test_a_missing_right_is_named():
     inventory = _inventory(WEB, rights=_rights(**{"rg-Web": (READ, "Microsoft.Network/*/read")}))
     assert why_not(inventory, WEB, REQUEST) == (
         "Azure does not give you Microsoft.Security/locations/jitNetworkAccessPolicies/initiate/action or "
-        "Microsoft.Security/locations/jitNetworkAccessPolicies/read on rg-Web")
+        "Microsoft.Security/locations/jitNetworkAccessPolicies/read on rg-Web"
+    )
     # Without the VM's read right it is not read-only access: every missing right is named.
     inventory = _inventory(WEB, rights=_rights(**{"rg-Web": ("Microsoft.Security/*",)}))
     assert why_not(inventory, WEB, REQUEST) == (
         "Azure does not give you Microsoft.Compute/virtualMachines/read or Microsoft.Network/networkInterfaces/read "
-        "or Microsoft.Network/publicIPAddresses/read on rg-Web")
+        "or Microsoft.Network/publicIPAddresses/read on rg-Web"
+    )
 
 
 def test_a_reader_missing_only_some_write_is_told_which():
@@ -108,7 +115,8 @@ def test_a_reader_missing_only_some_write_is_told_which():
     assert why_not(inventory, WEB, CONFIGURE) == "Azure gives you read-only access to rg-Web"
     inventory = _inventory(WEB, rights=_rights(**{"rg-Web": ("*/read", "Microsoft.Compute/*/write")}))
     assert why_not(inventory, WEB, CONFIGURE) == (
-        "Azure does not give you Microsoft.Security/locations/jitNetworkAccessPolicies/write on rg-Web")
+        "Azure does not give you Microsoft.Security/locations/jitNetworkAccessPolicies/write on rg-Web"
+    )
 
 
 def test_rights_azure_would_not_tell_are_left_to_azure():
@@ -117,21 +125,23 @@ def test_rights_azure_would_not_tell_are_left_to_azure():
 
 def test_the_rows_a_person_may_act_on_and_why_not_the_others():
     inventory = _inventory(WEB, DB, rights=_rights(**{"rg-Web": CONFIGURE, "rg-Data": ("*/read",)}))
-    assert permitted(inventory, [WEB, DB], CONFIGURE) == (
-        [WEB], [(DB, "Azure gives you read-only access to rg-Data")])
+    assert permitted(inventory, [WEB, DB], CONFIGURE) == ([WEB], [(DB, "Azure gives you read-only access to rg-Data")])
 
 
 def test_the_reasons_for_several_vms_are_said_once_each_naming_their_groups_together():
     web2, data, other = _row("web-02"), _row("db-01", rg="rg-Data"), _row("x", rg="Zeta")
-    inventory = _inventory(WEB, web2, data, other, rights=_rights(**{
-        "rg-Web": ("*/read",), "rg-Data": ("*/read",), "Zeta": ("*/read",)}))
+    inventory = _inventory(
+        WEB, web2, data, other, rights=_rights(**{"rg-Web": ("*/read",), "rg-Data": ("*/read",), "Zeta": ("*/read",)})
+    )
     assert refusals(inventory, [WEB, web2, data, other], [("Edit", CONFIGURE), ("Request", REQUEST)]) == [
         "Edit: Azure gives you read-only access to rg-Data, rg-Web and Zeta.",  # in the order people read names
-        "Request: Azure gives you read-only access to rg-Data, rg-Web and Zeta."]
+        "Request: Azure gives you read-only access to rg-Data, rg-Web and Zeta.",
+    ]
     assert refusals(inventory, [WEB], [("", CONFIGURE)]) == ["Azure gives you read-only access to rg-Web."]
     allowed = _inventory(WEB, rights=_rights(**{"rg-Web": CONFIGURE}))
     assert refusals(allowed, [WEB], [("Edit", CONFIGURE)]) == []
     mixed = _inventory(WEB, data, rights=_rights(**{"rg-Web": ("*/read",), "rg-Data": ("Microsoft.Security/*",)}))
     assert refusals(mixed, [WEB, data], [("Edit", CONFIGURE)]) == [
         "Edit: Azure does not give you Microsoft.Compute/virtualMachines/write on rg-Data.",
-        "Edit: Azure gives you read-only access to rg-Web."]
+        "Edit: Azure gives you read-only access to rg-Web.",
+    ]

@@ -25,7 +25,8 @@ def test_it_says_who_added_removed_or_changed_which_port_on_which_vm():
     assert changes(before, after) == [
         "Someone added port 2222 to web-03 (2222/Any from per request up to 3 h)",
         "Someone removed port 3389 from web-03",
-        "Someone changed port 22 on web-03: now 22/Any from per request up to 1 h"]
+        "Someone changed port 22 on web-03: now 22/Any from per request up to 1 h",
+    ]
     assert changes(before, {}) == ["Someone removed JIT from web-03"]
 
 
@@ -40,8 +41,9 @@ def test_a_change_of_words_changes_nothing_that_counts_as_a_change():
     """Snapshots are compared as data: the same ports read twice are no change, whatever the words say."""
     ports = (PortRule(22, "TCP", ("10.0.0.0/8", "10.1.0.0/16"), timedelta(minutes=90)),)
     assert changes({WEB03: shown(*ports)}, {WEB03: shown(*ports)}) == []
-    assert shown(*ports)["ports"] == [{"port": 22, "protocol": "TCP", "sources": ["10.0.0.0/8", "10.1.0.0/16"],
-                                       "max": "PT1H30M"}]
+    assert shown(*ports)["ports"] == [
+        {"port": 22, "protocol": "TCP", "sources": ["10.0.0.0/8", "10.1.0.0/16"], "max": "PT1H30M"}
+    ]
 
 
 def test_a_form_opened_before_any_port_existed_keeps_every_port_i_add():

@@ -95,8 +95,9 @@ def test_a_quota_that_resets_too_late_reads_through_the_arm_lists_and_says_so(po
 
 
 @pytest.mark.parametrize("settle, state", [(120, "protected"), (0, "bypassed")])
-def test_after_its_own_write_the_portal_reads_arm_not_resource_graphs_lagging_copy(signed_in, sandbox, settings,
-                                                                                   view, settle, state):
+def test_after_its_own_write_the_portal_reads_arm_not_resource_graphs_lagging_copy(
+    signed_in, sandbox, settings, view, settle, state
+):
     """Resource Graph lags ARM: the rule Bob deletes is still in its copy for a minute. The portal reads the
     subscription it wrote to from ARM's lists for GRAPH_SETTLE_SECONDS, so the page shows what Azure holds (and,
     without that, the stale bypass)."""
@@ -105,8 +106,10 @@ def test_after_its_own_write_the_portal_reads_arm_not_resource_graphs_lagging_co
     sandbox.control("POST", "resource-graph", {"lag_seconds": 60})
     try:
         url = f"/vms/{view.sub('Contoso Production')}/rg-sql/sql-02/"
-        rule = (f"/subscriptions/{view.sub('Contoso Production')}/resourceGroups/rg-sql/providers/"
-                "Microsoft.Network/networkSecurityGroups/sql-02-nsg/securityRules/allow-ssh")
+        rule = (
+            f"/subscriptions/{view.sub('Contoso Production')}/resourceGroups/rg-sql/providers/"
+            "Microsoft.Network/networkSecurityGroups/sql-02-nsg/securityRules/allow-ssh"
+        )
         assert next(r for r in _inventory(bob).rows if r.name == "sql-02").health.state == "bypassed"
         done = bob.post(f"{url}health/delete-rule", {"rule": rule}).context["done"]
         assert done.ok, done.message
@@ -128,7 +131,8 @@ def test_a_cold_load_shows_its_progress_then_the_tabs(portal, sandbox, settings)
     assert '<meta http-equiv="refresh" content="0">' in text and "<progress" in text
     started = time.monotonic()
     while ("loading" in page.context or page.context["inventory"].loading is not None) and (
-            time.monotonic() - started < 20):
+        time.monotonic() - started < 20
+    ):
         page = portal.get("/vms/")  # each look waits on the server; the load went on between them
     assert len(page.context["inventory"].rows) == 41
     assert sandbox.control("GET", "stats")["calls"]["jit.list"] == 4  # one load, not a new one per look

@@ -29,21 +29,25 @@ def health_of(client, name: str):
 
 
 def nsg_id(view, sub: str, rg: str, name: str) -> str:
-    return (f"/subscriptions/{view.sub(sub)}/resourceGroups/{rg}/providers/Microsoft.Network/"
-            f"networkSecurityGroups/{name}")
+    return (
+        f"/subscriptions/{view.sub(sub)}/resourceGroups/{rg}/providers/Microsoft.Network/networkSecurityGroups/{name}"
+    )
 
 
-@pytest.mark.parametrize(("vm", "state", "severity", "words"), [
-    ("web-02", "protected", "", "JIT's deny rule is in force"),
-    ("web-01", "open", "", "open by JIT for alice@contoso.test until"),
-    ("sql-02", "bypassed", "critical", "allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)"),
-    ("dev-03", "bypassed", "narrow", "allowed from 198.51.100.0/28 by allow-ssh-office"),
-    ("dev-02", "missing", "", "open to the virtual network (AllowVnetInBound)"),
-    ("dev-01", "leftover", "", "still allows it after its request ended"),
-    ("dev-06", "exposed", "critical", "open to the Internet: allow-ssh-anywhere, priority 320, from Any"),
-    ("jump-01", "unknown", "", "through Azure Firewall afw-rg-jump"),
-    ("build-01", "closed", "", ""),
-])
+@pytest.mark.parametrize(
+    ("vm", "state", "severity", "words"),
+    [
+        ("web-02", "protected", "", "JIT's deny rule is in force"),
+        ("web-01", "open", "", "open by JIT for alice@contoso.test until"),
+        ("sql-02", "bypassed", "critical", "allow-ssh, priority 290, from Internet, on sql-02-nsg (NIC)"),
+        ("dev-03", "bypassed", "narrow", "allowed from 198.51.100.0/28 by allow-ssh-office"),
+        ("dev-02", "missing", "", "open to the virtual network (AllowVnetInBound)"),
+        ("dev-01", "leftover", "", "still allows it after its request ended"),
+        ("dev-06", "exposed", "critical", "open to the Internet: allow-ssh-anywhere, priority 320, from Any"),
+        ("jump-01", "unknown", "", "through Azure Firewall afw-rg-jump"),
+        ("build-01", "closed", "", ""),
+    ],
+)
 def test_the_demo_shows_every_state(bob, vm, state, severity, words):
     health = health_of(bob, vm)
     assert (health.state, health.severity) == (state, severity)
@@ -61,8 +65,11 @@ def test_an_nsg_outside_the_persons_read_scope_is_unknown_with_the_missing_right
 def test_an_nsg_list_azure_refuses_is_unknown_with_its_words(bob, sandbox, subs, settings):
     # The ARM lists' path: through Resource Graph the NSGs come with the VMs, in one query (test_graph_fleet.py).
     settings.FLEET_SOURCE = "arm"
-    sandbox.control("POST", "faults", {"operation": "nsgs.list", "kind": "503", "count": 20, "retry_after": 0,
-                                       "path_contains": subs["dev"]})
+    sandbox.control(
+        "POST",
+        "faults",
+        {"operation": "nsgs.list", "kind": "503", "count": 20, "retry_after": 0, "path_contains": subs["dev"]},
+    )
     # The VM's page waits for a subscription whose retries make it late, as the tabs do not.
     health = bob.get(f"/vms/{subs['dev']}/rg-dev/dev-01/").context["vm"].health
     assert health.state == "unknown" and "Azure would not list the network security groups" in health.summary
@@ -70,13 +77,24 @@ def test_an_nsg_list_azure_refuses_is_unknown_with_its_words(bob, sandbox, subs,
 
 
 def test_an_older_allow_rule_bypasses_jit_as_microsoft_documents(bob, view, clients_for):
-    """"If other rules already exist for the selected ports, then those existing rules take priority over the new
+    """ "If other rules already exist for the selected ports, then those existing rules take priority over the new
     'deny all inbound traffic' rules" (just-in-time-access-overview.md): written through the real SDK."""
     network = clients_for("bob").network(view.sub("Contoso Production"))
     poller = network.security_rules.begin_create_or_update(
-        "rg-sql", "sql-01-nsg", "allow-rdp", SecurityRule(
-            protocol="Tcp", source_address_prefix="Internet", source_port_range="*", destination_address_prefix="*",
-            destination_port_range="3389", access="Allow", priority=250, direction="Inbound"))
+        "rg-sql",
+        "sql-01-nsg",
+        "allow-rdp",
+        SecurityRule(
+            protocol="Tcp",
+            source_address_prefix="Internet",
+            source_port_range="*",
+            destination_address_prefix="*",
+            destination_port_range="3389",
+            access="Allow",
+            priority=250,
+            direction="Inbound",
+        ),
+    )
     assert poller.result().provisioning_state == "Succeeded"
     port = next(p for p in health_of(bob, "sql-01").ports if p.port == 3389)
     assert (port.state, port.severity) == ("bypassed", "critical")  # over Bob's open request, too
@@ -86,9 +104,21 @@ def test_an_older_allow_rule_bypasses_jit_as_microsoft_documents(bob, view, clie
 def test_the_sandbox_refuses_a_rule_whose_priority_another_holds(view, clients_for):
     network = clients_for("bob").network(view.sub("Contoso Production"))
     with pytest.raises(HttpResponseError, match="SecurityRuleConflict"):
-        network.security_rules.begin_create_or_update("rg-sql", "sql-01-nsg", "clash", SecurityRule(
-            protocol="*", source_address_prefix="*", destination_address_prefix="*", destination_port_range="22",
-            source_port_range="*", access="Allow", priority=300, direction="Inbound")).result()
+        network.security_rules.begin_create_or_update(
+            "rg-sql",
+            "sql-01-nsg",
+            "clash",
+            SecurityRule(
+                protocol="*",
+                source_address_prefix="*",
+                destination_address_prefix="*",
+                destination_port_range="22",
+                source_port_range="*",
+                access="Allow",
+                priority=300,
+                direction="Inbound",
+            ),
+        ).result()
 
 
 def test_a_redeploy_wipes_the_deny_rule_and_restore_brings_it_back(bob, sandbox, view):
@@ -107,7 +137,8 @@ def test_a_redeploy_wipes_the_deny_rule_and_restore_brings_it_back(bob, sandbox,
     event = AuditEvent.objects.get(action="jit.restore")
     assert event.outcome == "succeeded" and event.details["deny_rule_back"] is True
     assert event.details["before"]["22"].startswith("Deny rule missing") and event.details["after"]["22"] == (
-        "Protected: JIT's deny rule is in force")
+        "Protected: JIT's deny rule is in force"
+    )
 
 
 def test_delete_this_rule_is_offered_only_where_azure_allows_and_keeps_the_rule_whole(signed_in, view):
@@ -146,8 +177,10 @@ def test_a_requester_cannot_restore_or_delete(alice, view):
 
 def test_the_request_form_says_when_the_port_is_already_open(alice, view):
     page = alice.get("/access/new", {"vm": view.vm_id("Contoso Production", "rg-sql", "sql-02")})
-    assert ("Port 22 of sql-02 is already open to the Internet by rule allow-ssh (priority 290, on sql-02-nsg): "
-            "JIT does not protect it.") in page.content.decode()
+    assert (
+        "Port 22 of sql-02 is already open to the Internet by rule allow-ssh (priority 290, on sql-02-nsg): "
+        "JIT does not protect it."
+    ) in page.content.decode()
 
 
 def test_the_tabs_show_and_filter_by_health(bob):
@@ -167,20 +200,30 @@ def test_the_health_page_counts_filters_and_downloads(bob):
     response = bob.get("/audit/health.csv", {"state": "bypassed"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:6] == ["Subscription", "Resource group", "VM", "JIT", "Port", "State"]
-    assert {(r[2], r[5], r[6], r[8]) for r in rows[1:]} == {("sql-02", "Bypassed", "critical", "allow-ssh"),
-                                                            ("dev-03", "Bypassed", "narrow", "allow-ssh-office")}
+    assert {(r[2], r[5], r[6], r[8]) for r in rows[1:]} == {
+        ("sql-02", "Bypassed", "critical", "allow-ssh"),
+        ("dev-03", "Bypassed", "narrow", "allow-ssh-office"),
+    }
     assert AuditEvent.objects.filter(action="health.csv").exists()
 
 
 def test_every_state_is_in_the_csv(bob):
     response = bob.get("/audit/health.csv")
     states = {r[5] for r in list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))[1:]}
-    assert states >= {"Protected", "Open now by JIT", "Bypassed", "Deny rule missing", "Left-over allow",
-                      "Exposed, no JIT", "Unknown"}
+    assert states >= {
+        "Protected",
+        "Open now by JIT",
+        "Bypassed",
+        "Deny rule missing",
+        "Left-over allow",
+        "Exposed, no JIT",
+        "Unknown",
+    }
 
 
-@pytest.mark.parametrize(("person", "status"), [("alice", 403), ("dave", 403), ("erin", 403), ("carol", 200),
-                                                ("grace", 200), ("frank", 200)])
+@pytest.mark.parametrize(
+    ("person", "status"), [("alice", 403), ("dave", 403), ("erin", 403), ("carol", 200), ("grace", 200), ("frank", 200)]
+)
 def test_the_health_page_is_for_auditors_and_admins(portal, sandbox, person, status):
     sign_in(portal, sandbox, person)
     assert portal.get("/audit/health").status_code == status
@@ -202,10 +245,17 @@ def test_an_admins_read_opens_exposure_windows_once_and_tells_the_admins_who_see
     bob = person(sandbox, "bob")
     bob.get("/vms/")
     found = {(e.vm_name, e.port, e.state) for e in Exposure.objects.filter(ended=None)}
-    assert {("sql-02", 22, "bypassed"), ("dev-03", 22, "bypassed"), ("dev-02", 22, "missing"),
-            ("dev-01", 22, "leftover"), ("dev-06", 22, "exposed")} <= found
+    assert {
+        ("sql-02", 22, "bypassed"),
+        ("dev-03", 22, "bypassed"),
+        ("dev-02", 22, "missing"),
+        ("dev-01", 22, "leftover"),
+        ("dev-06", 22, "exposed"),
+    } <= found
     told = Notification.objects.filter(kind="exposure", channel="email")
-    assert told.filter(recipient_user__upn="bob@contoso.test", subject__startswith="sql-02: port 22 bypassed").count() == 1
+    assert (
+        told.filter(recipient_user__upn="bob@contoso.test", subject__startswith="sql-02: port 22 bypassed").count() == 1
+    )
     assert not told.filter(recipient_user__upn="carol@contoso.test").exists()
     bob.post("/vms/refresh")
     bob.get("/vms/")  # read again: nothing new, nobody told twice
@@ -218,8 +268,12 @@ def test_an_admins_read_opens_exposure_windows_once_and_tells_the_admins_who_see
     bob.get("/vms/")
     window = Exposure.objects.get(vm_name="sql-02", port=22)
     assert window.ended is not None and (window.ended - window.started).total_seconds() >= 3600
-    assert Notification.objects.filter(kind="exposure_ended", recipient_user__upn="bob@contoso.test",
-                                       subject="sql-02: port 22 no longer bypassed").count() == 1
+    assert (
+        Notification.objects.filter(
+            kind="exposure_ended", recipient_user__upn="bob@contoso.test", subject="sql-02: port 22 no longer bypassed"
+        ).count()
+        == 1
+    )
 
 
 def test_the_auditors_report_shows_exposure_windows_in_their_scope(db, sandbox):
@@ -257,24 +311,49 @@ def test_restore_says_the_exact_rule_to_re_create_where_azure_does_not_write_it_
     assert not done.ok and "Azure did not write JIT's deny rule back for ports 22, 3389, 5985, 5986" in done.message
     rule = done.recreate
     assert (rule.ref.nsg, rule.ref.resource_group, rule.direction, rule.access, rule.source) == (
-        "nsg-rg-web-default", "rg-web", "Inbound", "Deny", "*")
+        "nsg-rg-web-default",
+        "rg-web",
+        "Inbound",
+        "Deny",
+        "*",
+    )
     assert rule.ports == (22, 3389, 5985, 5986) and rule.destination == done.after.private_ip
     assert rule.ref.name == "SecurityCenter-JITRule_portal_web-02" and 3097 <= rule.priority <= 4096
     text = page.content.decode()
-    for words in (rule.ref.name, "nsg-rg-web-default", f"<dd>{rule.priority}</dd>", "<dd>Inbound</dd>",
-                  "<dd>22, 3389, 5985, 5986</dd>", "<dd>Any (*)</dd>", "az network nsg rule create"):
+    for words in (
+        rule.ref.name,
+        "nsg-rg-web-default",
+        f"<dd>{rule.priority}</dd>",
+        "<dd>Inbound</dd>",
+        "<dd>22, 3389, 5985, 5986</dd>",
+        "<dd>Any (*)</dd>",
+        "az network nsg rule create",
+    ):
         assert words in text, words
-    assert (f"--nsg-name nsg-rg-web-default --name {rule.ref.name} --priority {rule.priority} --direction Inbound "
-            f"--access Deny") in rule.command
+    assert (
+        f"--nsg-name nsg-rg-web-default --name {rule.ref.name} --priority {rule.priority} --direction Inbound "
+        f"--access Deny"
+    ) in rule.command
     event = AuditEvent.objects.get(action="jit.restore")
     assert event.details["deny_rule_back"] is False and event.details["recreate"] == rule.words
     # The VM's page offers the same rule.
     assert rule.command.replace("'", "&#x27;") in bob.get(url.removesuffix("health/restore")).content.decode()
     network = clients_for("bob").network(view.sub("Contoso Production"))
-    network.security_rules.begin_create_or_update("rg-web", rule.ref.nsg, rule.ref.name, SecurityRule(
-        protocol="*", source_address_prefix=rule.source, source_port_range="*",
-        destination_address_prefix=rule.destination, destination_port_ranges=[str(p) for p in rule.ports],
-        access=rule.access, priority=rule.priority, direction=rule.direction)).result()
+    network.security_rules.begin_create_or_update(
+        "rg-web",
+        rule.ref.nsg,
+        rule.ref.name,
+        SecurityRule(
+            protocol="*",
+            source_address_prefix=rule.source,
+            source_port_range="*",
+            destination_address_prefix=rule.destination,
+            destination_port_ranges=[str(p) for p in rule.ports],
+            access=rule.access,
+            priority=rule.priority,
+            direction=rule.direction,
+        ),
+    ).result()
     bob.post("/vms/refresh")
     assert health_of(bob, "web-02").state == "protected"
 
@@ -283,7 +362,10 @@ def test_the_sandbox_keeps_a_reconciled_nsg_to_its_template_until_told_otherwise
     sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": True})
     url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/health/restore"
     assert bob.post(url).context["done"].recreate is not None
-    assert sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": False})["reconciled"] is False
+    assert (
+        sandbox.control("POST", "nsgs/redeploy", {"nsg": "nsg-rg-web-default", "reconcile": False})["reconciled"]
+        is False
+    )
     done = bob.post(url).context["done"]
     assert done.ok and done.recreate is None
 

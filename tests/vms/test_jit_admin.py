@@ -17,11 +17,22 @@ PER_REQUEST_3H = ("*", "PT3H")
 
 
 def formset(ports: list[dict], extra: int = 0, **fields) -> dict:
-    data = {"form-TOTAL_FORMS": str(len(ports) + extra), "form-INITIAL_FORMS": "0", "form-MIN_NUM_FORMS": "0",
-            "form-MAX_NUM_FORMS": "1000", **fields}
+    data = {
+        "form-TOTAL_FORMS": str(len(ports) + extra),
+        "form-INITIAL_FORMS": "0",
+        "form-MIN_NUM_FORMS": "0",
+        "form-MAX_NUM_FORMS": "1000",
+        **fields,
+    }
     for i, port in enumerate(ports):
-        values = {"protocol": "*", "source": "per-request", "addresses": "", "max_value": "3", "max_unit": "hours",
-                  **port}
+        values = {
+            "protocol": "*",
+            "source": "per-request",
+            "addresses": "",
+            "max_value": "3",
+            "max_unit": "hours",
+            **port,
+        }
         data.update({f"form-{i}-{k}": str(v) for k, v in values.items()})
     return data
 
@@ -49,19 +60,35 @@ def test_enable_with_defaults_puts_the_recommended_ports_and_adds_deny_rules(bob
 def test_enable_with_custom_ports_through_the_form(bob, view):
     target = view.vm_id("Contoso Development", "rg-build", "build-03")
     opened = open_form(bob, "/vms/enable", vm=target)
-    data = formset([{"number": 22, "max_value": 2},
-                    {"number": 2222, "protocol": "TCP", "source": "list", "addresses": "10.0.0.0/24, 203.0.113.7",
-                     "max_value": 90, "max_unit": "minutes"}], vm=target, **opened)
+    data = formset(
+        [
+            {"number": 22, "max_value": 2},
+            {
+                "number": 2222,
+                "protocol": "TCP",
+                "source": "list",
+                "addresses": "10.0.0.0/24, 203.0.113.7",
+                "max_value": 90,
+                "max_unit": "minutes",
+            },
+        ],
+        vm=target,
+        **opened,
+    )
     page = bob.post("/vms/enable", data, follow=True)
     assert [o.ok for o in page.context["outcomes"]] == [True], page.context["outcomes"]
     assert view.ports("Contoso Development", "rg-build", "westus2")["build-03"] == [
-        (22, "*", "*", "PT2H"), (2222, "TCP", ("10.0.0.0/24", "203.0.113.7"), "PT1H30M")]
+        (22, "*", "*", "PT2H"),
+        (2222, "TCP", ("10.0.0.0/24", "203.0.113.7"), "PT1H30M"),
+    ]
 
 
 def test_bulk_enable_across_regions_and_subscriptions_makes_one_put_per_policy(bob, sandbox, view):
-    ids = [view.vm_id("Contoso Development", "rg-build", "build-04"),
-           view.vm_id("Contoso Development", "rg-dev", "dev-04"),
-           view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01")]
+    ids = [
+        view.vm_id("Contoso Development", "rg-build", "build-04"),
+        view.vm_id("Contoso Development", "rg-dev", "dev-04"),
+        view.vm_id("Contoso Shared Services", "rg-monitor", "mon-01"),
+    ]
     history_before = len(view.policies("Contoso Development", "rg-dev", "eastus")[0].requests)
     sandbox.control("POST", "stats")
     page = bob.post("/vms/enable/defaults", {"vm": ids}, follow=True)
@@ -74,9 +101,13 @@ def test_bulk_enable_across_regions_and_subscriptions_makes_one_put_per_policy(b
 
 
 def test_a_failure_in_one_policy_leaves_the_others_done_and_says_which(bob, sandbox, view):
-    sandbox.control("POST", "faults", {"operation": "jit.put", "kind": "500", "count": 10, "path_contains": "rg-monitor"})
-    ids = [view.vm_id("Contoso Development", "rg-build", "build-05"),
-           view.vm_id("Contoso Shared Services", "rg-monitor", "mon-02")]
+    sandbox.control(
+        "POST", "faults", {"operation": "jit.put", "kind": "500", "count": 10, "path_contains": "rg-monitor"}
+    )
+    ids = [
+        view.vm_id("Contoso Development", "rg-build", "build-05"),
+        view.vm_id("Contoso Shared Services", "rg-monitor", "mon-02"),
+    ]
     outcomes = {o.vm_name: o for o in bob.post("/vms/enable/defaults", {"vm": ids}, follow=True).context["outcomes"]}
     assert outcomes["build-05"].ok and not outcomes["mon-02"].ok
     assert "HTTP 500" in outcomes["mon-02"].message
@@ -90,8 +121,12 @@ def test_edit_changes_one_vm_and_keeps_the_others_and_the_history(bob, view):
     history = len(view.policies("Contoso Production", "rg-web", "westeurope")[0].requests)
     url = f"/vms/{view.sub('Contoso Production')}/rg-web/web-02/jit/edit"
     opened = open_form(bob, url)
-    page = save_edit(bob, url, formset([{"number": 22}, {"number": 3389, "DELETE": "on"},
-                                        {"number": 8443, "max_value": 1}], **opened), follow=True)
+    page = save_edit(
+        bob,
+        url,
+        formset([{"number": 22}, {"number": 3389, "DELETE": "on"}, {"number": 8443, "max_value": 1}], **opened),
+        follow=True,
+    )
     assert [o.ok for o in page.context["outcomes"]] == [True]
     after = view.ports("Contoso Production", "rg-web", "westeurope")
     assert after["web-02"] == [(22, "*", "*", "PT3H"), (8443, "*", "*", "PT1H")]
@@ -136,21 +171,26 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
     admins = [Client(HTTP_HOST=PORTAL_HOST), Client(HTTP_HOST=PORTAL_HOST)]
     for admin in admins:
         sign_in(admin, sandbox, "bob")
-    forms = [open_form(admins[0], f"/vms/{sub}/rg-web/web-01/jit/edit"),
-             open_form(admins[1], f"/vms/{sub}/rg-web/web-02/jit/edit")]
+    forms = [
+        open_form(admins[0], f"/vms/{sub}/rg-web/web-01/jit/edit"),
+        open_form(admins[1], f"/vms/{sub}/rg-web/web-02/jit/edit"),
+    ]
     sandbox.control("POST", "latency", {"operation": "jit.put", "ms": 300})  # widen the window for a race
     results: dict[str, object] = {}
 
     def save(i: int, vm: str, port: int) -> None:
         try:
-            page = save_edit(admins[i], f"/vms/{sub}/rg-web/{vm}/jit/edit", formset([{"number": port}], **forms[i]),
-                                  follow=True)
+            page = save_edit(
+                admins[i], f"/vms/{sub}/rg-web/{vm}/jit/edit", formset([{"number": port}], **forms[i]), follow=True
+            )
             results[vm] = page.content.decode()  # not page.context: template signals mix across threads
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=save, args=(0, "web-01", 2201)),
-               threading.Thread(target=save, args=(1, "web-02", 2202))]
+    threads = [
+        threading.Thread(target=save, args=(0, "web-01", 2201)),
+        threading.Thread(target=save, args=(1, "web-02", 2202)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -165,18 +205,21 @@ def test_two_concurrent_edits_never_lose_an_update(sandbox, view):
     assert any(told_saved.values())
 
 
-@pytest.mark.parametrize("ports, error", [
-    ([{"number": 70000}], "A port is between 1 and 65535."),
-    ([{"number": 0}], "A port is between 1 and 65535."),
-    ([{"number": 22}, {"number": 22}], "Port 22 is listed more than once."),
-    ([{"number": 22, "source": "list", "addresses": "10.0.0.300"}], "is not an IP address or CIDR range"),
-    ([{"number": 22, "source": "list", "addresses": ""}], "List at least one IP or CIDR"),
-    ([{"number": 22, "source": "list", "addresses": "10.0.0.1, fe80::1%eth0"}], "names a local network interface"),
-    ([{"number": 22, "max_value": 25}], "From 5 min to 24 h."),
-    ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 min to 24 h."),
-    ([{"number": 22, "max_value": "x"}], "Give the time as a whole number."),
-    ([{"number": 22, "DELETE": "on"}], "Keep or add at least one port"),
-])
+@pytest.mark.parametrize(
+    "ports, error",
+    [
+        ([{"number": 70000}], "A port is between 1 and 65535."),
+        ([{"number": 0}], "A port is between 1 and 65535."),
+        ([{"number": 22}, {"number": 22}], "Port 22 is listed more than once."),
+        ([{"number": 22, "source": "list", "addresses": "10.0.0.300"}], "is not an IP address or CIDR range"),
+        ([{"number": 22, "source": "list", "addresses": ""}], "List at least one IP or CIDR"),
+        ([{"number": 22, "source": "list", "addresses": "10.0.0.1, fe80::1%eth0"}], "names a local network interface"),
+        ([{"number": 22, "max_value": 25}], "From 5 min to 24 h."),
+        ([{"number": 22, "max_value": 4, "max_unit": "minutes"}], "From 5 min to 24 h."),
+        ([{"number": 22, "max_value": "x"}], "Give the time as a whole number."),
+        ([{"number": 22, "DELETE": "on"}], "Keep or add at least one port"),
+    ],
+)
 def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sandbox, view, ports, error):
     target = view.vm_id("Contoso Development", "rg-build", "build-01")
     opened = open_form(bob, "/vms/enable", vm=target)
@@ -189,30 +232,43 @@ def test_bad_ports_are_refused_beside_the_field_and_nothing_is_written(bob, sand
 def test_a_vm_name_too_long_for_the_policy_is_refused_in_words(bob, view):
     long_name = "mon-telemetry-ingest-worker-westeurope-blue-000001"
     page = bob.get("/vms/enable", {"vm": view.vm_id("Contoso Shared Services", "rg-monitor", long_name)})
-    assert f"{long_name}: Left out: the policy name &#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters" in page.content.decode()
+    assert (
+        f"{long_name}: Left out: the policy name &#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters"
+        in page.content.decode()
+    )
 
 
 def test_a_vm_name_too_long_for_the_policy_cannot_be_picked_and_is_named_where_it_is_listed(bob):
     page = bob.get("/vms/", {"tab": "not-configured", "q": "mon-"}).content.decode()
     assert 'aria-label="Select mon-01"' in page
     assert 'aria-label="Select mon-telemetry-ingest-worker-westeurope-blue-000001"' not in page
-    assert ("Enable JIT on mon-telemetry-ingest-worker-westeurope-blue-000001 (in rg-monitor): the policy name "
-            "&#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters, so JIT cannot "
-            "protect it.") in page
+    assert (
+        "Enable JIT on mon-telemetry-ingest-worker-westeurope-blue-000001 (in rg-monitor): the policy name "
+        "&#x27;default&#x27; and this VM&#x27;s name together exceed Azure&#x27;s 56 characters, so JIT cannot "
+        "protect it."
+    ) in page
 
 
-@pytest.mark.parametrize("vms, ports", [
-    ((("Contoso Development", "rg-build", "build-01"),), [22]),
-    ((("Contoso Production", "rg-sql", "sql-03"),), [3389, 5985, 5986]),
-    ((("Contoso Development", "rg-build", "build-01"), ("Contoso Production", "rg-sql", "sql-03")),
-     [22, 3389, 5985, 5986]),
-])
+@pytest.mark.parametrize(
+    "vms, ports",
+    [
+        ((("Contoso Development", "rg-build", "build-01"),), [22]),
+        ((("Contoso Production", "rg-sql", "sql-03"),), [3389, 5985, 5986]),
+        (
+            (("Contoso Development", "rg-build", "build-01"), ("Contoso Production", "rg-sql", "sql-03")),
+            [22, 3389, 5985, 5986],
+        ),
+    ],
+)
 def test_the_enable_form_shows_each_vms_os_and_starts_with_its_oss_ports(bob, view, vms, ports):
     page = bob.get("/vms/enable", {"vm": [view.vm_id(*vm) for vm in vms]})
-    assert [form.initial["number"] for form in page.context["formset"].initial_forms or page.context["formset"].forms
-            if form.initial] == ports
+    assert [
+        form.initial["number"]
+        for form in page.context["formset"].initial_forms or page.context["formset"].forms
+        if form.initial
+    ] == ports
     html = page.content.decode()
-    assert "<th scope=\"col\">OS</th>" in html
+    assert '<th scope="col">OS</th>' in html
     assert ("<td>Linux</td>" in html) == any(vm[1] == "rg-build" for vm in vms)
     assert ("<td>Windows</td>" in html) == any(vm[1] == "rg-sql" for vm in vms)
 
@@ -226,7 +282,8 @@ def test_an_admin_azure_gives_only_read_access_is_told_so_and_nothing_is_sent(po
     assert not page.context["rows"]
     page = portal.post("/vms/enable/defaults", {"vm": [target]}, follow=True)
     assert [(o.ok, o.message) for o in page.context["outcomes"]] == [
-        (False, "Left out: Azure gives you read-only access to rg-build.")]
+        (False, "Left out: Azure gives you read-only access to rg-build.")
+    ]
     assert "jit.put" not in sandbox.control("GET", "stats")["calls"]
 
 
@@ -234,11 +291,14 @@ def test_an_admin_without_azure_write_rights_gets_azures_refusal_in_words(portal
     # When Azure will not say what Frank may do, the portal lets Azure decide at the write.
     sandbox.control("POST", "faults", {"operation": "permissions.listForResourceGroup", "kind": "500", "count": 100})
     sign_in(portal, sandbox, "frank")
-    page = portal.post("/vms/enable/defaults", {"vm": [view.vm_id("Contoso Development", "rg-build", "build-01")]},
-                       follow=True)
+    page = portal.post(
+        "/vms/enable/defaults", {"vm": [view.vm_id("Contoso Development", "rg-build", "build-01")]}, follow=True
+    )
     outcome = page.context["outcomes"][0]
     assert not outcome.ok
-    assert outcome.message.startswith("Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/write on ")
+    assert outcome.message.startswith(
+        "Azure refused: you lack Microsoft.Security/locations/jitNetworkAccessPolicies/write on "
+    )
     assert "build-01" not in view.ports("Contoso Development", "rg-build", "westus2")
     assert AuditEvent.objects.get(action="jit.enable").outcome == "failed"
 
@@ -256,8 +316,10 @@ def test_people_without_the_admin_role_are_refused_by_the_portal(portal, sandbox
 
 
 def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
-    page = bob.get("/vms/enable", {"vm": ["/subscriptions/x/../../evil", view.vm_id("Contoso Development", "rg-build",
-                                                                             "no-such-vm")]})
+    page = bob.get(
+        "/vms/enable",
+        {"vm": ["/subscriptions/x/../../evil", view.vm_id("Contoso Development", "rg-build", "no-such-vm")]},
+    )
     text = page.content.decode()
     assert page.status_code == 200 and "is not a virtual machine you can see" in text and "No VM to enable" in text
 
@@ -265,15 +327,36 @@ def test_ids_that_are_not_visible_vms_are_left_out_with_a_message(bob, view):
 def test_a_vm_already_in_another_policy_is_edited_there_not_duplicated(bob, view):
     security = view.clients.security(view.sub("Contoso Development"))
     target = view.vm_id("Contoso Development", "rg-build", "build-02")
-    security.jit_network_access_policies.create_or_update("rg-build", "westus2", "team-policy", {"properties": {
-        "virtualMachines": [{"id": target, "ports": [{"number": 22, "protocol": "*", "allowedSourceAddressPrefix": "*",
-                                                      "maxRequestAccessDuration": "PT1H"}]}]}})
+    security.jit_network_access_policies.create_or_update(
+        "rg-build",
+        "westus2",
+        "team-policy",
+        {
+            "properties": {
+                "virtualMachines": [
+                    {
+                        "id": target,
+                        "ports": [
+                            {
+                                "number": 22,
+                                "protocol": "*",
+                                "allowedSourceAddressPrefix": "*",
+                                "maxRequestAccessDuration": "PT1H",
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    )
     bob.post("/vms/refresh")
     url = f"/vms/{view.sub('Contoso Development')}/rg-build/build-02/jit/edit"
     page = bob.post(url, formset([{"number": 22}, {"number": 3389}], **open_form(bob, url)), follow=True)
     assert [o.ok for o in page.context["outcomes"]] == [True]
-    policies = {p.name: [vm.id.rsplit("/", 1)[-1] for vm in p.virtual_machines]
-                for p in view.policies("Contoso Development", "rg-build", "westus2")}
+    policies = {
+        p.name: [vm.id.rsplit("/", 1)[-1] for vm in p.virtual_machines]
+        for p in view.policies("Contoso Development", "rg-build", "westus2")
+    }
     assert policies == {"team-policy": ["build-02"]}
     assert [p[0] for p in view.ports("Contoso Development", "rg-build", "westus2")["build-02"]] == [22, 3389]
 
@@ -320,7 +403,8 @@ def test_an_edit_that_removes_a_port_lists_it_and_saves_only_once_confirmed(bob,
     done = bob.post(url, {**data, "confirm_removal": "3389"}, follow=True)
     assert [o.ok for o in done.context["outcomes"]] == [True]
     assert [p[0] for p in view.ports("Contoso Production", "rg-web", "westeurope")["web-03"]] == sorted(
-        {p[0] for p in before} - {3389} | {8443})
+        {p[0] for p in before} - {3389} | {8443}
+    )
 
 
 def test_an_edit_that_only_adds_or_changes_saves_at_once(bob, view):
@@ -339,8 +423,11 @@ def test_a_confirmed_removal_still_meets_the_stale_edit_check(bob, view):
     data["form-0-DELETE"] = "on"
     listed = bob.post(url, data).context["listed"]
     # Meanwhile another edit of the same policy (web-01) is saved.
-    save_edit(bob, f"/vms/{sub}/rg-web/web-01/jit/edit", formset([{"number": 22, "max_value": 1}],
-                                                                 **open_form(bob, f"/vms/{sub}/rg-web/web-01/jit/edit")))
+    save_edit(
+        bob,
+        f"/vms/{sub}/rg-web/web-01/jit/edit",
+        formset([{"number": 22, "max_value": 1}], **open_form(bob, f"/vms/{sub}/rg-web/web-01/jit/edit")),
+    )
     page = bob.post(url, {**data, "confirm_removal": listed})
     assert page.context["notes"][0].startswith("Nothing was saved: Someone")
     assert view.ports("Contoso Production", "rg-web", "westeurope")["web-03"] == before

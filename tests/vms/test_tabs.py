@@ -17,12 +17,15 @@ def _all_rows(client) -> list:
     return list(client.get("/vms/").context["inventory"].rows)
 
 
-@pytest.mark.parametrize("person, expected", [
-    ("carol", SEEDED),
-    ("bob", SEEDED),
-    ("alice", {"Contoso Production": 13, "Contoso Development": 16}),
-    ("grace", {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 3}),
-])
+@pytest.mark.parametrize(
+    "person, expected",
+    [
+        ("carol", SEEDED),
+        ("bob", SEEDED),
+        ("alice", {"Contoso Production": 13, "Contoso Development": 16}),
+        ("grace", {"Contoso Production": 13, "Contoso Development": 16, "Contoso Shared Services": 3}),
+    ],
+)
 def test_each_person_sees_exactly_the_vms_azure_allows(portal, sandbox, person, expected):
     sign_in(portal, sandbox, person)
     rows = _all_rows(portal)
@@ -51,7 +54,9 @@ def test_each_vm_is_in_the_right_tab_with_the_azure_portal_reason(portal, sandbo
         "legacy-01": "Missing network security group (NSG) or Azure Firewall",
         "legacy-02": "Missing network security group (NSG) or Azure Firewall",
         "classic-01": "Classic VM",
-        "old-01": "Other", "old-02": "Other", "old-03": "Other",
+        "old-01": "Other",
+        "old-02": "Other",
+        "old-03": "Other",
         "fw-01": "Azure Firewall managed by Azure Firewall Manager",
         "fw-02": "Azure Firewall managed by Azure Firewall Manager",
     }
@@ -115,19 +120,25 @@ def test_through_resource_graph_a_page_costs_a_query_a_batch_and_its_pages(porta
         # two batches of 10 for the resources (a page per 1,000 rows: VMs, NICs, NSGs, networks, IPs), one for the
         # pricing; then per subscription its JIT policies and its rights, and each group's (Carol is Reader)
         assert 3 <= graph <= 3 + 4 * vms // 1000
-        assert calls == {"subscriptions.list": 1, "jit.list": 20, "permissions.list": 20,
-                         "permissions.listForResourceGroup": groups}
+        assert calls == {
+            "subscriptions.list": 1,
+            "jit.list": 20,
+            "permissions.list": 20,
+            "permissions.listForResourceGroup": groups,
+        }
 
 
 @pytest.mark.parametrize("source, operation", [("arm", "vms.list"), ("graph", "jit.list")])
 @pytest.mark.parametrize("kind, words", [("503", "HTTP 503"), ("429", "Azure is throttling requests")])
-def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(portal, sandbox, settings, kind, words,
-                                                                         source, operation):
+def test_a_failing_subscription_gets_a_banner_and_the_rest_still_renders(
+    portal, sandbox, settings, kind, words, source, operation
+):
     settings.FLEET_SOURCE = source  # through Resource Graph, the JIT policies are its own ARM call
     sign_in(portal, sandbox, "carol")
     legacy = next(s["id"] for s in sandbox.info()["subscriptions"] if s["name"] == "Contoso Legacy Apps")
-    sandbox.control("POST", "faults", {"operation": operation, "kind": kind, "count": 50, "retry_after": 0,
-                                       "path_contains": legacy})
+    sandbox.control(
+        "POST", "faults", {"operation": operation, "kind": kind, "count": 50, "retry_after": 0, "path_contains": legacy}
+    )
     page = portal.get("/vms/")
     assert page.status_code == 200 and len(page.context["inventory"].rows) == 41 - 3
     # Azure's retries make that subscription late: the page shows it as still loading, then as its failure.
@@ -149,7 +160,10 @@ def test_a_slow_subscription_shows_as_still_loading_and_the_others_on_time(porta
     assert time.monotonic() - started < 1.5
     assert "Contoso Legacy Apps</strong> could not be shown: Azure has not answered yet" in page.content.decode()
     assert {r.subscription_name for r in page.context["inventory"].rows} == {
-        "Contoso Production", "Contoso Development", "Contoso Shared Services"}
+        "Contoso Production",
+        "Contoso Development",
+        "Contoso Shared Services",
+    }
     deadline = time.monotonic() + 15  # its calls go on in the background; a later page shows them
     later = portal.get("/vms/")
     while later.context["inventory"].loading is not None and time.monotonic() < deadline:
@@ -159,16 +173,19 @@ def test_a_slow_subscription_shows_as_still_loading_and_the_others_on_time(porta
     assert len(later.context["inventory"].rows) == 41
 
 
-@pytest.mark.parametrize("query, warning", [
-    ("subscription=not-a-subscription", "Ignored the subscription filter"),
-    ("power=exploded", "Ignored the Power state filter"),
-    ("tab=everything", "Ignored the tab filter"),
-    ("q=" + "x" * 5000, "Ignored the Search by name filter"),
-    ("per_page=100000", "Ignored the Per page filter"),
-    ("page=99999", None),
-    ("page=-3&sort=no_such_column", None),
-    ("sort=%00%ff&region=%ff", "Ignored the region filter"),
-])
+@pytest.mark.parametrize(
+    "query, warning",
+    [
+        ("subscription=not-a-subscription", "Ignored the subscription filter"),
+        ("power=exploded", "Ignored the Power state filter"),
+        ("tab=everything", "Ignored the tab filter"),
+        ("q=" + "x" * 5000, "Ignored the Search by name filter"),
+        ("per_page=100000", "Ignored the Per page filter"),
+        ("page=99999", None),
+        ("page=-3&sort=no_such_column", None),
+        ("sort=%00%ff&region=%ff", "Ignored the region filter"),
+    ],
+)
 def test_bad_query_strings_are_ignored_with_a_message_never_a_500(portal, sandbox, query, warning):
     sign_in(portal, sandbox, "carol")
     page = portal.get("/vms/?" + query)

@@ -14,8 +14,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         collected = collect_as_app()
         if collected is None:
-            raise CommandError("No read-only identity is configured (AUDIT_READER_CLIENT_ID and "
-                               "AUDIT_READER_CLIENT_SECRET); the archive fills from auditors' and admins' reads only.")
+            raise CommandError(
+                "No read-only identity is configured (AUDIT_READER_CLIENT_ID and "
+                "AUDIT_READER_CLIENT_SECRET); the archive fills from auditors' and admins' reads only."
+            )
         for name, why in collected.unread:
             self.stderr.write(f"{name} could not be read: {why}")
         self.stdout.write(f"Archived {collected.new_events} new events.")

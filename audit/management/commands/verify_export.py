@@ -21,8 +21,11 @@ from audit.models import ExportManifest
 from trail.chain import Checkpoint, first_break, seal_holds
 from trail.models import AuditEvent
 
-MANIFEST_ID = re.compile(r"(?:^|/manifests/)(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
-                         r"(?:\.json)?/?$", re.IGNORECASE)
+MANIFEST_ID = re.compile(
+    r"(?:^|/manifests/)(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    r"(?:\.json)?/?$",
+    re.IGNORECASE,
+)
 
 
 def manifest_named(given: str) -> dict:
@@ -38,20 +41,26 @@ def manifest_named(given: str) -> dict:
     if found is None:
         raise CommandError(gone(manifest_id))
     if found.document is None:
-        raise CommandError(f"Manifest {manifest_id} was never sealed: its download was cut short, so it describes no "
-                           "file.")
+        raise CommandError(
+            f"Manifest {manifest_id} was never sealed: its download was cut short, so it describes no file."
+        )
     return found.document
 
 
 def gone(manifest_id: str) -> str:
     """Why the portal holds no manifest by that id, in words: purged with the archive, or never one of its own."""
     purge = AuditEvent.objects.filter(action="archive.purge").order_by("-seq").first()
-    why = (f"the last purge ({purge.created:%Y-%m-%d %H:%M} UTC) deleted those created before "
-           f"{str(purge.details.get('cutoff', '?'))[:16].replace('T', ' ')} UTC" if purge else
-           "no purge has run yet, so this portal never made one by that id (check it)")
-    return (f"Manifest {manifest_id} is gone: this portal no longer holds a manifest by that id. Manifests are purged "
-            f"with the archive after AUDIT_RETENTION_DAYS ({settings.AUDIT_RETENTION_DAYS}) days; {why}. Verify the "
-            "file against the manifest saved beside it when it was downloaded (<file>.manifest.json).")
+    why = (
+        f"the last purge ({purge.created:%Y-%m-%d %H:%M} UTC) deleted those created before "
+        f"{str(purge.details.get('cutoff', '?'))[:16].replace('T', ' ')} UTC"
+        if purge
+        else "no purge has run yet, so this portal never made one by that id (check it)"
+    )
+    return (
+        f"Manifest {manifest_id} is gone: this portal no longer holds a manifest by that id. Manifests are purged "
+        f"with the archive after AUDIT_RETENTION_DAYS ({settings.AUDIT_RETENTION_DAYS}) days; {why}. Verify the "
+        "file against the manifest saved beside it when it was downloaded (<file>.manifest.json)."
+    )
 
 
 def rows_in(data: bytes, media_type: str) -> int:
@@ -105,6 +114,8 @@ class Command(BaseCommand):
                 found.append(f"the audit trail no longer holds at event {broken.seq}: {broken.why}")
         if found:
             raise CommandError(f"{options['file'].name} does not match its manifest: " + "; ".join(found) + ".")
-        self.stdout.write(f"{options['file'].name} matches its manifest: {manifest['rows']} rows, "
-                          f"sha256 {manifest['sha256']}, generated {manifest['generated_at']} by "
-                          f"{manifest['generated_by']}; the trail holds up to checkpoint {manifest['checkpoint']}.")
+        self.stdout.write(
+            f"{options['file'].name} matches its manifest: {manifest['rows']} rows, "
+            f"sha256 {manifest['sha256']}, generated {manifest['generated_at']} by "
+            f"{manifest['generated_by']}; the trail holds up to checkpoint {manifest['checkpoint']}."
+        )

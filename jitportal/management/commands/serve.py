@@ -48,8 +48,9 @@ def _sandbox_info(environment: dict[str, str]) -> dict | None:
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE would override the sandbox's own CA
     try:
-        answer = session.get(f"{environment['AZURE_ARM_URL']}/_sandbox/info", verify=environment["AZURE_CA_BUNDLE"],
-                             timeout=2)
+        answer = session.get(
+            f"{environment['AZURE_ARM_URL']}/_sandbox/info", verify=environment["AZURE_CA_BUNDLE"], timeout=2
+        )
         return answer.json() if answer.ok else None
     except (requests.RequestException, OSError, KeyError, ValueError):
         return None
@@ -95,8 +96,13 @@ class Command(BaseCommand):
                 self._run_portal(port, children)
                 return
             environment = self._sandbox(children)
-            children.append(subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)],
-                                             cwd=settings.BASE_DIR, env={**os.environ, **environment}))
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "serve", "--port", str(port)],
+                    cwd=settings.BASE_DIR,
+                    env={**os.environ, **environment},
+                )
+            )
             children[-1].wait()
         except KeyboardInterrupt:
             pass
@@ -114,11 +120,15 @@ class Command(BaseCommand):
             ensure_demo_rule(demo_subscription, os.environ.get("JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION", ""))
         call_command("schedule_housekeeping", verbosity=0)
         # Its own process, as in production: a long job never holds up a page.
-        children.append(subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
-                                         cwd=settings.BASE_DIR))
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"], cwd=settings.BASE_DIR
+            )
+        )
         self.stdout.write(self.style.SUCCESS(f"\njitportal is at http://127.0.0.1:{port}/"))
-        self.stdout.write(f"Azure: tenant {settings.AZURE_TENANT_ID} via {settings.AZURE_AUTHORITY}. "
-                          "Press Ctrl-C to stop.\n")
+        self.stdout.write(
+            f"Azure: tenant {settings.AZURE_TENANT_ID} via {settings.AZURE_AUTHORITY}. Press Ctrl-C to stop.\n"
+        )
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, use_threading=True)
 
     def _sandbox(self, children: list[subprocess.Popen]) -> dict[str, str]:
@@ -133,14 +143,28 @@ class Command(BaseCommand):
                 self._announce(info)
                 return {**environment, **_demo_settings(info)}
         published.unlink(missing_ok=True)
-        process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", sandbox_port, "--data-dir", str(data_dir),
-                                    "--quiet", "--exit-with-parent"], cwd=settings.BASE_DIR)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sandbox",
+                "--port",
+                sandbox_port,
+                "--data-dir",
+                str(data_dir),
+                "--quiet",
+                "--exit-with-parent",
+            ],
+            cwd=settings.BASE_DIR,
+        )
         children.append(process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise CommandError(f"The sandbox stopped (exit {process.returncode}); is port {sandbox_port} taken? "
-                                   "Set SANDBOX_PORT to another port.")
+                raise CommandError(
+                    f"The sandbox stopped (exit {process.returncode}); is port {sandbox_port} taken? "
+                    "Set SANDBOX_PORT to another port."
+                )
             if published.exists() and (info := _sandbox_info(environment := read_env_file(published))) is not None:
                 self._announce(info)
                 return {**environment, **_demo_settings(info)}
@@ -151,4 +175,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Azure: the local sandbox at {info.get('arm_url')}. Demo accounts (pick one at sign-in):")
         for person in info.get("people", []):
             roles = ", ".join(person.get("app_roles", [])) or "no portal role"
-            self.stdout.write(f"  {person['display_name']:<14} {person['username']:<22} {roles:<14} {person['summary']}")
+            self.stdout.write(
+                f"  {person['display_name']:<14} {person['username']:<22} {roles:<14} {person['summary']}"
+            )

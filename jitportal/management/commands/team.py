@@ -33,8 +33,17 @@ from . import serve
 DEFAULT_DATABASE_URL = "postgres://jitportal:jitportal@127.0.0.1:5432/jitportal"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Headers about one connection, not the request: a proxy does not pass them on.
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te",
-              "trailer", "transfer-encoding", "upgrade"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+}
 
 
 class Balancer(ThreadingHTTPServer):
@@ -108,13 +117,20 @@ def secret_key(directory: Path) -> str:
 def team_environment(port: int, sandbox: dict[str, str], directory: Path) -> dict[str, str]:
     """Production settings, as every instance and worker of a team gets them, for plain HTTP on this machine."""
     kept = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    return {**kept, **sandbox,
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-            "DJANGO_SECRET_KEY": secret_key(directory), "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "PORTAL_URL": f"http://127.0.0.1:{port}", "TRUSTED_PROXIES": "127.0.0.1",
-            # TLS would end at the load balancer; this one speaks plain HTTP on loopback, and says so.
-            "SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "0", "SECURE_HSTS_SECONDS": "0"}
+    return {
+        **kept,
+        **sandbox,
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        "DJANGO_SECRET_KEY": secret_key(directory),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PORTAL_URL": f"http://127.0.0.1:{port}",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        # TLS would end at the load balancer; this one speaks plain HTTP on loopback, and says so.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "SECURE_HSTS_SECONDS": "0",
+    }
 
 
 def unreachable(environment: dict[str, str]) -> str | None:
@@ -137,8 +153,12 @@ class Command(serve.Command):
     help = "Rehearse the team shape here: two instances behind one address, a worker, PostgreSQL, Redis, the sandbox."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--port", type=int, default=int(os.environ.get("TEAM_PORT", "8080")),
-                            help="the one address (the instances take the next two ports)")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("TEAM_PORT", "8080")),
+            help="the one address (the instances take the next two ports)",
+        )
 
     def handle(self, *args, port: int, **options) -> None:
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -152,13 +172,22 @@ class Command(serve.Command):
             self._release(environment)
             ports = [port + 1, port + 2]
             children += [self._instance(p, environment) for p in ports]
-            children.append(subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
-                                             cwd=settings.BASE_DIR, env=environment))
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "db_worker", "--no-reload", "--verbosity", "0"],
+                    cwd=settings.BASE_DIR,
+                    env=environment,
+                )
+            )
             self._wait_healthy(ports, children)
             balancer = Balancer(port, ports)
             threading.Thread(target=balancer.serve_forever, daemon=True).start()
-            self.stdout.write(self.style.SUCCESS(f"\nThe team shape is at http://127.0.0.1:{port}/ (instances on "
-                                                 f"{ports[0]} and {ports[1]}, one worker). Press Ctrl-C to stop.\n"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\nThe team shape is at http://127.0.0.1:{port}/ (instances on "
+                    f"{ports[0]} and {ports[1]}, one worker). Press Ctrl-C to stop.\n"
+                )
+            )
             while all(child.poll() is None for child in children):
                 time.sleep(1)
             raise CommandError("A process of the team stopped; stopping the others (its output is above).")
@@ -175,16 +204,26 @@ class Command(serve.Command):
 
     def _release(self, environment: dict[str, str]) -> None:
         """What a deployment runs once before its instances start: migrations, static files, the housekeeping."""
-        for command in (["migrate", "--no-input", "-v", "0"], ["collectstatic", "--no-input", "-v", "0"],
-                        ["schedule_housekeeping", "-v", "0"]):
-            subprocess.run([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=environment,
-                           check=True, timeout=300)
+        for command in (
+            ["migrate", "--no-input", "-v", "0"],
+            ["collectstatic", "--no-input", "-v", "0"],
+            ["schedule_housekeeping", "-v", "0"],
+        ):
+            subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=environment, check=True, timeout=300
+            )
 
     def _instance(self, port: int, environment: dict[str, str]) -> subprocess.Popen:
         gunicorn = Path(sys.executable).parent / "gunicorn"
-        return subprocess.Popen([str(gunicorn), "--config", "jitportal/gunicorn.conf.py", "jitportal.wsgi"],
-                                cwd=settings.BASE_DIR, env={**environment, "BIND": f"127.0.0.1:{port}",
-                                                            "WEB_CONCURRENCY": environment.get("WEB_CONCURRENCY", "1")})
+        return subprocess.Popen(
+            [str(gunicorn), "--config", "jitportal/gunicorn.conf.py", "jitportal.wsgi"],
+            cwd=settings.BASE_DIR,
+            env={
+                **environment,
+                "BIND": f"127.0.0.1:{port}",
+                "WEB_CONCURRENCY": environment.get("WEB_CONCURRENCY", "1"),
+            },
+        )
 
     def _wait_healthy(self, ports: list[int], children: list[subprocess.Popen]) -> None:
         deadline = time.monotonic() + 60

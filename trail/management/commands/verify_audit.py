@@ -13,8 +13,13 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []  # needs the database and the key, not Azure
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--checkpoint", action="append", default=[], metavar="COUNT:MAC",
-                            help="a checkpoint from the log or a CSV's first line; may be given more than once")
+        parser.add_argument(
+            "--checkpoint",
+            action="append",
+            default=[],
+            metavar="COUNT:MAC",
+            help="a checkpoint from the log or a CSV's first line; may be given more than once",
+        )
 
     def handle(self, *args, **options) -> None:
         try:

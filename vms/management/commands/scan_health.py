@@ -14,6 +14,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         found = scan_as_app()
         if found is None:
-            raise CommandError("No read-only identity is configured (AUDIT_READER_CLIENT_ID and "
-                               "AUDIT_READER_CLIENT_SECRET); exposures are kept from admins' reads only.")
+            raise CommandError(
+                "No read-only identity is configured (AUDIT_READER_CLIENT_ID and "
+                "AUDIT_READER_CLIENT_SECRET); exposures are kept from admins' reads only."
+            )
         self.stdout.write(f"{found[0]} new finding(s), {found[1]} resolved.")
