@@ -78,8 +78,9 @@ def test_alice_opens_production_from_azure_directly_and_the_portal_flags_the_rul
     )
 
 
-def test_make_serves_demo_names_the_people_who_can_decide_before_they_have_signed_in(person, production_rule, sandbox,
-                                                                                      view):
+def test_make_serves_demo_names_the_people_who_can_decide_before_they_have_signed_in(
+    person, production_rule, sandbox, view
+):
     """A fresh `make serve`, Alice first: her form on Production named Hana and Bob by bare object id ("Azure lets
     you and object id 4a4a…, object id b0b0… open these ports") and said nobody could decide on rg-web, since the
     portal knew neither yet. The demo's people are known from the start, as README's demo says."""
@@ -88,9 +89,12 @@ def test_make_serves_demo_names_the_people_who_can_decide_before_they_have_signe
 
     ensure_demo_people(json.loads(_demo_settings(sandbox.control("GET", "info"))["JITPORTAL_DEMO_PEOPLE"]))
     alice = person("alice")
-    form = html.unescape(alice.get("/access/new", {"vm": view.vm_id("Contoso Production", "rg-web", "web-02")})
-                         .content.decode())
-    note = re.sub(r"\s+", " ", form[form.index('id="approval-note"'):form.index("</div>", form.index('id="approval-note"'))])
+    form = html.unescape(
+        alice.get("/access/new", {"vm": view.vm_id("Contoso Production", "rg-web", "web-02")}).content.decode()
+    )
+    note = re.sub(
+        r"\s+", " ", form[form.index('id="approval-note"') : form.index("</div>", form.index('id="approval-note"'))]
+    )
     assert "object id" not in note and "Nobody can decide" not in note
     assert "Not enforced: Azure lets you open these ports directly" in note
 

@@ -74,10 +74,15 @@ def _demo_settings(info: dict) -> dict[str, str]:
     if not production:
         return {}
     # The demo people, known to the portal from the start (see accounts.actions.ensure_demo_people).
-    people = [[info["tenant_id"], p["object_id"], p["username"], p["display_name"], p["app_roles"]]
-              for p in info.get("people", [])]
-    return {"JITPORTAL_DEMO_RULE_SUBSCRIPTION": production, "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": shared,
-            **({"JITPORTAL_DEMO_PEOPLE": json.dumps(people)} if people else {})}
+    people = [
+        [info["tenant_id"], p["object_id"], p["username"], p["display_name"], p["app_roles"]]
+        for p in info.get("people", [])
+    ]
+    return {
+        "JITPORTAL_DEMO_RULE_SUBSCRIPTION": production,
+        "JITPORTAL_DEMO_ENFORCED_SUBSCRIPTION": shared,
+        **({"JITPORTAL_DEMO_PEOPLE": json.dumps(people)} if people else {}),
+    }
 
 
 class Command(BaseCommand):
