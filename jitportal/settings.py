@@ -123,7 +123,7 @@ AZURE_PARALLEL_CALLS = env_int("AZURE_PARALLEL_CALLS", 16, minimum=1)
 INVENTORY_CACHE_SECONDS = env_int("INVENTORY_CACHE_SECONDS", 60)
 # Where the fleet's resources are read (docs/architecture.md, "Fleet through Resource Graph"): "graph" (Azure
 # Resource Graph, in batches of GRAPH_BATCH_SUBSCRIPTIONS, as the person) or "arm" (nine ARM lists per subscription).
-FLEET_SOURCE = env_str("FLEET_SOURCE", "graph")
+FLEET_SOURCE = env_str("FLEET_SOURCE", "arm")  # Resource Graph waits out its quota: see docs (issue #27)
 if FLEET_SOURCE not in ("graph", "arm"):
     raise ImproperlyConfigured(f"FLEET_SOURCE must be graph or arm, not {FLEET_SOURCE!r}.")
 GRAPH_BATCH_SUBSCRIPTIONS = env_int("GRAPH_BATCH_SUBSCRIPTIONS", 10, minimum=1)

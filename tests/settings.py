@@ -48,3 +48,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Pages wait for the whole fleet (as before issue #27): a test reads the page it asked for, not the progress view,
 # which tests/vms/test_graph_fleet.py asks for by setting this low.
 INVENTORY_PROGRESS_SECONDS = 120
+
+# The suite reads the fleet through Resource Graph (the newer path, with ARM's lists as its fallback); tests of the
+# ARM lists set FLEET_SOURCE = "arm" themselves. The default for people is "arm" (see docs/architecture.md, #27).
+FLEET_SOURCE = "graph"
