@@ -15,7 +15,7 @@ from accounts.roles import ADMIN, APPROVER, AUDITOR, REQUESTER, require_role
 from core import gateway
 from core.actor import Actor
 from requests_app import approvals
-from requests_app.actions import do_submit_request, requestable
+from requests_app.actions import requestable, submit_form
 from requests_app.forms import MY_IP, OTHER, ExtendForm, RequestAccessForm, own_source, own_time, usual_port
 from requests_app.models import AccessRequest, AccessRequestItem
 from requests_app.plan import Choice
@@ -165,16 +165,7 @@ def _create(who: Actor, body: schemas.RequestIn, idempotency: str) -> HttpRespon
     if not form.is_valid():
         raise invalid(_errors(form))
     data = form.cleaned_data
-    access = do_submit_request(
-        who,
-        data["request_key"],
-        data["planned"],
-        data["source_prefix"],
-        data["window"],
-        data.get("justification", ""),
-        inventory.azure_clock(),
-        break_glass=data.get("break_glass_reason", ""),
-    )
+    access = submit_form(who, data, inventory.azure_clock())
     return json_answer(described(access, inventory), 201)
 
 

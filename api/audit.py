@@ -15,7 +15,6 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.roles import ADMIN, AUDITOR
 from audit import archive, csv_export, evidence, jsonl_export
-from audit.difference import details_json
 from audit.forms import AuditFilterForm
 from audit.report import matching, report_rows
 from audit.scope import scope_of
@@ -88,21 +87,7 @@ def _trail_download(who: Actor, filters: EventFilters, visible, hidden: int) -> 
         answer = StreamingHttpResponse(lines, content_type="application/jsonl; charset=utf-8")
         answer["Content-Disposition"] = f'attachment; filename="{filename}"'
         return answer
-    rows = (
-        [
-            e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            e.actor_name,
-            e.action,
-            e.target,
-            e.outcome,
-            e.source_ip or "",
-            e.correlation_id,
-            details_json(e.details),
-            e.seq,
-            e.mac,
-        ]
-        for e in visible.iterator(chunk_size=2000)
-    )
+    rows = (csv_export.trail_row(e) for e in visible.iterator(chunk_size=2000))
     return _sealed_csv(
         who,
         filename,

@@ -23,7 +23,7 @@ from vms.inventory import Inventory, get_inventory
 from vms.rights import vm_for
 
 from . import archive, csv_export, evidence, jsonl_export
-from .difference import details_json, difference
+from .difference import difference
 from .forms import AuditFilterForm
 from .models import ExportManifest
 from .report import matching, report_rows
@@ -308,21 +308,7 @@ def trail(request: HttpRequest) -> HttpResponse:
 def trail_csv(request: HttpRequest) -> HttpResponse:
     require_role(request.user, AUDITOR, ADMIN)
     events, hidden = _trail_events(request)
-    rows = (
-        [
-            e.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            e.actor_name,
-            e.action,
-            e.target,
-            e.outcome,
-            e.source_ip or "",
-            e.correlation_id,
-            details_json(e.details),
-            e.seq,
-            e.mac,
-        ]
-        for e in events.iterator(chunk_size=2000)
-    )
+    rows = (csv_export.trail_row(e) for e in events.iterator(chunk_size=2000))
     return _download(
         request,
         "portal-audit-trail.csv",

@@ -37,6 +37,20 @@ def requestable(rows: list[VmRow]) -> tuple[list[VmRow], list[str]]:
     )
 
 
+def submit_form(actor: Actor, data: dict, azure_now: datetime) -> AccessRequest:
+    """do_submit_request with the request form's cleaned data (the web's form and the API's alike)."""
+    return do_submit_request(
+        actor,
+        data["request_key"],
+        data["planned"],
+        data["source_prefix"],
+        data["window"],
+        data.get("justification", ""),
+        azure_now,
+        break_glass=data.get("break_glass_reason", ""),
+    )
+
+
 def do_submit_request(
     actor: Actor,
     key: str,
@@ -457,17 +471,7 @@ def settle_late_openings(now: datetime | None = None) -> int:
         return 0
     policies, _ = gateway.list_policies_in(reader, places)
     lines = {
-        (p.policy_id.lower(), vm.vm_id.lower(), port.number, int(port.end.timestamp())): RequestLine(
-            request.start,
-            request.requestor,
-            request.justification,
-            port.number,
-            port.source,
-            port.end,
-            port.status,
-            port.reason,
-            port.mapped_port,
-        )
+        (p.policy_id.lower(), vm.vm_id.lower(), port.number, int(port.end.timestamp())): RequestLine.of(request, port)
         for p in policies
         for request in p.requests
         for vm in request.vms

@@ -21,7 +21,7 @@ from vms.inventory import get_inventory
 from vms.rights import REQUEST, permitted, selected_vms
 
 from . import enforcement
-from .actions import do_submit_request, record_applied_late, requestable
+from .actions import record_applied_late, requestable, submit_form
 from .approvals import asked_lately, open_ports
 from .forms import OTHER, DecisionForm, RequestAccessForm
 from .models import AccessRequest, AccessRequestItem, ApprovalRule
@@ -88,16 +88,7 @@ def new(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and rows and form.is_valid():
         data = form.cleaned_data
-        access = do_submit_request(
-            actor,
-            data["request_key"],
-            data["planned"],
-            data["source_prefix"],
-            data["window"],
-            data.get("justification", ""),
-            inventory.azure_clock(),
-            break_glass=data.get("break_glass_reason", ""),
-        )
+        access = submit_form(actor, data, inventory.azure_clock())
         return HttpResponseRedirect(reverse("requests-detail", args=[access.pk]))
     # Every rule that may apply, whatever window is asked: the form says so before the person submits.
     rules = rules_for_ports((r.policy_id, p.number, 24 * 60) for r in rows for p in r.ports)

@@ -75,6 +75,21 @@ class RequestLine:
     reason: str
     mapped_port: int | None = None
 
+    @classmethod
+    def of(cls, request, port) -> RequestLine:
+        """One port of one of a policy's requests, as Azure lists it (the gateway's JitRequest and its port)."""
+        return cls(
+            request.start,
+            request.requestor,
+            request.justification,
+            port.number,
+            port.source,
+            port.end,
+            port.status,
+            port.reason,
+            port.mapped_port,
+        )
+
 
 @dataclass(frozen=True, slots=True)  # slots: a 10,000-VM inventory is 10,000 of these
 class VmRow:
@@ -607,18 +622,7 @@ def _histories(policies: tuple[JitPolicy, ...]) -> dict[tuple[str, str], list[Re
         for request in policy.requests:
             for vm in request.vms:
                 found.setdefault((policy.policy_id.lower(), vm.vm_id.lower()), []).extend(
-                    RequestLine(
-                        request.start,
-                        request.requestor,
-                        request.justification,
-                        port.number,
-                        port.source,
-                        port.end,
-                        port.status,
-                        port.reason,
-                        port.mapped_port,
-                    )
-                    for port in vm.ports
+                    RequestLine.of(request, port) for port in vm.ports
                 )
     for lines in found.values():
         lines.sort(key=lambda line: line.start, reverse=True)

@@ -11,40 +11,15 @@ import time
 import pytest
 from azure.mgmt.network.models import SecurityRule
 
+from core.gateway.graph import QUERIES, TYPES
 from tests.azure_view import Clients
 
 pytestmark = pytest.mark.integration
 
 GRAPH = "/providers/Microsoft.ResourceGraph/resources"
-# The portal's query family, as docs/resource-graph.md writes it (each sent on one line): every kind the pages
-# use from `resources` in one query, told apart by type; Defender's pricing from `securityresources`.
-TYPES = {
-    "microsoft.compute/virtualmachines": "vms",
-    "microsoft.classiccompute/virtualmachines": "classic",
-    "microsoft.network/networkinterfaces": "nics",
-    "microsoft.network/virtualnetworks": "vnets",
-    "microsoft.network/publicipaddresses": "pips",
-    "microsoft.network/azurefirewalls": "firewalls",
-    "microsoft.network/networksecuritygroups": "nsgs",
-}
-PORTAL_QUERIES = {
-    "resources": "resources | where type in~ ({types}) | project id, name, type, location, subscriptionId, "
-    "osType = tostring(properties.storageProfile.osDisk.osType), "
-    "power = tostring(properties.extended.instanceView.powerState.code), "
-    "nics = properties.networkProfile.networkInterfaces, "
-    "admin = tostring(properties.osProfile.adminUsername), "
-    "classicPower = tostring(properties.instanceView.powerState), "
-    "classicOs = tostring(properties.storageProfile.operatingSystemDisk.operatingSystem), "
-    "nsg = tostring(properties.networkSecurityGroup.id), ipConfigurations = properties.ipConfigurations, "
-    "prefixes = properties.addressSpace.addressPrefixes, subnets = properties.subnets, "
-    "ip = tostring(properties.ipAddress), firewallPolicy = tostring(properties.firewallPolicy.id), "
-    "securityRules = properties.securityRules, defaultSecurityRules = properties.defaultSecurityRules".format(
-        types=", ".join(f"'{t}'" for t in TYPES)
-    ),
-    "pricings": "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'VirtualMachines' "
-    "| project id, name, subscriptionId, pricingTier = tostring(properties.pricingTier), "
-    "subPlan = tostring(properties.subPlan)",
-}
+# The portal's query family, as it sends it (docs/resource-graph.md): every kind the pages use from `resources` in
+# one query, told apart by type; Defender's pricing from `securityresources`.
+PORTAL_QUERIES = QUERIES
 
 
 def by_kind(rows: list[dict]) -> dict[str, list[dict]]:
